@@ -1,0 +1,131 @@
+/**
+ * The WebSocket protocol of DESIGN.md, as types and valibot schemas. The client imports the
+ * types from here too, so the two ends cannot drift.
+ */
+import * as v from 'valibot';
+
+/** Largest text frame the server reads; anything longer gets `bad_request`. */
+export const MAX_FRAME_BYTES = 4096;
+
+/** Longest `return` path kept; a longer one is replaced by `/`. */
+export const MAX_RETURN_LENGTH = 2048;
+
+export const ErrorCode = {
+  badRequest: 'bad_request',
+  invalidTicket: 'invalid_ticket',
+  rateLimited: 'rate_limited',
+  internal: 'internal',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+const JoinSchema = v.strictObject({
+  action: v.literal('join'),
+  // Validated loosely here: an unusable return path is replaced by `/`, never refused.
+  return: v.optional(v.unknown()),
+});
+const ResumeSchema = v.strictObject({
+  action: v.literal('resume'),
+  ticket: v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_FRAME_BYTES)),
+});
+const StatusSchema = v.strictObject({ action: v.literal('status') });
+const PingSchema = v.strictObject({ action: v.literal('ping') });
+
+/** The routes a client may send, keyed by `action` (the API Gateway route key). */
+export const ClientMessageSchemas = {
+  join: JoinSchema,
+  resume: ResumeSchema,
+  status: StatusSchema,
+  ping: PingSchema,
+} as const;
+
+export type JoinMessage = v.InferOutput<typeof JoinSchema>;
+export type ResumeMessage = v.InferOutput<typeof ResumeSchema>;
+export type StatusMessage = v.InferOutput<typeof StatusSchema>;
+export type PingMessage = v.InferOutput<typeof PingSchema>;
+export type ClientMessage = JoinMessage | ResumeMessage | StatusMessage | PingMessage;
+export type ClientAction = ClientMessage['action'];
+
+export interface JoinedMessage {
+  type: 'joined';
+  ticket: string;
+  sessionId: string;
+}
+export interface PositionMessage {
+  type: 'position';
+  position: number;
+  waiting: number;
+  etaSeconds: number | null;
+}
+export interface AdmittedMessage {
+  type: 'admitted';
+  pass: string;
+  expiresAt: number;
+  redirectUrl: string;
+}
+export interface OpenMessage {
+  type: 'open';
+  redirectUrl: string;
+}
+export interface PongMessage {
+  type: 'pong';
+}
+export interface ErrorMessage {
+  type: 'error';
+  code: ErrorCode;
+  message: string;
+}
+export type ServerMessage =
+  | JoinedMessage
+  | PositionMessage
+  | AdmittedMessage
+  | OpenMessage
+  | PongMessage
+  | ErrorMessage;
+
+export type ParsedFrame =
+  | { ok: true; message: ClientMessage }
+  | { ok: false; error: ErrorMessage };
+
+export function errorMessage(code: ErrorCode, message: string): ErrorMessage {
+  return { type: 'error', code, message };
+}
+
+function isRoute(action: unknown): action is ClientAction {
+  return typeof action === 'string' && Object.hasOwn(ClientMessageSchemas, action);
+}
+
+/**
+ * Reads one text frame. Never throws: every way a frame can be wrong (too large, not JSON, not
+ * an object, unknown action, wrong fields) becomes a `bad_request` error naming the problem.
+ */
+export function parseClientFrame(frame: string): ParsedFrame {
+  if (Buffer.byteLength(frame, 'utf8') > MAX_FRAME_BYTES) {
+    return fail(`frame larger than ${MAX_FRAME_BYTES} bytes`);
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(frame);
+  } catch {
+    return fail('frame is not JSON');
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return fail('frame must be a JSON object');
+  }
+  const action = (data as { action?: unknown }).action;
+  if (!isRoute(action)) {
+    return fail(
+      typeof action === 'string' ? `unknown action "${action.slice(0, 32)}"` : 'missing action',
+    );
+  }
+  const result = v.safeParse(ClientMessageSchemas[action], data);
+  if (!result.success) {
+    const issue = result.issues[0];
+    const where = issue ? v.getDotPath(issue) : null;
+    return fail(`invalid ${action}${where ? `: ${where}` : ''}: ${issue?.message ?? 'bad shape'}`);
+  }
+  return { ok: true, message: result.output as ClientMessage };
+}
+
+function fail(message: string): ParsedFrame {
+  return { ok: false, error: errorMessage(ErrorCode.badRequest, message) };
+}

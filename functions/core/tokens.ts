@@ -1,0 +1,173 @@
+/**
+ * Passes and resume tickets: ES256 JWTs signed with one room key.
+ *
+ * A pass lets a visitor through the gate: `aud` is the main site's origin. A ticket lets a browser
+ * take its place back: `aud` is {@link ticketAudience} of the room, and its header `typ` differs
+ * too, so neither can ever stand in for the other.
+ */
+import {
+  type CryptoKey,
+  calculateJwkThumbprint,
+  exportPKCS8,
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  importPKCS8,
+  type JSONWebKeySet,
+  type JWK,
+  type JWTPayload,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+
+export const PASS_ALG = 'ES256';
+const PASS_TYP = 'JWT';
+const TICKET_TYP = 'wr-ticket+jwt';
+/** Longest token the verifiers look at; a pass is about 400 bytes. */
+export const MAX_TOKEN_LENGTH = 2048;
+
+/** The private half of the room key, and its public half as published in the JWKS. */
+export interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey;
+  publicJwk: JWK;
+}
+
+/** The audience of resume tickets: never a URL, so it can never equal a main-site origin. */
+export function ticketAudience(roomId: string): string {
+  return `urn:waiting-room:${roomId}:ticket`;
+}
+
+/** Creates a new P-256 key (extractable, so it can be saved as PKCS#8). */
+export async function generateSigningKey(): Promise<SigningKey & { pkcs8: string }> {
+  const { privateKey } = await generateKeyPair(PASS_ALG, { extractable: true });
+  return { ...(await describeKey(privateKey)), pkcs8: await exportPKCS8(privateKey) };
+}
+
+/** Loads a PKCS#8 PEM P-256 private key. */
+export async function importSigningKey(pem: string): Promise<SigningKey> {
+  return describeKey(await importPKCS8(pem, PASS_ALG, { extractable: true }));
+}
+
+/** Derives the public JWK and a stable `kid` (its RFC 7638 thumbprint) from a private key. */
+async function describeKey(privateKey: CryptoKey): Promise<SigningKey> {
+  const jwk = await exportJWK(privateKey);
+  if (jwk.kty !== 'EC' || jwk.crv !== 'P-256' || !jwk.x || !jwk.y) {
+    throw new Error('the key is not a P-256 (ES256) private key');
+  }
+  const bare: JWK = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
+  const kid = await calculateJwkThumbprint(bare, 'sha256');
+  return { kid, privateKey, publicJwk: { ...bare, kid, use: 'sig', alg: PASS_ALG } };
+}
+
+/** The public JWKS that origins and the gate verify passes with. */
+export function jwksOf(keys: readonly SigningKey[]): JSONWebKeySet {
+  return { keys: keys.map((k) => k.publicJwk) };
+}
+
+export interface PassClaims {
+  roomId: string;
+  mainOrigin: string;
+  sessionId: string;
+  issuedAt: number;
+  ttlSeconds: number;
+  jti: string;
+}
+
+/** Signs a pass: `iss` room id, `aud` main-site origin, `sub` session, `exp` = `iat` + TTL. */
+export function signPass(key: SigningKey, c: PassClaims): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: PASS_ALG, kid: key.kid, typ: PASS_TYP })
+    .setIssuer(c.roomId)
+    .setAudience(c.mainOrigin)
+    .setSubject(c.sessionId)
+    .setIssuedAt(c.issuedAt)
+    .setExpirationTime(c.issuedAt + c.ttlSeconds)
+    .setJti(c.jti)
+    .sign(key.privateKey);
+}
+
+export interface TicketClaims {
+  roomId: string;
+  sessionId: string;
+  issuedAt: number;
+  ttlSeconds: number;
+}
+
+/** Signs a resume ticket for one session of one room. */
+export function signTicket(key: SigningKey, c: TicketClaims): Promise<string> {
+  return new SignJWT({})
+    .setProtectedHeader({ alg: PASS_ALG, kid: key.kid, typ: TICKET_TYP })
+    .setIssuer(c.roomId)
+    .setAudience(ticketAudience(c.roomId))
+    .setSubject(c.sessionId)
+    .setIssuedAt(c.issuedAt)
+    .setExpirationTime(c.issuedAt + c.ttlSeconds)
+    .sign(key.privateKey);
+}
+
+export type VerifyKeys = ReturnType<typeof createLocalJWKSet>;
+
+/** Builds the key lookup that {@link verifyPass} and {@link verifyTicket} take. */
+export function verifierFor(jwks: JSONWebKeySet): VerifyKeys {
+  return createLocalJWKSet(jwks);
+}
+
+export interface VerifiedPass {
+  sessionId: string;
+  expiresAt: number;
+  jti: string;
+}
+
+/**
+ * Checks a pass: signature by a room key (ES256 only), `iss`, `aud`, `exp` and `typ`. Returns
+ * null for anything else, whatever the reason: the gate treats every bad pass the same way.
+ */
+export async function verifyPass(
+  keys: VerifyKeys,
+  token: string,
+  expected: { roomId: string; mainOrigin: string; now: number },
+): Promise<VerifiedPass | null> {
+  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
+  try {
+    const { payload, protectedHeader } = await jwtVerify(token, keys, {
+      algorithms: [PASS_ALG],
+      issuer: expected.roomId,
+      audience: expected.mainOrigin,
+      typ: PASS_TYP,
+      currentDate: new Date(expected.now * 1000),
+      requiredClaims: ['sub', 'exp', 'iat', 'jti'],
+    });
+    if (!protectedHeader.kid) return null;
+    return toVerified(payload);
+  } catch {
+    return null;
+  }
+}
+
+function toVerified(payload: JWTPayload): VerifiedPass | null {
+  if (typeof payload.sub !== 'string' || typeof payload.exp !== 'number') return null;
+  return { sessionId: payload.sub, expiresAt: payload.exp, jti: String(payload.jti) };
+}
+
+/** Checks a resume ticket of this room and returns its session id, or null. */
+export async function verifyTicket(
+  keys: VerifyKeys,
+  token: string,
+  expected: { roomId: string; now: number },
+): Promise<string | null> {
+  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
+  try {
+    const { payload } = await jwtVerify(token, keys, {
+      algorithms: [PASS_ALG],
+      issuer: expected.roomId,
+      audience: ticketAudience(expected.roomId),
+      typ: TICKET_TYP,
+      currentDate: new Date(expected.now * 1000),
+      requiredClaims: ['sub', 'exp'],
+    });
+    return typeof payload.sub === 'string' ? payload.sub : null;
+  } catch {
+    return null;
+  }
+}
