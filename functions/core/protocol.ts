@@ -82,9 +82,7 @@ export type ServerMessage =
   | PongMessage
   | ErrorMessage;
 
-export type ParsedFrame =
-  | { ok: true; message: ClientMessage }
-  | { ok: false; error: ErrorMessage };
+export type ParsedFrame = { ok: true; message: ClientMessage } | { ok: false; error: ErrorMessage };
 
 export function errorMessage(code: ErrorCode, message: string): ErrorMessage {
   return { type: 'error', code, message };

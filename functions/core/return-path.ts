@@ -8,6 +8,7 @@ import { MAX_RETURN_LENGTH } from './protocol.ts';
 export const DEFAULT_RETURN_PATH = '/';
 
 // Control characters, DEL, and backslash: a browser treats `\` like `/`, so `/\evil` is `//evil`.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point.
 const FORBIDDEN = /[\u0000-\u001f\u007f\\]/;
 
 /**

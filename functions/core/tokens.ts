@@ -5,12 +5,14 @@
  * take its place back: `aud` is {@link ticketAudience} of the room, and its header `typ` differs
  * too, so neither can ever stand in for the other.
  */
+
+import { randomUUID } from 'node:crypto';
 import {
   type CryptoKey,
   calculateJwkThumbprint,
-  exportPKCS8,
   createLocalJWKSet,
   exportJWK,
+  exportPKCS8,
   generateKeyPair,
   importPKCS8,
   type JSONWebKeySet,
@@ -19,6 +21,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
+import type { Signer } from './ports.ts';
 
 export const PASS_ALG = 'ES256';
 const PASS_TYP = 'JWT';
@@ -170,4 +173,48 @@ export async function verifyTicket(
   } catch {
     return null;
   }
+}
+
+/** How long a resume ticket stays good: longer than any sensible wait in line. */
+export const TICKET_TTL_SECONDS = 48 * 3600;
+
+export interface SignerOptions {
+  key: SigningKey;
+  roomId: string;
+  mainOrigin: string;
+  passTtlSeconds: number;
+  ticketTtlSeconds?: number;
+}
+
+/** The core's {@link Signer} over one room key. */
+export function createSigner(options: SignerOptions): Signer {
+  const { key, roomId, mainOrigin, passTtlSeconds } = options;
+  const ticketTtlSeconds = options.ticketTtlSeconds ?? TICKET_TTL_SECONDS;
+  const keys = verifierFor(jwksOf([key]));
+  const seconds = (ms: number) => Math.floor(ms / 1000);
+  return {
+    async issuePass(sessionId, now) {
+      const issuedAt = seconds(now);
+      const token = await signPass(key, {
+        roomId,
+        mainOrigin,
+        sessionId,
+        issuedAt,
+        ttlSeconds: passTtlSeconds,
+        jti: randomUUID(),
+      });
+      return { token, expiresAt: issuedAt + passTtlSeconds };
+    },
+    issueTicket(sessionId, now) {
+      return signTicket(key, {
+        roomId,
+        sessionId,
+        issuedAt: seconds(now),
+        ttlSeconds: ticketTtlSeconds,
+      });
+    },
+    readTicket(ticket, now) {
+      return verifyTicket(keys, ticket, { roomId, now: seconds(now) });
+    },
+  };
 }

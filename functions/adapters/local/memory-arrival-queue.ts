@@ -1,0 +1,69 @@
+/**
+ * In-process {@link ArrivalQueue} with the SQS FIFO semantics the core relies on: one ordered
+ * group, deduplication by session id while a message is queued, at-least-once delivery (a
+ * received message not acknowledged within the visibility timeout comes back), and the group
+ * blocked while its oldest message is in flight.
+ */
+import type { Arrival, ArrivalQueue, Clock, ReceivedArrival } from '../../core/ports.ts';
+
+interface Entry {
+  arrival: Arrival;
+  receipt: string;
+  invisibleUntil: number;
+  acked: boolean;
+}
+
+export class MemoryArrivalQueue implements ArrivalQueue {
+  #entries: Entry[] = [];
+  #head = 0;
+  readonly #queued = new Set<string>();
+  #receipts = 0;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly visibilityTimeoutMs = 30_000,
+  ) {}
+
+  async enqueue(arrival: Arrival): Promise<void> {
+    if (this.#queued.has(arrival.sessionId)) return;
+    this.#queued.add(arrival.sessionId);
+    this.#entries.push({ arrival: { ...arrival }, receipt: '', invisibleUntil: 0, acked: false });
+  }
+
+  async receive(max: number): Promise<ReceivedArrival[]> {
+    const now = this.clock.now();
+    const received: ReceivedArrival[] = [];
+    for (let i = this.#head; i < this.#entries.length && received.length < max; i++) {
+      const entry = this.#entries[i] as Entry;
+      if (entry.acked) continue;
+      // FIFO: a message in flight blocks everything behind it.
+      if (entry.invisibleUntil > now) break;
+      entry.receipt = `r${++this.#receipts}`;
+      entry.invisibleUntil = now + this.visibilityTimeoutMs;
+      received.push({ ...entry.arrival, receipt: entry.receipt });
+    }
+    return received;
+  }
+
+  async acknowledge(arrivals: readonly ReceivedArrival[]): Promise<void> {
+    const receipts = new Set(arrivals.map((a) => a.receipt));
+    for (let i = this.#head; i < this.#entries.length; i++) {
+      const entry = this.#entries[i] as Entry;
+      if (!receipts.has(entry.receipt)) continue;
+      this.#queued.delete(entry.arrival.sessionId);
+      entry.acked = true;
+    }
+    while (this.#entries[this.#head]?.acked) {
+      this.#head += 1;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
+  /** Messages not yet acknowledged. */
+  get depth(): number {
+    return this.#queued.size;
+  }
+}

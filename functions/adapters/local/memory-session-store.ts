@@ -1,0 +1,166 @@
+/**
+ * In-process {@link SessionStore}: the local runtime's stand-in for DynamoDB. Every method does
+ * its whole change synchronously, so each is atomic just as the conditional writes are on AWS.
+ * Returned sessions are the stored objects: callers read them and change them only through
+ * these methods.
+ */
+import { EMPTY_ROOM_STATE } from '../../core/admission.ts';
+import type {
+  IssuedPass,
+  PositionRecord,
+  RoomCounts,
+  RoomState,
+  SessionStore,
+  WaitingPage,
+} from '../../core/ports.ts';
+import type { Session } from '../../core/session.ts';
+
+export class MemorySessionStore implements SessionStore {
+  readonly #sessions = new Map<string, Session>();
+  readonly #connections = new Map<string, string>();
+  /** Waiting sessions in sequence order; entries that left are skipped and compacted away. */
+  #line: Session[] = [];
+  #lineGone = 0;
+  #nextSeq = 1;
+  readonly #pendingNotices = new Set<string>();
+  #roomState: RoomState = structuredClone(EMPTY_ROOM_STATE);
+  readonly #counts: RoomCounts = { waiting: 0, arriving: 0, admitted: 0, abandoned: 0 };
+
+  async create(session: Session): Promise<void> {
+    if (this.#sessions.has(session.id)) throw new Error(`session ${session.id} exists`);
+    this.#sessions.set(session.id, { ...session });
+    this.#counts[session.state] += 1;
+    if (session.connectionId) this.#connections.set(session.connectionId, session.id);
+  }
+
+  async get(sessionId: string): Promise<Session | undefined> {
+    return this.#sessions.get(sessionId);
+  }
+
+  async sessionOfConnection(connectionId: string): Promise<string | undefined> {
+    return this.#connections.get(connectionId);
+  }
+
+  async attachConnection(sessionId: string, connectionId: string): Promise<void> {
+    const session = this.#sessions.get(sessionId);
+    if (!session) return;
+    session.connectionId = connectionId;
+    session.disconnectedAt = null;
+    // A fresh connection hears its position at the next tick, whatever was sent before.
+    session.sentPosition = null;
+    this.#connections.set(connectionId, sessionId);
+  }
+
+  async detachConnection(connectionId: string, at: number): Promise<string | undefined> {
+    const sessionId = this.#connections.get(connectionId);
+    this.#connections.delete(connectionId);
+    if (!sessionId) return undefined;
+    const session = this.#sessions.get(sessionId);
+    if (session && session.connectionId === connectionId && session.disconnectedAt === null) {
+      session.disconnectedAt = at;
+    }
+    return sessionId;
+  }
+
+  async numberArrivals(sessionIds: readonly string[]): Promise<number> {
+    let numbered = 0;
+    for (const id of sessionIds) {
+      const session = this.#sessions.get(id);
+      if (!session || session.state !== 'arriving') continue;
+      session.seq = this.#nextSeq++;
+      this.#move(session, 'waiting');
+      this.#line.push(session);
+      numbered += 1;
+    }
+    return numbered;
+  }
+
+  async listWaiting(cursor: string | null, limit: number): Promise<WaitingPage> {
+    this.#compact();
+    let index = cursor === null ? 0 : Number(cursor);
+    const sessions: Session[] = [];
+    while (index < this.#line.length && sessions.length < limit) {
+      const session = this.#line[index++] as Session;
+      if (session.state === 'waiting') sessions.push(session);
+    }
+    return { sessions, next: index < this.#line.length ? String(index) : null };
+  }
+
+  async admit(sessionId: string, pass: IssuedPass, at: number): Promise<boolean> {
+    const session = this.#sessions.get(sessionId);
+    if (!session || session.state !== 'waiting') return false;
+    session.pass = pass;
+    session.admittedAt = at;
+    session.admissionNotified = false;
+    this.#move(session, 'admitted');
+    this.#lineGone += 1;
+    this.#pendingNotices.add(sessionId);
+    return true;
+  }
+
+  async abandon(sessionId: string, disconnectedAt: number, _at: number): Promise<boolean> {
+    const session = this.#sessions.get(sessionId);
+    if (!session || (session.state !== 'waiting' && session.state !== 'arriving')) return false;
+    // Conditional on the same absence: a visitor who came back meanwhile keeps the place.
+    if (session.disconnectedAt !== disconnectedAt) return false;
+    if (session.state === 'waiting') this.#lineGone += 1;
+    this.#move(session, 'abandoned');
+    return true;
+  }
+
+  async pendingAdmissionNotices(limit: number): Promise<Session[]> {
+    const pending: Session[] = [];
+    for (const id of this.#pendingNotices) {
+      if (pending.length >= limit) break;
+      const session = this.#sessions.get(id);
+      if (session) pending.push(session);
+    }
+    return pending;
+  }
+
+  async markAdmissionNotified(sessionIds: readonly string[]): Promise<void> {
+    for (const id of sessionIds) {
+      this.#pendingNotices.delete(id);
+      const session = this.#sessions.get(id);
+      if (session) session.admissionNotified = true;
+    }
+  }
+
+  async recordPositions(records: readonly PositionRecord[]): Promise<void> {
+    for (const record of records) {
+      const session = this.#sessions.get(record.sessionId);
+      if (!session || session.state !== 'waiting') continue;
+      session.position = record.position;
+      if (record.sentAt !== null) {
+        session.sentPosition = record.position;
+        session.sentAt = record.sentAt;
+      }
+    }
+  }
+
+  async getRoomState(): Promise<RoomState> {
+    return structuredClone(this.#roomState);
+  }
+
+  async putRoomState(state: RoomState): Promise<void> {
+    this.#roomState = structuredClone(state);
+  }
+
+  async counts(): Promise<RoomCounts> {
+    return { ...this.#counts };
+  }
+
+  #move(session: Session, state: Session['state']): void {
+    this.#counts[session.state] -= 1;
+    session.state = state;
+    this.#counts[state] += 1;
+  }
+
+  /** Drops sessions that left the line once they are at least half of it. */
+  #compact(): void {
+    if (this.#lineGone > 0 && this.#lineGone * 2 >= this.#line.length) {
+      this.#line = this.#line.filter((session) => session.state === 'waiting');
+      this.#lineGone = 0;
+    }
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * What the core needs from the world, declared by the core. Adapters (local/ in-process, aws/)
+ * implement these; the entry points and the local runtime wire them together.
+ */
+import type { ServerMessage } from './protocol.ts';
+import type { Session } from './session.ts';
+
+/** Wall-clock time in epoch milliseconds. */
+export interface Clock {
+  now(): number;
+}
+
+/** A visitor's arrival, put on the arrival queue by `join` and numbered by the processor. */
+export interface Arrival {
+  sessionId: string;
+  joinedAt: number;
+}
+
+/** An arrival as received, with what the queue needs to acknowledge it. */
+export interface ReceivedArrival extends Arrival {
+  receipt: string;
+}
+
+/**
+ * The arrival queue: one ordered line per room (SQS FIFO, one message group, on AWS).
+ * `enqueue` is idempotent per session id; `receive` returns the oldest unacknowledged arrivals
+ * in order; an arrival received but not acknowledged comes back later (at-least-once).
+ */
+export interface ArrivalQueue {
+  enqueue(arrival: Arrival): Promise<void>;
+  receive(max: number): Promise<ReceivedArrival[]>;
+  acknowledge(arrivals: readonly ReceivedArrival[]): Promise<void>;
+}
+
+/** One page of the waiting line, in sequence order. */
+export interface WaitingPage {
+  sessions: readonly Session[];
+  /** Pass back to read the next page; null at the end of the line. */
+  next: string | null;
+}
+
+export interface PositionRecord {
+  sessionId: string;
+  position: number;
+  /** Set when a `position` message was sent for this position. */
+  sentAt: number | null;
+}
+
+/** Per-room processor state that must survive a processor restart. */
+export interface RoomState {
+  /** Admission tokens available (fractional). */
+  tokens: number;
+  /** When `tokens` was last refilled (epoch ms), or null before the first tick. */
+  refilledAt: number | null;
+  /** Admissions per tick over the last minute, oldest first, for operators' status. */
+  recentAdmissions: { at: number; count: number }[];
+  /** Length of the waiting line at the end of the last tick. */
+  waiting: number;
+}
+
+export interface RoomCounts {
+  /** Numbered and waiting (holding a place). */
+  waiting: number;
+  /** Joined but not yet numbered by the processor. */
+  arriving: number;
+  admitted: number;
+  abandoned: number;
+}
+
+/**
+ * Sessions, the connection mapping and the room's processor state.
+ *
+ * Every state change is conditional, so a message delivered twice or a processor restarted
+ * mid-tick can never number a session twice or admit it twice.
+ */
+export interface SessionStore {
+  /** Stores a new session (state `arriving`) bound to its connection. */
+  create(session: Session): Promise<void>;
+  get(sessionId: string): Promise<Session | undefined>;
+  /** The session a connection belongs to (the latest one bound), if any. */
+  sessionOfConnection(connectionId: string): Promise<string | undefined>;
+  /** Makes `connectionId` the session's current connection and clears its disconnect mark. */
+  attachConnection(sessionId: string, connectionId: string): Promise<void>;
+  /**
+   * Records that a connection is gone. If it was its session's current connection, the session
+   * is marked disconnected at `at` (its abandon grace starts). Returns the session id, if any.
+   */
+  detachConnection(connectionId: string, at: number): Promise<string | undefined>;
+  /**
+   * Gives each still-unnumbered session of `sessionIds`, in the given order, the next sequence
+   * number and makes it `waiting`. Already numbered or unknown ids are skipped. Returns how many
+   * were numbered.
+   */
+  numberArrivals(sessionIds: readonly string[]): Promise<number>;
+  /** Reads the waiting line in sequence order, a page at a time. */
+  listWaiting(cursor: string | null, limit: number): Promise<WaitingPage>;
+  /** Admits a waiting session with its pass. False (and no change) if it was not waiting. */
+  admit(sessionId: string, pass: IssuedPass, at: number): Promise<boolean>;
+  /** Drops a waiting or arriving session that has been disconnected since `disconnectedAt`. */
+  abandon(sessionId: string, disconnectedAt: number, at: number): Promise<boolean>;
+  /** Admitted sessions whose `admitted` message has not yet been delivered. */
+  pendingAdmissionNotices(limit: number): Promise<Session[]>;
+  markAdmissionNotified(sessionIds: readonly string[]): Promise<void>;
+  recordPositions(records: readonly PositionRecord[]): Promise<void>;
+  getRoomState(): Promise<RoomState>;
+  putRoomState(state: RoomState): Promise<void>;
+  counts(): Promise<RoomCounts>;
+}
+
+/** Outcome of one push to a connection. */
+export type Delivery = 'sent' | 'gone';
+
+/** Pushes server messages to connections (API Gateway management API on AWS). */
+export interface Notifier {
+  /** Resolves `gone` when the connection no longer exists; rejects on other failures. */
+  send(connectionId: string, message: ServerMessage): Promise<Delivery>;
+}
+
+/** Live room configuration, as the operator set it. */
+export interface RoomConfig {
+  enabled: boolean;
+  /** Admissions per minute; 0 pauses admission. */
+  admitPerMinute: number;
+}
+
+export interface ConfigSource {
+  get(): Promise<RoomConfig>;
+}
+
+export interface IssuedPass {
+  token: string;
+  /** Epoch seconds. */
+  expiresAt: number;
+}
+
+/** Signs and checks the room's tokens; the key never leaves the implementation. */
+export interface Signer {
+  issuePass(sessionId: string, now: number): Promise<IssuedPass>;
+  issueTicket(sessionId: string, now: number): Promise<string>;
+  /** The session id a ticket of this room names, or null for any bad ticket. */
+  readTicket(ticket: string, now: number): Promise<string | null>;
+}

@@ -1,0 +1,287 @@
+/**
+ * The processor tick: the one place where the line moves. One leader runs it about every
+ * second. Each step is safe to interrupt and repeat: numbering and admission are conditional in
+ * the store, the token bucket is written before anyone is admitted, and `admitted` messages are
+ * kept in an outbox until delivered.
+ */
+import { allowance, etaSeconds } from './admission.ts';
+import type {
+  ArrivalQueue,
+  Clock,
+  ConfigSource,
+  Notifier,
+  PositionRecord,
+  RoomConfig,
+  SessionStore,
+  Signer,
+} from './ports.ts';
+import type { PositionMessage, ServerMessage } from './protocol.ts';
+import { mainSiteUrl } from './return-path.ts';
+import type { Session } from './session.ts';
+
+export interface ProcessorSettings {
+  mainOrigin: string;
+  tickMs: number;
+  /** A session whose connection has been gone longer than this leaves the line. */
+  abandonAfterMs: number;
+  /** Arrivals numbered per tick at most (bounds a tick's work under a join flood). */
+  maxArrivalsPerTick: number;
+  /** A waiting visitor whose position did not change still hears from us this often. */
+  positionRefreshMs: number;
+  /** Pushes in flight at once. */
+  sendConcurrency: number;
+  /** Page size when reading the waiting line. */
+  pageSize: number;
+}
+
+export const DEFAULT_PROCESSOR_SETTINGS: Omit<ProcessorSettings, 'mainOrigin'> = {
+  tickMs: 1000,
+  abandonAfterMs: 120_000,
+  maxArrivalsPerTick: 20_000,
+  positionRefreshMs: 10_000,
+  sendConcurrency: 64,
+  pageSize: 1000,
+};
+
+export interface ProcessorDeps {
+  store: SessionStore;
+  queue: ArrivalQueue;
+  config: ConfigSource;
+  notifier: Notifier;
+  signer: Signer;
+  clock: Clock;
+  settings: ProcessorSettings;
+}
+
+/** What one tick did, for logs, metrics and tests. */
+export interface TickReport {
+  at: number;
+  config: RoomConfig;
+  numbered: number;
+  admitted: string[];
+  abandoned: string[];
+  admissionsDelivered: number;
+  positionsSent: number;
+  opensSent: number;
+  waiting: number;
+}
+
+const RECEIVE_BATCH = 10;
+
+/** Runs one tick: number arrivals, drop the abandoned, admit, notify. */
+export async function runTick(deps: ProcessorDeps): Promise<TickReport> {
+  const { store, clock, settings } = deps;
+  const config = await deps.config.get();
+  const numbered = await numberArrivals(deps);
+  const now = clock.now();
+  const line = await readLine(store, settings.pageSize);
+
+  const abandoned: string[] = [];
+  const stillWaiting: Session[] = [];
+  for (const session of line) {
+    if (
+      session.disconnectedAt !== null &&
+      now - session.disconnectedAt > settings.abandonAfterMs &&
+      (await store.abandon(session.id, session.disconnectedAt, now))
+    ) {
+      abandoned.push(session.id);
+    } else {
+      stillWaiting.push(session);
+    }
+  }
+
+  const admitted = config.enabled ? await admitFromHead(deps, config, stillWaiting, now) : [];
+  const admissionsDelivered = await deliverAdmissions(deps);
+  const waiting = stillWaiting.slice(admitted.length);
+  const { positionsSent, opensSent } = config.enabled
+    ? await sendPositions(deps, config, waiting, now)
+    : { positionsSent: 0, opensSent: await sendOpens(deps, waiting) };
+
+  await store.putRoomState({ ...(await store.getRoomState()), waiting: waiting.length });
+  return {
+    at: now,
+    config,
+    numbered,
+    admitted,
+    abandoned,
+    admissionsDelivered,
+    positionsSent,
+    opensSent,
+    waiting: waiting.length,
+  };
+}
+
+/** Drains the arrival queue in order, giving each arrival the next sequence number. */
+async function numberArrivals({ queue, store, settings }: ProcessorDeps): Promise<number> {
+  let numbered = 0;
+  let seen = 0;
+  while (seen < settings.maxArrivalsPerTick) {
+    const batch = await queue.receive(Math.min(RECEIVE_BATCH, settings.maxArrivalsPerTick - seen));
+    if (batch.length === 0) break;
+    seen += batch.length;
+    // Numbered before acknowledged: a crash in between redelivers, and the store skips
+    // sessions that already have a number.
+    numbered += await store.numberArrivals(batch.map((arrival) => arrival.sessionId));
+    await queue.acknowledge(batch);
+  }
+  return numbered;
+}
+
+async function readLine(store: SessionStore, pageSize: number): Promise<Session[]> {
+  const line: Session[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await store.listWaiting(cursor, pageSize);
+    for (const session of page.sessions) line.push(session);
+    cursor = page.next;
+  } while (cursor !== null);
+  return line;
+}
+
+/**
+ * Admits the first sessions of the line up to the token-bucket allowance. The bucket is saved
+ * first, so a crash after it can only admit fewer, never more, than the rate allows.
+ */
+async function admitFromHead(
+  { store, signer, settings }: ProcessorDeps,
+  config: RoomConfig,
+  line: readonly Session[],
+  now: number,
+): Promise<string[]> {
+  const { admit, next } = allowance(
+    await store.getRoomState(),
+    config.admitPerMinute,
+    settings.tickMs,
+    now,
+    line.length,
+  );
+  await store.putRoomState(next);
+  const admitted: string[] = [];
+  for (const session of line.slice(0, admit)) {
+    const pass = await signer.issuePass(session.id, now);
+    if (await store.admit(session.id, pass, now)) admitted.push(session.id);
+  }
+  return admitted;
+}
+
+/** Sends `admitted` to every admitted session not yet told; `admitted` never waits for positions. */
+async function deliverAdmissions(deps: ProcessorDeps): Promise<number> {
+  const { store, settings } = deps;
+  const pending = await store.pendingAdmissionNotices(10_000);
+  const done: string[] = [];
+  await forEachLimited(pending, settings.sendConcurrency, async (session) => {
+    if (!session.pass) return;
+    if (session.connectionId === null || session.disconnectedAt !== null) {
+      // Nobody to tell now; `resume` hands the same pass back.
+      done.push(session.id);
+      return;
+    }
+    const message: ServerMessage = {
+      type: 'admitted',
+      pass: session.pass.token,
+      expiresAt: session.pass.expiresAt,
+      redirectUrl: mainSiteUrl(settings.mainOrigin, session.returnPath, {
+        wr_pass: session.pass.token,
+      }),
+    };
+    const delivery = await sendSafely(deps, session.connectionId, message);
+    if (delivery !== 'failed') done.push(session.id);
+  });
+  if (done.length > 0) await store.markAdmissionNotified(done);
+  return done.length;
+}
+
+/** Pushes `position` to connected waiting visitors whose position changed or who are due one. */
+async function sendPositions(
+  deps: ProcessorDeps,
+  config: RoomConfig,
+  waiting: readonly Session[],
+  now: number,
+): Promise<{ positionsSent: number; opensSent: number }> {
+  const { store, settings } = deps;
+  const records: PositionRecord[] = [];
+  const sends: { session: Session; message: PositionMessage }[] = [];
+  waiting.forEach((session, index) => {
+    const position = index + 1;
+    const due =
+      session.sentPosition !== position ||
+      session.sentAt === null ||
+      now - session.sentAt >= settings.positionRefreshMs;
+    const reachable = session.connectionId !== null && session.disconnectedAt === null;
+    const send = due && reachable;
+    records.push({ sessionId: session.id, position, sentAt: send ? now : null });
+    if (send) {
+      sends.push({
+        session,
+        message: positionMessage(position, waiting.length, config.admitPerMinute),
+      });
+    }
+  });
+  // Recorded before sending, so a `status` answered meanwhile can never show a higher
+  // position than the one on its way.
+  await store.recordPositions(records);
+  let positionsSent = 0;
+  await forEachLimited(sends, settings.sendConcurrency, async ({ session, message }) => {
+    if ((await sendSafely(deps, session.connectionId as string, message)) === 'sent') {
+      positionsSent += 1;
+    }
+  });
+  return { positionsSent, opensSent: 0 };
+}
+
+/** With the room off, every connected visitor still in line is told to go straight in. */
+async function sendOpens(deps: ProcessorDeps, waiting: readonly Session[]): Promise<number> {
+  let sent = 0;
+  const connected = waiting.filter((s) => s.connectionId !== null && s.disconnectedAt === null);
+  await forEachLimited(connected, deps.settings.sendConcurrency, async (session) => {
+    const message: ServerMessage = {
+      type: 'open',
+      redirectUrl: mainSiteUrl(deps.settings.mainOrigin, session.returnPath),
+    };
+    if ((await sendSafely(deps, session.connectionId as string, message)) === 'sent') sent += 1;
+  });
+  return sent;
+}
+
+/** The `position` message for a place in a line of `waiting` at the current rate. */
+export function positionMessage(
+  position: number,
+  waiting: number,
+  admitPerMinute: number,
+): PositionMessage {
+  return { type: 'position', position, waiting, etaSeconds: etaSeconds(position, admitPerMinute) };
+}
+
+/**
+ * Sends one message; a gone connection marks the session disconnected (API Gateway's
+ * `$disconnect` is best effort), any other failure is reported as `failed` for a retry next tick.
+ */
+async function sendSafely(
+  { notifier, store, clock }: ProcessorDeps,
+  connectionId: string,
+  message: ServerMessage,
+): Promise<'sent' | 'gone' | 'failed'> {
+  try {
+    const delivery = await notifier.send(connectionId, message);
+    if (delivery === 'gone') await store.detachConnection(connectionId, clock.now());
+    return delivery;
+  } catch {
+    return 'failed';
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` calls in flight. */
+export async function forEachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

@@ -1,0 +1,64 @@
+/**
+ * A visitor's session: one place in one room's line, from `join` to admission or abandonment.
+ */
+import type { IssuedPass } from './ports.ts';
+
+/**
+ * `arriving`: joined, its arrival not yet numbered by the processor.
+ * `waiting`: numbered, holding a place in line.
+ * `admitted`: holds a pass. `abandoned`: gone longer than the grace; the place is given up.
+ */
+export type SessionState = 'arriving' | 'waiting' | 'admitted' | 'abandoned';
+
+export interface Session {
+  id: string;
+  state: SessionState;
+  /** Main-site path and query to go back to (already made safe). */
+  returnPath: string;
+  /** Epoch ms of the `join`. */
+  joinedAt: number;
+  /** Place in the room's order, given by the processor; null while arriving. */
+  seq: number | null;
+  /** The connection updates go to; null before the first bind. */
+  connectionId: string | null;
+  /** Epoch ms since the current connection has been gone, or null while connected. */
+  disconnectedAt: number | null;
+  /** Position computed at the last tick, null before the first. */
+  position: number | null;
+  /** The position last sent to the visitor, and when. */
+  sentPosition: number | null;
+  sentAt: number | null;
+  pass: IssuedPass | null;
+  admittedAt: number | null;
+  /** Whether the `admitted` message has been delivered (or made moot by a lost connection). */
+  admissionNotified: boolean;
+}
+
+/** A fresh session in state `arriving`, bound to the connection that joined. */
+export function newSession(
+  id: string,
+  connectionId: string,
+  returnPath: string,
+  joinedAt: number,
+): Session {
+  return {
+    id,
+    state: 'arriving',
+    returnPath,
+    joinedAt,
+    seq: null,
+    connectionId,
+    disconnectedAt: null,
+    position: null,
+    sentPosition: null,
+    sentAt: null,
+    pass: null,
+    admittedAt: null,
+    admissionNotified: false,
+  };
+}
+
+/** Whether a session still holds (or is about to hold) a place in line. */
+export function isInLine(session: Pick<Session, 'state'>): boolean {
+  return session.state === 'arriving' || session.state === 'waiting';
+}

@@ -1,0 +1,150 @@
+/**
+ * What a visitor can ask of the room: join, resume, status. Each returns the messages to send
+ * back on the asking connection; none of them throws for bad input.
+ */
+import { randomUUID } from 'node:crypto';
+import type {
+  ArrivalQueue,
+  Clock,
+  ConfigSource,
+  RoomConfig,
+  SessionStore,
+  Signer,
+} from './ports.ts';
+import { positionMessage } from './processor.ts';
+import { ErrorCode, errorMessage, type ServerMessage } from './protocol.ts';
+import { mainSiteUrl, safeReturnPath } from './return-path.ts';
+import { isInLine, newSession, type Session } from './session.ts';
+
+export interface VisitorDeps {
+  store: SessionStore;
+  queue: ArrivalQueue;
+  config: ConfigSource;
+  signer: Signer;
+  clock: Clock;
+  mainOrigin: string;
+  /** Creates session ids; random UUIDs unless a test needs to know them. */
+  newId?: () => string;
+}
+
+/** Takes a new place in line, or answers for the place this connection already holds. */
+export async function join(
+  deps: VisitorDeps,
+  connectionId: string,
+  rawReturn: unknown,
+): Promise<ServerMessage[]> {
+  const { store, queue, signer, clock } = deps;
+  const config = await deps.config.get();
+  const returnPath = safeReturnPath(rawReturn ?? '/', deps.mainOrigin);
+  const heldId = await store.sessionOfConnection(connectionId);
+  const held = heldId ? await store.get(heldId) : undefined;
+  if (held && held.state !== 'abandoned') {
+    // One place per connection: a repeated join answers for the place already held.
+    return answerFor(deps, held, config, await signer.issueTicket(held.id, clock.now()));
+  }
+  if (!config.enabled) {
+    return [{ type: 'open', redirectUrl: mainSiteUrl(deps.mainOrigin, returnPath) }];
+  }
+  const now = clock.now();
+  const session = newSession((deps.newId ?? randomUUID)(), connectionId, returnPath, now);
+  await store.create(session);
+  // Enqueued before `joined` is sent: whoever is told they joined first is numbered first.
+  await queue.enqueue({ sessionId: session.id, joinedAt: now });
+  const ticket = await signer.issueTicket(session.id, now);
+  return [{ type: 'joined', ticket, sessionId: session.id }];
+}
+
+/** Takes back the place a ticket names, on a new connection. */
+export async function resume(
+  deps: VisitorDeps,
+  connectionId: string,
+  ticket: string,
+): Promise<ServerMessage[]> {
+  const { store, signer, clock } = deps;
+  const sessionId = await signer.readTicket(ticket, clock.now());
+  const session = sessionId ? await store.get(sessionId) : undefined;
+  if (!session) return [errorMessage(ErrorCode.invalidTicket, 'this ticket is not valid here')];
+  if (session.state === 'abandoned') {
+    return [errorMessage(ErrorCode.invalidTicket, 'this place was given up after a long absence')];
+  }
+  if (session.state === 'admitted' && !passStillValid(session, clock.now())) {
+    return [errorMessage(ErrorCode.invalidTicket, 'this place was used and its pass has expired')];
+  }
+  await store.attachConnection(session.id, connectionId);
+  const config = await deps.config.get();
+  return answerFor(deps, session, config, ticket);
+}
+
+/** A fresh answer on where this connection's session stands. */
+export async function status(deps: VisitorDeps, connectionId: string): Promise<ServerMessage[]> {
+  const sessionId = await deps.store.sessionOfConnection(connectionId);
+  const session = sessionId ? await deps.store.get(sessionId) : undefined;
+  if (!session) return [errorMessage(ErrorCode.badRequest, 'join or resume first')];
+  if (session.state === 'abandoned') {
+    return [errorMessage(ErrorCode.invalidTicket, 'this place was given up after a long absence')];
+  }
+  return stateMessages(session, await deps.config.get(), await lineContext(deps));
+}
+
+async function answerFor(
+  deps: VisitorDeps,
+  session: Session,
+  config: RoomConfig,
+  ticket: string,
+): Promise<ServerMessage[]> {
+  if (session.state === 'arriving') {
+    // Re-enqueue: idempotent, and it heals a join whose enqueue failed after the session
+    // was stored.
+    await deps.queue.enqueue({ sessionId: session.id, joinedAt: session.joinedAt });
+  }
+  const joined: ServerMessage = { type: 'joined', ticket, sessionId: session.id };
+  return [joined, ...stateMessages(session, config, await lineContext(deps))];
+}
+
+/**
+ * Where a session stands, as messages: its pass if admitted, `open` if the room is off, its
+ * position if numbered. An arriving session gets its first position from the next tick.
+ */
+interface LineContext {
+  mainOrigin: string;
+  now: number;
+  waiting: number;
+}
+
+async function lineContext(deps: VisitorDeps): Promise<LineContext> {
+  const { waiting } = await deps.store.getRoomState();
+  return { mainOrigin: deps.mainOrigin, now: deps.clock.now(), waiting };
+}
+
+function stateMessages(session: Session, config: RoomConfig, line: LineContext): ServerMessage[] {
+  if (session.state === 'admitted' && session.pass) {
+    if (!passStillValid(session, line.now)) {
+      return [
+        errorMessage(ErrorCode.invalidTicket, 'this place was used and its pass has expired'),
+      ];
+    }
+    return [
+      {
+        type: 'admitted',
+        pass: session.pass.token,
+        expiresAt: session.pass.expiresAt,
+        redirectUrl: mainSiteUrl(line.mainOrigin, session.returnPath, {
+          wr_pass: session.pass.token,
+        }),
+      },
+    ];
+  }
+  if (isInLine(session) && !config.enabled) {
+    return [{ type: 'open', redirectUrl: mainSiteUrl(line.mainOrigin, session.returnPath) }];
+  }
+  if (session.state === 'waiting' && session.position !== null) {
+    // The line may have shrunk since the last tick, never grown ahead of this visitor.
+    const waiting = Math.max(line.waiting, session.position);
+    return [positionMessage(session.position, waiting, config.admitPerMinute)];
+  }
+  return [];
+}
+
+function passStillValid(session: Session, now: number): boolean {
+  return session.pass !== null && session.pass.expiresAt * 1000 > now;
+}

@@ -1,0 +1,64 @@
+/**
+ * The operator's admin endpoint behind `npm run room`: status, on/off and rate, live. It answers
+ * only requests from loopback; the room's config changes apply at the next tick.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as v from 'valibot';
+import { BodyTooLargeError, isLoopback, readBody, sendJson } from './http-util.ts';
+import type { LocalRoom } from './room.ts';
+
+export const ADMIN_PREFIX = '/__room/admin/';
+
+const ConfigChangeSchema = v.pipe(
+  v.strictObject({
+    enabled: v.optional(v.boolean()),
+    admitPerMinute: v.optional(
+      v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(0), v.maxValue(1_000_000)),
+    ),
+  }),
+  v.check((c) => c.enabled !== undefined || c.admitPerMinute !== undefined, 'nothing to change'),
+);
+
+export async function handleAdmin(
+  room: LocalRoom,
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+): Promise<void> {
+  if (!isLoopback(req)) {
+    sendJson(res, 403, { error: 'the admin endpoint answers only from this machine' });
+    return;
+  }
+  const route = path.slice(ADMIN_PREFIX.length);
+  if (route === 'status' && req.method === 'GET') {
+    sendJson(res, 200, await room.status());
+    return;
+  }
+  if (route === 'config' && req.method === 'POST') {
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(req, 4096));
+    } catch (error) {
+      const tooLarge = error instanceof BodyTooLargeError;
+      sendJson(res, tooLarge ? 413 : 400, {
+        error: tooLarge ? error.message : 'body must be JSON',
+      });
+      return;
+    }
+    const change = v.safeParse(ConfigChangeSchema, body);
+    if (!change.success) {
+      const issue = change.issues[0];
+      const field = issue ? v.getDotPath(issue) : null;
+      sendJson(res, 400, { error: `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid'}` });
+      return;
+    }
+    const { enabled, admitPerMinute } = change.output;
+    room.config.set({
+      ...(enabled === undefined ? {} : { enabled }),
+      ...(admitPerMinute === undefined ? {} : { admitPerMinute }),
+    });
+    sendJson(res, 200, await room.status());
+    return;
+  }
+  sendJson(res, 404, { error: `no admin route ${req.method} ${path}` });
+}

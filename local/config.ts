@@ -1,0 +1,122 @@
+/**
+ * The local runtime's settings, read once from the environment at start. A bad value stops the
+ * start with a message that names the variable.
+ */
+import * as v from 'valibot';
+
+export interface LocalConfig {
+  port: number;
+  host: string;
+  enabled: boolean;
+  admitPerMinute: number;
+  passTtlSeconds: number;
+  abandonAfterSeconds: number;
+  tickMs: number;
+  /** Origin to proxy the main site to; null serves the demo site. */
+  upstream: string | null;
+  /** The origin visitors use: the main site's origin in passes and redirects. */
+  publicUrl: string;
+  /** PKCS#8 PEM file of the signing key; null keeps a fresh key in memory. */
+  keyFile: string | null;
+  roomId: string;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`${variable}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const integer = (min: number, max: number) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^\d+$/, 'must be a whole number'),
+    v.transform(Number),
+    v.number(),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  );
+
+const boolean = v.pipe(
+  v.string(),
+  v.trim(),
+  v.toLowerCase(),
+  v.picklist(['true', 'false', '1', '0', 'on', 'off'], 'must be true or false'),
+  v.transform((s) => s === 'true' || s === '1' || s === 'on'),
+);
+
+const origin = v.pipe(
+  v.string(),
+  v.trim(),
+  v.url('must be an absolute URL such as http://localhost:8080'),
+  v.check((s) => /^https?:$/.test(new URL(s).protocol), 'must be an http or https URL'),
+  v.check((s) => {
+    const url = new URL(s);
+    return url.pathname === '/' && !url.search && !url.hash && !url.username;
+  }, 'must be an origin only (scheme, host and port; no path, query or credentials)'),
+  v.transform((s) => new URL(s).origin),
+);
+
+const roomId = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes'),
+);
+
+/** Schema per variable, with its default (applied when the variable is unset or empty). */
+const variables = {
+  PORT: { schema: integer(0, 65535), fallback: '8080' },
+  HOST: { schema: v.pipe(v.string(), v.trim(), v.minLength(1)), fallback: '0.0.0.0' },
+  WR_ENABLED: { schema: boolean, fallback: 'true' },
+  WR_ADMIT_PER_MINUTE: { schema: integer(0, 1_000_000), fallback: '60' },
+  WR_PASS_TTL_SECONDS: { schema: integer(30, 7 * 24 * 3600), fallback: '1200' },
+  WR_ABANDON_AFTER_SECONDS: { schema: integer(1, 24 * 3600), fallback: '120' },
+  WR_TICK_MS: { schema: integer(50, 60_000), fallback: '1000' },
+  WR_ROOM_ID: { schema: roomId, fallback: 'waiting-room' },
+} as const;
+
+function read<K extends keyof typeof variables>(
+  env: NodeJS.ProcessEnv,
+  name: K,
+): v.InferOutput<(typeof variables)[K]['schema']> {
+  const { schema, fallback } = variables[name];
+  const raw = env[name]?.trim() ? (env[name] as string) : fallback;
+  const result = v.safeParse(schema, raw);
+  if (!result.success) {
+    throw new ConfigError(name, `${result.issues[0]?.message ?? 'invalid'} (got "${raw}")`);
+  }
+  return result.output as v.InferOutput<(typeof variables)[K]['schema']>;
+}
+
+function readOrigin(env: NodeJS.ProcessEnv, name: string): string | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  const result = v.safeParse(origin, raw);
+  if (!result.success) {
+    throw new ConfigError(name, `${result.issues[0]?.message ?? 'invalid'} (got "${raw}")`);
+  }
+  return result.output;
+}
+
+/** Reads and validates every setting; throws {@link ConfigError} naming the first bad one. */
+export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
+  const port = read(env, 'PORT');
+  return {
+    port,
+    host: read(env, 'HOST'),
+    enabled: read(env, 'WR_ENABLED'),
+    admitPerMinute: read(env, 'WR_ADMIT_PER_MINUTE'),
+    passTtlSeconds: read(env, 'WR_PASS_TTL_SECONDS'),
+    abandonAfterSeconds: read(env, 'WR_ABANDON_AFTER_SECONDS'),
+    tickMs: read(env, 'WR_TICK_MS'),
+    upstream: readOrigin(env, 'WR_UPSTREAM'),
+    publicUrl: readOrigin(env, 'WR_PUBLIC_URL') ?? `http://localhost:${port}`,
+    keyFile: env.WR_KEY_FILE?.trim() || null,
+    roomId: read(env, 'WR_ROOM_ID'),
+  };
+}

@@ -1,0 +1,61 @@
+/**
+ * `npm start`: reads the settings, builds the waiting-room page if it is not built yet, starts
+ * the local waiting room and prints where everything is.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ConfigError, readLocalConfig } from './config.ts';
+import { JWKS_PATH, startLocalServer, WS_PATH } from './server.ts';
+
+const clientRoot = fileURLToPath(new URL('../client/', import.meta.url));
+const clientDir = fileURLToPath(new URL('../client/dist/', import.meta.url));
+
+async function ensurePageBuilt(): Promise<void> {
+  if (existsSync(`${clientDir}index.html`)) return;
+  process.stdout.write('Building the waiting-room page (first start)...\n');
+  const { build } = await import('vite');
+  await build({ root: clientRoot, configFile: `${clientRoot}vite.config.ts`, logLevel: 'warn' });
+}
+
+function log(level: 'info' | 'error', message: string, fields: Record<string, unknown> = {}) {
+  const line = JSON.stringify({ time: new Date().toISOString(), level, message, ...fields });
+  (level === 'error' ? process.stderr : process.stdout).write(`${line}\n`);
+}
+
+async function main(): Promise<void> {
+  const settings = readLocalConfig();
+  await ensurePageBuilt();
+  const server = await startLocalServer(settings, { clientDir, log });
+  const base = settings.publicUrl;
+  const ws = `${base.replace(/^http/, 'ws')}${WS_PATH}`;
+  process.stdout.write(
+    [
+      '',
+      `Waiting room ready (room "${settings.roomId}", ${settings.enabled ? 'on' : 'off'}, ${settings.admitPerMinute} admissions/min)`,
+      `  Main site      ${base}/${settings.upstream ? `  (proxied to ${settings.upstream})` : '  (demo site)'}`,
+      `  Waiting room   ${base}/waiting-room/`,
+      `  WebSocket      ${ws}`,
+      `  Public keys    ${base}${JWKS_PATH}`,
+      `  Operator       npm run room -- status | on | off | rate <admitPerMinute>`,
+      '',
+    ].join('\n'),
+  );
+  let closing = false;
+  const shutdown = async () => {
+    if (closing) return;
+    closing = true;
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`Cannot start: ${error.message}\n`);
+  } else {
+    process.stderr.write(`Cannot start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  }
+  process.exit(1);
+});

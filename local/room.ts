@@ -1,0 +1,152 @@
+/**
+ * Wires the core to the in-process adapters: the local equivalent of the Lambda entry points'
+ * wiring. One room per process.
+ */
+import type { WebSocket } from 'ws';
+import { MemoryArrivalQueue } from '../functions/adapters/local/memory-arrival-queue.ts';
+import { MemoryConfigSource } from '../functions/adapters/local/memory-config.ts';
+import { MemorySessionStore } from '../functions/adapters/local/memory-session-store.ts';
+import { systemClock } from '../functions/adapters/local/system-clock.ts';
+import { admittedInLastMinute } from '../functions/core/admission.ts';
+import type { Clock, Delivery, Notifier } from '../functions/core/ports.ts';
+import {
+  DEFAULT_PROCESSOR_SETTINGS,
+  type ProcessorDeps,
+  runTick,
+  type TickReport,
+} from '../functions/core/processor.ts';
+import type { ServerMessage } from '../functions/core/protocol.ts';
+import { createConnectionRateLimiter } from '../functions/core/rate-limiter.ts';
+import { createSigner, jwksOf, type SigningKey } from '../functions/core/tokens.ts';
+import type { RouterDeps } from '../functions/router.ts';
+import type { LocalConfig } from './config.ts';
+
+/** Open sockets by connection id; the local stand-in for the API Gateway management API. */
+export class SocketNotifier implements Notifier {
+  readonly sockets = new Map<string, WebSocket>();
+
+  async send(connectionId: string, message: ServerMessage): Promise<Delivery> {
+    const socket = this.sockets.get(connectionId);
+    if (!socket || socket.readyState !== socket.OPEN) return 'gone';
+    socket.send(JSON.stringify(message));
+    return 'sent';
+  }
+}
+
+export interface RoomStatus {
+  enabled: boolean;
+  admitPerMinute: number;
+  waiting: number;
+  arriving: number;
+  admittedLastMinute: number;
+  admittedTotal: number;
+  abandonedTotal: number;
+  connections: number;
+}
+
+export interface LocalRoom {
+  router: RouterDeps;
+  processor: ProcessorDeps;
+  config: MemoryConfigSource;
+  notifier: SocketNotifier;
+  store: MemorySessionStore;
+  queue: MemoryArrivalQueue;
+  key: SigningKey;
+  jwks: ReturnType<typeof jwksOf>;
+  status(): Promise<RoomStatus>;
+  /** Starts ticking every `tickMs`; ticks never overlap. Returns a function that stops it. */
+  startProcessor(onTick?: (report: TickReport) => void, onError?: (e: unknown) => void): () => Promise<void>;
+}
+
+export function createLocalRoom(
+  settings: LocalConfig,
+  key: SigningKey,
+  clock: Clock = systemClock,
+  onError?: RouterDeps['onError'],
+): LocalRoom {
+  const store = new MemorySessionStore();
+  const queue = new MemoryArrivalQueue(clock);
+  const config = new MemoryConfigSource({
+    enabled: settings.enabled,
+    admitPerMinute: settings.admitPerMinute,
+  });
+  const notifier = new SocketNotifier();
+  const signer = createSigner({
+    key,
+    roomId: settings.roomId,
+    mainOrigin: settings.publicUrl,
+    passTtlSeconds: settings.passTtlSeconds,
+  });
+  const router: RouterDeps = {
+    store,
+    queue,
+    config,
+    signer,
+    clock,
+    mainOrigin: settings.publicUrl,
+    // Generous for a person, tight for a script: 20 frames at once, 5 a second after that.
+    limiter: createConnectionRateLimiter({ burst: 20, perSecond: 5 }),
+    ...(onError ? { onError } : {}),
+  };
+  const processor: ProcessorDeps = {
+    store,
+    queue,
+    config,
+    notifier,
+    signer,
+    clock,
+    settings: {
+      ...DEFAULT_PROCESSOR_SETTINGS,
+      mainOrigin: settings.publicUrl,
+      tickMs: settings.tickMs,
+      abandonAfterMs: settings.abandonAfterSeconds * 1000,
+    },
+  };
+
+  return {
+    router,
+    processor,
+    config,
+    notifier,
+    store,
+    queue,
+    key,
+    jwks: jwksOf([key]),
+    async status() {
+      const current = config.current();
+      const counts = await store.counts();
+      const state = await store.getRoomState();
+      return {
+        enabled: current.enabled,
+        admitPerMinute: current.admitPerMinute,
+        waiting: counts.waiting,
+        arriving: counts.arriving,
+        admittedLastMinute: admittedInLastMinute(state, clock.now()),
+        admittedTotal: counts.admitted,
+        abandonedTotal: counts.abandoned,
+        connections: notifier.sockets.size,
+      };
+    },
+    startProcessor(onTick, onTickError) {
+      let stopped = false;
+      let timer: NodeJS.Timeout | undefined;
+      let running: Promise<void> = Promise.resolve();
+      const loop = () => {
+        const started = Date.now();
+        running = runTick(processor)
+          .then((report) => onTick?.(report))
+          .catch((error: unknown) => onTickError?.(error))
+          .finally(() => {
+            if (stopped) return;
+            timer = setTimeout(loop, Math.max(0, settings.tickMs - (Date.now() - started)));
+          });
+      };
+      timer = setTimeout(loop, 0);
+      return async () => {
+        stopped = true;
+        clearTimeout(timer);
+        await running;
+      };
+    },
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Serves the built waiting-room page (client/dist) under `/waiting-room/`, plus the
+ * `config.json` the page reads to find its WebSocket and the main site.
+ */
+import { readFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { extname, join, resolve, sep } from 'node:path';
+import { BASE_HEADERS, sendText } from './http-util.ts';
+
+export const PAGE_PREFIX = '/waiting-room/';
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+export interface PageConfig {
+  wsUrl: string | null;
+  mainOrigin: string;
+  roomName: string;
+}
+
+/** The page's Content-Security-Policy: its own scripts and styles, its own socket, nothing else. */
+export function pageSecurityPolicy(wsOrigin: string | null): string {
+  const connect = ["'self'", ...(wsOrigin ? [wsOrigin] : [])].join(' ');
+  return [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src ${connect}`,
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
+export function createPageServer(distDir: string, pageConfig: PageConfig) {
+  const root = resolve(distDir);
+  const cache = new Map<string, Buffer>();
+  const csp = pageSecurityPolicy(pageConfig.wsUrl ? new URL(pageConfig.wsUrl).origin : null);
+  const configBody = Buffer.from(JSON.stringify(pageConfig));
+
+  return async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> => {
+    let relative: string;
+    try {
+      relative = decodeURIComponent(pathname.slice(PAGE_PREFIX.length)) || 'index.html';
+    } catch {
+      sendText(res, 400, 'Bad path');
+      return;
+    }
+    if (relative === 'config.json') {
+      res.writeHead(200, {
+        ...BASE_HEADERS,
+        'content-type': TYPES['.json'] as string,
+        'cache-control': 'no-cache',
+      });
+      res.end(configBody);
+      return;
+    }
+    const file = resolve(join(root, relative));
+    if (!file.startsWith(root + sep)) {
+      sendText(res, 404, 'Not found');
+      return;
+    }
+    let body = cache.get(file);
+    if (!body) {
+      try {
+        body = await readFile(file);
+      } catch {
+        sendText(res, 404, 'Not found');
+        return;
+      }
+      cache.set(file, body);
+    }
+    const isIndex = relative === 'index.html';
+    res.writeHead(200, {
+      ...BASE_HEADERS,
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      // Hashed assets never change; the page itself must always be fresh.
+      'cache-control': isIndex ? 'no-cache' : 'public, max-age=31536000, immutable',
+      'content-security-policy': csp,
+      'referrer-policy': 'no-referrer',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+}
