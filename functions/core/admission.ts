@@ -1,16 +1,17 @@
 /**
  * Token-bucket admission. Tokens accrue at `admitPerMinute / 60` per second; the bucket holds at
- * most one tick's worth (at least one token, so slow rates still admit), which bounds any burst.
+ * most one tick's worth rounded up to a whole admission (so slow rates still admit and fractional
+ * rates keep their remainder), which bounds any burst to one tick.
  * A rate of 0 pauses admission and empties the bucket.
  */
 import type { RoomState } from './ports.ts';
 
 const MINUTE_MS = 60_000;
 
-/** Capacity of the bucket for a rate and tick interval: one tick's allowance, at least 1. */
+/** Capacity of the bucket for a rate and tick interval: one tick's allowance, rounded up. */
 export function bucketCapacity(admitPerMinute: number, tickMs: number): number {
   if (admitPerMinute <= 0) return 0;
-  return Math.max(1, (admitPerMinute * tickMs) / MINUTE_MS);
+  return Math.max(1, Math.ceil((admitPerMinute * tickMs) / MINUTE_MS - 1e-9));
 }
 
 export interface Allowance {

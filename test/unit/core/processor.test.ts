@@ -1,0 +1,342 @@
+import { describe, expect, it } from 'vitest';
+import { verifierFor, verifyPass } from '../../../functions/core/tokens.ts';
+import {
+  createHarness,
+  type Harness,
+  joinedOf,
+  MAIN_ORIGIN,
+  ROOM_ID,
+} from '../../helpers/room-harness.ts';
+
+async function joinMany(h: Harness, count: number, prefix = 'c'): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    ids.push(joinedOf(await h.send(`${prefix}${i}`, { action: 'join' })).sessionId);
+  }
+  return ids;
+}
+
+function lastOfType<T extends string>(h: Harness, connectionId: string, type: T) {
+  return h.notifier
+    .messages(connectionId)
+    .filter((m) => m.type === type)
+    .at(-1);
+}
+
+describe('processor tick', () => {
+  it('numbers arrivals in the order they joined and tells each its position', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 0 } });
+    await joinMany(h, 3);
+
+    // Act
+    await h.tick();
+
+    // Assess
+    expect(lastOfType(h, 'c0', 'position')).toEqual({
+      type: 'position',
+      position: 1,
+      waiting: 3,
+      etaSeconds: null,
+    });
+    expect(lastOfType(h, 'c2', 'position')).toMatchObject({ position: 3, waiting: 3 });
+  });
+
+  it('admits from the head at the configured rate with a pass back to the return path', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 120 } });
+    await h.send('c0', { action: 'join', return: '/tickets?show=evening' });
+    await joinMany(h, 4, 'd');
+
+    // Act
+    const report = await h.tick();
+
+    // Assess
+    expect(report.admitted).toHaveLength(2);
+    const admitted = lastOfType(h, 'c0', 'admitted');
+    expect(admitted?.type).toBe('admitted');
+    if (admitted?.type !== 'admitted') return;
+    const url = new URL(admitted.redirectUrl);
+    expect(`${url.origin}${url.pathname}`).toBe(`${MAIN_ORIGIN}/tickets`);
+    expect(url.searchParams.get('show')).toBe('evening');
+    expect(url.searchParams.get('wr_pass')).toBe(admitted.pass);
+    const verified = await verifyPass(verifierFor(h.jwks), admitted.pass, {
+      roomId: ROOM_ID,
+      mainOrigin: MAIN_ORIGIN,
+      now: h.clock.now() / 1000,
+    });
+    expect(verified?.expiresAt).toBe(admitted.expiresAt);
+    expect(lastOfType(h, 'd1', 'position')).toMatchObject({ position: 1, waiting: 3 });
+  });
+
+  it('keeps admitting strictly in join order across ticks', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 180 } });
+    const ids = await joinMany(h, 10);
+
+    // Act
+    const admitted: string[] = [];
+    for (let i = 0; i < 5; i++) admitted.push(...(await h.tick()).admitted);
+
+    // Assess
+    expect(admitted).toEqual(ids);
+  });
+
+  it('moves everyone up when a visitor ahead is gone longer than the grace', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 0 }, abandonAfterMs: 5000 });
+    await joinMany(h, 3);
+    await h.tick();
+    await h.disconnect('c0');
+
+    // Act
+    for (let i = 0; i < 6; i++) await h.tick();
+
+    // Assess
+    expect(lastOfType(h, 'c1', 'position')).toMatchObject({ position: 1, waiting: 2 });
+    expect(lastOfType(h, 'c2', 'position')).toMatchObject({ position: 2, waiting: 2 });
+  });
+
+  it('keeps the place of a visitor who resumes within the grace', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 0 }, abandonAfterMs: 5000 });
+    const [ticket] = [joinedOf(await h.send('c0', { action: 'join' })).ticket];
+    await joinMany(h, 2, 'd');
+    await h.tick();
+    await h.disconnect('c0');
+    for (let i = 0; i < 4; i++) await h.tick();
+
+    // Act
+    const replies = await h.send('c0-again', { action: 'resume', ticket });
+    for (let i = 0; i < 4; i++) await h.tick();
+
+    // Assess
+    expect(replies[0]).toMatchObject({ type: 'joined', ticket });
+    expect(replies[1]).toMatchObject({ type: 'position', position: 1 });
+    expect(lastOfType(h, 'c0-again', 'position')).toMatchObject({ position: 1, waiting: 3 });
+  });
+
+  it('tells a visitor who comes back after the grace that the place is gone', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 0 }, abandonAfterMs: 1000 });
+    const { ticket } = joinedOf(await h.send('c0', { action: 'join' }));
+    await h.tick();
+    await h.disconnect('c0');
+    await h.tick();
+    await h.tick();
+
+    // Act
+    const replies = await h.send('c0-again', { action: 'resume', ticket });
+
+    // Assess
+    expect(replies).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_ticket' })]);
+  });
+
+  it('hands the same pass back to an admitted visitor who resumes', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 60 } });
+    const { ticket } = joinedOf(await h.send('c0', { action: 'join' }));
+    await h.tick();
+    const first = lastOfType(h, 'c0', 'admitted');
+
+    // Act
+    const replies = await h.send('c0-reload', { action: 'resume', ticket });
+    await h.tick();
+
+    // Assess
+    expect(replies[1]).toEqual(first);
+    expect(h.notifier.messages('c0-reload').filter((m) => m.type === 'admitted')).toHaveLength(0);
+  });
+
+  it('admits a visitor who is briefly away and gives the pass on return', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 0 } });
+    const { ticket } = joinedOf(await h.send('c0', { action: 'join' }));
+    await h.tick();
+    await h.disconnect('c0');
+    h.config.set({ admitPerMinute: 60 });
+
+    // Act
+    const report = await h.tick();
+    const replies = await h.send('c0-back', { action: 'resume', ticket });
+
+    // Assess
+    expect(report.admitted).toHaveLength(1);
+    expect(replies[1]).toMatchObject({ type: 'admitted' });
+  });
+
+  it('retries an admitted message that could not be delivered', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 60 } });
+    await h.send('c0', { action: 'join' });
+    h.notifier.failNext = 1;
+
+    // Act
+    const first = await h.tick();
+    const second = await h.tick();
+
+    // Assess
+    expect(first.admitted).toHaveLength(1);
+    expect(first.admissionsDelivered).toBe(0);
+    expect(second.admitted).toHaveLength(0);
+    expect(second.admissionsDelivered).toBe(1);
+    expect(h.notifier.messages('c0').filter((m) => m.type === 'admitted')).toHaveLength(1);
+  });
+
+  it('finds a gone connection by posting to it and drops its session after the grace', async () => {
+    // Prepare: the connection vanished without a `$disconnect`.
+    const h = await createHarness({ config: { admitPerMinute: 0 }, abandonAfterMs: 2000 });
+    await joinMany(h, 2);
+    await h.tick();
+    h.notifier.gone.add('c0');
+
+    // Act
+    for (let i = 0; i < 14; i++) await h.tick();
+
+    // Assess
+    expect((await h.store.counts()).abandoned).toBe(1);
+    expect(lastOfType(h, 'c1', 'position')).toMatchObject({ position: 1, waiting: 1 });
+  });
+
+  it('numbers an arrival delivered twice only once', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 0 } });
+    const [id] = await joinMany(h, 1);
+    await h.tick();
+
+    // Act: the same arrival comes again (SQS at-least-once).
+    await h.queue.enqueue({ sessionId: id as string, joinedAt: 0 });
+    await joinMany(h, 1, 'late');
+    await h.tick();
+
+    // Assess
+    expect((await h.store.get(id as string))?.seq).toBe(1);
+    expect(lastOfType(h, 'late0', 'position')).toMatchObject({ position: 2, waiting: 2 });
+  });
+
+  it('pauses admission at rate 0 and shows no ETA, then resumes on the next tick', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 0 } });
+    await joinMany(h, 2);
+    const paused = await h.tick();
+
+    // Act
+    h.config.set({ admitPerMinute: 60 });
+    const resumed = await h.tick();
+
+    // Assess
+    expect(paused.admitted).toHaveLength(0);
+    expect(resumed.admitted).toHaveLength(1);
+    expect(lastOfType(h, 'c1', 'position')).toMatchObject({ position: 1, etaSeconds: 1 });
+  });
+
+  it('sends everyone in line straight in when the room is turned off', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 0 } });
+    await h.send('c0', { action: 'join', return: '/about' });
+    await h.tick();
+
+    // Act
+    h.config.set({ enabled: false });
+    await h.tick();
+
+    // Assess
+    expect(lastOfType(h, 'c0', 'open')).toEqual({
+      type: 'open',
+      redirectUrl: `${MAIN_ORIGIN}/about`,
+    });
+  });
+});
+
+describe('visitor actions', () => {
+  it('answers a join with the room off by opening the way in', async () => {
+    // Prepare
+    const h = await createHarness({ config: { enabled: false } });
+
+    // Act
+    const replies = await h.send('c0', { action: 'join', return: '/tickets' });
+
+    // Assess
+    expect(replies).toEqual([{ type: 'open', redirectUrl: `${MAIN_ORIGIN}/tickets` }]);
+    expect((await h.store.counts()).arriving).toBe(0);
+  });
+
+  it('keeps one place per connection however often it joins', async () => {
+    // Prepare
+    const h = await createHarness();
+    const first = joinedOf(await h.send('c0', { action: 'join' }));
+
+    // Act
+    const again = joinedOf(await h.send('c0', { action: 'join' }));
+
+    // Assess
+    expect(again.sessionId).toBe(first.sessionId);
+    expect((await h.store.counts()).arriving).toBe(1);
+  });
+
+  it('refuses a forged ticket and moves nobody', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 0 } });
+    const { ticket } = joinedOf(await h.send('c0', { action: 'join' }));
+    await h.tick();
+    const [head, body] = ticket.split('.');
+    const forged = `${head}.${body}.${'A'.repeat(86)}`;
+
+    // Act
+    const replies = await h.send('x', { action: 'resume', ticket: forged });
+    await h.tick();
+
+    // Assess
+    expect(replies).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_ticket' })]);
+    expect((await h.store.counts()).waiting).toBe(1);
+  });
+
+  it('answers status with the current position', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 0 } });
+    await joinMany(h, 2);
+    await h.tick();
+
+    // Act
+    const replies = await h.send('c1', { action: 'status' });
+
+    // Assess
+    expect(replies).toEqual([{ type: 'position', position: 2, waiting: 2, etaSeconds: null }]);
+  });
+
+  it('asks a connection with no place to join first', async () => {
+    // Prepare
+    const h = await createHarness();
+
+    // Act
+    const replies = await h.send('c0', { action: 'status' });
+
+    // Assess
+    expect(replies).toEqual([expect.objectContaining({ type: 'error', code: 'bad_request' })]);
+  });
+
+  it('answers ping with pong', async () => {
+    // Prepare
+    const h = await createHarness();
+
+    // Act
+    const replies = await h.send('c0', { action: 'ping' });
+
+    // Assess
+    expect(replies).toEqual([{ type: 'pong' }]);
+  });
+
+  it('gives internal, not a crash, when the store fails', async () => {
+    // Prepare
+    const h = await createHarness();
+    h.store.create = async () => {
+      throw new Error('disk on fire');
+    };
+
+    // Act
+    const replies = await h.send('c0', { action: 'join' });
+
+    // Assess
+    expect(replies).toEqual([expect.objectContaining({ type: 'error', code: 'internal' })]);
+  });
+});
