@@ -54,8 +54,9 @@ const origin = v.pipe(
   v.string(),
   v.trim(),
   v.url('must be an absolute URL such as http://localhost:8080'),
-  v.check((s) => /^https?:$/.test(new URL(s).protocol), 'must be an http or https URL'),
+  v.check((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http or https URL'),
   v.check((s) => {
+    if (!URL.canParse(s)) return false;
     const url = new URL(s);
     return url.pathname === '/' && !url.search && !url.hash && !url.username;
   }, 'must be an origin only (scheme, host and port; no path, query or credentials)'),

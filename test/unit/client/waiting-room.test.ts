@@ -1,0 +1,681 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import {
+  POSITION_AT_JOIN_KEY,
+  TICKET_KEY,
+  WaitingRoom,
+  type WaitingRoomOptions,
+} from '../../../client/src/lib/waiting-room.svelte.ts';
+import { FakeSocketFactory, MemoryStorage } from '../../helpers/fake-websocket.ts';
+
+const URL = 'ws://room.test/ws';
+const REDIRECT = 'https://shop.test/checkout?wr_pass=abc';
+
+interface Setup {
+  room: WaitingRoom;
+  sockets: FakeSocketFactory;
+  storage: MemoryStorage;
+  navigate: ReturnType<typeof vi.fn<(url: string) => void>>;
+  online: { value: boolean };
+}
+
+function setup(overrides: Partial<WaitingRoomOptions> = {}, storage = new MemoryStorage()): Setup {
+  const sockets = new FakeSocketFactory();
+  const navigate = vi.fn<(url: string) => void>();
+  const online = { value: true };
+  const room = new WaitingRoom({
+    url: URL,
+    returnPath: '/tickets?show=42',
+    createSocket: sockets.create,
+    storage,
+    navigate,
+    isOnline: () => online.value,
+    // No jitter: each reconnect waits exactly half its backoff step.
+    random: () => 0,
+    ...overrides,
+  });
+  return { room, sockets, storage, navigate, online };
+}
+
+/** Starts the room, opens its socket and has the server answer `joined`. */
+function startJoined(s: Setup, ticket = 'T1'): void {
+  s.room.start();
+  s.sockets.latest.open();
+  s.sockets.latest.receive({ type: 'joined', ticket, sessionId: 'S1' });
+}
+
+function position(p: number, waiting = 100, etaSeconds: number | null = 60) {
+  return { type: 'position', position: p, waiting, etaSeconds };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('taking a place', () => {
+  it('sends join with the return path when no ticket is stored', () => {
+    // Prepare
+    const s = setup();
+
+    // Act
+    s.room.start();
+    s.sockets.latest.open();
+
+    // Assess
+    expect(s.sockets.latest.url).toBe(URL);
+    expect(s.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+  });
+
+  it('saves the ticket the server sends in joined', () => {
+    // Prepare
+    const s = setup();
+
+    // Act
+    startJoined(s, 'T-saved');
+
+    // Assess
+    expect(s.storage.getItem(TICKET_KEY)).toBe('T-saved');
+  });
+
+  it('resumes with the stored ticket instead of joining again', () => {
+    // Prepare
+    const storage = new MemoryStorage();
+    storage.setItem(TICKET_KEY, 'T-old');
+    const s = setup({}, storage);
+
+    // Act
+    s.room.start();
+    s.sockets.latest.open();
+
+    // Assess
+    expect(s.sockets.latest.sent).toEqual([{ action: 'resume', ticket: 'T-old' }]);
+  });
+
+  it('keeps the one place across a reload: the next page resumes the same ticket', () => {
+    // Prepare
+    const first = setup();
+    startJoined(first, 'T-reload');
+    first.room.stop();
+
+    // Act
+    const second = setup({}, first.storage);
+    second.room.start();
+    second.sockets.latest.open();
+
+    // Assess
+    expect(second.sockets.latest.sent).toEqual([{ action: 'resume', ticket: 'T-reload' }]);
+  });
+
+  it('forgets an invalid ticket and sends a fresh join', () => {
+    // Prepare
+    const storage = new MemoryStorage();
+    storage.setItem(TICKET_KEY, 'T-gone');
+    const s = setup({}, storage);
+    s.room.start();
+    s.sockets.latest.open();
+
+    // Act
+    s.sockets.latest.receive({ type: 'error', code: 'invalid_ticket', message: 'unknown ticket' });
+
+    // Assess
+    expect(s.storage.getItem(TICKET_KEY)).toBeNull();
+    expect(s.sockets.latest.sent.at(-1)).toEqual({ action: 'join', return: '/tickets?show=42' });
+  });
+
+  it('starts a new place from scratch after an invalid ticket, even if it is further back', () => {
+    // Prepare
+    const storage = new MemoryStorage();
+    storage.setItem(TICKET_KEY, 'T-gone');
+    storage.setItem(POSITION_AT_JOIN_KEY, '9');
+    const s = setup({}, storage);
+    s.room.start();
+    s.sockets.latest.open();
+    s.sockets.latest.receive(position(3));
+
+    // Act
+    s.sockets.latest.receive({ type: 'error', code: 'invalid_ticket', message: 'unknown ticket' });
+    s.sockets.latest.receive({ type: 'joined', ticket: 'T-new', sessionId: 'S2' });
+    s.sockets.latest.receive(position(120));
+
+    // Assess
+    expect(s.room.position).toBe(120);
+    expect(s.room.positionAtJoin).toBe(120);
+    expect(s.storage.getItem(TICKET_KEY)).toBe('T-new');
+  });
+});
+
+describe('reconnecting', () => {
+  it('shows connecting, then live once the socket opens', () => {
+    // Prepare
+    const s = setup();
+
+    // Act
+    s.room.start();
+    const before = s.room.connection;
+    s.sockets.latest.open();
+
+    // Assess
+    expect(before).toBe('connecting');
+    expect(s.room.connection).toBe('live');
+  });
+
+  it('reconnects after a drop and resumes with the ticket', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s, 'T-keep');
+
+    // Act
+    s.sockets.latest.drop();
+    vi.advanceTimersByTime(250);
+    s.sockets.latest.open();
+
+    // Assess
+    expect(s.sockets.sockets).toHaveLength(2);
+    expect(s.sockets.latest.sent).toEqual([{ action: 'resume', ticket: 'T-keep' }]);
+  });
+
+  it('shows reconnecting while the socket is down', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.drop();
+
+    // Assess
+    expect(s.room.connection).toBe('reconnecting');
+  });
+
+  it('doubles the backoff after each failed attempt, up to the cap', () => {
+    // Prepare
+    const s = setup();
+    s.room.start();
+    const waits: number[] = [];
+
+    // Act: every attempt fails before opening; measure when the next socket appears.
+    for (let i = 0; i < 8; i += 1) {
+      const count = s.sockets.sockets.length;
+      s.sockets.latest.drop();
+      let waited = 0;
+      while (s.sockets.sockets.length === count) {
+        vi.advanceTimersByTime(50);
+        waited += 50;
+      }
+      waits.push(waited);
+    }
+
+    // Assess: half of 500, 1000, 2000, ... capped at 15 s (random() = 0 gives the lower bound).
+    expect(waits).toEqual([250, 500, 1000, 2000, 4000, 7500, 7500, 7500]);
+  });
+
+  it('adds jitter of up to half the step to the backoff', () => {
+    // Prepare
+    const s = setup({ random: () => 0.999 });
+    s.room.start();
+
+    // Act
+    s.sockets.latest.drop();
+    vi.advanceTimersByTime(499);
+    const beforeStep = s.sockets.sockets.length;
+    vi.advanceTimersByTime(1);
+
+    // Assess
+    expect(beforeStep).toBe(1);
+    expect(s.sockets.sockets).toHaveLength(2);
+  });
+
+  it('starts the backoff over once the server has taken the place back', () => {
+    // Prepare
+    const s = setup();
+    s.room.start();
+    s.sockets.latest.drop();
+    vi.advanceTimersByTime(250);
+    s.sockets.latest.drop();
+    vi.advanceTimersByTime(500);
+    s.sockets.latest.open();
+    s.sockets.latest.receive({ type: 'joined', ticket: 'T1', sessionId: 'S1' });
+
+    // Act
+    s.sockets.latest.drop();
+    vi.advanceTimersByTime(250);
+
+    // Assess
+    expect(s.sockets.sockets).toHaveLength(4);
+  });
+
+  it('gives up on a socket that does not open within the connect timeout', () => {
+    // Prepare
+    const s = setup();
+    s.room.start();
+
+    // Act
+    vi.advanceTimersByTime(10_000 + 250);
+
+    // Assess
+    expect(s.sockets.sockets[0]?.closedByClient).toBe(true);
+    expect(s.sockets.sockets).toHaveLength(2);
+  });
+
+  it('ignores events from a socket it has already replaced', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+    const old = s.sockets.latest;
+    old.drop();
+    vi.advanceTimersByTime(250);
+    s.sockets.latest.open();
+
+    // Act
+    old.receive(position(1));
+
+    // Assess
+    expect(s.room.position).toBeNull();
+  });
+});
+
+describe('network and visibility', () => {
+  it('waits offline without a socket when the device has no network', () => {
+    // Prepare
+    const s = setup();
+    s.online.value = false;
+
+    // Act
+    s.room.start();
+
+    // Assess
+    expect(s.room.connection).toBe('offline');
+    expect(s.sockets.sockets).toHaveLength(0);
+  });
+
+  it('connects as soon as the network comes back', () => {
+    // Prepare
+    const s = setup();
+    s.online.value = false;
+    s.room.start();
+
+    // Act
+    s.online.value = true;
+    s.room.handleOnline();
+
+    // Assess
+    expect(s.sockets.sockets).toHaveLength(1);
+    expect(s.room.connection).toBe('connecting');
+  });
+
+  it('goes offline and stops retrying when the network goes away', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.online.value = false;
+    s.room.handleOffline();
+    vi.advanceTimersByTime(60_000);
+
+    // Assess
+    expect(s.room.connection).toBe('offline');
+    expect(s.sockets.latest.closedByClient).toBe(true);
+    expect(s.sockets.sockets).toHaveLength(1);
+  });
+
+  it('does not schedule a reconnect for a socket lost while offline', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.online.value = false;
+    s.sockets.latest.drop();
+    vi.advanceTimersByTime(60_000);
+
+    // Assess
+    expect(s.room.connection).toBe('offline');
+    expect(s.sockets.sockets).toHaveLength(1);
+  });
+
+  it('reconnects at once when the tab becomes visible during a backoff', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.drop();
+
+    // Act
+    s.room.handleVisible();
+
+    // Assess
+    expect(s.sockets.sockets).toHaveLength(2);
+  });
+
+  it('asks for a fresh position when the tab becomes visible while live', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.room.handleVisible();
+
+    // Assess
+    expect(s.sockets.latest.sent.at(-1)).toEqual({ action: 'status' });
+  });
+});
+
+describe('keeping the socket alive', () => {
+  // The status watchdog also asks questions; these tests silence it to watch the pings alone.
+  const pingsOnly = { timing: { statusAfterMs: 3_600_000 } };
+
+  it('sends a ping every 60 seconds', () => {
+    // Prepare
+    const s = setup(pingsOnly);
+    startJoined(s);
+    const socket = s.sockets.latest;
+
+    // Act
+    vi.advanceTimersByTime(59_999);
+    const early = socket.actions().filter((a) => a === 'ping').length;
+    vi.advanceTimersByTime(1);
+    socket.receive({ type: 'pong' });
+    vi.advanceTimersByTime(60_000);
+
+    // Assess
+    expect(early).toBe(0);
+    expect(socket.actions().filter((a) => a === 'ping')).toHaveLength(2);
+  });
+
+  it('treats the socket as dead when nothing answers a ping within 20 seconds', () => {
+    // Prepare
+    const s = setup(pingsOnly);
+    startJoined(s);
+    const socket = s.sockets.latest;
+    vi.advanceTimersByTime(60_000);
+
+    // Act
+    vi.advanceTimersByTime(19_999);
+    const aliveBefore = socket.closedByClient;
+    vi.advanceTimersByTime(1);
+
+    // Assess
+    expect(aliveBefore).toBe(false);
+    expect(socket.closedByClient).toBe(true);
+    expect(s.room.connection).toBe('reconnecting');
+  });
+
+  it('keeps a socket whose ping gets a pong in time', () => {
+    // Prepare
+    const s = setup(pingsOnly);
+    startJoined(s);
+    const socket = s.sockets.latest;
+    vi.advanceTimersByTime(60_000);
+
+    // Act
+    vi.advanceTimersByTime(19_000);
+    socket.receive({ type: 'pong' });
+    vi.advanceTimersByTime(5_000);
+
+    // Assess
+    expect(socket.closedByClient).toBe(false);
+    expect(s.room.connection).toBe('live');
+  });
+
+  it('asks for status when no position arrived for 15 seconds while waiting', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(position(7));
+
+    // Act
+    vi.advanceTimersByTime(15_000);
+
+    // Assess
+    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+  });
+
+  it('does not ask for status while positions keep coming', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    for (let p = 20; p > 10; p -= 1) {
+      s.sockets.latest.receive(position(p));
+      vi.advanceTimersByTime(10_000);
+    }
+
+    // Assess
+    expect(s.sockets.latest.actions()).not.toContain('status');
+  });
+});
+
+describe('showing the position', () => {
+  it('never shows a position higher than one it showed before', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(position(40, 300, 120));
+
+    // Act
+    s.sockets.latest.receive(position(41, 305, 125));
+
+    // Assess
+    expect(s.room.position).toBe(40);
+    expect(s.room.waiting).toBe(305);
+  });
+
+  it('shows waiting, ahead and the estimate from the latest position', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive(position(42, 310, 150));
+
+    // Assess
+    expect(s.room.position).toBe(42);
+    expect(s.room.peopleAhead).toBe(41);
+    expect(s.room.waiting).toBe(310);
+    expect(s.room.etaSeconds).toBe(150);
+    expect(s.room.phase).toBe('waiting');
+  });
+
+  it('keeps a null estimate, which means admission is paused', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive(position(42, 310, null));
+
+    // Assess
+    expect(s.room.etaSeconds).toBeNull();
+  });
+
+  it('takes the first position seen as the position at join and stores it', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive(position(50));
+    s.sockets.latest.receive(position(25));
+
+    // Assess
+    expect(s.room.positionAtJoin).toBe(50);
+    expect(s.storage.getItem(POSITION_AT_JOIN_KEY)).toBe('50');
+    expect(s.room.progress).toBe(50);
+  });
+
+  it('restores the position at join with the ticket after a reload', () => {
+    // Prepare
+    const storage = new MemoryStorage();
+    storage.setItem(TICKET_KEY, 'T1');
+    storage.setItem(POSITION_AT_JOIN_KEY, '80');
+    const s = setup({}, storage);
+    s.room.start();
+    s.sockets.latest.open();
+
+    // Act
+    s.sockets.latest.receive(position(20));
+
+    // Assess
+    expect(s.room.positionAtJoin).toBe(80);
+    expect(s.room.progress).toBe(75);
+  });
+
+  it('ignores frames that are not server messages', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receiveRaw('not json');
+    s.sockets.latest.receive({ type: 'position', position: 'first' });
+    s.sockets.latest.receive({ type: 'surprise' });
+
+    // Assess
+    expect(s.room.position).toBeNull();
+    expect(s.room.connection).toBe('live');
+  });
+
+  it('announces the first position at once and later changes at most every 30 seconds', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(position(30));
+
+    // Act
+    vi.advanceTimersByTime(10_000);
+    s.sockets.latest.receive(position(29));
+    const afterTen = s.room.announcedPosition;
+    vi.advanceTimersByTime(20_000);
+    s.sockets.latest.receive(position(27));
+
+    // Assess
+    expect(afterTen).toBe(30);
+    expect(s.room.announcedPosition).toBe(27);
+  });
+});
+
+describe('being let in', () => {
+  it('navigates to the redirect URL when admitted', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive({
+      type: 'admitted',
+      pass: 'abc',
+      expiresAt: 1_900_000_000,
+      redirectUrl: REDIRECT,
+    });
+
+    // Assess
+    expect(s.navigate).toHaveBeenCalledExactlyOnceWith(REDIRECT);
+    expect(s.room.phase).toBe('admitted');
+    expect(s.room.redirectUrl).toBe(REDIRECT);
+  });
+
+  it('clears the stored ticket once admitted', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(position(3));
+
+    // Act
+    s.sockets.latest.receive({ type: 'admitted', pass: 'p', expiresAt: 1, redirectUrl: REDIRECT });
+
+    // Assess
+    expect(s.storage.getItem(TICKET_KEY)).toBeNull();
+    expect(s.storage.getItem(POSITION_AT_JOIN_KEY)).toBeNull();
+  });
+
+  it('closes the socket and stops reconnecting once admitted', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive({ type: 'admitted', pass: 'p', expiresAt: 1, redirectUrl: REDIRECT });
+    vi.advanceTimersByTime(120_000);
+
+    // Assess
+    expect(s.sockets.latest.closedByClient).toBe(true);
+    expect(s.sockets.sockets).toHaveLength(1);
+  });
+
+  it('goes straight in when the room is open', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive({ type: 'open', redirectUrl: 'https://shop.test/tickets' });
+
+    // Assess
+    expect(s.navigate).toHaveBeenCalledExactlyOnceWith('https://shop.test/tickets');
+    expect(s.room.phase).toBe('open');
+    expect(s.storage.getItem(TICKET_KEY)).toBeNull();
+  });
+
+  it('refuses to navigate to a URL that is not http(s)', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive({ type: 'open', redirectUrl: 'javascript:alert(1)' });
+
+    // Assess
+    expect(s.navigate).not.toHaveBeenCalled();
+    expect(s.room.phase).toBe('waiting');
+  });
+});
+
+describe('server errors', () => {
+  it('backs off for a while when rate limited before getting a place', () => {
+    // Prepare
+    const s = setup();
+    s.room.start();
+    s.sockets.latest.open();
+
+    // Act
+    s.sockets.latest.receive({ type: 'error', code: 'rate_limited', message: 'slow down' });
+    vi.advanceTimersByTime(3_999);
+    const during = s.sockets.sockets.length;
+    vi.advanceTimersByTime(1);
+
+    // Assess
+    expect(during).toBe(1);
+    expect(s.sockets.sockets).toHaveLength(2);
+  });
+
+  it('keeps going quietly after a bad_request', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive({ type: 'error', code: 'bad_request', message: 'unknown action' });
+    s.sockets.latest.receive(position(9));
+
+    // Assess
+    expect(s.room.connection).toBe('live');
+    expect(s.room.position).toBe(9);
+    expect(s.room.lastError?.code).toBe('bad_request');
+  });
+
+  it('keeps its place after an internal error once joined', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive({ type: 'error', code: 'internal', message: 'oops' });
+
+    // Assess
+    expect(s.room.connection).toBe('live');
+    expect(s.sockets.sockets).toHaveLength(1);
+  });
+});
