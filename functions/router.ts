@@ -3,7 +3,7 @@
  * {@link parseClientFrame}. Shared by the Lambda entry points and the local runtime, so both
  * speak exactly the same protocol.
  */
-import type { ConnectionRateLimiter } from './core/rate-limiter.ts';
+
 import {
   type ClientMessage,
   ErrorCode,
@@ -11,6 +11,7 @@ import {
   parseClientFrame,
   type ServerMessage,
 } from './core/protocol.ts';
+import type { ConnectionRateLimiter } from './core/rate-limiter.ts';
 import { join, resume, status, type VisitorDeps } from './core/visitor.ts';
 
 export interface RouterDeps extends VisitorDeps {

@@ -54,7 +54,10 @@ const origin = v.pipe(
   v.string(),
   v.trim(),
   v.url('must be an absolute URL such as http://localhost:8080'),
-  v.check((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http or https URL'),
+  v.check(
+    (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol),
+    'must be an http or https URL',
+  ),
   v.check((s) => {
     if (!URL.canParse(s)) return false;
     const url = new URL(s);

@@ -37,9 +37,7 @@ export function sendText(res: ServerResponse, status: number, text: string): voi
 /** Whether a request came from this machine (127.0.0.0/8 or ::1). */
 export function isLoopback(req: IncomingMessage): boolean {
   const address = req.socket.remoteAddress ?? '';
-  return (
-    address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
-  );
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 /** Reads a request body up to `limit` bytes; rejects with a 413-worthy error past it. */

@@ -55,7 +55,10 @@ export interface LocalRoom {
   jwks: ReturnType<typeof jwksOf>;
   status(): Promise<RoomStatus>;
   /** Starts ticking every `tickMs`; ticks never overlap. Returns a function that stops it. */
-  startProcessor(onTick?: (report: TickReport) => void, onError?: (e: unknown) => void): () => Promise<void>;
+  startProcessor(
+    onTick?: (report: TickReport) => void,
+    onError?: (e: unknown) => void,
+  ): () => Promise<void>;
 }
 
 export function createLocalRoom(

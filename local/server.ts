@@ -6,13 +6,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { parseGateConfig } from '../edge/gate.ts';
+import { createNodeGate } from '../edge/node-gate.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
 import type { Clock } from '../functions/core/ports.ts';
 import type { TickReport } from '../functions/core/processor.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from '../functions/core/protocol.ts';
 import { verifierFor } from '../functions/core/tokens.ts';
 import { handleDisconnect, handleFrame } from '../functions/router.ts';
-import { createNodeGate } from '../edge/node-gate.ts';
 import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
 import type { LocalConfig } from './config.ts';
 import { serveDemoSite } from './demo-site.ts';
@@ -58,14 +59,14 @@ export async function startLocalServer(
     log('error', 'handler failed', { ...context, error: String(error) }),
   );
   const gate = createNodeGate({
-    config: {
+    config: parseGateConfig({
       roomId: settings.roomId,
       mainOrigin: settings.publicUrl,
       waitingRoomUrl: `${settings.publicUrl}${PAGE_PREFIX}`,
       ungatedPaths: UNGATED_PATHS,
       defaultEnabled: true,
       flagTtlMs: 0,
-    },
+    }),
     verifyKeys: verifierFor(room.jwks),
     isEnabled: () => room.config.current().enabled,
     clock,

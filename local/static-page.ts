@@ -34,7 +34,7 @@ export function pageSecurityPolicy(wsOrigin: string | null): string {
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self' data:",
+    "img-src 'self'",
     `connect-src ${connect}`,
     "base-uri 'none'",
     "form-action 'none'",
@@ -80,12 +80,13 @@ export function createPageServer(distDir: string, pageConfig: PageConfig) {
       }
       cache.set(file, body);
     }
-    const isIndex = relative === 'index.html';
+    // Only Vite's content-hashed assets may be cached for good; everything else revalidates.
+    const hashed = relative.startsWith('assets/');
     res.writeHead(200, {
       ...BASE_HEADERS,
       'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
       // Hashed assets never change; the page itself must always be fresh.
-      'cache-control': isIndex ? 'no-cache' : 'public, max-age=31536000, immutable',
+      'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
       'content-security-policy': csp,
       'referrer-policy': 'no-referrer',
     });

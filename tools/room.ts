@@ -87,8 +87,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = parseRoomCommand(positionals);
   const base = values.url ?? `http://127.0.0.1:${process.env.PORT ?? '8080'}`;
-  const endpoint =
-    command.kind === 'status' ? '/__room/admin/status' : '/__room/admin/config';
+  const endpoint = command.kind === 'status' ? '/__room/admin/status' : '/__room/admin/config';
   let response: Response;
   try {
     response = await fetch(new URL(endpoint, base), {

@@ -97,7 +97,7 @@ function isRoute(action: unknown): action is ClientAction {
  * an object, unknown action, wrong fields) becomes a `bad_request` error naming the problem.
  */
 export function parseClientFrame(frame: string): ParsedFrame {
-  if (Buffer.byteLength(frame, 'utf8') > MAX_FRAME_BYTES) {
+  if (utf8Length(frame) > MAX_FRAME_BYTES) {
     return fail(`frame larger than ${MAX_FRAME_BYTES} bytes`);
   }
   let data: unknown;
@@ -122,6 +122,15 @@ export function parseClientFrame(frame: string): ParsedFrame {
     return fail(`invalid ${action}${where ? `: ${where}` : ''}: ${issue?.message ?? 'bad shape'}`);
   }
   return { ok: true, message: result.output as ClientMessage };
+}
+
+const encoder = new TextEncoder();
+
+/** Bytes of `text` in UTF-8, without encoding it when its length already decides. */
+function utf8Length(text: string): number {
+  // A UTF-16 code unit takes 1 to 3 bytes in UTF-8.
+  if (text.length * 3 <= MAX_FRAME_BYTES || text.length > MAX_FRAME_BYTES) return text.length;
+  return encoder.encode(text).length;
 }
 
 function fail(message: string): ParsedFrame {

@@ -109,6 +109,16 @@ export function signTicket(key: SigningKey, c: TicketClaims): Promise<string> {
     .sign(key.privateKey);
 }
 
+// A compact JWS: three base64url segments. jose decodes with `atob`, which skips whitespace, so
+// a token with spaces or CR/LF inside would otherwise still verify; only this exact shape is
+// ever accepted (and so ever reflected into a header by the gate).
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** Whether `token` has the exact shape of a compact JWS and is not longer than any of ours. */
+export function isCompactToken(token: string): boolean {
+  return token.length > 0 && token.length <= MAX_TOKEN_LENGTH && COMPACT_JWS.test(token);
+}
+
 export type VerifyKeys = ReturnType<typeof createLocalJWKSet>;
 
 /** Builds the key lookup that {@link verifyPass} and {@link verifyTicket} take. */
@@ -131,7 +141,7 @@ export async function verifyPass(
   token: string,
   expected: { roomId: string; mainOrigin: string; now: number },
 ): Promise<VerifiedPass | null> {
-  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
+  if (!isCompactToken(token)) return null;
   try {
     const { payload, protectedHeader } = await jwtVerify(token, keys, {
       algorithms: [PASS_ALG],
@@ -159,7 +169,7 @@ export async function verifyTicket(
   token: string,
   expected: { roomId: string; now: number },
 ): Promise<string | null> {
-  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) return null;
+  if (!isCompactToken(token)) return null;
   try {
     const { payload } = await jwtVerify(token, keys, {
       algorithms: [PASS_ALG],

@@ -140,7 +140,7 @@ export type Harness = Awaited<ReturnType<typeof createHarness>>;
 /** The `joined` reply among `replies`, or a thrown error naming what came instead. */
 export function joinedOf(replies: ServerMessage[]) {
   const joined = replies.find((m) => m.type === 'joined');
-  if (!joined || joined.type !== 'joined') {
+  if (joined?.type !== 'joined') {
     throw new Error(`expected joined, got ${JSON.stringify(replies)}`);
   }
   return joined;

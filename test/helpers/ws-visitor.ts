@@ -54,7 +54,11 @@ export class WsVisitor {
   /** Resolves with the next message (or one already received after `since`) that passes `test`. */
   next<T extends ServerMessage['type']>(
     type: T,
-    options: { timeoutMs?: number; where?: (m: Extract<ServerMessage, { type: T }>) => boolean; since?: number } = {},
+    options: {
+      timeoutMs?: number;
+      where?: (m: Extract<ServerMessage, { type: T }>) => boolean;
+      since?: number;
+    } = {},
   ): Promise<Extract<ServerMessage, { type: T }>> {
     const test = (m: ServerMessage): boolean =>
       m.type === type && (options.where?.(m as Extract<ServerMessage, { type: T }>) ?? true);
@@ -64,7 +68,11 @@ export class WsVisitor {
     const timeoutMs = options.timeoutMs ?? 10_000;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new Error(`no ${type} within ${timeoutMs} ms; got ${JSON.stringify(this.messages().slice(-3))}`));
+        reject(
+          new Error(
+            `no ${type} within ${timeoutMs} ms; got ${JSON.stringify(this.messages().slice(-3))}`,
+          ),
+        );
       }, timeoutMs);
       this.#waiters.push({
         test,

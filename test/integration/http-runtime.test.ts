@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { JSONWebKeySet } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifierFor, verifyPass } from '../../functions/core/tokens.ts';
 import { freePort, startTestRoom, type TestRoom } from '../helpers/local-room.ts';
@@ -101,7 +102,7 @@ describe('public keys', () => {
     const admitted = await admittedPass(room, '/');
 
     // Act
-    const jwks = await (await fetch(`${room.url}/.well-known/jwks.json`)).json();
+    const jwks = (await (await fetch(`${room.url}/.well-known/jwks.json`)).json()) as JSONWebKeySet;
     const verified = await verifyPass(verifierFor(jwks), admitted.pass, {
       roomId: 'waiting-room',
       mainOrigin: room.url,

@@ -87,7 +87,9 @@ describe('the local waiting room over real sockets', () => {
       v.send({ action: 'join' });
       tickets.push((await v.next('joined')).ticket);
     }
-    await Promise.all(line.map((v, i) => v.next('position', { where: (m) => m.position === i + 1 })));
+    await Promise.all(
+      line.map((v, i) => v.next('position', { where: (m) => m.position === i + 1 })),
+    );
     const [, comesBack, leaves, behind] = line as [WsVisitor, WsVisitor, WsVisitor, WsVisitor];
 
     // Act
@@ -97,11 +99,16 @@ describe('the local waiting room over real sockets', () => {
     await comesBack.open();
     comesBack.send({ action: 'resume', ticket: tickets[1] });
     const resumed = await comesBack.next('joined');
-    const moved = await behind.next('position', { where: (m) => m.position === 3, timeoutMs: 5000 });
+    const moved = await behind.next('position', {
+      where: (m) => m.position === 3,
+      timeoutMs: 5000,
+    });
 
     // Assess
     expect(resumed.ticket).toBe(tickets[1]);
-    expect(await comesBack.next('position', { since: 0, where: (m) => m.position === 2 })).toBeDefined();
+    expect(
+      await comesBack.next('position', { since: 0, where: (m) => m.position === 2 }),
+    ).toBeDefined();
     expect(moved.waiting).toBe(4);
     expect(neverRises(comesBack.positions())).toBe(true);
     expect(neverRises(behind.positions())).toBe(true);

@@ -66,7 +66,7 @@ export class MemorySessionStore implements SessionStore {
     let numbered = 0;
     for (const id of sessionIds) {
       const session = this.#sessions.get(id);
-      if (!session || session.state !== 'arriving') continue;
+      if (session?.state !== 'arriving') continue;
       session.seq = this.#nextSeq++;
       this.#move(session, 'waiting');
       this.#line.push(session);
@@ -88,7 +88,7 @@ export class MemorySessionStore implements SessionStore {
 
   async admit(sessionId: string, pass: IssuedPass, at: number): Promise<boolean> {
     const session = this.#sessions.get(sessionId);
-    if (!session || session.state !== 'waiting') return false;
+    if (session?.state !== 'waiting') return false;
     session.pass = pass;
     session.admittedAt = at;
     session.admissionNotified = false;
@@ -129,7 +129,7 @@ export class MemorySessionStore implements SessionStore {
   async recordPositions(records: readonly PositionRecord[]): Promise<void> {
     for (const record of records) {
       const session = this.#sessions.get(record.sessionId);
-      if (!session || session.state !== 'waiting') continue;
+      if (session?.state !== 'waiting') continue;
       session.position = record.position;
       if (record.sentAt !== null) {
         session.sentPosition = record.position;

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { bucketCapacity } from '../../../functions/core/admission.ts';
 import { runTick } from '../../../functions/core/processor.ts';
 import type { ServerMessage } from '../../../functions/core/protocol.ts';
-import { createHarness, type Harness } from '../../helpers/room-harness.ts';
+import { createHarness } from '../../helpers/room-harness.ts';
 
 const TICK_MS = 1000;
 const GRACE_MS = 5000;

@@ -13,12 +13,16 @@ describe('npm run room', () => {
     expect(parseRoomCommand(words)).toEqual(expected);
   });
 
-  it.each([[['rate']], [['rate', '-1']], [['rate', '1.5']], [['rate', 'fast']], [['jump']], [['on', 'now']]])(
-    'refuses %j with a usage error',
-    (words) => {
-      expect(() => parseRoomCommand(words)).toThrow(UsageError);
-    },
-  );
+  it.each([
+    [['rate']],
+    [['rate', '-1']],
+    [['rate', '1.5']],
+    [['rate', 'fast']],
+    [['jump']],
+    [['on', 'now']],
+  ])('refuses %j with a usage error', (words) => {
+    expect(() => parseRoomCommand(words)).toThrow(UsageError);
+  });
 
   it('prints a status an operator can read at a glance', () => {
     // Act

@@ -1,0 +1,483 @@
+import type { ClientMessage, ErrorCode, ServerMessage } from '../../../functions/core/protocol.ts';
+import { peopleAhead as countAhead, progressPercent } from './progress.ts';
+import { parseServerMessage } from './server-message.ts';
+
+/** How the page stands with the server, as the visitor sees it. */
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+
+/** Where the visitor is in the line's life: before a place, in line, or let in. */
+export type QueuePhase = 'joining' | 'waiting' | 'admitted' | 'open';
+
+/** Storage keys; `localStorage` shares them between tabs, so a second tab resumes the one place. */
+export const TICKET_KEY = 'wr_ticket';
+export const POSITION_AT_JOIN_KEY = 'wr_position_at_join';
+
+// Method syntax makes the handler bivariant, so the DOM's `(ev: MessageEvent) => any` fits.
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
+/** The part of the browser's `WebSocket` the room uses; `new WebSocket(url)` fits it. */
+export interface SocketLike {
+  readonly readyState: number;
+  onopen: Handler<unknown> | null;
+  onmessage: Handler<{ data: unknown }> | null;
+  onclose: Handler<unknown> | null;
+  onerror: Handler<unknown> | null;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+}
+
+/** The part of the DOM's `Storage` the room uses; `localStorage` fits it. */
+export interface KeyValueStorage {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+/** Timer functions; the defaults call the global ones when they run, so fake timers apply. */
+export interface Timers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+/** Every delay the room uses, in milliseconds. */
+export interface Timing {
+  /** Between keep-alive pings; API Gateway drops a connection idle for 10 minutes. */
+  pingIntervalMs: number;
+  /** After a ping (or status), how long silence means a dead socket. */
+  replyTimeoutMs: number;
+  /** While waiting, how long without a `position` before asking with `status`. */
+  statusAfterMs: number;
+  /** How long a socket may take to open. */
+  connectTimeoutMs: number;
+  /** First reconnect delay; it doubles each failed attempt, with jitter. */
+  backoffBaseMs: number;
+  /** Longest reconnect delay. */
+  backoffMaxMs: number;
+  /** Least time between two announcements of the position to assistive technology. */
+  announceEveryMs: number;
+}
+
+export const DEFAULT_TIMING: Timing = {
+  pingIntervalMs: 60_000,
+  replyTimeoutMs: 20_000,
+  statusAfterMs: 15_000,
+  connectTimeoutMs: 10_000,
+  backoffBaseMs: 500,
+  backoffMaxMs: 15_000,
+  announceEveryMs: 30_000,
+};
+
+export interface WaitingRoomOptions {
+  /** The WebSocket URL. */
+  url: string;
+  /** The main-site path to go back to, sent as-is in `join`; the server sanitises it. */
+  returnPath: string;
+  /** Opens a socket; in the browser `(url) => new WebSocket(url)`. */
+  createSocket: (url: string) => SocketLike;
+  /** Keeps the ticket across reloads and tabs; in the browser `localStorage`. */
+  storage: KeyValueStorage;
+  /** Leaves the page for the main site. */
+  navigate: (url: string) => void;
+  /** Whether the device has a network; in the browser `() => navigator.onLine`. */
+  isOnline?: () => boolean;
+  timers?: Timers;
+  /** The clock, in milliseconds. */
+  now?: () => number;
+  /** A number in [0, 1) for the reconnect jitter. */
+  random?: () => number;
+  timing?: Partial<Timing>;
+}
+
+export interface RoomError {
+  code: ErrorCode;
+  message: string;
+}
+
+const OPEN = 1;
+const CONNECTING = 0;
+
+const globalTimers: Timers = {
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+  clearTimeout: (handle) =>
+    globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
+};
+
+type TimerName = 'reconnect' | 'connect' | 'ping' | 'reply' | 'status';
+
+/**
+ * One visitor's place in line, kept over a WebSocket that reconnects by itself. Components read
+ * its `$state` fields; the browser's `online`, `offline` and `visibilitychange` events are passed
+ * in through `handleOnline`, `handleOffline` and `handleVisible`.
+ */
+export class WaitingRoom {
+  connection = $state<ConnectionState>('connecting');
+  phase = $state<QueuePhase>('joining');
+  /** 1 + the people ahead; never rises for one place. Null until the server sends it. */
+  position = $state<number | null>(null);
+  /** Everyone waiting, this visitor included. */
+  waiting = $state<number | null>(null);
+  /** Estimated seconds to admission; null while the organiser has paused admission. */
+  etaSeconds = $state<number | null>(null);
+  /** The first position seen for this place (kept in storage), where the progress bar starts. */
+  positionAtJoin = $state<number | null>(null);
+  /** The main-site URL being opened, once admitted or the room is open. */
+  redirectUrl = $state<string | null>(null);
+  /** The last error the server sent; for diagnostics, not for alarming the visitor. */
+  lastError = $state<RoomError | null>(null);
+  /** The position last put to the polite live region (changes at most every `announceEveryMs`). */
+  announcedPosition = $state<number | null>(null);
+
+  readonly peopleAhead = $derived(this.position === null ? null : countAhead(this.position));
+  readonly progress = $derived(progressPercent(this.positionAtJoin, this.position));
+
+  readonly #options: WaitingRoomOptions;
+  readonly #timing: Timing;
+  readonly #timers: Timers;
+  readonly #now: () => number;
+  readonly #random: () => number;
+  readonly #isOnline: () => boolean;
+  readonly #pending = new Map<TimerName, unknown>();
+
+  #socket: SocketLike | null = null;
+  #ticket: string | null;
+  #attempt = 0;
+  #started = false;
+  #finished = false;
+  #hasBeenLive = false;
+  #joinedOnSocket = false;
+  #lastAnnouncedAt = Number.NEGATIVE_INFINITY;
+
+  constructor(options: WaitingRoomOptions) {
+    this.#options = options;
+    this.#timing = { ...DEFAULT_TIMING, ...options.timing };
+    this.#timers = options.timers ?? globalTimers;
+    this.#now = options.now ?? Date.now;
+    this.#random = options.random ?? Math.random;
+    this.#isOnline = options.isOnline ?? (() => true);
+    this.#ticket = this.#read(TICKET_KEY);
+    if (this.#ticket !== null) {
+      const atJoin = Number(this.#read(POSITION_AT_JOIN_KEY));
+      if (Number.isInteger(atJoin) && atJoin >= 1) this.positionAtJoin = atJoin;
+    }
+  }
+
+  /** Connects (or waits for the network) and keeps the place from then on. Idempotent. */
+  start(): void {
+    if (this.#started || this.#finished) return;
+    this.#started = true;
+    if (this.#isOnline()) this.#connect();
+    else this.connection = 'offline';
+  }
+
+  /** Closes the socket and stops every timer; the place is kept in storage for a later page. */
+  stop(): void {
+    this.#finished = true;
+    this.#dropSocket();
+    this.#clear('reconnect');
+  }
+
+  /** The network came back: reconnect at once, without waiting out a backoff. */
+  handleOnline(): void {
+    if (!this.#active() || this.connection === 'live') return;
+    this.#attempt = 0;
+    this.#connect();
+  }
+
+  /** The network went away: the socket is as good as dead; wait for `handleOnline`. */
+  handleOffline(): void {
+    if (!this.#active()) return;
+    this.#dropSocket();
+    this.#clear('reconnect');
+    this.connection = 'offline';
+  }
+
+  /**
+   * The tab became visible again. Background tabs get their timers throttled and laptops sleep,
+   * so refresh the position (which also proves the socket alive) or stop waiting out a backoff.
+   */
+  handleVisible(): void {
+    if (!this.#active()) return;
+    if (this.connection === 'live') {
+      if (this.phase === 'waiting' && this.#send({ action: 'status' })) this.#expectReply();
+      return;
+    }
+    if (this.#socket === null && this.#isOnline()) this.#connect();
+  }
+
+  #active(): boolean {
+    return this.#started && !this.#finished;
+  }
+
+  #connect(): void {
+    this.#dropSocket();
+    this.#clear('reconnect');
+    this.connection = this.#hasBeenLive || this.#attempt > 0 ? 'reconnecting' : 'connecting';
+    let socket: SocketLike;
+    try {
+      socket = this.#options.createSocket(this.#options.url);
+    } catch {
+      this.#socketLost();
+      return;
+    }
+    this.#socket = socket;
+    this.#joinedOnSocket = false;
+    socket.onopen = () => {
+      if (socket === this.#socket) this.#opened();
+    };
+    socket.onmessage = (event) => {
+      if (socket === this.#socket) this.#received(event.data);
+    };
+    socket.onclose = () => {
+      if (socket === this.#socket) this.#socketLost();
+    };
+    // A failed socket also fires `close`, which is where the reconnect happens.
+    socket.onerror = () => {};
+    this.#schedule('connect', this.#timing.connectTimeoutMs, () => this.#socketLost());
+  }
+
+  #opened(): void {
+    this.#clear('connect');
+    this.connection = 'live';
+    this.#hasBeenLive = true;
+    this.#sayHello();
+    this.#schedulePing();
+  }
+
+  /** Takes the place back with the ticket, or a new place without one. */
+  #sayHello(): void {
+    if (this.#ticket !== null) {
+      this.#send({ action: 'resume', ticket: this.#ticket });
+    } else {
+      this.#forgetPlace();
+      this.#send({ action: 'join', return: this.#options.returnPath });
+    }
+    this.#expectReply();
+  }
+
+  #received(data: unknown): void {
+    // Any frame at all proves the socket alive.
+    this.#clear('reply');
+    const message = parseServerMessage(data);
+    if (message !== null) this.#handle(message);
+  }
+
+  #handle(message: ServerMessage): void {
+    switch (message.type) {
+      case 'joined':
+        this.#ticket = message.ticket;
+        this.#write(TICKET_KEY, message.ticket);
+        this.#attempt = 0;
+        this.#joinedOnSocket = true;
+        if (this.phase === 'joining') this.phase = 'waiting';
+        this.#scheduleStatus(this.#timing.statusAfterMs);
+        return;
+      case 'position':
+        this.#updatePosition(message.position, message.waiting, message.etaSeconds);
+        return;
+      case 'admitted':
+      case 'open':
+        this.#leave(message.type, message.redirectUrl);
+        return;
+      case 'error':
+        this.#handleError({ code: message.code, message: message.message });
+        return;
+      case 'pong':
+        return;
+    }
+  }
+
+  #updatePosition(position: number, waiting: number, etaSeconds: number | null): void {
+    if (this.phase === 'admitted' || this.phase === 'open') return;
+    // Positions can arrive out of order across a reconnect; never show a higher one again.
+    const shown = this.position === null ? position : Math.min(this.position, position);
+    this.position = shown;
+    this.waiting = Math.max(waiting, shown);
+    this.etaSeconds = etaSeconds;
+    this.phase = 'waiting';
+    if (this.positionAtJoin === null || this.positionAtJoin < shown) {
+      this.positionAtJoin = shown;
+      this.#write(POSITION_AT_JOIN_KEY, String(shown));
+    }
+    this.#announce(shown);
+    this.#scheduleStatus(this.#timing.statusAfterMs);
+  }
+
+  #announce(position: number): void {
+    if (position === this.announcedPosition) return;
+    const now = this.#now();
+    if (
+      this.announcedPosition !== null &&
+      now - this.#lastAnnouncedAt < this.#timing.announceEveryMs
+    ) {
+      return;
+    }
+    this.announcedPosition = position;
+    this.#lastAnnouncedAt = now;
+  }
+
+  #leave(phase: 'admitted' | 'open', redirectUrl: string): void {
+    // The server builds a main-site URL; refuse anything else (a `javascript:` URL above all).
+    if (!isNavigable(redirectUrl)) return;
+    this.phase = phase;
+    this.redirectUrl = redirectUrl;
+    this.#ticket = null;
+    this.#remove(TICKET_KEY);
+    this.#remove(POSITION_AT_JOIN_KEY);
+    this.stop();
+    this.#options.navigate(redirectUrl);
+  }
+
+  #handleError(error: RoomError): void {
+    this.lastError = error;
+    switch (error.code) {
+      case 'invalid_ticket':
+        // The old place is gone (expired, abandoned or from another room): take a new one.
+        this.#ticket = null;
+        this.#sayHello();
+        return;
+      case 'rate_limited':
+        if (this.#joinedOnSocket) {
+          this.#scheduleStatus(this.#timing.statusAfterMs * 4);
+        } else {
+          // Skip the quick first steps: at least 4 s, 4-8 s with jitter.
+          this.#attempt = Math.max(this.#attempt, 4);
+          this.#socketLost();
+        }
+        return;
+      case 'internal':
+        // Without a place yet there is nothing to wait for on this socket: try again later.
+        if (!this.#joinedOnSocket) this.#socketLost();
+        return;
+      case 'bad_request':
+        return;
+    }
+  }
+
+  /** The socket died or never came up: reconnect after a backoff, or wait for the network. */
+  #socketLost(): void {
+    this.#dropSocket();
+    if (!this.#active()) return;
+    if (!this.#isOnline()) {
+      this.connection = 'offline';
+      return;
+    }
+    this.connection = 'reconnecting';
+    const delay = this.#backoff(this.#attempt);
+    this.#attempt += 1;
+    this.#schedule('reconnect', delay, () => this.#connect());
+  }
+
+  /** Exponential backoff with "equal jitter": half the step fixed, half random. */
+  #backoff(attempt: number): number {
+    const step = Math.min(this.#timing.backoffMaxMs, this.#timing.backoffBaseMs * 2 ** attempt);
+    return Math.round(step / 2 + this.#random() * (step / 2));
+  }
+
+  #schedulePing(): void {
+    this.#schedule('ping', this.#timing.pingIntervalMs, () => {
+      if (this.#send({ action: 'ping' })) this.#expectReply();
+      this.#schedulePing();
+    });
+  }
+
+  #scheduleStatus(delay: number): void {
+    this.#schedule('status', delay, () => {
+      if (this.connection === 'live' && this.phase === 'waiting') {
+        if (this.#send({ action: 'status' })) this.#expectReply();
+      }
+      this.#scheduleStatus(this.#timing.statusAfterMs);
+    });
+  }
+
+  /** Silence for `replyTimeoutMs` from now means the socket is dead (no close event may come). */
+  #expectReply(): void {
+    if (this.#pending.has('reply')) return;
+    this.#schedule('reply', this.#timing.replyTimeoutMs, () => this.#socketLost());
+  }
+
+  #forgetPlace(): void {
+    this.#remove(TICKET_KEY);
+    this.#remove(POSITION_AT_JOIN_KEY);
+    this.position = null;
+    this.waiting = null;
+    this.etaSeconds = null;
+    this.positionAtJoin = null;
+    this.announcedPosition = null;
+    this.#lastAnnouncedAt = Number.NEGATIVE_INFINITY;
+    this.phase = 'joining';
+  }
+
+  #send(message: ClientMessage): boolean {
+    const socket = this.#socket;
+    if (socket === null || socket.readyState !== OPEN) return false;
+    try {
+      socket.send(JSON.stringify(message));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #dropSocket(): void {
+    for (const name of ['connect', 'ping', 'reply', 'status'] as const) this.#clear(name);
+    const socket = this.#socket;
+    if (socket === null) return;
+    this.#socket = null;
+    socket.onopen = null;
+    socket.onmessage = null;
+    socket.onclose = null;
+    socket.onerror = null;
+    if (socket.readyState === OPEN || socket.readyState === CONNECTING) {
+      try {
+        socket.close(1000);
+      } catch {
+        // Already closing: nothing left to release.
+      }
+    }
+  }
+
+  #schedule(name: TimerName, ms: number, run: () => void): void {
+    this.#clear(name);
+    const handle = this.#timers.setTimeout(() => {
+      this.#pending.delete(name);
+      run();
+    }, ms);
+    this.#pending.set(name, handle);
+  }
+
+  #clear(name: TimerName): void {
+    if (!this.#pending.has(name)) return;
+    this.#timers.clearTimeout(this.#pending.get(name));
+    this.#pending.delete(name);
+  }
+
+  // Storage can throw (quota, privacy modes); the place then lives for this page only.
+  #read(key: string): string | null {
+    try {
+      return this.#options.storage.getItem(key);
+    } catch {
+      return null;
+    }
+  }
+
+  #write(key: string, value: string): void {
+    try {
+      this.#options.storage.setItem(key, value);
+    } catch {
+      // Kept in memory instead.
+    }
+  }
+
+  #remove(key: string): void {
+    try {
+      this.#options.storage.removeItem(key);
+    } catch {
+      // Nothing stored, nothing to forget.
+    }
+  }
+}
+
+/** An absolute http(s) URL or a path on this origin: what `navigate` may be given. */
+function isNavigable(url: string): boolean {
+  return /^https?:\/\//i.test(url) || (url.startsWith('/') && !url.startsWith('//'));
+}

@@ -1,0 +1,53 @@
+import { mount } from 'svelte';
+import App from './App.svelte';
+import './app.css';
+import { displayHost, loadConfig, readReturnPath, resolveSocketUrl } from './lib/config.ts';
+import { type KeyValueStorage, WaitingRoom } from './lib/waiting-room.svelte.ts';
+
+/**
+ * `localStorage` keeps the ticket across reloads and shares it with other tabs. Where it is
+ * unavailable (blocked cookies, some privacy modes) the place lives as long as this page does.
+ */
+function browserStorage(): KeyValueStorage {
+  try {
+    const storage = window.localStorage;
+    storage.setItem('wr_probe', '1');
+    storage.removeItem('wr_probe');
+    return storage;
+  } catch {
+    const items = new Map<string, string>();
+    return {
+      getItem: (key) => items.get(key) ?? null,
+      setItem: (key, value) => void items.set(key, value),
+      removeItem: (key) => void items.delete(key),
+    };
+  }
+}
+
+async function start(target: HTMLElement): Promise<void> {
+  const config = await loadConfig(
+    (url, init) => fetch(url, init),
+    `${import.meta.env.BASE_URL}config.json`,
+  );
+  const room = new WaitingRoom({
+    url: resolveSocketUrl(config, window.location),
+    returnPath: readReturnPath(window.location.search),
+    createSocket: (url) => new WebSocket(url),
+    storage: browserStorage(),
+    // `replace`: Back from the main site must not land here and take a new place.
+    navigate: (url) => window.location.replace(url),
+    isOnline: () => navigator.onLine,
+  });
+  mount(App, {
+    target,
+    props: {
+      room,
+      roomName: config.roomName,
+      mainHost: displayHost(config.mainOrigin),
+    },
+  });
+  room.start();
+}
+
+const target = document.getElementById('app');
+if (target !== null) void start(target);

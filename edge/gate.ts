@@ -1,0 +1,304 @@
+/**
+ * The gate in front of the main site: one pure decision per request, shared by the Lambda@Edge
+ * viewer-request function ({@link ./cloudfront.ts}) and the local runtime's middleware
+ * ({@link ./node-gate.ts}). It does no I/O of its own: the caller reads the on/off flag and hands
+ * in a pass verifier, so the rules below can be tested without a network or a clock.
+ */
+import * as v from 'valibot';
+import { mainSiteUrl, safeReturnPath } from '../functions/core/return-path.ts';
+import {
+  isCompactToken,
+  type VerifiedPass,
+  type VerifyKeys,
+  verifyPass,
+} from '../functions/core/tokens.ts';
+import { cookieValues, takeQueryParam } from './request-parts.ts';
+
+/** Name of the pass cookie and of the query parameter the waiting room sends the pass in. */
+export const PASS_PARAM = 'wr_pass';
+
+/** The query parameter of the waiting-room page that carries the path to go back to. */
+export const RETURN_PARAM = 'return';
+
+/** Seconds a refused non-GET request is told to wait before retrying (`Retry-After`). */
+export const DENY_RETRY_AFTER_SECONDS = 30;
+
+/**
+ * How many `wr_pass` values are checked at most in the cookie, and again in the query. Browsers
+ * send one; a few cover stale duplicates under other paths, and the cap keeps a header stuffed
+ * with thousands of them from costing thousands of signature checks.
+ */
+export const MAX_PASS_CANDIDATES = 4;
+
+// Dot segments (also `..;` that Java servers read as `..`), encoded dots and slashes, backslashes
+// and double slashes: a path holding any of them might name something else at the origin than it
+// seems to here, so it is never matched against the ungated prefixes (nor is one with a control
+// character, see hasControlCharacter).
+const AMBIGUOUS_PATH = /\\|\/\/|%2e|%2f|%5c|(^|\/)\.\.?(\/|;|$)/i;
+
+const nonEmpty = v.pipe(v.string(), v.minLength(1));
+
+const OriginSchema = v.pipe(
+  v.string(),
+  v.check(
+    (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol) && new URL(s).origin === s,
+    'must be an origin such as https://shop.example.com (scheme, host, optional port, no path)',
+  ),
+);
+
+const HttpUrlSchema = v.pipe(
+  v.string(),
+  v.check(
+    (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol),
+    'must be an absolute http(s) URL',
+  ),
+);
+
+/** valibot schema of {@link GateConfig}; see {@link parseGateConfig}. */
+export const GateConfigSchema = v.pipe(
+  v.object({
+    roomId: nonEmpty,
+    mainOrigin: OriginSchema,
+    waitingRoomUrl: HttpUrlSchema,
+    ungatedPaths: v.array(v.pipe(v.string(), v.startsWith('/', 'must start with /'))),
+    defaultEnabled: v.boolean(),
+    flagTtlMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  }),
+  v.check(
+    (c) => !waitingRoomIsGated(c),
+    'waitingRoomUrl is on mainOrigin but its path is not in ungatedPaths: every visitor would loop',
+  ),
+);
+
+/** Everything the gate needs to know about the room; fixed for the life of a process. */
+export interface GateConfig {
+  /** The room id: the `iss` of its passes. */
+  roomId: string;
+  /** The main site's origin (`https://shop.example.com`): the `aud` of passes, and the origin of every redirect back to the main site. */
+  mainOrigin: string;
+  /** Absolute URL of the waiting-room page (`https://wr.example.com/`, `http://localhost:8080/waiting-room/`). */
+  waitingRoomUrl: string;
+  /**
+   * Path prefixes never gated (`/waiting-room/`, `/ws`, `/.well-known/`, `/__room/`). A prefix
+   * ending in `/` also matches the path without that slash; one that does not matches itself and
+   * what lies under it (`/ws` matches `/ws` and `/ws/x`, not `/wshop`).
+   */
+  ungatedPaths: readonly string[];
+  /** The flag's value until it has been read once (the build-time default: on). */
+  defaultEnabled: boolean;
+  /** How long a flag read is trusted before the next one, in milliseconds. */
+  flagTtlMs: number;
+}
+
+/** Validates a gate config; throws an Error naming the first bad field. */
+export function parseGateConfig(raw: unknown): GateConfig {
+  const result = v.safeParse(GateConfigSchema, raw);
+  if (result.success) return result.output;
+  const issue = result.issues[0];
+  const where = issue ? v.getDotPath(issue) : null;
+  throw new Error(`invalid gate config${where ? ` at ${where}` : ''}: ${issue?.message}`);
+}
+
+function waitingRoomIsGated(c: {
+  mainOrigin: string;
+  waitingRoomUrl: string;
+  ungatedPaths: readonly string[];
+}): boolean {
+  if (!URL.canParse(c.waitingRoomUrl)) return false;
+  const url = new URL(c.waitingRoomUrl);
+  return url.origin === c.mainOrigin && !isUngatedPath(url.pathname, c.ungatedPaths);
+}
+
+/** The parts of an HTTP request that the gate looks at. */
+export interface GateRequest {
+  /** The HTTP method, in any case. */
+  method: string;
+  /** The path as the viewer sent it (not decoded), starting with `/`. */
+  path: string;
+  /** The raw query string without the leading `?`; empty when there is none. */
+  query: string;
+  /** The `Cookie` header, several of them joined with `; `; undefined when there is none. */
+  cookieHeader: string | undefined;
+}
+
+export interface GateContext {
+  /** Whether the room is on, as the (cached) flag says right now. */
+  enabled: boolean;
+  config: GateConfig;
+  /** Checks a pass for this room and main site; null for anything that is not a valid pass. */
+  verify: (token: string) => Promise<VerifiedPass | null>;
+  /** Current time, epoch seconds. */
+  now: number;
+}
+
+/** Let the request go on to the main site. */
+export interface PassDecision {
+  kind: 'pass';
+}
+
+/** Answer with a redirect; `headers` are the headers besides `Location` and `Set-Cookie`. */
+export interface RedirectDecision {
+  kind: 'redirect';
+  status: 302;
+  location: string;
+  setCookie?: string;
+  headers: Record<string, string>;
+}
+
+/** Refuse a request that a redirect cannot serve (see {@link decideGate}). */
+export interface DenyDecision {
+  kind: 'deny';
+  status: 503;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type GateDecision = PassDecision | RedirectDecision | DenyDecision;
+
+const PASS: PassDecision = { kind: 'pass' };
+
+/**
+ * Decides what happens to one request to the main site. With the room on:
+ *
+ * 1. a path under one of `config.ungatedPaths` passes (checked first, whatever the flag says);
+ * 2. a valid pass in cookie `wr_pass` passes; invalid ones are ignored (the first valid wins);
+ * 3. a valid pass in query parameter `wr_pass` on a GET or HEAD: 302 to the same URL on the main
+ *    origin without that parameter (other parameters kept, in order) and the pass set as an
+ *    HttpOnly, SameSite=Lax cookie (`Secure` when the main origin is https) that lives exactly as
+ *    long as the pass; `Cache-Control: no-store` and `Referrer-Policy: no-referrer` because that
+ *    URL held a bearer token;
+ * 4. any other GET or HEAD: 302 to the waiting-room page with `return` set to the original path
+ *    and query (minus any `wr_pass`), passed through `safeReturnPath` so it can only ever name a
+ *    path on the main origin;
+ * 5. any other method (POST, PUT, PATCH, DELETE, OPTIONS, ...) without a valid pass: `deny`,
+ *    503 Service Unavailable with `Retry-After` and `Cache-Control: no-store`.
+ *
+ * With the room off everything passes.
+ *
+ * Why 5 is not a redirect: browsers follow a 302 on a POST as a GET and drop the body, so a form
+ * submission would silently turn into a page load with the data lost, and a `fetch()` would
+ * follow it into an HTML page it cannot read. Why 503: the condition is exactly "the origin is at
+ * capacity right now, come back later" (RFC 9110 §15.6.4), `Retry-After` says when, and caches,
+ * crawlers and HTTP clients all treat it as temporary; 429 would blame this client's own rate,
+ * and 403 would say "never", when a pass fixes it. Hosted rooms also tell API traffic apart from
+ * page navigations (Cloudflare's can answer it with JSON and a chosen status code rather than the
+ * queue page). A non-GET
+ * request that holds a valid pass only in its query passes (no cookie is set: only a redirect
+ * could strip the pass from the URL, and a redirect would drop the body).
+ */
+export async function decideGate(request: GateRequest, ctx: GateContext): Promise<GateDecision> {
+  const path = request.path.length > 0 ? request.path : '/';
+  if (isUngatedPath(path, ctx.config.ungatedPaths) || !ctx.enabled) return PASS;
+
+  for (const token of cookieValues(request.cookieHeader, PASS_PARAM, MAX_PASS_CANDIDATES)) {
+    if (await checkPass(token, ctx)) return PASS;
+  }
+
+  const { values: queryTokens, rest } = takeQueryParam(
+    request.query,
+    PASS_PARAM,
+    MAX_PASS_CANDIDATES,
+  );
+  const pathAndQuery = rest.length > 0 ? `${path}?${rest}` : path;
+  const navigational = isNavigation(request.method);
+
+  for (const token of queryTokens) {
+    const pass = await checkPass(token, ctx);
+    if (!pass) continue;
+    if (!navigational) return PASS;
+    return {
+      kind: 'redirect',
+      status: 302,
+      location: mainSiteUrl(ctx.config.mainOrigin, pathAndQuery),
+      setCookie: passCookie(token, pass.expiresAt - ctx.now, ctx.config.mainOrigin),
+      headers: { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' },
+    };
+  }
+
+  if (!navigational) {
+    return {
+      kind: 'deny',
+      status: 503,
+      headers: {
+        'Cache-Control': 'no-store',
+        'Retry-After': String(DENY_RETRY_AFTER_SECONDS),
+        'Content-Type': 'text/plain; charset=utf-8',
+      },
+      body: `The site is busy. Open ${ctx.config.waitingRoomUrl} to wait for your turn, then retry.\n`,
+    };
+  }
+
+  return {
+    kind: 'redirect',
+    status: 302,
+    location: waitingRoomLocation(ctx.config, pathAndQuery),
+    headers: { 'Cache-Control': 'no-store' },
+  };
+}
+
+/**
+ * True when `path` is under one of the ungated prefixes. A path with dot segments, encoded dots
+ * or slashes, backslashes or `//` never matches: the origin might resolve
+ * `/waiting-room/../checkout` to `/checkout`, and the gate must not be walked around that way.
+ */
+export function isUngatedPath(path: string, prefixes: readonly string[]): boolean {
+  if (!path.startsWith('/') || AMBIGUOUS_PATH.test(path) || hasControlCharacter(path)) {
+    return false;
+  }
+  return prefixes.some((prefix) =>
+    prefix.endsWith('/')
+      ? path.startsWith(prefix) || path === prefix.slice(0, -1)
+      : path === prefix || path.startsWith(`${prefix}/`),
+  );
+}
+
+/**
+ * Builds the `verify` of a {@link GateContext}: {@link verifyPass} against the room's keys, its
+ * id as `iss` and the main origin as `aud`, at time `now` (epoch seconds).
+ */
+export function passVerifier(
+  keys: VerifyKeys,
+  config: Pick<GateConfig, 'roomId' | 'mainOrigin'>,
+  now: number,
+): (token: string) => Promise<VerifiedPass | null> {
+  return (token) =>
+    verifyPass(keys, token, { roomId: config.roomId, mainOrigin: config.mainOrigin, now });
+}
+
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+function isNavigation(method: string): boolean {
+  const upper = method.toUpperCase();
+  return upper === 'GET' || upper === 'HEAD';
+}
+
+async function checkPass(token: string, ctx: GateContext): Promise<VerifiedPass | null> {
+  // The gate copies a query pass into `Set-Cookie`: whatever verifier it is handed, only the
+  // exact compact-JWS shape is safe to reflect into a header.
+  if (!isCompactToken(token)) return null;
+  try {
+    const pass = await ctx.verify(token);
+    // The verifier already checks `exp`; checking again keeps Max-Age positive whatever it does.
+    return pass && pass.expiresAt > ctx.now ? pass : null;
+  } catch {
+    // A verifier that throws is treated like one that says no: the gate itself never throws.
+    return null;
+  }
+}
+
+function passCookie(token: string, secondsLeft: number, mainOrigin: string): string {
+  const secure = mainOrigin.startsWith('https:') ? '; Secure' : '';
+  return `${PASS_PARAM}=${token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${Math.max(0, secondsLeft)}${secure}`;
+}
+
+function waitingRoomLocation(config: GateConfig, pathAndQuery: string): string {
+  const url = new URL(config.waitingRoomUrl);
+  url.searchParams.set(RETURN_PARAM, safeReturnPath(pathAndQuery, config.mainOrigin));
+  return url.toString();
+}
