@@ -40,18 +40,27 @@ main{max-width:720px;margin:32px auto;padding:0 20px}h1{font-size:28px;margin:0 
 .note{margin-top:32px;padding:12px 16px;background:#fff;border:1px solid #dfe3e8;border-radius:8px;font-size:14px;color:#4a5563}
 code{background:#eef1f4;padding:1px 5px;border-radius:4px}`;
 
-/** The demo site's stylesheet path; served like any page, behind the gate. */
+/** The demo site's stylesheet and icon; served like any page, behind the gate. */
 export const DEMO_STYLE_PATH = '/demo/site.css';
+const DEMO_ICON_PATH = '/demo/icon.svg';
+const ICON =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="4" fill="#0b5fff"/><path d="M4 11l4-7 4 7z" fill="#fff"/></svg>';
 
 /** Serves a demo page; unknown paths get a 404 page. */
 export function serveDemoSite(req: IncomingMessage, res: ServerResponse, url: URL): void {
-  if (url.pathname === DEMO_STYLE_PATH) {
+  const asset =
+    url.pathname === DEMO_STYLE_PATH
+      ? { type: 'text/css; charset=utf-8', body: STYLE }
+      : url.pathname === DEMO_ICON_PATH
+        ? { type: 'image/svg+xml', body: ICON }
+        : null;
+  if (asset) {
     res.writeHead(200, {
       ...BASE_HEADERS,
-      'content-type': 'text/css; charset=utf-8',
+      'content-type': asset.type,
       'cache-control': 'private, max-age=300',
     });
-    res.end(STYLE);
+    res.end(asset.body);
     return;
   }
   const page = pages[url.pathname];
@@ -63,7 +72,8 @@ export function serveDemoSite(req: IncomingMessage, res: ServerResponse, url: UR
   const hasPass = /(?:^|;\s*)wr_pass=/.test(req.headers.cookie ?? '');
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
-<title>${title}</title><link rel="stylesheet" href="${DEMO_STYLE_PATH}"></head>
+<title>${title}</title><link rel="stylesheet" href="${DEMO_STYLE_PATH}">
+<link rel="icon" href="${DEMO_ICON_PATH}" type="image/svg+xml"></head>
 <body><header><a href="/">Aurora Live</a></header><main><h1>${title}</h1>${body}
 <p class="note" data-testid="demo-note">Demo main site behind the waiting room. You are viewing
 <code>${escapeHtml(url.pathname + url.search)}</code>${hasPass ? ' with a waiting-room pass.' : '.'}</p>

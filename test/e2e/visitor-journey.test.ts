@@ -1,0 +1,137 @@
+/**
+ * The visitor's whole journey in a real browser: ask for a page of the main site, wait in line
+ * watching the position fall, get admitted, and land on that page with the pass in a cookie.
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium } from '../helpers/browser.ts';
+import { startTestRoom, type TestRoom } from '../helpers/local-room.ts';
+import { WsVisitor } from '../helpers/ws-visitor.ts';
+
+let browser: Browser;
+let room: TestRoom | undefined;
+let context: BrowserContext | undefined;
+const aheadOfUs: WsVisitor[] = [];
+
+beforeAll(async () => {
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+afterEach(async () => {
+  await context?.close();
+  context = undefined;
+  await Promise.all(aheadOfUs.splice(0).map((v) => v.close()));
+  await room?.close();
+  room = undefined;
+});
+
+/** Puts `count` scripted visitors in line before the browser arrives. */
+async function fillLine(r: TestRoom, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const visitor = await WsVisitor.connect(r.wsUrl);
+    aheadOfUs.push(visitor);
+    visitor.send({ action: 'join' });
+    await visitor.next('joined');
+  }
+}
+
+async function setRate(r: TestRoom, admitPerMinute: number): Promise<void> {
+  await fetch(`${r.url}/__room/admin/config`, {
+    method: 'POST',
+    body: JSON.stringify({ admitPerMinute }),
+  });
+}
+
+/** A page that records every position it shows and every console error or CSP violation. */
+async function openPage(ctx: BrowserContext): Promise<{ page: Page; problems: string[] }> {
+  const page = await ctx.newPage();
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  page.on('response', (response) => {
+    if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
+  });
+  return { page, problems };
+}
+
+/** Runs in every page: reports each position the page shows to the test (across navigations). */
+const REPORT_POSITIONS = () => {
+  let last: number | null = null;
+  new MutationObserver(() => {
+    const text = document.querySelector('.position-number')?.textContent;
+    const value = text ? Number(text.replace(/\D/g, '')) : Number.NaN;
+    if (Number.isNaN(value) || value === last) return;
+    last = value;
+    (window as unknown as { reportPosition: (p: number) => void }).reportPosition(value);
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+};
+
+function positionShown(page: Page, position: number) {
+  return page.locator('.position-number', { hasText: new RegExp(`^${position}$`) }).waitFor();
+}
+
+describe('a visitor in Chromium', () => {
+  it('waits in line, watches the position fall and arrives at the page first asked for', async () => {
+    // Prepare: three visitors ahead, admission paused.
+    room = await startTestRoom({ WR_TICK_MS: '200', WR_ADMIT_PER_MINUTE: '0' });
+    await fillLine(room, 3);
+    context = await browser.newContext();
+    const shown: number[] = [];
+    await context.exposeFunction('reportPosition', (position: number) => shown.push(position));
+    await context.addInitScript(REPORT_POSITIONS);
+    const { page, problems } = await openPage(context);
+
+    // Act
+    await page.goto(`${room.url}/tickets?show=evening`);
+    const waitingRoomUrl = new URL(page.url());
+    await positionShown(page, 4);
+    await page.screenshot({ path: 'test-results/waiting-room.png' });
+    await setRate(room, 120);
+    await page.waitForURL(`${room.url}/tickets?show=evening`, { timeout: 20_000 });
+
+    // Assess
+    expect(waitingRoomUrl.pathname).toBe('/waiting-room/');
+    expect(waitingRoomUrl.searchParams.get('return')).toBe('/tickets?show=evening');
+    expect(shown[0]).toBe(4);
+    expect(shown).toEqual([...shown].sort((a, b) => b - a));
+    expect(shown.length).toBeGreaterThanOrEqual(2);
+    expect(page.url()).not.toContain('wr_pass');
+    await expect(page.locator('h1').textContent()).resolves.toBe('Choose your seats');
+    await expect(page.getByTestId('demo-note').textContent()).resolves.toContain(
+      'with a waiting-room pass',
+    );
+    const cookies = await context.cookies(room.url);
+    const pass = cookies.find((c) => c.name === 'wr_pass');
+    expect(pass).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+    expect(problems).toEqual([]);
+  });
+
+  it('keeps the one place through a reload and in a second tab', async () => {
+    // Prepare
+    room = await startTestRoom({ WR_TICK_MS: '200', WR_ADMIT_PER_MINUTE: '0' });
+    await fillLine(room, 2);
+    context = await browser.newContext();
+    const { page, problems } = await openPage(context);
+    await page.goto(`${room.url}/about`);
+    await positionShown(page, 3);
+
+    // Act
+    await page.reload();
+    await positionShown(page, 3);
+    const { page: secondTab } = await openPage(context);
+    await secondTab.goto(`${room.url}/about`);
+    await positionShown(secondTab, 3);
+
+    // Assess
+    const status = await room.room.status();
+    expect(status.waiting + status.arriving).toBe(3);
+    await expect(page.getByText('Live').first().isVisible()).resolves.toBe(true);
+    expect(problems).toEqual([]);
+  });
+});
