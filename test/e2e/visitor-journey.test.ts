@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The visitor's whole journey in a real browser: ask for a page of the main site, wait in line
  * watching the position fall, get admitted, and land on that page with the pass in a cookie.
