@@ -1,0 +1,27 @@
+/**
+ * Names of the environment variables the Lambda functions read. Shared by `cdk/` (which sets
+ * them, together with the IAM grant that goes with each) and `functions/` (which reads them), so
+ * the two can never drift.
+ */
+export const Env = {
+  /** DynamoDB table of sessions, connections, room state and the processor lease. */
+  tableName: 'WR_TABLE_NAME',
+  /** URL of the SQS FIFO arrival queue. */
+  arrivalQueueUrl: 'WR_ARRIVAL_QUEUE_URL',
+  /** Prefix of the room's SSM parameters, e.g. `/waiting-room/config/`. */
+  configPrefix: 'WR_CONFIG_PREFIX',
+  /** Name of the SSM SecureString holding the PKCS#8 PEM signing key. */
+  signingKeyParameter: 'WR_SIGNING_KEY_PARAMETER',
+  /** HTTPS endpoint of the API Gateway management API for this stage. */
+  managementEndpoint: 'WR_MANAGEMENT_ENDPOINT',
+  roomId: 'WR_ROOM_ID',
+  /** The main site's origin (`aud` of passes, origin of redirects). */
+  mainOrigin: 'WR_MAIN_ORIGIN',
+  passTtlSeconds: 'WR_PASS_TTL_SECONDS',
+  abandonAfterSeconds: 'WR_ABANDON_AFTER_SECONDS',
+  tickMs: 'WR_TICK_MS',
+  /** Messages per second the processor may spend on `position` updates. */
+  positionBudgetPerSecond: 'WR_POSITION_BUDGET_PER_SECOND',
+} as const;
+
+export type EnvName = (typeof Env)[keyof typeof Env];
