@@ -21,13 +21,25 @@ import { createSigner, jwksOf, type SigningKey } from '../functions/core/tokens.
 import type { RouterDeps } from '../functions/router.ts';
 import type { LocalConfig } from './config.ts';
 
+/** An open socket and the frame handling in progress on it. */
+export interface LocalConnection {
+  socket: WebSocket;
+  /** Settles when the frames received so far have been handled and answered. */
+  busy: Promise<void>;
+}
+
 /** Open sockets by connection id; the local stand-in for the API Gateway management API. */
 export class SocketNotifier implements Notifier {
-  readonly sockets = new Map<string, WebSocket>();
+  readonly sockets = new Map<string, LocalConnection>();
 
   async send(connectionId: string, message: ServerMessage): Promise<Delivery> {
-    const socket = this.sockets.get(connectionId);
-    if (!socket || socket.readyState !== socket.OPEN) return 'gone';
+    const connection = this.sockets.get(connectionId);
+    if (!connection) return 'gone';
+    // A push waits for the connection's frame in progress, so a visitor always hears `joined`
+    // before the first `position` of that place.
+    await connection.busy;
+    const { socket } = connection;
+    if (socket.readyState !== socket.OPEN) return 'gone';
     socket.send(JSON.stringify(message));
     return 'sent';
   }

@@ -20,7 +20,7 @@ import { serveDemoSite } from './demo-site.ts';
 import { BASE_HEADERS, sendJson, sendText } from './http-util.ts';
 import { loadOrCreateKey } from './keys.ts';
 import { createUpstreamProxy } from './proxy.ts';
-import { createLocalRoom, type LocalRoom } from './room.ts';
+import { createLocalRoom, type LocalConnection, type LocalRoom } from './room.ts';
 import { createPageServer, PAGE_PREFIX } from './static-page.ts';
 
 export const WS_PATH = '/ws';
@@ -125,27 +125,35 @@ export async function startLocalServer(
     wss.handleUpgrade(req, socket, head, (ws) => acceptSocket(ws));
   });
 
+  // A connection's chain of work must never stay rejected, or every later push would fail.
+  const logFailure = (message: string, connectionId: string) => (error: unknown) =>
+    log('error', message, { connectionId, error: String(error) });
+
   function acceptSocket(ws: WebSocket): void {
     const connectionId = randomUUID();
-    room.notifier.sockets.set(connectionId, ws);
+    // Frames of one connection are handled one after another, in order, as they arrived.
+    const connection: LocalConnection = { socket: ws, busy: Promise.resolve() };
+    room.notifier.sockets.set(connectionId, connection);
     const reply = (messages: ServerMessage[]) => {
       if (ws.readyState !== ws.OPEN) return;
       for (const message of messages) ws.send(JSON.stringify(message));
     };
-    // Frames of one connection are handled one after another, in order, as they arrived.
-    let pending: Promise<void> = Promise.resolve();
     ws.on('message', (data, isBinary) => {
-      pending = pending.then(async () => {
-        if (isBinary) {
-          reply([errorMessage(ErrorCode.badRequest, 'binary frames are not supported')]);
-          return;
-        }
-        reply(await handleFrame(room.router, connectionId, data.toString()));
-      });
+      connection.busy = connection.busy
+        .then(async () => {
+          if (isBinary) {
+            reply([errorMessage(ErrorCode.badRequest, 'binary frames are not supported')]);
+            return;
+          }
+          reply(await handleFrame(room.router, connectionId, data.toString()));
+        })
+        .catch(logFailure('frame failed', connectionId));
     });
     ws.on('close', () => {
       room.notifier.sockets.delete(connectionId);
-      pending = pending.then(() => handleDisconnect(room.router, connectionId));
+      connection.busy = connection.busy
+        .then(() => handleDisconnect(room.router, connectionId))
+        .catch(logFailure('disconnect failed', connectionId));
     });
     ws.on('error', () => ws.terminate());
   }

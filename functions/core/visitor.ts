@@ -47,10 +47,11 @@ export async function join(
   }
   const now = clock.now();
   const session = newSession((deps.newId ?? randomUUID)(), connectionId, returnPath, now);
-  await store.create(session);
-  // Enqueued before `joined` is sent: whoever is told they joined first is numbered first.
-  await queue.enqueue({ sessionId: session.id, joinedAt: now });
   const ticket = await signer.issueTicket(session.id, now);
+  await store.create(session);
+  // Enqueued before `joined` is sent: whoever is told they joined first is numbered first. It
+  // is the last step, so the processor cannot number the session while this handler still runs.
+  await queue.enqueue({ sessionId: session.id, joinedAt: now });
   return [{ type: 'joined', ticket, sessionId: session.id }];
 }
 
@@ -83,6 +84,7 @@ export async function status(deps: VisitorDeps, connectionId: string): Promise<S
   if (session.state === 'abandoned') {
     return [errorMessage(ErrorCode.invalidTicket, 'this place was given up after a long absence')];
   }
+  if (session.state === 'arriving') await requeue(deps, session);
   return stateMessages(session, await deps.config.get(), await lineContext(deps));
 }
 
@@ -92,11 +94,7 @@ async function answerFor(
   config: RoomConfig,
   ticket: string,
 ): Promise<ServerMessage[]> {
-  if (session.state === 'arriving') {
-    // Re-enqueue: idempotent, and it heals a join whose enqueue failed after the session
-    // was stored.
-    await deps.queue.enqueue({ sessionId: session.id, joinedAt: session.joinedAt });
-  }
+  if (session.state === 'arriving') await requeue(deps, session);
   const joined: ServerMessage = { type: 'joined', ticket, sessionId: session.id };
   return [joined, ...stateMessages(session, config, await lineContext(deps))];
 }
@@ -105,6 +103,15 @@ async function answerFor(
  * Where a session stands, as messages: its pass if admitted, `open` if the room is off, its
  * position if numbered. An arriving session gets its first position from the next tick.
  */
+/**
+ * Puts an arriving session's arrival on the queue again: idempotent (the queue deduplicates, the
+ * store numbers a session once), and it heals a join whose enqueue failed after the session was
+ * stored.
+ */
+function requeue(deps: VisitorDeps, session: Session): Promise<void> {
+  return deps.queue.enqueue({ sessionId: session.id, joinedAt: session.joinedAt });
+}
+
 interface LineContext {
   mainOrigin: string;
   now: number;

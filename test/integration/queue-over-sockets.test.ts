@@ -47,7 +47,7 @@ describe('the local waiting room over real sockets', () => {
     const firstJoined = await Promise.all(firstWave.map((v) => v.next('joined')));
     for (const v of secondWave) v.send({ action: 'join', return: '/tickets' });
     await Promise.all(secondWave.map((v) => v.next('joined')));
-    await Promise.all(secondWave.map((v) => v.next('position')));
+    await Promise.all(secondWave.map((v) => v.next('position', { since: 0 })));
     const started = Date.now();
     await setRoom({ admitPerMinute: 3000 });
     const all = [...firstWave, ...secondWave];
@@ -64,6 +64,7 @@ describe('the local waiting room over real sockets', () => {
     const admittedAt = bySeq.map((s) => s?.admittedAt ?? Infinity);
     expect(admittedAt).toEqual([...admittedAt].sort((a, b) => a - b));
     for (const v of all) expect(neverRises(v.positions())).toBe(true);
+    for (const v of all) expect(v.messages()[0]?.type).toBe('joined');
     expect(new Set(admitted.map((a) => a.pass)).size).toBe(200);
     for (const a of admitted) expect(new URL(a.redirectUrl).pathname).toBe('/tickets');
     const perMinute = (200 / seconds) * 60;
