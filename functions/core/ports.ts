@@ -16,8 +16,14 @@ export interface Arrival {
   joinedAt: number;
 }
 
-/** An arrival as received, with what the queue needs to acknowledge it. */
+/**
+ * An arrival as received, with its place in the room's order and what the queue needs to
+ * acknowledge it. `order` is a fixed-width decimal string that sorts as the arrivals were
+ * queued (SQS FIFO's SequenceNumber on AWS); a redelivered arrival keeps its `order`, so the
+ * line needs no counter of its own.
+ */
 export interface ReceivedArrival extends Arrival {
+  order: string;
   receipt: string;
 }
 
@@ -87,11 +93,13 @@ export interface SessionStore {
    */
   detachConnection(connectionId: string, at: number): Promise<string | undefined>;
   /**
-   * Gives each still-unnumbered session of `sessionIds`, in the given order, the next sequence
-   * number and makes it `waiting`. Already numbered or unknown ids are skipped. Returns how many
-   * were numbered.
+   * Gives each still-unnumbered session its arrival's `order` as its place in line and makes it
+   * `waiting`. Already numbered or unknown sessions are skipped (conditional on AWS), so a
+   * redelivered arrival changes nothing. Returns how many were numbered.
    */
-  numberArrivals(sessionIds: readonly string[]): Promise<number>;
+  numberArrivals(
+    arrivals: readonly Pick<ReceivedArrival, 'sessionId' | 'order'>[],
+  ): Promise<number>;
   /** Reads the waiting line in sequence order, a page at a time. */
   listWaiting(cursor: string | null, limit: number): Promise<WaitingPage>;
   /** Admits a waiting session with its pass. False (and no change) if it was not waiting. */

@@ -111,7 +111,7 @@ export async function runTick(deps: ProcessorDeps): Promise<TickReport> {
   };
 }
 
-/** Drains the arrival queue in order, giving each arrival the next sequence number. */
+/** Drains the arrival queue in order, giving each arriving session its place in line. */
 async function numberArrivals({ queue, store, settings }: ProcessorDeps): Promise<number> {
   let numbered = 0;
   let seen = 0;
@@ -121,7 +121,7 @@ async function numberArrivals({ queue, store, settings }: ProcessorDeps): Promis
     seen += batch.length;
     // Numbered before acknowledged: a crash in between redelivers, and the store skips
     // sessions that already have a number.
-    numbered += await store.numberArrivals(batch.map((arrival) => arrival.sessionId));
+    numbered += await store.numberArrivals(batch);
     await queue.acknowledge(batch);
   }
   return numbered;

@@ -17,8 +17,8 @@ export interface Session {
   returnPath: string;
   /** Epoch ms of the `join`. */
   joinedAt: number;
-  /** Place in the room's order, given by the processor; null while arriving. */
-  seq: number | null;
+  /** Place in the room's order (the arrival's `order`, sorts as a string); null while arriving. */
+  seq: string | null;
   /** The connection updates go to; null before the first bind. */
   connectionId: string | null;
   /** Epoch ms since the current connection has been gone, or null while connected. */

@@ -6,8 +6,12 @@
  */
 import type { Arrival, ArrivalQueue, Clock, ReceivedArrival } from '../../core/ports.ts';
 
+/** Width of `order`: as wide as SQS FIFO's SequenceNumber, so both sort the same way. */
+export const ORDER_WIDTH = 40;
+
 interface Entry {
   arrival: Arrival;
+  order: string;
   receipt: string;
   invisibleUntil: number;
   acked: boolean;
@@ -18,6 +22,7 @@ export class MemoryArrivalQueue implements ArrivalQueue {
   #head = 0;
   readonly #queued = new Set<string>();
   #receipts = 0;
+  #sequence = 0n;
 
   constructor(
     private readonly clock: Clock,
@@ -27,7 +32,14 @@ export class MemoryArrivalQueue implements ArrivalQueue {
   async enqueue(arrival: Arrival): Promise<void> {
     if (this.#queued.has(arrival.sessionId)) return;
     this.#queued.add(arrival.sessionId);
-    this.#entries.push({ arrival: { ...arrival }, receipt: '', invisibleUntil: 0, acked: false });
+    this.#sequence += 1n;
+    this.#entries.push({
+      arrival: { ...arrival },
+      order: this.#sequence.toString().padStart(ORDER_WIDTH, '0'),
+      receipt: '',
+      invisibleUntil: 0,
+      acked: false,
+    });
   }
 
   async receive(max: number): Promise<ReceivedArrival[]> {
@@ -40,7 +52,7 @@ export class MemoryArrivalQueue implements ArrivalQueue {
       if (entry.invisibleUntil > now) break;
       entry.receipt = `r${++this.#receipts}`;
       entry.invisibleUntil = now + this.visibilityTimeoutMs;
-      received.push({ ...entry.arrival, receipt: entry.receipt });
+      received.push({ ...entry.arrival, order: entry.order, receipt: entry.receipt });
     }
     return received;
   }

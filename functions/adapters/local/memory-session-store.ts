@@ -8,6 +8,7 @@ import { EMPTY_ROOM_STATE } from '../../core/admission.ts';
 import type {
   IssuedPass,
   PositionRecord,
+  ReceivedArrival,
   RoomCounts,
   RoomState,
   SessionStore,
@@ -21,7 +22,6 @@ export class MemorySessionStore implements SessionStore {
   /** Waiting sessions in sequence order; entries that left are skipped and compacted away. */
   #line: Session[] = [];
   #lineGone = 0;
-  #nextSeq = 1;
   readonly #pendingNotices = new Set<string>();
   #roomState: RoomState = structuredClone(EMPTY_ROOM_STATE);
   readonly #counts: RoomCounts = { waiting: 0, arriving: 0, admitted: 0, abandoned: 0 };
@@ -62,17 +62,37 @@ export class MemorySessionStore implements SessionStore {
     return sessionId;
   }
 
-  async numberArrivals(sessionIds: readonly string[]): Promise<number> {
+  async numberArrivals(
+    arrivals: readonly Pick<ReceivedArrival, 'sessionId' | 'order'>[],
+  ): Promise<number> {
     let numbered = 0;
-    for (const id of sessionIds) {
-      const session = this.#sessions.get(id);
+    for (const { sessionId, order } of arrivals) {
+      const session = this.#sessions.get(sessionId);
       if (session?.state !== 'arriving') continue;
-      session.seq = this.#nextSeq++;
+      session.seq = order;
       this.#move(session, 'waiting');
-      this.#line.push(session);
+      this.#insertInOrder(session);
       numbered += 1;
     }
     return numbered;
+  }
+
+  /** Appends to the line; arrivals come in order, so the search only runs if one did not. */
+  #insertInOrder(session: Session): void {
+    const seq = session.seq as string;
+    const last = this.#line.at(-1);
+    if (!last || (last.seq as string) < seq) {
+      this.#line.push(session);
+      return;
+    }
+    let low = 0;
+    let high = this.#line.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (((this.#line[mid] as Session).seq as string) < seq) low = mid + 1;
+      else high = mid;
+    }
+    this.#line.splice(low, 0, session);
   }
 
   async listWaiting(cursor: string | null, limit: number): Promise<WaitingPage> {

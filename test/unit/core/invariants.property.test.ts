@@ -198,6 +198,11 @@ async function createWorld(initialRate: number) {
           ticket: visitor.ticket,
         });
         await deliver(visitor, replies);
+        if (visitor.ticket === null) {
+          // The place is gone (abandoned after the grace): like the page, join afresh.
+          visitor.sessionId = null;
+          await deliver(visitor, await h.send(visitor.connection, { action: 'join' }));
+        }
         return;
       }
       case 'status': {

@@ -210,7 +210,7 @@ describe('processor tick', () => {
     await h.tick();
 
     // Assess
-    expect((await h.store.get(id as string))?.seq).toBe(1);
+    expect((await h.store.get(id as string))?.seq).toBe('1'.padStart(40, '0'));
     expect(lastOfType(h, 'late0', 'position')).toMatchObject({ position: 2, waiting: 2 });
   });
 
