@@ -109,6 +109,12 @@ export interface SessionStore {
   /** Admitted sessions whose `admitted` message has not yet been delivered. */
   pendingAdmissionNotices(limit: number): Promise<Session[]>;
   markAdmissionNotified(sessionIds: readonly string[]): Promise<void>;
+  /**
+   * Records each waiting session's position as computed this tick, and what was sent. An
+   * adapter for which a write per waiting session per tick is too costly may keep only the
+   * records with `sentAt` set: `status` then answers with the last position sent, which is never
+   * older than the fan-out plan's bounded interval and never higher than the current one.
+   */
   recordPositions(records: readonly PositionRecord[]): Promise<void>;
   getRoomState(): Promise<RoomState>;
   putRoomState(state: RoomState): Promise<void>;

@@ -5,6 +5,7 @@
  * kept in an outbox until delivered.
  */
 import { allowance, etaSeconds } from './admission.ts';
+import { type FanoutCandidate, planPositionUpdates } from './fanout.ts';
 import type {
   ArrivalQueue,
   Clock,
@@ -28,6 +29,10 @@ export interface ProcessorSettings {
   maxArrivalsPerTick: number;
   /** A waiting visitor whose position did not change still hears from us this often. */
   positionRefreshMs: number;
+  /** Nobody waits longer than this for a `position`, while the budget can carry the line. */
+  maxUpdateIntervalMs: number;
+  /** Messages per second the tick may spend on `position` (and `admitted`) pushes. */
+  positionBudgetPerSecond: number;
   /** Pushes in flight at once. */
   sendConcurrency: number;
   /** Page size when reading the waiting line. */
@@ -39,6 +44,8 @@ export const DEFAULT_PROCESSOR_SETTINGS: Omit<ProcessorSettings, 'mainOrigin'> =
   abandonAfterMs: 120_000,
   maxArrivalsPerTick: 20_000,
   positionRefreshMs: 10_000,
+  maxUpdateIntervalMs: 30_000,
+  positionBudgetPerSecond: 20_000,
   sendConcurrency: 64,
   pageSize: 1000,
 };
@@ -94,7 +101,7 @@ export async function runTick(deps: ProcessorDeps): Promise<TickReport> {
   const admissionsDelivered = await deliverAdmissions(deps);
   const waiting = stillWaiting.slice(admitted.length);
   const { positionsSent, opensSent } = config.enabled
-    ? await sendPositions(deps, config, waiting, now)
+    ? await sendPositions(deps, config, waiting, now, admissionsDelivered)
     : { positionsSent: 0, opensSent: await sendOpens(deps, waiting) };
 
   await store.putRoomState({ ...(await store.getRoomState()), waiting: waiting.length });
@@ -191,37 +198,49 @@ async function deliverAdmissions(deps: ProcessorDeps): Promise<number> {
   return done.length;
 }
 
-/** Pushes `position` to connected waiting visitors whose position changed or who are due one. */
+/**
+ * Pushes `position` to the waiting visitors the fan-out plan picks within this tick's budget
+ * (what `admitted` messages already spent this tick is taken off it first).
+ */
 async function sendPositions(
   deps: ProcessorDeps,
   config: RoomConfig,
   waiting: readonly Session[],
   now: number,
+  alreadySent: number,
 ): Promise<{ positionsSent: number; opensSent: number }> {
   const { store, settings } = deps;
-  const records: PositionRecord[] = [];
-  const sends: { session: Session; message: PositionMessage }[] = [];
+  const reachable: number[] = [];
+  const candidates: FanoutCandidate[] = [];
   waiting.forEach((session, index) => {
-    const position = index + 1;
-    const due =
-      session.sentPosition !== position ||
-      session.sentAt === null ||
-      now - session.sentAt >= settings.positionRefreshMs;
-    const reachable = session.connectionId !== null && session.disconnectedAt === null;
-    const send = due && reachable;
-    records.push({ sessionId: session.id, position, sentAt: send ? now : null });
-    if (send) {
-      sends.push({
-        session,
-        message: positionMessage(position, waiting.length, config.admitPerMinute),
-      });
-    }
+    if (session.connectionId === null || session.disconnectedAt !== null) return;
+    reachable.push(index);
+    candidates.push({
+      position: index + 1,
+      sentPosition: session.sentPosition,
+      sentAt: session.sentAt,
+      joinedAt: session.joinedAt,
+    });
   });
+  const chosen = planPositionUpdates(candidates, now, {
+    budget: (settings.positionBudgetPerSecond * settings.tickMs) / 1000 - alreadySent,
+    refreshMs: settings.positionRefreshMs,
+    maxIntervalMs: settings.maxUpdateIntervalMs,
+    frontCount: Math.max(100, config.admitPerMinute),
+  });
+  const sendTo = new Set(chosen.map((i) => reachable[i] as number));
+  const records: PositionRecord[] = waiting.map((session, index) => ({
+    sessionId: session.id,
+    position: index + 1,
+    sentAt: sendTo.has(index) ? now : null,
+  }));
   // Recorded before sending, so a `status` answered meanwhile can never show a higher
   // position than the one on its way.
   await store.recordPositions(records);
   let positionsSent = 0;
-  await forEachLimited(sends, settings.sendConcurrency, async ({ session, message }) => {
+  await forEachLimited([...sendTo], settings.sendConcurrency, async (index) => {
+    const session = waiting[index] as Session;
+    const message = positionMessage(index + 1, waiting.length, config.admitPerMinute);
     if ((await sendSafely(deps, session.connectionId as string, message)) === 'sent') {
       positionsSent += 1;
     }
