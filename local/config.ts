@@ -19,6 +19,8 @@ export interface LocalConfig {
   /** PKCS#8 PEM file of the signing key; null keeps a fresh key in memory. */
   keyFile: string | null;
   roomId: string;
+  /** Messages per second the processor may spend on position updates. */
+  positionBudgetPerSecond: number;
 }
 
 export class ConfigError extends Error {
@@ -82,6 +84,7 @@ const variables = {
   WR_ABANDON_AFTER_SECONDS: { schema: integer(1, 24 * 3600), fallback: '120' },
   WR_TICK_MS: { schema: integer(50, 60_000), fallback: '1000' },
   WR_ROOM_ID: { schema: roomId, fallback: 'waiting-room' },
+  WR_POSITION_BUDGET_PER_SECOND: { schema: integer(1, 1_000_000), fallback: '20000' },
 } as const;
 
 function read<K extends keyof typeof variables>(
@@ -122,5 +125,6 @@ export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConf
     publicUrl: readOrigin(env, 'WR_PUBLIC_URL') ?? `http://localhost:${port}`,
     keyFile: env.WR_KEY_FILE?.trim() || null,
     roomId: read(env, 'WR_ROOM_ID'),
+    positionBudgetPerSecond: read(env, 'WR_POSITION_BUDGET_PER_SECOND'),
   };
 }

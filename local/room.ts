@@ -115,6 +115,7 @@ export function createLocalRoom(
       mainOrigin: settings.publicUrl,
       tickMs: settings.tickMs,
       abandonAfterMs: settings.abandonAfterSeconds * 1000,
+      positionBudgetPerSecond: settings.positionBudgetPerSecond,
     },
   };
 

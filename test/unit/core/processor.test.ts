@@ -248,6 +248,39 @@ describe('processor tick', () => {
   });
 });
 
+describe('fan-out budget in the tick', () => {
+  it('delivers every admission at once even past the position budget', async () => {
+    // Prepare: a budget of 2 messages a tick, 5 admissions a tick.
+    const h = await createHarness({ config: { admitPerMinute: 300 } });
+    h.processor.settings.positionBudgetPerSecond = 2;
+    await joinMany(h, 20);
+
+    // Act
+    const report = await h.tick();
+
+    // Assess
+    expect(report.admitted).toHaveLength(5);
+    expect(report.admissionsDelivered).toBe(5);
+    expect(report.positionsSent).toBe(0);
+  });
+
+  it('spends what admissions leave of the budget on the front of the line', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 60 } });
+    h.processor.settings.positionBudgetPerSecond = 4;
+    await joinMany(h, 10);
+
+    // Act
+    const report = await h.tick();
+
+    // Assess: one admission, three positions, to the first three still waiting.
+    expect(report.positionsSent).toBe(3);
+    expect(lastOfType(h, 'c1', 'position')).toMatchObject({ position: 1 });
+    expect(lastOfType(h, 'c3', 'position')).toMatchObject({ position: 3 });
+    expect(lastOfType(h, 'c4', 'position')).toBeUndefined();
+  });
+});
+
 describe('visitor actions', () => {
   it('answers a join with the room off by opening the way in', async () => {
     // Prepare
