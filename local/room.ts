@@ -116,6 +116,8 @@ export function createLocalRoom(
       tickMs: settings.tickMs,
       abandonAfterMs: settings.abandonAfterSeconds * 1000,
       positionBudgetPerSecond: settings.positionBudgetPerSecond,
+      // In memory a page costs nothing: read the line in one.
+      pageSize: 1_000_000,
     },
   };
 

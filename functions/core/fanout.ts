@@ -24,35 +24,37 @@ export interface FanoutSettings {
   frontCount: number;
 }
 
-/** What the plan needs to know of one reachable waiting visitor. */
-export interface FanoutCandidate {
-  position: number;
-  /** The position last sent, or null if none was sent on this connection yet. */
-  sentPosition: number | null;
-  /** When the last position was sent (epoch ms), or null. */
-  sentAt: number | null;
-  joinedAt: number;
-}
+/**
+ * What the plan reads of each waiting session, in line order: the i-th is at position i + 1.
+ * Sessions are read in place, so planning allocates nothing per visitor.
+ */
+export type FanoutEntry = Pick<
+  Session,
+  'sentPosition' | 'sentAt' | 'joinedAt' | 'connectionId' | 'disconnectedAt'
+>;
+
+import type { Session } from './session.ts';
 
 const TIERS = 4;
 const STEPS = 16;
 const NOT_DUE = -1;
 
 /**
- * Returns the indices of `candidates` (given in line order) to update this tick, in line order.
- * Every candidate whose position changed or whose refresh is due is chosen when they number no
- * more than `settings.budget`; otherwise the best `budget` of them by the ranking above.
+ * Returns the indices into `line` of the sessions to update this tick, in line order. Sessions
+ * without a live connection are skipped. Every session whose position changed or whose refresh
+ * is due is chosen when they number no more than `settings.budget`; otherwise the best `budget`
+ * of them by the ranking above.
  */
 export function planPositionUpdates(
-  candidates: readonly FanoutCandidate[],
+  line: readonly FanoutEntry[],
   now: number,
   settings: FanoutSettings,
 ): number[] {
-  const buckets = new Int16Array(candidates.length);
+  const buckets = new Int16Array(line.length);
   const counts = new Array<number>(TIERS * STEPS).fill(0);
   let due = 0;
-  for (let i = 0; i < candidates.length; i++) {
-    const bucket = bucketOf(candidates[i] as FanoutCandidate, now, settings);
+  for (let i = 0; i < line.length; i++) {
+    const bucket = bucketOf(line[i] as FanoutEntry, i + 1, now, settings);
     buckets[i] = bucket;
     if (bucket !== NOT_DUE) {
       counts[bucket] = (counts[bucket] as number) + 1;
@@ -83,20 +85,21 @@ export function planPositionUpdates(
   return chosen;
 }
 
-/** The bucket of a candidate: tier * STEPS + step, higher first; NOT_DUE if nothing to say. */
-function bucketOf(c: FanoutCandidate, now: number, s: FanoutSettings): number {
-  const lastHeard = c.sentAt ?? c.joinedAt;
-  const age = now - lastHeard;
+/** The bucket of a session: tier * STEPS + step, higher first; NOT_DUE if nothing to say. */
+function bucketOf(c: FanoutEntry, position: number, now: number, s: FanoutSettings): number {
+  if (c.connectionId === null || c.disconnectedAt !== null) return NOT_DUE;
+  const age = now - (c.sentAt ?? c.joinedAt);
   if (age >= s.maxIntervalMs) {
     return 3 * STEPS + step(Math.min(1, (age - s.maxIntervalMs) / s.maxIntervalMs));
   }
-  if (c.sentPosition === null) return 2 * STEPS + (STEPS - 1);
-  const changed = c.position !== c.sentPosition;
-  if (changed && c.position <= s.frontCount) {
-    return 2 * STEPS + step(1 - (c.position - 1) / s.frontCount);
+  // Never told a position on this connection: a new visitor, or one who just came back.
+  if (c.sentPosition === null || c.sentAt === null) return 2 * STEPS + (STEPS - 1);
+  const changed = position !== c.sentPosition;
+  if (changed && position <= s.frontCount) {
+    return 2 * STEPS + step(1 - (position - 1) / s.frontCount);
   }
   if (changed) {
-    return STEPS + step(Math.max(0, (c.sentPosition - c.position) / c.sentPosition));
+    return STEPS + step(Math.max(0, (c.sentPosition - position) / c.sentPosition));
   }
   if (age >= s.refreshMs) return step(Math.min(1, age / s.maxIntervalMs));
   return NOT_DUE;

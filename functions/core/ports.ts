@@ -45,11 +45,11 @@ export interface WaitingPage {
   next: string | null;
 }
 
+/** A `position` told to a visitor by the tick. */
 export interface PositionRecord {
   sessionId: string;
   position: number;
-  /** Set when a `position` message was sent for this position. */
-  sentAt: number | null;
+  sentAt: number;
 }
 
 /** Per-room processor state that must survive a processor restart. */
@@ -85,7 +85,10 @@ export interface SessionStore {
   get(sessionId: string): Promise<Session | undefined>;
   /** The session a connection belongs to (the latest one bound), if any. */
   sessionOfConnection(connectionId: string): Promise<string | undefined>;
-  /** Makes `connectionId` the session's current connection and clears its disconnect mark. */
+  /**
+   * Makes `connectionId` the session's current connection, clears its disconnect mark and its
+   * `sentAt` (so the new connection hears its position at the next tick).
+   */
   attachConnection(sessionId: string, connectionId: string): Promise<void>;
   /**
    * Records that a connection is gone. If it was its session's current connection, the session
@@ -110,10 +113,9 @@ export interface SessionStore {
   pendingAdmissionNotices(limit: number): Promise<Session[]>;
   markAdmissionNotified(sessionIds: readonly string[]): Promise<void>;
   /**
-   * Records each waiting session's position as computed this tick, and what was sent. An
-   * adapter for which a write per waiting session per tick is too costly may keep only the
-   * records with `sentAt` set: `status` then answers with the last position sent, which is never
-   * older than the fan-out plan's bounded interval and never higher than the current one.
+   * Records the positions the tick is about to send (as `sentPosition`/`sentAt`). Only what is
+   * sent is written, so a tick writes at most its fan-out budget; `status` answers with the last
+   * position told, which is never higher than the current one.
    */
   recordPositions(records: readonly PositionRecord[]): Promise<void>;
   getRoomState(): Promise<RoomState>;

@@ -5,13 +5,12 @@
  * kept in an outbox until delivered.
  */
 import { allowance, etaSeconds } from './admission.ts';
-import { type FanoutCandidate, planPositionUpdates } from './fanout.ts';
+import { planPositionUpdates } from './fanout.ts';
 import type {
   ArrivalQueue,
   Clock,
   ConfigSource,
   Notifier,
-  PositionRecord,
   RoomConfig,
   SessionStore,
   Signer,
@@ -83,19 +82,9 @@ export async function runTick(deps: ProcessorDeps): Promise<TickReport> {
   const now = clock.now();
   const line = await readLine(store, settings.pageSize);
 
-  const abandoned: string[] = [];
-  const stillWaiting: Session[] = [];
-  for (const session of line) {
-    if (
-      session.disconnectedAt !== null &&
-      now - session.disconnectedAt > settings.abandonAfterMs &&
-      (await store.abandon(session.id, session.disconnectedAt, now))
-    ) {
-      abandoned.push(session.id);
-    } else {
-      stillWaiting.push(session);
-    }
-  }
+  const abandoned = await abandonGone(store, line, now, settings.abandonAfterMs);
+  const gone = new Set(abandoned);
+  const stillWaiting = gone.size > 0 ? line.filter((session) => !gone.has(session.id)) : line;
 
   const admitted = config.enabled ? await admitFromHead(deps, config, stillWaiting, now) : [];
   const admissionsDelivered = await deliverAdmissions(deps);
@@ -134,15 +123,33 @@ async function numberArrivals({ queue, store, settings }: ProcessorDeps): Promis
   return numbered;
 }
 
-async function readLine(store: SessionStore, pageSize: number): Promise<Session[]> {
-  const line: Session[] = [];
+async function readLine(store: SessionStore, pageSize: number): Promise<readonly Session[]> {
+  const pages: (readonly Session[])[] = [];
   let cursor: string | null = null;
   do {
     const page = await store.listWaiting(cursor, pageSize);
-    for (const session of page.sessions) line.push(session);
+    pages.push(page.sessions);
     cursor = page.next;
   } while (cursor !== null);
-  return line;
+  return pages.length === 1 ? (pages[0] as readonly Session[]) : ([] as Session[]).concat(...pages);
+}
+
+/** Drops the sessions whose connection has been gone longer than the grace; returns their ids. */
+async function abandonGone(
+  store: SessionStore,
+  line: readonly Session[],
+  now: number,
+  graceMs: number,
+): Promise<string[]> {
+  const overdue = line.filter((s) => s.disconnectedAt !== null && now - s.disconnectedAt > graceMs);
+  const abandoned: string[] = [];
+  for (const session of overdue) {
+    // Conditional on the same absence: a visitor who came back meanwhile keeps the place.
+    if (await store.abandon(session.id, session.disconnectedAt as number, now)) {
+      abandoned.push(session.id);
+    }
+  }
+  return abandoned;
 }
 
 /**
@@ -210,35 +217,23 @@ async function sendPositions(
   alreadySent: number,
 ): Promise<{ positionsSent: number; opensSent: number }> {
   const { store, settings } = deps;
-  const reachable: number[] = [];
-  const candidates: FanoutCandidate[] = [];
-  waiting.forEach((session, index) => {
-    if (session.connectionId === null || session.disconnectedAt !== null) return;
-    reachable.push(index);
-    candidates.push({
-      position: index + 1,
-      sentPosition: session.sentPosition,
-      sentAt: session.sentAt,
-      joinedAt: session.joinedAt,
-    });
-  });
-  const chosen = planPositionUpdates(candidates, now, {
+  const chosen = planPositionUpdates(waiting, now, {
     budget: (settings.positionBudgetPerSecond * settings.tickMs) / 1000 - alreadySent,
     refreshMs: settings.positionRefreshMs,
     maxIntervalMs: settings.maxUpdateIntervalMs,
     frontCount: Math.max(100, config.admitPerMinute),
   });
-  const sendTo = new Set(chosen.map((i) => reachable[i] as number));
-  const records: PositionRecord[] = waiting.map((session, index) => ({
-    sessionId: session.id,
-    position: index + 1,
-    sentAt: sendTo.has(index) ? now : null,
-  }));
   // Recorded before sending, so a `status` answered meanwhile can never show a higher
   // position than the one on its way.
-  await store.recordPositions(records);
+  await store.recordPositions(
+    chosen.map((index) => ({
+      sessionId: (waiting[index] as Session).id,
+      position: index + 1,
+      sentAt: now,
+    })),
+  );
   let positionsSent = 0;
-  await forEachLimited([...sendTo], settings.sendConcurrency, async (index) => {
+  await forEachLimited(chosen, settings.sendConcurrency, async (index) => {
     const session = waiting[index] as Session;
     const message = positionMessage(index + 1, waiting.length, config.admitPerMinute);
     if ((await sendSafely(deps, session.connectionId as string, message)) === 'sent') {

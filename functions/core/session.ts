@@ -23,10 +23,9 @@ export interface Session {
   connectionId: string | null;
   /** Epoch ms since the current connection has been gone, or null while connected. */
   disconnectedAt: number | null;
-  /** Position computed at the last tick, null before the first. */
-  position: number | null;
-  /** The position last sent to the visitor, and when. */
+  /** The position last told to the visitor (on any connection), null before the first. */
   sentPosition: number | null;
+  /** When it was told on the current connection; null after a new connection attached. */
   sentAt: number | null;
   pass: IssuedPass | null;
   admittedAt: number | null;
@@ -49,7 +48,6 @@ export function newSession(
     seq: null,
     connectionId,
     disconnectedAt: null,
-    position: null,
     sentPosition: null,
     sentAt: null,
     pass: null,

@@ -100,10 +100,6 @@ async function answerFor(
 }
 
 /**
- * Where a session stands, as messages: its pass if admitted, `open` if the room is off, its
- * position if numbered. An arriving session gets its first position from the next tick.
- */
-/**
  * Puts an arriving session's arrival on the queue again: idempotent (the queue deduplicates, the
  * store numbers a session once), and it heals a join whose enqueue failed after the session was
  * stored.
@@ -123,6 +119,10 @@ async function lineContext(deps: VisitorDeps): Promise<LineContext> {
   return { mainOrigin: deps.mainOrigin, now: deps.clock.now(), waiting };
 }
 
+/**
+ * Where a session stands, as messages: its pass if admitted, `open` if the room is off, its
+ * position if numbered. An arriving session gets its first position from the next tick.
+ */
 function stateMessages(session: Session, config: RoomConfig, line: LineContext): ServerMessage[] {
   if (session.state === 'admitted' && session.pass) {
     if (!passStillValid(session, line.now)) {
@@ -144,10 +144,10 @@ function stateMessages(session: Session, config: RoomConfig, line: LineContext):
   if (isInLine(session) && !config.enabled) {
     return [{ type: 'open', redirectUrl: mainSiteUrl(line.mainOrigin, session.returnPath) }];
   }
-  if (session.state === 'waiting' && session.position !== null) {
+  if (session.state === 'waiting' && session.sentPosition !== null) {
     // The line may have shrunk since the last tick, never grown ahead of this visitor.
-    const waiting = Math.max(line.waiting, session.position);
-    return [positionMessage(session.position, waiting, config.admitPerMinute)];
+    const waiting = Math.max(line.waiting, session.sentPosition);
+    return [positionMessage(session.sentPosition, waiting, config.admitPerMinute)];
   }
   return [];
 }

@@ -47,7 +47,7 @@ export class MemorySessionStore implements SessionStore {
     session.connectionId = connectionId;
     session.disconnectedAt = null;
     // A fresh connection hears its position at the next tick, whatever was sent before.
-    session.sentPosition = null;
+    session.sentAt = null;
     this.#connections.set(connectionId, sessionId);
   }
 
@@ -98,6 +98,14 @@ export class MemorySessionStore implements SessionStore {
   async listWaiting(cursor: string | null, limit: number): Promise<WaitingPage> {
     this.#compact();
     let index = cursor === null ? 0 : Number(cursor);
+    if (this.#lineGone === 0) {
+      // Nobody left since the last compaction: the page is a plain slice.
+      const end = Math.min(this.#line.length, index + limit);
+      return {
+        sessions: this.#line.slice(index, end),
+        next: end < this.#line.length ? String(end) : null,
+      };
+    }
     const sessions: Session[] = [];
     while (index < this.#line.length && sessions.length < limit) {
       const session = this.#line[index++] as Session;
@@ -150,11 +158,8 @@ export class MemorySessionStore implements SessionStore {
     for (const record of records) {
       const session = this.#sessions.get(record.sessionId);
       if (session?.state !== 'waiting') continue;
-      session.position = record.position;
-      if (record.sentAt !== null) {
-        session.sentPosition = record.position;
-        session.sentAt = record.sentAt;
-      }
+      session.sentPosition = record.position;
+      session.sentAt = record.sentAt;
     }
   }
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  type FanoutCandidate,
+  type FanoutEntry,
   type FanoutSettings,
   planPositionUpdates,
 } from '../../../functions/core/fanout.ts';
@@ -14,14 +14,11 @@ const SETTINGS: FanoutSettings = {
   frontCount: 5,
 };
 
-function candidate(position: number, change: Partial<FanoutCandidate> = {}): FanoutCandidate {
-  return {
-    position,
-    sentPosition: position,
-    sentAt: NOW - 1000,
-    joinedAt: NOW - 60_000,
-    ...change,
-  };
+const LIVE = { connectionId: 'c', disconnectedAt: null };
+
+/** The session at `position`, told that position a second ago unless `change` says otherwise. */
+function told(position: number, change: Partial<FanoutEntry> = {}): FanoutEntry {
+  return { ...LIVE, sentPosition: position, sentAt: NOW - 1000, joinedAt: NOW - 60_000, ...change };
 }
 
 const candidateArb = fc
@@ -32,25 +29,26 @@ const candidateArb = fc
   })
   .map(({ drop, sent, age }) => ({ drop, sent, age }));
 
-/** A line of candidates in order: position i + 1, each told some higher (or equal) position. */
-function lineOf(specs: { drop: number; sent: boolean; age: number }[]): FanoutCandidate[] {
+/** A line in order: position i + 1, each told some higher (or equal) position, or none. */
+function lineOf(specs: { drop: number; sent: boolean; age: number }[]): FanoutEntry[] {
   return specs.map(({ drop, sent, age }, i) => ({
-    position: i + 1,
+    ...LIVE,
     sentPosition: sent ? i + 1 + drop : null,
     sentAt: sent ? NOW - age : null,
     joinedAt: NOW - age - 1000,
   }));
 }
 
-function isDue(c: FanoutCandidate, s: FanoutSettings): boolean {
+function isDue(line: readonly FanoutEntry[], i: number, s: FanoutSettings): boolean {
+  const c = line[i] as FanoutEntry;
   const age = NOW - (c.sentAt ?? c.joinedAt);
-  return c.sentPosition !== c.position || age >= s.refreshMs || age >= s.maxIntervalMs;
+  return c.sentPosition !== i + 1 || c.sentAt === null || age >= s.refreshMs;
 }
 
 describe('planPositionUpdates', () => {
   it('sends nothing to visitors told their current position recently', () => {
     // Prepare
-    const line = [candidate(1), candidate(2), candidate(3)];
+    const line = [told(1), told(2), told(3)];
 
     // Act
     const chosen = planPositionUpdates(line, NOW, SETTINGS);
@@ -69,7 +67,7 @@ describe('planPositionUpdates', () => {
         const chosen = planPositionUpdates(line, NOW, SETTINGS);
 
         // Assess
-        const due = line.flatMap((c, i) => (isDue(c, SETTINGS) ? [i] : []));
+        const due = line.flatMap((_, i) => (isDue(line, i, SETTINGS) ? [i] : []));
         expect(chosen).toEqual(due);
       }),
     );
@@ -89,11 +87,11 @@ describe('planPositionUpdates', () => {
           const chosen = planPositionUpdates(line, NOW, settings);
 
           // Assess
-          const due = line.filter((c) => isDue(c, settings)).length;
+          const due = line.filter((_, i) => isDue(line, i, settings)).length;
           expect(chosen.length).toBe(Math.min(budget, due));
           expect(new Set(chosen).size).toBe(chosen.length);
           expect(chosen).toEqual([...chosen].sort((a, b) => a - b));
-          for (const i of chosen) expect(isDue(line[i] as FanoutCandidate, settings)).toBe(true);
+          for (const i of chosen) expect(isDue(line, i, settings)).toBe(true);
         },
       ),
     );
@@ -119,25 +117,26 @@ describe('planPositionUpdates', () => {
   });
 
   it('puts a changed position at the front ahead of a bigger change further back', () => {
-    // Prepare: the budget has room for one.
+    // Prepare: the budget has room for one; the front is positions 1 to 5.
     const line = [
-      candidate(2, { sentPosition: 3 }),
-      ...Array.from({ length: 10 }, (_, i) => candidate(i + 20, { sentPosition: (i + 20) * 3 })),
+      told(1),
+      told(2, { sentPosition: 3 }),
+      ...Array.from({ length: 10 }, (_, i) => told(i + 3, { sentPosition: (i + 3) * 3 })),
     ];
 
     // Act
     const chosen = planPositionUpdates(line, NOW, { ...SETTINGS, budget: 1 });
 
     // Assess
-    expect(chosen).toEqual([0]);
+    expect(chosen).toEqual([1]);
   });
 
   it('prefers the visitor whose position moved most among the rest of the line', () => {
     // Prepare
     const line = [
-      ...Array.from({ length: 10 }, (_, i) => candidate(i + 1)),
-      candidate(50, { sentPosition: 51 }),
-      candidate(60, { sentPosition: 600 }),
+      ...Array.from({ length: 10 }, (_, i) => told(i + 1)),
+      told(11, { sentPosition: 12 }),
+      told(12, { sentPosition: 600 }),
     ];
 
     // Act
@@ -145,6 +144,32 @@ describe('planPositionUpdates', () => {
 
     // Assess
     expect(chosen).toEqual([11]);
+  });
+
+  it('skips visitors without a live connection', () => {
+    // Prepare
+    const line = [
+      told(1, { sentPosition: 2, disconnectedAt: NOW - 500 }),
+      told(2, { sentPosition: 3, connectionId: null }),
+      told(3, { sentPosition: 4 }),
+    ];
+
+    // Act
+    const chosen = planPositionUpdates(line, NOW, SETTINGS);
+
+    // Assess
+    expect(chosen).toEqual([2]);
+  });
+
+  it('tells a visitor who just came back on a new connection at once', () => {
+    // Prepare: position unchanged, but the new connection has heard nothing.
+    const line = [told(1), told(2, { sentAt: null, joinedAt: NOW - 2000 })];
+
+    // Act
+    const chosen = planPositionUpdates(line, NOW, SETTINGS);
+
+    // Assess
+    expect(chosen).toEqual([1]);
   });
 
   it('updates every visitor within the bounded interval when the budget can carry the line', () => {
@@ -156,10 +181,10 @@ describe('planPositionUpdates', () => {
           // Prepare: a budget of 20 a tick at one tick a second carries 600 per 30 s.
           const tickMs = 1000;
           const settings = { ...SETTINGS, budget: 20, frontCount: 50 };
-          let line = Array.from({ length: waiting }, (_, i) => ({
-            id: i,
-            sentPosition: null as number | null,
-            sentAt: null as number | null,
+          let line: FanoutEntry[] = Array.from({ length: waiting }, () => ({
+            ...LIVE,
+            sentPosition: null,
+            sentAt: null,
             joinedAt: 0,
           }));
           let longestGap = 0;
@@ -167,9 +192,8 @@ describe('planPositionUpdates', () => {
           // Act: two minutes of ticks, the head admitted each tick.
           for (let now = tickMs; now <= 120_000; now += tickMs) {
             line = line.slice(admitPerTick);
-            const candidates = line.map((v, i) => ({ ...v, position: i + 1 }));
-            for (const i of planPositionUpdates(candidates, now, settings)) {
-              const v = line[i] as (typeof line)[number];
+            for (const i of planPositionUpdates(line, now, settings)) {
+              const v = line[i] as FanoutEntry;
               v.sentPosition = i + 1;
               v.sentAt = now;
             }

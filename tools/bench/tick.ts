@@ -1,0 +1,93 @@
+/**
+ * Processor tick cost: one tick of the core over the in-process adapters with N sessions
+ * waiting (all connected, each due a position), and the fan-out plan on its own.
+ */
+import { MemoryArrivalQueue } from '../../functions/adapters/local/memory-arrival-queue.ts';
+import { MemoryConfigSource } from '../../functions/adapters/local/memory-config.ts';
+import { MemorySessionStore } from '../../functions/adapters/local/memory-session-store.ts';
+import { planPositionUpdates } from '../../functions/core/fanout.ts';
+import type { Clock, Delivery, Notifier } from '../../functions/core/ports.ts';
+import { DEFAULT_PROCESSOR_SETTINGS, runTick } from '../../functions/core/processor.ts';
+import { newSession } from '../../functions/core/session.ts';
+import { createSigner, generateSigningKey } from '../../functions/core/tokens.ts';
+import { type Stats, summarize } from './stats.ts';
+
+export interface TickResult {
+  waiting: number;
+  tick: Stats;
+  plan: Stats;
+  positionsSent: number;
+}
+
+/** Builds a room with `waiting` connected sessions and times `runs` ticks (after one warm-up). */
+export async function benchTick(waiting: number, runs = 5): Promise<TickResult> {
+  let time = Date.UTC(2026, 0, 1);
+  const clock: Clock = { now: () => time };
+  const store = new MemorySessionStore();
+  const queue = new MemoryArrivalQueue(clock);
+  for (let i = 0; i < waiting; i++) {
+    const id = `s${i}`;
+    await store.create(newSession(id, `c${i}`, '/', time));
+    await queue.enqueue({ sessionId: id, joinedAt: time });
+  }
+  // Number everyone up front: the benchmark is the steady-state tick, not the first drain.
+  for (
+    let batch = await queue.receive(10_000);
+    batch.length > 0;
+    batch = await queue.receive(10_000)
+  ) {
+    await store.numberArrivals(batch);
+    await queue.acknowledge(batch);
+  }
+  let sent = 0;
+  const notifier: Notifier = {
+    async send(): Promise<Delivery> {
+      sent += 1;
+      return 'sent';
+    },
+  };
+  const key = await generateSigningKey();
+  const deps = {
+    store,
+    queue,
+    notifier,
+    clock,
+    config: new MemoryConfigSource({ enabled: true, admitPerMinute: 60 }),
+    signer: createSigner({
+      key,
+      roomId: 'bench',
+      mainOrigin: 'https://shop.example.com',
+      passTtlSeconds: 600,
+    }),
+    settings: {
+      ...DEFAULT_PROCESSOR_SETTINGS,
+      mainOrigin: 'https://shop.example.com',
+      pageSize: 1_000_000,
+      // Everyone's position changes every tick (one admission); the default budget decides
+      // how many hear it.
+    },
+  };
+  const tickTimes: number[] = [];
+  for (let run = 0; run <= runs; run++) {
+    time += 1000;
+    sent = 0;
+    const started = performance.now();
+    await runTick(deps);
+    if (run > 0) tickTimes.push(performance.now() - started);
+  }
+  const positionsSent = sent;
+
+  const line = (await store.listWaiting(null, waiting)).sessions;
+  const planTimes: number[] = [];
+  for (let run = 0; run <= runs; run++) {
+    const started = performance.now();
+    planPositionUpdates(line, time, {
+      budget: 20_000,
+      refreshMs: 10_000,
+      maxIntervalMs: 30_000,
+      frontCount: 100,
+    });
+    if (run > 0) planTimes.push(performance.now() - started);
+  }
+  return { waiting, tick: summarize(tickTimes), plan: summarize(planTimes), positionsSent };
+}
