@@ -11,7 +11,7 @@ import type {
   CloudFrontResultResponse,
 } from './cloudfront-types.ts';
 import { type Clock, createFlagCache, systemClock } from './flag-cache.ts';
-import { decideGate, type GateConfig, type GateDecision, passVerifier } from './gate.ts';
+import { createPassCheck, decideGate, type GateConfig, type GateDecision } from './gate.ts';
 
 export interface ViewerRequestHandlerOptions {
   config: GateConfig;
@@ -37,7 +37,7 @@ export function createViewerRequestHandler(
 ): ViewerRequestHandler {
   const { config } = options;
   const clock = options.clock ?? systemClock;
-  const keys = verifierFor(options.jwks);
+  const checkPass = createPassCheck(verifierFor(options.jwks), config);
   const flag = createFlagCache({
     read: options.readFlag,
     ttlMs: config.flagTtlMs,
@@ -57,7 +57,7 @@ export function createViewerRequestHandler(
         query: request.querystring,
         cookieHeader: cookieHeaderOf(request.headers),
       },
-      { enabled: await flag.get(), config, verify: passVerifier(keys, config, now), now },
+      { enabled: await flag.get(), config, verify: (token) => checkPass(token, now), now },
     );
     return decision.kind === 'pass' ? request : toCloudFrontResponse(decision);
   };

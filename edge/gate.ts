@@ -12,6 +12,7 @@ import {
   type VerifyKeys,
   verifyPass,
 } from '../functions/core/tokens.ts';
+import { cachePassChecks, DEFAULT_PASS_CACHE_SIZE, type PassCheck } from './pass-cache.ts';
 import { cookieValues, takeQueryParam } from './request-parts.ts';
 
 /** Name of the pass cookie and of the query parameter the waiting room sends the pass in. */
@@ -256,13 +257,21 @@ export function isUngatedPath(path: string, prefixes: readonly string[]): boolea
  * Builds the `verify` of a {@link GateContext}: {@link verifyPass} against the room's keys, its
  * id as `iss` and the main origin as `aud`, at time `now` (epoch seconds).
  */
-export function passVerifier(
+/**
+ * The gate's pass check for one room: signature, `iss`, `aud` and `exp` by the core's
+ * `verifyPass`, behind a bounded cache of passes already verified (see pass-cache.ts). Create it
+ * once per process or container, not per request.
+ */
+export function createPassCheck(
   keys: VerifyKeys,
   config: Pick<GateConfig, 'roomId' | 'mainOrigin'>,
-  now: number,
-): (token: string) => Promise<VerifiedPass | null> {
-  return (token) =>
-    verifyPass(keys, token, { roomId: config.roomId, mainOrigin: config.mainOrigin, now });
+  cacheSize = DEFAULT_PASS_CACHE_SIZE,
+): PassCheck {
+  return cachePassChecks(
+    (token, now) =>
+      verifyPass(keys, token, { roomId: config.roomId, mainOrigin: config.mainOrigin, now }),
+    cacheSize,
+  );
 }
 
 function hasControlCharacter(text: string): boolean {

@@ -5,7 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { VerifyKeys } from '../functions/core/tokens.ts';
 import { type Clock, systemClock } from './flag-cache.ts';
-import { decideGate, type GateConfig, type GateRequest, passVerifier } from './gate.ts';
+import { createPassCheck, decideGate, type GateConfig, type GateRequest } from './gate.ts';
 
 export interface NodeGateOptions {
   config: GateConfig;
@@ -27,13 +27,14 @@ export type NodeGate = (req: IncomingMessage, res: ServerResponse) => Promise<bo
 export function createNodeGate(options: NodeGateOptions): NodeGate {
   const { config, verifyKeys } = options;
   const clock = options.clock ?? systemClock;
+  const checkPass = createPassCheck(verifyKeys, config);
 
   return async (req, res) => {
     const now = Math.floor(clock.now() / 1000);
     const decision = await decideGate(gateRequestOf(req), {
       enabled: await enabledOrDefault(options.isEnabled, config.defaultEnabled),
       config,
-      verify: passVerifier(verifyKeys, config, now),
+      verify: (token) => checkPass(token, now),
       now,
     });
     if (decision.kind === 'pass') return false;

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
+  createPassCheck,
   DENY_RETRY_AFTER_SECONDS,
   decideGate,
   type GateConfig,
@@ -7,7 +8,6 @@ import {
   type GateRequest,
   MAX_PASS_CANDIDATES,
   parseGateConfig,
-  passVerifier,
 } from '../../../edge/gate.ts';
 import {
   gateConfig,
@@ -28,6 +28,11 @@ beforeAll(async () => {
   validPass = await passFor(room.key);
 });
 
+function verifierAt(config: GateConfig, now: number) {
+  const check = createPassCheck(room.keys, config);
+  return (token: string) => check(token, now);
+}
+
 function context(
   overrides: Partial<GateContext> = {},
   config: GateConfig = gateConfig(),
@@ -35,7 +40,7 @@ function context(
   return {
     enabled: true,
     config,
-    verify: passVerifier(room.keys, config, NOW),
+    verify: verifierAt(config, NOW),
     now: NOW,
     ...overrides,
   };
