@@ -28,6 +28,13 @@ const PASS_TYP = 'JWT';
 const TICKET_TYP = 'wr-ticket+jwt';
 /** Longest token the verifiers look at; a pass is about 400 bytes. */
 export const MAX_TOKEN_LENGTH = 2048;
+/**
+ * How far in the future a token's `iat` may lie and still be taken: the clocks of the processor
+ * that signs and of the gate that checks (another machine, an edge location) drift apart a
+ * little, never by minutes. A token issued further ahead was not issued by a healthy room: it
+ * would otherwise stay good for its whole lifetime counted from a time that has not come yet.
+ */
+export const MAX_CLOCK_SKEW_SECONDS = 60;
 
 /** The private half of the room key, and its public half as published in the JWKS. */
 export interface SigningKey {
@@ -133,7 +140,8 @@ export interface VerifiedPass {
 }
 
 /**
- * Checks a pass: signature by a room key (ES256 only), `iss`, `aud`, `exp` and `typ`. Returns
+ * Checks a pass: signature by a room key (ES256 only), `iss`, `aud`, `exp`, `nbf` if present,
+ * `iat` no more than {@link MAX_CLOCK_SKEW_SECONDS} ahead, a `kid`, and `typ`. Returns
  * null for anything else, whatever the reason: the gate treats every bad pass the same way.
  */
 export async function verifyPass(
@@ -151,11 +159,19 @@ export async function verifyPass(
       currentDate: new Date(expected.now * 1000),
       requiredClaims: ['sub', 'exp', 'iat', 'jti'],
     });
-    if (!protectedHeader.kid) return null;
+    if (!protectedHeader.kid || issuedInFuture(payload, expected.now)) return null;
     return toVerified(payload);
   } catch {
     return null;
   }
+}
+
+/**
+ * Whether `iat` lies beyond the allowed clock skew ahead of `now`. jose checks `exp` and `nbf`
+ * but looks at `iat` only together with a maximum age, which a pass does not have.
+ */
+function issuedInFuture(payload: JWTPayload, now: number): boolean {
+  return typeof payload.iat === 'number' && payload.iat > now + MAX_CLOCK_SKEW_SECONDS;
 }
 
 function toVerified(payload: JWTPayload): VerifiedPass | null {
@@ -179,6 +195,7 @@ export async function verifyTicket(
       currentDate: new Date(expected.now * 1000),
       requiredClaims: ['sub', 'exp'],
     });
+    if (issuedInFuture(payload, expected.now)) return null;
     return typeof payload.sub === 'string' ? payload.sub : null;
   } catch {
     return null;

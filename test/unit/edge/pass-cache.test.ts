@@ -53,7 +53,7 @@ describe('cachePassChecks', () => {
 
   it('holds at most its size, dropping the least recently used', async () => {
     // Prepare
-    const check = vi.fn(async () => passExpiringAt(NOW + 60));
+    const check = vi.fn(async (_token: string) => passExpiringAt(NOW + 60));
     const cached = cachePassChecks(check, 2);
     await cached('a', NOW);
     await cached('b', NOW);

@@ -1,0 +1,124 @@
+/**
+ * The single-table layout of the waiting room in DynamoDB (partition key `pk`, sort key `sk`,
+ * TTL attribute `ttl`, sparse GSI `line` on `line` + `seq`):
+ *
+ * | item                 | pk              | sk                  | notes                                   |
+ * | -------------------- | --------------- | ------------------- | --------------------------------------- |
+ * | session              | `S#<sessionId>` | `S`                 | `line` = room id while waiting          |
+ * | connection           | `C#<connId>`    | `C`                 | `sessionId`; TTL a few hours            |
+ * | room state           | `R#<roomId>`    | `STATE`             | token bucket, last line length, totals  |
+ * | pending `admitted`   | `R#<roomId>`    | `OUTBOX#<sessionId>`| one per admission not yet delivered     |
+ * | processor lease      | `R#<roomId>`    | `LEASE`             | `owner`, `expiresAt`                    |
+ *
+ * A session item stores the {@link Session} fields that are not null (a null is an absent
+ * attribute, so `seq` and `line` never hold a NULL that the index would refuse), plus `line`,
+ * `announced` (the connection `joined` was delivered on) and `ttl`.
+ */
+import type { IssuedPass } from '../../core/ports.ts';
+import type { Session, SessionState } from '../../core/session.ts';
+
+export const SESSION_SK = 'S';
+export const CONNECTION_SK = 'C';
+export const STATE_SK = 'STATE';
+export const LEASE_SK = 'LEASE';
+export const OUTBOX_PREFIX = 'OUTBOX#';
+/** Name of the sparse GSI that holds the waiting line in `seq` order. */
+export const LINE_INDEX = 'line';
+
+export const sessionKey = (sessionId: string) => ({ pk: `S#${sessionId}`, sk: SESSION_SK });
+export const connectionKey = (connectionId: string) => ({
+  pk: `C#${connectionId}`,
+  sk: CONNECTION_SK,
+});
+export const roomPk = (roomId: string) => `R#${roomId}`;
+export const outboxKey = (roomId: string, sessionId: string) => ({
+  pk: roomPk(roomId),
+  sk: `${OUTBOX_PREFIX}${sessionId}`,
+});
+
+export interface SessionItem {
+  pk: string;
+  sk: string;
+  id: string;
+  state: SessionState;
+  returnPath: string;
+  joinedAt: number;
+  seq?: string;
+  connectionId?: string;
+  disconnectedAt?: number;
+  sentPosition?: number;
+  sentAt?: number;
+  pass?: IssuedPass;
+  admittedAt?: number;
+  admissionNotified: boolean;
+  /** The room id while the session is waiting: what puts it in the `line` index. */
+  line?: string;
+  /** The connection on which the session's `joined` was delivered. */
+  announced?: string;
+  /** Epoch seconds after which DynamoDB may delete the item. */
+  ttl?: number;
+}
+
+/** The item for a session (nulls left out). */
+export function toSessionItem(session: Session, roomId: string, ttl?: number): SessionItem {
+  const item: SessionItem = {
+    ...sessionKey(session.id),
+    id: session.id,
+    state: session.state,
+    returnPath: session.returnPath,
+    joinedAt: session.joinedAt,
+    admissionNotified: session.admissionNotified,
+  };
+  if (session.seq !== null) item.seq = session.seq;
+  if (session.connectionId !== null) item.connectionId = session.connectionId;
+  if (session.disconnectedAt !== null) item.disconnectedAt = session.disconnectedAt;
+  if (session.sentPosition !== null) item.sentPosition = session.sentPosition;
+  if (session.sentAt !== null) item.sentAt = session.sentAt;
+  if (session.pass !== null) item.pass = { ...session.pass };
+  if (session.admittedAt !== null) item.admittedAt = session.admittedAt;
+  if (session.state === 'waiting' && session.seq !== null) item.line = roomId;
+  if (ttl !== undefined) item.ttl = ttl;
+  return item;
+}
+
+const SESSION_STATES: readonly string[] = ['arriving', 'waiting', 'admitted', 'abandoned'];
+
+/** The session an item holds; throws on an item that is not one (a bug, never a visitor's input). */
+export function fromSessionItem(item: Record<string, unknown>): Session {
+  const { id, state, returnPath, joinedAt } = item;
+  if (
+    typeof id !== 'string' ||
+    typeof state !== 'string' ||
+    !SESSION_STATES.includes(state) ||
+    typeof returnPath !== 'string' ||
+    typeof joinedAt !== 'number'
+  ) {
+    throw new Error(`not a session item: ${String(item.pk)}`);
+  }
+  const pass = item.pass as Partial<IssuedPass> | undefined;
+  return {
+    id,
+    state: state as SessionState,
+    returnPath,
+    joinedAt,
+    seq: stringOrNull(item.seq),
+    connectionId: stringOrNull(item.connectionId),
+    disconnectedAt: numberOrNull(item.disconnectedAt),
+    sentPosition: numberOrNull(item.sentPosition),
+    sentAt: numberOrNull(item.sentAt),
+    pass:
+      pass && typeof pass.token === 'string' && typeof pass.expiresAt === 'number'
+        ? { token: pass.token, expiresAt: pass.expiresAt }
+        : null,
+    admittedAt: numberOrNull(item.admittedAt),
+    admissionNotified: item.admissionNotified === true,
+  };
+}
+
+function stringOrNull(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
+}
+
+function numberOrNull(value: unknown): number | null {
+  return typeof value === 'number' ? value : null;
+}

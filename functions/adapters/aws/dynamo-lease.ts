@@ -1,0 +1,72 @@
+/**
+ * The processor {@link Lease} as one DynamoDB item (`pk = R#<room>`, `sk = LEASE`): taken or
+ * renewed by a conditional write that succeeds only if nobody holds it, it has expired, or this
+ * owner holds it.
+ *
+ * Expiry is compared with the clock of whoever tries to take the lease, so the lease must be
+ * much longer than the clock skew between Lambda hosts (NTP keeps it well under a second).
+ */
+import { DeleteCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Lease } from '../../core/lease.ts';
+import { isConditionFailed } from './aws-errors.ts';
+import { defaultDocumentClient } from './clients.ts';
+import { LEASE_SK, roomPk } from './dynamo-items.ts';
+
+export interface DynamoLeaseOptions {
+  client?: DynamoDBDocumentClient;
+  tableName: string;
+  roomId: string;
+  /** Who holds it: unique per processor run (the Lambda request id). */
+  owner: string;
+}
+
+export function createDynamoLease(options: DynamoLeaseOptions): Lease {
+  const { tableName: TableName, roomId, owner } = options;
+  const client = options.client ?? defaultDocumentClient();
+  const Key = { pk: roomPk(roomId), sk: LEASE_SK };
+  return {
+    async acquire(now, durationMs) {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName,
+            Key,
+            UpdateExpression: 'SET #owner = :me, #expiresAt = :expiresAt, #ttl = :ttl',
+            ConditionExpression: 'attribute_not_exists(pk) OR #expiresAt < :now OR #owner = :me',
+            ExpressionAttributeNames: {
+              '#owner': 'owner',
+              '#expiresAt': 'expiresAt',
+              '#ttl': 'ttl',
+            },
+            ExpressionAttributeValues: {
+              ':me': owner,
+              ':now': now,
+              ':expiresAt': now + durationMs,
+              // Housekeeping only: an expired lease is free whether or not it was deleted.
+              ':ttl': Math.floor((now + durationMs) / 1000) + 3600,
+            },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailed(error)) return false;
+        throw error;
+      }
+    },
+    async release() {
+      try {
+        await client.send(
+          new DeleteCommand({
+            TableName,
+            Key,
+            ConditionExpression: '#owner = :me',
+            ExpressionAttributeNames: { '#owner': 'owner' },
+            ExpressionAttributeValues: { ':me': owner },
+          }),
+        );
+      } catch (error) {
+        if (!isConditionFailed(error)) throw error;
+      }
+    },
+  };
+}

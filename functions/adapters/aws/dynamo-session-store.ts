@@ -1,0 +1,596 @@
+/**
+ * {@link SessionStore} on one DynamoDB table (layout in `dynamo-items.ts`), with the semantics
+ * of the in-process `MemorySessionStore`: every state change is a conditional write on the
+ * session's own item, so a redelivered arrival, a repeated admission or a late abandonment
+ * changes nothing.
+ *
+ * What it costs, and where it differs from the in-process store (both allowed by the port):
+ * - A join writes only its own session and connection items; nothing hot is on the join path.
+ * - The line is a Query on the sparse `line` index (about W / 20 read units per full read of W
+ *   waiting sessions of ~400 bytes, eventually consistent). GSIs lag the table by a little:
+ *   a session numbered in this tick may only show from the next one (it is always at the tail,
+ *   so nobody else's position moves), and a session this store admitted or abandoned is left
+ *   out of the line for {@link DynamoSessionStoreOptions.departedMemoryMs} even if the index
+ *   still shows it, so a position can never go up because of index lag.
+ * - `recordPositions` gets only the positions the tick sends (at most its fan-out budget): one
+ *   conditional UpdateItem each, `writeConcurrency` at a time (BatchWriteItem only replaces
+ *   whole items, unconditionally, which could undo an admission made meanwhile). A lagging
+ *   index may show a position written last tick as not yet told: the tick then sends the same
+ *   number again, which costs a push and changes nothing for the visitor.
+ * - Pending `admitted` notices are small items under the room's partition
+ *   (`OUTBOX#<sessionId>`), read with one Query and a BatchGetItem: no scan.
+ * - `counts()`: `waiting` counts the index (a paginated `Select: COUNT` Query: the same read
+ *   cost as reading the line once, so for operators, never for a hot path); `admitted` and
+ *   `abandoned` are totals kept in the room state item, added in the same UpdateItem that saves
+ *   the room state at the end of each tick (a processor crash mid-tick may leave that tick's
+ *   admissions uncounted: the totals are for operators, decisions never read them);
+ *   `arriving` cannot be counted without a hot counter or a scan, so it comes from
+ *   {@link DynamoSessionStoreOptions.countArriving} (the arrival queue's depth), or 0.
+ * - The processor holds back `position` pushes to a connection until its `joined` was
+ *   delivered ({@link DynamoSessionStore.markAnnounced}): on API Gateway the processor's
+ *   `postToConnection` could otherwise overtake the message handler's reply.
+ * - Throttling is retried by the client's retry strategy (standard mode, 6 attempts in the
+ *   default client); unprocessed batch items are retried here with backoff.
+ */
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  DeleteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { EMPTY_ROOM_STATE } from '../../core/admission.ts';
+import type {
+  Clock,
+  IssuedPass,
+  PositionRecord,
+  ReceivedArrival,
+  RoomCounts,
+  RoomState,
+  SessionStore,
+  WaitingPage,
+} from '../../core/ports.ts';
+import type { Session } from '../../core/session.ts';
+import { systemClock } from '../local/system-clock.ts';
+import { backoffDelay, isConditionFailed, realSleep } from './aws-errors.ts';
+import { defaultDocumentClient } from './clients.ts';
+import { chunks, mapLimited } from './concurrency.ts';
+import {
+  connectionKey,
+  fromSessionItem,
+  LINE_INDEX,
+  OUTBOX_PREFIX,
+  outboxKey,
+  roomPk,
+  STATE_SK,
+  sessionKey,
+  toSessionItem,
+} from './dynamo-items.ts';
+
+export interface DynamoSessionStoreOptions {
+  client?: DynamoDBDocumentClient;
+  tableName: string;
+  roomId: string;
+  /** For TTLs and the memory of departures; the system clock unless a test needs another. */
+  clock?: Clock;
+  /** Conditional writes in flight at once in batch methods. */
+  writeConcurrency?: number;
+  /** How long admitted and abandoned sessions are kept (a resume still finds them). */
+  finishedRetentionSeconds?: number;
+  /** Lifetime of a connection mapping: API Gateway closes a connection after 2 hours. */
+  connectionTtlSeconds?: number;
+  /**
+   * Lifetime of a session never numbered (its enqueue failed and the visitor never came back):
+   * beyond a ticket's 48 hours. Numbering removes it: a session in line never expires.
+   */
+  arrivingTtlSeconds?: number;
+  /** How long sessions this store admitted or abandoned stay out of the line whatever the index says. */
+  departedMemoryMs?: number;
+  /** Sessions joined but not yet numbered, for `counts()`: the arrival queue's depth. */
+  countArriving?: () => Promise<number>;
+  /** Pause before retrying unprocessed batch items (tests pass one that does not wait). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** The DynamoDB session store, with the one extra write the AWS message handler needs. */
+export interface DynamoSessionStore extends SessionStore {
+  /**
+   * Records that the session's `joined` was delivered on `connectionId` (if that is still its
+   * connection). Until then the line shows the session without a connection, so the processor
+   * pushes nothing to it that could overtake `joined`.
+   */
+  markAnnounced(sessionId: string, connectionId: string): Promise<void>;
+}
+
+const DAY_SECONDS = 24 * 3600;
+const BATCH_GET_MAX = 100;
+const BATCH_WRITE_MAX = 25;
+const BATCH_ATTEMPTS = 8;
+
+export function createDynamoSessionStore(options: DynamoSessionStoreOptions): DynamoSessionStore {
+  const { tableName: TableName, roomId } = options;
+  const client = options.client ?? defaultDocumentClient();
+  const clock = options.clock ?? systemClock;
+  const sleep = options.sleep ?? realSleep;
+  const writeConcurrency = options.writeConcurrency ?? 64;
+  const finishedRetention = options.finishedRetentionSeconds ?? DAY_SECONDS;
+  const connectionTtl = options.connectionTtlSeconds ?? 3 * 3600;
+  const arrivingTtl = options.arrivingTtlSeconds ?? 3 * DAY_SECONDS;
+  const departedMemoryMs = options.departedMemoryMs ?? 60_000;
+  const stateKey = { pk: roomPk(roomId), sk: STATE_SK };
+
+  /** Sessions this store took out of the line, and when. */
+  const departed = new Map<string, number>();
+  /** Admissions and abandonments not yet added to the totals in the room state item. */
+  const unsaved = { admitted: 0, abandoned: 0 };
+
+  const epochSeconds = (ms: number) => Math.floor(ms / 1000);
+
+  /** Runs a conditional UpdateItem; false when its condition refused it. */
+  async function conditionalUpdate(input: Omit<UpdateCommand['input'], 'TableName'>) {
+    try {
+      await client.send(new UpdateCommand({ TableName, ...input }));
+      return true;
+    } catch (error) {
+      if (isConditionFailed(error)) return false;
+      throw error;
+    }
+  }
+
+  async function putConnection(connectionId: string, sessionId: string): Promise<void> {
+    await client.send(
+      new PutCommand({
+        TableName,
+        Item: {
+          ...connectionKey(connectionId),
+          sessionId,
+          ttl: epochSeconds(clock.now()) + connectionTtl,
+        },
+      }),
+    );
+  }
+
+  function forgetOldDepartures(): void {
+    const before = clock.now() - departedMemoryMs;
+    for (const [id, at] of departed) {
+      if (at >= before) break;
+      departed.delete(id);
+    }
+  }
+
+  function depart(sessionId: string): void {
+    departed.delete(sessionId);
+    departed.set(sessionId, clock.now());
+  }
+
+  /** Reads sessions by id (consistent), in chunks of 100, retrying unprocessed keys. */
+  async function batchGetSessions(ids: readonly string[]): Promise<Map<string, Session>> {
+    const found = new Map<string, Session>();
+    for (const chunk of chunks(ids, BATCH_GET_MAX)) {
+      let keys: Record<string, unknown>[] = chunk.map((id) => sessionKey(id));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt >= BATCH_ATTEMPTS) throw new Error('BatchGetItem left keys unprocessed');
+        if (attempt > 0) await sleep(backoffDelay(attempt, 50, 2000));
+        const result = await client.send(
+          new BatchGetCommand({
+            RequestItems: { [TableName]: { Keys: keys, ConsistentRead: true } },
+          }),
+        );
+        for (const item of result.Responses?.[TableName] ?? []) {
+          const session = fromSessionItem(item);
+          found.set(session.id, session);
+        }
+        keys = result.UnprocessedKeys?.[TableName]?.Keys ?? [];
+      }
+    }
+    return found;
+  }
+
+  /** Deletes items by key in chunks of 25, retrying unprocessed ones. */
+  async function batchDelete(keys: readonly Record<string, string>[]): Promise<void> {
+    for (const chunk of chunks(keys, BATCH_WRITE_MAX)) {
+      let requests: NonNullable<BatchWriteCommand['input']['RequestItems']>[string] = chunk.map(
+        (Key) => ({ DeleteRequest: { Key } }),
+      );
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt >= BATCH_ATTEMPTS) throw new Error('BatchWriteItem left items unprocessed');
+        if (attempt > 0) await sleep(backoffDelay(attempt, 50, 2000));
+        const result = await client.send(
+          new BatchWriteCommand({ RequestItems: { [TableName]: requests } }),
+        );
+        requests = result.UnprocessedItems?.[TableName] ?? [];
+      }
+    }
+  }
+
+  return {
+    async create(session) {
+      // The mapping first: if the session write then fails, the mapping points at nothing and
+      // the next `join` on this connection simply creates a session again.
+      if (session.connectionId) await putConnection(session.connectionId, session.id);
+      const ttl =
+        session.state === 'arriving' ? epochSeconds(session.joinedAt) + arrivingTtl : undefined;
+      try {
+        await client.send(
+          new PutCommand({
+            TableName,
+            Item: toSessionItem(session, roomId, ttl),
+            ConditionExpression: 'attribute_not_exists(pk)',
+          }),
+        );
+      } catch (error) {
+        if (isConditionFailed(error)) throw new Error(`session ${session.id} exists`);
+        throw error;
+      }
+    },
+
+    async get(sessionId) {
+      const { Item } = await client.send(
+        new GetCommand({ TableName, Key: sessionKey(sessionId), ConsistentRead: true }),
+      );
+      return Item ? fromSessionItem(Item) : undefined;
+    },
+
+    async sessionOfConnection(connectionId) {
+      const { Item } = await client.send(
+        new GetCommand({ TableName, Key: connectionKey(connectionId), ConsistentRead: true }),
+      );
+      return typeof Item?.sessionId === 'string' ? Item.sessionId : undefined;
+    },
+
+    async attachConnection(sessionId, connectionId) {
+      // The mapping first: should the session update not follow, the session still points at
+      // its old connection, whose `$disconnect` or 410 marks it as gone as before.
+      await putConnection(connectionId, sessionId);
+      // A fresh connection hears its position at the next tick, whatever was sent before.
+      await conditionalUpdate({
+        Key: sessionKey(sessionId),
+        UpdateExpression: 'SET #connectionId = :c REMOVE #disconnectedAt, #sentAt',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeNames: {
+          '#connectionId': 'connectionId',
+          '#disconnectedAt': 'disconnectedAt',
+          '#sentAt': 'sentAt',
+        },
+        ExpressionAttributeValues: { ':c': connectionId },
+      });
+    },
+
+    async detachConnection(connectionId, at) {
+      const { Attributes } = await client.send(
+        new DeleteCommand({ TableName, Key: connectionKey(connectionId), ReturnValues: 'ALL_OLD' }),
+      );
+      const sessionId =
+        typeof Attributes?.sessionId === 'string' ? Attributes.sessionId : undefined;
+      if (!sessionId) return undefined;
+      await conditionalUpdate({
+        Key: sessionKey(sessionId),
+        UpdateExpression: 'SET #disconnectedAt = :at',
+        ConditionExpression: '#connectionId = :c AND attribute_not_exists(#disconnectedAt)',
+        ExpressionAttributeNames: {
+          '#connectionId': 'connectionId',
+          '#disconnectedAt': 'disconnectedAt',
+        },
+        ExpressionAttributeValues: { ':c': connectionId, ':at': at },
+      });
+      return sessionId;
+    },
+
+    async numberArrivals(arrivals: readonly Pick<ReceivedArrival, 'sessionId' | 'order'>[]) {
+      const done = await mapLimited(arrivals, writeConcurrency, ({ sessionId, order }) =>
+        conditionalUpdate({
+          Key: sessionKey(sessionId),
+          UpdateExpression: 'SET #seq = :seq, #state = :waiting, #line = :room REMOVE #ttl',
+          ConditionExpression:
+            'attribute_exists(pk) AND attribute_not_exists(#seq) AND #state = :arriving',
+          ExpressionAttributeNames: {
+            '#seq': 'seq',
+            '#state': 'state',
+            '#line': 'line',
+            '#ttl': 'ttl',
+          },
+          ExpressionAttributeValues: {
+            ':seq': order,
+            ':waiting': 'waiting',
+            ':arriving': 'arriving',
+            ':room': roomId,
+          },
+        }),
+      );
+      return done.filter(Boolean).length;
+    },
+
+    async listWaiting(cursor, limit): Promise<WaitingPage> {
+      if (cursor === null) forgetOldDepartures();
+      const result = await client.send(
+        new QueryCommand({
+          TableName,
+          IndexName: LINE_INDEX,
+          KeyConditionExpression: '#line = :room',
+          ExpressionAttributeNames: { '#line': 'line' },
+          ExpressionAttributeValues: { ':room': roomId },
+          Limit: Math.max(1, limit),
+          ...(cursor === null ? {} : { ExclusiveStartKey: decodeCursor(cursor) }),
+        }),
+      );
+      const sessions: Session[] = [];
+      for (const item of result.Items ?? []) {
+        const session = fromSessionItem(item);
+        if (session.state !== 'waiting' || departed.has(session.id)) continue;
+        if (item.announced !== session.connectionId) session.connectionId = null;
+        sessions.push(session);
+      }
+      return {
+        sessions,
+        next: result.LastEvaluatedKey ? encodeCursor(result.LastEvaluatedKey) : null,
+      };
+    },
+
+    async admit(sessionId: string, pass: IssuedPass, at: number) {
+      // The notice first: should the admission not follow, a notice for a session still
+      // waiting is skipped; the other order could admit a session and never tell it.
+      await client.send(
+        new PutCommand({
+          TableName,
+          Item: { ...outboxKey(roomId, sessionId), sessionId, at },
+        }),
+      );
+      const admitted = await conditionalUpdate({
+        Key: sessionKey(sessionId),
+        UpdateExpression:
+          'SET #state = :admitted, #pass = :pass, #admittedAt = :at, #notified = :false, #ttl = :ttl REMOVE #line',
+        ConditionExpression: '#state = :waiting',
+        ExpressionAttributeNames: {
+          '#state': 'state',
+          '#pass': 'pass',
+          '#admittedAt': 'admittedAt',
+          '#notified': 'admissionNotified',
+          '#ttl': 'ttl',
+          '#line': 'line',
+        },
+        ExpressionAttributeValues: {
+          ':admitted': 'admitted',
+          ':waiting': 'waiting',
+          ':pass': { token: pass.token, expiresAt: pass.expiresAt },
+          ':at': at,
+          ':false': false,
+          ':ttl': pass.expiresAt + finishedRetention,
+        },
+      });
+      if (!admitted) return false;
+      depart(sessionId);
+      unsaved.admitted += 1;
+      return true;
+    },
+
+    async abandon(sessionId, disconnectedAt, at) {
+      // Conditional on the same absence: a visitor who came back meanwhile keeps the place.
+      const abandoned = await conditionalUpdate({
+        Key: sessionKey(sessionId),
+        UpdateExpression: 'SET #state = :abandoned, #ttl = :ttl REMOVE #line',
+        ConditionExpression:
+          '(#state = :waiting OR #state = :arriving) AND #disconnectedAt = :disconnectedAt',
+        ExpressionAttributeNames: {
+          '#state': 'state',
+          '#ttl': 'ttl',
+          '#line': 'line',
+          '#disconnectedAt': 'disconnectedAt',
+        },
+        ExpressionAttributeValues: {
+          ':abandoned': 'abandoned',
+          ':waiting': 'waiting',
+          ':arriving': 'arriving',
+          ':disconnectedAt': disconnectedAt,
+          ':ttl': epochSeconds(at) + finishedRetention,
+        },
+      });
+      if (!abandoned) return false;
+      depart(sessionId);
+      unsaved.abandoned += 1;
+      return true;
+    },
+
+    /**
+     * Reads the outbox (one Query) and the sessions it names (BatchGetItem). Notices already
+     * delivered, or for sessions gone or abandoned, are deleted on the way; a notice for a
+     * session still waiting (its admission did not happen) is kept for when it does.
+     */
+    async pendingAdmissionNotices(limit) {
+      const ids: string[] = [];
+      let start: Record<string, unknown> | undefined;
+      do {
+        const result = await client.send(
+          new QueryCommand({
+            TableName,
+            KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+            ExpressionAttributeValues: { ':pk': roomPk(roomId), ':prefix': OUTBOX_PREFIX },
+            ConsistentRead: true,
+            Limit: Math.max(1, limit - ids.length),
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        for (const item of result.Items ?? []) {
+          if (typeof item.sessionId === 'string') ids.push(item.sessionId);
+        }
+        start = result.LastEvaluatedKey;
+      } while (start && ids.length < limit);
+      if (ids.length === 0) return [];
+      const sessions = await batchGetSessions(ids);
+      const pending: Session[] = [];
+      const stale: string[] = [];
+      for (const id of ids) {
+        const session = sessions.get(id);
+        if (session?.state === 'admitted' && !session.admissionNotified) pending.push(session);
+        else if (session?.state !== 'waiting') stale.push(id);
+      }
+      if (stale.length > 0) await batchDelete(stale.map((id) => outboxKey(roomId, id)));
+      return pending;
+    },
+
+    async markAdmissionNotified(sessionIds) {
+      await mapLimited(sessionIds, writeConcurrency, (id) =>
+        conditionalUpdate({
+          Key: sessionKey(id),
+          UpdateExpression: 'SET #notified = :true',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#notified': 'admissionNotified' },
+          ExpressionAttributeValues: { ':true': true },
+        }),
+      );
+      // Deleted after the sessions are marked: a crash in between leaves notices that the next
+      // read finds delivered and deletes.
+      await batchDelete(sessionIds.map((id) => outboxKey(roomId, id)));
+    },
+
+    /**
+     * Records the positions about to be sent: one conditional UpdateItem each,
+     * `writeConcurrency` at a time, skipping sessions no longer waiting. The tick only records
+     * what it sends, so this writes at most the tick's fan-out budget.
+     */
+    async recordPositions(records: readonly PositionRecord[]) {
+      await mapLimited(records, writeConcurrency, (record) =>
+        conditionalUpdate({
+          Key: sessionKey(record.sessionId),
+          UpdateExpression: 'SET #sentPosition = :p, #sentAt = :at',
+          ConditionExpression: '#state = :waiting',
+          ExpressionAttributeNames: {
+            '#sentPosition': 'sentPosition',
+            '#sentAt': 'sentAt',
+            '#state': 'state',
+          },
+          ExpressionAttributeValues: {
+            ':p': record.position,
+            ':at': record.sentAt,
+            ':waiting': 'waiting',
+          },
+        }),
+      );
+    },
+
+    async getRoomState(): Promise<RoomState> {
+      const { Item } = await client.send(
+        new GetCommand({ TableName, Key: stateKey, ConsistentRead: true }),
+      );
+      return Item ? toRoomState(Item) : structuredClone(EMPTY_ROOM_STATE);
+    },
+
+    async putRoomState(state) {
+      const admitted = unsaved.admitted;
+      const abandoned = unsaved.abandoned;
+      unsaved.admitted = 0;
+      unsaved.abandoned = 0;
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName,
+            Key: stateKey,
+            UpdateExpression:
+              'SET #tokens = :tokens, #refilledAt = :refilledAt, #recent = :recent, #waiting = :waiting ADD #admittedTotal :admitted, #abandonedTotal :abandoned',
+            ExpressionAttributeNames: {
+              '#tokens': 'tokens',
+              '#refilledAt': 'refilledAt',
+              '#recent': 'recentAdmissions',
+              '#waiting': 'waiting',
+              '#admittedTotal': 'admittedTotal',
+              '#abandonedTotal': 'abandonedTotal',
+            },
+            ExpressionAttributeValues: {
+              ':tokens': state.tokens,
+              ':refilledAt': state.refilledAt,
+              ':recent': state.recentAdmissions.map(({ at, count }) => ({ at, count })),
+              ':waiting': state.waiting,
+              ':admitted': admitted,
+              ':abandoned': abandoned,
+            },
+          }),
+        );
+      } catch (error) {
+        unsaved.admitted += admitted;
+        unsaved.abandoned += abandoned;
+        throw error;
+      }
+    },
+
+    async counts(): Promise<RoomCounts> {
+      let waiting = 0;
+      let start: Record<string, unknown> | undefined;
+      do {
+        const result = await client.send(
+          new QueryCommand({
+            TableName,
+            IndexName: LINE_INDEX,
+            KeyConditionExpression: '#line = :room',
+            ExpressionAttributeNames: { '#line': 'line' },
+            ExpressionAttributeValues: { ':room': roomId },
+            Select: 'COUNT',
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        waiting += result.Count ?? 0;
+        start = result.LastEvaluatedKey;
+      } while (start);
+      const { Item } = await client.send(
+        new GetCommand({ TableName, Key: stateKey, ConsistentRead: true }),
+      );
+      return {
+        waiting,
+        arriving: options.countArriving ? await options.countArriving() : 0,
+        admitted: numberOr(Item?.admittedTotal, 0) + unsaved.admitted,
+        abandoned: numberOr(Item?.abandonedTotal, 0) + unsaved.abandoned,
+      };
+    },
+
+    async markAnnounced(sessionId, connectionId) {
+      await conditionalUpdate({
+        Key: sessionKey(sessionId),
+        UpdateExpression: 'SET #announced = :c',
+        ConditionExpression: '#connectionId = :c',
+        ExpressionAttributeNames: { '#announced': 'announced', '#connectionId': 'connectionId' },
+        ExpressionAttributeValues: { ':c': connectionId },
+      });
+    },
+  };
+}
+
+function toRoomState(item: Record<string, unknown>): RoomState {
+  const recent = Array.isArray(item.recentAdmissions) ? item.recentAdmissions : [];
+  return {
+    tokens: numberOr(item.tokens, 0),
+    refilledAt: typeof item.refilledAt === 'number' ? item.refilledAt : null,
+    recentAdmissions: recent.map((entry: { at?: unknown; count?: unknown }) => ({
+      at: numberOr(entry.at, 0),
+      count: numberOr(entry.count, 0),
+    })),
+    waiting: numberOr(item.waiting, 0),
+  };
+}
+
+function numberOr(value: unknown, fallback: number): number {
+  return typeof value === 'number' ? value : fallback;
+}
+
+/** An opaque cursor for a `LastEvaluatedKey` of the line index (four string attributes). */
+function encodeCursor(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key)).toString('base64url');
+}
+
+function decodeCursor(cursor: string): Record<string, string> {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw new Error('not a cursor of the waiting line');
+  }
+  if (
+    typeof key !== 'object' ||
+    key === null ||
+    Array.isArray(key) ||
+    !Object.values(key).every((value) => typeof value === 'string')
+  ) {
+    throw new Error('not a cursor of the waiting line');
+  }
+  return key as Record<string, string>;
+}

@@ -1,0 +1,15 @@
+/**
+ * The processor's lease: the right to run the room's ticks for a short while, held by one
+ * processor at a time (a conditional write on AWS). A holder renews it before every tick and
+ * stops as soon as a renewal is refused, so two processors never tick the same room at once
+ * for longer than one tick that overran the lease.
+ */
+export interface Lease {
+  /**
+   * Takes the lease, or renews it if this holder already has it, until `now + durationMs`.
+   * Resolves false (and changes nothing) while another holder's lease has not expired.
+   */
+  acquire(now: number, durationMs: number): Promise<boolean>;
+  /** Gives the lease up at once if this holder has it; does nothing otherwise. */
+  release(): Promise<void>;
+}

@@ -1,0 +1,103 @@
+/**
+ * The processor's outer loop: ticks at a steady interval while it holds the lease, until a
+ * deadline. On AWS one scheduled invocation runs it for about a minute (EventBridge schedules
+ * are at least a minute apart); the clock and the sleep are passed in, so a test drives it with
+ * a manual clock.
+ */
+import type { Lease } from './lease.ts';
+import type { Clock } from './ports.ts';
+import type { TickReport } from './processor.ts';
+
+export interface ProcessorLoopOptions {
+  lease: Lease;
+  clock: Clock;
+  /** Waits `ms` (advances a manual clock in tests). */
+  sleep: (ms: number) => Promise<void>;
+  /** Runs one tick of the room. */
+  tick: () => Promise<TickReport>;
+  /** Interval between tick starts; also how often a held lease is tried again. */
+  tickMs: number;
+  /** How long each acquisition or renewal holds the lease; longer than any tick. */
+  leaseMs: number;
+  /** Epoch ms at or after which no tick starts. */
+  deadline: number;
+  onTick?: (report: TickReport) => void;
+  /** Told about a failed tick or a failed lease call; the loop carries on. */
+  onError?: (error: unknown, during: 'tick' | 'lease') => void;
+}
+
+export interface ProcessorLoopOutcome {
+  ticks: number;
+  failedTicks: number;
+  /** Whether this loop held the lease at some point. */
+  held: boolean;
+  /** `deadline`: ran out of time (lease released); `lease-lost`: another processor took over. */
+  ended: 'deadline' | 'lease-lost';
+}
+
+/**
+ * Ticks every `tickMs` while holding the lease, renewing it before each tick, until the next
+ * tick would start at or after the deadline; then releases the lease so that the next
+ * invocation takes over at once. While another processor holds the lease it retries every
+ * `tickMs` (the previous invocation releases it when its own deadline comes). A failed tick is
+ * reported and the next one runs as usual: every step of a tick is safe to repeat.
+ */
+export async function runProcessorLoop(
+  options: ProcessorLoopOptions,
+): Promise<ProcessorLoopOutcome> {
+  const { lease, clock, sleep, tickMs, leaseMs, deadline } = options;
+  let ticks = 0;
+  let failedTicks = 0;
+  let held = false;
+  let holding = false;
+  try {
+    while (clock.now() < deadline) {
+      const startedAt = clock.now();
+      const granted = await tryAcquire(options, startedAt, leaseMs);
+      if (granted === false && holding) {
+        holding = false;
+        return { ticks, failedTicks, held, ended: 'lease-lost' };
+      }
+      // `unknown` (the renewal call failed): a tick is skipped, as the lease may have lapsed.
+      if (granted === true) {
+        held = true;
+        holding = true;
+        try {
+          const report = await options.tick();
+          ticks += 1;
+          options.onTick?.(report);
+        } catch (error) {
+          failedTicks += 1;
+          options.onError?.(error, 'tick');
+        }
+      }
+      const nextAt = startedAt + tickMs;
+      if (nextAt >= deadline) break;
+      const wait = nextAt - clock.now();
+      if (wait > 0) await sleep(wait);
+    }
+    return { ticks, failedTicks, held, ended: 'deadline' };
+  } finally {
+    if (holding) {
+      try {
+        await lease.release();
+      } catch (error) {
+        // It lapses by itself within `leaseMs`.
+        options.onError?.(error, 'lease');
+      }
+    }
+  }
+}
+
+async function tryAcquire(
+  options: ProcessorLoopOptions,
+  now: number,
+  leaseMs: number,
+): Promise<boolean | 'unknown'> {
+  try {
+    return await options.lease.acquire(now, leaseMs);
+  } catch (error) {
+    options.onError?.(error, 'lease');
+    return 'unknown';
+  }
+}

@@ -1,0 +1,42 @@
+/** Entry point of the `$default` route and the join / resume / status / ping routes. */
+import { systemClock } from '../adapters/local/system-clock.ts';
+import { createObservability } from './observability.ts';
+import { readSettings } from './settings.ts';
+import { createMessageHandler } from './websocket-handlers.ts';
+import {
+  arrivalQueueFrom,
+  configSourceFrom,
+  frameLimiter,
+  notifierFrom,
+  sessionStoreFrom,
+  signerFrom,
+} from './wiring.ts';
+
+const settings = readSettings([
+  'tableName',
+  'roomId',
+  'mainOrigin',
+  'configPrefix',
+  'signingKeyParameter',
+  'arrivalQueueUrl',
+  'managementEndpoint',
+  'passTtlSeconds',
+]);
+const observability = createObservability('message');
+const store = sessionStoreFrom(settings);
+
+export const handler = createMessageHandler({
+  router: {
+    store,
+    queue: arrivalQueueFrom(settings, observability),
+    config: configSourceFrom(settings, observability),
+    signer: signerFrom(settings),
+    clock: systemClock,
+    mainOrigin: settings.mainOrigin,
+    limiter: frameLimiter(),
+  },
+  store,
+  replies: notifierFrom(settings),
+  clock: systemClock,
+  observability,
+});

@@ -1,0 +1,56 @@
+/** Entry point of the scheduled processor (EventBridge, every minute; it loops inside). */
+import { realSleep } from '../adapters/aws/aws-errors.ts';
+import { createDynamoLease } from '../adapters/aws/dynamo-lease.ts';
+import { systemClock } from '../adapters/local/system-clock.ts';
+import { DEFAULT_PROCESSOR_SETTINGS } from '../core/processor.ts';
+import { createObservability } from './observability.ts';
+import { createProcessorHandler } from './processor-handler.ts';
+import { readSettings } from './settings.ts';
+import {
+  arrivalQueueFrom,
+  configSourceFrom,
+  notifierFrom,
+  sessionStoreFrom,
+  signerFrom,
+} from './wiring.ts';
+
+const settings = readSettings([
+  'tableName',
+  'roomId',
+  'mainOrigin',
+  'configPrefix',
+  'signingKeyParameter',
+  'arrivalQueueUrl',
+  'managementEndpoint',
+  'passTtlSeconds',
+  'abandonAfterSeconds',
+  'tickMs',
+  'positionBudgetPerSecond',
+]);
+const observability = createObservability('processor');
+
+export const handler = createProcessorHandler({
+  processor: {
+    store: sessionStoreFrom(settings),
+    queue: arrivalQueueFrom(settings, observability),
+    config: configSourceFrom(settings, observability),
+    notifier: notifierFrom(settings),
+    signer: signerFrom(settings),
+    clock: systemClock,
+    settings: {
+      ...DEFAULT_PROCESSOR_SETTINGS,
+      mainOrigin: settings.mainOrigin,
+      tickMs: settings.tickMs,
+      abandonAfterMs: settings.abandonAfterSeconds * 1000,
+      positionBudgetPerSecond: settings.positionBudgetPerSecond,
+      // A Query page stops at 1 MB (about 2,500 waiting sessions) whatever the limit: ask for
+      // more than that, so a page is never cut short by the limit first.
+      pageSize: 5000,
+    },
+  },
+  lease: (owner) =>
+    createDynamoLease({ tableName: settings.tableName, roomId: settings.roomId, owner }),
+  clock: systemClock,
+  sleep: realSleep,
+  observability,
+});

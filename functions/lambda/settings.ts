@@ -1,0 +1,138 @@
+/**
+ * The Lambda functions' settings, read from the environment once at cold start and validated
+ * with valibot. A missing or bad variable stops the cold start with an error naming it. Each
+ * entry point asks only for the settings it uses; the CDK app sets them (names in `env.ts`).
+ */
+import * as v from 'valibot';
+import { Env } from '../env.ts';
+
+export class SettingsError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`${variable}: ${reason}`);
+    this.name = 'SettingsError';
+  }
+}
+
+const text = v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'));
+
+const integer = (min: number, max: number) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^\d+$/, 'must be a whole number'),
+    v.transform(Number),
+    v.number(),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  );
+
+const httpsUrl = (what: string) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.check(
+      (s) => URL.canParse(s) && new URL(s).protocol === 'https:',
+      `must be an https URL (${what})`,
+    ),
+  );
+
+const origin = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check(
+    (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol),
+    'must be an http(s) URL',
+  ),
+  v.check((s) => {
+    const url = new URL(s);
+    return url.pathname === '/' && !url.search && !url.hash && !url.username;
+  }, 'must be an origin only (scheme, host and port)'),
+  v.transform((s) => new URL(s).origin),
+);
+
+const settingSchemas = {
+  tableName: { variable: Env.tableName, schema: text },
+  roomId: {
+    variable: Env.roomId,
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and dashes'),
+    ),
+  },
+  mainOrigin: { variable: Env.mainOrigin, schema: origin },
+  configPrefix: {
+    variable: Env.configPrefix,
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^\/(?:[A-Za-z0-9_.-]+\/)+$/, 'must be an SSM path that starts and ends with /'),
+    ),
+    fallback: '/waiting-room/config/',
+  },
+  signingKeyParameter: { variable: Env.signingKeyParameter, schema: text },
+  arrivalQueueUrl: {
+    variable: Env.arrivalQueueUrl,
+    schema: v.pipe(
+      httpsUrl('the SQS queue URL'),
+      v.check((s) => s.endsWith('.fifo'), 'must be the URL of a FIFO queue (ending in .fifo)'),
+    ),
+  },
+  managementEndpoint: {
+    variable: Env.managementEndpoint,
+    schema: httpsUrl('https://{apiId}.execute-api.{region}.amazonaws.com/{stage}'),
+  },
+  passTtlSeconds: {
+    variable: Env.passTtlSeconds,
+    schema: integer(30, 7 * 24 * 3600),
+    fallback: '1200',
+  },
+  abandonAfterSeconds: {
+    variable: Env.abandonAfterSeconds,
+    schema: integer(1, 24 * 3600),
+    fallback: '120',
+  },
+  tickMs: { variable: Env.tickMs, schema: integer(50, 60_000), fallback: '1000' },
+  positionBudgetPerSecond: {
+    variable: Env.positionBudgetPerSecond,
+    schema: integer(1, 1_000_000),
+    // Half the account's 10,000 postToConnection requests a second, leaving room for replies.
+    fallback: '5000',
+  },
+} as const satisfies Record<
+  string,
+  { variable: string; schema: v.GenericSchema<string, unknown>; fallback?: string }
+>;
+
+type SettingSchemas = typeof settingSchemas;
+export type SettingName = keyof SettingSchemas;
+export type Settings = { [K in SettingName]: v.InferOutput<SettingSchemas[K]['schema']> };
+
+/**
+ * Reads and validates the named settings; throws {@link SettingsError} naming the first
+ * variable that is missing (and has no default) or bad.
+ */
+export function readSettings<K extends SettingName>(
+  names: readonly K[],
+  env: Record<string, string | undefined> = process.env,
+): Pick<Settings, K> {
+  const settings: Partial<Settings> = {};
+  for (const name of names) {
+    const spec: { variable: string; schema: v.GenericSchema<string, unknown>; fallback?: string } =
+      settingSchemas[name];
+    const raw = env[spec.variable]?.trim() ? (env[spec.variable] as string) : spec.fallback;
+    if (raw === undefined) throw new SettingsError(spec.variable, 'must be set');
+    const result = v.safeParse(spec.schema, raw);
+    if (!result.success) {
+      throw new SettingsError(
+        spec.variable,
+        `${result.issues[0]?.message ?? 'invalid'} (got "${raw.slice(0, 200)}")`,
+      );
+    }
+    (settings as Record<string, unknown>)[name] = result.output;
+  }
+  return settings as Pick<Settings, K>;
+}

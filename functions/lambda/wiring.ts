@@ -1,0 +1,71 @@
+/**
+ * The AWS adapters built from the functions' settings, with the default SDK clients: the AWS
+ * counterpart of `local/room.ts`. Each entry point builds only what it uses, once per container.
+ */
+import { createApiGatewayNotifier } from '../adapters/aws/api-gateway-notifier.ts';
+import {
+  createDynamoSessionStore,
+  type DynamoSessionStore,
+} from '../adapters/aws/dynamo-session-store.ts';
+import { createSqsArrivalQueue, type SqsArrivalQueue } from '../adapters/aws/sqs-arrival-queue.ts';
+import { createSsmConfigSource } from '../adapters/aws/ssm-config.ts';
+import { loadSigningKeyFromSsm } from '../adapters/aws/ssm-signing-key.ts';
+import type { ConfigSource, Notifier, Signer } from '../core/ports.ts';
+import { createConnectionRateLimiter } from '../core/rate-limiter.ts';
+import { createLazySigner } from './lazy-signer.ts';
+import type { Observability } from './observability.ts';
+import type { Settings } from './settings.ts';
+
+export function sessionStoreFrom(
+  settings: Pick<Settings, 'tableName' | 'roomId'>,
+): DynamoSessionStore {
+  return createDynamoSessionStore({ tableName: settings.tableName, roomId: settings.roomId });
+}
+
+export function arrivalQueueFrom(
+  settings: Pick<Settings, 'arrivalQueueUrl' | 'roomId'>,
+  { logger }: Observability,
+): SqsArrivalQueue {
+  return createSqsArrivalQueue({
+    queueUrl: settings.arrivalQueueUrl,
+    roomId: settings.roomId,
+    onMalformed: (message, reason) =>
+      logger.error('deleted a message that is not an arrival', {
+        reason,
+        messageId: message.MessageId,
+      }),
+  });
+}
+
+export function configSourceFrom(
+  settings: Pick<Settings, 'configPrefix'>,
+  { logger }: Observability,
+): ConfigSource {
+  return createSsmConfigSource({
+    prefix: settings.configPrefix,
+    onError: (error) =>
+      logger.error('room config read failed; using the last good value', { error }),
+  });
+}
+
+export function signerFrom(
+  settings: Pick<Settings, 'signingKeyParameter' | 'roomId' | 'mainOrigin' | 'passTtlSeconds'>,
+): Signer {
+  return createLazySigner(() => loadSigningKeyFromSsm({ name: settings.signingKeyParameter }), {
+    roomId: settings.roomId,
+    mainOrigin: settings.mainOrigin,
+    passTtlSeconds: settings.passTtlSeconds,
+  });
+}
+
+export function notifierFrom(settings: Pick<Settings, 'managementEndpoint'>): Notifier {
+  return createApiGatewayNotifier({ endpoint: settings.managementEndpoint });
+}
+
+/**
+ * Per-connection frame limits, as in the local runtime. Kept per container: a connection's
+ * frames spread over containers, which still bounds what one flood costs.
+ */
+export function frameLimiter() {
+  return createConnectionRateLimiter({ burst: 20, perSecond: 5 });
+}

@@ -1,0 +1,170 @@
+/**
+ * A whole room on the AWS adapters, with the shape of `room-harness.ts`: the DynamoDB store on
+ * dynalite, the SQS queue, SSM config and management API notifier over stand-in clients (so the
+ * real adapter code runs), a manual clock, and frames answered the way the Lambda message
+ * handler answers them (replies in order, then `joined` marked as delivered).
+ */
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { SSMClient } from '@aws-sdk/client-ssm';
+import { createApiGatewayNotifier } from '../../functions/adapters/aws/api-gateway-notifier.ts';
+import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
+import { createSqsArrivalQueue } from '../../functions/adapters/aws/sqs-arrival-queue.ts';
+import {
+  createSsmConfigSource,
+  createSsmConfigWriter,
+} from '../../functions/adapters/aws/ssm-config.ts';
+import type { Delivery, Notifier, RoomConfig } from '../../functions/core/ports.ts';
+import {
+  DEFAULT_PROCESSOR_SETTINGS,
+  type ProcessorDeps,
+  runTick,
+} from '../../functions/core/processor.ts';
+import type { ServerMessage } from '../../functions/core/protocol.ts';
+import { createSigner, jwksOf } from '../../functions/core/tokens.ts';
+import { answerFrame } from '../../functions/lambda/websocket-handlers.ts';
+import { handleDisconnect, type RouterDeps } from '../../functions/router.ts';
+import type { Dynalite } from './aws-dynalite.ts';
+import { FakeFifoSqs, FakeManagementApi, FakeSsm } from './aws-fakes.ts';
+import { type HarnessOptions, MAIN_ORIGIN, ManualClock, ROOM_ID, testKey } from './room-harness.ts';
+
+export const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/arrivals.fifo';
+export const CONFIG_PREFIX = '/waiting-room/config/';
+
+/** The management API as the tests see it: what was pushed, and which connections are gone. */
+export interface RecordingPushes extends Notifier {
+  readonly sent: Map<string, ServerMessage[]>;
+  readonly gone: Set<string>;
+  failNext: number;
+  messages(connectionId: string): ServerMessage[];
+}
+
+export async function createAwsHarness(db: Dynalite, options: HarnessOptions = {}) {
+  const clock = new ManualClock();
+  const key = await testKey();
+  const tableName = await db.createTable();
+  const sqs = new FakeFifoSqs(clock);
+  const ssm = new FakeSsm();
+  const api = new FakeManagementApi();
+
+  const queue = createSqsArrivalQueue({
+    client: sqs as unknown as SQSClient,
+    queueUrl: QUEUE_URL,
+    roomId: ROOM_ID,
+  });
+  const store = createDynamoSessionStore({
+    client: db.documentClient,
+    tableName,
+    roomId: ROOM_ID,
+    clock,
+    countArriving: () => queue.approximateDepth(),
+  });
+  const writer = createSsmConfigWriter({
+    client: ssm as unknown as SSMClient,
+    prefix: CONFIG_PREFIX,
+  });
+  const initial: RoomConfig = { enabled: true, admitPerMinute: 60, ...options.config };
+  await writer.setEnabled(initial.enabled);
+  await writer.setRate(initial.admitPerMinute);
+  // No caching: a test's change applies at the next tick, as in the in-process config.
+  const source = createSsmConfigSource({
+    client: ssm as unknown as SSMClient,
+    prefix: CONFIG_PREFIX,
+    ttlMs: 0,
+    clock,
+  });
+  const config = {
+    get: () => source.get(),
+    async set(change: Partial<RoomConfig>): Promise<void> {
+      if (change.enabled !== undefined) await writer.setEnabled(change.enabled);
+      if (change.admitPerMinute !== undefined) await writer.setRate(change.admitPerMinute);
+    },
+  };
+  const pushes = createApiGatewayNotifier({
+    client: api as unknown as ApiGatewayManagementApiClient,
+    sleep: async () => {},
+  });
+  const notifier: RecordingPushes = {
+    sent: api.posts,
+    gone: api.gone,
+    get failNext() {
+      return api.failNext;
+    },
+    set failNext(count: number) {
+      api.failNext = count;
+    },
+    send: (connectionId: string, message: ServerMessage): Promise<Delivery> =>
+      pushes.send(connectionId, message),
+    messages: (connectionId: string) => api.messages(connectionId),
+  };
+  const signer = createSigner({
+    key,
+    roomId: ROOM_ID,
+    mainOrigin: MAIN_ORIGIN,
+    passTtlSeconds: options.passTtlSeconds ?? 1200,
+  });
+  let ids = 0;
+  const router: RouterDeps = {
+    store,
+    queue,
+    config,
+    signer,
+    clock,
+    mainOrigin: MAIN_ORIGIN,
+    newId: () => `s${String(++ids).padStart(6, '0')}`,
+  };
+  const tickMs = options.tickMs ?? 1000;
+  const processor: ProcessorDeps = {
+    store,
+    queue,
+    config,
+    notifier,
+    signer,
+    clock,
+    settings: {
+      ...DEFAULT_PROCESSOR_SETTINGS,
+      mainOrigin: MAIN_ORIGIN,
+      tickMs,
+      abandonAfterMs: options.abandonAfterMs ?? 120_000,
+    },
+  };
+  return {
+    clock,
+    key,
+    jwks: jwksOf([key]),
+    tableName,
+    store,
+    queue,
+    config,
+    notifier,
+    router,
+    processor,
+    sqs,
+    ssm,
+    api,
+    /** Sends one frame from a connection, as the message handler does, and returns the replies. */
+    async send(connectionId: string, frame: unknown): Promise<ServerMessage[]> {
+      const text = typeof frame === 'string' ? frame : JSON.stringify(frame);
+      const replies: ServerMessage[] = [];
+      const replyChannel: Notifier = {
+        async send(_connectionId, message) {
+          replies.push(message);
+          return 'sent';
+        },
+      };
+      await answerFrame({ router, store, replies: replyChannel, clock }, connectionId, text);
+      return replies;
+    },
+    disconnect(connectionId: string): Promise<void> {
+      api.gone.add(connectionId);
+      return handleDisconnect(router, connectionId);
+    },
+    /** Advances the clock by one tick and runs it. */
+    async tick() {
+      clock.advance(tickMs);
+      return runTick(processor);
+    },
+  };
+}
+
+export type AwsHarness = Awaited<ReturnType<typeof createAwsHarness>>;

@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoLease } from '../../../functions/adapters/aws/dynamo-lease.ts';
+import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
+
+const ROOM = 'test-room';
+const T0 = Date.UTC(2026, 10, 25, 12, 0, 0);
+
+let db: Dynalite;
+beforeAll(async () => {
+  db = await startDynalite();
+});
+afterAll(async () => {
+  await db.close();
+});
+
+async function twoProcessors() {
+  const tableName = await db.createTable();
+  const lease = (owner: string) =>
+    createDynamoLease({ client: db.documentClient, tableName, roomId: ROOM, owner });
+  return { first: lease('run-1'), second: lease('run-2') };
+}
+
+describe('DynamoDB processor lease', () => {
+  it('is taken by the first processor that asks', async () => {
+    // Prepare
+    const { first } = await twoProcessors();
+
+    // Act
+    const taken = await first.acquire(T0, 15_000);
+
+    // Assess
+    expect(taken).toBe(true);
+  });
+
+  it('cannot be taken by a second processor while the first holds it', async () => {
+    // Prepare
+    const { first, second } = await twoProcessors();
+    await first.acquire(T0, 15_000);
+
+    // Act
+    const taken = await second.acquire(T0 + 14_000, 15_000);
+
+    // Assess
+    expect(taken).toBe(false);
+  });
+
+  it('is renewed by its holder, which pushes the expiry back', async () => {
+    // Prepare
+    const { first, second } = await twoProcessors();
+    await first.acquire(T0, 15_000);
+
+    // Act
+    const renewed = await first.acquire(T0 + 10_000, 15_000);
+    const takenAfterFirstExpiry = await second.acquire(T0 + 20_000, 15_000);
+
+    // Assess
+    expect(renewed).toBe(true);
+    expect(takenAfterFirstExpiry).toBe(false);
+  });
+
+  it('is taken over once its holder let it expire', async () => {
+    // Prepare
+    const { first, second } = await twoProcessors();
+    await first.acquire(T0, 15_000);
+
+    // Act
+    const taken = await second.acquire(T0 + 15_001, 15_000);
+    const firstAgain = await first.acquire(T0 + 16_000, 15_000);
+
+    // Assess
+    expect(taken).toBe(true);
+    expect(firstAgain).toBe(false);
+  });
+
+  it('is free for another processor at once after its holder releases it', async () => {
+    // Prepare
+    const { first, second } = await twoProcessors();
+    await first.acquire(T0, 15_000);
+
+    // Act
+    await first.release();
+    const taken = await second.acquire(T0 + 1, 15_000);
+
+    // Assess
+    expect(taken).toBe(true);
+  });
+
+  it('is not freed by a processor that does not hold it', async () => {
+    // Prepare
+    const { first, second } = await twoProcessors();
+    await first.acquire(T0, 15_000);
+
+    // Act
+    await second.release();
+    const taken = await second.acquire(T0 + 1, 15_000);
+
+    // Assess
+    expect(taken).toBe(false);
+  });
+});

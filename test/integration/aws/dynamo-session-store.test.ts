@@ -1,0 +1,580 @@
+import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createDynamoSessionStore,
+  type DynamoSessionStoreOptions,
+} from '../../../functions/adapters/aws/dynamo-session-store.ts';
+import { newSession, type Session } from '../../../functions/core/session.ts';
+import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
+import { ManualClock } from '../../helpers/room-harness.ts';
+
+const ROOM = 'test-room';
+const PASS = { token: 'header.payload.signature', expiresAt: 1_800_000_000 };
+
+let db: Dynalite;
+beforeAll(async () => {
+  db = await startDynalite();
+});
+afterAll(async () => {
+  await db.close();
+});
+
+async function createStore(options: Partial<DynamoSessionStoreOptions> = {}) {
+  const clock = new ManualClock();
+  const tableName = await db.createTable();
+  const store = createDynamoSessionStore({
+    client: db.documentClient,
+    tableName,
+    roomId: ROOM,
+    clock,
+    ...options,
+  });
+  const rawItem = async (pk: string, sk: string) =>
+    (await db.documentClient.send(new GetCommand({ TableName: tableName, Key: { pk, sk } }))).Item;
+  return { store, clock, tableName, rawItem };
+}
+
+type Store = Awaited<ReturnType<typeof createStore>>['store'];
+
+/** Creates sessions s1..sN on connections c1..cN. */
+async function join(store: Store, count: number, at = 1000): Promise<Session[]> {
+  const sessions: Session[] = [];
+  for (let i = 1; i <= count; i++) {
+    const session = newSession(`s${i}`, `c${i}`, '/', at + i);
+    await store.create(session);
+    sessions.push(session);
+  }
+  return sessions;
+}
+
+const order = (n: number) => String(n).padStart(40, '0');
+
+/** Joins and numbers N sessions, s1 first. */
+async function line(store: Store, count: number): Promise<void> {
+  await join(store, count);
+  await store.numberArrivals(
+    Array.from({ length: count }, (_, i) => ({ sessionId: `s${i + 1}`, order: order(i + 1) })),
+  );
+}
+
+async function readWholeLine(store: Store, pageSize = 1000): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await store.listWaiting(cursor, pageSize);
+    ids.push(...page.sessions.map((s) => s.id));
+    cursor = page.next;
+  } while (cursor !== null);
+  return ids;
+}
+
+describe('DynamoSessionStore: sessions and connections', () => {
+  it('stores a new session and reads it back as it was', async () => {
+    // Prepare
+    const { store } = await createStore();
+    const session = newSession('s1', 'c1', '/tickets?show=evening', 1234);
+
+    // Act
+    await store.create(session);
+
+    // Assess
+    expect(await store.get('s1')).toEqual(session);
+    expect(await store.get('nobody')).toBeUndefined();
+  });
+
+  it('refuses to create a session that already exists', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await store.create(newSession('s1', 'c1', '/', 1));
+
+    // Act
+    const again = store.create(newSession('s1', 'c9', '/', 2));
+
+    // Assess
+    await expect(again).rejects.toThrow('session s1 exists');
+  });
+
+  it('maps the connection that joined to its session, with a TTL of a few hours', async () => {
+    // Prepare
+    const { store, clock, rawItem } = await createStore();
+
+    // Act
+    await store.create(newSession('s1', 'c1', '/', 1));
+
+    // Assess
+    expect(await store.sessionOfConnection('c1')).toBe('s1');
+    expect(await store.sessionOfConnection('c2')).toBeUndefined();
+    const mapping = await rawItem('C#c1', 'C');
+    expect(mapping?.ttl).toBe(Math.floor(clock.now() / 1000) + 3 * 3600);
+  });
+
+  it('binds a new connection, clearing the disconnect mark and when it was last told', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await line(store, 1);
+    await store.recordPositions([{ sessionId: 's1', position: 1, sentAt: 5000 }]);
+    await store.detachConnection('c1', 6000);
+
+    // Act
+    await store.attachConnection('s1', 'c1-again');
+
+    // Assess
+    expect(await store.get('s1')).toMatchObject({
+      connectionId: 'c1-again',
+      disconnectedAt: null,
+      sentPosition: 1,
+      sentAt: null,
+    });
+    expect(await store.sessionOfConnection('c1-again')).toBe('s1');
+  });
+
+  it('marks the session disconnected when its current connection goes', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await join(store, 1);
+
+    // Act
+    const sessionId = await store.detachConnection('c1', 7000);
+
+    // Assess
+    expect(sessionId).toBe('s1');
+    expect((await store.get('s1'))?.disconnectedAt).toBe(7000);
+    expect(await store.sessionOfConnection('c1')).toBeUndefined();
+  });
+
+  it('keeps the first disconnect time when the connection is reported gone twice', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await join(store, 1);
+    await store.attachConnection('s1', 'c1');
+    await store.detachConnection('c1', 7000);
+    await store.attachConnection('s1', 'c2');
+    await store.detachConnection('c2', 8000);
+
+    // Act
+    await store.detachConnection('c2', 9000);
+
+    // Assess
+    expect((await store.get('s1'))?.disconnectedAt).toBe(8000);
+  });
+
+  it('leaves the session alone when a connection it no longer uses goes', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await join(store, 1);
+    await store.attachConnection('s1', 'c1-new');
+
+    // Act
+    const sessionId = await store.detachConnection('c1', 7000);
+
+    // Assess
+    expect(sessionId).toBe('s1');
+    expect(await store.get('s1')).toMatchObject({ connectionId: 'c1-new', disconnectedAt: null });
+  });
+
+  it('answers nothing for a connection it never saw', async () => {
+    // Prepare
+    const { store } = await createStore();
+
+    // Act
+    const sessionId = await store.detachConnection('ghost', 1);
+
+    // Assess
+    expect(sessionId).toBeUndefined();
+  });
+});
+
+describe('DynamoSessionStore: the line', () => {
+  it('numbers an arriving session with its order and puts it in the line', async () => {
+    // Prepare
+    const { store, rawItem } = await createStore();
+    await join(store, 1);
+
+    // Act
+    const numbered = await store.numberArrivals([{ sessionId: 's1', order: order(42) }]);
+
+    // Assess
+    expect(numbered).toBe(1);
+    expect(await store.get('s1')).toMatchObject({ state: 'waiting', seq: order(42) });
+    expect(await readWholeLine(store)).toEqual(['s1']);
+    const item = await rawItem('S#s1', 'S');
+    expect(item).toMatchObject({ line: ROOM, seq: order(42) });
+    expect(item?.ttl).toBeUndefined();
+  });
+
+  it('numbers a session once however often its arrival is delivered', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await join(store, 1);
+    await store.numberArrivals([{ sessionId: 's1', order: order(1) }]);
+
+    // Act
+    const again = await store.numberArrivals([{ sessionId: 's1', order: order(9) }]);
+
+    // Assess
+    expect(again).toBe(0);
+    expect((await store.get('s1'))?.seq).toBe(order(1));
+  });
+
+  it('skips arrivals of sessions it does not know', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await join(store, 1);
+
+    // Act
+    const numbered = await store.numberArrivals([
+      { sessionId: 'ghost', order: order(1) },
+      { sessionId: 's1', order: order(2) },
+    ]);
+
+    // Assess
+    expect(numbered).toBe(1);
+    expect(await store.get('ghost')).toBeUndefined();
+  });
+
+  it('reads the line page by page in arrival order whatever order it was numbered in', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await join(store, 7);
+    const orders = [5, 2, 7, 1, 6, 3, 4];
+    await store.numberArrivals(
+      orders.map((n, i) => ({ sessionId: `s${i + 1}`, order: order(n * 1000) })),
+    );
+
+    // Act
+    const first = await store.listWaiting(null, 3);
+    const ids = await readWholeLine(store, 3);
+
+    // Assess
+    expect(first.sessions).toHaveLength(3);
+    expect(first.next).not.toBeNull();
+    expect(ids).toEqual(['s4', 's2', 's6', 's7', 's1', 's5', 's3']);
+  });
+
+  it('ends the line with a null cursor', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await line(store, 2);
+
+    // Act
+    const page = await store.listWaiting(null, 10);
+
+    // Assess
+    expect(page.sessions.map((s) => s.id)).toEqual(['s1', 's2']);
+    expect(page.next).toBeNull();
+  });
+
+  it('refuses a cursor it did not make', async () => {
+    // Prepare
+    const { store } = await createStore();
+
+    // Act
+    const listing = store.listWaiting('not-a-cursor', 10);
+
+    // Assess
+    await expect(listing).rejects.toThrow('not a cursor');
+  });
+
+  it('shows a waiting session without its connection until its joined was delivered there', async () => {
+    // Prepare: s1 joined through the message handler, s2 resumed on a new connection.
+    const { store } = await createStore();
+    await line(store, 2);
+    await store.markAnnounced('s1', 'c1');
+    await store.markAnnounced('s2', 'c2');
+    await store.attachConnection('s2', 'c2-new');
+
+    // Act
+    const before = (await store.listWaiting(null, 10)).sessions;
+    await store.markAnnounced('s2', 'c2-new');
+    const after = (await store.listWaiting(null, 10)).sessions;
+
+    // Assess
+    expect(before.map((s) => s.connectionId)).toEqual(['c1', null]);
+    expect(after.map((s) => s.connectionId)).toEqual(['c1', 'c2-new']);
+    expect((await store.get('s2'))?.connectionId).toBe('c2-new');
+  });
+
+  it('does not mark a delivery on a connection the session has left', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await line(store, 1);
+    await store.attachConnection('s1', 'c1-new');
+
+    // Act
+    await store.markAnnounced('s1', 'c1');
+
+    // Assess
+    expect((await store.listWaiting(null, 10)).sessions[0]?.connectionId).toBeNull();
+  });
+});
+
+describe('DynamoSessionStore: admission and abandonment', () => {
+  it('admits a waiting session once, with its pass, and takes it out of the line', async () => {
+    // Prepare
+    const { store, rawItem } = await createStore();
+    await line(store, 2);
+
+    // Act
+    const first = await store.admit('s1', PASS, 9000);
+    const second = await store.admit('s1', { ...PASS, token: 'other' }, 9500);
+
+    // Assess
+    expect([first, second]).toEqual([true, false]);
+    expect(await store.get('s1')).toMatchObject({
+      state: 'admitted',
+      pass: PASS,
+      admittedAt: 9000,
+      admissionNotified: false,
+    });
+    expect(await readWholeLine(store)).toEqual(['s2']);
+    const item = await rawItem('S#s1', 'S');
+    expect(item?.line).toBeUndefined();
+    expect(item?.ttl).toBe(PASS.expiresAt + 24 * 3600);
+  });
+
+  it('does not admit a session that is still arriving', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await join(store, 1);
+
+    // Act
+    const admitted = await store.admit('s1', PASS, 9000);
+
+    // Assess
+    expect(admitted).toBe(false);
+    expect((await store.get('s1'))?.state).toBe('arriving');
+    expect(await store.pendingAdmissionNotices(10)).toEqual([]);
+  });
+
+  it('abandons a session gone since the same moment and takes it out of the line', async () => {
+    // Prepare
+    const { store, rawItem } = await createStore();
+    await line(store, 2);
+    await store.detachConnection('c1', 5000);
+
+    // Act
+    const abandoned = await store.abandon('s1', 5000, 200_000);
+
+    // Assess
+    expect(abandoned).toBe(true);
+    expect((await store.get('s1'))?.state).toBe('abandoned');
+    expect(await readWholeLine(store)).toEqual(['s2']);
+    expect((await rawItem('S#s1', 'S'))?.ttl).toBe(200 + 24 * 3600);
+  });
+
+  it('keeps the place of a visitor who came back before the abandonment', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await line(store, 1);
+    await store.detachConnection('c1', 5000);
+    await store.attachConnection('s1', 'c1-back');
+
+    // Act
+    const abandoned = await store.abandon('s1', 5000, 200_000);
+
+    // Assess
+    expect(abandoned).toBe(false);
+    expect(await readWholeLine(store)).toEqual(['s1']);
+  });
+
+  it('does not abandon a session that was gone again since a later moment', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await line(store, 1);
+    await store.detachConnection('c1', 5000);
+    await store.attachConnection('s1', 'c1-back');
+    await store.detachConnection('c1-back', 8000);
+
+    // Act
+    const abandoned = await store.abandon('s1', 5000, 200_000);
+
+    // Assess
+    expect(abandoned).toBe(false);
+    expect((await store.get('s1'))?.state).toBe('waiting');
+  });
+
+  it('abandons an arriving session that never got its number', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await join(store, 1);
+    await store.detachConnection('c1', 5000);
+
+    // Act
+    const abandoned = await store.abandon('s1', 5000, 200_000);
+
+    // Assess
+    expect(abandoned).toBe(true);
+    expect(await store.numberArrivals([{ sessionId: 's1', order: order(1) }])).toBe(0);
+  });
+
+  it('does not abandon an admitted session', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await line(store, 1);
+    await store.detachConnection('c1', 5000);
+    await store.admit('s1', PASS, 6000);
+
+    // Act
+    const abandoned = await store.abandon('s1', 5000, 200_000);
+
+    // Assess
+    expect(abandoned).toBe(false);
+    expect((await store.get('s1'))?.state).toBe('admitted');
+  });
+});
+
+describe('DynamoSessionStore: admission notices', () => {
+  it('lists admitted sessions not yet told until they are marked told', async () => {
+    // Prepare
+    const { store, tableName } = await createStore();
+    await line(store, 3);
+    await store.admit('s1', PASS, 9000);
+    await store.admit('s2', PASS, 9000);
+
+    // Act
+    const pending = await store.pendingAdmissionNotices(10);
+    await store.markAdmissionNotified(['s1']);
+    const after = await store.pendingAdmissionNotices(10);
+
+    // Assess
+    expect(pending.map((s) => s.id).sort()).toEqual(['s1', 's2']);
+    expect(after.map((s) => s.id)).toEqual(['s2']);
+    expect((await store.get('s1'))?.admissionNotified).toBe(true);
+    const outbox = await db.documentClient.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': `R#${ROOM}` },
+      }),
+    );
+    expect(outbox.Items?.map((item) => item.sk)).toEqual(['OUTBOX#s2']);
+  });
+
+  it('returns at most the number of notices asked for', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await line(store, 3);
+    for (const id of ['s1', 's2', 's3']) await store.admit(id, PASS, 9000);
+
+    // Act
+    const pending = await store.pendingAdmissionNotices(2);
+
+    // Assess
+    expect(pending).toHaveLength(2);
+  });
+
+  it('keeps a notice written just before an admission that did not happen, until it is moot', async () => {
+    // Prepare: a processor crashed between writing the notice and admitting s1.
+    const { store, tableName, rawItem } = await createStore();
+    await line(store, 1);
+    await db.documentClient.send(
+      new PutCommand({
+        TableName: tableName,
+        Item: { pk: `R#${ROOM}`, sk: 'OUTBOX#s1', sessionId: 's1', at: 1 },
+      }),
+    );
+
+    // Act
+    const whileWaiting = await store.pendingAdmissionNotices(10);
+    const keptWhileWaiting = await rawItem(`R#${ROOM}`, 'OUTBOX#s1');
+    await store.detachConnection('c1', 5000);
+    await store.abandon('s1', 5000, 9000);
+    const afterAbandon = await store.pendingAdmissionNotices(10);
+
+    // Assess
+    expect(whileWaiting).toEqual([]);
+    expect(keptWhileWaiting).toBeDefined();
+    expect(afterAbandon).toEqual([]);
+    expect(await rawItem(`R#${ROOM}`, 'OUTBOX#s1')).toBeUndefined();
+  });
+});
+
+describe('DynamoSessionStore: positions, room state and counts', () => {
+  it('records the positions told to waiting sessions and to no one else', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await line(store, 2);
+    await store.admit('s1', PASS, 9000);
+
+    // Act
+    await store.recordPositions([
+      { sessionId: 's1', position: 1, sentAt: 10_000 },
+      { sessionId: 's2', position: 1, sentAt: 10_000 },
+      { sessionId: 'ghost', position: 2, sentAt: 10_000 },
+    ]);
+
+    // Assess
+    expect(await store.get('s1')).toMatchObject({ sentPosition: null, sentAt: null });
+    expect(await store.get('s2')).toMatchObject({ sentPosition: 1, sentAt: 10_000 });
+    expect(await store.get('ghost')).toBeUndefined();
+  });
+
+  it('starts from an empty room state', async () => {
+    // Prepare
+    const { store } = await createStore();
+
+    // Act
+    const state = await store.getRoomState();
+
+    // Assess
+    expect(state).toEqual({ tokens: 0, refilledAt: null, recentAdmissions: [], waiting: 0 });
+  });
+
+  it('keeps the room state as written, fractional tokens included', async () => {
+    // Prepare
+    const { store } = await createStore();
+    const state = {
+      tokens: 1 / 3 + 1.1102230246251565e-16,
+      refilledAt: 1_764_072_000_123,
+      recentAdmissions: [
+        { at: 1_764_072_000_000, count: 2 },
+        { at: 1_764_072_001_000, count: 1 },
+      ],
+      waiting: 12,
+    };
+
+    // Act
+    await store.putRoomState(state);
+    await store.putRoomState({ ...state, tokens: 2.5e-7 });
+
+    // Assess
+    expect(await store.getRoomState()).toEqual({ ...state, tokens: 2.5e-7 });
+  });
+
+  it('counts the line, and the admissions and abandonments saved with the room state', async () => {
+    // Prepare
+    const { store } = await createStore({ countArriving: async () => 7 });
+    await line(store, 4);
+    await store.admit('s1', PASS, 9000);
+    await store.detachConnection('c2', 5000);
+    await store.abandon('s2', 5000, 9000);
+    await store.putRoomState({ tokens: 0, refilledAt: 9000, recentAdmissions: [], waiting: 2 });
+    await store.admit('s3', PASS, 9500);
+
+    // Act
+    const counts = await store.counts();
+
+    // Assess
+    expect(counts).toEqual({ waiting: 1, arriving: 7, admitted: 2, abandoned: 1 });
+  });
+
+  it('adds to the saved totals across store instances', async () => {
+    // Prepare: a processor that saved its tick, then a fresh container.
+    const { store, tableName } = await createStore();
+    await line(store, 2);
+    await store.admit('s1', PASS, 9000);
+    await store.putRoomState(await store.getRoomState());
+    const another = createDynamoSessionStore({
+      client: db.documentClient,
+      tableName,
+      roomId: ROOM,
+    });
+
+    // Act
+    await another.admit('s2', PASS, 9500);
+    await another.putRoomState(await another.getRoomState());
+
+    // Assess
+    expect((await store.counts()).admitted).toBe(2);
+  });
+});

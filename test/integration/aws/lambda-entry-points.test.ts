@@ -1,0 +1,58 @@
+/**
+ * The entry points as the Lambda runtime loads them: settings read at cold start, adapters
+ * wired with the default clients (no call is made until an event comes).
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import '../../helpers/aws-sdk-env.ts';
+
+const ENV = {
+  AWS_REGION: 'eu-west-1',
+  WR_TABLE_NAME: 'room-table',
+  WR_ROOM_ID: 'launch-room',
+  WR_MAIN_ORIGIN: 'https://shop.example.com',
+  WR_CONFIG_PREFIX: '/waiting-room/config/',
+  WR_SIGNING_KEY_PARAMETER: '/waiting-room/signing-key',
+  WR_ARRIVAL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/arrivals.fifo',
+  WR_MANAGEMENT_ENDPOINT: 'https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/live',
+  WR_TICK_MS: '1000',
+};
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+  vi.resetModules();
+});
+
+function stubEnv(env: Record<string, string>) {
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+}
+
+describe('Lambda entry points', () => {
+  it.each(['connect', 'disconnect', 'message', 'processor'])(
+    '%s exports a handler once its settings are there',
+    async (name) => {
+      // Prepare
+      stubEnv(ENV);
+
+      // Act
+      const module = (await import(`../../../functions/lambda/${name}.ts`)) as { handler: unknown };
+
+      // Assess
+      expect(module.handler).toBeTypeOf('function');
+    },
+  );
+
+  it.each([
+    ['disconnect', 'WR_TABLE_NAME'],
+    ['message', 'WR_MANAGEMENT_ENDPOINT'],
+    ['processor', 'WR_ARRIVAL_QUEUE_URL'],
+  ])('%s fails at cold start naming %s when it is missing', async (name, variable) => {
+    // Prepare
+    stubEnv({ ...ENV, [variable]: '' });
+
+    // Act
+    const loading = import(`../../../functions/lambda/${name}.ts`);
+
+    // Assess
+    await expect(loading).rejects.toThrow(`${variable}: must be set`);
+  });
+});

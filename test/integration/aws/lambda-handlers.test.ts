@@ -1,0 +1,301 @@
+import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiGatewayNotifier } from '../../../functions/adapters/aws/api-gateway-notifier.ts';
+import { createDynamoLease } from '../../../functions/adapters/aws/dynamo-lease.ts';
+import { createProcessorHandler } from '../../../functions/lambda/processor-handler.ts';
+import {
+  createConnectHandler,
+  createDisconnectHandler,
+  createMessageHandler,
+} from '../../../functions/lambda/websocket-handlers.ts';
+import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
+import { lambdaContext, websocketEvent } from '../../helpers/aws-events.ts';
+import { createAwsHarness } from '../../helpers/aws-harness.ts';
+import { captureObservability } from '../../helpers/aws-observability.ts';
+import type { HarnessOptions } from '../../helpers/room-harness.ts';
+
+let db: Dynalite;
+beforeAll(async () => {
+  db = await startDynalite();
+});
+afterAll(async () => {
+  await db.close();
+});
+
+/** The message handler as message.ts wires it, over a room on the AWS adapters. */
+async function messageFunction(options: HarnessOptions = {}) {
+  const room = await createAwsHarness(db, options);
+  const observability = captureObservability();
+  const handler = createMessageHandler({
+    router: room.router,
+    store: room.store,
+    replies: createApiGatewayNotifier({
+      client: room.api as unknown as ApiGatewayManagementApiClient,
+      sleep: async () => {},
+    }),
+    clock: room.clock,
+    observability,
+  });
+  const frame = (routeKey: string, connectionId: string, body: unknown) =>
+    handler(websocketEvent(routeKey, connectionId, body as string | object), lambdaContext());
+  return { room, handler, observability, frame };
+}
+
+async function processorFunction(room: Awaited<ReturnType<typeof createAwsHarness>>) {
+  const observability = captureObservability();
+  const lease = (owner: string) =>
+    createDynamoLease({
+      client: db.documentClient,
+      tableName: room.tableName,
+      roomId: 'test-room',
+      owner,
+    });
+  const handler = createProcessorHandler({
+    processor: room.processor,
+    lease,
+    clock: room.clock,
+    sleep: async (ms) => room.clock.advance(ms),
+    observability,
+  });
+  return { handler, lease, observability };
+}
+
+describe('message handler (join, resume, status, ping and $default)', () => {
+  it('posts joined to the connection that joined and answers 200', async () => {
+    // Prepare
+    const { room, frame, observability } = await messageFunction();
+
+    // Act
+    const result = await frame('join', 'conn-1', { action: 'join', return: '/tickets' });
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    expect(room.api.messages('conn-1')).toEqual([
+      expect.objectContaining({ type: 'joined', sessionId: 's000001' }),
+    ]);
+    expect(await room.store.sessionOfConnection('conn-1')).toBe('s000001');
+    expect(observability.total('joins')).toBe(1);
+  });
+
+  it('posts joined before the position of a place taken back on a new connection', async () => {
+    // Prepare
+    const { room, frame } = await messageFunction({ config: { admitPerMinute: 0 } });
+    await frame('join', 'conn-1', { action: 'join' });
+    const ticket = room.api.messages('conn-1')[0];
+    await room.tick();
+
+    // Act
+    await frame('resume', 'conn-2', {
+      action: 'resume',
+      ticket: ticket?.type === 'joined' ? ticket.ticket : '',
+    });
+
+    // Assess
+    expect(room.api.messages('conn-2').map((m) => m.type)).toEqual(['joined', 'position']);
+  });
+
+  it("lets the processor push positions once the visitor's joined was posted", async () => {
+    // Prepare
+    const { room, frame } = await messageFunction({ config: { admitPerMinute: 0 } });
+    await frame('join', 'conn-1', { action: 'join' });
+
+    // Act
+    await room.tick();
+
+    // Assess
+    expect(room.api.messages('conn-1')).toEqual([
+      expect.objectContaining({ type: 'joined' }),
+      { type: 'position', position: 1, waiting: 1, etaSeconds: null },
+    ]);
+  });
+
+  it('answers a frame that is not JSON with bad_request and changes nothing', async () => {
+    // Prepare
+    const { room, frame, observability } = await messageFunction();
+
+    // Act
+    const result = await frame('$default', 'conn-1', '{"action":');
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    expect(room.api.messages('conn-1')).toEqual([
+      expect.objectContaining({ type: 'error', code: 'bad_request' }),
+    ]);
+    expect(await room.store.sessionOfConnection('conn-1')).toBeUndefined();
+    expect(observability.total('badRequests')).toBe(1);
+  });
+
+  it('answers an unknown action on the $default route with bad_request', async () => {
+    // Prepare
+    const { room, frame } = await messageFunction();
+
+    // Act
+    await frame('$default', 'conn-1', { action: 'jump-the-queue' });
+
+    // Assess
+    expect(room.api.messages('conn-1')).toEqual([
+      expect.objectContaining({
+        type: 'error',
+        code: 'bad_request',
+        message: 'unknown action "jump-the-queue"',
+      }),
+    ]);
+  });
+
+  it('answers a binary frame with bad_request', async () => {
+    // Prepare
+    const { room, handler } = await messageFunction();
+    const event = websocketEvent(
+      '$default',
+      'conn-1',
+      Buffer.from('{"action":"ping"}').toString('base64'),
+      {
+        isBase64Encoded: true,
+      },
+    );
+
+    // Act
+    await handler(event, lambdaContext());
+
+    // Assess
+    expect(room.api.messages('conn-1')).toEqual([
+      expect.objectContaining({ type: 'error', code: 'bad_request' }),
+    ]);
+  });
+
+  it('answers ping with pong', async () => {
+    // Prepare
+    const { room, frame } = await messageFunction();
+
+    // Act
+    await frame('ping', 'conn-1', { action: 'ping' });
+
+    // Assess
+    expect(room.api.messages('conn-1')).toEqual([{ type: 'pong' }]);
+  });
+
+  it('gives internal, not a crash, when the store fails, and counts the error', async () => {
+    // Prepare
+    const { room, frame, observability } = await messageFunction();
+    room.store.create = async () => {
+      throw new Error('table gone');
+    };
+
+    // Act
+    const result = await frame('join', 'conn-1', { action: 'join' });
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    expect(room.api.messages('conn-1')).toEqual([
+      expect.objectContaining({ type: 'error', code: 'internal' }),
+    ]);
+    expect(observability.total('errors')).toBe(1);
+  });
+
+  it('marks the connection gone when it vanished before the reply could be posted', async () => {
+    // Prepare
+    const { room, frame } = await messageFunction();
+    room.api.gone.add('conn-1');
+
+    // Act
+    const result = await frame('join', 'conn-1', { action: 'join' });
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    expect((await room.store.get('s000001'))?.disconnectedAt).toBe(room.clock.now());
+  });
+});
+
+describe('$connect and $disconnect handlers', () => {
+  it('accepts every connection', async () => {
+    // Prepare
+    const handler = createConnectHandler({ observability: captureObservability() });
+
+    // Act
+    const result = await handler(websocketEvent('$connect', 'conn-1'), lambdaContext());
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+  });
+
+  it('starts the abandon grace of the session whose connection closed', async () => {
+    // Prepare
+    const { room, frame } = await messageFunction();
+    await frame('join', 'conn-1', { action: 'join' });
+    const handler = createDisconnectHandler({
+      router: { store: room.store, clock: room.clock },
+      observability: captureObservability(),
+    });
+
+    // Act
+    const result = await handler(websocketEvent('$disconnect', 'conn-1'), lambdaContext());
+
+    // Assess
+    expect(result).toEqual({ statusCode: 200 });
+    expect((await room.store.get('s000001'))?.disconnectedAt).toBe(room.clock.now());
+    expect(await room.store.sessionOfConnection('conn-1')).toBeUndefined();
+  });
+
+  it('answers 500 and counts the error when the store fails', async () => {
+    // Prepare
+    const observability = captureObservability();
+    const handler = createDisconnectHandler({
+      router: {
+        store: { detachConnection: async () => Promise.reject(new Error('down')) } as never,
+        clock: { now: () => 0 },
+      },
+      observability,
+    });
+
+    // Act
+    const result = await handler(websocketEvent('$disconnect', 'conn-1'), lambdaContext());
+
+    // Assess
+    expect(result).toEqual({ statusCode: 500 });
+    expect(observability.total('errors')).toBe(1);
+  });
+});
+
+describe('processor handler', () => {
+  it('ticks until ten seconds before the timeout, then releases the lease', async () => {
+    // Prepare: 15 s left in the invocation.
+    const { room, frame } = await messageFunction({ config: { admitPerMinute: 60 } });
+    await frame('join', 'conn-1', { action: 'join' });
+    const { handler, lease, observability } = await processorFunction(room);
+    const timeoutAt = room.clock.now() + 15_000;
+
+    // Act
+    const outcome = await handler(
+      {},
+      lambdaContext(() => timeoutAt - room.clock.now()),
+    );
+    const nextRunTakesOver = await lease('next-run').acquire(room.clock.now(), 15_000);
+
+    // Assess
+    expect(outcome).toEqual({ ticks: 5, failedTicks: 0, held: true, ended: 'deadline' });
+    expect(room.clock.now()).toBeLessThanOrEqual(timeoutAt - 10_000);
+    expect(nextRunTakesOver).toBe(true);
+    expect(observability.total('ticks')).toBe(5);
+    expect(observability.total('admitted')).toBe(1);
+    expect(room.api.messages('conn-1').map((m) => m.type)).toEqual(['joined', 'admitted']);
+  });
+
+  it('does not tick while another processor holds the lease', async () => {
+    // Prepare
+    const room = await createAwsHarness(db, { config: { admitPerMinute: 60 } });
+    const { handler, lease } = await processorFunction(room);
+    await lease('still-running').acquire(room.clock.now(), 60_000);
+    await room.send('conn-1', { action: 'join' });
+    const timeoutAt = room.clock.now() + 15_000;
+
+    // Act
+    const outcome = await handler(
+      {},
+      lambdaContext(() => timeoutAt - room.clock.now()),
+    );
+
+    // Assess
+    expect(outcome).toEqual({ ticks: 0, failedTicks: 0, held: false, ended: 'deadline' });
+    expect((await room.store.get('s000001'))?.state).toBe('arriving');
+  });
+});

@@ -1,0 +1,404 @@
+/**
+ * The room's key scenarios, run over the in-process adapters and over the AWS adapters wired
+ * together (DynamoDB store on dynalite; SQS, SSM and the management API through stand-in
+ * clients, so the real adapter code runs). If a behaviour differs between the two, it is a bug
+ * in an adapter.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ArrivalQueue, RoomConfig, SessionStore } from '../../../functions/core/ports.ts';
+import type { ProcessorDeps, TickReport } from '../../../functions/core/processor.ts';
+import { runTick } from '../../../functions/core/processor.ts';
+import type { ServerMessage } from '../../../functions/core/protocol.ts';
+import { verifierFor, verifyPass } from '../../../functions/core/tokens.ts';
+import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
+import { createAwsHarness } from '../../helpers/aws-harness.ts';
+import {
+  createHarness,
+  type HarnessOptions,
+  joinedOf,
+  MAIN_ORIGIN,
+  type ManualClock,
+  ROOM_ID,
+} from '../../helpers/room-harness.ts';
+
+/** What the scenarios use of a room; both harnesses have this shape. */
+interface Room {
+  clock: ManualClock;
+  jwks: Parameters<typeof verifierFor>[0];
+  store: SessionStore;
+  queue: ArrivalQueue;
+  config: { set(change: Partial<RoomConfig>): unknown };
+  notifier: {
+    gone: Set<string>;
+    failNext: number;
+    messages(connectionId: string): ServerMessage[];
+  };
+  processor: ProcessorDeps;
+  send(connectionId: string, frame: unknown): Promise<ServerMessage[]>;
+  disconnect(connectionId: string): Promise<void>;
+  tick(): Promise<TickReport>;
+}
+
+let db: Dynalite;
+beforeAll(async () => {
+  db = await startDynalite();
+});
+afterAll(async () => {
+  await db.close();
+});
+
+const rooms: [string, (options?: HarnessOptions) => Promise<Room>][] = [
+  ['in-process adapters', (options) => createHarness(options)],
+  ['AWS adapters', (options) => createAwsHarness(db, options)],
+];
+
+async function joinMany(room: Room, count: number, prefix = 'c'): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    ids.push(joinedOf(await room.send(`${prefix}${i}`, { action: 'join' })).sessionId);
+  }
+  return ids;
+}
+
+function lastOfType<T extends ServerMessage['type']>(room: Room, connectionId: string, type: T) {
+  return room.notifier
+    .messages(connectionId)
+    .filter((m): m is Extract<ServerMessage, { type: T }> => m.type === type)
+    .at(-1);
+}
+
+async function waitingLine(room: Room): Promise<string[]> {
+  const ids: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const page = await room.store.listWaiting(cursor, 2);
+    ids.push(...page.sessions.map((s) => s.id));
+    cursor = page.next;
+  } while (cursor !== null);
+  return ids;
+}
+
+describe.each(rooms)('room on the %s', (_adapters, createRoom) => {
+  it('numbers arrivals in the order they joined and tells each its exact position', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    await joinMany(room, 3);
+
+    // Act
+    await room.tick();
+
+    // Assess
+    expect(lastOfType(room, 'c0', 'position')).toEqual({
+      type: 'position',
+      position: 1,
+      waiting: 3,
+      etaSeconds: null,
+    });
+    expect(lastOfType(room, 'c2', 'position')).toMatchObject({ position: 3, waiting: 3 });
+  });
+
+  it('admits strictly in join order across ticks, with a pass back to the return path', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 180 } });
+    await room.send('first', { action: 'join', return: '/tickets?show=evening' });
+    const ids = await joinMany(room, 9);
+
+    // Act
+    const admitted: string[] = [];
+    for (let i = 0; i < 4; i++) admitted.push(...(await room.tick()).admitted);
+
+    // Assess
+    expect(admitted.slice(1)).toEqual(ids.slice(0, 9));
+    const message = lastOfType(room, 'first', 'admitted');
+    const url = new URL(message?.redirectUrl ?? 'x:');
+    expect(`${url.origin}${url.pathname}${url.searchParams.get('show')}`).toBe(
+      `${MAIN_ORIGIN}/ticketsevening`,
+    );
+    const verified = await verifyPass(verifierFor(room.jwks), message?.pass ?? '', {
+      roomId: ROOM_ID,
+      mainOrigin: MAIN_ORIGIN,
+      now: room.clock.now() / 1000,
+    });
+    expect(verified?.expiresAt).toBe(message?.expiresAt);
+  });
+
+  it('never raises a position, and every position sent is exact', async () => {
+    // Prepare: admissions, a departure ahead, a comeback and late joiners along the way.
+    const room = await createRoom({ config: { admitPerMinute: 30 }, abandonAfterMs: 2000 });
+    await joinMany(room, 6);
+    const seen = new Map<string, number[]>();
+    const sent = new Map<string, number>();
+    const exactness: { connectionId: string; position: number; expected: number }[] = [];
+    const connectionOf = new Map<string, string>();
+
+    async function tickAndCheck() {
+      await room.tick();
+      const line = await waitingLine(room);
+      for (const [connectionId, sessionId] of connectionOf) {
+        const positions = room.notifier
+          .messages(connectionId)
+          .flatMap((m) => (m.type === 'position' ? [m.position] : []));
+        const fresh = positions.slice(sent.get(connectionId) ?? 0);
+        sent.set(connectionId, positions.length);
+        for (const position of fresh) {
+          exactness.push({ connectionId, position, expected: line.indexOf(sessionId) + 1 });
+        }
+        seen.set(sessionId, [...(seen.get(sessionId) ?? []), ...fresh]);
+      }
+    }
+    for (let i = 0; i < 6; i++) {
+      connectionOf.set(`c${i}`, (await room.store.sessionOfConnection(`c${i}`)) as string);
+    }
+
+    // Act
+    await tickAndCheck();
+    await room.disconnect('c2');
+    const ticket = joinedOf(await room.send('c4', { action: 'join' })).ticket;
+    await room.disconnect('c4');
+    for (let i = 0; i < 2; i++) await tickAndCheck();
+    await room.send('c4-back', { action: 'resume', ticket });
+    connectionOf.set('c4-back', connectionOf.get('c4') as string);
+    await joinMany(room, 2, 'late');
+    for (let i = 0; i < 2; i++) {
+      connectionOf.set(`late${i}`, (await room.store.sessionOfConnection(`late${i}`)) as string);
+    }
+    for (let i = 0; i < 6; i++) await tickAndCheck();
+
+    // Assess
+    expect(exactness.length).toBeGreaterThan(10);
+    for (const check of exactness) expect(check.position, check.connectionId).toBe(check.expected);
+    for (const [sessionId, positions] of seen) {
+      const sorted = [...positions].sort((a, b) => b - a);
+      expect(positions, sessionId).toEqual(sorted);
+    }
+  });
+
+  it('admits a session once and tells it once, even when the processor dies right after', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 60 } });
+    const [id, next] = await joinMany(room, 3);
+    const admit = room.store.admit.bind(room.store);
+    let crashes = 1;
+    room.store.admit = async (...args) => {
+      const done = await admit(...args);
+      if (crashes-- > 0) throw new Error('crash after admit');
+      return done;
+    };
+    room.clock.advance(1000);
+    await expect(runTick(room.processor)).rejects.toThrow('crash after admit');
+
+    // Act
+    const after = await room.tick();
+
+    // Assess
+    expect(after.admitted).toEqual([next]);
+    expect(room.notifier.messages('c0').filter((m) => m.type === 'admitted')).toHaveLength(1);
+    expect((await room.store.get(id as string))?.state).toBe('admitted');
+    expect(lastOfType(room, 'c2', 'position')).toMatchObject({ position: 1, waiting: 1 });
+  });
+
+  it('loses nobody when the processor dies between numbering and acknowledging arrivals', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    const ids = await joinMany(room, 3);
+    const acknowledge = room.queue.acknowledge.bind(room.queue);
+    room.queue.acknowledge = async () => {
+      throw new Error('crash before acknowledge');
+    };
+    room.clock.advance(1000);
+    await expect(runTick(room.processor)).rejects.toThrow('crash before acknowledge');
+    room.queue.acknowledge = acknowledge;
+    const numberedFirst = await Promise.all(ids.map(async (id) => (await room.store.get(id))?.seq));
+
+    // Act: the arrivals come back once their visibility timeout is over.
+    room.clock.advance(31_000);
+    const report = await room.tick();
+
+    // Assess
+    expect(report.numbered).toBe(0);
+    expect(await Promise.all(ids.map(async (id) => (await room.store.get(id))?.seq))).toEqual(
+      numberedFirst,
+    );
+    expect(await waitingLine(room)).toEqual(ids);
+    expect(lastOfType(room, 'c2', 'position')).toMatchObject({ position: 3, waiting: 3 });
+  });
+
+  it('numbers an arrival delivered twice only once', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    const [id] = await joinMany(room, 1);
+    await room.tick();
+    const seq = (await room.store.get(id as string))?.seq;
+
+    // Act: the same arrival comes again, past any deduplication window.
+    room.clock.advance(6 * 60_000);
+    await room.queue.enqueue({ sessionId: id as string, joinedAt: 0 });
+    await joinMany(room, 1, 'late');
+    const report = await room.tick();
+
+    // Assess
+    expect(report.numbered).toBe(1);
+    expect((await room.store.get(id as string))?.seq).toBe(seq);
+    expect(lastOfType(room, 'late0', 'position')).toMatchObject({ position: 2, waiting: 2 });
+  });
+
+  it('keeps the place of a visitor who resumes within the grace', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 }, abandonAfterMs: 5000 });
+    const { ticket } = joinedOf(await room.send('c0', { action: 'join' }));
+    await joinMany(room, 2, 'd');
+    await room.tick();
+    await room.disconnect('c0');
+    for (let i = 0; i < 4; i++) await room.tick();
+
+    // Act
+    const replies = await room.send('c0-again', { action: 'resume', ticket });
+    for (let i = 0; i < 4; i++) await room.tick();
+
+    // Assess
+    expect(replies[0]).toMatchObject({ type: 'joined', ticket });
+    expect(replies[1]).toMatchObject({ type: 'position', position: 1 });
+    expect(lastOfType(room, 'c0-again', 'position')).toMatchObject({ position: 1, waiting: 3 });
+  });
+
+  it('moves everyone up when a visitor ahead is gone longer than the grace', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 }, abandonAfterMs: 5000 });
+    await joinMany(room, 3);
+    await room.tick();
+    await room.disconnect('c0');
+
+    // Act
+    for (let i = 0; i < 6; i++) await room.tick();
+
+    // Assess
+    expect(lastOfType(room, 'c1', 'position')).toMatchObject({ position: 1, waiting: 2 });
+    expect(lastOfType(room, 'c2', 'position')).toMatchObject({ position: 2, waiting: 2 });
+  });
+
+  it('tells a visitor who comes back after the grace that the place is gone', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 }, abandonAfterMs: 1000 });
+    const { ticket } = joinedOf(await room.send('c0', { action: 'join' }));
+    await room.tick();
+    await room.disconnect('c0');
+    await room.tick();
+    await room.tick();
+
+    // Act
+    const replies = await room.send('c0-again', { action: 'resume', ticket });
+
+    // Assess
+    expect(replies).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_ticket' })]);
+  });
+
+  it('finds a gone connection by posting to it and drops its session after the grace', async () => {
+    // Prepare: the connection vanished without a `$disconnect`.
+    const room = await createRoom({ config: { admitPerMinute: 0 }, abandonAfterMs: 2000 });
+    await joinMany(room, 2);
+    await room.tick();
+    room.notifier.gone.add('c0');
+
+    // Act
+    for (let i = 0; i < 14; i++) await room.tick();
+
+    // Assess
+    expect((await room.store.counts()).abandoned).toBe(1);
+    expect(lastOfType(room, 'c1', 'position')).toMatchObject({ position: 1, waiting: 1 });
+  });
+
+  it('hands the same pass back to an admitted visitor who resumes', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 60 } });
+    const { ticket } = joinedOf(await room.send('c0', { action: 'join' }));
+    await room.tick();
+    const first = lastOfType(room, 'c0', 'admitted');
+
+    // Act
+    const replies = await room.send('c0-reload', { action: 'resume', ticket });
+    await room.tick();
+
+    // Assess
+    expect(first).toBeDefined();
+    expect(replies[1]).toEqual(first);
+    expect(room.notifier.messages('c0-reload').filter((m) => m.type === 'admitted')).toHaveLength(
+      0,
+    );
+  });
+
+  it('retries an admitted message that could not be delivered', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 60 } });
+    await room.send('c0', { action: 'join' });
+    room.notifier.failNext = 1;
+
+    // Act
+    const first = await room.tick();
+    const second = await room.tick();
+
+    // Assess
+    expect(first.admitted).toHaveLength(1);
+    expect(first.admissionsDelivered).toBe(0);
+    expect(second.admissionsDelivered).toBe(1);
+    expect(room.notifier.messages('c0').filter((m) => m.type === 'admitted')).toHaveLength(1);
+  });
+
+  it('pauses admission at rate 0 and resumes on the next tick after a change', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    await joinMany(room, 2);
+    const paused = await room.tick();
+
+    // Act
+    await room.config.set({ admitPerMinute: 60 });
+    const resumed = await room.tick();
+
+    // Assess
+    expect(paused.admitted).toHaveLength(0);
+    expect(resumed.admitted).toHaveLength(1);
+    expect(lastOfType(room, 'c1', 'position')).toMatchObject({ position: 1, etaSeconds: 1 });
+  });
+
+  it('sends everyone in line straight in when the room is turned off', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    await room.send('c0', { action: 'join', return: '/about' });
+    await room.tick();
+
+    // Act
+    await room.config.set({ enabled: false });
+    await room.tick();
+
+    // Assess
+    expect(lastOfType(room, 'c0', 'open')).toEqual({
+      type: 'open',
+      redirectUrl: `${MAIN_ORIGIN}/about`,
+    });
+  });
+
+  it('answers status with the position last told', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    await joinMany(room, 2);
+    await room.tick();
+
+    // Act
+    const replies = await room.send('c1', { action: 'status' });
+
+    // Assess
+    expect(replies).toEqual([{ type: 'position', position: 2, waiting: 2, etaSeconds: null }]);
+  });
+
+  it('keeps one place per connection however often it joins', async () => {
+    // Prepare
+    const room = await createRoom();
+    const first = joinedOf(await room.send('c0', { action: 'join' }));
+
+    // Act
+    const again = joinedOf(await room.send('c0', { action: 'join' }));
+
+    // Assess
+    expect(again.sessionId).toBe(first.sessionId);
+    expect((await room.store.counts()).arriving).toBe(1);
+  });
+});

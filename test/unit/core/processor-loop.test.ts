@@ -1,0 +1,235 @@
+import { describe, expect, it } from 'vitest';
+import type { Lease } from '../../../functions/core/lease.ts';
+import type { TickReport } from '../../../functions/core/processor.ts';
+import {
+  type ProcessorLoopOptions,
+  runProcessorLoop,
+} from '../../../functions/core/processor-loop.ts';
+import { ManualClock } from '../../helpers/room-harness.ts';
+
+/** One lease record shared by processors, with the conditional write's semantics. */
+class LeaseTable {
+  owner: string | null = null;
+  expiresAt = 0;
+
+  leaseFor(owner: string): Lease & { acquisitions: number[] } {
+    const acquisitions: number[] = [];
+    return {
+      acquisitions,
+      acquire: async (now, durationMs) => {
+        if (this.owner !== null && this.owner !== owner && this.expiresAt >= now) return false;
+        this.owner = owner;
+        this.expiresAt = now + durationMs;
+        acquisitions.push(now);
+        return true;
+      },
+      release: async () => {
+        if (this.owner === owner) this.owner = null;
+      },
+    };
+  }
+}
+
+function report(at: number): TickReport {
+  return {
+    at,
+    config: { enabled: true, admitPerMinute: 60 },
+    numbered: 0,
+    admitted: [],
+    abandoned: [],
+    admissionsDelivered: 0,
+    positionsSent: 0,
+    opensSent: 0,
+    waiting: 0,
+  };
+}
+
+function setup(overrides: Partial<ProcessorLoopOptions> = {}) {
+  const clock = new ManualClock();
+  const start = clock.now();
+  const table = new LeaseTable();
+  const lease = table.leaseFor('me');
+  const ticks: number[] = [];
+  const errors: { error: unknown; during: string }[] = [];
+  const options: ProcessorLoopOptions = {
+    lease,
+    clock,
+    sleep: async (ms) => clock.advance(ms),
+    tick: async () => {
+      ticks.push(clock.now() - start);
+      return report(clock.now());
+    },
+    tickMs: 1000,
+    leaseMs: 15_000,
+    deadline: start + 5000,
+    onError: (error, during) => errors.push({ error, during }),
+    ...overrides,
+  };
+  return { clock, start, table, lease, ticks, errors, options };
+}
+
+describe('processor loop', () => {
+  it('ticks every tickMs while it holds the lease until the next tick would pass the deadline', async () => {
+    // Prepare
+    const { options, ticks } = setup();
+
+    // Act
+    const outcome = await runProcessorLoop(options);
+
+    // Assess
+    expect(ticks).toEqual([0, 1000, 2000, 3000, 4000]);
+    expect(outcome).toEqual({ ticks: 5, failedTicks: 0, held: true, ended: 'deadline' });
+  });
+
+  it('renews the lease before every tick', async () => {
+    // Prepare
+    const { options, lease, start } = setup();
+
+    // Act
+    await runProcessorLoop(options);
+
+    // Assess
+    expect(lease.acquisitions.map((at) => at - start)).toEqual([0, 1000, 2000, 3000, 4000]);
+  });
+
+  it('releases the lease at the end, so the next run takes it at once', async () => {
+    // Prepare
+    const { options, table, clock } = setup();
+
+    // Act
+    await runProcessorLoop(options);
+    const next = await table.leaseFor('next run').acquire(clock.now(), 15_000);
+
+    // Assess
+    expect(table.owner).toBe('next run');
+    expect(next).toBe(true);
+  });
+
+  it('keeps its pace when a tick takes part of the interval', async () => {
+    // Prepare
+    const setupResult = setup();
+    const { clock, start, ticks } = setupResult;
+    const options = {
+      ...setupResult.options,
+      tick: async () => {
+        ticks.push(clock.now() - start);
+        clock.advance(300);
+        return report(clock.now());
+      },
+    };
+
+    // Act
+    await runProcessorLoop(options);
+
+    // Assess
+    expect(ticks).toEqual([0, 1000, 2000, 3000, 4000]);
+  });
+
+  it('stops at once, without releasing, when another processor took the lease over', async () => {
+    // Prepare: a tick so slow that the lease lapses and another processor takes it.
+    const setupResult = setup({ leaseMs: 1500 });
+    const { table, clock, start, ticks } = setupResult;
+    const options = {
+      ...setupResult.options,
+      tick: async () => {
+        ticks.push(clock.now() - start);
+        if (ticks.length === 2) {
+          clock.advance(2000);
+          await table.leaseFor('other').acquire(clock.now(), 15_000);
+        }
+        return report(clock.now());
+      },
+      deadline: start + 60_000,
+    };
+
+    // Act
+    const outcome = await runProcessorLoop(options);
+
+    // Assess
+    expect(outcome).toEqual({ ticks: 2, failedTicks: 0, held: true, ended: 'lease-lost' });
+    expect(table.owner).toBe('other');
+  });
+
+  it('waits for a lease held by another processor and takes it once that one lets go', async () => {
+    // Prepare
+    const { options, table, start, ticks } = setup();
+    await table.leaseFor('previous run').acquire(start, 2500);
+
+    // Act
+    const outcome = await runProcessorLoop(options);
+
+    // Assess
+    expect(ticks).toEqual([3000, 4000]);
+    expect(outcome).toMatchObject({ ticks: 2, held: true, ended: 'deadline' });
+  });
+
+  it('never ticks while another processor holds the lease to the end', async () => {
+    // Prepare
+    const { options, table, start, ticks } = setup();
+    await table.leaseFor('other').acquire(start, 60_000);
+
+    // Act
+    const outcome = await runProcessorLoop(options);
+
+    // Assess
+    expect(ticks).toEqual([]);
+    expect(outcome).toEqual({ ticks: 0, failedTicks: 0, held: false, ended: 'deadline' });
+    expect(table.owner).toBe('other');
+  });
+
+  it('carries on after a failed tick and reports it', async () => {
+    // Prepare
+    const setupResult = setup();
+    const { clock, start, ticks, errors } = setupResult;
+    const options = {
+      ...setupResult.options,
+      tick: async () => {
+        ticks.push(clock.now() - start);
+        if (ticks.length === 2) throw new Error('store down');
+        return report(clock.now());
+      },
+    };
+
+    // Act
+    const outcome = await runProcessorLoop(options);
+
+    // Assess
+    expect(outcome).toMatchObject({ ticks: 4, failedTicks: 1, ended: 'deadline' });
+    expect(errors).toEqual([{ error: new Error('store down'), during: 'tick' }]);
+  });
+
+  it('skips a tick when renewing the lease fails, then goes on', async () => {
+    // Prepare
+    const setupResult = setup();
+    const { lease, errors } = setupResult;
+    let calls = 0;
+    const flaky: Lease = {
+      acquire: async (now, ms) => {
+        calls += 1;
+        if (calls === 2) throw new Error('throttled');
+        return lease.acquire(now, ms);
+      },
+      release: () => lease.release(),
+    };
+
+    // Act
+    const outcome = await runProcessorLoop({ ...setupResult.options, lease: flaky });
+
+    // Assess
+    expect(setupResult.ticks).toEqual([0, 2000, 3000, 4000]);
+    expect(outcome).toMatchObject({ ticks: 4, held: true, ended: 'deadline' });
+    expect(errors).toEqual([{ error: new Error('throttled'), during: 'lease' }]);
+  });
+
+  it('does not even take the lease when the deadline has already passed', async () => {
+    // Prepare
+    const { options, start, table } = setup();
+
+    // Act
+    const outcome = await runProcessorLoop({ ...options, deadline: start - 1 });
+
+    // Assess
+    expect(outcome).toEqual({ ticks: 0, failedTicks: 0, held: false, ended: 'deadline' });
+    expect(table.owner).toBeNull();
+  });
+});
