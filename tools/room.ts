@@ -1,8 +1,16 @@
 /**
- * `npm run room -- status | on | off | rate <admitPerMinute> [--url http://127.0.0.1:8080]`:
- * operator control of a running local waiting room, through its loopback-only admin endpoint.
+ * `npm run room -- status | on | off | rate <admitPerMinute> [--url URL | --aws ...]`: operator
+ * control of a running local waiting room through its loopback-only admin endpoint, or of a
+ * deployed one through its SSM parameters.
  */
 import { parseArgs } from 'node:util';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import {
+  createSsmConfigSource,
+  createSsmConfigWriter,
+  ENABLED_PARAMETER,
+  RATE_PARAMETER,
+} from '../functions/adapters/aws/ssm-config.ts';
 
 const USAGE = `Usage: npm run room -- <command> [--url URL]
 
@@ -14,6 +22,10 @@ Commands:
 
 Options:
   --url URL           the local waiting room (default http://127.0.0.1:$PORT, PORT default 8080)
+  --aws               read and write the deployed room's SSM parameters instead
+  --region REGION     with --aws: the room's region (default $AWS_REGION)
+  --prefix PREFIX     with --aws: the parameter prefix (default $WR_CONFIG_PREFIX or
+                      /waiting-room/config/)
 `;
 
 export class UsageError extends Error {
@@ -75,18 +87,52 @@ export function formatStatus(s: Status): string {
   ].join('\n');
 }
 
-async function main(argv: string[]): Promise<number> {
+export interface RoomCliDeps {
+  /** The SSM client for --aws (tests hand in a mocked one). */
+  ssmClient?: SSMClient;
+  out?: (text: string) => void;
+  err?: (text: string) => void;
+}
+
+/** Runs the command line; resolves with the exit code. */
+export async function runRoomCli(argv: string[], deps: RoomCliDeps = {}): Promise<number> {
+  const out = deps.out ?? ((text: string) => process.stdout.write(text));
+  const err = deps.err ?? ((text: string) => process.stderr.write(text));
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { url: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      url: { type: 'string' },
+      aws: { type: 'boolean', default: false },
+      region: { type: 'string' },
+      prefix: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
-    process.stdout.write(USAGE);
+    out(USAGE);
     return 0;
   }
   const command = parseRoomCommand(positionals);
-  const base = values.url ?? `http://127.0.0.1:${process.env.PORT ?? '8080'}`;
+  if (values.aws) {
+    const prefix = values.prefix ?? process.env.WR_CONFIG_PREFIX ?? '/waiting-room/config/';
+    if (!/^\/(?:[\w.-]+\/)*$/.test(prefix)) {
+      throw new UsageError(`--prefix must start and end with "/" (got "${prefix}")`);
+    }
+    const region = values.region ?? process.env.AWS_REGION;
+    const client = deps.ssmClient ?? new SSMClient(region ? { region } : {});
+    return awsRoom(client, prefix, command, out, err);
+  }
+  return localRoom(values.url, command, out, err);
+}
+
+async function localRoom(
+  url: string | undefined,
+  command: RoomCommand,
+  out: (text: string) => void,
+  err: (text: string) => void,
+): Promise<number> {
+  const base = url ?? `http://127.0.0.1:${process.env.PORT ?? '8080'}`;
   const endpoint = command.kind === 'status' ? '/__room/admin/status' : '/__room/admin/config';
   let response: Response;
   try {
@@ -97,20 +143,61 @@ async function main(argv: string[]): Promise<number> {
       signal: AbortSignal.timeout(5000),
     });
   } catch (error) {
-    process.stderr.write(`Cannot reach the waiting room at ${base}: ${(error as Error).message}\n`);
+    err(`Cannot reach the waiting room at ${base}: ${(error as Error).message}\n`);
     return 1;
   }
   const body = (await response.json().catch(() => ({}))) as Status & { error?: string };
   if (!response.ok) {
-    process.stderr.write(`The waiting room refused: ${body.error ?? response.statusText}\n`);
+    err(`The waiting room refused: ${body.error ?? response.statusText}\n`);
     return 1;
   }
-  process.stdout.write(`${formatStatus(body)}\n`);
+  out(`${formatStatus(body)}\n`);
   return 0;
 }
 
+/** The deployed room: its settings are the SSM parameters the processor and gate read. */
+async function awsRoom(
+  client: SSMClient,
+  prefix: string,
+  command: RoomCommand,
+  out: (text: string) => void,
+  err: (text: string) => void,
+): Promise<number> {
+  try {
+    if (command.kind === 'set') {
+      const writer = createSsmConfigWriter({ client, prefix });
+      if (command.change.enabled !== undefined) await writer.setEnabled(command.change.enabled);
+      if (command.change.admitPerMinute !== undefined) {
+        await writer.setRate(command.change.admitPerMinute);
+      }
+    }
+    const problems: unknown[] = [];
+    const config = await createSsmConfigSource({
+      client,
+      prefix,
+      onError: (error) => problems.push(error),
+    }).get();
+    if (problems.length > 0) throw problems[0];
+    out(
+      [
+        `room         ${config.enabled ? 'ON (visitors queue)' : 'OFF (everyone goes straight in)'}`,
+        `rate         ${config.admitPerMinute} per minute${config.admitPerMinute === 0 ? ' (admission paused)' : ''}`,
+        `parameters   ${prefix}${ENABLED_PARAMETER}, ${prefix}${RATE_PARAMETER}`,
+        'The processor applies a change within 5 s; the line itself is on the CloudWatch dashboard.',
+        '',
+      ].join('\n'),
+    );
+    return 0;
+  } catch (error) {
+    err(
+      `Cannot ${command.kind === 'set' ? 'change' : 'read'} the room's SSM parameters under ${prefix}: ${(error as Error).message}\n`,
+    );
+    return 1;
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  main(process.argv.slice(2)).then(
+  runRoomCli(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (error: unknown) => {
       process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);

@@ -1,5 +1,7 @@
+import { GetParametersCommand, PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
-import { formatStatus, parseRoomCommand, UsageError } from '../../../tools/room.ts';
+import { formatStatus, parseRoomCommand, runRoomCli, UsageError } from '../../../tools/room.ts';
 
 describe('npm run room', () => {
   it.each([
@@ -41,5 +43,57 @@ describe('npm run room', () => {
     expect(text).toContain('ON');
     expect(text).toContain('admission paused');
     expect(text).toContain('1200 (+3 arriving)');
+  });
+});
+
+describe('npm run room -- --aws', () => {
+  it('writes the rate parameter and reads the room back from SSM', async () => {
+    // Prepare
+    const ssm = mockClient(SSMClient);
+    ssm.on(PutParameterCommand).resolves({});
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: [
+        { Name: '/wr/config/enabled', Value: 'true' },
+        { Name: '/wr/config/admit-per-minute', Value: '240' },
+      ],
+    });
+    let printed = '';
+
+    // Act
+    const code = await runRoomCli(['rate', '240', '--aws', '--prefix', '/wr/config/'], {
+      ssmClient: ssm as unknown as SSMClient,
+      out: (text) => {
+        printed += text;
+      },
+    });
+
+    // Assess
+    expect(code).toBe(0);
+    expect(ssm.commandCalls(PutParameterCommand)[0]?.args[0].input).toEqual({
+      Name: '/wr/config/admit-per-minute',
+      Value: '240',
+      Type: 'String',
+      Overwrite: true,
+    });
+    expect(printed).toContain('240 per minute');
+  });
+
+  it('fails with a clear message when the parameters cannot be read', async () => {
+    // Prepare
+    const ssm = mockClient(SSMClient);
+    ssm.on(GetParametersCommand).rejects(new Error('AccessDenied'));
+    let printed = '';
+
+    // Act
+    const code = await runRoomCli(['status', '--aws', '--prefix', '/wr/config/'], {
+      ssmClient: ssm as unknown as SSMClient,
+      err: (text) => {
+        printed += text;
+      },
+    });
+
+    // Assess
+    expect(code).toBe(1);
+    expect(printed).toContain('AccessDenied');
   });
 });
