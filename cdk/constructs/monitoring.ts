@@ -1,0 +1,141 @@
+/**
+ * The room's CloudWatch dashboard and alarms. The room's own figures come from the functions'
+ * EMF metrics (Powertools Metrics; names, namespace and service shared with
+ * functions/lambda/observability.ts, so the dashboard can't drift from what is emitted); the rest
+ * are AWS metrics of the queue, the functions and the API.
+ */
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { METRICS_NAMESPACE, Metric, SERVICE_NAME } from '../../functions/lambda/observability.ts';
+
+export interface RoomMonitoringProps {
+  functions: Record<string, IFunction>;
+  processor: IFunction;
+  deadLetterQueue: IQueue;
+  apiId: string;
+  stageName: string;
+}
+
+export class RoomMonitoring extends Construct {
+  readonly dashboard: cloudwatch.Dashboard;
+  readonly deadLettersAlarm: cloudwatch.Alarm;
+  readonly processorErrorsAlarm: cloudwatch.Alarm;
+  readonly processorStalledAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: RoomMonitoringProps) {
+    super(scope, id);
+    const room = (metricName: string, statistic: string, label: string) =>
+      new cloudwatch.Metric({
+        namespace: METRICS_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: SERVICE_NAME },
+        statistic,
+        period: Duration.minutes(1),
+        label,
+      });
+    const api = (metricName: string, label: string) =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName,
+        dimensionsMap: { ApiId: props.apiId, Stage: props.stageName },
+        statistic: 'Sum',
+        period: Duration.minutes(1),
+        label,
+      });
+    const deadLetters = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(1),
+      statistic: 'Maximum',
+    });
+
+    this.deadLettersAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
+      alarmDescription:
+        'An arrival was received five times without being numbered and is in the dead-letter queue: a visitor has lost their place. Inspect the message, fix the cause, redrive it.',
+      metric: deadLetters,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.processorErrorsAlarm = new cloudwatch.Alarm(this, 'ProcessorErrorsAlarm', {
+      alarmDescription: 'The processor failed: admission and positions may have stopped.',
+      metric: props.processor.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    this.processorStalledAlarm = new cloudwatch.Alarm(this, 'ProcessorStalledAlarm', {
+      alarmDescription:
+        'The processor has not been invoked for 5 minutes: nobody is being admitted. Check the schedule rule and the reserved concurrency.',
+      metric: props.processor.metricInvocations({ period: Duration.minutes(5), statistic: 'Sum' }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+
+    const functionErrors = Object.entries(props.functions).map(([name, fn]) =>
+      fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum', label: name }),
+    );
+
+    this.dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(3),
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Waiting',
+            left: [room(Metric.waiting, 'Maximum', 'Waiting')],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Admitted per minute',
+            left: [room(Metric.admitted, 'Sum', 'Admitted')],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Joins per minute',
+            left: [room(Metric.joins, 'Sum', 'Joins')],
+            width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Position messages sent per minute',
+            left: [room(Metric.positionMessagesSent, 'Sum', 'Positions sent')],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Errors',
+            left: [room(Metric.errors, 'Sum', 'Room errors'), ...functionErrors],
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Dead-letter queue depth',
+            left: [deadLetters],
+            width: 8,
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'WebSocket',
+            left: [
+              api('ConnectCount', 'Connects'),
+              api('MessageCount', 'Messages'),
+              api('ClientError', 'Client errors'),
+              api('IntegrationError', 'Integration errors'),
+            ],
+            width: 16,
+          }),
+          new cloudwatch.AlarmStatusWidget({
+            title: 'Alarms',
+            alarms: [this.deadLettersAlarm, this.processorErrorsAlarm, this.processorStalledAlarm],
+            width: 8,
+          }),
+        ],
+      ],
+    });
+  }
+}

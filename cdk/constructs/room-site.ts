@@ -1,0 +1,176 @@
+/**
+ * The waiting room's public documents, served on the main site's own origin by the main
+ * distribution (see {@link ./main-site.ts}), next to the main site and never through the gate:
+ *
+ * - `/waiting-room/` the page (client/dist) and its `config.json`,
+ * - `/.well-known/jwks.json` the room's public keys, for origins that verify passes themselves,
+ * - `/__room/flag.json` the on/off flag the gate reads, answered live from SSM by a small
+ *   function (cached by CloudFront for a few seconds). Reading SSM on demand leaves nothing to
+ *   keep in sync with the `enabled` parameter, unlike a copy in S3 rewritten on every change.
+ *
+ * The page and the JWKS are in a private S3 bucket read through Origin Access Control; the flag
+ * function's URL is also behind Origin Access Control, so nothing here is reachable but through
+ * CloudFront.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Duration } from 'aws-cdk-lib';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
+import { Construct } from 'constructs';
+import { GLUE_ENTRIES } from '../paths.ts';
+import { ROOM_PATHS } from '../settings.ts';
+import type { RoomConfigParameters } from './room-config.ts';
+import { WaitingRoomFunction } from './waiting-room-function.ts';
+
+/** What the page reads from `config.json` next to itself (client/src/lib/config.ts). */
+export interface PageConfig {
+  wsUrl: string | null;
+  mainOrigin: string;
+  roomName: string;
+}
+
+export interface RoomSiteProps {
+  /** The built page (`npm run build` writes client/dist). */
+  clientDist: string;
+  /** The room config parameters; the flag function reads `enabled`. */
+  config: RoomConfigParameters;
+  /** Where S3 server access logs go. */
+  accessLogs: s3.IBucket;
+}
+
+export interface PublishProps {
+  /** The distribution that serves the documents (invalidated on each deploy). */
+  distribution: cloudfront.IDistribution;
+  page: PageConfig;
+  /** The JWKS document (JSON text, may be a deploy-time value). */
+  jwks: string;
+}
+
+const PAGE_PREFIX = ROOM_PATHS.page.slice(1);
+
+export class RoomSite extends Construct {
+  readonly bucket: s3.Bucket;
+  readonly flagFunction: WaitingRoomFunction;
+  private readonly clientDist: string;
+  private readonly bucketOrigin: cloudfront.IOrigin;
+  private readonly flagOrigin: cloudfront.IOrigin;
+
+  constructor(scope: Construct, id: string, props: RoomSiteProps) {
+    super(scope, id);
+    if (!existsSync(join(props.clientDist, 'index.html'))) {
+      throw new Error(
+        `${props.clientDist}/index.html is missing: build the waiting-room page first (npm run build)`,
+      );
+    }
+    this.clientDist = props.clientDist;
+
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      serverAccessLogsBucket: props.accessLogs,
+      serverAccessLogsPrefix: 's3/room-site/',
+    });
+    this.bucketOrigin = origins.S3BucketOrigin.withOriginAccessControl(this.bucket);
+
+    this.flagFunction = new WaitingRoomFunction(this, 'Flag', {
+      entry: GLUE_ENTRIES.flagDocument,
+      description: 'Waiting room: the gate flag document, read live from SSM',
+      timeout: Duration.seconds(5),
+      memorySize: 256,
+    }).bindConfig(props.config);
+    const flagUrl = this.flagFunction.lambda.addFunctionUrl({
+      authType: lambda.FunctionUrlAuthType.AWS_IAM,
+    });
+    this.flagOrigin = origins.FunctionUrlOrigin.withOriginAccessControl(flagUrl);
+  }
+
+  /** The main distribution's behaviors for the room's paths; none of them runs the gate. */
+  behaviors(): Record<string, cloudfront.BehaviorOptions> {
+    const pageIndex = new cloudfront.Function(this, 'PageIndex', {
+      comment: 'Serves index.html for directory paths of the waiting-room page',
+      runtime: cloudfront.FunctionRuntime.JS_2_0,
+      code: cloudfront.FunctionCode.fromInline(
+        "function handler(event) { var r = event.request; if (r.uri.endsWith('/')) { r.uri += 'index.html'; } return r; }",
+      ),
+    });
+    const flagCache = new cloudfront.CachePolicy(this, 'FlagCache', {
+      comment: 'Waiting room flag: a few seconds, one entry',
+      minTtl: Duration.seconds(0),
+      defaultTtl: Duration.seconds(5),
+      maxTtl: Duration.seconds(5),
+    });
+    const common = {
+      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+      allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+      compress: true,
+    };
+    return {
+      [`${ROOM_PATHS.page}*`]: {
+        ...common,
+        origin: this.bucketOrigin,
+        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+        responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+        functionAssociations: [
+          { function: pageIndex, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST },
+        ],
+      },
+      [ROOM_PATHS.jwks]: {
+        ...common,
+        origin: this.bucketOrigin,
+        cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+      },
+      // The exact path, so that one cache entry per edge location is all that can reach the
+      // function (no query string, header or cookie is in the cache key either).
+      [ROOM_PATHS.flag]: {
+        ...common,
+        origin: this.flagOrigin,
+        cachePolicy: flagCache,
+      },
+    };
+  }
+
+  /**
+   * Uploads the page with its `config.json`, and the JWKS, then invalidates them on the
+   * distribution. Hashed assets go first and are never pruned, so a page loaded just before a
+   * deploy can still fetch its scripts.
+   */
+  publish(props: PublishProps): void {
+    const assets = new s3deploy.BucketDeployment(this, 'PageAssets', {
+      destinationBucket: this.bucket,
+      destinationKeyPrefix: `${PAGE_PREFIX}assets/`,
+      sources: [s3deploy.Source.asset(join(this.clientDist, 'assets'))],
+      cacheControl: [s3deploy.CacheControl.fromString('public, max-age=31536000, immutable')],
+      prune: false,
+    });
+    const page = new s3deploy.BucketDeployment(this, 'Page', {
+      destinationBucket: this.bucket,
+      destinationKeyPrefix: PAGE_PREFIX,
+      sources: [
+        s3deploy.Source.asset(this.clientDist, { exclude: ['assets', 'assets/**'] }),
+        s3deploy.Source.jsonData('config.json', props.page),
+      ],
+      cacheControl: [s3deploy.CacheControl.fromString('public, max-age=0, must-revalidate')],
+      prune: false,
+      distribution: props.distribution,
+      distributionPaths: [`${ROOM_PATHS.page}*`],
+    });
+    page.node.addDependency(assets);
+    new s3deploy.BucketDeployment(this, 'Jwks', {
+      destinationBucket: this.bucket,
+      destinationKeyPrefix: '.well-known/',
+      sources: [s3deploy.Source.data('jwks.json', props.jwks)],
+      contentType: 'application/json',
+      cacheControl: [s3deploy.CacheControl.fromString('public, max-age=300')],
+      prune: false,
+      distribution: props.distribution,
+      distributionPaths: [ROOM_PATHS.jwks],
+    });
+  }
+}

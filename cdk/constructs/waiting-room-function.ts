@@ -1,0 +1,258 @@
+/**
+ * Every Lambda function of the room is made the same way: Node.js 22 on ARM64, bundled by the
+ * local esbuild as a minified ES module with a source map, its own log group with a retention,
+ * X-Ray active, and a role that starts with nothing but writing to that log group.
+ *
+ * What a function may touch is added with a `bind...()` method, which grants the IAM permission
+ * and sets the environment variable that names the resource in one call, so that the two can't
+ * drift (the names come from functions/env.ts, shared with the code that reads them).
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { Env } from '../../functions/env.ts';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/lambda/observability.ts';
+import { PACKAGE_LOCK, REPO_ROOT } from '../paths.ts';
+import { acknowledge, logicalIdOf, nagRegion } from './nag.ts';
+import { LINE_INDEX } from './room-table.ts';
+
+/** The runtime of every function (see the AwsSolutions-L1 suppression for why not 24). */
+export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_22_X;
+
+export interface WaitingRoomFunctionProps {
+  /** The TypeScript entry point; it exports `handler`. */
+  entry: string;
+  description: string;
+  /** @default 10 seconds */
+  timeout?: Duration;
+  /** @default 512 */
+  memorySize?: number;
+  /** @default none (unreserved) */
+  reservedConcurrentExecutions?: number;
+  /** @default one month */
+  logRetention?: logs.RetentionDays;
+}
+
+/** The room's SSM config parameters, as {@link WaitingRoomFunction.bindConfig} needs them. */
+export interface BindableRoomConfig {
+  /** `WR_CONFIG_PREFIX`, e.g. `/waiting-room/config/`. */
+  readonly prefix: string;
+  /** ARNs of every parameter under the prefix. */
+  readonly parameterArns: readonly string[];
+}
+
+/** The signing key's SSM SecureString, as {@link WaitingRoomFunction.bindSigningKey} needs it. */
+export interface BindableSigningKey {
+  readonly parameterName: string;
+  readonly parameterArn: string;
+}
+
+/** Room settings that are plain values (no permission goes with them). */
+export interface RoomRuntimeSettings {
+  roomId: string;
+  /** The main site's origin, e.g. `https://shop.example.com` (may be a deploy-time token). */
+  mainOrigin: string;
+  passTtlSeconds: number;
+  abandonAfterSeconds: number;
+  tickMs: number;
+  positionBudgetPerSecond: number;
+}
+
+/** What functions/adapters/aws does with the table (no Scan: the line is read through `line`). */
+const TABLE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:Query',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+];
+
+const QUEUE_ACTIONS = {
+  send: ['sqs:SendMessage'],
+  consume: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+} as const;
+
+export class WaitingRoomFunction extends Construct {
+  readonly lambda: NodejsFunction;
+  readonly role: iam.Role;
+  readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: WaitingRoomFunctionProps) {
+    super(scope, id);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+    });
+    // No AWSLambdaBasicExecutionRole: the function writes to its own log group and nowhere else.
+    this.role = new iam.Role(this, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `${props.description} (execution role)`,
+    });
+    this.logGroup.grantWrite(this.role);
+
+    this.lambda = new NodejsFunction(this, 'Function', {
+      entry: props.entry,
+      handler: 'handler',
+      description: props.description,
+      runtime: FUNCTION_RUNTIME,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout ?? Duration.seconds(10),
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      role: this.role,
+      logGroup: this.logGroup,
+      tracing: lambda.Tracing.ACTIVE,
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: PACKAGE_LOCK,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+      bundling: {
+        // The local esbuild from node_modules; never Docker.
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        target: 'node22',
+        mainFields: ['module', 'main'],
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // The SDK is bundled: the version the tests ran is the version that runs.
+        externalModules: [],
+        // Some CommonJS dependencies call require() for Node built-ins; give ESM one.
+        banner:
+          "import { createRequire as __wrCreateRequire } from 'node:module'; const require = __wrCreateRequire(import.meta.url);",
+      },
+    });
+
+    acknowledge(
+      this.role,
+      'AwsSolutions-IAM5[Resource::*]',
+      'X-Ray tracing (active): xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions, so Lambda grants them on "*".',
+    );
+    acknowledge(
+      this.lambda,
+      'AwsSolutions-L1',
+      'Pinned to nodejs22.x on purpose: the code base is built and tested for Node 20/22 (CI runs Node 20, engines >=20.19) and the gate runs the same major on Lambda@Edge; moving to nodejs24.x goes with moving CI.',
+    );
+  }
+
+  /** Read and write items of the room's table and query its indexes; sets `WR_TABLE_NAME`. */
+  bindTable(table: ITable): this {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: TABLE_ACTIONS,
+        resources: [table.tableArn, `${table.tableArn}/index/${LINE_INDEX}`],
+      }),
+    );
+    this.lambda.addEnvironment(Env.tableName, table.tableName);
+    return this;
+  }
+
+  /**
+   * `send`: put arrivals on the queue. `consume`: receive and delete them and read the queue's
+   * attributes. Sets `WR_ARRIVAL_QUEUE_URL`.
+   */
+  bindQueue(queue: IQueue, mode: 'send' | 'consume'): this {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: [...QUEUE_ACTIONS[mode]], resources: [queue.queueArn] }),
+    );
+    if (queue.encryptionMasterKey) {
+      const keyActions = mode === 'send' ? ['kms:GenerateDataKey', 'kms:Decrypt'] : ['kms:Decrypt'];
+      queue.encryptionMasterKey.grant(this.role, ...keyActions);
+    }
+    this.lambda.addEnvironment(Env.arrivalQueueUrl, queue.queueUrl);
+    return this;
+  }
+
+  /** Read the room config parameters (`ssm:GetParameters`); sets `WR_CONFIG_PREFIX`. */
+  bindConfig(config: BindableRoomConfig): this {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['ssm:GetParameters'],
+        resources: [...config.parameterArns],
+      }),
+    );
+    this.lambda.addEnvironment(Env.configPrefix, config.prefix);
+    return this;
+  }
+
+  /**
+   * Read and decrypt the signing key (`ssm:GetParameter` on that one parameter, `kms:Decrypt`
+   * through SSM for that parameter only); sets `WR_SIGNING_KEY_PARAMETER`.
+   */
+  bindSigningKey(key: BindableSigningKey): this {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions: ['ssm:GetParameter'], resources: [key.parameterArn] }),
+    );
+    this.role.addToPrincipalPolicy(kmsThroughSsm(this, key.parameterArn, ['kms:Decrypt']));
+    this.lambda.addEnvironment(Env.signingKeyParameter, key.parameterName);
+    acknowledge(
+      this.role,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:kms:${nagRegion(this)}:<AWS::AccountId>:key/*]`,
+      'kms:Decrypt of the SecureString: the id of the AWS managed key aws/ssm is not known at synth, so the resource is key/* in this account and region, narrowed by conditions to calls made by SSM (kms:ViaService) for this one parameter (kms:EncryptionContext:PARAMETER_ARN).',
+    );
+    return this;
+  }
+
+  /**
+   * Post to, read and close the stage's connections (`execute-api:ManageConnections`); sets
+   * `WR_MANAGEMENT_ENDPOINT` to `https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`.
+   */
+  bindManagementApi(stage: WebSocketStage): this {
+    stage.grantManagementApiAccess(this.role);
+    this.lambda.addEnvironment(Env.managementEndpoint, stage.callbackUrl);
+    acknowledge(
+      this.role,
+      `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:execute-api:${nagRegion(this)}:<AWS::AccountId>:<${logicalIdOf(stage.api)}>/${stage.stageName}/*/@connections/*]`,
+      'execute-api:ManageConnections on this API and stage only; connection ids are made at run time, so the ARN ends in */@connections/* (any method on any connection of the stage).',
+    );
+    return this;
+  }
+
+  /** The room's plain settings: room id, main origin, pass TTL, abandon grace, tick, budget. */
+  bindRoomSettings(settings: RoomRuntimeSettings): this {
+    this.lambda.addEnvironment(Env.roomId, settings.roomId);
+    this.lambda.addEnvironment(Env.mainOrigin, settings.mainOrigin);
+    this.lambda.addEnvironment(Env.passTtlSeconds, String(settings.passTtlSeconds));
+    this.lambda.addEnvironment(Env.abandonAfterSeconds, String(settings.abandonAfterSeconds));
+    this.lambda.addEnvironment(Env.tickMs, String(settings.tickMs));
+    this.lambda.addEnvironment(
+      Env.positionBudgetPerSecond,
+      String(settings.positionBudgetPerSecond),
+    );
+    return this;
+  }
+}
+
+/**
+ * KMS use as SSM makes it for one SecureString under the AWS managed key `aws/ssm`: only through
+ * SSM in this region, and only with that parameter's ARN as encryption context.
+ */
+export function kmsThroughSsm(
+  scope: Construct,
+  parameterArn: string,
+  actions: string[],
+): iam.PolicyStatement {
+  const stack = Stack.of(scope);
+  return new iam.PolicyStatement({
+    actions,
+    resources: [stack.formatArn({ service: 'kms', resource: 'key', resourceName: '*' })],
+    conditions: {
+      StringEquals: {
+        'kms:ViaService': `ssm.${stack.region}.amazonaws.com`,
+        'kms:EncryptionContext:PARAMETER_ARN': parameterArn,
+      },
+    },
+  });
+}

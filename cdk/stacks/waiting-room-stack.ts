@@ -1,0 +1,237 @@
+/**
+ * The waiting room on AWS, in one region: the WebSocket API and its four functions, the table,
+ * the arrival queue, the config parameters and the signing key, the main site's distribution
+ * with the room's page, JWKS and flag on it, and the dashboard and alarms. The gate (Lambda@Edge)
+ * is a child stack in us-east-1 that this stack depends on.
+ *
+ * The gate is built at synth time, so what it bakes in must be known then: the main site's host
+ * name and the room's public key. The key is only made by the first deploy, and without a custom
+ * domain so is the host name; until both are in the context (`mainSiteDomain`,
+ * `signingPublicJwk`, printed as outputs of that first deploy), the distribution is deployed
+ * without the gate and synth says so. See docs/DEPLOY.md.
+ */
+import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import type { Construct } from 'constructs';
+import type { EdgeConfig } from '../../edge/edge-config.ts';
+import { ArrivalQueue } from '../constructs/arrival-queue.ts';
+import { acknowledgeCdkSingletons } from '../constructs/cdk-singletons.ts';
+import { Gate } from '../constructs/gate.ts';
+import { MainSite } from '../constructs/main-site.ts';
+import { RoomMonitoring } from '../constructs/monitoring.ts';
+import { RoomConfigParameters } from '../constructs/room-config.ts';
+import { RoomSite } from '../constructs/room-site.ts';
+import { RoomTable } from '../constructs/room-table.ts';
+import { RoomWebSocketApi } from '../constructs/room-websocket-api.ts';
+import { SigningKey } from '../constructs/signing-key.ts';
+import { WaitingRoomFunction } from '../constructs/waiting-room-function.ts';
+import type { PublicJwk } from '../custom-resources/public-jwk.ts';
+import { CLIENT_DIST, ROOM_FUNCTION_ENTRIES, type RoomFunctionName } from '../paths.ts';
+import { isCloudFrontDomain, ROOM_PATHS, type RoomSettings } from '../settings.ts';
+
+export interface WaitingRoomStackProps extends StackProps {
+  settings: RoomSettings;
+  /** Id (and name) of the gate's us-east-1 stack. */
+  gateStackId: string;
+  /** The Lambda entry points; @default functions/lambda/*.ts */
+  entries?: Record<RoomFunctionName, string>;
+  /** The built page; @default client/dist */
+  clientDist?: string;
+}
+
+/** How long the gate trusts one read of the flag. */
+export const GATE_FLAG_TTL_MS = 5000;
+
+export class WaitingRoomStack extends Stack {
+  readonly functions: Record<RoomFunctionName, WaitingRoomFunction>;
+  readonly gate: Gate | undefined;
+  readonly mainSite: MainSite;
+
+  constructor(scope: Construct, id: string, props: WaitingRoomStackProps) {
+    super(scope, id, props);
+    const { settings } = props;
+    const entries = props.entries ?? ROOM_FUNCTION_ENTRIES;
+
+    const accessLogs = new s3.Bucket(this, 'AccessLogs', {
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      minimumTLSVersion: 1.2,
+      // CloudFront standard logs are written with an ACL. (cdk-nag's S1 knows a log-target
+      // bucket needs no access log of its own.)
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+    });
+
+    const table = new RoomTable(this, 'Table').table;
+    const arrivals = new ArrivalQueue(this, 'ArrivalQueue');
+    const config = new RoomConfigParameters(this, 'Config', {
+      prefix: settings.configPrefix,
+      initialEnabled: true,
+      initialAdmitPerMinute: settings.initialAdmitPerMinute,
+    });
+    const signingKey = new SigningKey(this, 'SigningKey', {
+      parameterName: settings.signingKeyParameter,
+    });
+    const roomSite = new RoomSite(this, 'RoomSite', {
+      clientDist: props.clientDist ?? CLIENT_DIST,
+      config,
+      accessLogs,
+    });
+
+    const gateFacts =
+      settings.mainSiteDomain && settings.signingPublicJwk
+        ? { domain: settings.mainSiteDomain, jwk: settings.signingPublicJwk }
+        : undefined;
+    this.gate = gateFacts
+      ? new Gate(this, 'Gate', {
+          config: edgeConfigFor(settings, gateFacts.domain, gateFacts.jwk),
+          stackId: props.gateStackId,
+        })
+      : undefined;
+    if (!this.gate) {
+      Annotations.of(this).addWarningV2(
+        'waiting-room:gate-not-attached',
+        'The gate is NOT attached to the main site yet: it is built at synth time and needs the context values mainSiteDomain and signingPublicJwk, which the first deploy prints as outputs (MainSiteDomain, SigningPublicJwk). Put them in cdk.json and deploy again (docs/DEPLOY.md).',
+      );
+    }
+
+    // The settings guarantee a certificate for any domain that is not the distribution's own.
+    const customDomain =
+      settings.mainSiteDomain &&
+      settings.mainSiteCertificateArn &&
+      !isCloudFrontDomain(settings.mainSiteDomain)
+        ? { name: settings.mainSiteDomain, certificateArn: settings.mainSiteCertificateArn }
+        : undefined;
+    this.mainSite = new MainSite(this, 'MainSite', {
+      originDomain: settings.mainSiteOrigin,
+      customDomain,
+      gate: this.gate?.edgeFunction.currentVersion,
+      roomBehaviors: roomSite.behaviors(),
+      accessLogs,
+    });
+    // The distribution's own domain is always right; a custom domain is what visitors use.
+    const mainOrigin = customDomain
+      ? `https://${customDomain.name}`
+      : `https://${this.mainSite.distribution.distributionDomainName}`;
+
+    const fn = (name: string, entry: string, description: string) =>
+      new WaitingRoomFunction(this, name, { entry, description });
+    const connect = fn('Connect', entries.connect, 'Waiting room: $connect');
+    const disconnect = fn('Disconnect', entries.disconnect, 'Waiting room: $disconnect');
+    const message = fn('Message', entries.message, 'Waiting room: join, resume, status, ping');
+    const processor = new WaitingRoomFunction(this, 'Processor', {
+      entry: entries.processor,
+      description: 'Waiting room: numbers arrivals, admits, pushes positions (one leader)',
+      // Invoked every minute, it loops at the tick and stops ~10 s before its deadline; the
+      // 2-minute timeout lets the next invocation start while this one finishes, and the lease
+      // (a conditional write) keeps exactly one of them ticking.
+      timeout: Duration.minutes(2),
+      memorySize: 1024,
+      reservedConcurrentExecutions: 2,
+    });
+    this.functions = { connect, disconnect, message, processor };
+
+    const runtimeSettings = {
+      roomId: settings.roomId,
+      mainOrigin,
+      passTtlSeconds: settings.passTtlSeconds,
+      abandonAfterSeconds: settings.abandonAfterSeconds,
+      tickMs: settings.tickMs,
+      positionBudgetPerSecond: settings.positionBudgetPerSecond,
+    };
+    for (const visitorFacing of [connect, disconnect, message]) {
+      visitorFacing
+        .bindTable(table)
+        .bindQueue(arrivals.queue, 'send')
+        .bindConfig(config)
+        .bindSigningKey(signingKey)
+        .bindRoomSettings(runtimeSettings);
+    }
+    processor
+      .bindTable(table)
+      .bindQueue(arrivals.queue, 'consume')
+      .bindConfig(config)
+      .bindSigningKey(signingKey)
+      .bindRoomSettings(runtimeSettings);
+
+    const webSocket = new RoomWebSocketApi(this, 'WebSocket', {
+      connect: connect.lambda,
+      disconnect: disconnect.lambda,
+      message: message.lambda,
+      rateLimit: settings.webSocketRateLimit,
+      burstLimit: settings.webSocketBurstLimit,
+      accessLogs: settings.webSocketAccessLogs,
+    });
+    for (const f of [connect, disconnect, message, processor]) f.bindManagementApi(webSocket.stage);
+
+    // A missed or failed tick is replaced by the next one a minute later; never replay old ones.
+    processor.lambda.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    new events.Rule(this, 'ProcessorSchedule', {
+      description: 'Starts the waiting room processor every minute (it loops inside)',
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(processor.lambda, { retryAttempts: 0 })],
+    });
+
+    roomSite.publish({
+      distribution: this.mainSite.distribution,
+      page: { wsUrl: webSocket.stage.url, mainOrigin, roomName: settings.roomName },
+      jwks: signingKey.jwks,
+    });
+
+    const monitoring = new RoomMonitoring(this, 'Monitoring', {
+      functions: {
+        connect: connect.lambda,
+        disconnect: disconnect.lambda,
+        message: message.lambda,
+        processor: processor.lambda,
+      },
+      processor: processor.lambda,
+      deadLetterQueue: arrivals.deadLetterQueue,
+      apiId: webSocket.api.apiId,
+      stageName: webSocket.stage.stageName,
+    });
+
+    acknowledgeCdkSingletons(this, {
+      deployedBuckets: [
+        roomSite.bucket,
+        ...(this.mainSite.demoBucket ? [this.mainSite.demoBucket] : []),
+      ],
+      bootstrapQualifier: settings.bootstrapQualifier,
+    });
+
+    new CfnOutput(this, 'MainSiteUrl', { value: `${mainOrigin}/` });
+    new CfnOutput(this, 'WaitingRoomUrl', { value: `${mainOrigin}${ROOM_PATHS.page}` });
+    new CfnOutput(this, 'JwksUrl', { value: `${mainOrigin}${ROOM_PATHS.jwks}` });
+    new CfnOutput(this, 'WebSocketUrl', { value: webSocket.stage.url });
+    new CfnOutput(this, 'MainSiteDomain', {
+      description: 'Context value mainSiteDomain (when the site has no custom domain)',
+      value: this.mainSite.distribution.distributionDomainName,
+    });
+    new CfnOutput(this, 'SigningPublicJwk', {
+      description: 'Context value signingPublicJwk: the public key the gate verifies passes with',
+      value: signingKey.publicJwk,
+    });
+    new CfnOutput(this, 'GateAttached', { value: this.gate ? 'true' : 'false' });
+    new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName });
+  }
+}
+
+/** The config baked into the gate: everything lives on the main site's one origin. */
+export function edgeConfigFor(settings: RoomSettings, domain: string, jwk: PublicJwk): EdgeConfig {
+  const origin = `https://${domain}`;
+  return {
+    gate: {
+      roomId: settings.roomId,
+      mainOrigin: origin,
+      waitingRoomUrl: `${origin}${ROOM_PATHS.page}`,
+      ungatedPaths: [...ROOM_PATHS.ungated],
+      defaultEnabled: true,
+      flagTtlMs: GATE_FLAG_TTL_MS,
+    },
+    jwks: { keys: [jwk] },
+    flagUrl: `${origin}${ROOM_PATHS.flag}`,
+  };
+}

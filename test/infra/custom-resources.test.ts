@@ -1,0 +1,202 @@
+/**
+ * The infrastructure glue the CDK app deploys: the signing-key custom resource (never overwrites,
+ * returns only the public half) and the flag document handler (live from SSM, never cached on
+ * failure). SSM is aws-sdk-client-mock.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  GetParameterCommand,
+  GetParametersCommand,
+  ParameterAlreadyExists,
+  PutParameterCommand,
+  SSMClient,
+} from '@aws-sdk/client-ssm';
+import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { createSigningKeyHandler } from '../../cdk/custom-resources/signing-key.ts';
+import { createFlagDocumentHandler } from '../../cdk/handlers/flag-document.ts';
+import { parseSettings } from '../../cdk/settings.ts';
+import { importSigningKey } from '../../functions/core/tokens.ts';
+
+const ssm = mockClient(SSMClient);
+const KEY = '/waiting-room/signing-key';
+
+function keyEvent(requestType: 'Create' | 'Update' | 'Delete'): CloudFormationCustomResourceEvent {
+  const common = {
+    ServiceToken: 'arn:aws:lambda:eu-west-1:123456789012:function:provider',
+    ResponseURL: 'https://example.invalid/response',
+    StackId: 'arn:aws:cloudformation:eu-west-1:123456789012:stack/WaitingRoom/1',
+    RequestId: 'request-1',
+    LogicalResourceId: 'SigningKey',
+    ResourceType: 'Custom::WaitingRoomSigningKey',
+    ResourceProperties: { ServiceToken: 'x', ParameterName: KEY },
+  };
+  if (requestType === 'Create') return { ...common, RequestType: 'Create' };
+  return {
+    ...common,
+    RequestType: requestType,
+    PhysicalResourceId: KEY,
+    OldResourceProperties: { ServiceToken: 'x', ParameterName: KEY },
+  } as CloudFormationCustomResourceEvent;
+}
+
+function pem(): string {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+beforeEach(() => {
+  ssm.reset();
+});
+
+describe('signing-key custom resource', () => {
+  it('stores a new P-256 key as a SecureString without ever overwriting', async () => {
+    ssm.on(PutParameterCommand).resolves({ Version: 1 });
+    const handler = createSigningKeyHandler({ ssm: new SSMClient({}) });
+
+    const result = await handler(keyEvent('Create'));
+
+    const put = ssm.commandCalls(PutParameterCommand)[0]?.args[0].input;
+    expect(put).toMatchObject({ Name: KEY, Type: 'SecureString', Overwrite: false });
+    expect(put?.Value).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    const key = await importSigningKey(put?.Value as string);
+    expect(JSON.parse(result.Data?.PublicJwk ?? '')).toEqual(key.publicJwk);
+    expect(result.Data?.Kid).toBe(key.kid);
+    expect(result.PhysicalResourceId).toBe(KEY);
+  });
+
+  it('returns only public key material', async () => {
+    ssm.on(PutParameterCommand).resolves({ Version: 1 });
+    const handler = createSigningKeyHandler({ ssm: new SSMClient({}) });
+
+    const result = await handler(keyEvent('Create'));
+
+    const jwks = JSON.parse(result.Data?.Jwks ?? '');
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).not.toHaveProperty('d');
+    expect(JSON.stringify(result)).not.toContain('PRIVATE KEY');
+  });
+
+  it('keeps a key that already exists and answers with its public half', async () => {
+    const existing = pem();
+    ssm
+      .on(PutParameterCommand)
+      .rejects(new ParameterAlreadyExists({ message: 'exists', $metadata: {} }));
+    ssm
+      .on(GetParameterCommand, { Name: KEY, WithDecryption: true })
+      .resolves({ Parameter: { Name: KEY, Value: existing } });
+    const handler = createSigningKeyHandler({ ssm: new SSMClient({}) });
+
+    const result = await handler(keyEvent('Update'));
+
+    expect(result.Data?.Kid).toBe((await importSigningKey(existing)).kid);
+    expect(ssm.commandCalls(PutParameterCommand)).toHaveLength(1);
+    expect(ssm.commandCalls(PutParameterCommand)[0]?.args[0].input.Overwrite).toBe(false);
+  });
+
+  it('leaves the key in place when the stack deletes the resource', async () => {
+    const handler = createSigningKeyHandler({ ssm: new SSMClient({}) });
+
+    const result = await handler(keyEvent('Delete'));
+
+    expect(result).toEqual({ PhysicalResourceId: KEY });
+    expect(ssm.calls()).toHaveLength(0);
+  });
+
+  it('fails the deploy on any other SSM error', async () => {
+    ssm.on(PutParameterCommand).rejects(new Error('AccessDenied'));
+    const handler = createSigningKeyHandler({ ssm: new SSMClient({}) });
+
+    await expect(handler(keyEvent('Create'))).rejects.toThrow('AccessDenied');
+  });
+});
+
+describe('flag document', () => {
+  const onError = vi.fn();
+  const handler = createFlagDocumentHandler({
+    ssm: new SSMClient({}),
+    configPrefix: '/waiting-room/config/',
+    onError,
+  });
+
+  beforeEach(() => {
+    onError.mockClear();
+  });
+
+  it('answers the enabled parameter as {"enabled": boolean}, cacheable for a few seconds', async () => {
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: [{ Name: '/waiting-room/config/enabled', Value: 'false' }],
+    });
+
+    const response = await handler();
+
+    expect(response).toMatchObject({
+      statusCode: 200,
+      headers: { 'cache-control': 'public, max-age=5', 'content-type': 'application/json' },
+    });
+    expect(JSON.parse((response as { body: string }).body)).toEqual({ enabled: false });
+    expect(ssm.commandCalls(GetParametersCommand)[0]?.args[0].input.Names).toEqual([
+      '/waiting-room/config/enabled',
+    ]);
+  });
+
+  it('answers 503, never cached, when the value is not true or false', async () => {
+    ssm.on(GetParametersCommand).resolves({
+      Parameters: [{ Name: '/waiting-room/config/enabled', Value: 'yes' }],
+    });
+
+    const response = await handler();
+
+    expect(response).toMatchObject({ statusCode: 503, headers: { 'cache-control': 'no-store' } });
+    expect(onError).toHaveBeenCalledWith(expect.any(Error), '/waiting-room/config/enabled');
+  });
+
+  it('answers 503 when SSM fails, so the gate keeps its last known value', async () => {
+    ssm.on(GetParametersCommand).rejects(new Error('ThrottlingException'));
+
+    const response = await handler();
+
+    expect(response).toMatchObject({ statusCode: 503 });
+    expect(onError).toHaveBeenCalledOnce();
+  });
+});
+
+describe('deploy settings', () => {
+  it('takes the defaults of a room in eu-west-1 when nothing is set', () => {
+    expect(parseSettings({})).toMatchObject({
+      region: 'eu-west-1',
+      roomId: 'waiting-room',
+      configPrefix: '/waiting-room/config/',
+      signingKeyParameter: '/waiting-room/signing-key',
+    });
+  });
+
+  it('reads numbers and booleans given as strings on the command line', () => {
+    expect(parseSettings({ passTtlSeconds: '300', webSocketAccessLogs: 'true' })).toMatchObject({
+      passTtlSeconds: 300,
+      webSocketAccessLogs: true,
+    });
+  });
+
+  it('names the context key of a bad value', () => {
+    expect(() => parseSettings({ githubRepository: 'not-a-repo' })).toThrow(
+      'invalid CDK context "githubRepository": must be owner/repo',
+    );
+  });
+
+  it('refuses a custom main-site domain without its certificate', () => {
+    expect(() => parseSettings({ mainSiteDomain: 'shop.example.com' })).toThrow(
+      /set mainSiteCertificateArn/,
+    );
+  });
+
+  it('refuses a JWK that holds a private key', () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jwk = privateKey.export({ format: 'jwk' });
+
+    expect(() => parseSettings({ signingPublicJwk: JSON.stringify(jwk) })).toThrow(
+      /holds a private key/,
+    );
+  });
+});

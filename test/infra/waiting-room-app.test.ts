@@ -1,0 +1,522 @@
+/**
+ * The whole CDK app as a deploy with its gate facts known (mainSiteDomain, signingPublicJwk) and
+ * a GitHub repository: synthesized once, with real bundling, then read.
+ */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { PublicJwk } from '../../cdk/custom-resources/public-jwk.ts';
+import { Env } from '../../functions/env.ts';
+import { type SynthesizedApp, synthApp, testPublicJwk } from './synth.ts';
+
+const MAIN_DOMAIN = 'd111111abcdef8.cloudfront.net';
+const REPOSITORY = 'acme/waiting-room';
+
+type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
+interface Statement {
+  Action: string | string[];
+  Resource: unknown;
+  Effect: string;
+  Condition?: Record<string, Record<string, unknown>>;
+}
+
+let synthesized: SynthesizedApp;
+let room: Template;
+let gate: Template;
+let oidc: Template;
+let jwk: PublicJwk;
+
+beforeAll(() => {
+  jwk = testPublicJwk();
+  synthesized = synthApp({
+    mainSiteDomain: MAIN_DOMAIN,
+    signingPublicJwk: JSON.stringify(jwk),
+    githubRepository: REPOSITORY,
+  });
+  room = Template.fromStack(synthesized.room);
+  if (!synthesized.gate || !synthesized.githubOidc) throw new Error('expected all three stacks');
+  gate = Template.fromStack(synthesized.gate);
+  oidc = Template.fromStack(synthesized.githubOidc);
+}, 180_000);
+
+function resources(template: Template, type: string): Resources {
+  return template.findResources(type) as Resources;
+}
+
+function onlyResource(template: Template, type: string, props: object = {}) {
+  const found = Object.entries(template.findResources(type, { Properties: props }));
+  expect(found).toHaveLength(1);
+  return found[0] as [string, { Properties: Record<string, unknown> }];
+}
+
+function functionLogicalId(prefix: string): string {
+  const ids = Object.keys(resources(room, 'AWS::Lambda::Function')).filter((id) =>
+    id.startsWith(`${prefix}Function`),
+  );
+  expect(ids).toHaveLength(1);
+  return ids[0] as string;
+}
+
+function defined<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`${what} is missing`);
+  return value;
+}
+
+function functionProperties(prefix: string): Record<string, unknown> {
+  const fn = resources(room, 'AWS::Lambda::Function')[functionLogicalId(prefix)];
+  return defined(fn, `function ${prefix}`).Properties;
+}
+
+/** Statements of the policies attached to a function's role. */
+function statementsOf(prefix: string): Statement[] {
+  const role = functionProperties(prefix).Role as { 'Fn::GetAtt': [string, string] };
+  const roleRef = role['Fn::GetAtt'][0];
+  return Object.values(resources(room, 'AWS::IAM::Policy'))
+    .filter((p) => (p.Properties.Roles as Array<{ Ref: string }>).some((r) => r.Ref === roleRef))
+    .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
+
+function actionsOf(statements: Statement[]): string[] {
+  return statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
+}
+
+function environmentOf(prefix: string): Record<string, unknown> {
+  return (functionProperties(prefix).Environment as { Variables: Record<string, unknown> })
+    .Variables;
+}
+
+/** Contents of the files called `name` in the synthesized assets. */
+function assetFiles(name: string): string[] {
+  const outdir = synthesized.app.outdir;
+  return readdirSync(outdir)
+    .filter((entry) => entry.startsWith('asset.') && statSync(join(outdir, entry)).isDirectory())
+    .flatMap((entry) =>
+      readdirSync(join(outdir, entry))
+        .filter((file) => file === name)
+        .map((file) => readFileSync(join(outdir, entry, file), 'utf8')),
+    );
+}
+
+describe('arrival queue', () => {
+  it('is a FIFO queue without content-based deduplication that redrives to a FIFO DLQ after 5 receives', () => {
+    const [dlqId] = onlyResource(room, 'AWS::SQS::Queue', {
+      FifoQueue: true,
+      RedrivePolicy: Match.absent(),
+    });
+    room.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 5 },
+    });
+  });
+
+  it('refuses requests without TLS on both queues', () => {
+    const denies = Object.values(resources(room, 'AWS::SQS::QueuePolicy')).filter((p) =>
+      JSON.stringify(p.Properties).includes('"aws:SecureTransport":"false"'),
+    );
+    expect(denies).toHaveLength(2);
+  });
+});
+
+describe('table', () => {
+  it('has pk/sk keys, TTL on ttl, on-demand billing, point-in-time recovery and the line index', () => {
+    room.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'line',
+          KeySchema: [
+            { AttributeName: 'line', KeyType: 'HASH' },
+            { AttributeName: 'seq', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+      AttributeDefinitions: Match.arrayWith([
+        { AttributeName: 'line', AttributeType: 'S' },
+        { AttributeName: 'seq', AttributeType: 'S' },
+      ]),
+    });
+  });
+});
+
+describe('WebSocket API', () => {
+  it('selects routes by $request.body.action', () => {
+    room.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      ProtocolType: 'WEBSOCKET',
+      RouteSelectionExpression: '$request.body.action',
+    });
+  });
+
+  it('sends $connect, $disconnect and the message routes to their functions', () => {
+    const integrations = resources(room, 'AWS::ApiGatewayV2::Integration');
+    const functionOf = (routeKey: string) => {
+      const route = Object.values(resources(room, 'AWS::ApiGatewayV2::Route')).find(
+        (r) => r.Properties.RouteKey === routeKey,
+      );
+      const target = JSON.stringify(route?.Properties.Target);
+      const integrationId = Object.keys(integrations).find((id) => target.includes(id));
+      return JSON.stringify(integrations[integrationId ?? '']?.Properties.IntegrationUri);
+    };
+    expect(functionOf('$connect')).toContain(functionLogicalId('Connect'));
+    expect(functionOf('$disconnect')).toContain(functionLogicalId('Disconnect'));
+    for (const key of ['$default', 'join', 'resume', 'status', 'ping']) {
+      expect(functionOf(key)).toContain(functionLogicalId('Message'));
+    }
+    room.resourceCountIs('AWS::ApiGatewayV2::Route', 7);
+  });
+
+  it('deploys one stage automatically, with message throttling', () => {
+    room.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      AutoDeploy: true,
+      DefaultRouteSettings: { ThrottlingRateLimit: 5000, ThrottlingBurstLimit: 5000 },
+    });
+  });
+});
+
+describe('functions', () => {
+  const allRoomVariables = Object.values(Env);
+
+  it.each(['Connect', 'Disconnect', 'Message', 'Processor'])(
+    '%s runs Node.js 22 on ARM64 with X-Ray and every room variable set',
+    (name) => {
+      const fn = resources(room, 'AWS::Lambda::Function')[functionLogicalId(name)];
+      expect(fn?.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+        LoggingConfig: { LogGroup: expect.anything() },
+      });
+      expect(Object.keys(environmentOf(name)).sort()).toEqual(
+        expect.arrayContaining([...allRoomVariables].sort()),
+      );
+    },
+  );
+
+  it('points the management endpoint at the stage callback URL', () => {
+    expect(JSON.stringify(environmentOf('Processor')[Env.managementEndpoint])).toMatch(
+      /"https:\/\/",\{"Ref":"WebSocketApi\w+"\},"\.execute-api\.eu-west-1\.",\{"Ref":"AWS::URLSuffix"\},"\/live"/,
+    );
+  });
+
+  it('keeps every function log group for a month', () => {
+    const groups = Object.values(resources(room, 'AWS::Logs::LogGroup'));
+    expect(groups.length).toBeGreaterThanOrEqual(6);
+    for (const group of groups) expect(group.Properties.RetentionInDays).toBe(30);
+  });
+
+  it('starts the processor every minute, for at most 2 minutes, two at a time at most', () => {
+    const processorId = functionLogicalId('Processor');
+    room.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [processorId, 'Arn'] } })],
+    });
+    expect(resources(room, 'AWS::Lambda::Function')[processorId]?.Properties).toMatchObject({
+      Timeout: 120,
+      ReservedConcurrentExecutions: 2,
+    });
+  });
+});
+
+describe('least privilege', () => {
+  it.each(['Connect', 'Disconnect', 'Message'])(
+    '%s may send arrivals but never receive or delete them',
+    (name) => {
+      const actions = actionsOf(statementsOf(name));
+      expect(actions).toContain('sqs:SendMessage');
+      expect(actions).not.toContain('sqs:ReceiveMessage');
+      expect(actions).not.toContain('sqs:DeleteMessage');
+    },
+  );
+
+  it('lets the processor receive, delete and count arrivals, but not send them', () => {
+    const actions = actionsOf(statementsOf('Processor'));
+    expect(actions).toEqual(
+      expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']),
+    );
+    expect(actions).not.toContain('sqs:SendMessage');
+  });
+
+  it.each(['Connect', 'Disconnect', 'Message', 'Processor'])(
+    '%s has "*" as a resource only for X-Ray, and no wildcard action',
+    (name) => {
+      const statements = statementsOf(name);
+      for (const statement of statements.filter((s) => s.Resource === '*')) {
+        expect(actionsOf([statement]).every((a) => a.startsWith('xray:'))).toBe(true);
+      }
+      expect(actionsOf(statements).some((a) => a.includes('*'))).toBe(false);
+    },
+  );
+
+  it('reads the config parameters with GetParameters, and the key with GetParameter only', () => {
+    const statements = statementsOf('Processor');
+    const ssm = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('ssm:')));
+    expect(ssm).toHaveLength(2);
+    const text = JSON.stringify(ssm);
+    expect(text).toContain(':parameter/waiting-room/config/enabled');
+    expect(text).toContain(':parameter/waiting-room/config/admit-per-minute');
+    expect(text).toContain(':parameter/waiting-room/signing-key');
+    expect(actionsOf(ssm).sort()).toEqual(['ssm:GetParameter', 'ssm:GetParameters']);
+  });
+
+  it('decrypts the key only through SSM and only for that parameter', () => {
+    const kms = statementsOf('Message').find((s) => actionsOf([s]).includes('kms:Decrypt'));
+    expect(kms?.Condition?.StringEquals?.['kms:ViaService']).toBe('ssm.eu-west-1.amazonaws.com');
+    expect(
+      JSON.stringify(kms?.Condition?.StringEquals?.['kms:EncryptionContext:PARAMETER_ARN']),
+    ).toContain(':parameter/waiting-room/signing-key');
+  });
+
+  it('manages connections of its own API stage only', () => {
+    const manage = statementsOf('Processor').find((s) =>
+      actionsOf([s]).includes('execute-api:ManageConnections'),
+    );
+    expect(JSON.stringify(manage?.Resource)).toMatch(
+      /\{"Ref":"WebSocketApi\w+"\},"\/live\/\*\/@connections\/\*"/,
+    );
+  });
+});
+
+describe('room config and signing key', () => {
+  it('creates each config parameter with PutParameter Overwrite=false, on create and update alike, and never deletes it', () => {
+    const parameters = Object.values(resources(room, 'Custom::RoomConfigParameter'));
+    expect(parameters).toHaveLength(2);
+    const names = [];
+    for (const parameter of parameters) {
+      const props = parameter.Properties;
+      expect(props.Delete).toBeUndefined();
+      for (const phase of ['Create', 'Update'] as const) {
+        const call = JSON.parse(props[phase] as string);
+        expect(call).toMatchObject({
+          service: 'SSM',
+          action: 'putParameter',
+          parameters: { Type: 'String', Overwrite: false },
+          ignoreErrorCodesMatching: 'ParameterAlreadyExists',
+        });
+      }
+      names.push(JSON.parse(props.Create as string).parameters.Name);
+    }
+    expect(names.sort()).toEqual([
+      '/waiting-room/config/admit-per-minute',
+      '/waiting-room/config/enabled',
+    ]);
+  });
+
+  it('never lets CloudFormation own a config value', () => {
+    room.resourceCountIs('AWS::SSM::Parameter', 0);
+  });
+
+  it('makes the signing key with its own custom resource and publishes only its JWKS', () => {
+    const [keyId] = onlyResource(room, 'Custom::WaitingRoomSigningKey', {
+      ParameterName: '/waiting-room/signing-key',
+    });
+    const deployments = JSON.stringify(resources(room, 'Custom::CDKBucketDeployment'));
+    expect(deployments).toContain(`"Fn::GetAtt":["${keyId}","Jwks"]`);
+    expect(deployments).not.toContain(`"Fn::GetAtt":["${keyId}","PublicJwk"]`);
+  });
+});
+
+describe('main site distribution', () => {
+  function distributionConfig() {
+    const [, distribution] = onlyResource(room, 'AWS::CloudFront::Distribution');
+    return distribution.Properties.DistributionConfig as {
+      DefaultCacheBehavior: Record<string, unknown>;
+      CacheBehaviors: Array<Record<string, unknown>>;
+      Origins: Array<Record<string, unknown>>;
+    };
+  }
+
+  it('runs the gate on every viewer request of the main site', () => {
+    expect(distributionConfig().DefaultCacheBehavior.LambdaFunctionAssociations).toEqual([
+      { EventType: 'viewer-request', IncludeBody: false, LambdaFunctionARN: expect.anything() },
+    ]);
+  });
+
+  it("serves the room's page, JWKS and flag on the main origin, never through the gate", () => {
+    const behaviors = distributionConfig().CacheBehaviors;
+    expect(behaviors.map((b) => b.PathPattern).sort()).toEqual([
+      '/.well-known/jwks.json',
+      '/__room/flag.json',
+      '/waiting-room/*',
+    ]);
+    for (const behavior of behaviors) expect(behavior.LambdaFunctionAssociations).toBeUndefined();
+  });
+
+  it('reads its S3 origins and the flag function through Origin Access Control, never an OAI', () => {
+    room.resourceCountIs('AWS::CloudFront::CloudFrontOriginAccessIdentity', 0);
+    const origins = distributionConfig().Origins;
+    expect(origins).toHaveLength(3);
+    for (const origin of origins) expect(origin.OriginAccessControlId).toBeDefined();
+    room.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
+  });
+
+  it('keeps every bucket private and TLS-only', () => {
+    const buckets = resources(room, 'AWS::S3::Bucket');
+    expect(Object.keys(buckets)).toHaveLength(3);
+    for (const bucket of Object.values(buckets)) {
+      expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(bucket.Properties.BucketEncryption).toBeDefined();
+    }
+    const tlsOnly = Object.values(resources(room, 'AWS::S3::BucketPolicy')).filter((p) =>
+      JSON.stringify(p.Properties).includes('"aws:SecureTransport":"false"'),
+    );
+    expect(tlsOnly).toHaveLength(3);
+  });
+
+  it('writes config.json with the stage URL, the main origin and the room name next to the page', () => {
+    const page = Object.values(resources(room, 'Custom::CDKBucketDeployment')).find(
+      (d) => d.Properties.DestinationBucketKeyPrefix === 'waiting-room/',
+    );
+    expect(page?.Properties.DistributionPaths).toEqual(['/waiting-room/*']);
+    const configs = assetFiles('config.json');
+    expect(configs).toHaveLength(1);
+    // Deploy-time values are markers in the asset, resolved by the deployment from SourceMarkers.
+    const config = JSON.parse(configs[0] as string) as Record<string, string>;
+    const sourceMarkers = defined(page, 'page deployment').Properties.SourceMarkers as Array<
+      Record<string, unknown>
+    >;
+    const markers = sourceMarkers[1] ?? {};
+    const resolve = (text: string) =>
+      text.replace(/<<marker:0xbaba:\d+>>/g, (m) => JSON.stringify(markers[m]));
+    expect(Object.keys(config).sort()).toEqual(['mainOrigin', 'roomName', 'wsUrl']);
+    expect(resolve(config.wsUrl ?? '')).toMatch(
+      /^wss:\/\/\{"Ref":"WebSocketApi\w+"\}\.execute-api\.eu-west-1\.\{"Ref":"AWS::URLSuffix"\}\/live$/,
+    );
+    expect(resolve(config.mainOrigin ?? '')).toMatch(
+      /^https:\/\/\{"Fn::GetAtt":\["MainSiteDistribution\w+","DomainName"\]\}$/,
+    );
+    expect(config.roomName).toBe('');
+  });
+});
+
+describe('gate', () => {
+  it('is a Lambda@Edge function in us-east-1 with the viewer-request limits', () => {
+    expect(synthesized.gate?.region).toBe('us-east-1');
+    gate.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'viewer-request.handler',
+      Runtime: 'nodejs22.x',
+      MemorySize: 128,
+      Timeout: 5,
+    });
+    gate.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: Match.arrayWith(['edgelambda.amazonaws.com']) },
+          }),
+        ]),
+      }),
+    });
+  });
+
+  it("bakes this deploy's origin, flag URL and public key into the bundle, and no private key", () => {
+    const bundles = assetFiles('viewer-request.mjs');
+    expect(bundles).toHaveLength(1);
+    const bundle = bundles[0] as string;
+    expect(bundle).toContain(`https://${MAIN_DOMAIN}/__room/flag.json`);
+    expect(bundle).toContain(`https://${MAIN_DOMAIN}/waiting-room/`);
+    expect(bundle).toContain(jwk.x);
+    expect(bundle).not.toMatch(/"d":"/);
+  });
+});
+
+describe('GitHub OIDC', () => {
+  it('registers the GitHub provider for the STS audience', () => {
+    oidc.hasResourceProperties('AWS::IAM::OIDCProvider', {
+      Url: 'https://token.actions.githubusercontent.com',
+      ClientIdList: ['sts.amazonaws.com'],
+    });
+  });
+
+  it('lets only workflow runs of main in the one repository assume the deploy role', () => {
+    const [providerId] = onlyResource(oidc, 'AWS::IAM::OIDCProvider');
+    oidc.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          {
+            Action: 'sts:AssumeRoleWithWebIdentity',
+            Effect: 'Allow',
+            Principal: { Federated: { Ref: providerId } },
+            Condition: {
+              StringEquals: {
+                'token.actions.githubusercontent.com:aud': 'sts.amazonaws.com',
+                'token.actions.githubusercontent.com:sub': `repo:${REPOSITORY}:ref:refs/heads/main`,
+              },
+            },
+          },
+        ],
+      },
+    });
+  });
+
+  it('may only assume the CDK bootstrap roles of both regions', () => {
+    const statements = Object.values(resources(oidc, 'AWS::IAM::Policy')).flatMap(
+      (p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement,
+    );
+    expect(actionsOf(statements)).toEqual(['sts:AssumeRole']);
+    const resource = defined(statements[0], 'the statement').Resource as unknown[];
+    expect(resource).toHaveLength(6);
+    const arns = JSON.stringify(resource);
+    for (const region of ['eu-west-1', 'us-east-1']) {
+      for (const role of ['deploy-role', 'file-publishing-role', 'lookup-role']) {
+        expect(arns).toContain(
+          `":role/cdk-hnb659fds-${role}-",{"Ref":"AWS::AccountId"},"-${region}"`,
+        );
+      }
+    }
+    expect(arns).not.toContain('*');
+  });
+});
+
+describe('monitoring', () => {
+  it('alarms when an arrival reaches the dead-letter queue and when the processor fails', () => {
+    room.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+    room.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'Errors',
+      Namespace: 'AWS/Lambda',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionLogicalId('Processor') } }],
+    });
+  });
+
+  it("charts the room's EMF metrics on a dashboard", () => {
+    const [, dashboard] = onlyResource(room, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const metric of ['waiting', 'admitted', 'joins', 'positionMessagesSent', 'errors']) {
+      expect(body).toContain(`\\"WaitingRoom\\",\\"${metric}\\"`);
+    }
+  });
+});
+
+describe('cdk-nag', () => {
+  it('finds nothing unacknowledged in any stack (AwsSolutions)', () => {
+    const report = new AwsSolutionsChecks().validateScope(synthesized.app);
+    expect(
+      report.violations.map((v) => `${v.ruleName} ${v.violatingResources[0]?.constructPath}`),
+    ).toEqual([]);
+  });
+
+  it('leaves no error annotation on any stack', () => {
+    for (const stack of [synthesized.room, synthesized.gate, synthesized.githubOidc]) {
+      if (!stack) throw new Error('missing stack');
+      expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
+    }
+  });
+});
