@@ -2,10 +2,12 @@
  * Wires the core to the in-process adapters: the local equivalent of the Lambda entry points'
  * wiring. One room per process.
  */
+import { setTimeout as wait } from 'node:timers/promises';
 import type { WebSocket } from 'ws';
 import { MemoryArrivalQueue } from '../functions/adapters/local/memory-arrival-queue.ts';
 import { MemoryConfigSource } from '../functions/adapters/local/memory-config.ts';
 import { MemorySessionStore } from '../functions/adapters/local/memory-session-store.ts';
+import { processLease } from '../functions/adapters/local/process-lease.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
 import { admittedInLastMinute } from '../functions/core/admission.ts';
 import type { Clock, Delivery, Notifier } from '../functions/core/ports.ts';
@@ -15,6 +17,7 @@ import {
   runTick,
   type TickReport,
 } from '../functions/core/processor.ts';
+import { runProcessorLoop } from '../functions/core/processor-loop.ts';
 import type { ServerMessage } from '../functions/core/protocol.ts';
 import { createConnectionRateLimiter } from '../functions/core/rate-limiter.ts';
 import { createSigner, jwksOf, type SigningKey } from '../functions/core/tokens.ts';
@@ -146,23 +149,24 @@ export function createLocalRoom(
       };
     },
     startProcessor(onTick, onTickError) {
-      let stopped = false;
-      let timer: NodeJS.Timeout | undefined;
-      let running: Promise<void> = Promise.resolve();
-      const loop = () => {
-        const started = Date.now();
-        running = runTick(processor)
-          .then((report) => onTick?.(report))
-          .catch((error: unknown) => onTickError?.(error))
-          .finally(() => {
-            if (stopped) return;
-            timer = setTimeout(loop, Math.max(0, settings.tickMs - (Date.now() - started)));
-          });
-      };
-      timer = setTimeout(loop, 0);
+      const stop = new AbortController();
+      // Resolves early (instead of rejecting) when the room stops.
+      const sleep = (ms: number) =>
+        wait(ms, undefined, { signal: stop.signal }).catch(() => undefined);
+      const running = runProcessorLoop({
+        lease: processLease,
+        clock,
+        sleep,
+        tick: () => runTick(processor),
+        tickMs: settings.tickMs,
+        leaseMs: Number.POSITIVE_INFINITY,
+        deadline: Number.POSITIVE_INFINITY,
+        signal: stop.signal,
+        ...(onTick ? { onTick } : {}),
+        ...(onTickError ? { onError: (error: unknown) => onTickError(error) } : {}),
+      });
       return async () => {
-        stopped = true;
-        clearTimeout(timer);
+        stop.abort();
         await running;
       };
     },

@@ -21,6 +21,8 @@ export interface ProcessorLoopOptions {
   leaseMs: number;
   /** Epoch ms at or after which no tick starts. */
   deadline: number;
+  /** Stops the loop (after the tick in progress) when aborted; the local runtime's shutdown. */
+  signal?: AbortSignal;
   onTick?: (report: TickReport) => void;
   /** Told about a failed tick or a failed lease call; the loop carries on. */
   onError?: (error: unknown, during: 'tick' | 'lease') => void;
@@ -50,8 +52,13 @@ export async function runProcessorLoop(
   let failedTicks = 0;
   let held = false;
   let holding = false;
+  // Ticks keep to a fixed grid (start + k * tickMs) rather than "tickMs after the last one
+  // began": a timer never fires early, so the latter drifts late every tick and the token
+  // bucket, which holds one tick's worth, would throw the extra time away (seen as 2-3% fewer
+  // admissions than the rate under load).
+  let nextAt = clock.now();
   try {
-    while (clock.now() < deadline) {
+    while (clock.now() < deadline && !options.signal?.aborted) {
       const startedAt = clock.now();
       const granted = await tryAcquire(options, startedAt, leaseMs);
       if (granted === false && holding) {
@@ -71,8 +78,10 @@ export async function runProcessorLoop(
           options.onError?.(error, 'tick');
         }
       }
-      const nextAt = startedAt + tickMs;
-      if (nextAt >= deadline) break;
+      // A tick that overran its slot skips the slots it missed rather than running them back
+      // to back.
+      nextAt = Math.max(nextAt + tickMs, clock.now());
+      if (nextAt >= deadline || options.signal?.aborted) break;
       const wait = nextAt - clock.now();
       if (wait > 0) await sleep(wait);
     }

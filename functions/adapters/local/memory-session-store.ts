@@ -16,6 +16,30 @@ import type {
 } from '../../core/ports.ts';
 import type { Session } from '../../core/session.ts';
 
+/** How long an abandoned session is remembered, so a late resume hears why its place is gone. */
+export const ABANDONED_MEMORY_MS = 10 * 60_000;
+
+/** Finished sessions in the order they finished, each with when it may be forgotten. */
+class ForgetQueue {
+  #entries: { id: string; at: number }[] = [];
+  #head = 0;
+
+  push(id: string, at: number): void {
+    this.#entries.push({ id, at });
+  }
+
+  /** Removes and returns the ids due by `now` (entries are due in the order they were pushed). */
+  *due(now: number): Generator<string> {
+    while (this.#head < this.#entries.length && (this.#entries[this.#head]?.at as number) <= now) {
+      yield (this.#entries[this.#head++] as { id: string }).id;
+    }
+    if (this.#head > 1024 && this.#head * 2 > this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}
+
 export class MemorySessionStore implements SessionStore {
   readonly #sessions = new Map<string, Session>();
   readonly #connections = new Map<string, string>();
@@ -25,8 +49,14 @@ export class MemorySessionStore implements SessionStore {
   readonly #pendingNotices = new Set<string>();
   #roomState: RoomState = structuredClone(EMPTY_ROOM_STATE);
   readonly #counts: RoomCounts = { waiting: 0, arriving: 0, admitted: 0, abandoned: 0 };
+  // Finished sessions are forgotten (as TTL deletes them on AWS) so a long-running room does not
+  // grow without bound: admitted ones when their pass expires (until then `resume` hands the
+  // pass back), abandoned ones after ABANDONED_MEMORY_MS. The counts keep the totals.
+  readonly #forgetAdmitted = new ForgetQueue();
+  readonly #forgetAbandoned = new ForgetQueue();
 
   async create(session: Session): Promise<void> {
+    this.#forgetFinished(session.joinedAt);
     if (this.#sessions.has(session.id)) throw new Error(`session ${session.id} exists`);
     this.#sessions.set(session.id, { ...session });
     this.#counts[session.state] += 1;
@@ -123,16 +153,20 @@ export class MemorySessionStore implements SessionStore {
     this.#move(session, 'admitted');
     this.#lineGone += 1;
     this.#pendingNotices.add(sessionId);
+    this.#forgetAdmitted.push(sessionId, pass.expiresAt * 1000);
+    this.#forgetFinished(at);
     return true;
   }
 
-  async abandon(sessionId: string, disconnectedAt: number, _at: number): Promise<boolean> {
+  async abandon(sessionId: string, disconnectedAt: number, at: number): Promise<boolean> {
     const session = this.#sessions.get(sessionId);
     if (!session || (session.state !== 'waiting' && session.state !== 'arriving')) return false;
     // Conditional on the same absence: a visitor who came back meanwhile keeps the place.
     if (session.disconnectedAt !== disconnectedAt) return false;
     if (session.state === 'waiting') this.#lineGone += 1;
     this.#move(session, 'abandoned');
+    this.#forgetAbandoned.push(sessionId, at + ABANDONED_MEMORY_MS);
+    this.#forgetFinished(at);
     return true;
   }
 
@@ -168,11 +202,34 @@ export class MemorySessionStore implements SessionStore {
   }
 
   async putRoomState(state: RoomState): Promise<void> {
+    // The bucket never goes back in time: a late write from a tick that lost its lease (it read
+    // the state before a newer tick spent tokens) would hand those tokens out a second time.
+    const stored = this.#roomState.refilledAt;
+    if (stored !== null && (state.refilledAt === null || state.refilledAt < stored)) return;
     this.#roomState = structuredClone(state);
   }
 
   async counts(): Promise<RoomCounts> {
     return { ...this.#counts };
+  }
+
+  /** Sessions the store knows, finished ones included until they are forgotten. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  #forgetFinished(now: number): void {
+    for (const queue of [this.#forgetAdmitted, this.#forgetAbandoned]) {
+      for (const id of queue.due(now)) {
+        const session = this.#sessions.get(id);
+        if (!session) continue;
+        this.#sessions.delete(id);
+        this.#pendingNotices.delete(id);
+        if (session.connectionId && this.#connections.get(session.connectionId) === id) {
+          this.#connections.delete(session.connectionId);
+        }
+      }
+    }
   }
 
   #move(session: Session, state: Session['state']): void {
