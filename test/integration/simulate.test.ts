@@ -1,0 +1,67 @@
+/**
+ * The load simulator against the real local room: a few hundred visitors over two worker
+ * processes, with churn and abandonment, and every invariant holding.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runSimulation } from '../../tools/simulate/run.ts';
+import { startTestRoom, type TestRoom } from '../helpers/local-room.ts';
+
+let room: TestRoom | undefined;
+let dir: string | undefined;
+
+afterEach(async () => {
+  await room?.close();
+  room = undefined;
+  if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
+});
+
+describe('the load simulator', () => {
+  it('plays 300 visitors with churn and abandonment over two workers and finds every invariant holding', async () => {
+    // Prepare
+    room = await startTestRoom({ WR_TICK_MS: '100', WR_ADMIT_PER_MINUTE: '6000' });
+    dir = await mkdtemp(join(tmpdir(), 'simulate-'));
+    const jsonFile = join(dir, 'report.json');
+    const htmlFile = join(dir, 'report.html');
+
+    // Act
+    const { report, exitCode } = await runSimulation({
+      url: room.wsUrl,
+      users: 300,
+      rampSeconds: 1,
+      churn: 0.2,
+      abandon: 0.05,
+      workers: 2,
+      durationSeconds: 60,
+      jsonFile,
+      htmlFile,
+      progress: 'none',
+      seed: 20_251_125,
+    });
+
+    // Assess
+    expect(report.invariants.results.filter((r) => !r.ok)).toEqual([]);
+    expect(exitCode).toBe(0);
+    expect(report.run.stopReason).toBe('complete');
+    expect(report.run.workers).toHaveLength(2);
+    // Planned for 15; one admitted before its planned moment simply does not abandon.
+    expect(report.counts.abandonPlanned).toBe(15);
+    expect(report.counts.abandonedOnPurpose).toBeGreaterThan(0);
+    expect(report.counts.admitted).toBe(300 - report.counts.abandonedOnPurpose);
+    expect(report.counts.lost + report.counts.unjoined + report.counts.waitingAtStop).toBe(0);
+    expect(report.counts.churnDone).toBeGreaterThan(0);
+    expect(report.latencyMs.resume.count).toBeGreaterThanOrEqual(report.counts.churnDone);
+    expect(report.counts.recheckSamePass).toBe(report.counts.rechecks);
+    const json = JSON.parse(await readFile(jsonFile, 'utf8')) as typeof report;
+    expect(json.config.users).toBe(300);
+    expect(json.timeseries.admittedPerSecond.reduce((a, b) => a + b, 0)).toBe(
+      report.counts.admitted,
+    );
+    const html = await readFile(htmlFile, 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).toContain('All invariants held');
+  }, 90_000);
+});

@@ -1,0 +1,36 @@
+/** Packed trace events survive the trip from a worker to the parent unchanged. */
+import { describe, expect, it } from 'vitest';
+import { packEvent, type TraceEvent, unpackEvent } from '../../../tools/simulate/events.ts';
+
+const EVERY_KIND: TraceEvent[] = [
+  { t: 1.5, k: 'dial', purpose: 'resume', attempt: 2 },
+  { t: 2, k: 'open' },
+  { t: 3, k: 'send', action: 'join' },
+  { t: 4, k: 'joined', sessionId: 's' },
+  { t: 5, k: 'position', position: 3, waiting: 9 },
+  {
+    t: 6,
+    k: 'admitted',
+    pass: 'a.b.c',
+    redirectUrl: 'http://x/sim/1?wr_pass=a.b.c',
+    expiresAt: 99,
+  },
+  { t: 7, k: 'open-room', redirectUrl: 'http://x/' },
+  { t: 8, k: 'pong' },
+  { t: 9, k: 'error', code: 'rate_limited' },
+  { t: 10, k: 'garbled', text: '{' },
+  { t: 11, k: 'close', code: 1006, expected: false },
+  { t: 12, k: 'socket-error', message: 'ECONNREFUSED' },
+  { t: 13, k: 'drop', pauseMs: 700 },
+  { t: 14, k: 'abandon' },
+  { t: 15, k: 'give-up', reason: 'no connection' },
+  { t: 16, k: 'stop', state: 'waiting' },
+];
+
+describe('packed trace events', () => {
+  it('unpack to the events they were packed from, for every kind', () => {
+    for (const event of EVERY_KIND) {
+      expect(unpackEvent(packEvent(42, event))).toEqual({ index: 42, event });
+    }
+  });
+});

@@ -1,0 +1,313 @@
+/**
+ * The simulated visitor's state machine, played with a fake socket and a manual clock: what it
+ * sends, when it drops and comes back, and where it ends.
+ */
+import { describe, expect, it } from 'vitest';
+import type { TraceEvent, VisitorPlan, VisitorState } from '../../../tools/simulate/events.ts';
+import {
+  DEFAULT_VISITOR_SETTINGS,
+  type SimSocket,
+  SimVisitor,
+  type SocketEvents,
+  type VisitorEnv,
+} from '../../../tools/simulate/visitor.ts';
+import { planOf } from './trace-builder.ts';
+
+class FakeSocket implements SimSocket {
+  readonly sent: Record<string, unknown>[] = [];
+  closed: 'clean' | 'abrupt' | null = null;
+  constructor(readonly events: SocketEvents) {}
+  send(text: string): void {
+    this.sent.push(JSON.parse(text) as Record<string, unknown>);
+  }
+  close(abrupt: boolean): void {
+    this.closed = abrupt ? 'abrupt' : 'clean';
+  }
+  open(): void {
+    this.events.open();
+  }
+  receive(message: object): void {
+    this.events.message(JSON.stringify(message));
+  }
+  /** The connection fails or breaks from the other side. */
+  fail(code = 1006): void {
+    this.events.close(code);
+  }
+}
+
+/** A manual clock with timers, sockets the test drives, and the visitor's events. */
+class Harness implements VisitorEnv {
+  time = 1_000_000;
+  readonly sockets: FakeSocket[] = [];
+  readonly events: TraceEvent[] = [];
+  readonly settledAs: VisitorState[] = [];
+  #timers: { at: number; fn: () => void; live: boolean }[] = [];
+
+  now = () => this.time;
+  random = () => 0.5;
+  connect = (_plan: VisitorPlan, events: SocketEvents): SimSocket => {
+    const socket = new FakeSocket(events);
+    this.sockets.push(socket);
+    return socket;
+  };
+  schedule = (ms: number, fn: () => void) => {
+    const timer = { at: this.time + ms, fn, live: true };
+    this.#timers.push(timer);
+    return () => {
+      timer.live = false;
+    };
+  };
+  emit = (_index: number, event: TraceEvent) => {
+    this.events.push(event);
+  };
+  settled = (_index: number, state: VisitorState) => {
+    this.settledAs.push(state);
+  };
+
+  /** Moves the clock on, running every timer that falls due, in order. */
+  advance(ms: number): void {
+    const until = this.time + ms;
+    for (;;) {
+      const due = this.#timers
+        .filter((t) => t.live && t.at <= until)
+        .sort((a, b) => a.at - b.at)[0];
+      if (!due) break;
+      due.live = false;
+      this.time = due.at;
+      due.fn();
+    }
+    this.time = until;
+  }
+
+  get socket(): FakeSocket {
+    const socket = this.sockets.at(-1);
+    if (!socket) throw new Error('no socket opened');
+    return socket;
+  }
+
+  kinds(): string[] {
+    return this.events.map((e) => e.k);
+  }
+}
+
+function joinedVisitor(plan: VisitorPlan) {
+  const env = new Harness();
+  const visitor = new SimVisitor(plan, env, { ...DEFAULT_VISITOR_SETTINGS, pingEveryMs: 20_000 });
+  visitor.start();
+  env.socket.open();
+  env.socket.receive({ type: 'joined', ticket: 'ticket-1', sessionId: 'session-1' });
+  return { env, visitor };
+}
+
+describe('a simulated visitor', () => {
+  it('joins with its own return path as soon as the socket opens', () => {
+    // Prepare
+    const env = new Harness();
+    const visitor = new SimVisitor(planOf(4), env);
+
+    // Act
+    visitor.start();
+    env.socket.open();
+
+    // Assess
+    expect(env.socket.sent).toEqual([{ action: 'join', return: '/sim/4' }]);
+    expect(visitor.state).toBe('joining');
+    expect(env.kinds()).toEqual(['dial', 'open', 'send']);
+  });
+
+  it('waits, keeps the socket alive with pings, and leaves with its pass', () => {
+    // Prepare
+    const { env, visitor } = joinedVisitor(planOf(1));
+    env.socket.receive({ type: 'position', position: 3, waiting: 3, etaSeconds: 2 });
+
+    // Act
+    env.advance(20_000);
+    env.socket.receive({ type: 'pong' });
+    env.socket.receive({
+      type: 'admitted',
+      pass: 'p',
+      expiresAt: 1,
+      redirectUrl: 'http://x/sim/1?wr_pass=p',
+    });
+
+    // Assess
+    expect(env.socket.sent.map((m) => m.action)).toEqual(['join', 'ping']);
+    expect(env.socket.closed).toBe('clean');
+    expect(visitor.state).toBe('done');
+    expect(env.settledAs).toEqual(['done']);
+    expect(env.kinds()).toEqual([
+      'dial',
+      'open',
+      'send',
+      'joined',
+      'position',
+      'send',
+      'pong',
+      'admitted',
+      'close',
+    ]);
+  });
+
+  it('drops its socket at the planned share of the expected wait and resumes after the pause', () => {
+    // Prepare: the first position says 10 s to go; the drop is planned at half of it.
+    const { env, visitor } = joinedVisitor(planOf(2, { churn: { atShare: 0.5, pauseMs: 1500 } }));
+    env.socket.receive({ type: 'position', position: 50, waiting: 50, etaSeconds: 10 });
+    const first = env.socket;
+
+    // Act
+    env.advance(5000);
+    const droppedState = visitor.state;
+    env.advance(1500);
+    env.socket.open();
+    env.socket.receive({ type: 'joined', ticket: 'ticket-1', sessionId: 'session-1' });
+
+    // Assess
+    expect(first.closed).toBe('abrupt');
+    expect(droppedState).toBe('paused');
+    expect(env.sockets).toHaveLength(2);
+    expect(env.socket.sent).toEqual([{ action: 'resume', ticket: 'ticket-1' }]);
+    expect(visitor.state).toBe('waiting');
+    expect(env.events.find((e) => e.k === 'drop')).toEqual({
+      t: 1_005_000,
+      k: 'drop',
+      pauseMs: 1500,
+    });
+  });
+
+  it('does not churn once it has been admitted', () => {
+    // Prepare
+    const { env, visitor } = joinedVisitor(planOf(2, { churn: { atShare: 0.5, pauseMs: 1500 } }));
+    env.socket.receive({ type: 'position', position: 5, waiting: 5, etaSeconds: 10 });
+    env.socket.receive({
+      type: 'admitted',
+      pass: 'p',
+      expiresAt: 1,
+      redirectUrl: 'http://x/sim/2?wr_pass=p',
+    });
+
+    // Act
+    env.advance(60_000);
+
+    // Assess
+    expect(env.sockets).toHaveLength(1);
+    expect(env.kinds()).not.toContain('drop');
+    expect(visitor.state).toBe('done');
+  });
+
+  it('is lost when its resume is answered invalid_ticket', () => {
+    // Prepare
+    const { env, visitor } = joinedVisitor(planOf(3, { churn: { atShare: 0.1, pauseMs: 300 } }));
+    env.socket.receive({ type: 'position', position: 5, waiting: 5, etaSeconds: 10 });
+    env.advance(1300);
+
+    // Act
+    env.socket.open();
+    env.socket.receive({ type: 'error', code: 'invalid_ticket', message: 'no' });
+
+    // Assess
+    expect(visitor.state).toBe('lost');
+    expect(env.settledAs).toEqual(['lost']);
+  });
+
+  it('abandons for good at its planned moment', () => {
+    // Prepare
+    const { env, visitor } = joinedVisitor(planOf(5, { abandon: { atShare: 0.5 } }));
+    env.socket.receive({ type: 'position', position: 9, waiting: 9, etaSeconds: 4 });
+
+    // Act
+    env.advance(2000);
+
+    // Assess
+    expect(visitor.state).toBe('abandoned');
+    expect(env.socket.closed).toBe('clean');
+    env.advance(60_000);
+    expect(env.sockets).toHaveLength(1);
+  });
+
+  it('comes back once after admission to check that the pass is the same', () => {
+    // Prepare
+    const { env, visitor } = joinedVisitor(planOf(6, { recheck: { pauseMs: 400 } }));
+    env.socket.receive({
+      type: 'admitted',
+      pass: 'p',
+      expiresAt: 1,
+      redirectUrl: 'http://x/sim/6?wr_pass=p',
+    });
+
+    // Act
+    env.advance(400);
+    env.socket.open();
+    env.socket.receive({ type: 'joined', ticket: 'ticket-1', sessionId: 'session-1' });
+    env.socket.receive({
+      type: 'admitted',
+      pass: 'p',
+      expiresAt: 1,
+      redirectUrl: 'http://x/sim/6?wr_pass=p',
+    });
+
+    // Assess
+    expect(env.sockets).toHaveLength(2);
+    expect(env.socket.sent).toEqual([{ action: 'resume', ticket: 'ticket-1' }]);
+    expect(visitor.state).toBe('done');
+    expect(
+      env.events.filter((e) => e.k === 'dial').map((e) => (e as { purpose: string }).purpose),
+    ).toEqual(['join', 'recheck']);
+  });
+
+  it('reconnects and resumes when the room drops its socket', () => {
+    // Prepare
+    const { env, visitor } = joinedVisitor(planOf(7));
+
+    // Act
+    env.socket.fail();
+    env.advance(1000);
+    env.socket.open();
+
+    // Assess
+    expect(env.events.find((e) => e.k === 'close')).toMatchObject({ expected: false, code: 1006 });
+    expect(env.socket.sent).toEqual([{ action: 'resume', ticket: 'ticket-1' }]);
+    expect(visitor.state).toBe('resuming');
+  });
+
+  it('gives up after a bounded number of failed connections', () => {
+    // Prepare
+    const env = new Harness();
+    const visitor = new SimVisitor(planOf(8), env, {
+      ...DEFAULT_VISITOR_SETTINGS,
+      maxDialAttempts: 3,
+    });
+
+    // Act
+    visitor.start();
+    for (let i = 0; i < 3; i += 1) {
+      env.socket.fail();
+      env.advance(10_000);
+    }
+
+    // Assess
+    expect(env.sockets).toHaveLength(3);
+    expect(visitor.state).toBe('failed');
+    expect(env.events.at(-1)).toMatchObject({
+      k: 'give-up',
+      reason: 'no connection after 3 attempts',
+    });
+  });
+
+  it('stops on demand: timers cancelled, socket closed, state recorded', () => {
+    // Prepare
+    const { env, visitor } = joinedVisitor(planOf(9, { abandon: { atShare: 0.5 } }));
+    env.socket.receive({ type: 'position', position: 9, waiting: 9, etaSeconds: 4 });
+
+    // Act
+    visitor.stop();
+    env.advance(60_000);
+
+    // Assess
+    expect(env.events.filter((e) => e.k === 'stop')).toEqual([
+      { t: 1_000_000, k: 'stop', state: 'waiting' },
+    ]);
+    expect(env.kinds()).not.toContain('abandon');
+    expect(env.socket.closed).toBe('clean');
+    expect(visitor.state).toBe('stopped');
+  });
+});

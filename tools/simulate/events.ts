@@ -1,0 +1,200 @@
+/**
+ * What a simulated visitor saw, as a trace of timestamped events, and the compact form they take
+ * on the way from a worker process to the parent.
+ */
+
+/** Why a visitor opened a socket. */
+export type DialPurpose = 'join' | 'resume' | 'recheck';
+
+/** Where a visitor stands; the last ones (see {@link FINAL_STATES}) never change again. */
+export type VisitorState =
+  | 'scheduled'
+  | 'connecting'
+  | 'joining'
+  | 'waiting'
+  | 'paused'
+  | 'resuming'
+  | 'admitted'
+  | 'rechecking'
+  | 'done'
+  | 'opened'
+  | 'abandoned'
+  | 'lost'
+  | 'failed'
+  | 'stopped';
+
+export const FINAL_STATES: ReadonlySet<VisitorState> = new Set([
+  'done',
+  'opened',
+  'abandoned',
+  'lost',
+  'failed',
+  'stopped',
+]);
+
+/**
+ * One thing a visitor did or saw, at `t` (epoch milliseconds with sub-millisecond precision,
+ * from the machine's clock, so that events of different worker processes compare).
+ */
+export type TraceEvent =
+  | { t: number; k: 'dial'; purpose: DialPurpose; attempt: number }
+  | { t: number; k: 'open' }
+  | { t: number; k: 'send'; action: 'join' | 'resume' | 'status' | 'ping' }
+  | { t: number; k: 'joined'; sessionId: string }
+  | { t: number; k: 'position'; position: number; waiting: number }
+  | { t: number; k: 'admitted'; pass: string; redirectUrl: string; expiresAt: number }
+  | { t: number; k: 'open-room'; redirectUrl: string }
+  | { t: number; k: 'pong' }
+  | { t: number; k: 'error'; code: string }
+  | { t: number; k: 'garbled'; text: string }
+  /** The socket closed; `expected` when this visitor closed it. */
+  | { t: number; k: 'close'; code: number; expected: boolean }
+  | { t: number; k: 'socket-error'; message: string }
+  /** Churn: the visitor drops its socket on purpose and will come back. */
+  | { t: number; k: 'drop'; pauseMs: number }
+  /** The visitor leaves the line for good, on purpose. */
+  | { t: number; k: 'abandon' }
+  /** The visitor could not go on (e.g. no connection after every retry). */
+  | { t: number; k: 'give-up'; reason: string }
+  /** The simulation stopped; `state` is where the visitor stood. */
+  | { t: number; k: 'stop'; state: VisitorState };
+
+export type TraceEventKind = TraceEvent['k'];
+
+/** Kinds of event that are a message received from the server. */
+export const RECEIVED_KINDS: ReadonlySet<TraceEventKind> = new Set([
+  'joined',
+  'position',
+  'admitted',
+  'open-room',
+  'pong',
+  'error',
+  'garbled',
+]);
+
+/** What the simulation planned for a visitor, decided before it starts. */
+export interface VisitorPlan {
+  index: number;
+  /** Milliseconds after the start of the run when the visitor arrives. */
+  startMs: number;
+  returnPath: string;
+  /** Drops its socket while waiting, at this share of its expected wait, for `pauseMs`. */
+  churn: { atShare: number; pauseMs: number } | null;
+  /** Leaves for good while waiting, at this share of its expected wait. */
+  abandon: { atShare: number } | null;
+  /** After admission, comes back once with its ticket to check it gets the same pass. */
+  recheck: { pauseMs: number } | null;
+  /** Local address to connect from (spreads sockets over loopback addresses), or null. */
+  localAddress: string | null;
+}
+
+/** Everything one visitor saw, in order. */
+export interface VisitorTrace {
+  plan: VisitorPlan;
+  events: TraceEvent[];
+}
+
+/** Name of a visitor in reports. */
+export function visitorName(index: number): string {
+  return `v${index}`;
+}
+
+/** A trace event in transit: `[visitorIndex, t, kind, ...fields]`. */
+export type PackedEvent = [number, number, string, ...(string | number | boolean)[]];
+
+/** Packs an event for IPC: short arrays instead of objects with repeated keys. */
+export function packEvent(index: number, e: TraceEvent): PackedEvent {
+  switch (e.k) {
+    case 'dial':
+      return [index, e.t, e.k, e.purpose, e.attempt];
+    case 'send':
+      return [index, e.t, e.k, e.action];
+    case 'joined':
+      return [index, e.t, e.k, e.sessionId];
+    case 'position':
+      return [index, e.t, e.k, e.position, e.waiting];
+    case 'admitted':
+      return [index, e.t, e.k, e.pass, e.redirectUrl, e.expiresAt];
+    case 'open-room':
+      return [index, e.t, e.k, e.redirectUrl];
+    case 'error':
+      return [index, e.t, e.k, e.code];
+    case 'garbled':
+      return [index, e.t, e.k, e.text];
+    case 'close':
+      return [index, e.t, e.k, e.code, e.expected];
+    case 'socket-error':
+      return [index, e.t, e.k, e.message];
+    case 'drop':
+      return [index, e.t, e.k, e.pauseMs];
+    case 'give-up':
+      return [index, e.t, e.k, e.reason];
+    case 'stop':
+      return [index, e.t, e.k, e.state];
+    case 'open':
+    case 'pong':
+    case 'abandon':
+      return [index, e.t, e.k];
+  }
+}
+
+/** Reverses {@link packEvent}. */
+export function unpackEvent(p: PackedEvent): { index: number; event: TraceEvent } {
+  const [index, t, k, a, b, c] = p;
+  const s = (x: unknown) => String(x);
+  const n = (x: unknown) => Number(x);
+  let event: TraceEvent;
+  switch (k as TraceEventKind) {
+    case 'dial':
+      event = { t, k: 'dial', purpose: s(a) as DialPurpose, attempt: n(b) };
+      break;
+    case 'send':
+      event = { t, k: 'send', action: s(a) as 'join' };
+      break;
+    case 'joined':
+      event = { t, k: 'joined', sessionId: s(a) };
+      break;
+    case 'position':
+      event = { t, k: 'position', position: n(a), waiting: n(b) };
+      break;
+    case 'admitted':
+      event = { t, k: 'admitted', pass: s(a), redirectUrl: s(b), expiresAt: n(c) };
+      break;
+    case 'open-room':
+      event = { t, k: 'open-room', redirectUrl: s(a) };
+      break;
+    case 'error':
+      event = { t, k: 'error', code: s(a) };
+      break;
+    case 'garbled':
+      event = { t, k: 'garbled', text: s(a) };
+      break;
+    case 'close':
+      event = { t, k: 'close', code: n(a), expected: Boolean(b) };
+      break;
+    case 'socket-error':
+      event = { t, k: 'socket-error', message: s(a) };
+      break;
+    case 'drop':
+      event = { t, k: 'drop', pauseMs: n(a) };
+      break;
+    case 'give-up':
+      event = { t, k: 'give-up', reason: s(a) };
+      break;
+    case 'stop':
+      event = { t, k: 'stop', state: s(a) as VisitorState };
+      break;
+    case 'open':
+      event = { t, k: 'open' };
+      break;
+    case 'pong':
+      event = { t, k: 'pong' };
+      break;
+    case 'abandon':
+      event = { t, k: 'abandon' };
+      break;
+    default:
+      throw new Error(`unknown packed event kind "${k}"`);
+  }
+  return { index, event };
+}

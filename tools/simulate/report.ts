@@ -1,0 +1,406 @@
+/**
+ * The run's report: counts, invariants, latency percentiles, throughput and series, built from
+ * the traces once the run is over; and its plain-text summary for the terminal.
+ */
+import type { SecondSeries } from './aggregate.ts';
+import type { VisitorTrace } from './events.ts';
+import type { InvariantReport, VisitorSummary } from './invariants.ts';
+import type { SimulationOptions } from './options.ts';
+
+export interface Percentiles {
+  count: number;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  max: number | null;
+  mean: number | null;
+}
+
+/** Nearest-rank percentiles of `values` (milliseconds, rounded to 0.1). */
+export function percentiles(values: readonly number[]): Percentiles {
+  if (values.length === 0) {
+    return { count: 0, p50: null, p90: null, p99: null, max: null, mean: null };
+  }
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (p: number) => {
+    const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+    return round(sorted[rank - 1] as number);
+  };
+  const sum = sorted.reduce((a, b) => a + b, 0);
+  return {
+    count: sorted.length,
+    p50: at(50),
+    p90: at(90),
+    p99: at(99),
+    max: round(sorted[sorted.length - 1] as number),
+    mean: round(sum / sorted.length),
+  };
+}
+
+function round(x: number): number {
+  return Math.round(x * 10) / 10;
+}
+
+export interface ServerSample {
+  /** Seconds from the start of the run (when the status was asked for). */
+  second: number;
+  /** How long the room took to answer the status request: its event loop's responsiveness. */
+  rttMs: number;
+  enabled: boolean;
+  admitPerMinute: number;
+  waiting: number;
+  arriving: number;
+  admittedTotal: number;
+  abandonedTotal: number;
+  connections: number;
+}
+
+export interface WorkerStats {
+  worker: number;
+  visitors: number;
+  peakRssMb: number;
+  /** How late the worker's event loop ran (its timestamps are that late too). */
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  exitCode: number | null;
+}
+
+export type StopReason = 'complete' | 'duration' | 'interrupted' | 'failed';
+
+export interface SimulationReport {
+  tool: 'waiting-room simulate';
+  config: Omit<SimulationOptions, 'progress' | 'jsonFile' | 'htmlFile' | 'sourceAddresses'> & {
+    sourceAddresses: string[];
+  };
+  run: {
+    startedAt: string;
+    stoppedAt: string;
+    elapsedSeconds: number;
+    stopReason: StopReason;
+    problems: string[];
+    parentPeakRssMb: number;
+    parentLoopDelayMaxMs: number;
+    workers: WorkerStats[];
+  };
+  counts: {
+    users: number;
+    started: number;
+    joined: number;
+    admitted: number;
+    abandonedOnPurpose: number;
+    waitingAtStop: number;
+    expired: number;
+    opened: number;
+    unjoined: number;
+    unstarted: number;
+    lost: number;
+    churnPlanned: number;
+    churnDone: number;
+    reconnects: number;
+    abandonPlanned: number;
+    rechecks: number;
+    recheckSamePass: number;
+  };
+  invariants: InvariantReport;
+  latencyMs: {
+    /** `join` sent -> `joined` received. */
+    join: Percentiles;
+    /** Reconnect socket open -> `joined` answering the `resume`. */
+    resume: Percentiles;
+    /**
+     * Admission -> `admitted` received, the admission stamped by the pass's `iat` (whole
+     * seconds, rounded down by the room): each figure is up to 1,000 ms more than the truth.
+     */
+    admission: Percentiles;
+    /**
+     * `admitted` received minus the first `admitted` received with the same pass `iat`: how
+     * long one tick takes to hand out its admissions (free of the second resolution).
+     */
+    admissionSpreadInTick: Percentiles;
+    note: string;
+  };
+  throughput: {
+    /** Admissions over the span between the first and last admission (by pass `iat`). */
+    admittedPerMinuteObserved: number | null;
+    /** Most admissions in any 60-second window of pass `iat`s. */
+    peakAdmittedInAMinute: number;
+    peakReceivedPerSecond: number;
+    peakSentPerSecond: number;
+    messagesReceived: number;
+    messagesSent: number;
+  };
+  errorsByCode: Record<string, number>;
+  timeseries: SecondSeries & {
+    /** Admissions per second of the run by pass `iat` (the room's own stamp). */
+    admittedPerSecondByIat: number[];
+  };
+  positionSamples: {
+    visitor: string;
+    /** [seconds from the start, position] */
+    points: [number, number][];
+    /** Seconds from the start when `admitted` arrived, or null. */
+    admittedAt: number | null;
+    outcome: string;
+  }[];
+  server: ServerSample[] | null;
+}
+
+export interface ReportInput {
+  options: SimulationOptions;
+  sourceAddresses: string[];
+  traces: readonly VisitorTrace[];
+  visitors: readonly VisitorSummary[];
+  invariants: InvariantReport;
+  series: SecondSeries;
+  errorsByCode: ReadonlyMap<string, number>;
+  t0: number;
+  stopAt: number;
+  stopReason: StopReason;
+  problems: string[];
+  server: ServerSample[] | null;
+  parentPeakRssMb: number;
+  parentLoopDelayMaxMs: number;
+  workers: WorkerStats[];
+  sampleSize?: number;
+}
+
+/** Builds the report from the finished run. */
+export function buildReport(input: ReportInput): SimulationReport {
+  const { options, traces, visitors, t0, stopAt, series } = input;
+  const rel = (t: number) => Math.round((t - t0) / 100) / 10;
+  const outcomes = (o: VisitorSummary['outcome']) => visitors.filter((v) => v.outcome === o).length;
+
+  const joinLatencies = visitors.flatMap((v) =>
+    v.joinSentAt !== null && v.joinedAt !== null ? [v.joinedAt - v.joinSentAt] : [],
+  );
+  const resumeLatencies = visitors.flatMap((v) => v.resumeLatenciesMs);
+  // Only visitors connected throughout: one who was away hears of the admission on return.
+  const admissionLatencies = visitors.flatMap((v) =>
+    v.admittedAt !== null && v.admittedIat !== null && !v.disconnectedWhileWaiting
+      ? [v.admittedAt - v.admittedIat * 1000]
+      : [],
+  );
+
+  const firstByIat = new Map<number, number>();
+  for (const v of visitors) {
+    if (v.admittedAt === null || v.admittedIat === null || v.disconnectedWhileWaiting) continue;
+    const first = firstByIat.get(v.admittedIat);
+    if (first === undefined || v.admittedAt < first) firstByIat.set(v.admittedIat, v.admittedAt);
+  }
+  const spreads = visitors.flatMap((v) =>
+    v.admittedAt !== null && v.admittedIat !== null && !v.disconnectedWhileWaiting
+      ? [v.admittedAt - (firstByIat.get(v.admittedIat) as number)]
+      : [],
+  );
+
+  const iats = visitors.flatMap((v) => (v.admittedIat !== null ? [v.admittedIat] : []));
+  const iatSeries: number[] = new Array(series.second.length).fill(0);
+  for (const iat of iats) {
+    const second = Math.floor((iat * 1000 - t0) / 1000);
+    if (second >= 0 && second < iatSeries.length) iatSeries[second] = (iatSeries[second] ?? 0) + 1;
+  }
+  let peakMinute = 0;
+  const sortedIats = [...iats].sort((a, b) => a - b);
+  for (let i = 0, j = 0; i < sortedIats.length; i += 1) {
+    while ((sortedIats[i] as number) - (sortedIats[j] as number) >= 60) j += 1;
+    peakMinute = Math.max(peakMinute, i - j + 1);
+  }
+  const firstIat = sortedIats[0];
+  const lastIat = sortedIats[sortedIats.length - 1];
+  const admittedPerMinuteObserved =
+    firstIat === undefined || lastIat === undefined
+      ? null
+      : Math.round((sortedIats.length / (lastIat - firstIat + 1)) * 60);
+
+  const churnDone = traces.filter((t) => t.events.some((e) => e.k === 'drop')).length;
+  const reconnects = traces.reduce(
+    (n, t) => n + t.events.filter((e) => e.k === 'dial' && e.purpose === 'resume').length,
+    0,
+  );
+  const rechecks = visitors.filter((v) => v.recheck !== null);
+
+  const sampleSize = input.sampleSize ?? 20;
+  const step = Math.max(1, (visitors.length - 1) / Math.max(1, sampleSize - 1));
+  const sampled = new Set<number>();
+  for (let k = 0; k < sampleSize && Math.round(k * step) < visitors.length; k += 1) {
+    sampled.add(Math.round(k * step));
+  }
+  const positionSamples = [...sampled].map((i) => {
+    const v = visitors[i] as VisitorSummary;
+    return {
+      visitor: v.name,
+      points: downsample(
+        v.positions.map((p) => [rel(p.t), p.position] as [number, number]),
+        400,
+      ),
+      admittedAt: v.admittedAt === null ? null : rel(v.admittedAt),
+      outcome: v.outcome,
+    };
+  });
+
+  return {
+    tool: 'waiting-room simulate',
+    config: {
+      url: options.url,
+      users: options.users,
+      rampSeconds: options.rampSeconds,
+      churn: options.churn,
+      abandon: options.abandon,
+      recheck: options.recheck,
+      durationSeconds: options.durationSeconds,
+      workers: options.workers,
+      jwksUrl: options.jwksUrl,
+      sourceAddresses: input.sourceAddresses,
+      graceSeconds: options.graceSeconds,
+      seed: options.seed,
+    },
+    run: {
+      startedAt: new Date(t0).toISOString(),
+      stoppedAt: new Date(stopAt).toISOString(),
+      elapsedSeconds: Math.round((stopAt - t0) / 100) / 10,
+      stopReason: input.stopReason,
+      problems: input.problems,
+      parentPeakRssMb: input.parentPeakRssMb,
+      parentLoopDelayMaxMs: input.parentLoopDelayMaxMs,
+      workers: input.workers,
+    },
+    counts: {
+      users: options.users,
+      started: visitors.length - outcomes('unstarted'),
+      joined: visitors.filter((v) => v.joinedAt !== null).length,
+      admitted: outcomes('admitted'),
+      abandonedOnPurpose: outcomes('abandoned'),
+      waitingAtStop: outcomes('waiting'),
+      expired: outcomes('expired'),
+      opened: outcomes('opened'),
+      unjoined: outcomes('unjoined'),
+      unstarted: outcomes('unstarted'),
+      lost: outcomes('lost'),
+      churnPlanned: traces.filter((t) => t.plan.churn !== null).length,
+      churnDone,
+      reconnects,
+      abandonPlanned: traces.filter((t) => t.plan.abandon !== null).length,
+      rechecks: rechecks.length,
+      recheckSamePass: rechecks.filter((v) => v.recheck === 'same').length,
+    },
+    invariants: input.invariants,
+    latencyMs: {
+      join: percentiles(joinLatencies),
+      resume: percentiles(resumeLatencies),
+      admission: percentiles(admissionLatencies),
+      admissionSpreadInTick: percentiles(spreads),
+      note: 'admission latency, over visitors connected throughout their wait, uses the pass iat (whole seconds, rounded down) as the moment of admission: each figure may be up to 1,000 ms above the truth',
+    },
+    throughput: {
+      admittedPerMinuteObserved,
+      peakAdmittedInAMinute: peakMinute,
+      peakReceivedPerSecond: maxOf(series.receivedPerSecond),
+      peakSentPerSecond: maxOf(series.sentPerSecond),
+      messagesReceived: series.receivedPerSecond.reduce((a, b) => a + b, 0),
+      messagesSent: series.sentPerSecond.reduce((a, b) => a + b, 0),
+    },
+    errorsByCode: Object.fromEntries([...input.errorsByCode].sort((a, b) => b[1] - a[1])),
+    timeseries: { ...series, admittedPerSecondByIat: iatSeries },
+    positionSamples,
+    server: input.server,
+  };
+}
+
+function maxOf(values: readonly number[]): number {
+  return values.reduce((a, b) => Math.max(a, b), 0);
+}
+
+/** Keeps at most `max` points, always the first and the last. */
+function downsample<T>(points: T[], max: number): T[] {
+  if (points.length <= max) return points;
+  const out: T[] = [];
+  const step = (points.length - 1) / (max - 1);
+  for (let i = 0; i < max; i += 1) out.push(points[Math.round(i * step)] as T);
+  return out;
+}
+
+const ms = (x: number | null) =>
+  x === null ? '-' : x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : `${Math.round(x)} ms`;
+
+function latencyLine(name: string, p: Percentiles): string {
+  return `  ${name.padEnd(28)} n=${String(p.count).padEnd(7)} p50 ${ms(p.p50).padEnd(9)} p90 ${ms(p.p90).padEnd(9)} p99 ${ms(p.p99).padEnd(9)} max ${ms(p.max)}`;
+}
+
+/** The report as text for the terminal. */
+export function formatReport(report: SimulationReport): string {
+  const { counts, invariants, latencyMs, throughput, run, config } = report;
+  const lines: string[] = [];
+  lines.push('');
+  lines.push(
+    `Simulated ${config.users} visitors against ${config.url} (ramp ${config.rampSeconds} s, churn ${config.churn}, abandon ${config.abandon}, ${config.workers} worker${config.workers === 1 ? '' : 's'}${config.sourceAddresses.length > 0 ? `, from ${config.sourceAddresses.length} loopback addresses` : ''}, seed ${config.seed})`,
+  );
+  lines.push(`Stopped: ${run.stopReason} after ${run.elapsedSeconds} s`);
+  for (const p of run.problems) lines.push(`  problem: ${p}`);
+  lines.push('');
+  lines.push('Visitors');
+  lines.push(
+    `  joined ${counts.joined}, admitted ${counts.admitted}, abandoned on purpose ${counts.abandonedOnPurpose} (of ${counts.abandonPlanned} planned), waiting at the stop ${counts.waitingAtStop}, lost ${counts.lost}`,
+  );
+  lines.push(
+    `  never joined ${counts.unjoined}, not started ${counts.unstarted}, expired (away past the grace) ${counts.expired}, sent in with the room off ${counts.opened}`,
+  );
+  lines.push(
+    `  churned ${counts.churnDone} of ${counts.churnPlanned} planned (${counts.reconnects} reconnects), rechecks ${counts.recheckSamePass}/${counts.rechecks} got the same pass`,
+  );
+  lines.push('');
+  lines.push('Invariants');
+  for (const r of invariants.results) {
+    lines.push(
+      `  ${r.ok ? 'PASS' : 'FAIL'} ${r.id}. ${r.name}${r.ok ? '' : ` (${r.violations} visitors)`}`,
+    );
+    for (const e of r.examples) lines.push(`         ${e.detail}`);
+  }
+  lines.push(
+    `  note: receipt-order FIFO (admitted received on different sockets): ${invariants.receiptOrderWarnings} visitors got theirs before someone ahead (largest gap ${invariants.receiptOrderMaxMs} ms; warning only)`,
+  );
+  lines.push('');
+  lines.push('Latency');
+  lines.push(latencyLine('join -> joined', latencyMs.join));
+  lines.push(latencyLine('reconnect open -> resumed', latencyMs.resume));
+  lines.push(latencyLine('admission (iat) -> admitted', latencyMs.admission));
+  lines.push(latencyLine('  spread within one tick', latencyMs.admissionSpreadInTick));
+  lines.push(
+    '  (admission is stamped by the pass iat, whole seconds: up to 1 s above the truth; visitors connected throughout)',
+  );
+  lines.push('');
+  lines.push('Throughput');
+  lines.push(
+    `  admitted per minute observed ${throughput.admittedPerMinuteObserved ?? '-'} (peak ${throughput.peakAdmittedInAMinute} in any 60 s by iat)`,
+  );
+  lines.push(
+    `  messages received ${throughput.messagesReceived} (peak ${throughput.peakReceivedPerSecond}/s), sent ${throughput.messagesSent} (peak ${throughput.peakSentPerSecond}/s)`,
+  );
+  const errors = Object.entries(report.errorsByCode);
+  lines.push(
+    `  errors: ${errors.length === 0 ? 'none' : errors.map(([code, n]) => `${code} ${n}`).join(', ')}`,
+  );
+  lines.push(
+    `  memory: parent peak ${run.parentPeakRssMb} MB${run.workers.length > 0 ? `, workers ${run.workers.map((w) => `${w.peakRssMb} MB`).join(' / ')}` : ''}`,
+  );
+  lines.push(
+    `  simulator event-loop delay: parent max ${run.parentLoopDelayMaxMs} ms${run.workers.length > 0 ? `, workers p99/max ${run.workers.map((w) => `${w.loopDelayP99Ms}/${w.loopDelayMaxMs} ms`).join(', ')}` : ''}`,
+  );
+  if (report.server && report.server.length > 0) {
+    const rtts = report.server.map((s) => s.rttMs);
+    lines.push(
+      `  room admin status round trip: p50 ${ms(percentiles(rtts).p50)}, max ${ms(percentiles(rtts).max)} (${rtts.length} polls)`,
+    );
+  }
+  lines.push('');
+  if (!invariants.ok) {
+    const broken = invariants.results.filter((r) => !r.ok).map((r) => r.id);
+    lines.push(`INVARIANTS BROKEN: ${broken.join(', ')}.`);
+  } else if (counts.unjoined > 0 || run.problems.length > 0) {
+    lines.push(
+      `No invariant broken, but the run is incomplete: ${counts.unjoined} visitors never got a place${run.problems.length > 0 ? `, ${run.problems.length} problem(s) above` : ''}.`,
+    );
+  } else {
+    lines.push('All invariants held.');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,396 @@
+/**
+ * One simulated visitor: a state machine over a socket it does not own. It is driven by socket
+ * callbacks and timers handed in through {@link VisitorEnv}, so a test can play it with a fake
+ * socket and a manual clock. Everything it sees and does goes out as {@link TraceEvent}s.
+ */
+import type { ClientMessage, ServerMessage } from '../../functions/core/protocol.ts';
+import {
+  type DialPurpose,
+  FINAL_STATES,
+  type TraceEvent,
+  type VisitorPlan,
+  type VisitorState,
+} from './events.ts';
+
+/** The part of a WebSocket the visitor uses. */
+export interface SimSocket {
+  send(text: string): void;
+  /** `abrupt`: drop the connection without a close handshake (a network cut). */
+  close(abrupt: boolean): void;
+}
+
+/** What the socket tells the visitor. */
+export interface SocketEvents {
+  open(): void;
+  message(text: string): void;
+  close(code: number): void;
+  error(message: string): void;
+}
+
+export interface VisitorEnv {
+  /** Epoch milliseconds, sub-millisecond precision. */
+  now(): number;
+  /** Opens a socket to the room (from the plan's local address, if any). */
+  connect(plan: VisitorPlan, events: SocketEvents): SimSocket;
+  /** Runs `fn` after `ms`; returns a function that cancels it. */
+  schedule(ms: number, fn: () => void): () => void;
+  /** A number in [0, 1): jitter for retries. */
+  random(): number;
+  emit(index: number, event: TraceEvent): void;
+  /** Told once, when the visitor reaches a final state. */
+  settled(index: number, state: VisitorState): void;
+}
+
+export interface VisitorSettings {
+  /** Keep-alive `ping` interval while waiting. */
+  pingEveryMs: number;
+  /** Connection attempts in a row before giving up. */
+  maxDialAttempts: number;
+  /** Expected wait assumed when the room gives no estimate (admission paused). */
+  fallbackWaitMs: number;
+  /** How long a recheck waits for the pass before it stops waiting. */
+  recheckTimeoutMs: number;
+}
+
+export const DEFAULT_VISITOR_SETTINGS: VisitorSettings = {
+  pingEveryMs: 20_000,
+  maxDialAttempts: 6,
+  fallbackWaitMs: 10_000,
+  recheckTimeoutMs: 15_000,
+};
+
+interface Connection {
+  socket: SimSocket;
+  opened: boolean;
+  /** Closed by this visitor: later events of the socket are ignored. */
+  retired: boolean;
+  purpose: DialPurpose;
+}
+
+const RETRYABLE_ERRORS = new Set(['internal', 'rate_limited']);
+
+export class SimVisitor {
+  state: VisitorState = 'scheduled';
+  sessionId: string | null = null;
+  ticket: string | null = null;
+  pass: string | null = null;
+  #connection: Connection | null = null;
+  #dialAttempts = 0;
+  #answerRetries = 0;
+  #timers = new Set<() => void>();
+  #pingTimer: (() => void) | null = null;
+  #plannedMoments = false;
+  #lastSent: ClientMessage | null = null;
+
+  constructor(
+    readonly plan: VisitorPlan,
+    private readonly env: VisitorEnv,
+    private readonly settings: VisitorSettings = DEFAULT_VISITOR_SETTINGS,
+  ) {}
+
+  get index(): number {
+    return this.plan.index;
+  }
+
+  get isFinal(): boolean {
+    return FINAL_STATES.has(this.state);
+  }
+
+  /** Arrives: opens a socket and joins. */
+  start(): void {
+    if (this.state !== 'scheduled') return;
+    this.#dial('join');
+  }
+
+  /** Asks a waiting visitor's position once more (before the run stops). */
+  rollCall(): void {
+    if (this.state === 'waiting' && this.#connection?.opened) this.#send({ action: 'status' });
+  }
+
+  /** The run is over: stops every timer and closes the socket. */
+  stop(): void {
+    if (this.isFinal) return;
+    this.#emit({ t: this.env.now(), k: 'stop', state: this.state });
+    this.#retire(false);
+    this.#finish('stopped');
+  }
+
+  #emit(event: TraceEvent): void {
+    this.env.emit(this.plan.index, event);
+  }
+
+  #after(ms: number, fn: () => void): () => void {
+    const cancel = this.env.schedule(ms, () => {
+      this.#timers.delete(cancel);
+      fn();
+    });
+    this.#timers.add(cancel);
+    return () => {
+      this.#timers.delete(cancel);
+      cancel();
+    };
+  }
+
+  #finish(state: VisitorState): void {
+    for (const cancel of this.#timers) cancel();
+    this.#timers.clear();
+    this.#pingTimer = null;
+    this.state = state;
+    this.env.settled(this.plan.index, state);
+  }
+
+  #dial(purpose: DialPurpose): void {
+    this.#dialAttempts += 1;
+    this.state =
+      purpose === 'recheck' ? 'rechecking' : purpose === 'join' ? 'connecting' : 'resuming';
+    this.#emit({ t: this.env.now(), k: 'dial', purpose, attempt: this.#dialAttempts });
+    const connection: Connection = {
+      socket: undefined as unknown as SimSocket,
+      opened: false,
+      retired: false,
+      purpose,
+    };
+    this.#connection = connection;
+    const live = () => this.#connection === connection && !connection.retired;
+    try {
+      connection.socket = this.#connect(connection, live);
+    } catch (error) {
+      // A socket that cannot even be created fails like one that cannot connect.
+      connection.socket = { send() {}, close() {} };
+      this.#emit({ t: this.env.now(), k: 'socket-error', message: String(error) });
+      this.#after(0, () => {
+        if (live()) this.#onClose(connection, 1006);
+      });
+    }
+  }
+
+  #connect(connection: Connection, live: () => boolean): SimSocket {
+    return this.env.connect(this.plan, {
+      open: () => {
+        if (live()) this.#onOpen(connection);
+      },
+      message: (text) => {
+        if (live()) this.#onMessage(text);
+      },
+      close: (code) => {
+        if (live()) this.#onClose(connection, code);
+      },
+      error: (message) => {
+        if (live()) this.#emit({ t: this.env.now(), k: 'socket-error', message });
+      },
+    });
+  }
+
+  /** Closes the current socket on purpose; its close is recorded now, its later events ignored. */
+  #retire(abrupt: boolean): void {
+    const connection = this.#connection;
+    if (!connection || connection.retired) return;
+    connection.retired = true;
+    this.#connection = null;
+    this.#stopPinging();
+    if (connection.opened) {
+      this.#emit({ t: this.env.now(), k: 'close', code: abrupt ? 1006 : 1000, expected: true });
+    }
+    try {
+      connection.socket.close(abrupt);
+    } catch {
+      // Closing a socket that is already gone is fine.
+    }
+  }
+
+  #send(message: ClientMessage): void {
+    const connection = this.#connection;
+    if (!connection?.opened) return;
+    this.#lastSent = message;
+    this.#emit({ t: this.env.now(), k: 'send', action: message.action });
+    try {
+      connection.socket.send(JSON.stringify(message));
+    } catch (error) {
+      this.#emit({ t: this.env.now(), k: 'socket-error', message: String(error) });
+    }
+  }
+
+  #onOpen(connection: Connection): void {
+    connection.opened = true;
+    this.#dialAttempts = 0;
+    this.#answerRetries = 0;
+    this.#emit({ t: this.env.now(), k: 'open' });
+    if (connection.purpose === 'join') {
+      this.state = 'joining';
+      this.#send({ action: 'join', return: this.plan.returnPath });
+    } else {
+      this.#send({ action: 'resume', ticket: this.ticket as string });
+      if (connection.purpose === 'recheck') {
+        this.#after(this.settings.recheckTimeoutMs, () => {
+          if (this.state !== 'rechecking') return;
+          this.#emit({ t: this.env.now(), k: 'give-up', reason: 'recheck got no pass in time' });
+          this.#retire(false);
+          this.#finish('done');
+        });
+      }
+    }
+  }
+
+  #onClose(connection: Connection, code: number): void {
+    this.#connection = null;
+    this.#stopPinging();
+    if (connection.opened) this.#emit({ t: this.env.now(), k: 'close', code, expected: false });
+    if (this.isFinal) return;
+    if (this.#dialAttempts >= this.settings.maxDialAttempts) {
+      const reason = `no connection after ${this.#dialAttempts} attempts`;
+      this.#emit({ t: this.env.now(), k: 'give-up', reason });
+      if (connection.purpose === 'recheck') this.#finish('done');
+      else this.#finish(this.sessionId === null ? 'failed' : 'lost');
+      return;
+    }
+    // Back off (0.25 s, 0.5 s, 1 s, ... up to 5 s, jittered), then take the place back, or
+    // join afresh when no place was ever confirmed.
+    const base = Math.min(5000, 250 * 2 ** this.#dialAttempts);
+    const purpose: DialPurpose =
+      connection.purpose === 'recheck' ? 'recheck' : this.ticket === null ? 'join' : 'resume';
+    this.state = 'paused';
+    this.#after(base * (0.5 + this.env.random()), () => this.#dial(purpose));
+  }
+
+  #onMessage(text: string): void {
+    const t = this.env.now();
+    let message: ServerMessage;
+    try {
+      message = JSON.parse(text) as ServerMessage;
+      if (typeof message !== 'object' || message === null || typeof message.type !== 'string') {
+        throw new Error('no type');
+      }
+    } catch {
+      this.#emit({ t, k: 'garbled', text: text.slice(0, 200) });
+      return;
+    }
+    switch (message.type) {
+      case 'joined':
+        this.#emit({ t, k: 'joined', sessionId: message.sessionId });
+        this.#onJoined(message.sessionId, message.ticket);
+        return;
+      case 'position':
+        this.#emit({ t, k: 'position', position: message.position, waiting: message.waiting });
+        this.#onPosition(message.etaSeconds);
+        return;
+      case 'admitted':
+        this.#emit({
+          t,
+          k: 'admitted',
+          pass: message.pass,
+          redirectUrl: message.redirectUrl,
+          expiresAt: message.expiresAt,
+        });
+        this.#onAdmitted(message.pass);
+        return;
+      case 'open':
+        this.#emit({ t, k: 'open-room', redirectUrl: message.redirectUrl });
+        this.#retire(false);
+        this.#finish('opened');
+        return;
+      case 'pong':
+        this.#emit({ t, k: 'pong' });
+        return;
+      case 'error':
+        this.#emit({ t, k: 'error', code: message.code });
+        this.#onError(message.code);
+        return;
+      default:
+        this.#emit({ t, k: 'garbled', text: text.slice(0, 200) });
+    }
+  }
+
+  #onJoined(sessionId: string, ticket: string): void {
+    if (this.state === 'rechecking') return;
+    if (this.sessionId === null) this.sessionId = sessionId;
+    this.ticket = ticket;
+    if (this.state === 'joining' || this.state === 'resuming') {
+      this.state = 'waiting';
+      this.#startPinging();
+    }
+  }
+
+  #onPosition(etaSeconds: number | null): void {
+    if (this.state !== 'waiting' || this.#plannedMoments) return;
+    // The first position says how long the wait should be: churn and abandonment happen at a
+    // planned share of it.
+    this.#plannedMoments = true;
+    const expectedMs = etaSeconds === null ? this.settings.fallbackWaitMs : etaSeconds * 1000;
+    const { churn, abandon } = this.plan;
+    if (churn) this.#after(Math.max(50, churn.atShare * expectedMs), () => this.#churn());
+    if (abandon) this.#after(Math.max(50, abandon.atShare * expectedMs), () => this.#abandon());
+  }
+
+  #churn(): void {
+    const pauseMs = this.plan.churn?.pauseMs ?? 0;
+    if (this.state !== 'waiting') return;
+    this.#emit({ t: this.env.now(), k: 'drop', pauseMs });
+    this.#retire(true);
+    this.state = 'paused';
+    this.#after(pauseMs, () => this.#dial('resume'));
+  }
+
+  #abandon(): void {
+    if (!['waiting', 'paused', 'resuming', 'connecting'].includes(this.state)) return;
+    this.#emit({ t: this.env.now(), k: 'abandon' });
+    this.#retire(false);
+    this.#finish('abandoned');
+  }
+
+  #onAdmitted(pass: string): void {
+    if (this.state === 'rechecking') {
+      this.#retire(false);
+      this.#finish('done');
+      return;
+    }
+    if (this.isFinal || this.state === 'admitted') return;
+    this.pass = pass;
+    // The page would now go to the main site: the socket is done.
+    this.#retire(false);
+    this.state = 'admitted';
+    const recheck = this.plan.recheck;
+    if (recheck && this.ticket !== null) {
+      this.#after(recheck.pauseMs, () => this.#dial('recheck'));
+    } else {
+      this.#finish('done');
+    }
+  }
+
+  #onError(code: string): void {
+    if (code === 'invalid_ticket') {
+      // The room no longer knows this place (or, on a recheck, this pass).
+      this.#retire(false);
+      this.#finish(this.state === 'rechecking' ? 'done' : 'lost');
+      return;
+    }
+    const last = this.#lastSent;
+    const answering =
+      this.state === 'joining' || this.state === 'resuming' || this.state === 'rechecking';
+    if (
+      answering &&
+      last &&
+      RETRYABLE_ERRORS.has(code) &&
+      this.#answerRetries < this.settings.maxDialAttempts
+    ) {
+      this.#answerRetries += 1;
+      this.#after(500 * this.#answerRetries, () => {
+        if (this.#connection?.opened && this.#lastSent === last) this.#send(last);
+      });
+    }
+  }
+
+  #startPinging(): void {
+    this.#stopPinging();
+    this.#pingTimer = this.#after(this.settings.pingEveryMs, () => {
+      this.#pingTimer = null;
+      if (this.state !== 'waiting' || !this.#connection?.opened) return;
+      this.#send({ action: 'ping' });
+      this.#startPinging();
+    });
+  }
+
+  #stopPinging(): void {
+    this.#pingTimer?.();
+    this.#pingTimer = null;
+  }
+}
