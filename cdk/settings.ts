@@ -5,7 +5,6 @@
  */
 import type { Node } from 'constructs';
 import * as v from 'valibot';
-import { jwkThumbprint, type PublicJwk } from './custom-resources/public-jwk.ts';
 
 export interface RoomSettings {
   /** Region of the room (everything but the Lambda@Edge gate, which is in us-east-1). */
@@ -31,12 +30,13 @@ export interface RoomSettings {
   webSocketAccessLogs: boolean;
   /** Domain name of an existing site to protect; undefined for the S3 demo site. */
   mainSiteOrigin?: string;
-  /** Public host name of the main site (a custom domain, or the distribution's own domain). */
+  /**
+   * Public host name of the main site: a custom domain (with its certificate). The distribution's
+   * own `*.cloudfront.net` domain is also accepted, and changes nothing.
+   */
   mainSiteDomain?: string;
   /** ACM certificate (us-east-1) for a custom `mainSiteDomain`. */
   mainSiteCertificateArn?: string;
-  /** The room key's public JWK, as the first deploy printed it (output `SigningPublicJwk`). */
-  signingPublicJwk?: PublicJwk;
   /** `owner/repo` allowed to deploy through GitHub OIDC; undefined: no OIDC stack. */
   githubRepository?: string;
   /** ARN of an existing GitHub OIDC provider in the account, to reuse instead of creating one. */
@@ -54,7 +54,6 @@ export const ROOM_PATHS = {
 } as const;
 
 const HOST = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
-const BASE64URL_COORDINATE = /^[A-Za-z0-9_-]{43}$/;
 
 /** Unset when missing or empty: cdk.json lists every key with "" as its default. */
 const unset = (value: unknown) => value === undefined || value === null || value === '';
@@ -78,45 +77,6 @@ function integer(min: number, fallback: number) {
 const booleanFlag = v.pipe(
   v.optional(v.union([v.boolean(), v.picklist(['true', 'false'], 'must be true or false')]), false),
   v.transform((value) => value === true || value === 'true'),
-);
-
-const PublicJwkSchema = v.pipe(
-  v.unknown(),
-  v.rawTransform(({ dataset, addIssue, NEVER }) => {
-    if (typeof dataset.value !== 'string') return dataset.value;
-    try {
-      return JSON.parse(dataset.value) as unknown;
-    } catch {
-      addIssue({ message: 'must be the JSON of a public JWK (the SigningPublicJwk output)' });
-      return NEVER;
-    }
-  }),
-  v.looseObject({
-    kty: v.literal('EC', 'must be an EC key'),
-    crv: v.literal('P-256', 'must be a P-256 key'),
-    x: v.pipe(v.string(), v.regex(BASE64URL_COORDINATE, 'x must be 43 base64url characters')),
-    y: v.pipe(v.string(), v.regex(BASE64URL_COORDINATE, 'y must be 43 base64url characters')),
-    kid: v.optional(v.string()),
-  }),
-  v.check(
-    (jwk) => !('d' in jwk),
-    'holds a private key ("d"): only the public key may ever be baked into the gate',
-  ),
-  v.check(
-    (jwk) => jwk.kid === undefined || jwk.kid === jwkThumbprint(jwk.x, jwk.y),
-    'kid is not the RFC 7638 thumbprint of x and y: copy the SigningPublicJwk output as it is',
-  ),
-  v.transform(
-    (jwk): PublicJwk => ({
-      kty: 'EC',
-      crv: 'P-256',
-      x: jwk.x,
-      y: jwk.y,
-      kid: jwkThumbprint(jwk.x, jwk.y),
-      use: 'sig',
-      alg: 'ES256',
-    }),
-  ),
 );
 
 const SettingsSchema = v.pipe(
@@ -170,7 +130,6 @@ const SettingsSchema = v.pipe(
         ),
       ),
     ),
-    signingPublicJwk: optional(PublicJwkSchema),
     githubRepository: optional(
       v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be owner/repo')),
     ),
@@ -214,10 +173,24 @@ export const CONTEXT_KEYS = [
   'mainSiteOrigin',
   'mainSiteDomain',
   'mainSiteCertificateArn',
-  'signingPublicJwk',
   'githubRepository',
   'githubOidcProviderArn',
 ] as const;
+
+/**
+ * Context keys that earlier versions read and this one ignores, with what to do instead. The
+ * gate now reads the room's public keys at run time, so the first deploy's key no longer has to
+ * be copied into the context.
+ */
+export const OBSOLETE_CONTEXT_KEYS: Readonly<Record<string, string>> = {
+  signingPublicJwk:
+    'is no longer used: the gate reads the public keys from /.well-known/jwks.json at run time. Remove it from cdk.json.',
+};
+
+/** The obsolete context keys that hold a value (cdk.json's empty defaults do not count). */
+export function obsoleteContextKeys(node: Node): string[] {
+  return Object.keys(OBSOLETE_CONTEXT_KEYS).filter((key) => !unset(node.tryGetContext(key)));
+}
 
 /** Validates raw settings; throws an Error naming the first bad context key. */
 export function parseSettings(raw: Record<string, unknown>): RoomSettings {

@@ -4,6 +4,7 @@
  * or quickly, so whatever turns the room on or off also rewrites this document.
  */
 import * as v from 'valibot';
+import { fetchSmallJson } from './small-document.ts';
 
 /** How long one read may take; a viewer request has 5 s in all, and the gate must stay fast. */
 export const FLAG_READ_TIMEOUT_MS = 1000;
@@ -15,27 +16,19 @@ const FlagDocumentSchema = v.object({ enabled: v.boolean() });
 
 /**
  * Fetches the flag document at `url` with global `fetch` and returns its `enabled`. Rejects on a
- * timeout, a non-2xx status, an oversized body, invalid JSON or a wrong shape; the flag cache
- * turns a rejection into last-known-good.
+ * timeout, a redirect, a non-2xx status, an oversized body, invalid JSON or a wrong shape; the
+ * flag cache turns a rejection into last-known-good.
  */
 export async function readFlagDocument(
   url: string,
   timeoutMs: number = FLAG_READ_TIMEOUT_MS,
 ): Promise<boolean> {
-  const response = await fetch(url, {
-    headers: { accept: 'application/json' },
-    signal: AbortSignal.timeout(timeoutMs),
+  const document = await fetchSmallJson(url, {
+    what: 'flag document',
+    timeoutMs,
+    maxBytes: MAX_FLAG_DOCUMENT_BYTES,
   });
-  if (!response.ok) {
-    // Release the unread body: undici holds the socket until the body is consumed or cancelled.
-    await response.body?.cancel();
-    throw new Error(`flag document ${url} answered ${response.status}`);
-  }
-  const text = await response.text();
-  if (text.length > MAX_FLAG_DOCUMENT_BYTES) {
-    throw new Error(`flag document ${url} is larger than ${MAX_FLAG_DOCUMENT_BYTES} bytes`);
-  }
-  const result = v.safeParse(FlagDocumentSchema, JSON.parse(text));
+  const result = v.safeParse(FlagDocumentSchema, document);
   if (!result.success) throw new Error(`flag document ${url} is not {"enabled": boolean}`);
   return result.output.enabled;
 }

@@ -1,7 +1,9 @@
 /**
  * The gate: edge/viewer-request.ts as a Lambda@Edge function in us-east-1 (its own stack, made by
  * `cloudfront.experimental.EdgeFunction`), bundled at synth time by edge/build.ts with this
- * deploy's config baked in, because Lambda@Edge has no environment variables.
+ * deploy's config baked in, because Lambda@Edge has no environment variables. The stack bakes the
+ * same-origin config (edge/edge-config.ts), which holds nothing a deploy makes, so the bundle
+ * can be built before the distribution and the key exist.
  *
  * The bundle is made by CDK's local asset bundling calling edge/build.ts's command line (which
  * runs `buildViewerRequest`): the bundler is synchronous there, and CDK skips it for stacks that
@@ -37,7 +39,9 @@ export class Gate extends Construct {
 
     this.edgeFunction = new cloudfront.experimental.EdgeFunction(this, 'ViewerRequest', {
       stackId: props.stackId,
-      description: `Waiting room gate (viewer request) for ${config.gate.mainOrigin}`,
+      description: `Waiting room gate (viewer request) for room ${config.gate.roomId} on ${
+        config.gate.mainOrigin ?? 'the origin of each request'
+      }`,
       runtime: FUNCTION_RUNTIME,
       // Lambda@Edge runs x86_64 only; viewer-request functions get 128 MB and 5 s at most.
       architecture: lambda.Architecture.X86_64,

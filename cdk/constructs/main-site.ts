@@ -21,8 +21,8 @@ export interface MainSiteProps {
   originDomain: string | undefined;
   /** A custom host name and its ACM certificate (us-east-1); undefined: the distribution's own. */
   customDomain: { name: string; certificateArn: string } | undefined;
-  /** The gate's published version; undefined: no gate yet (see the stack). */
-  gate: IVersion | undefined;
+  /** The gate's published version, run on every viewer request of the default behavior. */
+  gate: IVersion;
   /** Behaviors for the waiting room's own paths. */
   roomBehaviors: Record<string, cloudfront.BehaviorOptions>;
   /** Where CloudFront and S3 access logs go. */
@@ -47,17 +47,13 @@ export class MainSite extends Construct {
         ...site,
         viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
         compress: true,
-        ...(props.gate
-          ? {
-              edgeLambdas: [
-                {
-                  functionVersion: props.gate,
-                  eventType: cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
-                  includeBody: false,
-                },
-              ],
-            }
-          : {}),
+        edgeLambdas: [
+          {
+            functionVersion: props.gate,
+            eventType: cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
+            includeBody: false,
+          },
+        ],
       },
       additionalBehaviors: props.roomBehaviors,
       ...(props.originDomain ? {} : { defaultRootObject: 'index.html' }),

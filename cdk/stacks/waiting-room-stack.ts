@@ -27,9 +27,14 @@ import { RoomTable } from '../constructs/room-table.ts';
 import { RoomWebSocketApi } from '../constructs/room-websocket-api.ts';
 import { SigningKey } from '../constructs/signing-key.ts';
 import { WaitingRoomFunction } from '../constructs/waiting-room-function.ts';
-import type { PublicJwk } from '../custom-resources/public-jwk.ts';
 import { CLIENT_DIST, ROOM_FUNCTION_ENTRIES, type RoomFunctionName } from '../paths.ts';
-import { isCloudFrontDomain, ROOM_PATHS, type RoomSettings } from '../settings.ts';
+import {
+  isCloudFrontDomain,
+  OBSOLETE_CONTEXT_KEYS,
+  obsoleteContextKeys,
+  ROOM_PATHS,
+  type RoomSettings,
+} from '../settings.ts';
 
 export interface WaitingRoomStackProps extends StackProps {
   settings: RoomSettings;
@@ -46,7 +51,7 @@ export const GATE_FLAG_TTL_MS = 5000;
 
 export class WaitingRoomStack extends Stack {
   readonly functions: Record<RoomFunctionName, WaitingRoomFunction>;
-  readonly gate: Gate | undefined;
+  readonly gate: Gate;
   readonly mainSite: MainSite;
 
   constructor(scope: Construct, id: string, props: WaitingRoomStackProps) {
@@ -81,20 +86,14 @@ export class WaitingRoomStack extends Stack {
       accessLogs,
     });
 
-    const gateFacts =
-      settings.mainSiteDomain && settings.signingPublicJwk
-        ? { domain: settings.mainSiteDomain, jwk: settings.signingPublicJwk }
-        : undefined;
-    this.gate = gateFacts
-      ? new Gate(this, 'Gate', {
-          config: edgeConfigFor(settings, gateFacts.domain, gateFacts.jwk),
-          stackId: props.gateStackId,
-        })
-      : undefined;
-    if (!this.gate) {
+    this.gate = new Gate(this, 'Gate', {
+      config: edgeConfigFor(settings),
+      stackId: props.gateStackId,
+    });
+    for (const key of obsoleteContextKeys(this.node)) {
       Annotations.of(this).addWarningV2(
-        'waiting-room:gate-not-attached',
-        'The gate is NOT attached to the main site yet: it is built at synth time and needs the context values mainSiteDomain and signingPublicJwk, which the first deploy prints as outputs (MainSiteDomain, SigningPublicJwk). Put them in cdk.json and deploy again (docs/DEPLOY.md).',
+        `waiting-room:obsolete-context-${key}`,
+        `The context value ${key} ${OBSOLETE_CONTEXT_KEYS[key]}`,
       );
     }
 
@@ -108,7 +107,7 @@ export class WaitingRoomStack extends Stack {
     this.mainSite = new MainSite(this, 'MainSite', {
       originDomain: settings.mainSiteOrigin,
       customDomain,
-      gate: this.gate?.edgeFunction.currentVersion,
+      gate: this.gate.edgeFunction.currentVersion,
       roomBehaviors: roomSite.behaviors(),
       accessLogs,
     });
@@ -207,31 +206,36 @@ export class WaitingRoomStack extends Stack {
     new CfnOutput(this, 'JwksUrl', { value: `${mainOrigin}${ROOM_PATHS.jwks}` });
     new CfnOutput(this, 'WebSocketUrl', { value: webSocket.stage.url });
     new CfnOutput(this, 'MainSiteDomain', {
-      description: 'Context value mainSiteDomain (when the site has no custom domain)',
+      description:
+        "The distribution's own domain: where a custom mainSiteDomain must point (CNAME or alias)",
       value: this.mainSite.distribution.distributionDomainName,
     });
-    new CfnOutput(this, 'SigningPublicJwk', {
-      description: 'Context value signingPublicJwk: the public key the gate verifies passes with',
-      value: signingKey.publicJwk,
-    });
-    new CfnOutput(this, 'GateAttached', { value: this.gate ? 'true' : 'false' });
     new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName });
   }
 }
 
-/** The config baked into the gate: everything lives on the main site's one origin. */
-export function edgeConfigFor(settings: RoomSettings, domain: string, jwk: PublicJwk): EdgeConfig {
-  const origin = `https://${domain}`;
+/**
+ * The config baked into the gate: the same-origin form. No origin and no key in it: the gate
+ * takes the main site's origin from each request's `Host` (the distribution's own domain, or an
+ * alias), and reads the flag and the public keys from that origin, where this distribution
+ * serves them on paths the gate never gates. Nothing in it depends on a deploy, so the gate can
+ * be built before the distribution and the key exist.
+ *
+ * `mainOrigin` is not baked even with a custom domain: that way the gate on the
+ * `*.cloudfront.net` name reads from that name, so the whole room can be tried there before the
+ * custom domain's DNS points at the distribution. A visitor who comes in on that name waits
+ * there, and the room then sends them on to the custom domain, the audience of its passes.
+ */
+export function edgeConfigFor(settings: Pick<RoomSettings, 'roomId'>): EdgeConfig {
   return {
     gate: {
       roomId: settings.roomId,
-      mainOrigin: origin,
-      waitingRoomUrl: `${origin}${ROOM_PATHS.page}`,
+      waitingRoomUrl: ROOM_PATHS.page,
       ungatedPaths: [...ROOM_PATHS.ungated],
       defaultEnabled: true,
       flagTtlMs: GATE_FLAG_TTL_MS,
     },
-    jwks: { keys: [jwk] },
-    flagUrl: `${origin}${ROOM_PATHS.flag}`,
+    jwksUrl: ROOM_PATHS.jwks,
+    flagUrl: ROOM_PATHS.flag,
   };
 }

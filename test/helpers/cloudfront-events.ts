@@ -13,7 +13,8 @@ export interface ViewerRequestInit {
   method?: string;
   uri?: string;
   querystring?: string;
-  host?: string;
+  /** The `Host` header; null for a request without one. @default 'shop.example.com' */
+  host?: string | null;
   /** One entry per `Cookie` header the viewer sent; CloudFront keeps them apart. */
   cookies?: string[];
   /** Extra headers by their viewer casing, one value each. */
@@ -23,9 +24,9 @@ export interface ViewerRequestInit {
 
 /** A viewer-request event for one request; defaults to a browser's `GET /`. */
 export function viewerRequestEvent(init: ViewerRequestInit = {}): CloudFrontRequestEvent {
-  const host = init.host ?? 'shop.example.com';
+  const host = init.host === undefined ? 'shop.example.com' : init.host;
   const headers: CloudFrontHeaders = {
-    host: [{ key: 'Host', value: host }],
+    ...(host === null ? {} : { host: [{ key: 'Host', value: host }] }),
     'user-agent': [
       {
         key: 'User-Agent',

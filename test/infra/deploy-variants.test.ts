@@ -1,5 +1,5 @@
 /**
- * The other shapes a deploy takes: the very first one (gate facts not known yet, no GitHub
+ * The other shapes a deploy takes: the very first one (cdk.json's context only, no GitHub
  * repository), and a site that is protected on its own domain in front of an existing origin.
  * Only the templates' shape matters here, so assets are not bundled.
  */
@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Env } from '../../functions/env.ts';
 import { type SynthesizedApp, synthApp, testPublicJwk } from './synth.ts';
 
-describe('the first deploy, before the gate facts are known', () => {
+describe('the first deploy, with nothing but the defaults in cdk.json', () => {
   let first: SynthesizedApp;
   let room: Template;
 
@@ -18,30 +18,35 @@ describe('the first deploy, before the gate facts are known', () => {
     room = Template.fromStack(first.room);
   }, 120_000);
 
-  it('deploys the main site without a gate, and makes no gate stack', () => {
+  it('attaches the gate to every viewer request of the main site, and makes its stack', () => {
+    // Prepare
     const distribution = Object.values(room.findResources('AWS::CloudFront::Distribution'))[0];
-    expect(distribution?.Properties.DistributionConfig.DefaultCacheBehavior).not.toHaveProperty(
-      'LambdaFunctionAssociations',
-    );
-    expect(first.gate).toBeUndefined();
+
+    // Assess
+    expect(distribution?.Properties.DistributionConfig.DefaultCacheBehavior).toMatchObject({
+      LambdaFunctionAssociations: [
+        { EventType: 'viewer-request', IncludeBody: false, LambdaFunctionARN: expect.anything() },
+      ],
+    });
+    expect(first.gate?.region).toBe('us-east-1');
   });
 
-  it('says so at synth, naming the context values to set', () => {
+  it('says nothing about the gate or the context: no value has to be carried to a second deploy', () => {
     const warnings = Annotations.fromStack(first.room).findWarning(
-      '/WaitingRoom',
-      Match.stringLikeRegexp('gate is NOT attached.*mainSiteDomain and signingPublicJwk'),
+      '*',
+      Match.stringLikeRegexp('[Gg]ate|context'),
     );
-    expect(warnings).toHaveLength(1);
+
+    expect(warnings).toEqual([]);
   });
 
-  it('prints what the next deploy needs as outputs', () => {
+  it('prints no context value for a next deploy, only where to point a custom domain', () => {
+    const outputs = Object.keys(room.findOutputs('*'));
+    expect(outputs).not.toContain('SigningPublicJwk');
+    expect(outputs).not.toContain('GateAttached');
     room.hasOutput('MainSiteDomain', {
       Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MainSiteDistribution'), 'DomainName'] },
     });
-    room.hasOutput('SigningPublicJwk', {
-      Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SigningKey'), 'PublicJwk'] },
-    });
-    room.hasOutput('GateAttached', { Value: 'false' });
   });
 
   it('makes no OIDC stack without a GitHub repository', () => {
@@ -50,6 +55,26 @@ describe('the first deploy, before the gate facts are known', () => {
 
   it('passes the AwsSolutions checks too', () => {
     expect(new AwsSolutionsChecks().validateScope(first.app).violations).toEqual([]);
+  });
+});
+
+describe('a deploy whose cdk.json still holds the old signingPublicJwk', () => {
+  it('ignores it, attaches the gate all the same, and says it can go', () => {
+    // Prepare
+    const synthesized = synthApp(
+      { signingPublicJwk: JSON.stringify(testPublicJwk()) },
+      { bundle: false },
+    );
+
+    // Act
+    const warnings = Annotations.fromStack(synthesized.room).findWarning(
+      '/WaitingRoom',
+      Match.stringLikeRegexp('signingPublicJwk is no longer used.*Remove it from cdk.json'),
+    );
+
+    // Assess
+    expect(warnings).toHaveLength(1);
+    expect(synthesized.gate).toBeDefined();
   });
 });
 
@@ -65,7 +90,6 @@ describe('an existing site on its own domain', () => {
         mainSiteOrigin: 'origin.shop.example.com',
         mainSiteDomain: 'shop.example.com',
         mainSiteCertificateArn: certificateArn,
-        signingPublicJwk: JSON.stringify(testPublicJwk()),
       },
       { bundle: false },
     );

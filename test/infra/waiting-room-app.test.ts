@@ -1,17 +1,19 @@
 /**
- * The whole CDK app as a deploy with its gate facts known (mainSiteDomain, signingPublicJwk) and
- * a GitHub repository: synthesized once, with real bundling, then read.
+ * The whole CDK app as the very first deploy makes it (cdk.json's context, nothing copied from an
+ * earlier deploy) plus a GitHub repository: synthesized once, with real bundling, then read.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PublicJwk } from '../../cdk/custom-resources/public-jwk.ts';
+import { ROOM_PATHS } from '../../cdk/settings.ts';
+import { edgeConfigFor } from '../../cdk/stacks/waiting-room-stack.ts';
+import { parseEdgeConfig } from '../../edge/edge-config.ts';
+import { isUngatedPath } from '../../edge/gate.ts';
 import { Env } from '../../functions/env.ts';
-import { type SynthesizedApp, synthApp, testPublicJwk } from './synth.ts';
+import { type SynthesizedApp, synthApp } from './synth.ts';
 
-const MAIN_DOMAIN = 'd111111abcdef8.cloudfront.net';
 const REPOSITORY = 'acme/waiting-room';
 
 type Resources = Record<string, { Type: string; Properties: Record<string, unknown> }>;
@@ -26,15 +28,9 @@ let synthesized: SynthesizedApp;
 let room: Template;
 let gate: Template;
 let oidc: Template;
-let jwk: PublicJwk;
 
 beforeAll(() => {
-  jwk = testPublicJwk();
-  synthesized = synthApp({
-    mainSiteDomain: MAIN_DOMAIN,
-    signingPublicJwk: JSON.stringify(jwk),
-    githubRepository: REPOSITORY,
-  });
+  synthesized = synthApp({ githubRepository: REPOSITORY });
   room = Template.fromStack(synthesized.room);
   if (!synthesized.gate || !synthesized.githubOidc) throw new Error('expected all three stacks');
   gate = Template.fromStack(synthesized.gate);
@@ -423,14 +419,31 @@ describe('gate', () => {
     });
   });
 
-  it("bakes this deploy's origin, flag URL and public key into the bundle, and no private key", () => {
+  it('bakes the same-origin config: paths on the main site, no domain and no key', () => {
+    // Prepare
     const bundles = assetFiles('viewer-request.mjs');
+
+    // Assess
     expect(bundles).toHaveLength(1);
     const bundle = bundles[0] as string;
-    expect(bundle).toContain(`https://${MAIN_DOMAIN}/__room/flag.json`);
-    expect(bundle).toContain(`https://${MAIN_DOMAIN}/waiting-room/`);
-    expect(bundle).toContain(jwk.x);
-    expect(bundle).not.toMatch(/"d":"/);
+    expect(bundle).toMatch(/jwksUrl:"\/\.well-known\/jwks\.json"/);
+    expect(bundle).toMatch(/flagUrl:"\/__room\/flag\.json"/);
+    expect(bundle).toMatch(/waitingRoomUrl:"\/waiting-room\/"/);
+    expect(bundle).not.toContain('cloudfront.net');
+    expect(bundle).not.toMatch(/mainOrigin:"/);
+    // No key at all, public (x, y) or private (d): each is 43 base64url characters.
+    expect(bundle).not.toMatch(/"[A-Za-z0-9_-]{43}"/);
+  });
+
+  it('never gates the JWKS and the flag it reads from its own distribution', () => {
+    // Prepare
+    const config = parseEdgeConfig(edgeConfigFor({ roomId: 'waiting-room' }));
+
+    // Assess
+    for (const path of [ROOM_PATHS.jwks, ROOM_PATHS.flag, ROOM_PATHS.page]) {
+      expect(isUngatedPath(path, config.gate.ungatedPaths), path).toBe(true);
+    }
+    expect(config).toMatchObject({ jwksUrl: ROOM_PATHS.jwks, flagUrl: ROOM_PATHS.flag });
   });
 });
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   type BuildViewerRequestResult,
   buildViewerRequest,
@@ -98,5 +98,125 @@ describe('buildViewerRequest', () => {
     expect(flagReads).toBe(1);
     expect(withoutPass).toMatchObject({ status: '302' });
     expect(withPass).toMatchObject({ uri: '/sale', method: 'GET' });
+  });
+});
+
+/** What the CDK app bakes (cdk/stacks/waiting-room-stack.ts `edgeConfigFor`): no origin, no key. */
+const SAME_ORIGIN_CONFIG = {
+  gate: {
+    roomId: 'bundle-room',
+    waitingRoomUrl: '/waiting-room/',
+    ungatedPaths: ['/waiting-room/', '/.well-known/', '/__room/'],
+    defaultEnabled: true,
+    flagTtlMs: 5000,
+  },
+  jwksUrl: '/.well-known/jwks.json',
+  flagUrl: '/__room/flag.json',
+};
+
+type Handler = (event: CloudFrontRequestEvent) => Promise<CloudFrontRequestResult>;
+
+describe('a bundle built with the same-origin config', () => {
+  let distribution: Server;
+  let host: string;
+  let handler: Handler;
+  const fetched: string[] = [];
+
+  beforeAll(async () => {
+    // Stands in for the distribution: the room's JWKS and flag, on the gate's own origin.
+    distribution = createServer((req, res) => {
+      const body =
+        req.url === '/.well-known/jwks.json'
+          ? JSON.stringify(jwksOf([room.key]))
+          : req.url === '/__room/flag.json'
+            ? '{"enabled":true}'
+            : undefined;
+      if (body === undefined) res.writeHead(404).end();
+      else res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+    });
+    await new Promise<void>((resolve) => distribution.listen(0, '127.0.0.1', resolve));
+    host = `127.0.0.1:${(distribution.address() as AddressInfo).port}`;
+    // The bundle reads https://<Host>/..., as on CloudFront; this server speaks plain http, so
+    // the fetch the bundle calls takes those https URLs to it. Nothing else may be fetched.
+    const loopbackFetch = globalThis.fetch;
+    vi.stubGlobal('fetch', (input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input);
+      fetched.push(url);
+      if (!url.startsWith(`https://${host}/`)) throw new Error(`unexpected fetch of ${url}`);
+      return loopbackFetch(`http://${url.slice('https://'.length)}`, init);
+    });
+    const sameOrigin = await buildViewerRequest({
+      config: SAME_ORIGIN_CONFIG,
+      outdir: join(outdir, 'same-origin'),
+    });
+    console.info(
+      `same-origin viewer-request.mjs: ${sameOrigin.bytes} bytes, ${sameOrigin.gzipBytes} bytes gzipped`,
+    );
+    ({ handler } = (await import(pathToFileURL(sameOrigin.outfile).href)) as { handler: Handler });
+  });
+
+  afterAll(async () => {
+    vi.unstubAllGlobals();
+    distribution.closeAllConnections();
+    await new Promise((resolve) => distribution.close(resolve));
+  });
+
+  it('lets a real pass in the cookie through, with the keys read from the request origin', async () => {
+    // Prepare
+    const pass = await signPass(room.key, {
+      roomId: 'bundle-room',
+      mainOrigin: `https://${host}`,
+      sessionId: 'session-1',
+      issuedAt: Math.floor(Date.now() / 1000),
+      ttlSeconds: 600,
+      jti: 'pass-1',
+    });
+    const event = viewerRequestEvent({ host, uri: '/sale', cookies: [`wr_pass=${pass}`] });
+
+    // Act
+    const result = await handler(event);
+
+    // Assess
+    expect(result).toBe(event.Records[0]?.cf.request);
+    expect(fetched.sort()).toEqual([
+      `https://${host}/.well-known/jwks.json`,
+      `https://${host}/__room/flag.json`,
+    ]);
+  });
+
+  it('sends a visitor without a pass to the waiting room on the request origin', async () => {
+    const result = await handler(viewerRequestEvent({ host, uri: '/sale', querystring: 'seat=4' }));
+
+    expect(result).toMatchObject({
+      status: '302',
+      headers: {
+        location: [
+          { key: 'Location', value: `https://${host}/waiting-room/?return=%2Fsale%3Fseat%3D4` },
+        ],
+      },
+    });
+  });
+
+  it('sends a pass issued for another origin to the waiting room', async () => {
+    const pass = await signPass(room.key, {
+      roomId: 'bundle-room',
+      mainOrigin: 'https://shop.example.com',
+      sessionId: 'session-2',
+      issuedAt: Math.floor(Date.now() / 1000),
+      ttlSeconds: 600,
+      jti: 'pass-2',
+    });
+
+    const result = await handler(
+      viewerRequestEvent({ host, uri: '/sale', cookies: [`wr_pass=${pass}`] }),
+    );
+
+    expect(result).toMatchObject({ status: '302' });
+  });
+
+  it('answers 400 to a request without a Host header', async () => {
+    const result = await handler(viewerRequestEvent({ host: null, uri: '/sale' }));
+
+    expect(result).toMatchObject({ status: '400' });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { type Clock, createFlagCache } from '../../../edge/flag-cache.ts';
+import { type Clock, createCachedReading, createFlagCache } from '../../../edge/flag-cache.ts';
 
 const TTL_MS = 5000;
 
@@ -200,5 +200,64 @@ describe('createFlagCache', () => {
     const value = await cache.get();
 
     expect(value).toBe(true);
+  });
+});
+
+describe('createCachedReading', () => {
+  it('answers undefined until a read succeeds when it has no default', async () => {
+    // Prepare
+    const clock = fakeClock();
+    const read = vi
+      .fn<() => Promise<string[]>>()
+      .mockRejectedValueOnce(new Error('down'))
+      .mockResolvedValueOnce(['a']);
+    const reading = createCachedReading({ read, ttlMs: TTL_MS, defaultValue: undefined, clock });
+
+    // Act
+    const before = await reading.get();
+    clock.advance(TTL_MS);
+    const after = await reading.get();
+
+    // Assess
+    expect(before).toBeUndefined();
+    expect(after).toEqual(['a']);
+  });
+
+  it('waits retryAfterErrorMs, not the TTL, after a failed read', async () => {
+    const clock = fakeClock();
+    const read = vi.fn().mockRejectedValueOnce(new Error('down')).mockResolvedValueOnce(7);
+    const reading = createCachedReading<number>({
+      read,
+      ttlMs: TTL_MS,
+      retryAfterErrorMs: 100,
+      defaultValue: 0,
+      clock,
+    });
+    await reading.get();
+
+    clock.advance(100);
+    const value = await reading.get();
+
+    expect(value).toBe(7);
+    expect(read).toHaveBeenCalledTimes(2);
+  });
+
+  it('keeps a successful read for the full TTL even with a short retry interval', async () => {
+    const clock = fakeClock();
+    const read = vi.fn().mockResolvedValueOnce(1).mockResolvedValueOnce(2);
+    const reading = createCachedReading<number>({
+      read,
+      ttlMs: TTL_MS,
+      retryAfterErrorMs: 100,
+      defaultValue: 0,
+      clock,
+    });
+    await reading.get();
+
+    clock.advance(TTL_MS - 1);
+    const value = await reading.get();
+
+    expect(value).toBe(1);
+    expect(read).toHaveBeenCalledTimes(1);
   });
 });
