@@ -174,6 +174,9 @@ const PASS: PassDecision = { kind: 'pass' };
  * 5. any other method (POST, PUT, PATCH, DELETE, OPTIONS, ...) without a valid pass: `deny`,
  *    503 Service Unavailable with `Retry-After` and `Cache-Control: no-store`.
  *
+ * Both 4 and 5 add `Referrer-Policy: no-referrer` when the URL held a `wr_pass` that did not
+ * verify (an expired pass is still somebody's token).
+ *
  * With the room off everything passes.
  *
  * Why 5 is not a redirect: browsers follow a 302 on a POST as a GET and drop the body, so a form
@@ -216,6 +219,11 @@ export async function decideGate(request: GateRequest, ctx: GateContext): Promis
     };
   }
 
+  // The URL held something offered as a pass (expired, forged, or a good one at the wrong
+  // time): whatever it is, the address it sat in must not leak through `Referer`.
+  const noReferrer: Record<string, string> =
+    queryTokens.length > 0 ? { 'Referrer-Policy': 'no-referrer' } : {};
+
   if (!navigational) {
     return {
       kind: 'deny',
@@ -224,6 +232,7 @@ export async function decideGate(request: GateRequest, ctx: GateContext): Promis
         'Cache-Control': 'no-store',
         'Retry-After': String(DENY_RETRY_AFTER_SECONDS),
         'Content-Type': 'text/plain; charset=utf-8',
+        ...noReferrer,
       },
       body: `The site is busy. Open ${ctx.config.waitingRoomUrl} to wait for your turn, then retry.\n`,
     };
@@ -233,7 +242,7 @@ export async function decideGate(request: GateRequest, ctx: GateContext): Promis
     kind: 'redirect',
     status: 302,
     location: waitingRoomLocation(ctx.config, pathAndQuery),
-    headers: { 'Cache-Control': 'no-store' },
+    headers: { 'Cache-Control': 'no-store', ...noReferrer },
   };
 }
 

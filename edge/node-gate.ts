@@ -16,6 +16,16 @@ export interface NodeGateOptions {
   clock?: Clock;
 }
 
+/**
+ * Headers of every response this middleware writes itself (a redirect, a 503): nothing in them
+ * may be sniffed into something runnable, framed, or load anything. They are not part of the
+ * gate's decision, which the CloudFront adapter returns as it is.
+ */
+export const GENERATED_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+};
+
 /** Answers the request when the gate says so; resolves true when it did. */
 export type NodeGate = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 
@@ -39,7 +49,7 @@ export function createNodeGate(options: NodeGateOptions): NodeGate {
     });
     if (decision.kind === 'pass') return false;
 
-    const headers: Record<string, string> = { ...decision.headers };
+    const headers: Record<string, string> = { ...GENERATED_RESPONSE_HEADERS, ...decision.headers };
     if (decision.kind === 'redirect') {
       headers.Location = decision.location;
       if (decision.setCookie) headers['Set-Cookie'] = decision.setCookie;

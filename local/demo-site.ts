@@ -3,7 +3,7 @@
  * visitor can be seen going back to the exact page and query they first asked for.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BASE_HEADERS } from './http-util.ts';
+import { BASE_HEADERS, urlHoldsPass } from './http-util.ts';
 
 interface Page {
   title: string;
@@ -84,7 +84,8 @@ export function serveDemoSite(req: IncomingMessage, res: ServerResponse, url: UR
     'cache-control': 'no-store',
     'content-security-policy':
       "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    'referrer-policy': 'strict-origin-when-cross-origin',
+    // A request the gate let through with its pass still in the query (a POST, say).
+    'referrer-policy': urlHoldsPass(req.url) ? 'no-referrer' : 'strict-origin-when-cross-origin',
   });
   res.end(req.method === 'HEAD' ? undefined : html);
 }

@@ -1,11 +1,30 @@
 /** Small helpers for the local runtime's plain `node:http` handlers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PASS_PARAM } from '../edge/gate.ts';
+
+/**
+ * A Content-Security-Policy for responses that are data (JSON, plain text, redirects): nothing
+ * may run, load, be framed or be submitted. Pages replace it with a policy of their own.
+ */
+export const DATA_SECURITY_POLICY =
+  "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** Headers every local response carries. */
 export const BASE_HEADERS = {
   'x-content-type-options': 'nosniff',
   'x-frame-options': 'DENY',
+  'content-security-policy': DATA_SECURITY_POLICY,
 } as const;
+
+/**
+ * Whether a request URL (path and query) carries a `wr_pass` parameter: its response must then
+ * send `Referrer-Policy: no-referrer`, so the address does not leak the pass to another page.
+ */
+export function urlHoldsPass(url: string | undefined): boolean {
+  const q = url?.indexOf('?') ?? -1;
+  if (url === undefined || q === -1) return false;
+  return new URLSearchParams(url.slice(q + 1)).has(PASS_PARAM);
+}
 
 export function sendJson(
   res: ServerResponse,

@@ -5,7 +5,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
-import { sendText } from './http-util.ts';
+import { sendText, urlHoldsPass } from './http-util.ts';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -47,7 +47,10 @@ export function createUpstreamProxy(upstream: string) {
         agent,
       },
       (upstreamRes) => {
-        res.writeHead(upstreamRes.statusCode ?? 502, forwardable(upstreamRes.headers));
+        const headers = forwardable(upstreamRes.headers);
+        // The gate lets a non-GET with a valid pass in its query through unchanged.
+        if (urlHoldsPass(req.url)) headers['referrer-policy'] = 'no-referrer';
+        res.writeHead(upstreamRes.statusCode ?? 502, headers);
         upstreamRes.pipe(res);
       },
     );

@@ -142,7 +142,13 @@ export async function startLocalServer(
       connection.busy = connection.busy
         .then(async () => {
           if (isBinary) {
-            reply([errorMessage(ErrorCode.badRequest, 'binary frames are not supported')]);
+            // Counted like any frame, so a binary flood is rate-limited like a text one.
+            const allowed = room.router.limiter?.allow(connectionId, clock.now()) ?? true;
+            reply([
+              allowed
+                ? errorMessage(ErrorCode.badRequest, 'binary frames are not supported')
+                : errorMessage(ErrorCode.rateLimited, 'too many messages; slow down'),
+            ]);
             return;
           }
           reply(await handleFrame(room.router, connectionId, data.toString()));

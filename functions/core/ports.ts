@@ -119,6 +119,11 @@ export interface SessionStore {
    */
   recordPositions(records: readonly PositionRecord[]): Promise<void>;
   getRoomState(): Promise<RoomState>;
+  /**
+   * Saves the room state. A state whose `refilledAt` is older than the stored one is ignored
+   * (conditional on AWS): two processors can overlap for a moment when a lease changes hands,
+   * and the late write of the older tick must not move the token bucket back in time.
+   */
   putRoomState(state: RoomState): Promise<void>;
   counts(): Promise<RoomCounts>;
 }

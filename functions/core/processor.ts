@@ -86,9 +86,13 @@ export async function runTick(deps: ProcessorDeps): Promise<TickReport> {
   const gone = new Set(abandoned);
   const stillWaiting = gone.size > 0 ? line.filter((session) => !gone.has(session.id)) : line;
 
-  const admitted = config.enabled ? await admitFromHead(deps, config, stillWaiting, now) : [];
+  const { admitted, tried } = config.enabled
+    ? await admitFromHead(deps, config, stillWaiting, now)
+    : { admitted: [], tried: 0 };
   const admissionsDelivered = await deliverAdmissions(deps);
-  const waiting = stillWaiting.slice(admitted.length);
+  // Every head tried has left the line: admitted here, or (its conditional admission refused)
+  // already admitted by a processor that overlapped this one while the lease changed hands.
+  const waiting = stillWaiting.slice(tried);
   const { positionsSent, opensSent } = config.enabled
     ? await sendPositions(deps, config, waiting, now, admissionsDelivered)
     : { positionsSent: 0, opensSent: await sendOpens(deps, waiting) };
@@ -154,14 +158,15 @@ async function abandonGone(
 
 /**
  * Admits the first sessions of the line up to the token-bucket allowance. The bucket is saved
- * first, so a crash after it can only admit fewer, never more, than the rate allows.
+ * first, so a crash after it can only admit fewer, never more, than the rate allows. Returns the
+ * sessions admitted and how many heads of the line were tried.
  */
 async function admitFromHead(
   { store, signer, settings }: ProcessorDeps,
   config: RoomConfig,
   line: readonly Session[],
   now: number,
-): Promise<string[]> {
+): Promise<{ admitted: string[]; tried: number }> {
   const { admit, next } = allowance(
     await store.getRoomState(),
     config.admitPerMinute,
@@ -171,11 +176,12 @@ async function admitFromHead(
   );
   await store.putRoomState(next);
   const admitted: string[] = [];
-  for (const session of line.slice(0, admit)) {
+  const heads = line.slice(0, admit);
+  for (const session of heads) {
     const pass = await signer.issuePass(session.id, now);
     if (await store.admit(session.id, pass, now)) admitted.push(session.id);
   }
-  return admitted;
+  return { admitted, tried: heads.length };
 }
 
 /** Sends `admitted` to every admitted session not yet told; `admitted` never waits for positions. */
@@ -222,6 +228,12 @@ async function sendPositions(
     refreshMs: settings.positionRefreshMs,
     maxIntervalMs: settings.maxUpdateIntervalMs,
     frontCount: Math.max(100, config.admitPerMinute),
+  }).filter((index) => {
+    // One processor never computes a place behind one it told (nobody is put ahead of a
+    // visitor); a tick overlapping another while the lease changes hands may read the line
+    // before the other's admissions, and such a number must not go out.
+    const told = (waiting[index] as Session).sentPosition;
+    return told === null || index + 1 <= told;
   });
   // Recorded before sending, so a `status` answered meanwhile can never show a higher
   // position than the one on its way.

@@ -3,11 +3,22 @@
  * ticks, rate changes, duplicate deliveries, failed pushes and processor crashes.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketCapacity } from '../../../functions/core/admission.ts';
+import type { WaitingPage } from '../../../functions/core/ports.ts';
 import { runTick } from '../../../functions/core/processor.ts';
 import type { ServerMessage } from '../../../functions/core/protocol.ts';
-import { createHarness } from '../../helpers/room-harness.ts';
+import type { Session } from '../../../functions/core/session.ts';
+import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
+import { createAwsHarness } from '../../helpers/aws-harness.ts';
+import { createHarness, type HarnessOptions } from '../../helpers/room-harness.ts';
+
+/** What the model needs of a room: both harnesses (in-process and AWS adapters) have it. */
+type RoomFactory = (
+  options: HarnessOptions,
+) => Promise<
+  Awaited<ReturnType<typeof createHarness>> | Awaited<ReturnType<typeof createAwsHarness>>
+>;
 
 const TICK_MS = 1000;
 const GRACE_MS = 5000;
@@ -71,8 +82,8 @@ interface Visitor {
 }
 
 /** A room plus a record of what visitors saw and what the store did, in order. */
-async function createWorld(initialRate: number) {
-  const h = await createHarness({
+async function createWorld(initialRate: number, createRoom: RoomFactory) {
+  const h = await createRoom({
     config: { admitPerMinute: initialRate },
     tickMs: TICK_MS,
     abandonAfterMs: GRACE_MS,
@@ -132,7 +143,13 @@ async function createWorld(initialRate: number) {
 
   /** Checks every position sent in the last tick against the line in the store. */
   async function checkExactPositions() {
-    const line = (await h.store.listWaiting(null, 1_000_000)).sessions;
+    const line: Session[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: WaitingPage = await h.store.listWaiting(cursor, 1000);
+      line.push(...page.sessions);
+      cursor = page.next;
+    } while (cursor !== null);
     const place = new Map(line.map((s, i) => [s.id, i + 1]));
     for (const check of positionChecks.splice(0)) {
       expect(check.position).toBe(place.get(check.sessionId));
@@ -218,7 +235,7 @@ async function createWorld(initialRate: number) {
         return;
       }
       case 'rate':
-        h.config.set({ admitPerMinute: op.perMinute });
+        await h.config.set({ admitPerMinute: op.perMinute });
         return;
       case 'duplicate': {
         const visitor = visitors[op.v % Math.max(1, visitors.length)];
@@ -257,7 +274,13 @@ function assertFifo({ joinOrder, events }: World) {
 function assertPositionsNeverRise({ visitors }: World) {
   for (const visitor of visitors) {
     let lowest = Number.POSITIVE_INFINITY;
+    let session: string | null = null;
     for (const message of visitor.seen) {
+      // A visitor who lost the place and joined afresh starts a new line of positions.
+      if (message.type === 'joined' && message.sessionId !== session) {
+        session = message.sessionId;
+        lowest = Number.POSITIVE_INFINITY;
+      }
       if (message.type !== 'position') continue;
       expect(message.position, `visitor ${visitor.index}`).toBeLessThanOrEqual(lowest);
       expect(message.position).toBeGreaterThanOrEqual(1);
@@ -290,7 +313,7 @@ async function assertNothingLost(world: World) {
     expect(session, `session ${id}`).toBeDefined();
   }
   // Everyone still connected is served once the room runs long enough.
-  h.config.set({ admitPerMinute: 6000 });
+  await h.config.set({ admitPerMinute: 6000 });
   for (let i = 0; i < 12; i++) await h.tick();
   for (const visitor of visitors) {
     if (!visitor.sessionId) continue;
@@ -300,14 +323,39 @@ async function assertNothingLost(world: World) {
   }
 }
 
-describe('room invariants under random traffic', () => {
+let dynalite: Dynalite;
+
+beforeAll(async () => {
+  dynalite = await startDynalite();
+});
+
+afterAll(async () => {
+  await dynalite?.close();
+});
+
+// The same model over both adapter sets: in-process (fast, many runs) and AWS (the DynamoDB
+// store on dynalite, the SQS, SSM and management-API adapters over stand-in clients).
+const rooms: [string, RoomFactory, { invariants: number; rate: number; crowd: number }][] = [
+  [
+    'in-process adapters',
+    (options) => createHarness(options),
+    { invariants: 60, rate: 25, crowd: 300 },
+  ],
+  [
+    'AWS adapters',
+    (options) => createAwsHarness(dynalite, options),
+    { invariants: 15, rate: 3, crowd: 150 },
+  ],
+];
+
+describe.each(rooms)('room invariants under random traffic, %s', (_name, createRoom, runs) => {
   it('holds FIFO, monotone and exact positions, single admission and no loss', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom(0, 60, 120),
         fc.array(opArb, { minLength: 5, maxLength: 80 }),
         async (initialRate, ops) => {
-          const world = await createWorld(initialRate);
+          const world = await createWorld(initialRate, createRoom);
           for (const op of ops) await world.apply(op);
           assertFifo(world);
           assertPositionsNeverRise(world);
@@ -317,7 +365,7 @@ describe('room invariants under random traffic', () => {
           assertOnePassEach(world);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: runs.invariants },
     );
   });
 
@@ -327,8 +375,8 @@ describe('room invariants under random traffic', () => {
         fc.constantFrom(30, 60, 90, 240),
         fc.array(opArb, { minLength: 20, maxLength: 120 }),
         async (rate, ops) => {
-          const world = await createWorld(rate);
-          for (let i = 0; i < 300; i++) await world.apply({ op: 'join' });
+          const world = await createWorld(rate, createRoom);
+          for (let i = 0; i < runs.crowd; i++) await world.apply({ op: 'join' });
           for (const op of ops) {
             if (op.op !== 'rate') await world.apply(op);
           }
@@ -337,7 +385,7 @@ describe('room invariants under random traffic', () => {
           assertFifo(world);
         },
       ),
-      { numRuns: 25 },
+      { numRuns: runs.rate },
     );
-  });
+  }, 180_000);
 });
