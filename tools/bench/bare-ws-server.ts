@@ -7,7 +7,10 @@ import { WebSocketServer } from 'ws';
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
 wss.on('listening', () => {
   const address = wss.address();
-  process.send?.({ kind: 'listening', port: typeof address === 'object' && address ? address.port : 0 });
+  process.send?.({
+    kind: 'listening',
+    port: typeof address === 'object' && address ? address.port : 0,
+  });
 });
 
 process.on(
