@@ -471,14 +471,14 @@ describe.each(rooms)('the processor on the %s', (_, createRoom) => {
   });
 });
 
-describe('a tick that lost its lease and writes late (in-process adapters)', () => {
+describe.each(rooms)('a tick that lost its lease and writes late, on the %s', (_, createRoom) => {
   it('cannot move the token bucket back in time and so cannot spend it twice', async () => {
     // Prepare: 90 a minute is 1.5 a second; the bucket holds 2. Numbered with admission paused.
-    const room = await inProcessRoom({ config: { admitPerMinute: 0 }, tickMs: TICK_MS });
+    const room = await createRoom({ config: { admitPerMinute: 0 }, tickMs: TICK_MS });
     const ids = await joinAll(room, 10);
     room.clock.advance(TICK_MS);
     await runTick(room.processor);
-    room.config.set({ admitPerMinute: 90 });
+    await room.config.set({ admitPerMinute: 90 });
     const start = room.clock.now();
     // Processor A is held just before its last write of the tick (the room state at the end).
     let release: () => void = () => {};

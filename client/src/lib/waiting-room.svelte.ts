@@ -477,7 +477,11 @@ export class WaitingRoom {
   }
 }
 
-/** An absolute http(s) URL or a path on this origin: what `navigate` may be given. */
+/**
+ * An absolute http(s) URL or a path on this origin: what `navigate` may be given. A browser reads
+ * `/\host` like `//host` (another origin), so a path may hold no backslash at all.
+ */
 function isNavigable(url: string): boolean {
-  return /^https?:\/\//i.test(url) || (url.startsWith('/') && !url.startsWith('//'));
+  if (/^https?:\/\//i.test(url)) return true;
+  return url.startsWith('/') && !url.startsWith('//') && !url.includes('\\');
 }

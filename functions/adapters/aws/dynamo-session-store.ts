@@ -505,11 +505,21 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               ':admitted': admitted,
               ':abandoned': abandoned,
             },
+            // Never move the bucket back in time: a tick that lost its lease and writes late
+            // would otherwise hand out tokens already spent (the port's rule).
+            ...(state.refilledAt === null
+              ? {}
+              : {
+                  ConditionExpression:
+                    'attribute_not_exists(#refilledAt) OR #refilledAt <= :refilledAt',
+                }),
           }),
         );
       } catch (error) {
         unsaved.admitted += admitted;
         unsaved.abandoned += abandoned;
+        // An older state than the stored one is dropped on purpose; its totals go with the next.
+        if (isConditionFailed(error)) return;
         throw error;
       }
     },

@@ -44,6 +44,8 @@ const notHttp = [
   'ws://shop.test/',
   'ftp://shop.test/',
   '//evil.example/',
+  '/\\evil.example/',
+  '/ok/..\\..\\evil',
   'https:evil.example',
   'evil.example',
 ];
