@@ -3,6 +3,7 @@
  * them, together with the IAM grant that goes with each) and `functions/` (which reads them), so
  * the two can never drift.
  */
+import * as v from 'valibot';
 export const Env = {
   /** DynamoDB table of sessions, connections, room state and the processor lease. */
   tableName: 'WR_TABLE_NAME',
@@ -25,3 +26,18 @@ export const Env = {
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];
+
+/**
+ * The schema of a whole-number setting read from an environment variable: the one rule the local
+ * runtime's settings and the Lambda settings share.
+ */
+export const wholeNumberSetting = (min: number, max: number) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.regex(/^\d+$/, 'must be a whole number'),
+    v.transform(Number),
+    v.number(),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  );

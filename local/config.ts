@@ -3,6 +3,7 @@
  * start with a message that names the variable.
  */
 import * as v from 'valibot';
+import { wholeNumberSetting as integer } from '../functions/env.ts';
 
 export interface LocalConfig {
   port: number;
@@ -32,17 +33,6 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
-
-const integer = (min: number, max: number) =>
-  v.pipe(
-    v.string(),
-    v.trim(),
-    v.regex(/^\d+$/, 'must be a whole number'),
-    v.transform(Number),
-    v.number(),
-    v.minValue(min, `must be at least ${min}`),
-    v.maxValue(max, `must be at most ${max}`),
-  );
 
 const boolean = v.pipe(
   v.string(),

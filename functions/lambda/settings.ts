@@ -4,7 +4,7 @@
  * entry point asks only for the settings it uses; the CDK app sets them (names in `env.ts`).
  */
 import * as v from 'valibot';
-import { Env } from '../env.ts';
+import { Env, wholeNumberSetting as integer } from '../env.ts';
 
 export class SettingsError extends Error {
   constructor(
@@ -17,17 +17,6 @@ export class SettingsError extends Error {
 }
 
 const text = v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'));
-
-const integer = (min: number, max: number) =>
-  v.pipe(
-    v.string(),
-    v.trim(),
-    v.regex(/^\d+$/, 'must be a whole number'),
-    v.transform(Number),
-    v.number(),
-    v.minValue(min, `must be at least ${min}`),
-    v.maxValue(max, `must be at most ${max}`),
-  );
 
 const httpsUrl = (what: string) =>
   v.pipe(
