@@ -14,7 +14,13 @@ import type {
 } from './cloudfront-types.ts';
 import { type EdgeConfig, resolveForOrigin } from './edge-config.ts';
 import { type Clock, createFlagCache, type FlagCache, systemClock } from './flag-cache.ts';
-import { createPassCheck, decideGate, type GateConfig, type GateDecision } from './gate.ts';
+import {
+  createPassCheck,
+  decideGate,
+  type GateConfig,
+  type GateDecision,
+  GENERATED_RESPONSE_HEADERS,
+} from './gate.ts';
 import { createKeySetCache, type KeySet, type KeySetSource, staticKeySet } from './key-set.ts';
 import type { PassCheck } from './pass-cache.ts';
 
@@ -183,7 +189,10 @@ export function toCloudFrontResponse(
     if (decision.setCookie)
       headers['set-cookie'] = [{ key: 'Set-Cookie', value: decision.setCookie }];
   }
-  for (const [name, value] of Object.entries(decision.headers)) {
+  for (const [name, value] of Object.entries({
+    ...GENERATED_RESPONSE_HEADERS,
+    ...decision.headers,
+  })) {
     headers[name.toLowerCase()] = [{ key: name, value }];
   }
   if (decision.kind === 'redirect') {

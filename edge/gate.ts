@@ -137,6 +137,15 @@ export interface PassDecision {
   kind: 'pass';
 }
 
+/**
+ * Headers of every response the gate answers itself (a redirect, a 503), added by each adapter:
+ * nothing in such a response may be sniffed into something runnable, framed, or load anything.
+ */
+export const GENERATED_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+};
+
 /** Answer with a redirect; `headers` are the headers besides `Location` and `Set-Cookie`. */
 export interface RedirectDecision {
   kind: 'redirect';

@@ -5,7 +5,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { VerifyKeys } from '../functions/core/tokens.ts';
 import { type Clock, systemClock } from './flag-cache.ts';
-import { createPassCheck, decideGate, type GateConfig, type GateRequest } from './gate.ts';
+import {
+  createPassCheck,
+  decideGate,
+  type GateConfig,
+  type GateRequest,
+  GENERATED_RESPONSE_HEADERS,
+} from './gate.ts';
 
 export interface NodeGateOptions {
   config: GateConfig;
@@ -15,16 +21,6 @@ export interface NodeGateOptions {
   isEnabled: () => boolean | Promise<boolean>;
   clock?: Clock;
 }
-
-/**
- * Headers of every response this middleware writes itself (a redirect, a 503): nothing in them
- * may be sniffed into something runnable, framed, or load anything. They are not part of the
- * gate's decision, which the CloudFront adapter returns as it is.
- */
-export const GENERATED_RESPONSE_HEADERS: Readonly<Record<string, string>> = {
-  'X-Content-Type-Options': 'nosniff',
-  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
-};
 
 /** Answers the request when the gate says so; resolves true when it did. */
 export type NodeGate = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;

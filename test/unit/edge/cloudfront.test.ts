@@ -66,6 +66,13 @@ describe('createViewerRequestHandler', () => {
             value: 'https://wr.example.com/?return=%2Fproducts%2F42%3Fcolor%3Dred',
           },
         ],
+        'x-content-type-options': [{ key: 'X-Content-Type-Options', value: 'nosniff' }],
+        'content-security-policy': [
+          {
+            key: 'Content-Security-Policy',
+            value: "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+          },
+        ],
         'cache-control': [{ key: 'Cache-Control', value: 'no-store' }],
       },
     });
@@ -89,6 +96,13 @@ describe('createViewerRequestHandler', () => {
           {
             key: 'Set-Cookie',
             value: `wr_pass=${validPass}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${PASS_TTL_SECONDS - 60}; Secure`,
+          },
+        ],
+        'x-content-type-options': [{ key: 'X-Content-Type-Options', value: 'nosniff' }],
+        'content-security-policy': [
+          {
+            key: 'Content-Security-Policy',
+            value: "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
           },
         ],
         'cache-control': [{ key: 'Cache-Control', value: 'no-store' }],
