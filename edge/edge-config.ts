@@ -16,7 +16,7 @@
  */
 import type { JSONWebKeySet } from 'jose';
 import * as v from 'valibot';
-import { type GateConfig, isUngatedPath, parseGateConfig } from './gate.ts';
+import { type GateConfig, isUngatedPath, nonEmpty, OriginSchema, parseGateConfig } from './gate.ts';
 import { PublicJwksSchema } from './jwks-document.ts';
 
 /** Where the waiting-room page is when `gate.waitingRoomUrl` is not given. */
@@ -47,16 +47,6 @@ function isFetchableUrl(s: string): boolean {
     url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOSTS.has(url.hostname))
   );
 }
-
-const nonEmpty = v.pipe(v.string(), v.minLength(1));
-
-const OriginSchema = v.pipe(
-  v.string(),
-  v.check(
-    (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol) && new URL(s).origin === s,
-    'must be an origin such as https://shop.example.com (scheme, host, optional port, no path)',
-  ),
-);
 
 const PageUrlSchema = v.pipe(
   v.string(),

@@ -37,9 +37,11 @@ export const MAX_PASS_CANDIDATES = 4;
 // character, see hasControlCharacter).
 const AMBIGUOUS_PATH = /\\|\/\/|%2e|%2f|%5c|(^|\/)\.\.?(\/|;|$)/i;
 
-const nonEmpty = v.pipe(v.string(), v.minLength(1));
+/** A non-empty string setting. */
+export const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
-const OriginSchema = v.pipe(
+/** Exactly an origin: scheme, host and optional port. Shared with the edge config. */
+export const OriginSchema = v.pipe(
   v.string(),
   v.check(
     (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol) && new URL(s).origin === s,
