@@ -1,11 +1,12 @@
 /**
- * The operator's admin endpoint behind `npm run room`: status, on/off and rate, live. It answers
- * only requests from loopback; the room's config changes apply at the next tick.
+ * The operator's admin endpoint behind `npm run room`: status, on/off and rate, live, on either
+ * runtime. It answers only requests from loopback; the room's config changes apply at the next
+ * tick.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
+import type { RoomBackend } from './front.ts';
 import { BodyTooLargeError, isLoopback, readBody, sendJson } from './http-util.ts';
-import type { LocalRoom } from './room.ts';
 
 export const ADMIN_PREFIX = '/__room/admin/';
 
@@ -19,8 +20,10 @@ const ConfigChangeSchema = v.pipe(
   v.check((c) => c.enabled !== undefined || c.admitPerMinute !== undefined, 'nothing to change'),
 );
 
+export type ConfigChange = v.InferOutput<typeof ConfigChangeSchema>;
+
 export async function handleAdmin(
-  room: LocalRoom,
+  room: RoomBackend,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
@@ -32,6 +35,11 @@ export async function handleAdmin(
   const route = path.slice(ADMIN_PREFIX.length);
   if (route === 'status' && req.method === 'GET') {
     sendJson(res, 200, await room.status());
+    return;
+  }
+  const report = room.adminReports?.[route];
+  if (report && req.method === 'GET') {
+    sendJson(res, 200, await report());
     return;
   }
   if (route === 'config' && req.method === 'POST') {
@@ -52,11 +60,7 @@ export async function handleAdmin(
       sendJson(res, 400, { error: `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid'}` });
       return;
     }
-    const { enabled, admitPerMinute } = change.output;
-    room.config.set({
-      ...(enabled === undefined ? {} : { enabled }),
-      ...(admitPerMinute === undefined ? {} : { admitPerMinute }),
-    });
+    await room.changeConfig(change.output);
     sendJson(res, 200, await room.status());
     return;
   }

@@ -6,7 +6,10 @@ import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { generateSigningKey, importSigningKey, type SigningKey } from '../functions/core/tokens.ts';
 import { ConfigError } from './config.ts';
 
-export async function loadOrCreateKey(keyFile: string | null): Promise<SigningKey> {
+/** The key and its PKCS#8 PEM (which `start:aws-local` stores in SSM, as a deploy does). */
+export type LocalSigningKey = SigningKey & { pkcs8: string };
+
+export async function loadOrCreateKey(keyFile: string | null): Promise<LocalSigningKey> {
   if (keyFile === null) return generateSigningKey();
   let pem: string;
   try {
@@ -22,7 +25,7 @@ export async function loadOrCreateKey(keyFile: string | null): Promise<SigningKe
     return key;
   }
   try {
-    return await importSigningKey(pem);
+    return { ...(await importSigningKey(pem)), pkcs8: pem };
   } catch (error) {
     throw new ConfigError(
       'WR_KEY_FILE',

@@ -1,11 +1,17 @@
 /**
- * `npm start`: reads the settings, builds the waiting-room page if it is not built yet, starts
- * the local waiting room and prints where everything is.
+ * `npm start` and `npm run start:aws-local` (`--aws-local`): reads the settings, builds the
+ * waiting-room page if it is not built yet, starts the room on the in-process adapters or on
+ * the AWS build running on this machine, and prints where everything is.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { readAwsLocalConfig } from './aws-local/config.ts';
+import { startAwsLocalServer } from './aws-local/server.ts';
 import { ConfigError, readLocalConfig } from './config.ts';
-import { JWKS_PATH, startLocalServer, WS_PATH } from './server.ts';
+import { JWKS_PATH, WS_PATH } from './front.ts';
+import { startLocalServer } from './server.ts';
+
+const awsLocal = process.argv.includes('--aws-local');
 
 const clientRoot = fileURLToPath(new URL('../client/', import.meta.url));
 const clientDir = fileURLToPath(new URL('../client/dist/', import.meta.url));
@@ -24,19 +30,26 @@ function log(level: 'info' | 'error', message: string, fields: Record<string, un
 
 async function main(): Promise<void> {
   const settings = readLocalConfig();
+  const aws = awsLocal ? readAwsLocalConfig() : null;
   await ensurePageBuilt();
-  const server = await startLocalServer(settings, { clientDir, log });
+  const server = aws
+    ? await startAwsLocalServer(settings, aws, { clientDir, log })
+    : await startLocalServer(settings, { clientDir, log });
+  const runtime = aws
+    ? `through the Lambda handlers, DynamoDB ${aws.dynamoEndpoint ?? '(embedded dynalite)'}, SQS FIFO and SSM stand-ins`
+    : 'in process';
   const base = settings.publicUrl;
   const ws = `${base.replace(/^http/, 'ws')}${WS_PATH}`;
   process.stdout.write(
     [
       '',
-      `Waiting room ready (room "${settings.roomId}", ${settings.enabled ? 'on' : 'off'}, ${settings.admitPerMinute} admissions/min)`,
+      `Waiting room ready (room "${settings.roomId}", ${settings.enabled ? 'on' : 'off'}, ${settings.admitPerMinute} admissions/min, ${runtime})`,
       `  Main site      ${base}/${settings.upstream ? `  (proxied to ${settings.upstream})` : '  (demo site)'}`,
       `  Waiting room   ${base}/waiting-room/`,
       `  WebSocket      ${ws}`,
       `  Public keys    ${base}${JWKS_PATH}`,
       `  Operator       npm run room -- status | on | off | rate <admitPerMinute>`,
+      ...(aws ? [`  AWS usage      ${base}/__room/admin/usage  (loopback only)`] : []),
       '',
     ].join('\n'),
   );

@@ -23,6 +23,7 @@ import { createConnectionRateLimiter } from '../functions/core/rate-limiter.ts';
 import { createSigner, jwksOf, type SigningKey } from '../functions/core/tokens.ts';
 import type { RouterDeps } from '../functions/router.ts';
 import type { LocalConfig } from './config.ts';
+import type { RoomStatus } from './front.ts';
 
 /** An open socket and the frame handling in progress on it. */
 export interface LocalConnection {
@@ -48,16 +49,7 @@ export class SocketNotifier implements Notifier {
   }
 }
 
-export interface RoomStatus {
-  enabled: boolean;
-  admitPerMinute: number;
-  waiting: number;
-  arriving: number;
-  admittedLastMinute: number;
-  admittedTotal: number;
-  abandonedTotal: number;
-  connections: number;
-}
+export type { RoomStatus };
 
 export interface LocalRoom {
   router: RouterDeps;

@@ -1,42 +1,26 @@
 /**
- * The local runtime: one Node process serving the main site behind the gate, the waiting-room
- * page, its WebSocket, the JWKS and the operator's admin endpoint, and running the processor.
+ * `npm start`'s runtime: the shared HTTP front ({@link startFront}) over the in-process room
+ * (`room.ts`): sockets answered by the route table in this process, the processor ticking here.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { parseGateConfig } from '../edge/gate.ts';
-import { createNodeGate } from '../edge/node-gate.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
 import type { Clock } from '../functions/core/ports.ts';
 import type { TickReport } from '../functions/core/processor.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from '../functions/core/protocol.ts';
-import { verifierFor } from '../functions/core/tokens.ts';
 import { handleDisconnect, handleFrame } from '../functions/router.ts';
-import { ADMIN_PREFIX, handleAdmin } from './admin.ts';
 import type { LocalConfig } from './config.ts';
-import { serveDemoSite } from './demo-site.ts';
-import { BASE_HEADERS, sendJson, sendText } from './http-util.ts';
+import { type FrontOptions, type RoomBackend, startFront } from './front.ts';
 import { loadOrCreateKey } from './keys.ts';
-import { createUpstreamProxy } from './proxy.ts';
 import { createLocalRoom, type LocalConnection, type LocalRoom } from './room.ts';
-import { createPageServer, PAGE_PREFIX } from './static-page.ts';
 
-export const WS_PATH = '/ws';
-export const JWKS_PATH = '/.well-known/jwks.json';
-export const HEALTH_PATH = '/__room/health';
+export { HEALTH_PATH, JWKS_PATH, UNGATED_PATHS, WS_PATH } from './front.ts';
+
 /** Frames past this size close the socket outright; between 4 KiB and this they get an error. */
 const MAX_WS_PAYLOAD = 64 * 1024;
-/** Paths the waiting room itself needs: never gated. */
-export const UNGATED_PATHS = [PAGE_PREFIX, WS_PATH, '/.well-known/', '/__room/', '/favicon.ico'];
 
-export interface LocalServerOptions {
-  /** Directory of the built page (client/dist). */
-  clientDir: string;
-  clock?: Clock;
+export interface LocalServerOptions extends FrontOptions {
   onTick?: (report: TickReport) => void;
-  log?: (level: 'info' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
 export interface LocalServer {
@@ -58,72 +42,19 @@ export async function startLocalServer(
   const room = createLocalRoom(settings, key, clock, (error, context) =>
     log('error', 'handler failed', { ...context, error: String(error) }),
   );
-  const gate = createNodeGate({
-    config: parseGateConfig({
-      roomId: settings.roomId,
-      mainOrigin: settings.publicUrl,
-      waitingRoomUrl: `${settings.publicUrl}${PAGE_PREFIX}`,
-      ungatedPaths: UNGATED_PATHS,
-      defaultEnabled: true,
-      flagTtlMs: 0,
-    }),
-    verifyKeys: verifierFor(room.jwks),
-    isEnabled: () => room.config.current().enabled,
-    clock,
-  });
-  const servePage = createPageServer(options.clientDir, {
-    wsUrl: null,
-    mainOrigin: settings.publicUrl,
-    roomName: 'Aurora Live',
-  });
-  const serveMain = settings.upstream
-    ? createUpstreamProxy(settings.upstream)
-    : (req: IncomingMessage, res: ServerResponse) =>
-        serveDemoSite(req, res, new URL(req.url ?? '/', settings.publicUrl));
+  const backend = inProcessBackend(room, clock, log, options.onTick);
+  const front = await startFront(settings, backend, options);
+  return { ...front, room };
+}
 
-  const server = createServer(async (req, res) => {
-    try {
-      await route(req, res);
-    } catch (error) {
-      log('error', 'request failed', { url: req.url, error: String(error) });
-      if (!res.headersSent) sendText(res, 500, 'Internal error');
-      else res.destroy();
-    }
-  });
-
-  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://local');
-    const path = url.pathname;
-    if (path === JWKS_PATH) {
-      sendJson(res, 200, room.jwks, {
-        'cache-control': 'public, max-age=300',
-        'access-control-allow-origin': '*',
-      });
-    } else if (path === HEALTH_PATH) {
-      sendJson(res, 200, { ok: true });
-    } else if (path.startsWith(ADMIN_PREFIX)) {
-      await handleAdmin(room, req, res, path);
-    } else if (path === '/waiting-room') {
-      res.writeHead(301, { ...BASE_HEADERS, location: `${PAGE_PREFIX}${url.search}` });
-      res.end();
-    } else if (path.startsWith(PAGE_PREFIX)) {
-      await servePage(req, res, path);
-    } else if (path === WS_PATH) {
-      sendText(res, 426, 'This address takes WebSocket connections.');
-    } else if (!(await gate(req, res))) {
-      serveMain(req, res);
-    }
-  }
-
+function inProcessBackend(
+  room: LocalRoom,
+  clock: Clock,
+  log: NonNullable<FrontOptions['log']>,
+  onTick: LocalServerOptions['onTick'],
+): RoomBackend {
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_PAYLOAD });
-  server.on('upgrade', (req, socket, head) => {
-    const path = new URL(req.url ?? '/', 'http://local').pathname;
-    if (path !== WS_PATH) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => acceptSocket(ws));
-  });
+  let stopProcessor: (() => Promise<void>) | undefined;
 
   // A connection's chain of work must never stay rejected, or every later push would fail.
   const logFailure = (message: string, connectionId: string) => (error: unknown) =>
@@ -164,25 +95,28 @@ export async function startLocalServer(
     ws.on('error', () => ws.terminate());
   }
 
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(settings.port, settings.host, () => resolveListen());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const stopProcessor = room.startProcessor(options.onTick, (error) =>
-    log('error', 'tick failed', { error: String(error) }),
-  );
-
   return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    room,
+    jwks: room.jwks,
+    isEnabled: () => room.config.current().enabled,
+    status: () => room.status(),
+    async changeConfig({ enabled, admitPerMinute }) {
+      room.config.set({
+        ...(enabled === undefined ? {} : { enabled }),
+        ...(admitPerMinute === undefined ? {} : { admitPerMinute }),
+      });
+    },
+    handleUpgrade(req, socket, head) {
+      wss.handleUpgrade(req, socket, head, (ws) => acceptSocket(ws));
+    },
+    start() {
+      stopProcessor = room.startProcessor(onTick, (error) =>
+        log('error', 'tick failed', { error: String(error) }),
+      );
+    },
     async close() {
-      await stopProcessor();
+      await stopProcessor?.();
       for (const ws of wss.clients) ws.terminate();
       wss.close();
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
     },
   };
 }

@@ -7,6 +7,7 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { ARRIVAL_QUEUE } from '../../functions/adapters/aws/resource-definitions.ts';
 
 export class ArrivalQueue extends Construct {
   readonly queue: sqs.Queue;
@@ -20,7 +21,7 @@ export class ArrivalQueue extends Construct {
       contentBasedDeduplication: false,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      retentionPeriod: Duration.seconds(ARRIVAL_QUEUE.deadLetterRetentionSeconds),
     });
 
     this.queue = new sqs.Queue(this, 'Arrivals', {
@@ -28,11 +29,12 @@ export class ArrivalQueue extends Construct {
       contentBasedDeduplication: false,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      // Longer than one processor pass over a received batch; an unacknowledged arrival is
-      // redelivered with its place (SequenceNumber) kept.
-      visibilityTimeout: Duration.seconds(30),
-      retentionPeriod: Duration.days(4),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+      visibilityTimeout: Duration.seconds(ARRIVAL_QUEUE.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.seconds(ARRIVAL_QUEUE.retentionSeconds),
+      deadLetterQueue: {
+        queue: this.deadLetterQueue,
+        maxReceiveCount: ARRIVAL_QUEUE.maxReceiveCount,
+      },
     });
   }
 }

@@ -16,11 +16,12 @@ import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { LINE_INDEX } from '../../functions/adapters/aws/dynamo-items.ts';
+import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
 import { Env } from '../../functions/env.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/lambda/observability.ts';
 import { PACKAGE_LOCK, REPO_ROOT } from '../paths.ts';
 import { acknowledge, logicalIdOf, nagRegion } from './nag.ts';
-import { LINE_INDEX } from './room-table.ts';
 
 /** The runtime of every function (see the AwsSolutions-L1 suppression for why not 24). */
 export const FUNCTION_RUNTIME = lambda.Runtime.NODEJS_22_X;
@@ -104,8 +105,8 @@ export class WaitingRoomFunction extends Construct {
       description: props.description,
       runtime: FUNCTION_RUNTIME,
       architecture: lambda.Architecture.ARM_64,
-      memorySize: props.memorySize ?? 512,
-      timeout: props.timeout ?? Duration.seconds(10),
+      memorySize: props.memorySize ?? LAMBDA_FUNCTIONS.visitorFacing.memoryMb,
+      timeout: props.timeout ?? Duration.seconds(LAMBDA_FUNCTIONS.visitorFacing.timeoutSeconds),
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       role: this.role,
       logGroup: this.logGroup,

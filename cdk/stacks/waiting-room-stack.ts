@@ -16,6 +16,7 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { EdgeConfig } from '../../edge/edge-config.ts';
+import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
 import { ArrivalQueue } from '../constructs/arrival-queue.ts';
 import { acknowledgeCdkSingletons } from '../constructs/cdk-singletons.ts';
 import { Gate } from '../constructs/gate.ts';
@@ -127,8 +128,8 @@ export class WaitingRoomStack extends Stack {
       // Invoked every minute, it loops at the tick and stops ~10 s before its deadline; the
       // 2-minute timeout lets the next invocation start while this one finishes, and the lease
       // (a conditional write) keeps exactly one of them ticking.
-      timeout: Duration.minutes(2),
-      memorySize: 1024,
+      timeout: Duration.seconds(LAMBDA_FUNCTIONS.processor.timeoutSeconds),
+      memorySize: LAMBDA_FUNCTIONS.processor.memoryMb,
       reservedConcurrentExecutions: 2,
     });
     this.functions = { connect, disconnect, message, processor };
@@ -170,7 +171,7 @@ export class WaitingRoomStack extends Stack {
     processor.lambda.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
     new events.Rule(this, 'ProcessorSchedule', {
       description: 'Starts the waiting room processor every minute (it loops inside)',
-      schedule: events.Schedule.rate(Duration.minutes(1)),
+      schedule: events.Schedule.rate(Duration.seconds(LAMBDA_FUNCTIONS.processor.scheduleSeconds)),
       targets: [new targets.LambdaFunction(processor.lambda, { retryAttempts: 0 })],
     });
 

@@ -80,8 +80,14 @@ export interface RoomCounts {
  * mid-tick can never number a session twice or admit it twice.
  */
 export interface SessionStore {
-  /** Stores a new session (state `arriving`) bound to its connection. */
-  create(session: Session): Promise<void>;
+  /**
+   * Stores a new session (state `arriving`) bound to its connection. The binding is taken only
+   * if the connection holds no session yet, or holds `replacing` (a place it gave up): frames of
+   * one connection can run at once (API Gateway keeps no order), and two joins racing on one
+   * connection must still make one place. When the connection is taken, nothing is stored and
+   * {@link ConnectionTakenError} is thrown.
+   */
+  create(session: Session, replacing?: string): Promise<void>;
   get(sessionId: string): Promise<Session | undefined>;
   /** The session a connection belongs to (the latest one bound), if any. */
   sessionOfConnection(connectionId: string): Promise<string | undefined>;
@@ -126,6 +132,14 @@ export interface SessionStore {
    */
   putRoomState(state: RoomState): Promise<void>;
   counts(): Promise<RoomCounts>;
+}
+
+/** The connection already holds another session: a racing `join` took it first. */
+export class ConnectionTakenError extends Error {
+  constructor(readonly connectionId: string) {
+    super(`connection ${connectionId} already holds a place`);
+    this.name = 'ConnectionTakenError';
+  }
 }
 
 /** Outcome of one push to a connection. */

@@ -3,13 +3,14 @@
  * back on the asking connection; none of them throws for bad input.
  */
 import { randomUUID } from 'node:crypto';
-import type {
-  ArrivalQueue,
-  Clock,
-  ConfigSource,
-  RoomConfig,
-  SessionStore,
-  Signer,
+import {
+  type ArrivalQueue,
+  type Clock,
+  type ConfigSource,
+  ConnectionTakenError,
+  type RoomConfig,
+  type SessionStore,
+  type Signer,
 } from './ports.ts';
 import { positionMessage } from './processor.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from './protocol.ts';
@@ -48,7 +49,16 @@ export async function join(
   const now = clock.now();
   const session = newSession((deps.newId ?? randomUUID)(), connectionId, returnPath, now);
   const ticket = await signer.issueTicket(session.id, now);
-  await store.create(session);
+  try {
+    await store.create(session, held?.id);
+  } catch (error) {
+    if (!(error instanceof ConnectionTakenError)) throw error;
+    // Another join on this connection, running at the same time, took the place first.
+    const winner = await store.sessionOfConnection(connectionId);
+    const taken = winner ? await store.get(winner) : undefined;
+    if (!taken) throw error;
+    return answerFor(deps, taken, config, await signer.issueTicket(taken.id, clock.now()));
+  }
   // Enqueued before `joined` is sent: whoever is told they joined first is numbered first. It
   // is the last step, so the processor cannot number the session while this handler still runs.
   await queue.enqueue({ sessionId: session.id, joinedAt: now });

@@ -18,14 +18,24 @@ export class SettingsError extends Error {
 
 const text = v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'));
 
+/** 127.0.0.0/8, localhost and [::1]: where `npm run start:aws-local` serves its stand-ins. */
+const LOOPBACK_HOST = /^(?:127(?:\.\d{1,3}){3}|localhost|\[::1\])$/;
+
+/**
+ * An https URL; plain http only on a loopback host, where the local stand-ins of SQS and the
+ * management API listen (a deployed function always gets https).
+ */
 const httpsUrl = (what: string) =>
   v.pipe(
     v.string(),
     v.trim(),
-    v.check(
-      (s) => URL.canParse(s) && new URL(s).protocol === 'https:',
-      `must be an https URL (${what})`,
-    ),
+    v.check((s) => {
+      if (!URL.canParse(s)) return false;
+      const url = new URL(s);
+      return (
+        url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK_HOST.test(url.hostname))
+      );
+    }, `must be an https URL (${what})`),
   );
 
 const origin = v.pipe(

@@ -6,12 +6,9 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import {
-  CreateTableCommand,
-  DynamoDBClient,
-  UpdateTimeToLiveCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ensureRoomTable } from '../../local/aws-local/dynamo.ts';
 import './aws-sdk-env.ts';
 
 type DynaliteFactory = (options: { createTableMs?: number }) => Server;
@@ -54,44 +51,8 @@ export async function startDynalite(): Promise<Dynalite> {
   };
 }
 
-/** The table the CDK app deploys, as the contract fixes it. */
+/** The table the CDK app deploys, from the same definition. */
 export async function createRoomTable(client: DynamoDBClient, TableName: string): Promise<string> {
-  await client.send(
-    new CreateTableCommand({
-      TableName,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-        { AttributeName: 'line', AttributeType: 'S' },
-        { AttributeName: 'seq', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: 'line',
-          KeySchema: [
-            { AttributeName: 'line', KeyType: 'HASH' },
-            { AttributeName: 'seq', KeyType: 'RANGE' },
-          ],
-          Projection: { ProjectionType: 'ALL' },
-        },
-      ],
-    }),
-  );
-  try {
-    await client.send(
-      new UpdateTimeToLiveCommand({
-        TableName,
-        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
-      }),
-    );
-  } catch (error) {
-    // dynalite does not implement TTL (it never deletes expired items); DynamoDB does.
-    if ((error as Error).name !== 'UnknownOperationException') throw error;
-  }
+  await ensureRoomTable(client, TableName);
   return TableName;
 }

@@ -53,6 +53,7 @@ import type {
   SessionStore,
   WaitingPage,
 } from '../../core/ports.ts';
+import { ConnectionTakenError } from '../../core/ports.ts';
 import type { Session } from '../../core/session.ts';
 import { systemClock } from '../local/system-clock.ts';
 import { backoffDelay, isConditionFailed, realSleep } from './aws-errors.ts';
@@ -140,7 +141,25 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
     }
   }
 
-  async function putConnection(connectionId: string, sessionId: string): Promise<void> {
+  /**
+   * Binds a connection to a session. With `onlyReplacing` (null: the connection must hold
+   * nothing) the write is conditional and fails with a condition failure when it is taken.
+   */
+  async function putConnection(
+    connectionId: string,
+    sessionId: string,
+    onlyReplacing?: string | null,
+  ): Promise<void> {
+    const conditional =
+      onlyReplacing === undefined
+        ? {}
+        : onlyReplacing === null
+          ? { ConditionExpression: 'attribute_not_exists(pk)' }
+          : {
+              ConditionExpression: 'attribute_not_exists(pk) OR #sessionId = :replacing',
+              ExpressionAttributeNames: { '#sessionId': 'sessionId' },
+              ExpressionAttributeValues: { ':replacing': onlyReplacing },
+            };
     await client.send(
       new PutCommand({
         TableName,
@@ -149,6 +168,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
           sessionId,
           ttl: epochSeconds(clock.now()) + connectionTtl,
         },
+        ...conditional,
       }),
     );
   }
@@ -207,10 +227,10 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
   }
 
   return {
-    async create(session) {
-      // The mapping first: if the session write then fails, the mapping points at nothing and
-      // the next `join` on this connection simply creates a session again.
-      if (session.connectionId) await putConnection(session.connectionId, session.id);
+    async create(session, replacing) {
+      // The session first, then the connection's binding, taken only if the connection holds
+      // nothing (or the place it gave up): of two joins racing on one connection, the one that
+      // loses the binding removes its session, and the winner's session already exists.
       const ttl =
         session.state === 'arriving' ? epochSeconds(session.joinedAt) + arrivingTtl : undefined;
       try {
@@ -224,6 +244,14 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
       } catch (error) {
         if (isConditionFailed(error)) throw new Error(`session ${session.id} exists`);
         throw error;
+      }
+      if (!session.connectionId) return;
+      try {
+        await putConnection(session.connectionId, session.id, replacing ?? null);
+      } catch (error) {
+        if (!isConditionFailed(error)) throw error;
+        await client.send(new DeleteCommand({ TableName, Key: sessionKey(session.id) }));
+        throw new ConnectionTakenError(session.connectionId);
       }
     },
 

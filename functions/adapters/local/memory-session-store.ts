@@ -14,6 +14,7 @@ import type {
   SessionStore,
   WaitingPage,
 } from '../../core/ports.ts';
+import { ConnectionTakenError } from '../../core/ports.ts';
 import type { Session } from '../../core/session.ts';
 
 /** How long an abandoned session is remembered, so a late resume hears why its place is gone. */
@@ -55,9 +56,13 @@ export class MemorySessionStore implements SessionStore {
   readonly #forgetAdmitted = new ForgetQueue();
   readonly #forgetAbandoned = new ForgetQueue();
 
-  async create(session: Session): Promise<void> {
+  async create(session: Session, replacing?: string): Promise<void> {
     this.#forgetFinished(session.joinedAt);
     if (this.#sessions.has(session.id)) throw new Error(`session ${session.id} exists`);
+    const held = session.connectionId ? this.#connections.get(session.connectionId) : undefined;
+    if (session.connectionId && held !== undefined && held !== replacing) {
+      throw new ConnectionTakenError(session.connectionId);
+    }
     this.#sessions.set(session.id, { ...session });
     this.#counts[session.state] += 1;
     if (session.connectionId) this.#connections.set(session.connectionId, session.id);

@@ -1,0 +1,82 @@
+/**
+ * The shape of the room's DynamoDB table and SQS queues, as data: the one source of truth that
+ * the CDK app deploys (`cdk/constructs/room-table.ts`, `cdk/constructs/arrival-queue.ts`) and
+ * that `npm run start:aws-local` and the tests create locally, so a local table or queue can
+ * never drift from the deployed one. Plain data only: no SDK, no CDK.
+ */
+import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { LINE_INDEX } from './dynamo-items.ts';
+
+export interface KeyDefinition {
+  partitionKey: string;
+  sortKey: string;
+}
+
+/** Every key attribute of the table and its index is a string. */
+export const ROOM_TABLE = {
+  keys: { partitionKey: 'pk', sortKey: 'sk' } satisfies KeyDefinition,
+  /** Items expire through this attribute (epoch seconds). */
+  timeToLiveAttribute: 'ttl',
+  /** The waiting line, in `seq` order: sparse, every attribute projected. */
+  indexes: [
+    {
+      name: LINE_INDEX,
+      keys: { partitionKey: 'line', sortKey: 'seq' } satisfies KeyDefinition,
+      projection: 'ALL',
+    },
+  ],
+} as const;
+
+/** The table as a CreateTable request (on-demand billing, as deployed). */
+export function createTableInput(TableName: string): CreateTableCommandInput {
+  const keyAttributes = [ROOM_TABLE.keys, ...ROOM_TABLE.indexes.map((index) => index.keys)].flatMap(
+    (k) => [k.partitionKey, k.sortKey],
+  );
+  return {
+    TableName,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [...new Set(keyAttributes)].map((AttributeName) => ({
+      AttributeName,
+      AttributeType: 'S',
+    })),
+    KeySchema: keySchema(ROOM_TABLE.keys),
+    GlobalSecondaryIndexes: ROOM_TABLE.indexes.map((index) => ({
+      IndexName: index.name,
+      KeySchema: keySchema(index.keys),
+      Projection: { ProjectionType: index.projection },
+    })),
+  };
+}
+
+function keySchema(keys: KeyDefinition) {
+  return [
+    { AttributeName: keys.partitionKey, KeyType: 'HASH' as const },
+    { AttributeName: keys.sortKey, KeyType: 'RANGE' as const },
+  ];
+}
+
+/**
+ * The arrival queue (SQS FIFO) and its dead-letter queue. Content-based deduplication is off:
+ * the join handler deduplicates by session id, and two arrivals with the same body are still two.
+ */
+export const ARRIVAL_QUEUE = {
+  /**
+   * Longer than one processor pass over a received batch; an unacknowledged arrival is
+   * redelivered with its place (SequenceNumber) kept.
+   */
+  visibilityTimeoutSeconds: 30,
+  retentionSeconds: 4 * 24 * 3600,
+  /** Receives before a message that keeps failing moves to the dead-letter queue. */
+  maxReceiveCount: 5,
+  deadLetterRetentionSeconds: 14 * 24 * 3600,
+} as const;
+
+/**
+ * Memory and timeout of each Lambda function. The processor is started every
+ * `scheduleSeconds` (EventBridge) and loops inside; its timeout is longer than the schedule so
+ * the next invocation starts while this one finishes, and the lease keeps one of them ticking.
+ */
+export const LAMBDA_FUNCTIONS = {
+  visitorFacing: { memoryMb: 512, timeoutSeconds: 10 },
+  processor: { memoryMb: 1024, timeoutSeconds: 120, scheduleSeconds: 60 },
+} as const;

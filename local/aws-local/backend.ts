@@ -1,0 +1,318 @@
+/**
+ * `npm run start:aws-local`'s room: every visitor action goes through the code that deploys.
+ * The real Lambda entry points run in their own processes ({@link startLambdaFunction}) with the
+ * environment the CDK app gives them, behind an API Gateway WebSocket stand-in; they reach
+ * DynamoDB (dynalite, or `WR_DYNAMODB_ENDPOINT`), SQS FIFO (an SQS-protocol emulator) and SSM (a
+ * stand-in speaking SSM's protocol) through the real AWS SDK clients. The processor is invoked
+ * as EventBridge invokes it: every minute, with the function's timeout, holding the lease.
+ *
+ * The operator's commands write the SSM parameters the functions read; the status reads the
+ * table and the queue. Every AWS call is counted ({@link AwsUsage}).
+ */
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
+import { ROOM_FUNCTION_ENTRIES, type RoomFunctionName } from '../../cdk/paths.ts';
+import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
+import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
+import {
+  createSsmConfigSource,
+  createSsmConfigWriter,
+} from '../../functions/adapters/aws/ssm-config.ts';
+import { admittedInLastMinute } from '../../functions/core/admission.ts';
+import type { SessionStore } from '../../functions/core/ports.ts';
+import { jwksOf, type SigningKey } from '../../functions/core/tokens.ts';
+import { Env } from '../../functions/env.ts';
+import type { LocalConfig } from '../config.ts';
+import type { Log, RoomBackend, RoomStatus } from '../front.ts';
+import { loadOrCreateKey } from '../keys.ts';
+import { ensureRoomTable, localDynamoClient, startLocalDynamo } from './dynamo.ts';
+import { type LambdaFunction, startLambdaFunction } from './lambda-runtime.ts';
+import { createArrivalQueues, startLocalSqs } from './sqs.ts';
+import { startSsmStandIn } from './ssm-stand-in.ts';
+import { type AwsUsage, addSdkUsage, emptySdkUsage } from './usage.ts';
+import { startWebSocketApi } from './websocket-api.ts';
+
+export const CONFIG_PREFIX = '/waiting-room/config/';
+export const SIGNING_KEY_PARAMETER = '/waiting-room/signing-key';
+const REGION = 'us-east-1';
+const CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+const STAGE = 'live';
+
+/** What `start:aws-local` adds to `npm start`'s settings (read by `aws-local-config.ts`). */
+export interface AwsLocalSettings {
+  /** A DynamoDB endpoint to use instead of the embedded dynalite. */
+  dynamoEndpoint: string | null;
+  /** API Gateway's idle timeout and maximum connection age. */
+  idleTimeoutMs: number;
+  maxConnectionMs: number;
+  /** How often the processor is invoked (EventBridge: every minute). */
+  scheduleMs: number;
+  /** The processor's Lambda timeout. */
+  processorTimeoutMs: number;
+}
+
+export const DEFAULT_AWS_LOCAL_SETTINGS: AwsLocalSettings = {
+  dynamoEndpoint: null,
+  idleTimeoutMs: 10 * 60_000,
+  maxConnectionMs: 2 * 3600_000,
+  scheduleMs: LAMBDA_FUNCTIONS.processor.scheduleSeconds * 1000,
+  processorTimeoutMs: LAMBDA_FUNCTIONS.processor.timeoutSeconds * 1000,
+};
+
+export interface AwsBackend extends RoomBackend {
+  usage(): Promise<AwsUsage>;
+  /** The room's table, read as an operator would (not counted). */
+  store: SessionStore;
+  key: SigningKey;
+}
+
+export async function startAwsBackend(
+  settings: LocalConfig,
+  aws: AwsLocalSettings,
+  log: Log,
+): Promise<AwsBackend> {
+  // The SDK's notice about future Node versions says nothing about the room.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const cleanup: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => {});
+  };
+  try {
+    return await assemble(settings, aws, log, cleanup, closeAll);
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}
+
+async function assemble(
+  settings: LocalConfig,
+  aws: AwsLocalSettings,
+  log: Log,
+  cleanup: (() => Promise<void>)[],
+  closeAll: () => Promise<void>,
+): Promise<AwsBackend> {
+  const since = Date.now();
+  const key = await loadOrCreateKey(settings.keyFile);
+
+  const ssm = await startSsmStandIn();
+  cleanup.push(() => ssm.close());
+  const ssmClient = new SSMClient({ endpoint: ssm.url, region: REGION, credentials: CREDENTIALS });
+  cleanup.push(async () => ssmClient.destroy());
+  // What a deploy creates: the settings as the environment seeds them, and the key.
+  const put = (Name: string, Value: string, Type: 'String' | 'SecureString' = 'String') =>
+    ssmClient.send(new PutParameterCommand({ Name, Value, Type, Overwrite: true }));
+  const writer = createSsmConfigWriter({ client: ssmClient, prefix: CONFIG_PREFIX });
+  await writer.setEnabled(settings.enabled);
+  await writer.setRate(settings.admitPerMinute);
+  await put(SIGNING_KEY_PARAMETER, key.pkcs8, 'SecureString');
+
+  const dynamo = await startLocalDynamo(aws.dynamoEndpoint);
+  cleanup.push(() => dynamo.close());
+  const dynamoClient = localDynamoClient(dynamo.endpoint);
+  cleanup.push(async () => dynamoClient.destroy());
+  const tableName = `waiting-room-${settings.roomId}`;
+  await ensureRoomTable(dynamoClient, tableName);
+
+  const sqs = await startLocalSqs();
+  cleanup.push(() => sqs.close());
+  const sqsClient = new SQSClient({
+    endpoint: sqs.endpoint,
+    region: REGION,
+    credentials: CREDENTIALS,
+  });
+  cleanup.push(async () => sqsClient.destroy());
+  const queues = await createArrivalQueues(sqsClient, settings.roomId);
+
+  const functions = {} as Record<RoomFunctionName, LambdaFunction>;
+  const invoke = (name: RoomFunctionName) => (event: APIGatewayProxyWebsocketEventV2) => {
+    const fn = functions[name];
+    if (!fn) return Promise.reject(new Error(`${name} is not running yet`));
+    return fn.invoke(event);
+  };
+  const api = await startWebSocketApi({
+    routes: {
+      $connect: invoke('connect'),
+      $disconnect: invoke('disconnect'),
+      $default: invoke('message'),
+      join: invoke('message'),
+      resume: invoke('message'),
+      status: invoke('message'),
+      ping: invoke('message'),
+    },
+    stage: STAGE,
+    domainName: new URL(settings.publicUrl).host,
+    idleTimeoutMs: aws.idleTimeoutMs,
+    maxConnectionMs: aws.maxConnectionMs,
+    onError: (routeKey, connectionId, error) =>
+      log('error', 'invocation failed', { routeKey, connectionId, error: String(error) }),
+  });
+  cleanup.push(() => api.close());
+
+  const environment: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_ENDPOINT_URL_SSM: ssm.url,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    // The functions' own logs: warnings and errors unless asked for more. Their metrics (EMF)
+    // are read by the runtime, as CloudWatch would, and summed into the usage report.
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    [Env.tableName]: tableName,
+    [Env.arrivalQueueUrl]: queues.arrivals,
+    [Env.configPrefix]: CONFIG_PREFIX,
+    [Env.signingKeyParameter]: SIGNING_KEY_PARAMETER,
+    [Env.managementEndpoint]: api.managementEndpoint,
+    [Env.roomId]: settings.roomId,
+    [Env.mainOrigin]: settings.publicUrl,
+    [Env.passTtlSeconds]: String(settings.passTtlSeconds),
+    [Env.abandonAfterSeconds]: String(settings.abandonAfterSeconds),
+    [Env.tickMs]: String(settings.tickMs),
+    [Env.positionBudgetPerSecond]: String(settings.positionBudgetPerSecond),
+  };
+  const started = await Promise.all(
+    (Object.keys(ROOM_FUNCTION_ENTRIES) as RoomFunctionName[]).map(async (name) => {
+      const sizing =
+        name === 'processor' ? LAMBDA_FUNCTIONS.processor : LAMBDA_FUNCTIONS.visitorFacing;
+      const fn = await startLambdaFunction({
+        name,
+        entry: ROOM_FUNCTION_ENTRIES[name],
+        environment: {
+          ...environment,
+          AWS_LAMBDA_FUNCTION_NAME: `waiting-room-${name}`,
+          AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(sizing.memoryMb),
+        },
+        memoryMb: sizing.memoryMb,
+        timeoutMs: name === 'processor' ? aws.processorTimeoutMs : sizing.timeoutSeconds * 1000,
+      });
+      cleanup.push(() => fn.close());
+      return [name, fn] as const;
+    }),
+  );
+  for (const [name, fn] of started) functions[name] = fn;
+
+  // What the front and the operator read: not counted as the room's AWS calls.
+  const documentClient = DynamoDBDocumentClient.from(dynamoClient, {
+    marshallOptions: { removeUndefinedValues: true },
+  });
+  const store = createDynamoSessionStore({
+    client: documentClient,
+    tableName,
+    roomId: settings.roomId,
+    countArriving: async () => {
+      const { Attributes = {} } = await sqsClient.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queues.arrivals,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      return (
+        Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+        Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
+      );
+    },
+  });
+  // The gate's flag: read often and cheaply (CloudFront caches the flag document on AWS).
+  const gateConfig = createSsmConfigSource({
+    client: ssmClient,
+    prefix: CONFIG_PREFIX,
+    ttlMs: 250,
+  });
+  const operatorConfig = createSsmConfigSource({
+    client: ssmClient,
+    prefix: CONFIG_PREFIX,
+    ttlMs: 0,
+  });
+
+  const processorRuns = { invocations: 0 };
+  let schedule: NodeJS.Timeout | undefined;
+  let closed = false;
+  const runProcessor = () => {
+    if (closed) return;
+    processorRuns.invocations += 1;
+    const event = {
+      version: '0',
+      id: `local-${processorRuns.invocations}`,
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      time: new Date().toISOString(),
+      region: REGION,
+      resources: ['arn:aws:events:us-east-1:000000000000:rule/ProcessorSchedule'],
+      detail: {},
+    };
+    functions.processor.invoke(event).catch((error: unknown) => {
+      if (!closed) log('error', 'processor invocation failed', { error: String(error) });
+    });
+  };
+
+  return {
+    jwks: jwksOf([key]),
+    isEnabled: async () => (await gateConfig.get()).enabled,
+    async status(): Promise<RoomStatus> {
+      const [config, counts, state] = await Promise.all([
+        operatorConfig.get(),
+        store.counts(),
+        store.getRoomState(),
+      ]);
+      return {
+        enabled: config.enabled,
+        admitPerMinute: config.admitPerMinute,
+        waiting: counts.waiting,
+        arriving: counts.arriving,
+        admittedLastMinute: admittedInLastMinute(state, Date.now()),
+        admittedTotal: counts.admitted,
+        abandonedTotal: counts.abandoned,
+        connections: api.connections,
+      };
+    },
+    async changeConfig({ enabled, admitPerMinute }) {
+      if (enabled !== undefined) await writer.setEnabled(enabled);
+      if (admitPerMinute !== undefined) await writer.setRate(admitPerMinute);
+    },
+    adminReports: { usage: () => usage() },
+    store,
+    key,
+    handleUpgrade: (req, socket, head) => api.handleUpgrade(req, socket, head),
+    start() {
+      runProcessor();
+      schedule = setInterval(runProcessor, aws.scheduleMs);
+    },
+    usage,
+    async close() {
+      closed = true;
+      clearInterval(schedule);
+      await closeAll();
+    },
+  };
+
+  async function usage(): Promise<AwsUsage> {
+    const sdk: AwsUsage['sdk'] = {};
+    const lambda: AwsUsage['lambda'] = {};
+    const metrics: AwsUsage['metrics'] = {};
+    let total = emptySdkUsage();
+    for (const [name, fn] of Object.entries(functions)) {
+      sdk[name] = await fn.sdkUsage();
+      total = addSdkUsage(total, sdk[name]);
+      lambda[name] = { ...fn.usage };
+      metrics[name] = { ...fn.metrics };
+    }
+    sdk.total = total;
+    return {
+      since,
+      at: Date.now(),
+      sdk,
+      lambda,
+      apiGateway: api.usage(),
+      metrics,
+      processor: {
+        invocations: processorRuns.invocations,
+        ticks: functions.processor?.metrics.ticks ?? 0,
+      },
+    };
+  }
+}

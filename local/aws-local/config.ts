@@ -1,0 +1,66 @@
+/**
+ * The settings `npm run start:aws-local` reads besides `npm start`'s: where DynamoDB is, and
+ * API Gateway's and EventBridge's timings, which tests shorten. Read once at start; a bad value
+ * stops the start with a message that names the variable.
+ */
+import * as v from 'valibot';
+import { wholeNumberSetting } from '../../functions/env.ts';
+import { ConfigError } from '../config.ts';
+import { type AwsLocalSettings, DEFAULT_AWS_LOCAL_SETTINGS } from './backend.ts';
+
+const endpoint = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check(
+    (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol),
+    'must be an http(s) URL such as http://127.0.0.1:8000',
+  ),
+);
+
+const seconds = {
+  WR_AWS_IDLE_TIMEOUT_SECONDS: {
+    key: 'idleTimeoutMs',
+    schema: wholeNumberSetting(1, 24 * 3600),
+  },
+  WR_AWS_MAX_CONNECTION_SECONDS: {
+    key: 'maxConnectionMs',
+    schema: wholeNumberSetting(1, 7 * 24 * 3600),
+  },
+  WR_AWS_SCHEDULE_SECONDS: { key: 'scheduleMs', schema: wholeNumberSetting(1, 3600) },
+  WR_AWS_PROCESSOR_TIMEOUT_SECONDS: {
+    key: 'processorTimeoutMs',
+    schema: wholeNumberSetting(11, 900),
+  },
+} as const;
+
+export function readAwsLocalConfig(env: NodeJS.ProcessEnv = process.env): AwsLocalSettings {
+  const settings: AwsLocalSettings = { ...DEFAULT_AWS_LOCAL_SETTINGS };
+  const dynamo = env.WR_DYNAMODB_ENDPOINT?.trim();
+  if (dynamo) {
+    const parsed = v.safeParse(endpoint, dynamo);
+    if (!parsed.success) {
+      throw new ConfigError(
+        'WR_DYNAMODB_ENDPOINT',
+        `${parsed.issues[0]?.message} (got "${dynamo}")`,
+      );
+    }
+    settings.dynamoEndpoint = parsed.output;
+  }
+  for (const [variable, { key, schema }] of Object.entries(seconds)) {
+    const raw = env[variable]?.trim();
+    if (!raw) continue;
+    const parsed = v.safeParse(schema, raw);
+    if (!parsed.success) {
+      throw new ConfigError(variable, `${parsed.issues[0]?.message} (got "${raw}")`);
+    }
+    settings[key] = parsed.output * 1000;
+  }
+  if (settings.processorTimeoutMs <= settings.scheduleMs) {
+    // Then a gap would open between one invocation's end and the next one's start.
+    throw new ConfigError(
+      'WR_AWS_PROCESSOR_TIMEOUT_SECONDS',
+      'must be longer than WR_AWS_SCHEDULE_SECONDS (the processor hands over to the next invocation)',
+    );
+  }
+  return settings;
+}

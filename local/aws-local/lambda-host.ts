@@ -1,0 +1,96 @@
+/**
+ * One Lambda function's container, as a child process of `npm run start:aws-local`: it imports
+ * the function's real entry point (`functions/lambda/*.ts`) with the environment the CDK app
+ * would give it, and runs the invocations its parent sends over IPC with a Lambda `Context`
+ * (request id, remaining time from the function's timeout). Invocations run concurrently, as
+ * they would on several warm containers of one function.
+ *
+ * Before the entry point loads, the AWS SDK clients it will use (`functions/adapters/aws/
+ * clients.ts`) get a counting middleware, so the parent can ask what the function has called.
+ */
+import { randomUUID } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import {
+  defaultDocumentClient,
+  defaultSqsClient,
+  defaultSsmClient,
+} from '../../functions/adapters/aws/clients.ts';
+import { countCalls, emptySdkUsage } from './usage.ts';
+
+export type HostRequest =
+  | { type: 'invoke'; id: number; event: unknown; timeoutMs: number }
+  | { type: 'usage'; id: number };
+
+export type HostReply =
+  | { type: 'ready' }
+  | { type: 'result'; id: number; ok: true; value: unknown; durationMs: number }
+  | { type: 'result'; id: number; ok: false; error: string; durationMs: number }
+  | { type: 'usage'; id: number; usage: ReturnType<typeof emptySdkUsage> };
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+const [entry, functionName = 'function', memoryMb = '512'] = process.argv.slice(2);
+
+async function main(): Promise<void> {
+  if (!entry || !process.send)
+    throw new Error('lambda-host: run me with fork(entry, name, memory)');
+  const usage = emptySdkUsage();
+  countCalls(defaultDocumentClient(), 'dynamodb', usage);
+  countCalls(defaultSqsClient(), 'sqs', usage);
+  countCalls(defaultSsmClient(), 'ssm', usage);
+  const { handler } = (await import(pathToFileURL(entry).href)) as { handler: Handler };
+  const reply = (message: HostReply) => process.send?.(message);
+
+  process.on('message', (request: HostRequest) => {
+    if (request.type === 'usage') {
+      reply({ type: 'usage', id: request.id, usage });
+      return;
+    }
+    const started = performance.now();
+    const deadline = Date.now() + request.timeoutMs;
+    const requestId = randomUUID();
+    const context = {
+      callbackWaitsForEmptyEventLoop: true,
+      functionName,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+      memoryLimitInMB: memoryMb,
+      awsRequestId: requestId,
+      logGroupName: `/aws/lambda/${functionName}`,
+      logStreamName: 'local',
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: () => {},
+      fail: () => {},
+      succeed: () => {},
+    } satisfies Context;
+    handler(request.event, context).then(
+      (value) =>
+        reply({
+          type: 'result',
+          id: request.id,
+          ok: true,
+          value: value ?? null,
+          durationMs: performance.now() - started,
+        }),
+      (error: unknown) =>
+        reply({
+          type: 'result',
+          id: request.id,
+          ok: false,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+          durationMs: performance.now() - started,
+        }),
+    );
+  });
+  // The parent going away ends the container.
+  process.on('disconnect', () => process.exit(0));
+  reply({ type: 'ready' });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `lambda-host ${functionName}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

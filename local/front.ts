@@ -1,0 +1,168 @@
+/**
+ * The HTTP front that both local runtimes share (`npm start` and `npm run start:aws-local`):
+ * the main site behind the gate (demo site or `WR_UPSTREAM`), the waiting-room page, the JWKS,
+ * the health check, the operator's admin endpoint and the WebSocket upgrade on `/ws`. What sits
+ * behind `/ws`, and where the room's state and settings live, is the {@link RoomBackend}'s.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { parseGateConfig } from '../edge/gate.ts';
+import { createNodeGate } from '../edge/node-gate.ts';
+import { systemClock } from '../functions/adapters/local/system-clock.ts';
+import type { Clock } from '../functions/core/ports.ts';
+import { verifierFor } from '../functions/core/tokens.ts';
+import { ADMIN_PREFIX, type ConfigChange, handleAdmin } from './admin.ts';
+import type { LocalConfig } from './config.ts';
+import { serveDemoSite } from './demo-site.ts';
+import { BASE_HEADERS, sendJson, sendText } from './http-util.ts';
+import { createUpstreamProxy } from './proxy.ts';
+import { createPageServer, PAGE_PREFIX } from './static-page.ts';
+
+export const WS_PATH = '/ws';
+export const JWKS_PATH = '/.well-known/jwks.json';
+export const HEALTH_PATH = '/__room/health';
+/** Paths the waiting room itself needs: never gated. */
+export const UNGATED_PATHS = [PAGE_PREFIX, WS_PATH, '/.well-known/', '/__room/', '/favicon.ico'];
+
+/** What `npm run room -- status` shows. */
+export interface RoomStatus {
+  enabled: boolean;
+  admitPerMinute: number;
+  waiting: number;
+  arriving: number;
+  admittedLastMinute: number;
+  admittedTotal: number;
+  abandonedTotal: number;
+  connections: number;
+}
+
+/** Where a runtime keeps the room, and what answers its WebSockets. */
+export interface RoomBackend {
+  /** The room's public keys, served at {@link JWKS_PATH} and used by the gate. */
+  jwks: { keys: object[] };
+  /** Whether the room is on, for the gate (a failure counts as on). */
+  isEnabled(): boolean | Promise<boolean>;
+  status(): Promise<RoomStatus>;
+  /** An operator's change; it applies from the next tick. */
+  changeConfig(change: ConfigChange): Promise<void>;
+  /** Extra loopback-only admin routes (`GET /__room/admin/<name>`), such as AWS usage. */
+  adminReports?: Record<string, () => Promise<unknown>>;
+  /** Takes over an upgrade request on {@link WS_PATH}. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Starts the processor, once the front listens. */
+  start(): void;
+  close(): Promise<void>;
+}
+
+export type Log = (
+  level: 'info' | 'error',
+  message: string,
+  fields?: Record<string, unknown>,
+) => void;
+
+export interface FrontOptions {
+  /** Directory of the built page (client/dist). */
+  clientDir: string;
+  clock?: Clock;
+  log?: Log;
+}
+
+export interface Front {
+  /** http://127.0.0.1:port */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Serves the room's HTTP front over `backend` and resolves once it listens. */
+export async function startFront(
+  settings: LocalConfig,
+  backend: RoomBackend,
+  options: FrontOptions,
+): Promise<Front> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? (() => {});
+  const gate = createNodeGate({
+    config: parseGateConfig({
+      roomId: settings.roomId,
+      mainOrigin: settings.publicUrl,
+      waitingRoomUrl: `${settings.publicUrl}${PAGE_PREFIX}`,
+      ungatedPaths: UNGATED_PATHS,
+      defaultEnabled: true,
+      flagTtlMs: 0,
+    }),
+    verifyKeys: verifierFor(backend.jwks as Parameters<typeof verifierFor>[0]),
+    isEnabled: () => backend.isEnabled(),
+    clock,
+  });
+  const servePage = createPageServer(options.clientDir, {
+    wsUrl: null,
+    mainOrigin: settings.publicUrl,
+    roomName: 'Aurora Live',
+  });
+  const serveMain = settings.upstream
+    ? createUpstreamProxy(settings.upstream)
+    : (req: IncomingMessage, res: ServerResponse) =>
+        serveDemoSite(req, res, new URL(req.url ?? '/', settings.publicUrl));
+
+  const server = createServer(async (req, res) => {
+    try {
+      await route(req, res);
+    } catch (error) {
+      log('error', 'request failed', { url: req.url, error: String(error) });
+      if (!res.headersSent) sendText(res, 500, 'Internal error');
+      else res.destroy();
+    }
+  });
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const path = url.pathname;
+    if (path === JWKS_PATH) {
+      sendJson(res, 200, backend.jwks, {
+        'cache-control': 'public, max-age=300',
+        'access-control-allow-origin': '*',
+      });
+    } else if (path === HEALTH_PATH) {
+      sendJson(res, 200, { ok: true });
+    } else if (path.startsWith(ADMIN_PREFIX)) {
+      await handleAdmin(backend, req, res, path);
+    } else if (path === '/waiting-room') {
+      res.writeHead(301, { ...BASE_HEADERS, location: `${PAGE_PREFIX}${url.search}` });
+      res.end();
+    } else if (path.startsWith(PAGE_PREFIX)) {
+      await servePage(req, res, path);
+    } else if (path === WS_PATH) {
+      sendText(res, 426, 'This address takes WebSocket connections.');
+    } else if (!(await gate(req, res))) {
+      serveMain(req, res);
+    }
+  }
+
+  server.on('upgrade', (req, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://local').pathname;
+    if (path !== WS_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    backend.handleUpgrade(req, socket, head);
+  });
+
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.host, () => resolveListen());
+  });
+  const port = (server.address() as AddressInfo).port;
+  backend.start();
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    async close() {
+      await backend.close();
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
