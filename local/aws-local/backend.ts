@@ -298,7 +298,7 @@ async function assemble(
     for (const [name, fn] of Object.entries(functions)) {
       sdk[name] = await fn.sdkUsage();
       total = addSdkUsage(total, sdk[name]);
-      lambda[name] = { ...fn.usage };
+      lambda[name] = fn.usage();
       metrics[name] = { ...fn.metrics };
     }
     sdk.total = total;

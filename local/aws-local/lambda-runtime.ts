@@ -34,7 +34,8 @@ export interface LambdaFunction {
   invoke(event: unknown): Promise<unknown>;
   /** What the function's SDK clients have called so far. */
   sdkUsage(): Promise<SdkUsage>;
-  readonly usage: LambdaUsage;
+  /** Invocations so far; the time of those still running is counted up to now. */
+  usage(): LambdaUsage;
   /**
    * Sums of the CloudWatch metrics the function published (EMF lines on its stdout, which
    * Lambda would hand to CloudWatch): `ticks`, `admitted`, `joins`, ...
@@ -61,6 +62,9 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
     );
   }
   const usage: LambdaUsage = { invocations: 0, durationMs: 0, gbSeconds: 0, errors: 0 };
+  const gbSeconds = (ms: number) => (Math.ceil(ms) / 1000) * (spec.memoryMb / 1024);
+  /** Start times of the invocations still running. */
+  const running = new Map<number, number>();
   const pending = new Map<number, (reply: HostReply) => void>();
   let nextId = 0;
   let exited: string | undefined;
@@ -100,10 +104,19 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
 
   return {
     name: spec.name,
-    usage,
+    usage() {
+      const now = performance.now();
+      const extra = [...running.values()].map((started) => now - started);
+      return {
+        ...usage,
+        durationMs: usage.durationMs + extra.reduce((a, b) => a + b, 0),
+        gbSeconds: usage.gbSeconds + extra.reduce((a, ms) => a + gbSeconds(ms), 0),
+      };
+    },
     metrics,
     async invoke(event) {
       const id = nextId++;
+      running.set(id, performance.now());
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<HostReply>((resolve) => {
         timer = setTimeout(
@@ -123,10 +136,11 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
         timedOut,
       ]);
       clearTimeout(timer);
+      running.delete(id);
       if (reply.type !== 'result') throw new InvocationError(spec.name, 'unexpected reply');
       usage.invocations += 1;
       usage.durationMs += reply.durationMs;
-      usage.gbSeconds += (Math.ceil(reply.durationMs) / 1000) * (spec.memoryMb / 1024);
+      usage.gbSeconds += gbSeconds(reply.durationMs);
       if (!reply.ok) {
         usage.errors += 1;
         throw new InvocationError(spec.name, reply.error);

@@ -91,23 +91,26 @@ export async function startSqsStandIn(port = 0): Promise<SqsStandIn> {
     return queue;
   };
 
-  /** Returns expired in-flight messages to the front of their groups, in order. */
+  /**
+   * Returns expired in-flight messages to their groups at their place by sequence number: a
+   * batch's messages may turn visible at different times (ChangeMessageVisibility), and the
+   * group must still deliver them in the order they were sent.
+   */
   function expire(queue: Queue, now: number): void {
-    const back: StoredMessage[] = [];
+    let returned = false;
     for (const [receipt, entry] of queue.inFlight) {
       if (entry.visibleAt > now) continue;
       queue.inFlight.delete(receipt);
       release(queue, entry.message);
-      back.push(entry.message);
-    }
-    back.sort((a, b) => (BigInt(a.sequence) < BigInt(b.sequence) ? -1 : 1));
-    for (const message of back.reverse()) {
-      const key = message.groupId ?? '';
+      const key = entry.message.groupId ?? '';
       const group = queue.groups.get(key) ?? [];
-      group.unshift(message);
+      const sequence = BigInt(entry.message.sequence);
+      const at = group.findIndex((m) => BigInt(m.sequence) > sequence);
+      group.splice(at === -1 ? group.length : at, 0, entry.message);
       queue.groups.set(key, group);
+      returned = true;
     }
-    if (back.length > 0) changed.emit('message');
+    if (returned) changed.emit('message');
   }
 
   function release(queue: Queue, message: StoredMessage): void {

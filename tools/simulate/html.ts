@@ -2,7 +2,9 @@
  * The HTML report: one self-contained file (inline CSS and SVG, no script, nothing fetched)
  * with the summary, the invariants, and charts of admissions, the line and sampled positions.
  */
+
 import type { Percentiles, SimulationReport } from './report.ts';
+import { formatAwsUsage } from './report.ts';
 
 const escapeHtml = (text: unknown) =>
   String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -346,6 +348,7 @@ ${
 }
 <tr><th>source addresses</th><td>${config.sourceAddresses.length === 0 ? 'system default' : escapeHtml(config.sourceAddresses.join(', '))}</td></tr>
 </tbody></table>
+${report.aws ? `<h2>AWS calls</h2>\n<pre>${escapeHtml(formatAwsUsage(report.aws.summary).join('\n'))}</pre>` : ''}
 </main>
 </body>
 </html>

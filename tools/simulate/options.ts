@@ -313,9 +313,14 @@ export function jwksUrlFor(wsUrlValue: URL | string): string {
 
 /** The admin status address of a local room (answers only from loopback). */
 export function adminStatusUrlFor(wsUrlValue: URL | string): string {
+  return adminUrlFor(wsUrlValue, 'status');
+}
+
+/** A route of the room's loopback-only admin endpoint, on the WebSocket's host. */
+export function adminUrlFor(wsUrlValue: URL | string, route: string): string {
   const url = new URL(wsUrlValue);
   const scheme = url.protocol === 'wss:' ? 'https:' : 'http:';
-  return `${scheme}//${url.host}/__room/admin/status`;
+  return `${scheme}//${url.host}/__room/admin/${route}`;
 }
 
 /** Whether the URL's host is this machine by address (127.0.0.0/8, ::1 or localhost). */

@@ -2,6 +2,8 @@
  * The run's report: counts, invariants, latency percentiles, throughput and series, built from
  * the traces once the run is over; and its plain-text summary for the terminal.
  */
+import { AWS_PRICES, type BillableCounts, type UsageSummary } from '../../local/aws-local/bill.ts';
+import type { AwsUsage } from '../../local/aws-local/usage.ts';
 import type { SecondSeries } from './aggregate.ts';
 import type { VisitorTrace } from './events.ts';
 import type { InvariantReport, VisitorSummary } from './invariants.ts';
@@ -143,6 +145,11 @@ export interface SimulationReport {
     outcome: string;
   }[];
   server: ServerSample[] | null;
+  /**
+   * What AWS would bill for the run, when the room is `npm run start:aws-local` (its counts
+   * between the start and the end of the run); null against any other room.
+   */
+  aws: { usage: AwsUsage; summary: UsageSummary } | null;
 }
 
 export interface ReportInput {
@@ -158,6 +165,7 @@ export interface ReportInput {
   stopReason: StopReason;
   problems: string[];
   server: ServerSample[] | null;
+  aws?: SimulationReport['aws'];
   parentPeakRssMb: number;
   parentLoopDelayMaxMs: number;
   workers: WorkerStats[];
@@ -303,6 +311,7 @@ export function buildReport(input: ReportInput): SimulationReport {
     timeseries: { ...series, admittedPerSecondByIat: iatSeries },
     positionSamples,
     server: input.server,
+    aws: input.aws ?? null,
   };
 }
 
@@ -391,6 +400,7 @@ export function formatReport(report: SimulationReport): string {
       `  room admin status round trip: p50 ${ms(percentiles(rtts).p50)}, max ${ms(percentiles(rtts).max)} (${rtts.length} polls)`,
     );
   }
+  if (report.aws) lines.push('', ...formatAwsUsage(report.aws.summary));
   lines.push('');
   if (!invariants.ok) {
     const broken = invariants.results.filter((r) => !r.ok).map((r) => r.id);
@@ -403,4 +413,23 @@ export function formatReport(report: SimulationReport): string {
     lines.push('All invariants held.');
   }
   return lines.join('\n');
+}
+
+const n = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.toFixed(2));
+
+/** The AWS usage section of the text report. */
+export function formatAwsUsage(summary: UsageSummary): string[] {
+  const line = (label: string, c: BillableCounts) =>
+    `  ${label.padEnd(12)} DynamoDB ${n(c.dynamoCalls)} calls (${n(c.dynamoReadUnits)} RRU, ${n(c.dynamoWriteUnits)} WRU), SQS ${n(c.sqsRequests)}, SSM ${n(c.ssmCalls)}, Lambda ${n(c.lambdaInvocations)} inv. / ${n(c.lambdaGbSeconds)} GB-s, API messages ${n(c.apiMessages)} (postToConnection ${n(c.postToConnection)}), connection minutes ${n(c.connectionMinutes)}`;
+  const cost = summary.per100kVisitors;
+  return [
+    `AWS calls (start:aws-local, ${summary.visitors} visitors, ${summary.ticks} ticks, ${summary.seconds.toFixed(0)} s)`,
+    line('per visitor', summary.perVisitor),
+    line('per tick', summary.perTick),
+    `  per 100,000 visitors at ${AWS_PRICES.region} prices of ${AWS_PRICES.asOf}: $${cost.total.toFixed(2)} (${Object.entries(
+      cost.byService,
+    )
+      .map(([service, dollars]) => `${service} $${dollars.toFixed(2)}`)
+      .join(', ')}); the processor's running time is fixed cost (docs/CAPACITY.md)`,
+  ];
 }

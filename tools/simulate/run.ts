@@ -10,6 +10,8 @@ import { dirname } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { JSONWebKeySet } from 'jose';
+import { summarizeUsage, usageBetween } from '../../local/aws-local/bill.ts';
+import type { AwsUsage } from '../../local/aws-local/usage.ts';
 import { Aggregator } from './aggregate.ts';
 import { type TraceEvent, unpackEvent, type VisitorPlan } from './events.ts';
 import { renderHtmlReport } from './html.ts';
@@ -21,6 +23,7 @@ import {
 } from './invariants.ts';
 import {
   adminStatusUrlFor,
+  adminUrlFor,
   defaultsFor,
   isLoopbackHost,
   type SimulationInput,
@@ -202,6 +205,21 @@ function inProcessHost(
   };
 }
 
+/**
+ * The room's AWS usage counts (`npm run start:aws-local` serves them to loopback), or null when
+ * the room has none (`npm start`, a deployed room).
+ */
+async function fetchAwsUsage(wsUrl: string): Promise<AwsUsage | null> {
+  try {
+    const response = await fetch(adminUrlFor(wsUrl, 'usage'), {
+      signal: AbortSignal.timeout(5000),
+    });
+    return response.ok ? ((await response.json()) as AwsUsage) : null;
+  } catch {
+    return null;
+  }
+}
+
 async function pollServer(
   url: string,
   t0: number,
@@ -229,12 +247,14 @@ async function pollServer(
     } catch {
       // The status is a bonus; a slow or absent admin endpoint changes nothing.
     }
-    await new Promise((resolve) => {
-      const timer = setTimeout(resolve, SERVER_POLL_MS);
-      signal.addEventListener('abort', () => {
+    await new Promise<void>((resolve) => {
+      const done = () => {
         clearTimeout(timer);
-        resolve(undefined);
-      });
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, SERVER_POLL_MS);
+      signal.addEventListener('abort', done);
     });
   }
 }
@@ -302,6 +322,7 @@ export async function runSimulation(
   const agg = aggregator;
   for (const host of hosts) host.start(t0);
 
+  const usageBefore = isLoopbackHost(options.url) ? await fetchAwsUsage(options.url) : null;
   const serverSamples: ServerSample[] = [];
   const pollStop = new AbortController();
   const polling = isLoopbackHost(options.url)
@@ -366,6 +387,15 @@ export async function runSimulation(
     }
   }
 
+  const usageAfter = usageBefore ? await fetchAwsUsage(options.url) : null;
+  const aws =
+    usageBefore && usageAfter
+      ? (() => {
+          const usage = usageBetween(usageBefore, usageAfter);
+          return { usage, summary: summarizeUsage(usage, options.users) };
+        })()
+      : null;
+
   const summaryOptions = {
     stopAt,
     graceMs: options.graceSeconds * 1000,
@@ -392,6 +422,7 @@ export async function runSimulation(
     stopReason,
     problems,
     server: polling ? serverSamples : null,
+    aws,
     parentPeakRssMb,
     parentLoopDelayMaxMs: Math.round(parentLoopDelay.max / 1e6),
     workers: hosts.flatMap((h) => h.stats() ?? []),

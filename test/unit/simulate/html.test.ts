@@ -103,6 +103,7 @@ function reportWith(overrides: Partial<SimulationReport> = {}): SimulationReport
       },
     ],
     server: null,
+    aws: null,
     ...overrides,
   };
 }
