@@ -11,6 +11,12 @@ import { ROOM_PATHS } from '../../cdk/settings.ts';
 import { edgeConfigFor } from '../../cdk/stacks/waiting-room-stack.ts';
 import { parseEdgeConfig } from '../../edge/edge-config.ts';
 import { isUngatedPath } from '../../edge/gate.ts';
+import {
+  ARRIVAL_QUEUE,
+  createTableInput,
+  LAMBDA_FUNCTIONS,
+  ROOM_TABLE,
+} from '../../functions/adapters/aws/resource-definitions.ts';
 import { Env } from '../../functions/env.ts';
 import { type SynthesizedApp, synthApp } from './synth.ts';
 
@@ -142,6 +148,48 @@ describe('table', () => {
         { AttributeName: 'seq', AttributeType: 'S' },
       ]),
     });
+  });
+});
+
+describe('what start:aws-local creates', () => {
+  it('is the deployed table: keys, attributes, index and TTL from one definition', () => {
+    // Prepare
+    const local = createTableInput('any');
+    const [, deployed] = Object.entries(resources(room, 'AWS::DynamoDB::Table'))[0] ?? [];
+
+    // Assess
+    expect(deployed?.Properties).toMatchObject({
+      KeySchema: local.KeySchema,
+      BillingMode: local.BillingMode,
+      GlobalSecondaryIndexes: local.GlobalSecondaryIndexes,
+      TimeToLiveSpecification: { AttributeName: ROOM_TABLE.timeToLiveAttribute, Enabled: true },
+    });
+    expect(
+      new Set(deployed?.Properties.AttributeDefinitions as { AttributeName: string }[]),
+    ).toEqual(new Set(local.AttributeDefinitions));
+  });
+
+  it('is the deployed queue pair: visibility, retention and redrive from one definition', () => {
+    room.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      VisibilityTimeout: ARRIVAL_QUEUE.visibilityTimeoutSeconds,
+      MessageRetentionPeriod: ARRIVAL_QUEUE.retentionSeconds,
+      RedrivePolicy: Match.objectLike({ maxReceiveCount: ARRIVAL_QUEUE.maxReceiveCount }),
+    });
+  });
+
+  it('gives the functions the memory, timeout and schedule it runs them with', () => {
+    room.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('numbers arrivals'),
+      MemorySize: LAMBDA_FUNCTIONS.processor.memoryMb,
+      Timeout: LAMBDA_FUNCTIONS.processor.timeoutSeconds,
+    });
+    room.hasResourceProperties('AWS::Lambda::Function', {
+      Description: 'Waiting room: join, resume, status, ping',
+      MemorySize: LAMBDA_FUNCTIONS.visitorFacing.memoryMb,
+      Timeout: LAMBDA_FUNCTIONS.visitorFacing.timeoutSeconds,
+    });
+    room.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
   });
 });
 

@@ -6,10 +6,16 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { formatAwsUsage } from '../../tools/simulate/report.ts';
 import { runSimulation } from '../../tools/simulate/run.ts';
-import { startTestRoom, type TestRoom } from '../helpers/local-room.ts';
+import {
+  type RuntimeRoom,
+  startRuntimeRoom,
+  startTestRoom,
+  type TestRoom,
+} from '../helpers/local-room.ts';
 
-let room: TestRoom | undefined;
+let room: TestRoom | RuntimeRoom | undefined;
 let dir: string | undefined;
 
 afterEach(async () => {
@@ -64,4 +70,34 @@ describe('the load simulator', () => {
     expect(html).toContain('<svg');
     expect(html).toContain('All invariants held');
   }, 90_000);
+
+  it('plays 2,000 visitors with churn through the AWS build (start:aws-local), every invariant holding, and prices the run', async () => {
+    // Prepare: the run, at a rate that lets everyone in within the test's time.
+    room = await startRuntimeRoom('aws-local', { WR_ADMIT_PER_MINUTE: '6000' });
+
+    // Act
+    const { report, exitCode } = await runSimulation({
+      url: room.wsUrl,
+      users: 2000,
+      rampSeconds: 10,
+      churn: 0.1,
+      durationSeconds: 100,
+      progress: 'none',
+      seed: 20_261_128,
+    });
+
+    // Assess
+    expect(report.invariants.results.filter((r) => !r.ok)).toEqual([]);
+    expect(exitCode).toBe(0);
+    expect(report.counts.admitted).toBe(2000);
+    const summary = report.aws?.summary;
+    expect(summary?.visitors).toBe(2000);
+    expect(summary?.ticks).toBeGreaterThan(0);
+    // Every visitor connects, joins (one enqueue) and is told at least joined and admitted.
+    expect(summary?.perVisitor.lambdaInvocations).toBeGreaterThanOrEqual(3);
+    expect(summary?.perVisitor.sqsRequests).toBeGreaterThanOrEqual(1);
+    expect(summary?.perVisitor.postToConnection).toBeGreaterThanOrEqual(2);
+    expect(summary?.per100kVisitors.total).toBeGreaterThan(0);
+    console.info(formatAwsUsage(summary as NonNullable<typeof summary>).join('\n'));
+  }, 150_000);
 });

@@ -81,6 +81,24 @@ describe('Lambda settings', () => {
     });
   });
 
+  it('takes plain http endpoints on loopback only, where start:aws-local serves its stand-ins', () => {
+    // Prepare
+    const env = {
+      ...ENV,
+      WR_ARRIVAL_QUEUE_URL: 'http://127.0.0.1:41234/000000000000/room-arrivals.fifo',
+      WR_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:41235/live',
+    };
+
+    // Act
+    const settings = readSettings(['arrivalQueueUrl', 'managementEndpoint'], env);
+
+    // Assess
+    expect(settings).toEqual({
+      arrivalQueueUrl: env.WR_ARRIVAL_QUEUE_URL,
+      managementEndpoint: env.WR_MANAGEMENT_ENDPOINT,
+    });
+  });
+
   it('names a required variable that is missing', () => {
     // Prepare
     const env = { ...ENV, WR_TABLE_NAME: '  ' };
@@ -97,6 +115,8 @@ describe('Lambda settings', () => {
     ['WR_MAIN_ORIGIN', 'https://shop.example.com/path', 'must be an origin only'],
     ['WR_ARRIVAL_QUEUE_URL', 'https://sqs.eu-west-1.amazonaws.com/1/arrivals', 'FIFO queue'],
     ['WR_MANAGEMENT_ENDPOINT', 'wss://a.execute-api.eu-west-1.amazonaws.com/live', 'https URL'],
+    ['WR_MANAGEMENT_ENDPOINT', 'http://a.execute-api.eu-west-1.amazonaws.com/live', 'https URL'],
+    ['WR_ARRIVAL_QUEUE_URL', 'http://10.0.0.5:9324/000000000000/a.fifo', 'https URL'],
     ['WR_CONFIG_PREFIX', '/waiting-room/config', 'starts and ends with /'],
     ['WR_ROOM_ID', 'Launch Room', 'lowercase'],
   ])('names %s when its value %j is bad', (variable, value, reason) => {
