@@ -5,6 +5,13 @@
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import {
+  AWS_PRICES,
+  type BillableCounts,
+  dollarsFor,
+  scaleCounts,
+} from '../../local/aws-local/bill.ts';
+import { type AwsResult, benchAws } from './aws.ts';
 import { benchGate, type GateResult } from './gate.ts';
 import { benchSockets, type SocketResult } from './sockets.ts';
 import { benchTick, type TickResult } from './tick.ts';
@@ -16,7 +23,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'docs/BENCHMARKS.md' },
   },
 });
-const only = new Set((values.only ?? 'tick,gate,sockets').split(','));
+const only = new Set((values.only ?? 'tick,gate,sockets,aws').split(','));
 const quick = values.quick === true;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -31,6 +38,7 @@ async function main(): Promise<void> {
   const ticks: TickResult[] = [];
   const sockets: SocketResult[] = [];
   let gate: GateResult | undefined;
+  let aws: AwsResult | undefined;
 
   if (only.has('tick')) {
     for (const waiting of quick ? [10_000, 100_000] : [10_000, 100_000, 1_000_000]) {
@@ -56,6 +64,11 @@ async function main(): Promise<void> {
         `  fan-out ${f0(result.runtime.messagesPerSecond)}/s vs bare ${f0(result.bare.messagesPerSecond)}/s (${f2(result.ratio)}x), joins ${f0(result.joins.perSecond)}/s, ${f0(result.memory.bytesPerVisitor)} B/visitor`,
       );
     }
+  }
+
+  if (only.has('aws')) {
+    log('aws: calls through start:aws-local...');
+    aws = await benchAws({ visitors: quick ? 50 : 300, idleSeconds: quick ? 5 : 20, log });
   }
 
   const lines: string[] = [];
@@ -128,6 +141,7 @@ async function main(): Promise<void> {
       '',
     );
   }
+  if (aws) lines.push(...awsSection(aws));
   lines.push(
     '## Reproduce',
     '',
@@ -135,11 +149,71 @@ async function main(): Promise<void> {
     'npm run bench              # everything, writes docs/BENCHMARKS.md (about 3 minutes)',
     'npm run bench -- --quick   # smaller sizes',
     'npm run bench -- --only gate,tick',
+    'npm run bench -- --only aws  # AWS calls through start:aws-local (about 2 minutes)',
     '```',
     '',
   );
   await writeFile(values.out as string, lines.join('\n'));
   log(`wrote ${values.out}`);
+}
+
+const f2s = (n: number) => (Math.abs(n) >= 100 ? f0(n) : n.toFixed(2));
+
+function countsRow(label: string, c: BillableCounts, extra: string[] = []): string {
+  return `| ${[
+    label,
+    ...extra,
+    f2s(c.dynamoCalls),
+    f2s(c.dynamoReadUnits),
+    f2s(c.dynamoWriteUnits),
+    f2s(c.sqsRequests),
+    f2s(c.ssmCalls),
+    f2s(c.lambdaInvocations),
+    c.lambdaGbSeconds.toFixed(3),
+    f2s(c.apiMessages),
+    f2s(c.postToConnection),
+  ].join(' | ')} |`;
+}
+
+const COUNT_HEADERS =
+  'DynamoDB calls | RRU | WRU (table + index) | SQS requests | SSM calls | Lambda invocations | Lambda GB-s | API messages | postToConnection';
+
+function awsSection(aws: AwsResult): string[] {
+  const idleMonthly = dollarsFor(
+    scaleCounts(aws.idle.perTick, (30 * 24 * 3600 * 1000) / aws.tickMs),
+  );
+  return [
+    '## AWS calls per visitor and per tick',
+    '',
+    'The AWS build run by `npm run start:aws-local` (the real Lambda handlers over dynalite and the SQS,',
+    'SSM and API Gateway stand-ins, every SDK call counted; DynamoDB units from `ConsumedCapacity`),',
+    `ticking every ${aws.tickMs} ms. Idle: nobody waiting for ${f0(aws.idle.seconds)} s (${aws.idle.ticks} ticks).`,
+    'Then the same number of visitors join at once twice, admitted at a fast rate (a short wait) and',
+    "at a tenth of it (a long wait). Per-visitor figures leave out the processor's idle calls per tick",
+    '(fixed cost) and its Lambda time (it runs whether anyone waits or not). Lambda GB-s are this',
+    "machine's durations against local stand-ins, not AWS's; docs/CAPACITY.md prices duration",
+    'separately. Index write units are estimated (one per write that touches a waiting session).',
+    '',
+    `| per visitor | visitors | rate/min | mean wait (s) | ${COUNT_HEADERS} | $ per 100k (${AWS_PRICES.region}) |`,
+    `| --- | ---: | ---: | ---: | ${COUNT_HEADERS.split(' | ')
+      .map(() => '---:')
+      .join(' | ')} | ---: |`,
+    ...aws.phases.map(
+      (p) =>
+        `${countsRow(p.name, p.summary.perVisitor, [f0(p.visitors), f0(p.admitPerMinute), f1(p.meanWaitSeconds)])} $${p.summary.per100kVisitors.total.toFixed(2)} |`,
+    ),
+    `${countsRow('each further minute waiting', aws.perWaitingMinute, ['', '', ''])} $${dollarsFor(scaleCounts(aws.perWaitingMinute, 100_000)).total.toFixed(2)} |`,
+    '',
+    `| per tick | ${COUNT_HEADERS} |`,
+    `| --- | ${COUNT_HEADERS.split(' | ')
+      .map(() => '---:')
+      .join(' | ')} |`,
+    countsRow('idle (nobody waiting)', aws.idle.perTick),
+    ...aws.phases.map((p) => countsRow(`during the ${p.name}`, p.summary.perTick)),
+    '',
+    `With nobody waiting, a month of ticks costs $${idleMonthly.total.toFixed(2)} at these prices: Lambda $${idleMonthly.byService.lambda.toFixed(2)} (the processor runs all the time), DynamoDB $${idleMonthly.byService.dynamodb.toFixed(2)}, SQS $${idleMonthly.byService.sqs.toFixed(2)}.`,
+    '',
+  ];
 }
 
 main().then(

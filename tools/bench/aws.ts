@@ -1,0 +1,149 @@
+/**
+ * What the AWS build costs in AWS calls, measured through `start:aws-local` (the real Lambda
+ * handlers over the DynamoDB, SQS, SSM and API Gateway stand-ins), in one run:
+ * - idle: the processor's calls per tick with nobody waiting (the fixed cost);
+ * - a short wait: visitors admitted within seconds of joining;
+ * - a long wait: as many visitors admitted at a tenth of the rate, so each waits far longer and
+ *   hears many `position` updates; the difference to the short wait, per visitor-minute of
+ *   waiting, is what a longer wait adds.
+ * Visitors are real sockets from this process on 127.0.0.1.
+ */
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import {
+  type BillableCounts,
+  idleCountsPerTick,
+  subtractCounts,
+  summarizeUsage,
+  type UsageSummary,
+  usageBetween,
+} from '../../local/aws-local/bill.ts';
+import { readAwsLocalConfig } from '../../local/aws-local/config.ts';
+import { type AwsLocalServer, startAwsLocalServer } from '../../local/aws-local/server.ts';
+import { readLocalConfig } from '../../local/config.ts';
+import { freeLoopbackPort } from './ports.ts';
+
+const CLIENT_DIST = fileURLToPath(new URL('../../client/dist/', import.meta.url));
+/** The functions keep SSM's answer this long; a rate change is waited out before joins. */
+const CONFIG_SETTLE_MS = 6000;
+
+export interface AwsPhase {
+  name: string;
+  visitors: number;
+  admitPerMinute: number;
+  /** Mean seconds from `joined` to `admitted`. */
+  meanWaitSeconds: number;
+  summary: UsageSummary;
+}
+
+export interface AwsResult {
+  tickMs: number;
+  idle: { ticks: number; seconds: number; perTick: BillableCounts };
+  phases: AwsPhase[];
+  /** What each further minute of waiting adds per visitor (long minus short, per minute). */
+  perWaitingMinute: BillableCounts;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One visitor: joins, waits for `admitted`, leaves; resolves with its wait in ms. */
+function visit(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { perMessageDeflate: false });
+    let joinedAt = 0;
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error('a visitor was not admitted within 5 minutes'));
+    }, 300_000);
+    socket.on('open', () => socket.send('{"action":"join","return":"/bench"}'));
+    socket.on('message', (data) => {
+      const type = (JSON.parse(data.toString()) as { type: string }).type;
+      if (type === 'joined') joinedAt = Date.now();
+      if (type === 'admitted') {
+        clearTimeout(timer);
+        socket.close();
+        resolve(Date.now() - joinedAt);
+      }
+    });
+    socket.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+async function phase(
+  server: AwsLocalServer,
+  wsUrl: string,
+  name: string,
+  visitors: number,
+  admitPerMinute: number,
+  idlePerTick: BillableCounts,
+): Promise<AwsPhase> {
+  await server.backend.changeConfig({ admitPerMinute });
+  await sleep(CONFIG_SETTLE_MS);
+  const before = await server.backend.usage();
+  const waits = await Promise.all(Array.from({ length: visitors }, () => visit(wsUrl)));
+  // The last `$disconnect`s and the tick after the last admission.
+  await sleep(2000);
+  const usage = usageBetween(before, await server.backend.usage());
+  return {
+    name,
+    visitors,
+    admitPerMinute,
+    meanWaitSeconds: waits.reduce((a, b) => a + b, 0) / waits.length / 1000,
+    summary: summarizeUsage(usage, visitors, idlePerTick),
+  };
+}
+
+export async function benchAws(options: {
+  visitors: number;
+  idleSeconds: number;
+  log: (line: string) => void;
+}): Promise<AwsResult> {
+  const port = await freeLoopbackPort();
+  const env = {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    WR_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    WR_ADMIT_PER_MINUTE: '0',
+    WR_TICK_MS: '1000',
+  };
+  const server = await startAwsLocalServer(readLocalConfig(env), readAwsLocalConfig(env), {
+    clientDir: CLIENT_DIST,
+  });
+  const wsUrl = `ws://127.0.0.1:${port}/ws`;
+  try {
+    await sleep(3000);
+    const idleStart = await server.backend.usage();
+    await sleep(options.idleSeconds * 1000);
+    const idle = usageBetween(idleStart, await server.backend.usage());
+    const idlePerTick = idleCountsPerTick(idle);
+    options.log(`  idle: ${idle.processor.ticks} ticks`);
+    // Short: everyone in within a few ticks. Long: the same crowd at a tenth of the rate.
+    const fast = options.visitors * 20;
+    const short = await phase(server, wsUrl, 'short wait', options.visitors, fast, idlePerTick);
+    options.log(`  short wait: mean ${short.meanWaitSeconds.toFixed(1)} s`);
+    const long = await phase(server, wsUrl, 'long wait', options.visitors, fast / 10, idlePerTick);
+    options.log(`  long wait: mean ${long.meanWaitSeconds.toFixed(1)} s`);
+    const extraMinutes = (long.meanWaitSeconds - short.meanWaitSeconds) / 60;
+    const perWaitingMinute = Object.fromEntries(
+      Object.entries(subtractCounts(long.summary.perVisitor, short.summary.perVisitor)).map(
+        // What does not grow with the wait shows as noise around zero: counted as zero.
+        ([k, v]) => [k, extraMinutes > 0 ? Math.max(0, v) / extraMinutes : 0],
+      ),
+    ) as unknown as BillableCounts;
+    return {
+      tickMs: 1000,
+      idle: {
+        ticks: idle.processor.ticks,
+        seconds: (idle.at - idle.since) / 1000,
+        perTick: idlePerTick,
+      },
+      phases: [short, long],
+      perWaitingMinute,
+    };
+  } finally {
+    await server.close();
+  }
+}
