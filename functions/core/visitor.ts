@@ -82,8 +82,15 @@ export async function resume(
     return [errorMessage(ErrorCode.invalidTicket, 'this place was used and its pass has expired')];
   }
   await store.attachConnection(session.id, connectionId);
+  // Read again once attached: a tick running meanwhile may have admitted the session while it
+  // still looked away, and then it left the telling to this resume (frames and ticks run at the
+  // same time on AWS). Admitted after this read, it is connected and the tick tells it.
+  const current = (await store.get(session.id)) ?? session;
+  if (current.state === 'admitted' && !passStillValid(current, clock.now())) {
+    return [errorMessage(ErrorCode.invalidTicket, 'this place was used and its pass has expired')];
+  }
   const config = await deps.config.get();
-  return answerFor(deps, session, config, ticket);
+  return answerFor(deps, current, config, ticket);
 }
 
 /** A fresh answer on where this connection's session stands. */

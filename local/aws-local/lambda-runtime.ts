@@ -150,7 +150,10 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
     async sdkUsage() {
       const reply = await request({ type: 'usage', id: nextId++ });
       if (reply.type !== 'usage') {
-        throw new InvocationError(spec.name, reply.type === 'result' && !reply.ok ? reply.error : 'unexpected reply');
+        throw new InvocationError(
+          spec.name,
+          reply.type === 'result' && !reply.ok ? reply.error : 'unexpected reply',
+        );
       }
       return reply.usage;
     },

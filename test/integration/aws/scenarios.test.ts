@@ -326,6 +326,27 @@ describe.each(rooms)('room on the %s', (_adapters, createRoom) => {
     );
   });
 
+  it('tells a returning visitor of an admission made while its resume was under way', async () => {
+    // Prepare: away, and the tick that admits it runs between the resume's read of the session
+    // and its attach (frames and ticks run at the same time on AWS).
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    const { ticket } = joinedOf(await room.send('c0', { action: 'join' }));
+    await room.tick();
+    await room.disconnect('c0');
+    room.config.set({ admitPerMinute: 60 });
+    const attach = room.store.attachConnection.bind(room.store);
+    room.store.attachConnection = async (sessionId, connectionId) => {
+      await room.tick();
+      return attach(sessionId, connectionId);
+    };
+
+    // Act
+    const replies = await room.send('c0-again', { action: 'resume', ticket });
+
+    // Assess
+    expect(replies.map((m) => m.type)).toEqual(['joined', 'admitted']);
+  });
+
   it('retries an admitted message that could not be delivered', async () => {
     // Prepare
     const room = await createRoom({ config: { admitPerMinute: 60 } });
