@@ -98,7 +98,14 @@ async function phase(
 
 export async function benchAws(options: {
   visitors: number;
+  /** How long nobody waits, measured... */
   idleSeconds: number;
+  /**
+   * ...from this long after the start. EventBridge starts the processor every minute and each
+   * invocation lives its timeout less a margin: from the second minute on, two overlap (one
+   * ticking, one waiting for the lease), which is the steady state to measure.
+   */
+  idleFromSeconds: number;
   log: (line: string) => void;
 }): Promise<AwsResult> {
   const port = await freeLoopbackPort();
@@ -114,12 +121,14 @@ export async function benchAws(options: {
   });
   const wsUrl = `ws://127.0.0.1:${port}/ws`;
   try {
-    await sleep(3000);
+    await sleep(options.idleFromSeconds * 1000);
     const idleStart = await server.backend.usage();
     await sleep(options.idleSeconds * 1000);
     const idle = usageBetween(idleStart, await server.backend.usage());
     const idlePerTick = idleCountsPerTick(idle);
-    options.log(`  idle: ${idle.processor.ticks} ticks`);
+    options.log(
+      `  idle: ${idle.processor.ticks} ticks, processor ${(idle.lambda.processor?.gbSeconds ?? 0).toFixed(0)} GB-s`,
+    );
     // Short: everyone in within a few ticks. Long: the same crowd at a tenth of the rate.
     const fast = options.visitors * 20;
     const short = await phase(server, wsUrl, 'short wait', options.visitors, fast, idlePerTick);
