@@ -10,7 +10,8 @@ import type { Duplex } from 'node:stream';
 import { parseGateConfig } from '../edge/gate.ts';
 import { createNodeGate } from '../edge/node-gate.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
-import type { Clock } from '../functions/core/ports.ts';
+import { admittedInLastMinute } from '../functions/core/admission.ts';
+import type { Clock, RoomConfig, SessionStore } from '../functions/core/ports.ts';
 import { verifierFor } from '../functions/core/tokens.ts';
 import { ADMIN_PREFIX, type ConfigChange, handleAdmin } from './admin.ts';
 import type { LocalConfig } from './config.ts';
@@ -35,6 +36,26 @@ export interface RoomStatus {
   admittedTotal: number;
   abandonedTotal: number;
   connections: number;
+}
+
+/** The status of a room from its live config, its store and its open connections. */
+export async function readRoomStatus(
+  config: RoomConfig,
+  store: Pick<SessionStore, 'counts' | 'getRoomState'>,
+  connections: number,
+  now: number,
+): Promise<RoomStatus> {
+  const [counts, state] = await Promise.all([store.counts(), store.getRoomState()]);
+  return {
+    enabled: config.enabled,
+    admitPerMinute: config.admitPerMinute,
+    waiting: counts.waiting,
+    arriving: counts.arriving,
+    admittedLastMinute: admittedInLastMinute(state, now),
+    admittedTotal: counts.admitted,
+    abandonedTotal: counts.abandoned,
+    connections,
+  };
 }
 
 /** Where a runtime keeps the room, and what answers its WebSockets. */

@@ -9,7 +9,6 @@ import { MemoryConfigSource } from '../functions/adapters/local/memory-config.ts
 import { MemorySessionStore } from '../functions/adapters/local/memory-session-store.ts';
 import { processLease } from '../functions/adapters/local/process-lease.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
-import { admittedInLastMinute } from '../functions/core/admission.ts';
 import type { Clock, Delivery, Notifier } from '../functions/core/ports.ts';
 import {
   DEFAULT_PROCESSOR_SETTINGS,
@@ -23,7 +22,7 @@ import { createConnectionRateLimiter } from '../functions/core/rate-limiter.ts';
 import { createSigner, jwksOf, type SigningKey } from '../functions/core/tokens.ts';
 import type { RouterDeps } from '../functions/router.ts';
 import type { LocalConfig } from './config.ts';
-import type { RoomStatus } from './front.ts';
+import { type RoomStatus, readRoomStatus } from './front.ts';
 
 /** An open socket and the frame handling in progress on it. */
 export interface LocalConnection {
@@ -125,21 +124,7 @@ export function createLocalRoom(
     queue,
     key,
     jwks: jwksOf([key]),
-    async status() {
-      const current = config.current();
-      const counts = await store.counts();
-      const state = await store.getRoomState();
-      return {
-        enabled: current.enabled,
-        admitPerMinute: current.admitPerMinute,
-        waiting: counts.waiting,
-        arriving: counts.arriving,
-        admittedLastMinute: admittedInLastMinute(state, clock.now()),
-        admittedTotal: counts.admitted,
-        abandonedTotal: counts.abandoned,
-        connections: notifier.sockets.size,
-      };
-    },
+    status: () => readRoomStatus(config.current(), store, notifier.sockets.size, clock.now()),
     startProcessor(onTick, onTickError) {
       const stop = new AbortController();
       // Resolves early (instead of rejecting) when the room stops.

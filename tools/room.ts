@@ -11,6 +11,7 @@ import {
   ENABLED_PARAMETER,
   RATE_PARAMETER,
 } from '../functions/adapters/aws/ssm-config.ts';
+import type { RoomStatus } from '../local/front.ts';
 
 const USAGE = `Usage: npm run room -- <command> [--url URL]
 
@@ -65,18 +66,7 @@ export function parseRoomCommand(words: readonly string[]): RoomCommand {
   }
 }
 
-interface Status {
-  enabled: boolean;
-  admitPerMinute: number;
-  waiting: number;
-  arriving: number;
-  admittedLastMinute: number;
-  admittedTotal: number;
-  abandonedTotal: number;
-  connections: number;
-}
-
-export function formatStatus(s: Status): string {
+export function formatStatus(s: RoomStatus): string {
   return [
     `room         ${s.enabled ? 'ON (visitors queue)' : 'OFF (everyone goes straight in)'}`,
     `rate         ${s.admitPerMinute} per minute${s.admitPerMinute === 0 ? ' (admission paused)' : ''}`,
@@ -146,7 +136,7 @@ async function localRoom(
     err(`Cannot reach the waiting room at ${base}: ${(error as Error).message}\n`);
     return 1;
   }
-  const body = (await response.json().catch(() => ({}))) as Status & { error?: string };
+  const body = (await response.json().catch(() => ({}))) as RoomStatus & { error?: string };
   if (!response.ok) {
     err(`The waiting room refused: ${body.error ?? response.statusText}\n`);
     return 1;

@@ -20,12 +20,11 @@ import {
   createSsmConfigSource,
   createSsmConfigWriter,
 } from '../../functions/adapters/aws/ssm-config.ts';
-import { admittedInLastMinute } from '../../functions/core/admission.ts';
 import type { SessionStore } from '../../functions/core/ports.ts';
 import { jwksOf, type SigningKey } from '../../functions/core/tokens.ts';
 import { Env } from '../../functions/env.ts';
-import type { LocalConfig } from '../config.ts';
-import type { Log, RoomBackend, RoomStatus } from '../front.ts';
+import { ConfigError, type LocalConfig } from '../config.ts';
+import { type Log, type RoomBackend, readRoomStatus } from '../front.ts';
 import { loadOrCreateKey } from '../keys.ts';
 import { ensureRoomTable, localDynamoClient, startLocalDynamo } from './dynamo.ts';
 import { type LambdaFunction, startLambdaFunction } from './lambda-runtime.ts';
@@ -114,7 +113,15 @@ async function assemble(
   const dynamoClient = localDynamoClient(dynamo.endpoint);
   cleanup.push(async () => dynamoClient.destroy());
   const tableName = `waiting-room-${settings.roomId}`;
-  await ensureRoomTable(dynamoClient, tableName);
+  try {
+    await ensureRoomTable(dynamoClient, tableName);
+  } catch (error) {
+    if (dynamo.embedded) throw error;
+    throw new ConfigError(
+      'WR_DYNAMODB_ENDPOINT',
+      `cannot create or read the table ${tableName} at ${dynamo.endpoint} (${(error as Error).message})`,
+    );
+  }
 
   const sqs = await startLocalSqs();
   cleanup.push(() => sqs.close());
@@ -253,23 +260,8 @@ async function assemble(
   return {
     jwks: jwksOf([key]),
     isEnabled: async () => (await gateConfig.get()).enabled,
-    async status(): Promise<RoomStatus> {
-      const [config, counts, state] = await Promise.all([
-        operatorConfig.get(),
-        store.counts(),
-        store.getRoomState(),
-      ]);
-      return {
-        enabled: config.enabled,
-        admitPerMinute: config.admitPerMinute,
-        waiting: counts.waiting,
-        arriving: counts.arriving,
-        admittedLastMinute: admittedInLastMinute(state, Date.now()),
-        admittedTotal: counts.admitted,
-        abandonedTotal: counts.abandoned,
-        connections: api.connections,
-      };
-    },
+    status: async () =>
+      readRoomStatus(await operatorConfig.get(), store, api.connections, Date.now()),
     async changeConfig({ enabled, admitPerMinute }) {
       if (enabled !== undefined) await writer.setEnabled(enabled);
       if (admitPerMinute !== undefined) await writer.setRate(admitPerMinute);

@@ -51,6 +51,8 @@ export function localDynamoClient(endpoint: string): DynamoDBClient {
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 3,
+    // An endpoint that does not answer must fail the start, not hang it.
+    requestHandler: { connectionTimeout: 3000, requestTimeout: 10_000 },
   });
 }
 

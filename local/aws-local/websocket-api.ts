@@ -67,7 +67,7 @@ interface Connection {
 }
 
 const API_ID = 'local';
-const ACCOUNT_ROUTE = /^\/([^/]+)\/@connections\/([^/]+)$/;
+const CONNECTIONS_ROUTE = /^\/([^/]+)\/@connections\/([^/]+)$/;
 
 export async function startWebSocketApi(options: WebSocketApiOptions): Promise<WebSocketApi> {
   const idleTimeoutMs = options.idleTimeoutMs ?? API_GATEWAY_LIMITS.idleTimeoutMs;
@@ -109,7 +109,10 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
   }
 
   async function invoke(routeKey: string, event: APIGatewayProxyWebsocketEventV2) {
-    const route = options.routes[routeKey] ?? options.routes.$default;
+    // Own keys only: a frame naming `__proto__` or `constructor` is just an unknown route.
+    const route = Object.hasOwn(options.routes, routeKey)
+      ? options.routes[routeKey]
+      : options.routes.$default;
     if (!route) throw new Error(`no route for ${routeKey}`);
     return route(event);
   }
@@ -118,7 +121,11 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
     try {
       const parsed: unknown = JSON.parse(body);
       const action = (parsed as { action?: unknown } | null)?.action;
-      if (typeof action === 'string' && action in options.routes && !action.startsWith('$')) {
+      if (
+        typeof action === 'string' &&
+        Object.hasOwn(options.routes, action) &&
+        !action.startsWith('$')
+      ) {
         return action;
       }
     } catch {
@@ -241,7 +248,7 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
   }
 
   async function handleManagement(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const match = ACCOUNT_ROUTE.exec(new URL(req.url ?? '/', 'http://local').pathname);
+    const match = CONNECTIONS_ROUTE.exec(new URL(req.url ?? '/', 'http://local').pathname);
     if (!match || match[1] !== options.stage) {
       throw new AwsError(404, 'NotFoundException', `no such resource: ${req.method} ${req.url}`);
     }

@@ -104,9 +104,11 @@ describe('events as API Gateway hands them over', () => {
     const socket = await open(`${url}?lang=fr`);
     socket.send(JSON.stringify({ action: 'join', return: '/a' }));
     socket.send(JSON.stringify({ action: 'dance' }));
+    socket.send(JSON.stringify({ action: '__proto__' }));
+    socket.send(JSON.stringify({ action: '$connect' }));
     socket.send('not json');
     socket.send(Buffer.from([1, 2, 3]), { binary: true });
-    await until(() => events.length >= 5);
+    await until(() => events.length >= 7);
     socket.close();
     await until(() => events.some((e) => e.routeKey === '$disconnect'));
 
@@ -124,6 +126,8 @@ describe('events as API Gateway hands them over', () => {
     expect(connect?.event.headers).toMatchObject({ 'user-agent': 'test-visitor' });
     const frames = events.filter((e) => e.event.requestContext.eventType === 'MESSAGE');
     expect(frames.map((e) => e.routeKey).sort()).toEqual([
+      '$default',
+      '$default',
       '$default',
       '$default',
       '$default',

@@ -1,0 +1,112 @@
+/**
+ * `npm run start:aws-local` as a whole: where its DynamoDB is, what it counts, and the processor
+ * invoked on its schedule the way EventBridge does, handing the lease from one invocation to the
+ * next.
+ */
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../local/config.ts';
+import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
+import { type RuntimeRoom, startRuntimeRoom } from '../../helpers/local-room.ts';
+import { WsVisitor } from '../../helpers/ws-visitor.ts';
+
+let room: RuntimeRoom | undefined;
+let db: Dynalite | undefined;
+const visitors: WsVisitor[] = [];
+
+afterEach(async () => {
+  await Promise.all(visitors.splice(0).map((v) => v.close()));
+  await room?.close();
+  room = undefined;
+  await db?.close();
+  db = undefined;
+});
+
+async function visitor(r: RuntimeRoom): Promise<WsVisitor> {
+  const v = await WsVisitor.connect(r.wsUrl);
+  visitors.push(v);
+  return v;
+}
+
+describe('start:aws-local', () => {
+  it('keeps the line in the DynamoDB that WR_DYNAMODB_ENDPOINT names, in a table it creates there', async () => {
+    // Prepare
+    db = await startDynalite();
+
+    // Act
+    room = await startRuntimeRoom('aws-local', {
+      WR_DYNAMODB_ENDPOINT: db.endpoint,
+      WR_ADMIT_PER_MINUTE: '0',
+    });
+    const v = await visitor(room);
+    v.send({ action: 'join' });
+    const { sessionId } = await v.next('joined');
+    const { Items = [] } = await db.client.send(
+      new ScanCommand({ TableName: 'waiting-room-waiting-room' }),
+    );
+
+    // Assess
+    expect(Items.map((item) => item.pk?.S)).toContain(`S#${sessionId}`);
+  });
+
+  it('refuses to start when WR_DYNAMODB_ENDPOINT does not answer, naming the variable', async () => {
+    // Act
+    const starting = startRuntimeRoom('aws-local', { WR_DYNAMODB_ENDPOINT: 'http://127.0.0.1:9' });
+
+    // Assess
+    await expect(starting).rejects.toThrow(ConfigError);
+    await expect(starting).rejects.toThrow(/WR_DYNAMODB_ENDPOINT: cannot create or read the table/);
+  });
+
+  it('counts the AWS calls of a visitor, and serves them to loopback only', async () => {
+    // Prepare
+    room = await startRuntimeRoom('aws-local', { WR_TICK_MS: '200', WR_ADMIT_PER_MINUTE: '600' });
+    const before = await room.usage?.();
+
+    // Act
+    const v = await visitor(room);
+    v.send({ action: 'join' });
+    await v.next('admitted');
+    const after = await room.usage?.();
+    const served = await fetch(`${room.url}/__room/admin/usage`);
+
+    // Assess
+    expect(after?.sdk.message?.sqs.calls.SendMessage).toBe(1);
+    expect(after?.sdk.message?.dynamodb.calls.PutItem).toBeGreaterThanOrEqual(2);
+    expect(after?.sdk.total?.dynamodb.writeUnits).toBeGreaterThan(
+      before?.sdk.total?.dynamodb.writeUnits ?? 0,
+    );
+    expect(after?.lambda.connect?.invocations).toBe(1);
+    expect(after?.lambda.message?.invocations).toBe(1);
+    expect(after?.apiGateway).toMatchObject({ connections: 1, messagesIn: 1 });
+    expect(after?.apiGateway.postToConnection).toBeGreaterThanOrEqual(2);
+    expect(after?.metrics.message?.joins).toBe(1);
+    expect(served.status).toBe(200);
+  });
+
+  it('invokes the processor on its schedule, and each invocation hands the lease to the next', async () => {
+    // Prepare: an invocation every 2 s that ticks for 2 s (a 12 s timeout less the 10 s margin).
+    room = await startRuntimeRoom('aws-local', {
+      WR_TICK_MS: '200',
+      WR_ADMIT_PER_MINUTE: '60',
+      WR_AWS_SCHEDULE_SECONDS: '2',
+      WR_AWS_PROCESSOR_TIMEOUT_SECONDS: '12',
+    });
+    const line = await Promise.all([0, 1, 2, 3, 4, 5].map(() => visitor(room as RuntimeRoom)));
+
+    // Act
+    for (const v of line) {
+      v.send({ action: 'join' });
+      await v.next('joined');
+    }
+    const admitted = await Promise.all(line.map((v) => v.next('admitted', { timeoutMs: 15_000 })));
+    const usage = await room.usage?.();
+
+    // Assess
+    expect(admitted).toHaveLength(6);
+    expect(usage?.processor.invocations).toBeGreaterThanOrEqual(3);
+    expect(usage?.lambda.processor?.invocations).toBeGreaterThanOrEqual(1);
+    expect(usage?.lambda.processor?.errors).toBe(0);
+    expect(room.errors).toEqual([]);
+  });
+});
