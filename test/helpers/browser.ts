@@ -85,7 +85,9 @@ async function unpackPackagedChromium(): Promise<string> {
     try {
       const { default: packaged } = await import('@sparticuz/chromium');
       const path = await packaged.executablePath();
-      if (path !== binary) throw new Error(`@sparticuz/chromium unpacked to ${path}, not ${binary}`);
+      if (path !== binary) {
+        throw new Error(`@sparticuz/chromium unpacked to ${path}, not ${binary}`);
+      }
     } finally {
       if (saved === undefined) delete process.env.TMPDIR;
       else process.env.TMPDIR = saved;
