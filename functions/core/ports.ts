@@ -115,7 +115,10 @@ export interface SessionStore {
   admit(sessionId: string, pass: IssuedPass, at: number): Promise<boolean>;
   /** Drops a waiting or arriving session that has been disconnected since `disconnectedAt`. */
   abandon(sessionId: string, disconnectedAt: number, at: number): Promise<boolean>;
-  /** Admitted sessions whose `admitted` message has not yet been delivered. */
+  /**
+   * Admitted sessions whose `admitted` message has not yet been delivered. A session whose
+   * connection has not yet heard its `joined` shows no connection (`connectionId` null).
+   */
   pendingAdmissionNotices(limit: number): Promise<Session[]>;
   markAdmissionNotified(sessionIds: readonly string[]): Promise<void>;
   /**

@@ -184,13 +184,27 @@ async function admitFromHead(
   return { admitted, tried: heads.length };
 }
 
+/**
+ * How long an admission waits for its session's `joined` to be delivered (a store shows no
+ * connection until then) before it is left to `resume`.
+ */
+export const ANNOUNCE_WAIT_MS = 30_000;
+
 /** Sends `admitted` to every admitted session not yet told; `admitted` never waits for positions. */
 async function deliverAdmissions(deps: ProcessorDeps): Promise<number> {
   const { store, settings } = deps;
+  const now = deps.clock.now();
   const pending = await store.pendingAdmissionNotices(10_000);
   const done: string[] = [];
   await forEachLimited(pending, settings.sendConcurrency, async (session) => {
     if (!session.pass) return;
+    const joining =
+      session.connectionId === null &&
+      session.disconnectedAt === null &&
+      now - (session.admittedAt ?? now) < ANNOUNCE_WAIT_MS;
+    // Admitted in the tick that numbered it, its `joined` may still be on the way (on AWS the
+    // handler posts it): `admitted` must not overtake it, so it goes at a later tick.
+    if (joining) return;
     if (session.connectionId === null || session.disconnectedAt !== null) {
       // Nobody to tell now; `resume` hands the same pass back.
       done.push(session.id);

@@ -26,8 +26,8 @@
  *   admissions uncounted: the totals are for operators, decisions never read them);
  *   `arriving` cannot be counted without a hot counter or a scan, so it comes from
  *   {@link DynamoSessionStoreOptions.countArriving} (the arrival queue's depth), or 0.
- * - The processor holds back `position` pushes to a connection until its `joined` was
- *   delivered ({@link DynamoSessionStore.markAnnounced}): on API Gateway the processor's
+ * - The processor holds back `position` and `admitted` pushes to a connection until its `joined`
+ *   was delivered ({@link DynamoSessionStore.markAnnounced}): on API Gateway the processor's
  *   `postToConnection` could otherwise overtake the message handler's reply.
  * - Throttling is retried by the client's retry strategy (standard mode, 6 attempts in the
  *   default client); unprocessed batch items are retried here with backoff.
@@ -201,6 +201,8 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
         );
         for (const item of result.Responses?.[TableName] ?? []) {
           const session = fromSessionItem(item);
+          // As in the line: no connection until its `joined` was delivered on it.
+          if (item.announced !== session.connectionId) session.connectionId = null;
           found.set(session.id, session);
         }
         keys = result.UnprocessedKeys?.[TableName]?.Keys ?? [];
