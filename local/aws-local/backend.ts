@@ -182,7 +182,8 @@ async function assemble(
     [Env.tickMs]: String(settings.tickMs),
     [Env.positionBudgetPerSecond]: String(settings.positionBudgetPerSecond),
   };
-  const started = await Promise.all(
+  // Every container is waited for, so that none is left running when another fails to start.
+  const started = await Promise.allSettled(
     (Object.keys(ROOM_FUNCTION_ENTRIES) as RoomFunctionName[]).map(async (name) => {
       const sizing =
         name === 'processor' ? LAMBDA_FUNCTIONS.processor : LAMBDA_FUNCTIONS.visitorFacing;
@@ -198,10 +199,11 @@ async function assemble(
         timeoutMs: name === 'processor' ? aws.processorTimeoutMs : sizing.timeoutSeconds * 1000,
       });
       cleanup.push(() => fn.close());
-      return [name, fn] as const;
+      functions[name] = fn;
     }),
   );
-  for (const [name, fn] of started) functions[name] = fn;
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
 
   // What the front and the operator read: not counted as the room's AWS calls.
   const documentClient = DynamoDBDocumentClient.from(dynamoClient, {
