@@ -37,7 +37,10 @@ export async function handleAdmin(
     sendJson(res, 200, await room.status());
     return;
   }
-  const report = room.adminReports?.[route];
+  const report =
+    room.adminReports && Object.hasOwn(room.adminReports, route)
+      ? room.adminReports[route]
+      : undefined;
   if (report && req.method === 'GET') {
     sendJson(res, 200, await report());
     return;

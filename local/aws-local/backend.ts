@@ -280,6 +280,8 @@ async function assemble(
     async close() {
       closed = true;
       clearInterval(schedule);
+      // Visitors first, while the functions still run; then everything else.
+      await api.close();
       await closeAll();
     },
   };

@@ -120,8 +120,8 @@ function negate(calls: Record<string, number>): Record<string, number> {
 }
 
 /**
- * The billable counts of some functions in a usage delta. API Gateway's figures belong to the
- * visitors: they count only when `visitorFacing` is among the names.
+ * The billable counts of some functions in a usage delta, with API Gateway's figures for the
+ * whole room (callers that price the processor alone set those to zero).
  */
 export function billableCounts(usage: AwsUsage, functions: readonly string[]): BillableCounts {
   const counts = { ...ZERO };
@@ -222,7 +222,8 @@ export function summarizeUsage(
     sqsRequests: visitorSide.sqsRequests + processorForVisitors.sqsRequests,
     ssmCalls: visitorSide.ssmCalls + processorForVisitors.ssmCalls,
   };
-  const perVisitor = scaleCounts(total, visitors > 0 ? 1 / visitors : 0);
+  // Taking the idle ticks out can dip below zero on a noisy run: nothing costs less than nothing.
+  const perVisitor = scaleCounts(clampAtZero(total), visitors > 0 ? 1 / visitors : 0);
   const perTickCounts = scaleCounts(
     { ...processor, apiMessages: 0, connectionMinutes: 0, postToConnection: 0 },
     ticks > 0 ? 1 / ticks : 0,
@@ -235,6 +236,12 @@ export function summarizeUsage(
     perTick: perTickCounts,
     per100kVisitors: dollarsFor(scaleCounts(perVisitor, 100_000)),
   };
+}
+
+function clampAtZero(counts: BillableCounts): BillableCounts {
+  return Object.fromEntries(
+    Object.entries(counts).map(([k, v]) => [k, Math.max(0, v)]),
+  ) as unknown as BillableCounts;
 }
 
 /** The processor's billable counts per tick with nobody waiting (its fixed cost). */

@@ -16,17 +16,27 @@ import {
   defaultSqsClient,
   defaultSsmClient,
 } from '../../functions/adapters/aws/clients.ts';
-import { countCalls, emptySdkUsage } from './usage.ts';
+import { countCalls, emptySdkUsage, type SdkUsage } from './usage.ts';
 
 export type HostRequest =
   | { type: 'invoke'; id: number; event: unknown; timeoutMs: number }
   | { type: 'usage'; id: number };
 
+/** Every result carries the container's SDK usage so far, so a killed one loses none of it. */
 export type HostReply =
   | { type: 'ready' }
-  | { type: 'result'; id: number; ok: true; value: unknown; durationMs: number }
-  | { type: 'result'; id: number; ok: false; error: string; durationMs: number }
-  | { type: 'usage'; id: number; usage: ReturnType<typeof emptySdkUsage> };
+  | { type: 'result'; id: number; ok: true; value: unknown; durationMs: number; usage?: SdkUsage }
+  | {
+      type: 'result';
+      id: number;
+      ok: false;
+      error: string;
+      durationMs: number;
+      usage?: SdkUsage;
+      /** The container is gone (set by the parent, never by the host). */
+      exited?: boolean;
+    }
+  | { type: 'usage'; id: number; usage: SdkUsage };
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -72,6 +82,7 @@ async function main(): Promise<void> {
           ok: true,
           value: value ?? null,
           durationMs: performance.now() - started,
+          usage,
         }),
       (error: unknown) =>
         reply({
@@ -80,6 +91,7 @@ async function main(): Promise<void> {
           ok: false,
           error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
           durationMs: performance.now() - started,
+          usage,
         }),
     );
   });

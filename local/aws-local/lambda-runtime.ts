@@ -7,7 +7,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { HostReply, HostRequest } from './lambda-host.ts';
-import type { LambdaUsage, SdkUsage } from './usage.ts';
+import { addSdkUsage, emptySdkUsage, type LambdaUsage, type SdkUsage } from './usage.ts';
 
 const HOST = fileURLToPath(new URL('./lambda-host.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -44,62 +44,47 @@ export interface LambdaFunction {
   close(): Promise<void>;
 }
 
-/** Starts the function's container and resolves once its entry point has loaded. */
+/** How long a container may take to load its entry point. */
+const READY_TIMEOUT_MS = 60_000;
+
+/** One container: a host process, its requests in flight, and what it has counted so far. */
+interface Container {
+  request(message: HostRequest): Promise<HostReply>;
+  /** The SDK usage it last reported (sent with every result, so a killed one loses nothing). */
+  lastUsage: SdkUsage;
+  kill(signal: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Starts the function's first container and resolves once its entry point has loaded. An
+ * invocation that runs past the function's timeout fails with "Task timed out" and its container
+ * is killed, as Lambda does; the next invocation gets a fresh one (a cold start).
+ */
 export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<LambdaFunction> {
-  const child: ChildProcess = fork(HOST, [spec.entry, spec.name, String(spec.memoryMb)], {
-    execArgv: ['--import', TSX],
-    env: spec.environment,
-    serialization: 'advanced',
-    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-  });
   const metrics: Record<string, number> = {};
-  if (child.stdout) {
-    createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on(
-      'line',
-      (line) => {
-        if (!addEmfMetrics(line, metrics)) process.stdout.write(`${line}\n`);
-      },
-    );
-  }
   const usage: LambdaUsage = { invocations: 0, durationMs: 0, gbSeconds: 0, errors: 0 };
   const gbSeconds = (ms: number) => (Math.ceil(ms) / 1000) * (spec.memoryMb / 1024);
   /** Start times of the invocations still running. */
   const running = new Map<number, number>();
-  const pending = new Map<number, (reply: HostReply) => void>();
+  /** SDK usage of the containers killed so far. */
+  let retiredUsage = emptySdkUsage();
   let nextId = 0;
-  let exited: string | undefined;
+  let closed = false;
+  let current: Promise<Container> = startContainer(spec, metrics);
+  await current;
 
-  await new Promise<void>((resolve, reject) => {
-    const onExit = (code: number | null) =>
-      reject(new InvocationError(spec.name, `container exited (${code}) before it was ready`));
-    child.once('exit', onExit);
-    child.once('error', reject);
-    child.once('message', (message: HostReply) => {
-      child.off('exit', onExit);
-      if (message.type === 'ready') resolve();
-      else reject(new InvocationError(spec.name, 'container did not start'));
-    });
-  });
-  child.on('message', (reply: HostReply) => {
-    if (reply.type === 'ready') return;
-    const settle = pending.get(reply.id);
-    pending.delete(reply.id);
-    settle?.(reply);
-  });
-  child.on('exit', (code, signal) => {
-    exited = `container exited (${signal ?? code})`;
-    for (const settle of pending.values()) {
-      settle({ type: 'result', id: -1, ok: false, error: exited, durationMs: 0 });
-    }
-    pending.clear();
-  });
+  /** The live container, replacing one that died (a crash, or a kill after a timeout). */
+  function container(): Promise<Container> {
+    return current;
+  }
 
-  function request(message: HostRequest): Promise<HostReply> {
-    if (exited) return Promise.reject(new InvocationError(spec.name, exited));
-    return new Promise((resolve) => {
-      pending.set(message.id, resolve);
-      child.send(message);
-    });
+  async function retire(dead: Container): Promise<void> {
+    if ((await current.catch(() => null)) !== dead || closed) return;
+    retiredUsage = addSdkUsage(retiredUsage, dead.lastUsage);
+    current = startContainer(spec, metrics);
+    // A failed start is reported by the next invocation that waits for it.
+    current.catch(() => {});
+    await dead.kill('SIGKILL');
   }
 
   return {
@@ -118,52 +103,140 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       const id = nextId++;
       running.set(id, performance.now());
       let timer: NodeJS.Timeout | undefined;
-      const timedOut = new Promise<HostReply>((resolve) => {
-        timer = setTimeout(
-          () =>
-            resolve({
-              type: 'result',
-              id,
-              ok: false,
-              error: `Task timed out after ${(spec.timeoutMs / 1000).toFixed(2)} seconds`,
-              durationMs: spec.timeoutMs,
-            }),
-          spec.timeoutMs,
-        );
-      });
-      const reply = await Promise.race([
-        request({ type: 'invoke', id, event, timeoutMs: spec.timeoutMs }),
-        timedOut,
-      ]);
-      clearTimeout(timer);
-      running.delete(id);
-      if (reply.type !== 'result') throw new InvocationError(spec.name, 'unexpected reply');
-      usage.invocations += 1;
-      usage.durationMs += reply.durationMs;
-      usage.gbSeconds += gbSeconds(reply.durationMs);
-      if (!reply.ok) {
-        usage.errors += 1;
-        throw new InvocationError(spec.name, reply.error);
+      try {
+        const host = await container();
+        const timedOut = new Promise<'timeout'>((resolve) => {
+          timer = setTimeout(() => resolve('timeout'), spec.timeoutMs);
+        });
+        const reply = await Promise.race([
+          host.request({ type: 'invoke', id, event, timeoutMs: spec.timeoutMs }),
+          timedOut,
+        ]);
+        usage.invocations += 1;
+        if (reply === 'timeout') {
+          usage.durationMs += spec.timeoutMs;
+          usage.gbSeconds += gbSeconds(spec.timeoutMs);
+          usage.errors += 1;
+          await retire(host);
+          throw new InvocationError(
+            spec.name,
+            `Task timed out after ${(spec.timeoutMs / 1000).toFixed(2)} seconds`,
+          );
+        }
+        if (reply.type !== 'result') throw new InvocationError(spec.name, 'unexpected reply');
+        usage.durationMs += reply.durationMs;
+        usage.gbSeconds += gbSeconds(reply.durationMs);
+        if (!reply.ok) {
+          usage.errors += 1;
+          if (reply.exited) await retire(host);
+          throw new InvocationError(spec.name, reply.error);
+        }
+        return reply.value;
+      } finally {
+        clearTimeout(timer);
+        running.delete(id);
       }
-      return reply.value;
     },
     async sdkUsage() {
-      const reply = await request({ type: 'usage', id: nextId++ });
+      const host = await container();
+      const reply = await host.request({ type: 'usage', id: nextId++ });
       if (reply.type !== 'usage') {
         throw new InvocationError(
           spec.name,
           reply.type === 'result' && !reply.ok ? reply.error : 'unexpected reply',
         );
       }
-      return reply.usage;
+      return addSdkUsage(retiredUsage, reply.usage);
     },
     async close() {
-      if (exited) return;
-      const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGTERM');
+      closed = true;
+      const host = await current.catch(() => null);
+      await host?.kill('SIGTERM');
+    },
+  };
+}
+
+/** Forks a host process for the function and waits until its entry point has loaded. */
+async function startContainer(
+  spec: LambdaFunctionSpec,
+  metrics: Record<string, number>,
+): Promise<Container> {
+  const child: ChildProcess = fork(HOST, [spec.entry, spec.name, String(spec.memoryMb)], {
+    execArgv: ['--import', TSX],
+    env: spec.environment,
+    serialization: 'advanced',
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  // IPC errors (a channel closing under a send) end up in the request's own callback.
+  child.on('error', () => {});
+  if (child.stdout) {
+    createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY }).on(
+      'line',
+      (line) => {
+        if (!addEmfMetrics(line, metrics)) process.stdout.write(`${line}\n`);
+      },
+    );
+  }
+  const pending = new Map<number, (reply: HostReply) => void>();
+  let exited: string | undefined;
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new InvocationError(spec.name, `container not ready within ${READY_TIMEOUT_MS} ms`));
+    }, READY_TIMEOUT_MS);
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new InvocationError(spec.name, `container exited (${code}) before it was ready`));
+    };
+    child.once('exit', onExit);
+    child.once('message', (message: HostReply) => {
+      clearTimeout(timer);
+      child.off('exit', onExit);
+      if (message.type === 'ready') resolve();
+      else reject(new InvocationError(spec.name, 'container did not start'));
+    });
+  });
+
+  const host: Container = {
+    lastUsage: emptySdkUsage(),
+    request(message) {
+      if (exited) {
+        return Promise.resolve(exitedReply(message.id, exited));
+      }
+      return new Promise((resolve) => {
+        pending.set(message.id, resolve);
+        child.send(message, (error) => {
+          if (!error) return;
+          pending.delete(message.id);
+          resolve(exitedReply(message.id, `container unreachable (${error.message})`));
+        });
+      });
+    },
+    async kill(signal) {
+      if (!exited) child.kill(signal);
       await gone;
     },
   };
+  child.on('message', (reply: HostReply) => {
+    if (reply.type === 'ready') return;
+    if (reply.type === 'result' && reply.usage) host.lastUsage = reply.usage;
+    if (reply.type === 'usage') host.lastUsage = reply.usage;
+    const settle = pending.get(reply.id);
+    pending.delete(reply.id);
+    settle?.(reply);
+  });
+  child.on('exit', (code, signal) => {
+    exited = `container exited (${signal ?? code})`;
+    for (const [id, settle] of pending) settle(exitedReply(id, exited));
+    pending.clear();
+  });
+  return host;
+}
+
+function exitedReply(id: number, error: string): HostReply {
+  return { type: 'result', id, ok: false, error, durationMs: 0, exited: true };
 }
 
 /** Adds the metrics of an EMF line into `sums`; false if the line is not EMF (a log line). */

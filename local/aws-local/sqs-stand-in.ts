@@ -143,6 +143,12 @@ export async function startSqsStandIn(port = 0): Promise<SqsStandIn> {
     const groupId = entry.MessageGroupId as string | undefined;
     let dedupId = entry.MessageDeduplicationId as string | undefined;
     const now = Date.now();
+    // Entries are kept in the order they were made, each for the same window: the expired
+    // ones are at the front.
+    for (const [id, entry] of queue.dedup) {
+      if (entry.until > now) break;
+      queue.dedup.delete(id);
+    }
     if (queue.fifo) {
       if (!groupId)
         throw err('MissingParameter', 'The request must contain the parameter MessageGroupId.');
@@ -253,6 +259,8 @@ export async function startSqsStandIn(port = 0): Promise<SqsStandIn> {
   }
 
   function remove(queue: Queue, receipt: string): void {
+    // A handle whose visibility ran out is no longer good, even before the next receive.
+    expire(queue, Date.now());
     const entry = queue.inFlight.get(receipt);
     if (!entry) {
       // Unknown, or expired and possibly received again: SQS refuses the handle.
@@ -398,6 +406,8 @@ export async function startSqsStandIn(port = 0): Promise<SqsStandIn> {
     PurgeQueue(input) {
       const queue = queueOf(input);
       queue.groups.clear();
+      queue.inFlight.clear();
+      queue.locked.clear();
       return {};
     },
   };
@@ -438,7 +448,7 @@ export async function startSqsStandIn(port = 0): Promise<SqsStandIn> {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = String(req.headers['x-amz-target'] ?? '');
     const action = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
-    if (req.method !== 'POST' || !(action in actions || action === 'ReceiveMessage')) {
+    if (req.method !== 'POST' || !(Object.hasOwn(actions, action) || action === 'ReceiveMessage')) {
       throw err('InvalidAction', `The action "${target}" is not valid for this endpoint.`);
     }
     calls.set(action, (calls.get(action) ?? 0) + 1);

@@ -132,7 +132,7 @@ export async function startSsmStandIn(port = 0): Promise<SsmStandIn> {
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const target = String(req.headers['x-amz-target'] ?? '');
     const action = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
-    if (req.method !== 'POST' || !(action in schemas)) {
+    if (req.method !== 'POST' || !Object.hasOwn(schemas, action)) {
       throw new AwsError(400, 'InvalidAction', `action not supported here: "${target}"`);
     }
     calls.set(action, (calls.get(action) ?? 0) + 1);

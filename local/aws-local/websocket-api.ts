@@ -150,6 +150,9 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Nothing else listens on the raw socket while `$connect` runs: a peer that resets it then
+    // must not take the process down.
+    socket.on('error', () => socket.destroy());
     const connectedAt = Date.now();
     const identity = {
       id: randomBytes(11).toString('base64'),
@@ -230,6 +233,8 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
       clearTimeout(connection.ageTimer);
       open.delete(connection.id);
       closedMinutes += (Date.now() - connection.connectedAt) / 60_000;
+      // The stage itself is going away: nobody is left to tell.
+      if (stopping) return;
       const event = {
         requestContext: {
           ...baseContext(connection),
@@ -283,6 +288,7 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
   }
 
   const management: StandInServer = await listenStandIn(0, handleManagement, 'application/json');
+  let stopping = false;
 
   return {
     managementEndpoint: `${management.url}/${options.stage}`,
@@ -297,6 +303,8 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
       return { ...usage, connectionMinutes: closedMinutes + openMinutes };
     },
     async close() {
+      if (stopping) return;
+      stopping = true;
       for (const c of open.values()) {
         clearTimeout(c.idleTimer);
         clearTimeout(c.ageTimer);

@@ -4,7 +4,7 @@
  * `@connections` endpoint through the real management API client, and the limits it enforces.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createConnection } from 'node:net';
 import {
   ApiGatewayManagementApiClient,
   DeleteConnectionCommand,
@@ -35,10 +35,18 @@ afterEach(async () => {
 });
 
 async function startApi(
-  options: { connectStatus?: number; idleTimeoutMs?: number; maxConnectionMs?: number } = {},
+  options: {
+    connectStatus?: number;
+    connectDelayMs?: number;
+    idleTimeoutMs?: number;
+    maxConnectionMs?: number;
+  } = {},
 ) {
   const events: Recorded[] = [];
   const record = (routeKey: string) => async (event: APIGatewayProxyWebsocketEventV2) => {
+    if (routeKey === '$connect' && options.connectDelayMs) {
+      await new Promise((resolve) => setTimeout(resolve, options.connectDelayMs));
+    }
     events.push({ routeKey, event: event as Recorded['event'] });
     return { statusCode: routeKey === '$connect' ? (options.connectStatus ?? 200) : 200 };
   };
@@ -151,6 +159,29 @@ describe('events as API Gateway hands them over', () => {
 
     // Assess
     await expect(attempt).rejects.toThrow('refused with 403');
+  });
+});
+
+describe('a peer that drops the connection while $connect runs', () => {
+  it('costs nothing but its own connection', async () => {
+    // Prepare: a $connect that takes a moment, as a cold Lambda does.
+    const { url } = await startApi({ connectDelayMs: 200 });
+    const { port } = new URL(url);
+
+    // Act: an upgrade request, then a reset before the answer.
+    const raw = createConnection({ host: '127.0.0.1', port: Number(port) });
+    await new Promise<void>((resolve) => raw.once('connect', () => resolve()));
+    raw.write(
+      'GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    raw.resetAndDestroy();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const after = await open(url);
+
+    // Assess: the stage is still up and takes new visitors.
+    expect(after.readyState).toBe(WebSocket.OPEN);
   });
 });
 
