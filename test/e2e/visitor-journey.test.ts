@@ -1,16 +1,17 @@
 /// <reference lib="dom" />
 /**
- * The visitor's whole journey in a real browser: ask for a page of the main site, wait in line
- * watching the position fall, get admitted, and land on that page with the pass in a cookie.
+ * The visitor's whole journey in a real browser, on both runtimes (`npm start`, and the AWS
+ * build through `start:aws-local`): ask for a page of the main site, wait in line watching the
+ * position fall, get admitted, and land on that page with the pass in a cookie.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/browser.ts';
-import { startTestRoom, type TestRoom } from '../helpers/local-room.ts';
+import { RUNTIMES, type RuntimeRoom, startRuntimeRoom } from '../helpers/local-room.ts';
 import { WsVisitor } from '../helpers/ws-visitor.ts';
 
 let browser: Browser;
-let room: TestRoom | undefined;
+let room: RuntimeRoom | undefined;
 let context: BrowserContext | undefined;
 const aheadOfUs: WsVisitor[] = [];
 
@@ -31,7 +32,7 @@ afterEach(async () => {
 });
 
 /** Puts `count` scripted visitors in line before the browser arrives. */
-async function fillLine(r: TestRoom, count: number): Promise<void> {
+async function fillLine(r: RuntimeRoom, count: number): Promise<void> {
   for (let i = 0; i < count; i++) {
     const visitor = await WsVisitor.connect(r.wsUrl);
     aheadOfUs.push(visitor);
@@ -40,7 +41,7 @@ async function fillLine(r: TestRoom, count: number): Promise<void> {
   }
 }
 
-async function setRate(r: TestRoom, admitPerMinute: number): Promise<void> {
+async function setRate(r: RuntimeRoom, admitPerMinute: number): Promise<void> {
   await fetch(`${r.url}/__room/admin/config`, {
     method: 'POST',
     body: JSON.stringify({ admitPerMinute }),
@@ -77,10 +78,10 @@ function positionShown(page: Page, position: number) {
   return page.locator('.position-number', { hasText: new RegExp(`^${position}$`) }).waitFor();
 }
 
-describe('a visitor in Chromium', () => {
+describe.each(RUNTIMES)('a visitor in Chromium, on the %s runtime', (runtime) => {
   it('waits in line, watches the position fall and arrives at the page first asked for', async () => {
     // Prepare: three visitors ahead, admission paused.
-    room = await startTestRoom({ WR_TICK_MS: '200', WR_ADMIT_PER_MINUTE: '0' });
+    room = await startRuntimeRoom(runtime, { WR_TICK_MS: '200', WR_ADMIT_PER_MINUTE: '0' });
     await fillLine(room, 3);
     context = await browser.newContext();
     const shown: number[] = [];
@@ -92,9 +93,11 @@ describe('a visitor in Chromium', () => {
     await page.goto(`${room.url}/tickets?show=evening`);
     const waitingRoomUrl = new URL(page.url());
     await positionShown(page, 4);
-    await page.screenshot({ path: 'test-results/waiting-room.png' });
+    await page.screenshot({ path: `test-results/waiting-room-${runtime}.png` });
     await setRate(room, 120);
-    await page.waitForURL(`${room.url}/tickets?show=evening`, { timeout: 20_000 });
+    await page.waitForURL(`${room.url}/tickets?show=evening`, {
+      timeout: 20_000 + room.settleMs,
+    });
 
     // Assess
     expect(waitingRoomUrl.pathname).toBe('/waiting-room/');
@@ -115,7 +118,7 @@ describe('a visitor in Chromium', () => {
 
   it('keeps the one place through a reload and in a second tab', async () => {
     // Prepare
-    room = await startTestRoom({ WR_TICK_MS: '200', WR_ADMIT_PER_MINUTE: '0' });
+    room = await startRuntimeRoom(runtime, { WR_TICK_MS: '200', WR_ADMIT_PER_MINUTE: '0' });
     await fillLine(room, 2);
     context = await browser.newContext();
     const { page, problems } = await openPage(context);
@@ -130,7 +133,7 @@ describe('a visitor in Chromium', () => {
     await positionShown(secondTab, 3);
 
     // Assess
-    const status = await room.room.status();
+    const status = await room.status();
     expect(status.waiting + status.arriving).toBe(3);
     await expect(page.getByText('Live').first().isVisible()).resolves.toBe(true);
     expect(problems).toEqual([]);
