@@ -12,10 +12,11 @@ import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integra
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { CLIENT_ACTIONS } from '../../functions/core/protocol.ts';
 import { acknowledge } from './nag.ts';
 
 /** The actions of functions/router.ts; each is a route key. */
-export const MESSAGE_ROUTES = ['join', 'resume', 'status', 'ping'] as const;
+export const MESSAGE_ROUTES = CLIENT_ACTIONS;
 
 export const STAGE_NAME = 'live';
 

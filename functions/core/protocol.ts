@@ -45,6 +45,12 @@ export type PingMessage = v.InferOutput<typeof PingSchema>;
 export type ClientMessage = JoinMessage | ResumeMessage | StatusMessage | PingMessage;
 export type ClientAction = ClientMessage['action'];
 
+/**
+ * The route keys of the WebSocket API (`$request.body.action`), beside `$connect`,
+ * `$disconnect` and `$default`.
+ */
+export const CLIENT_ACTIONS = Object.keys(ClientMessageSchemas) as ClientAction[];
+
 export interface JoinedMessage {
   type: 'joined';
   ticket: string;

@@ -50,7 +50,9 @@ export async function join(
   const session = newSession((deps.newId ?? randomUUID)(), connectionId, returnPath, now);
   const ticket = await signer.issueTicket(session.id, now);
   try {
-    await store.create(session, held?.id);
+    // The binding this connection has (to a place given up, or to one long forgotten) is the
+    // one to replace.
+    await store.create(session, heldId);
   } catch (error) {
     if (!(error instanceof ConnectionTakenError)) throw error;
     // Another join on this connection, running at the same time, took the place first.
@@ -76,10 +78,10 @@ export async function resume(
   const session = sessionId ? await store.get(sessionId) : undefined;
   if (!session) return [errorMessage(ErrorCode.invalidTicket, 'this ticket is not valid here')];
   if (session.state === 'abandoned') {
-    return [errorMessage(ErrorCode.invalidTicket, 'this place was given up after a long absence')];
+    return [placeGivenUp()];
   }
   if (session.state === 'admitted' && !passStillValid(session, clock.now())) {
-    return [errorMessage(ErrorCode.invalidTicket, 'this place was used and its pass has expired')];
+    return [passUsedUp()];
   }
   await store.attachConnection(session.id, connectionId);
   // Read again once attached: a tick running meanwhile may have admitted the session while it
@@ -87,7 +89,7 @@ export async function resume(
   // same time on AWS). Admitted after this read, it is connected and the tick tells it.
   const current = (await store.get(session.id)) ?? session;
   if (current.state === 'admitted' && !passStillValid(current, clock.now())) {
-    return [errorMessage(ErrorCode.invalidTicket, 'this place was used and its pass has expired')];
+    return [passUsedUp()];
   }
   const config = await deps.config.get();
   return answerFor(deps, current, config, ticket);
@@ -99,7 +101,7 @@ export async function status(deps: VisitorDeps, connectionId: string): Promise<S
   const session = sessionId ? await deps.store.get(sessionId) : undefined;
   if (!session) return [errorMessage(ErrorCode.badRequest, 'join or resume first')];
   if (session.state === 'abandoned') {
-    return [errorMessage(ErrorCode.invalidTicket, 'this place was given up after a long absence')];
+    return [placeGivenUp()];
   }
   if (session.state === 'arriving') await requeue(deps, session);
   return stateMessages(session, await deps.config.get(), await lineContext(deps));
@@ -143,9 +145,7 @@ async function lineContext(deps: VisitorDeps): Promise<LineContext> {
 function stateMessages(session: Session, config: RoomConfig, line: LineContext): ServerMessage[] {
   if (session.state === 'admitted' && session.pass) {
     if (!passStillValid(session, line.now)) {
-      return [
-        errorMessage(ErrorCode.invalidTicket, 'this place was used and its pass has expired'),
-      ];
+      return [passUsedUp()];
     }
     return [
       {
@@ -167,6 +167,14 @@ function stateMessages(session: Session, config: RoomConfig, line: LineContext):
     return [positionMessage(session.sentPosition, waiting, config.admitPerMinute)];
   }
   return [];
+}
+
+function passUsedUp(): ServerMessage {
+  return errorMessage(ErrorCode.invalidTicket, 'this place was used and its pass has expired');
+}
+
+function placeGivenUp(): ServerMessage {
+  return errorMessage(ErrorCode.invalidTicket, 'this place was given up after a long absence');
 }
 
 function passStillValid(session: Session, now: number): boolean {

@@ -9,18 +9,20 @@
  * The operator's commands write the SSM parameters the functions read; the status reads the
  * table and the queue. Every AWS call is counted ({@link AwsUsage}).
  */
-import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { ROOM_FUNCTION_ENTRIES, type RoomFunctionName } from '../../cdk/paths.ts';
 import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
 import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
+import { createSqsArrivalQueue } from '../../functions/adapters/aws/sqs-arrival-queue.ts';
 import {
   createSsmConfigSource,
   createSsmConfigWriter,
 } from '../../functions/adapters/aws/ssm-config.ts';
 import type { SessionStore } from '../../functions/core/ports.ts';
+import { CLIENT_ACTIONS } from '../../functions/core/protocol.ts';
 import { jwksOf, type SigningKey } from '../../functions/core/tokens.ts';
 import { Env } from '../../functions/env.ts';
 import { ConfigError, type LocalConfig } from '../config.ts';
@@ -132,6 +134,11 @@ async function assemble(
   });
   cleanup.push(async () => sqsClient.destroy());
   const queues = await createArrivalQueues(sqsClient, settings.roomId);
+  const arrivals = createSqsArrivalQueue({
+    client: sqsClient,
+    queueUrl: queues.arrivals,
+    roomId: settings.roomId,
+  });
 
   const functions = {} as Record<RoomFunctionName, LambdaFunction>;
   const invoke = (name: RoomFunctionName) => (event: APIGatewayProxyWebsocketEventV2) => {
@@ -140,14 +147,12 @@ async function assemble(
     return fn.invoke(event);
   };
   const api = await startWebSocketApi({
+    // As the CDK app routes them: every action and `$default` to the message function.
     routes: {
       $connect: invoke('connect'),
       $disconnect: invoke('disconnect'),
       $default: invoke('message'),
-      join: invoke('message'),
-      resume: invoke('message'),
-      status: invoke('message'),
-      ping: invoke('message'),
+      ...Object.fromEntries(CLIENT_ACTIONS.map((action) => [action, invoke('message')])),
     },
     stage: STAGE,
     domainName: new URL(settings.publicUrl).host,
@@ -213,18 +218,7 @@ async function assemble(
     client: documentClient,
     tableName,
     roomId: settings.roomId,
-    countArriving: async () => {
-      const { Attributes = {} } = await sqsClient.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: queues.arrivals,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-        }),
-      );
-      return (
-        Number(Attributes.ApproximateNumberOfMessages ?? 0) +
-        Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
-      );
-    },
+    countArriving: () => arrivals.approximateDepth(),
   });
   // The gate's flag: read often and cheaply (CloudFront caches the flag document on AWS).
   const gateConfig = createSsmConfigSource({

@@ -224,10 +224,7 @@ export function summarizeUsage(
   };
   // Taking the idle ticks out can dip below zero on a noisy run: nothing costs less than nothing.
   const perVisitor = scaleCounts(clampAtZero(total), visitors > 0 ? 1 / visitors : 0);
-  const perTickCounts = scaleCounts(
-    { ...processor, apiMessages: 0, connectionMinutes: 0, postToConnection: 0 },
-    ticks > 0 ? 1 / ticks : 0,
-  );
+  const perTickCounts = processorCountsPerTick(usage);
   return {
     visitors,
     ticks,
@@ -244,12 +241,15 @@ function clampAtZero(counts: BillableCounts): BillableCounts {
   ) as unknown as BillableCounts;
 }
 
-/** The processor's billable counts per tick with nobody waiting (its fixed cost). */
-export function idleCountsPerTick(idle: AwsUsage): BillableCounts {
-  const processor = billableCounts(idle, ['processor']);
-  const ticks = Math.max(1, idle.processor.ticks);
+/**
+ * The processor's billable counts per tick (API Gateway's traffic is the visitors'). Measured with
+ * nobody waiting, they are the room's fixed cost.
+ */
+export function processorCountsPerTick(usage: AwsUsage): BillableCounts {
+  const processor = billableCounts(usage, ['processor']);
+  const ticks = usage.processor.ticks;
   return scaleCounts(
     { ...processor, apiMessages: 0, connectionMinutes: 0, postToConnection: 0 },
-    1 / ticks,
+    ticks > 0 ? 1 / ticks : 0,
   );
 }

@@ -73,11 +73,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
   let current: Promise<Container> = startContainer(spec, metrics);
   await current;
 
-  /** The live container, replacing one that died (a crash, or a kill after a timeout). */
-  function container(): Promise<Container> {
-    return current;
-  }
-
+  /** Replaces a container that died (a crash, or a kill after a timeout) with a fresh one. */
   async function retire(dead: Container): Promise<void> {
     if ((await current.catch(() => null)) !== dead || closed) return;
     retiredUsage = addSdkUsage(retiredUsage, dead.lastUsage);
@@ -104,7 +100,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       running.set(id, performance.now());
       let timer: NodeJS.Timeout | undefined;
       try {
-        const host = await container();
+        const host = await current;
         const timedOut = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), spec.timeoutMs);
         });
@@ -138,7 +134,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       }
     },
     async sdkUsage() {
-      const host = await container();
+      const host = await current;
       const reply = await host.request({ type: 'usage', id: nextId++ });
       if (reply.type !== 'usage') {
         throw new InvocationError(

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import {
   type BillableCounts,
-  idleCountsPerTick,
+  processorCountsPerTick,
   subtractCounts,
   summarizeUsage,
   type UsageSummary,
@@ -125,7 +125,7 @@ export async function benchAws(options: {
     const idleStart = await server.backend.usage();
     await sleep(options.idleSeconds * 1000);
     const idle = usageBetween(idleStart, await server.backend.usage());
-    const idlePerTick = idleCountsPerTick(idle);
+    const idlePerTick = processorCountsPerTick(idle);
     options.log(
       `  idle: ${idle.processor.ticks} ticks, processor ${(idle.lambda.processor?.gbSeconds ?? 0).toFixed(0)} GB-s`,
     );

@@ -1,8 +1,11 @@
 /**
- * On API Gateway the processor's pushes and the message handler's replies travel separately: a
- * visitor admitted in the very tick that numbers it must still hear `joined` first.
+ * Joins on the AWS adapters: on API Gateway the processor's pushes and the message handler's
+ * replies travel separately, so a visitor admitted in the very tick that numbers it must still
+ * hear `joined` first; and a connection whose binding names a place long gone can still join.
  */
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectionKey } from '../../../functions/adapters/aws/dynamo-items.ts';
 import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
 import { createAwsHarness } from '../../helpers/aws-harness.ts';
 
@@ -44,5 +47,25 @@ describe('admitted and joined on the AWS adapters', () => {
     expect(pushedBefore).toEqual([]);
     expect(replies.map((m) => m.type)).toEqual(['joined']);
     expect(room.notifier.messages('c0').map((m) => m.type)).toEqual(['admitted']);
+  });
+});
+
+describe('a connection bound to a place that no longer exists', () => {
+  it('joins afresh instead of failing on the stale binding', async () => {
+    // Prepare: the binding outlived its session (expired, or never written).
+    const room = await createAwsHarness(db, { config: { admitPerMinute: 0 } });
+    await db.documentClient.send(
+      new PutCommand({
+        TableName: room.tableName,
+        Item: { ...connectionKey('c0'), sessionId: 'long-gone' },
+      }),
+    );
+
+    // Act
+    const replies = await room.send('c0', { action: 'join' });
+
+    // Assess
+    expect(replies.map((m) => m.type)).toEqual(['joined']);
+    expect(await room.store.sessionOfConnection('c0')).not.toBe('long-gone');
   });
 });
