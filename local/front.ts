@@ -4,7 +4,7 @@
  * the health check, the operator's admin endpoint and the WebSocket upgrade on `/ws`. What sits
  * behind `/ws`, and where the room's state and settings live, is the {@link RoomBackend}'s.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseGateConfig } from '../edge/gate.ts';
@@ -96,12 +96,58 @@ export interface Front {
   close(): Promise<void>;
 }
 
-/** Serves the room's HTTP front over `backend` and resolves once it listens. */
-export async function startFront(
+/**
+ * Serves the room's HTTP front over the backend `openBackend` starts, and resolves once both are
+ * up. The port is taken first: a port in use fails at once, before the backend starts anything
+ * (on start:aws-local, a dozen processes and servers), and nothing can take the port meanwhile.
+ * Until the backend is ready, requests get 503 with Retry-After.
+ */
+export async function startFront<B extends RoomBackend>(
+  settings: LocalConfig,
+  openBackend: () => Promise<B>,
+  options: FrontOptions,
+): Promise<Front & { backend: B }> {
+  const server = createServer((_req, res) => {
+    res.setHeader('retry-after', '1');
+    sendText(res, 503, 'The waiting room is starting.');
+  });
+  server.on('upgrade', (_req, socket) =>
+    socket.end('HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n\r\n'),
+  );
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.host, () => resolveListen());
+  });
+  let backend: B;
+  try {
+    backend = await openBackend();
+  } catch (error) {
+    await new Promise<void>((done) => server.close(() => done()));
+    throw error;
+  }
+  serveFront(server, settings, backend, options);
+  const port = (server.address() as AddressInfo).port;
+  backend.start();
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    backend,
+    async close() {
+      await backend.close();
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}
+
+/** Replaces the listening server's start-up answers with the room's routes. */
+function serveFront(
+  server: Server,
   settings: LocalConfig,
   backend: RoomBackend,
   options: FrontOptions,
-): Promise<Front> {
+): void {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? (() => {});
   const gate = createNodeGate({
@@ -127,7 +173,9 @@ export async function startFront(
     : (req: IncomingMessage, res: ServerResponse) =>
         serveDemoSite(req, res, new URL(req.url ?? '/', settings.publicUrl));
 
-  const server = createServer(async (req, res) => {
+  server.removeAllListeners('request');
+  server.removeAllListeners('upgrade');
+  server.on('request', async (req: IncomingMessage, res: ServerResponse) => {
     try {
       await route(req, res);
     } catch (error) {
@@ -169,21 +217,4 @@ export async function startFront(
     }
     backend.handleUpgrade(req, socket, head);
   });
-
-  await new Promise<void>((resolveListen, reject) => {
-    server.once('error', reject);
-    server.listen(settings.port, settings.host, () => resolveListen());
-  });
-  const port = (server.address() as AddressInfo).port;
-  backend.start();
-
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    async close() {
-      await backend.close();
-      server.closeAllConnections();
-      await new Promise<void>((done) => server.close(() => done()));
-    },
-  };
 }

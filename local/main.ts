@@ -67,6 +67,11 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   if (error instanceof ConfigError) {
     process.stderr.write(`Cannot start: ${error.message}\n`);
+  } else if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    const { address, port } = error as { address?: string; port?: number };
+    process.stderr.write(
+      `Cannot start: PORT: ${address}:${port} is already in use; stop what listens there or choose another PORT.\n`,
+    );
   } else {
     process.stderr.write(`Cannot start: ${error instanceof Error ? error.stack : String(error)}\n`);
   }

@@ -42,8 +42,11 @@ export async function startLocalServer(
   const room = createLocalRoom(settings, key, clock, (error, context) =>
     log('error', 'handler failed', { ...context, error: String(error) }),
   );
-  const backend = inProcessBackend(room, clock, log, options.onTick);
-  const front = await startFront(settings, backend, options);
+  const { backend: _, ...front } = await startFront(
+    settings,
+    async () => inProcessBackend(room, clock, log, options.onTick),
+    options,
+  );
   return { ...front, room };
 }
 

@@ -15,11 +15,9 @@ export async function startAwsLocalServer(
   aws: AwsLocalSettings,
   options: FrontOptions,
 ): Promise<AwsLocalServer> {
-  const backend = await startAwsBackend(settings, aws, options.log ?? (() => {}));
-  try {
-    return { ...(await startFront(settings, backend, options)), backend };
-  } catch (error) {
-    await backend.close();
-    throw error;
-  }
+  return startFront(
+    settings,
+    () => startAwsBackend(settings, aws, options.log ?? (() => {})),
+    options,
+  );
 }

@@ -29,6 +29,20 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Runs `start` on a free port, and again on another if something took that port between the
+ * probe and the listen (other test files open thousands of client sockets from the same range).
+ */
+async function onFreePort<T>(start: (port: number) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await start(await freePort());
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt === 5) throw error;
+    }
+  }
+}
+
 export interface TestRoom extends LocalServer {
   wsUrl: string;
   errors: string[];
@@ -44,15 +58,16 @@ function testSettings(port: number, env: Record<string, string>) {
 }
 
 export async function startTestRoom(env: Record<string, string> = {}): Promise<TestRoom> {
-  const port = await freePort();
   const errors: string[] = [];
-  const server = await startLocalServer(testSettings(port, env), {
-    clientDir: CLIENT_DIST,
-    log: (level, message, fields) => {
-      if (level === 'error') errors.push(`${message} ${JSON.stringify(fields)}`);
-    },
-  });
-  return { ...server, wsUrl: `ws://127.0.0.1:${port}/ws`, errors };
+  const server = await onFreePort((port) =>
+    startLocalServer(testSettings(port, env), {
+      clientDir: CLIENT_DIST,
+      log: (level, message, fields) => {
+        if (level === 'error') errors.push(`${message} ${JSON.stringify(fields)}`);
+      },
+    }),
+  );
+  return { ...server, wsUrl: `ws://127.0.0.1:${server.port}/ws`, errors };
 }
 
 /** `npm start` and `npm run start:aws-local`. */
@@ -101,14 +116,16 @@ export async function startRuntimeRoom(
       close: () => room.close(),
     };
   }
-  const port = await freePort();
   const errors: string[] = [];
-  const server = await startAwsLocalServer(testSettings(port, env), readAwsLocalConfig(env), {
-    clientDir: CLIENT_DIST,
-    log: (level, message, fields) => {
-      if (level === 'error') errors.push(`${message} ${JSON.stringify(fields)}`);
-    },
-  });
+  const server = await onFreePort((port) =>
+    startAwsLocalServer(testSettings(port, env), readAwsLocalConfig(env), {
+      clientDir: CLIENT_DIST,
+      log: (level, message, fields) => {
+        if (level === 'error') errors.push(`${message} ${JSON.stringify(fields)}`);
+      },
+    }),
+  );
+  const { port } = server;
   return {
     runtime,
     url: server.url,

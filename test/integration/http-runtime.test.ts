@@ -219,6 +219,43 @@ describe.each(RUNTIMES)('%s runtime', (runtime) => {
       expect(room.key.kid).toBe(firstKid);
     });
 
+    it('refuses a port in use at once, naming PORT, before starting anything behind it', async () => {
+      // Prepare
+      const taken = createServer();
+      await new Promise<void>((r) => taken.listen(0, '127.0.0.1', () => r()));
+      cleanups.push(() => new Promise<void>((r) => taken.close(() => r())));
+      const { port } = taken.address() as { port: number };
+      // On aws-local, the first thing the backend does is reach DynamoDB: count who calls.
+      let dynamoCalls = 0;
+      const dynamo = createServer((_req, res) => {
+        dynamoCalls += 1;
+        res.writeHead(500).end();
+      });
+      await new Promise<void>((r) => dynamo.listen(0, '127.0.0.1', () => r()));
+      cleanups.push(() => new Promise<void>((r) => dynamo.close(() => r())));
+      const dynamoPort = (dynamo.address() as { port: number }).port;
+
+      // Act
+      const result = await run(
+        TSX,
+        ['local/main.ts', ...(runtime === 'aws-local' ? ['--aws-local'] : [])],
+        {
+          env: {
+            ...process.env,
+            HOST: '127.0.0.1',
+            PORT: String(port),
+            WR_DYNAMODB_ENDPOINT: `http://127.0.0.1:${dynamoPort}`,
+          },
+        },
+      ).catch((e: { code: number; stderr: string }) => e);
+
+      // Assess
+      const { code, stderr } = result as { code: number; stderr: string };
+      expect(code).toBe(1);
+      expect(stderr).toContain(`PORT: 127.0.0.1:${port} is already in use`);
+      expect(dynamoCalls).toBe(0);
+    });
+
     it('refuses to start on a bad setting and names the variable', async () => {
       // Act
       const result = await run(
