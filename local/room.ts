@@ -7,13 +7,14 @@ import type { WebSocket } from 'ws';
 import { MemoryArrivalQueue } from '../functions/adapters/local/memory-arrival-queue.ts';
 import { MemoryConfigSource } from '../functions/adapters/local/memory-config.ts';
 import { MemorySessionStore } from '../functions/adapters/local/memory-session-store.ts';
-import { processLease } from '../functions/adapters/local/process-lease.ts';
+import { createProcessLease } from '../functions/adapters/local/process-lease.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
 import type { Clock, Delivery, Notifier } from '../functions/core/ports.ts';
 import {
   DEFAULT_PROCESSOR_SETTINGS,
+  forgetLine,
   type ProcessorDeps,
-  runTick,
+  runLoopTick,
   type TickReport,
 } from '../functions/core/processor.ts';
 import { runProcessorLoop } from '../functions/core/processor-loop.ts';
@@ -113,6 +114,7 @@ export function createLocalRoom(
       // In memory a page costs nothing: read the line in one.
       pageSize: 1_000_000,
     },
+    memory: forgetLine(),
   };
 
   return {
@@ -131,10 +133,10 @@ export function createLocalRoom(
       const sleep = (ms: number) =>
         wait(ms, undefined, { signal: stop.signal }).catch(() => undefined);
       const running = runProcessorLoop({
-        lease: processLease,
+        lease: createProcessLease(),
         clock,
         sleep,
-        tick: () => runTick(processor),
+        tick: (takenOver) => runLoopTick(processor, takenOver),
         tickMs: settings.tickMs,
         leaseMs: Number.POSITIVE_INFINITY,
         deadline: Number.POSITIVE_INFINITY,

@@ -10,7 +10,8 @@
  * 3. changed elsewhere in the line, by how much of their position they moved (largest first);
  * 4. unchanged but due a refresh after `refreshMs` (oldest first).
  *
- * Ranking uses a fixed number of buckets rather than a sort, so a plan costs O(waiting).
+ * Ranking uses a fixed number of buckets rather than a sort, so a plan costs O(candidates): the
+ * tick offers a bounded set of them (see `line.ts`), never the whole line.
  */
 
 export interface FanoutSettings {
@@ -24,37 +25,42 @@ export interface FanoutSettings {
   frontCount: number;
 }
 
-/**
- * What the plan reads of each waiting session, in line order: the i-th is at position i + 1.
- * Sessions are read in place, so planning allocates nothing per visitor.
- */
-export type FanoutEntry = Pick<
-  Session,
-  'sentPosition' | 'sentAt' | 'joinedAt' | 'connectionId' | 'disconnectedAt'
->;
+/** What the plan reads of a waiting session: what it was told, and whether it can be told. */
+export interface FanoutEntry {
+  sentPosition: number | null;
+  sentAt: number | null;
+  joinedAt: number;
+  connectionId: string | null;
+  disconnectedAt: number | null;
+}
 
-import type { Session } from './session.ts';
+/** A session the tick may tell its position, with that position (1 + sessions ahead). */
+export interface FanoutCandidate<E extends FanoutEntry = FanoutEntry> {
+  entry: E;
+  position: number;
+}
 
 const TIERS = 4;
 const STEPS = 16;
 const NOT_DUE = -1;
 
 /**
- * Returns the indices into `line` of the sessions to update this tick, in line order. Sessions
- * without a live connection are skipped. Every session whose position changed or whose refresh
- * is due is chosen when they number no more than `settings.budget`; otherwise the best `budget`
- * of them by the ranking above.
+ * Returns the indices into `candidates` of the sessions to update this tick, in the order
+ * given. Sessions without a live connection are skipped. Every session whose position changed
+ * or whose refresh is due is chosen when they number no more than `settings.budget`; otherwise
+ * the best `budget` of them by the ranking above.
  */
 export function planPositionUpdates(
-  line: readonly FanoutEntry[],
+  candidates: readonly FanoutCandidate[],
   now: number,
   settings: FanoutSettings,
 ): number[] {
-  const buckets = new Int16Array(line.length);
+  const buckets = new Int16Array(candidates.length);
   const counts = new Array<number>(TIERS * STEPS).fill(0);
   let due = 0;
-  for (let i = 0; i < line.length; i++) {
-    const bucket = bucketOf(line[i] as FanoutEntry, i + 1, now, settings);
+  for (let i = 0; i < candidates.length; i++) {
+    const { entry, position } = candidates[i] as FanoutCandidate;
+    const bucket = bucketOf(entry, position, now, settings);
     buckets[i] = bucket;
     if (bucket !== NOT_DUE) {
       counts[bucket] = (counts[bucket] as number) + 1;
@@ -65,7 +71,7 @@ export function planPositionUpdates(
   if (due <= budget) return indicesWhere(buckets, (b) => b !== NOT_DUE);
 
   // Find the lowest bucket that still (partly) fits, then take every candidate above it and, in
-  // line order (front first), as many of that bucket as the budget leaves room for.
+  // the order given, as many of that bucket as the budget leaves room for.
   let remaining = budget;
   let cutoff = counts.length - 1;
   for (; cutoff >= 0; cutoff--) {

@@ -7,9 +7,15 @@
 export interface Lease {
   /**
    * Takes the lease, or renews it if this holder already has it, until `now + durationMs`.
-   * Resolves false (and changes nothing) while another holder's lease has not expired.
+   * Resolves `renewed` when nobody else held it since this holder last did (what this holder
+   * remembers of the room is still current), `taken` when it is new to this holder or someone
+   * else held it meanwhile, and false (changing nothing) while another holder's lease has not
+   * expired.
    */
-  acquire(now: number, durationMs: number): Promise<boolean>;
+  acquire(now: number, durationMs: number): Promise<LeaseGrant>;
   /** Gives the lease up at once if this holder has it; does nothing otherwise. */
   release(): Promise<void>;
 }
+
+/** What {@link Lease.acquire} got. */
+export type LeaseGrant = 'taken' | 'renewed' | false;

@@ -45,11 +45,29 @@ export interface WaitingPage {
   next: string | null;
 }
 
-/** A `position` told to a visitor by the tick. */
-export interface PositionRecord {
+/**
+ * A change to a waiting session's connection, logged by the handler that made it so that the
+ * processor, which keeps the line in memory, learns it without reading the line again.
+ */
+export interface ConnectionChange {
   sessionId: string;
-  position: number;
-  sentAt: number;
+  /** The connection positions go to now (null: none announced yet). */
+  connectionId: string | null;
+  disconnectedAt: number | null;
+  /** The session's `connectionVersion` after the change: older versions are stale. */
+  version: number;
+  /**
+   * The visitor asked for its position (`status`) at `at`: tell it again at the next tick,
+   * unless it was told since.
+   */
+  asked?: boolean;
+  at?: number;
+}
+
+/** A page of the connection change log; pass `cursor` back to read what came after. */
+export interface ChangePage {
+  changes: ConnectionChange[];
+  cursor: string;
 }
 
 /** Per-room processor state that must survive a processor restart. */
@@ -62,10 +80,15 @@ export interface RoomState {
   recentAdmissions: { at: number; count: number }[];
   /** Length of the waiting line at the end of the last tick. */
   waiting: number;
+  /**
+   * When the last tick ended (epoch ms), or null: a processor that takes over reads the line
+   * only once the previous holder's last writes have had time to reach the line's index.
+   */
+  tickedAt: number | null;
 }
 
 export interface RoomCounts {
-  /** Numbered and waiting (holding a place). */
+  /** Numbered and waiting (holding a place); on AWS as of the last tick. */
   waiting: number;
   /** Joined but not yet numbered by the processor. */
   arriving: number;
@@ -92,24 +115,37 @@ export interface SessionStore {
   /** The session a connection belongs to (the latest one bound), if any. */
   sessionOfConnection(connectionId: string): Promise<string | undefined>;
   /**
-   * Makes `connectionId` the session's current connection, clears its disconnect mark and its
-   * `sentAt` (so the new connection hears its position at the next tick).
+   * Makes `connectionId` the session's current connection and clears its disconnect mark; for a
+   * waiting session the change is logged (the new connection hears its position at the next
+   * tick).
    */
   attachConnection(sessionId: string, connectionId: string): Promise<void>;
   /**
    * Records that a connection is gone. If it was its session's current connection, the session
-   * is marked disconnected at `at` (its abandon grace starts). Returns the session id, if any.
+   * is marked disconnected at `at` (its abandon grace starts) and, if waiting, the change is
+   * logged. Returns the session id, if any.
    */
   detachConnection(connectionId: string, at: number): Promise<string | undefined>;
+  /** Logs that a waiting session's visitor asked for its position (`status`). */
+  askForPosition(sessionId: string): Promise<void>;
+  /**
+   * The connection changes logged since `cursor` (null: from now on, nothing before). A change
+   * may be read more than once; its `version` makes applying it again harmless.
+   */
+  readChanges(cursor: string | null): Promise<ChangePage>;
   /**
    * Gives each still-unnumbered session its arrival's `order` as its place in line and makes it
    * `waiting`. Already numbered or unknown sessions are skipped (conditional on AWS), so a
-   * redelivered arrival changes nothing. Returns how many were numbered.
+   * redelivered arrival changes nothing. Returns the sessions numbered, as they are now (their
+   * connection included), in the order given.
    */
   numberArrivals(
     arrivals: readonly Pick<ReceivedArrival, 'sessionId' | 'order'>[],
-  ): Promise<number>;
-  /** Reads the waiting line in sequence order, a page at a time. */
+  ): Promise<Session[]>;
+  /**
+   * Reads the waiting line in sequence order, a page at a time: only when a processor takes the
+   * lease over (it keeps the line in memory while it holds it).
+   */
   listWaiting(cursor: string | null, limit: number): Promise<WaitingPage>;
   /** Admits a waiting session with its pass. False (and no change) if it was not waiting. */
   admit(sessionId: string, pass: IssuedPass, at: number): Promise<boolean>;
@@ -121,12 +157,6 @@ export interface SessionStore {
    */
   pendingAdmissionNotices(limit: number): Promise<Session[]>;
   markAdmissionNotified(sessionIds: readonly string[]): Promise<void>;
-  /**
-   * Records the positions the tick is about to send (as `sentPosition`/`sentAt`). Only what is
-   * sent is written, so a tick writes at most its fan-out budget; `status` answers with the last
-   * position told, which is never higher than the current one.
-   */
-  recordPositions(records: readonly PositionRecord[]): Promise<void>;
   getRoomState(): Promise<RoomState>;
   /**
    * Saves the room state. A state whose `refilledAt` is older than the stored one is ignored

@@ -4,7 +4,7 @@
  * are at least a minute apart); the clock and the sleep are passed in, so a test drives it with
  * a manual clock.
  */
-import type { Lease } from './lease.ts';
+import type { Lease, LeaseGrant } from './lease.ts';
 import type { Clock } from './ports.ts';
 import type { TickReport } from './processor.ts';
 
@@ -13,8 +13,11 @@ export interface ProcessorLoopOptions {
   clock: Clock;
   /** Waits `ms` (advances a manual clock in tests). */
   sleep: (ms: number) => Promise<void>;
-  /** Runs one tick of the room. */
-  tick: () => Promise<TickReport>;
+  /**
+   * Runs one tick of the room; `takenOver` when the lease was just taken (not renewed): what
+   * the processor remembers of the room may be stale and must be read again.
+   */
+  tick: (takenOver: boolean) => Promise<TickReport>;
   /** Interval between tick starts; also how often a held lease is tried again. */
   tickMs: number;
   /** How long each acquisition or renewal holds the lease; longer than any tick. */
@@ -66,11 +69,11 @@ export async function runProcessorLoop(
         return { ticks, failedTicks, held, ended: 'lease-lost' };
       }
       // `unknown` (the renewal call failed): a tick is skipped, as the lease may have lapsed.
-      if (granted === true) {
+      if (granted === 'taken' || granted === 'renewed') {
         held = true;
         holding = true;
         try {
-          const report = await options.tick();
+          const report = await options.tick(granted === 'taken');
           ticks += 1;
           options.onTick?.(report);
         } catch (error) {
@@ -102,7 +105,7 @@ async function tryAcquire(
   options: ProcessorLoopOptions,
   now: number,
   leaseMs: number,
-): Promise<boolean | 'unknown'> {
+): Promise<LeaseGrant | 'unknown'> {
   try {
     return await options.lease.acquire(now, leaseMs);
   } catch (error) {

@@ -1,11 +1,13 @@
 /**
  * The processor tick: the one place where the line moves. One leader runs it about every
- * second. Each step is safe to interrupt and repeat: numbering and admission are conditional in
- * the store, the token bucket is written before anyone is admitted, and `admitted` messages are
- * kept in an outbox until delivered.
+ * second, keeping the line in memory while it holds the lease ({@link WaitingLine}): it reads
+ * the line from the store only when it takes the lease over. Each step is safe to interrupt and
+ * repeat: numbering and admission are conditional in the store, the token bucket is written
+ * before anyone is admitted, and `admitted` messages are kept in an outbox until delivered.
  */
 import { allowance, etaSeconds } from './admission.ts';
 import { planPositionUpdates } from './fanout.ts';
+import { type LineEntry, WaitingLine } from './line.ts';
 import type {
   ArrivalQueue,
   Clock,
@@ -17,7 +19,6 @@ import type {
 } from './ports.ts';
 import type { PositionMessage, ServerMessage } from './protocol.ts';
 import { mainSiteUrl } from './return-path.ts';
-import type { Session } from './session.ts';
 
 export interface ProcessorSettings {
   mainOrigin: string;
@@ -49,6 +50,28 @@ export const DEFAULT_PROCESSOR_SETTINGS: Omit<ProcessorSettings, 'mainOrigin'> =
   pageSize: 1000,
 };
 
+/**
+ * What a processor remembers between its ticks while it holds the lease. A processor that takes
+ * the lease over starts from {@link forgetLine} (someone else may have moved the line).
+ */
+export interface ProcessorMemory {
+  /** The line, or null until it is read from the store. */
+  line: WaitingLine | null;
+  /** Where the connection change log was read up to. */
+  changes: string | null;
+}
+
+export function forgetLine(): ProcessorMemory {
+  return { line: null, changes: null };
+}
+
+/**
+ * How long after the last tick of another holder a processor waits before it reads the line:
+ * on AWS the line is read from a global secondary index, which lags the table by a fraction of
+ * a second, and the last sessions numbered or admitted must show there as they are.
+ */
+export const TAKEOVER_SETTLE_MS = 2000;
+
 export interface ProcessorDeps {
   store: SessionStore;
   queue: ArrivalQueue;
@@ -57,13 +80,18 @@ export interface ProcessorDeps {
   signer: Signer;
   clock: Clock;
   settings: ProcessorSettings;
+  memory: ProcessorMemory;
 }
 
 /** What one tick did, for logs, metrics and tests. */
 export interface TickReport {
   at: number;
   config: RoomConfig;
+  /** Whether this tick read the line from the store (a takeover). */
+  lineRead: boolean;
   numbered: number;
+  /** Connection changes applied from the log. */
+  changes: number;
   admitted: string[];
   abandoned: string[];
   admissionsDelivered: number;
@@ -74,45 +102,92 @@ export interface TickReport {
 
 const RECEIVE_BATCH = 10;
 
-/** Runs one tick: number arrivals, drop the abandoned, admit, notify. */
+/** The processor has just taken over and waits for the line's index to settle. */
+export class LineNotSettledError extends Error {
+  constructor(readonly waitMs: number) {
+    super(`the line is read ${waitMs} ms from now, once the previous tick's writes have settled`);
+    this.name = 'LineNotSettledError';
+  }
+}
+
+/** Runs one tick: number arrivals, learn connection changes, drop the abandoned, admit, notify. */
 export async function runTick(deps: ProcessorDeps): Promise<TickReport> {
-  const { store, clock, settings } = deps;
+  const { store, clock, memory } = deps;
   const config = await deps.config.get();
-  const numbered = await numberArrivals(deps);
+  const lineRead = memory.line === null;
+  const line = memory.line ?? (await readLine(deps));
+  memory.line = line;
+  const numbered = await numberArrivals(deps, line);
+  const changes = await applyChanges(deps, line);
   const now = clock.now();
-  const line = await readLine(store, settings.pageSize);
 
-  const abandoned = await abandonGone(store, line, now, settings.abandonAfterMs);
-  const gone = new Set(abandoned);
-  const stillWaiting = gone.size > 0 ? line.filter((session) => !gone.has(session.id)) : line;
-
-  const { admitted, tried } = config.enabled
-    ? await admitFromHead(deps, config, stillWaiting, now)
-    : { admitted: [], tried: 0 };
+  const abandoned = await abandonGone(deps, line, now);
+  const admitted = config.enabled ? await admitFromHead(deps, config, line, now) : [];
   const admissionsDelivered = await deliverAdmissions(deps);
-  // Every head tried has left the line: admitted here, or (its conditional admission refused)
-  // already admitted by a processor that overlapped this one while the lease changed hands.
-  const waiting = stillWaiting.slice(tried);
   const { positionsSent, opensSent } = config.enabled
-    ? await sendPositions(deps, config, waiting, now, admissionsDelivered)
-    : { positionsSent: 0, opensSent: await sendOpens(deps, waiting) };
+    ? await sendPositions(deps, config, line, now, admissionsDelivered)
+    : { positionsSent: 0, opensSent: await sendOpens(deps, line) };
 
-  await store.putRoomState({ ...(await store.getRoomState()), waiting: waiting.length });
+  await store.putRoomState({
+    ...(await store.getRoomState()),
+    waiting: line.size,
+    tickedAt: clock.now(),
+  });
   return {
     at: now,
     config,
+    lineRead,
     numbered,
+    changes,
     admitted,
     abandoned,
     admissionsDelivered,
     positionsSent,
     opensSent,
-    waiting: waiting.length,
+    waiting: line.size,
   };
 }
 
+/**
+ * Reads the whole line from the store, once, when the lease is taken over. The change log is
+ * opened first, so a connection change made while the line is read is applied after it.
+ */
+async function readLine({ store, clock, settings, memory }: ProcessorDeps): Promise<WaitingLine> {
+  const { tickedAt } = await store.getRoomState();
+  const settled = tickedAt === null ? 0 : tickedAt + TAKEOVER_SETTLE_MS - clock.now();
+  if (settled > 0) throw new LineNotSettledError(settled);
+  memory.changes = (await store.readChanges(null)).cursor;
+  const line = new WaitingLine();
+  let cursor: string | null = null;
+  do {
+    const page = await store.listWaiting(cursor, settings.pageSize);
+    for (const session of page.sessions) line.append(session);
+    cursor = page.next;
+  } while (cursor !== null);
+  return line;
+}
+
+/**
+ * A tick of a processor's loop: after a lease takeover, or a failed tick, the line is read from
+ * the store again.
+ */
+export async function runLoopTick(deps: ProcessorDeps, takenOver: boolean): Promise<TickReport> {
+  if (takenOver) Object.assign(deps.memory, forgetLine());
+  try {
+    return await runTick(deps);
+  } catch (error) {
+    // A tick cut short may have changed the store without the line hearing of it (a numbering
+    // whose answer was lost is never redelivered as new): the next tick reads the line again.
+    Object.assign(deps.memory, forgetLine());
+    throw error;
+  }
+}
+
 /** Drains the arrival queue in order, giving each arriving session its place in line. */
-async function numberArrivals({ queue, store, settings }: ProcessorDeps): Promise<number> {
+async function numberArrivals(
+  { queue, store, settings }: ProcessorDeps,
+  line: WaitingLine,
+): Promise<number> {
   let numbered = 0;
   let seen = 0;
   while (seen < settings.maxArrivalsPerTick) {
@@ -121,36 +196,40 @@ async function numberArrivals({ queue, store, settings }: ProcessorDeps): Promis
     seen += batch.length;
     // Numbered before acknowledged: a crash in between redelivers, and the store skips
     // sessions that already have a number.
-    numbered += await store.numberArrivals(batch);
+    const sessions = await store.numberArrivals(batch);
+    for (const session of sessions) line.append(session);
+    numbered += sessions.length;
     await queue.acknowledge(batch);
   }
   return numbered;
 }
 
-async function readLine(store: SessionStore, pageSize: number): Promise<readonly Session[]> {
-  const pages: (readonly Session[])[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await store.listWaiting(cursor, pageSize);
-    pages.push(page.sessions);
-    cursor = page.next;
-  } while (cursor !== null);
-  return pages.length === 1 ? (pages[0] as readonly Session[]) : ([] as Session[]).concat(...pages);
+/** Applies the connection changes logged since the last tick; returns how many were read. */
+async function applyChanges({ store, memory }: ProcessorDeps, line: WaitingLine): Promise<number> {
+  const page = await store.readChanges(memory.changes);
+  for (const change of page.changes) line.apply(change);
+  memory.changes = page.cursor;
+  return page.changes.length;
 }
 
 /** Drops the sessions whose connection has been gone longer than the grace; returns their ids. */
 async function abandonGone(
-  store: SessionStore,
-  line: readonly Session[],
+  { store, settings }: ProcessorDeps,
+  line: WaitingLine,
   now: number,
-  graceMs: number,
 ): Promise<string[]> {
-  const overdue = line.filter((s) => s.disconnectedAt !== null && now - s.disconnectedAt > graceMs);
   const abandoned: string[] = [];
-  for (const session of overdue) {
-    // Conditional on the same absence: a visitor who came back meanwhile keeps the place.
-    if (await store.abandon(session.id, session.disconnectedAt as number, now)) {
-      abandoned.push(session.id);
+  for (const entry of line.disconnectedBefore(now - settings.abandonAfterMs)) {
+    // Conditional on the same absence: a visitor who came back meanwhile keeps the place (and
+    // the line learns the new connection from the change log).
+    if (await store.abandon(entry.id, entry.disconnectedAt as number, now)) {
+      abandoned.push(entry.id);
+      line.remove(entry.id);
+    } else {
+      // The store knows better (a change not yet read, or a lost one): take its word.
+      const current = await store.get(entry.id);
+      if (current?.state !== 'waiting') line.remove(entry.id);
+      else line.refresh(current);
     }
   }
   return abandoned;
@@ -158,30 +237,31 @@ async function abandonGone(
 
 /**
  * Admits the first sessions of the line up to the token-bucket allowance. The bucket is saved
- * first, so a crash after it can only admit fewer, never more, than the rate allows. Returns the
- * sessions admitted and how many heads of the line were tried.
+ * first, so a crash after it can only admit fewer, never more, than the rate allows. Every head
+ * tried leaves the line: admitted here, or (its conditional admission refused) already admitted
+ * by a processor that overlapped this one while the lease changed hands.
  */
 async function admitFromHead(
   { store, signer, settings }: ProcessorDeps,
   config: RoomConfig,
-  line: readonly Session[],
+  line: WaitingLine,
   now: number,
-): Promise<{ admitted: string[]; tried: number }> {
+): Promise<string[]> {
   const { admit, next } = allowance(
     await store.getRoomState(),
     config.admitPerMinute,
     settings.tickMs,
     now,
-    line.length,
+    line.size,
   );
   await store.putRoomState(next);
   const admitted: string[] = [];
-  const heads = line.slice(0, admit);
-  for (const session of heads) {
-    const pass = await signer.issuePass(session.id, now);
-    if (await store.admit(session.id, pass, now)) admitted.push(session.id);
+  for (const entry of line.heads(admit)) {
+    const pass = await signer.issuePass(entry.id, now);
+    if (await store.admit(entry.id, pass, now)) admitted.push(entry.id);
+    line.remove(entry.id);
   }
-  return { admitted, tried: heads.length };
+  return admitted;
 }
 
 /**
@@ -227,58 +307,58 @@ async function deliverAdmissions(deps: ProcessorDeps): Promise<number> {
 
 /**
  * Pushes `position` to the waiting visitors the fan-out plan picks within this tick's budget
- * (what `admitted` messages already spent this tick is taken off it first).
+ * (what `admitted` messages already spent this tick is taken off it first), among the
+ * candidates the line offers: the untold, the front, and a window rotating through the rest
+ * (a budget's worth, so the whole line comes round every `size / budget` ticks).
  */
 async function sendPositions(
   deps: ProcessorDeps,
   config: RoomConfig,
-  waiting: readonly Session[],
+  line: WaitingLine,
   now: number,
   alreadySent: number,
 ): Promise<{ positionsSent: number; opensSent: number }> {
-  const { store, settings } = deps;
-  const chosen = planPositionUpdates(waiting, now, {
-    budget: (settings.positionBudgetPerSecond * settings.tickMs) / 1000 - alreadySent,
+  const { settings } = deps;
+  const budget = (settings.positionBudgetPerSecond * settings.tickMs) / 1000 - alreadySent;
+  const frontCount = Math.max(100, config.admitPerMinute);
+  const candidates = line.candidates(
+    Math.min(frontCount, Math.max(0, budget)),
+    Math.max(0, budget),
+  );
+  const chosen = planPositionUpdates(candidates, now, {
+    budget,
     refreshMs: settings.positionRefreshMs,
     maxIntervalMs: settings.maxUpdateIntervalMs,
-    frontCount: Math.max(100, config.admitPerMinute),
-  }).filter((index) => {
-    // One processor never computes a place behind one it told (nobody is put ahead of a
-    // visitor); a tick overlapping another while the lease changes hands may read the line
-    // before the other's admissions, and such a number must not go out.
-    const told = (waiting[index] as Session).sentPosition;
-    return told === null || index + 1 <= told;
-  });
-  // Recorded before sending, so a `status` answered meanwhile can never show a higher
-  // position than the one on its way.
-  await store.recordPositions(
-    chosen.map((index) => ({
-      sessionId: (waiting[index] as Session).id,
-      position: index + 1,
-      sentAt: now,
-    })),
-  );
+    frontCount,
+  })
+    .map((index) => candidates[index] as { entry: LineEntry; position: number })
+    // A place never goes up: the line in memory only shrinks ahead of a visitor, and should
+    // anything have put someone ahead (a takeover's read), the visitor hears nothing until its
+    // place is back below what it was told.
+    .filter(({ entry, position }) => entry.sentPosition === null || position <= entry.sentPosition);
   let positionsSent = 0;
-  await forEachLimited(chosen, settings.sendConcurrency, async (index) => {
-    const session = waiting[index] as Session;
-    const message = positionMessage(index + 1, waiting.length, config.admitPerMinute);
-    if ((await sendSafely(deps, session.connectionId as string, message)) === 'sent') {
-      positionsSent += 1;
-    }
+  await forEachLimited(chosen, settings.sendConcurrency, async ({ entry, position }) => {
+    const connectionId = entry.connectionId as string;
+    line.told(entry, position, now);
+    const message = positionMessage(position, line.size, config.admitPerMinute);
+    // A gone connection is marked in the store, whose change log tells the line next tick.
+    if ((await sendSafely(deps, connectionId, message)) === 'sent') positionsSent += 1;
   });
   return { positionsSent, opensSent: 0 };
 }
 
 /** With the room off, every connected visitor still in line is told to go straight in. */
-async function sendOpens(deps: ProcessorDeps, waiting: readonly Session[]): Promise<number> {
+async function sendOpens(deps: ProcessorDeps, line: WaitingLine): Promise<number> {
   let sent = 0;
-  const connected = waiting.filter((s) => s.connectionId !== null && s.disconnectedAt === null);
-  await forEachLimited(connected, deps.settings.sendConcurrency, async (session) => {
+  const connected = [...line.entries()].filter(
+    (entry) => entry.connectionId !== null && entry.disconnectedAt === null,
+  );
+  await forEachLimited(connected, deps.settings.sendConcurrency, async (entry) => {
     const message: ServerMessage = {
       type: 'open',
-      redirectUrl: mainSiteUrl(deps.settings.mainOrigin, session.returnPath),
+      redirectUrl: mainSiteUrl(deps.settings.mainOrigin, entry.returnPath),
     };
-    if ((await sendSafely(deps, session.connectionId as string, message)) === 'sent') sent += 1;
+    if ((await sendSafely(deps, entry.connectionId as string, message)) === 'sent') sent += 1;
   });
   return sent;
 }

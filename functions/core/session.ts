@@ -23,10 +23,11 @@ export interface Session {
   connectionId: string | null;
   /** Epoch ms since the current connection has been gone, or null while connected. */
   disconnectedAt: number | null;
-  /** The position last told to the visitor (on any connection), null before the first. */
-  sentPosition: number | null;
-  /** When it was told on the current connection; null after a new connection attached. */
-  sentAt: number | null;
+  /**
+   * Goes up by one with every change of `connectionId` or `disconnectedAt`, so the processor
+   * can tell a late change from a newer one.
+   */
+  connectionVersion: number;
   pass: IssuedPass | null;
   admittedAt: number | null;
   /** Whether the `admitted` message has been delivered (or made moot by a lost connection). */
@@ -48,8 +49,7 @@ export function newSession(
     seq: null,
     connectionId,
     disconnectedAt: null,
-    sentPosition: null,
-    sentAt: null,
+    connectionVersion: 0,
     pass: null,
     admittedAt: null,
     admissionNotified: false,

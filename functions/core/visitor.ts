@@ -12,7 +12,6 @@ import {
   type SessionStore,
   type Signer,
 } from './ports.ts';
-import { positionMessage } from './processor.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from './protocol.ts';
 import { mainSiteUrl, safeReturnPath } from './return-path.ts';
 import { isInLine, newSession, type Session } from './session.ts';
@@ -104,7 +103,9 @@ export async function status(deps: VisitorDeps, connectionId: string): Promise<S
     return [placeGivenUp()];
   }
   if (session.state === 'arriving') await requeue(deps, session);
-  return stateMessages(session, await deps.config.get(), await lineContext(deps));
+  // The processor keeps the line and tells the position: it hears the question at its next tick.
+  if (session.state === 'waiting') await deps.store.askForPosition(session.id);
+  return stateMessages(session, await deps.config.get(), lineContext(deps));
 }
 
 async function answerFor(
@@ -115,32 +116,38 @@ async function answerFor(
 ): Promise<ServerMessage[]> {
   if (session.state === 'arriving') await requeue(deps, session);
   const joined: ServerMessage = { type: 'joined', ticket, sessionId: session.id };
-  return [joined, ...stateMessages(session, config, await lineContext(deps))];
+  return [joined, ...stateMessages(session, config, lineContext(deps))];
 }
 
 /**
- * Puts an arriving session's arrival on the queue again: idempotent (the queue deduplicates, the
- * store numbers a session once), and it heals a join whose enqueue failed after the session was
- * stored.
+ * How long a session may stay `arriving` before a `status`, a repeated `join` or a `resume`
+ * puts its arrival on the queue again: an enqueue that failed after the session was stored
+ * is healed, while the usual case (numbered at the next tick) costs no queue call at all.
  */
-function requeue(deps: VisitorDeps, session: Session): Promise<void> {
-  return deps.queue.enqueue({ sessionId: session.id, joinedAt: session.joinedAt });
+export const REQUEUE_AFTER_MS = 10_000;
+
+/**
+ * Puts a long-arriving session's arrival on the queue again: idempotent (the queue deduplicates,
+ * the store numbers a session once).
+ */
+async function requeue(deps: VisitorDeps, session: Session): Promise<void> {
+  if (deps.clock.now() - session.joinedAt < REQUEUE_AFTER_MS) return;
+  await deps.queue.enqueue({ sessionId: session.id, joinedAt: session.joinedAt });
 }
 
 interface LineContext {
   mainOrigin: string;
   now: number;
-  waiting: number;
 }
 
-async function lineContext(deps: VisitorDeps): Promise<LineContext> {
-  const { waiting } = await deps.store.getRoomState();
-  return { mainOrigin: deps.mainOrigin, now: deps.clock.now(), waiting };
+function lineContext(deps: VisitorDeps): LineContext {
+  return { mainOrigin: deps.mainOrigin, now: deps.clock.now() };
 }
 
 /**
- * Where a session stands, as messages: its pass if admitted, `open` if the room is off, its
- * position if numbered. An arriving session gets its first position from the next tick.
+ * Where a session stands, as messages: its pass if admitted, `open` if the room is off. A
+ * waiting session hears its position from the processor, which keeps the line: at its next
+ * tick for a new connection or a `status`.
  */
 function stateMessages(session: Session, config: RoomConfig, line: LineContext): ServerMessage[] {
   if (session.state === 'admitted' && session.pass) {
@@ -160,11 +167,6 @@ function stateMessages(session: Session, config: RoomConfig, line: LineContext):
   }
   if (isInLine(session) && !config.enabled) {
     return [{ type: 'open', redirectUrl: mainSiteUrl(line.mainOrigin, session.returnPath) }];
-  }
-  if (session.state === 'waiting' && session.sentPosition !== null) {
-    // The line may have shrunk since the last tick, never grown ahead of this visitor.
-    const waiting = Math.max(line.waiting, session.sentPosition);
-    return [positionMessage(session.sentPosition, waiting, config.admitPerMinute)];
   }
   return [];
 }

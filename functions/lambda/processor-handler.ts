@@ -3,10 +3,11 @@
  * every minute) takes the lease and ticks every `tickMs` until a margin before the function's
  * timeout, then releases the lease for the next invocation.
  */
+import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 import type { Lease } from '../core/lease.ts';
 import type { Clock } from '../core/ports.ts';
-import { type ProcessorDeps, runTick, type TickReport } from '../core/processor.ts';
+import { type ProcessorDeps, runLoopTick, type TickReport } from '../core/processor.ts';
 import { type ProcessorLoopOutcome, runProcessorLoop } from '../core/processor-loop.ts';
 import { Metric, MetricUnit, type Observability, publish } from './observability.ts';
 
@@ -17,7 +18,10 @@ export const LEASE_MS = 15_000;
 
 export interface ProcessorHandlerDeps {
   processor: ProcessorDeps;
-  /** The lease for one run; `owner` is unique to the invocation. */
+  /**
+   * The lease of this processor; `owner` is unique to the container, so that the next
+   * invocation in the same container renews it and keeps the line it holds in memory.
+   */
   lease: (owner: string) => Lease;
   clock: Clock;
   sleep: (ms: number) => Promise<void>;
@@ -29,15 +33,16 @@ export interface ProcessorHandlerDeps {
 export function createProcessorHandler(deps: ProcessorHandlerDeps) {
   const { logger, metrics } = deps.observability;
   const { processor, clock } = deps;
+  const lease = deps.lease(randomUUID());
   return async (_event: unknown, context: Context): Promise<ProcessorLoopOutcome> => {
     logger.addContext(context);
     const deadline =
       clock.now() + context.getRemainingTimeInMillis() - (deps.stopMarginMs ?? STOP_MARGIN_MS);
     const outcome = await runProcessorLoop({
-      lease: deps.lease(context.awsRequestId),
+      lease,
       clock,
       sleep: deps.sleep,
-      tick: () => runTick(processor),
+      tick: (takenOver) => runLoopTick(processor, takenOver),
       tickMs: processor.settings.tickMs,
       leaseMs: deps.leaseMs ?? LEASE_MS,
       deadline,

@@ -2,7 +2,7 @@
 import { realSleep } from '../adapters/aws/aws-errors.ts';
 import { createDynamoLease } from '../adapters/aws/dynamo-lease.ts';
 import { systemClock } from '../adapters/local/system-clock.ts';
-import { DEFAULT_PROCESSOR_SETTINGS } from '../core/processor.ts';
+import { DEFAULT_PROCESSOR_SETTINGS, forgetLine } from '../core/processor.ts';
 import { createObservability } from './observability.ts';
 import { createProcessorHandler } from './processor-handler.ts';
 import { readSettings } from './settings.ts';
@@ -51,6 +51,8 @@ export const handler = createProcessorHandler({
       // order, and 60,000 a minute is still drained.
       maxArrivalsPerTick: 1000,
     },
+    // Kept by the container from one invocation to the next while it keeps the lease.
+    memory: forgetLine(),
   },
   lease: (owner) =>
     createDynamoLease({ tableName: settings.tableName, roomId: settings.roomId, owner }),

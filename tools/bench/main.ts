@@ -46,7 +46,7 @@ async function main(): Promise<void> {
       log(`tick: ${f0(waiting)} waiting...`);
       const result = await benchTick(waiting, 5);
       ticks.push(result);
-      log(`  tick median ${f1(result.tick.median)} ms, plan ${f1(result.plan.median)} ms`);
+      log(`  tick median ${f1(result.tick.median)} ms, takeover ${f1(result.takeoverMs)} ms`);
     }
   }
   if (only.has('gate')) {
@@ -94,14 +94,15 @@ async function main(): Promise<void> {
       '',
       'One tick of the core over the in-process adapters with N sessions waiting, all connected, one',
       'admission per tick (so every position changes), and the default fan-out budget (20,000 messages',
-      'a second). "Plan" is the fan-out plan alone (the part the AWS adapters share), over the same line',
-      'with every visitor due. Median of 5 ticks after a warm-up.',
+      'a second). The processor keeps the line in memory while it holds the lease: "takeover" is its',
+      'first tick, which reads the whole line as a processor taking the lease over does; "tick" is the',
+      'median of the 5 steady ticks after it, whose cost follows the budget, not the line.',
       '',
-      '| waiting | tick (ms) | plan (ms) | positions sent | target |',
+      '| waiting | tick (ms) | takeover (ms) | positions sent a tick | target |',
       '| ---: | ---: | ---: | ---: | --- |',
       ...ticks.map(
         (t) =>
-          `| ${f0(t.waiting)} | ${f1(t.tick.median)} | ${f1(t.plan.median)} | ${f0(t.positionsSent)} | ${t.waiting === 1_000_000 ? `< 100 ms: ${mark(t.tick.median < 100)}` : ''} |`,
+          `| ${f0(t.waiting)} | ${f1(t.tick.median)} | ${f0(t.takeoverMs)} | ${f0(t.positionsSent)} | ${t.waiting === 1_000_000 ? `< 10 ms: ${mark(t.tick.median < 10)}` : ''} |`,
       ),
       '',
     );

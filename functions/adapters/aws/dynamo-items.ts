@@ -9,6 +9,12 @@
  * | room state           | `R#<roomId>`    | `STATE`             | token bucket, last line length, totals  |
  * | pending `admitted`   | `R#<roomId>`    | `OUTBOX#<sessionId>`| one per admission not yet delivered     |
  * | processor lease      | `R#<roomId>`    | `LEASE`             | `owner`, `expiresAt`                    |
+ * | connection change    | `R#<roomId>#CHG#<shard>` | `<ms>#<sessionId>#<version>` | TTL an hour; see below |
+ *
+ * Connection changes of waiting sessions are logged for the processor, which keeps the line in
+ * memory: spread over {@link CHANGE_SHARDS} partitions by session id (a partition takes 1,000
+ * writes a second), sorted by time, read with consistent Queries from a little before the last
+ * read (a handler's write may land a moment after the time it carries).
  *
  * A session item stores the {@link Session} fields that are not null (a null is an absent
  * attribute, so `seq` and `line` never hold a NULL that the index would refuse), plus `line`,
@@ -22,6 +28,8 @@ export const CONNECTION_SK = 'C';
 export const STATE_SK = 'STATE';
 export const LEASE_SK = 'LEASE';
 export const OUTBOX_PREFIX = 'OUTBOX#';
+/** Partitions of the connection change log. */
+export const CHANGE_SHARDS = 8;
 /** Name of the sparse GSI that holds the waiting line in `seq` order. */
 export const LINE_INDEX = 'line';
 
@@ -36,6 +44,19 @@ export const outboxKey = (roomId: string, sessionId: string) => ({
   sk: `${OUTBOX_PREFIX}${sessionId}`,
 });
 
+/** The partition of the change log a session's changes go to. */
+export function changePk(roomId: string, sessionId: string): string {
+  let hash = 0;
+  for (let i = 0; i < sessionId.length; i++) hash = (hash * 31 + sessionId.charCodeAt(i)) | 0;
+  return changeShardPk(roomId, Math.abs(hash) % CHANGE_SHARDS);
+}
+
+export const changeShardPk = (roomId: string, shard: number) => `R#${roomId}#CHG#${shard}`;
+
+/** The sort key of a change: time first (13 digits, so it sorts), unique per session version. */
+export const changeSk = (at: number, sessionId: string, version: number) =>
+  `${String(Math.max(0, Math.floor(at))).padStart(13, '0')}#${sessionId}#${version}`;
+
 export interface SessionItem {
   pk: string;
   sk: string;
@@ -46,8 +67,7 @@ export interface SessionItem {
   seq?: string;
   connectionId?: string;
   disconnectedAt?: number;
-  sentPosition?: number;
-  sentAt?: number;
+  connectionVersion: number;
   pass?: IssuedPass;
   admittedAt?: number;
   admissionNotified: boolean;
@@ -67,13 +87,12 @@ export function toSessionItem(session: Session, roomId: string, ttl?: number): S
     state: session.state,
     returnPath: session.returnPath,
     joinedAt: session.joinedAt,
+    connectionVersion: session.connectionVersion,
     admissionNotified: session.admissionNotified,
   };
   if (session.seq !== null) item.seq = session.seq;
   if (session.connectionId !== null) item.connectionId = session.connectionId;
   if (session.disconnectedAt !== null) item.disconnectedAt = session.disconnectedAt;
-  if (session.sentPosition !== null) item.sentPosition = session.sentPosition;
-  if (session.sentAt !== null) item.sentAt = session.sentAt;
   if (session.pass !== null) item.pass = { ...session.pass };
   if (session.admittedAt !== null) item.admittedAt = session.admittedAt;
   if (session.state === 'waiting' && session.seq !== null) item.line = roomId;
@@ -104,8 +123,7 @@ export function fromSessionItem(item: Record<string, unknown>): Session {
     seq: stringOrNull(item.seq),
     connectionId: stringOrNull(item.connectionId),
     disconnectedAt: numberOrNull(item.disconnectedAt),
-    sentPosition: numberOrNull(item.sentPosition),
-    sentAt: numberOrNull(item.sentAt),
+    connectionVersion: numberOr(item.connectionVersion, 0),
     pass:
       pass && typeof pass.token === 'string' && typeof pass.expiresAt === 'number'
         ? { token: pass.token, expiresAt: pass.expiresAt }
@@ -117,6 +135,10 @@ export function fromSessionItem(item: Record<string, unknown>): Session {
 
 function stringOrNull(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
+}
+
+function numberOr(value: unknown, fallback: number): number {
+  return typeof value === 'number' ? value : fallback;
 }
 
 function numberOrNull(value: unknown): number | null {

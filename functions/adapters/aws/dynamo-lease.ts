@@ -3,10 +3,14 @@
  * renewed by a conditional write that succeeds only if nobody holds it, it has expired, or this
  * owner holds it.
  *
+ * The holder is a processor (a Lambda container), not one invocation: a release only expires
+ * the lease and keeps its owner, so when the same container takes it again and nobody held it
+ * in between, `acquire` answers `renewed` and the line it keeps in memory is still current.
+ *
  * Expiry is compared with the clock of whoever tries to take the lease, so the lease must be
  * much longer than the clock skew between Lambda hosts (NTP keeps it well under a second).
  */
-import { DeleteCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Lease } from '../../core/lease.ts';
 import { isConditionFailed } from './aws-errors.ts';
 import { defaultDocumentClient } from './clients.ts';
@@ -16,7 +20,7 @@ export interface DynamoLeaseOptions {
   client?: DynamoDBDocumentClient;
   tableName: string;
   roomId: string;
-  /** Who holds it: unique per processor run (the Lambda request id). */
+  /** Who holds it: unique per processor (one per Lambda container). */
   owner: string;
 }
 
@@ -27,7 +31,7 @@ export function createDynamoLease(options: DynamoLeaseOptions): Lease {
   return {
     async acquire(now, durationMs) {
       try {
-        await client.send(
+        const { Attributes } = await client.send(
           new UpdateCommand({
             TableName,
             Key,
@@ -45,9 +49,10 @@ export function createDynamoLease(options: DynamoLeaseOptions): Lease {
               // Housekeeping only: an expired lease is free whether or not it was deleted.
               ':ttl': Math.floor((now + durationMs) / 1000) + 3600,
             },
+            ReturnValues: 'ALL_OLD',
           }),
         );
-        return true;
+        return Attributes?.owner === owner ? 'renewed' : 'taken';
       } catch (error) {
         if (isConditionFailed(error)) return false;
         throw error;
@@ -55,13 +60,15 @@ export function createDynamoLease(options: DynamoLeaseOptions): Lease {
     },
     async release() {
       try {
+        // Expired at once, owner kept: see above.
         await client.send(
-          new DeleteCommand({
+          new UpdateCommand({
             TableName,
             Key,
+            UpdateExpression: 'SET #expiresAt = :zero',
             ConditionExpression: '#owner = :me',
-            ExpressionAttributeNames: { '#owner': 'owner' },
-            ExpressionAttributeValues: { ':me': owner },
+            ExpressionAttributeNames: { '#owner': 'owner', '#expiresAt': 'expiresAt' },
+            ExpressionAttributeValues: { ':me': owner, ':zero': 0 },
           }),
         );
       } catch (error) {

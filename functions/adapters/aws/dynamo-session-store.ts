@@ -44,9 +44,10 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { EMPTY_ROOM_STATE } from '../../core/admission.ts';
 import type {
+  ChangePage,
   Clock,
+  ConnectionChange,
   IssuedPass,
-  PositionRecord,
   ReceivedArrival,
   RoomCounts,
   RoomState,
@@ -60,6 +61,10 @@ import { backoffDelay, isConditionFailed, realSleep } from './aws-errors.ts';
 import { defaultDocumentClient } from './clients.ts';
 import { chunks, mapLimited } from './concurrency.ts';
 import {
+  CHANGE_SHARDS,
+  changePk,
+  changeShardPk,
+  changeSk,
   connectionKey,
   fromSessionItem,
   LINE_INDEX,
@@ -107,6 +112,10 @@ export interface DynamoSessionStore extends SessionStore {
 }
 
 const DAY_SECONDS = 24 * 3600;
+/** How late a change may land after the time it carries and still be read. */
+const CHANGE_LATENESS_MS = 5000;
+/** Changes are read within seconds; the log keeps them an hour. */
+const CHANGE_TTL_SECONDS = 3600;
 const BATCH_GET_MAX = 100;
 const BATCH_WRITE_MAX = 25;
 const BATCH_ATTEMPTS = 8;
@@ -139,6 +148,57 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
       if (isConditionFailed(error)) return false;
       throw error;
     }
+  }
+
+  /**
+   * Runs a conditional UpdateItem on a session and returns it as it is now, with no connection
+   * until its `joined` was delivered on it; undefined when the condition refused it.
+   */
+  async function updateSession(
+    input: Omit<UpdateCommand['input'], 'TableName'>,
+  ): Promise<Session | undefined> {
+    try {
+      const { Attributes } = await client.send(
+        new UpdateCommand({ TableName, ...input, ReturnValues: 'ALL_NEW' }),
+      );
+      if (!Attributes) return undefined;
+      const session = fromSessionItem(Attributes);
+      if (Attributes.announced !== session.connectionId) session.connectionId = null;
+      return session;
+    } catch (error) {
+      if (isConditionFailed(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Logs a waiting session's connection for the processor (see `dynamo-items.ts`). */
+  async function logChange(change: Session | ConnectionChange): Promise<void> {
+    const entry: ConnectionChange =
+      'state' in change
+        ? {
+            sessionId: change.id,
+            connectionId: change.connectionId,
+            disconnectedAt: change.disconnectedAt,
+            version: change.connectionVersion,
+          }
+        : change;
+    if ('state' in change && change.state !== 'waiting') return;
+    const at = entry.at ?? clock.now();
+    await client.send(
+      new PutCommand({
+        TableName,
+        Item: {
+          pk: changePk(roomId, entry.sessionId),
+          sk: changeSk(at, entry.sessionId, entry.version),
+          sessionId: entry.sessionId,
+          version: entry.version,
+          ...(entry.connectionId === null ? {} : { connectionId: entry.connectionId }),
+          ...(entry.disconnectedAt === null ? {} : { disconnectedAt: entry.disconnectedAt }),
+          ...(entry.asked ? { asked: true, at } : {}),
+          ttl: epochSeconds(at) + CHANGE_TTL_SECONDS,
+        },
+      }),
+    );
   }
 
   /**
@@ -275,17 +335,18 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
       // The mapping first: should the session update not follow, the session still points at
       // its old connection, whose `$disconnect` or 410 marks it as gone as before.
       await putConnection(connectionId, sessionId);
-      // A fresh connection hears its position at the next tick, whatever was sent before.
+      // Not logged: the line shows no connection until `joined` is delivered on it, and
+      // `markAnnounced` logs that.
       await conditionalUpdate({
         Key: sessionKey(sessionId),
-        UpdateExpression: 'SET #connectionId = :c REMOVE #disconnectedAt, #sentAt',
+        UpdateExpression: 'SET #connectionId = :c REMOVE #disconnectedAt ADD #version :one',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeNames: {
           '#connectionId': 'connectionId',
           '#disconnectedAt': 'disconnectedAt',
-          '#sentAt': 'sentAt',
+          '#version': 'connectionVersion',
         },
-        ExpressionAttributeValues: { ':c': connectionId },
+        ExpressionAttributeValues: { ':c': connectionId, ':one': 1 },
       });
     },
 
@@ -296,22 +357,64 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
       const sessionId =
         typeof Attributes?.sessionId === 'string' ? Attributes.sessionId : undefined;
       if (!sessionId) return undefined;
-      await conditionalUpdate({
+      const session = await updateSession({
         Key: sessionKey(sessionId),
-        UpdateExpression: 'SET #disconnectedAt = :at',
+        UpdateExpression: 'SET #disconnectedAt = :at ADD #version :one',
         ConditionExpression: '#connectionId = :c AND attribute_not_exists(#disconnectedAt)',
         ExpressionAttributeNames: {
           '#connectionId': 'connectionId',
           '#disconnectedAt': 'disconnectedAt',
+          '#version': 'connectionVersion',
         },
-        ExpressionAttributeValues: { ':c': connectionId, ':at': at },
+        ExpressionAttributeValues: { ':c': connectionId, ':at': at, ':one': 1 },
       });
+      if (session) await logChange(session);
       return sessionId;
     },
 
+    async askForPosition(sessionId) {
+      // Version 0 is never newer than what the line holds: only the question is new.
+      const at = clock.now();
+      await logChange({
+        sessionId,
+        connectionId: null,
+        disconnectedAt: null,
+        version: 0,
+        asked: true,
+        at,
+      });
+    },
+
+    async readChanges(cursor): Promise<ChangePage> {
+      const now = clock.now();
+      if (cursor === null) return { changes: [], cursor: String(now) };
+      const from = changeSk(Number(cursor) - CHANGE_LATENESS_MS, '', 0);
+      const pages = await Promise.all(
+        Array.from({ length: CHANGE_SHARDS }, async (_, shard) => {
+          const changes: ConnectionChange[] = [];
+          let start: Record<string, unknown> | undefined;
+          do {
+            const result = await client.send(
+              new QueryCommand({
+                TableName,
+                KeyConditionExpression: 'pk = :pk AND sk > :from',
+                ExpressionAttributeValues: { ':pk': changeShardPk(roomId, shard), ':from': from },
+                ConsistentRead: true,
+                ...(start ? { ExclusiveStartKey: start } : {}),
+              }),
+            );
+            for (const item of result.Items ?? []) changes.push(toChange(item));
+            start = result.LastEvaluatedKey;
+          } while (start);
+          return changes;
+        }),
+      );
+      return { changes: pages.flat(), cursor: String(now) };
+    },
+
     async numberArrivals(arrivals: readonly Pick<ReceivedArrival, 'sessionId' | 'order'>[]) {
-      const done = await mapLimited(arrivals, writeConcurrency, ({ sessionId, order }) =>
-        conditionalUpdate({
+      const numbered = await mapLimited(arrivals, writeConcurrency, ({ sessionId, order }) =>
+        updateSession({
           Key: sessionKey(sessionId),
           UpdateExpression: 'SET #seq = :seq, #state = :waiting, #line = :room REMOVE #ttl',
           ConditionExpression:
@@ -330,7 +433,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
           },
         }),
       );
-      return done.filter(Boolean).length;
+      return numbered.filter((session): session is Session => session !== undefined);
     },
 
     async listWaiting(cursor, limit): Promise<WaitingPage> {
@@ -475,31 +578,6 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
       await batchDelete(sessionIds.map((id) => outboxKey(roomId, id)));
     },
 
-    /**
-     * Records the positions about to be sent: one conditional UpdateItem each,
-     * `writeConcurrency` at a time, skipping sessions no longer waiting. The tick only records
-     * what it sends, so this writes at most the tick's fan-out budget.
-     */
-    async recordPositions(records: readonly PositionRecord[]) {
-      await mapLimited(records, writeConcurrency, (record) =>
-        conditionalUpdate({
-          Key: sessionKey(record.sessionId),
-          UpdateExpression: 'SET #sentPosition = :p, #sentAt = :at',
-          ConditionExpression: '#state = :waiting',
-          ExpressionAttributeNames: {
-            '#sentPosition': 'sentPosition',
-            '#sentAt': 'sentAt',
-            '#state': 'state',
-          },
-          ExpressionAttributeValues: {
-            ':p': record.position,
-            ':at': record.sentAt,
-            ':waiting': 'waiting',
-          },
-        }),
-      );
-    },
-
     async getRoomState(): Promise<RoomState> {
       const { Item } = await client.send(
         new GetCommand({ TableName, Key: stateKey, ConsistentRead: true }),
@@ -518,12 +596,13 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
             TableName,
             Key: stateKey,
             UpdateExpression:
-              'SET #tokens = :tokens, #refilledAt = :refilledAt, #recent = :recent, #waiting = :waiting ADD #admittedTotal :admitted, #abandonedTotal :abandoned',
+              'SET #tokens = :tokens, #refilledAt = :refilledAt, #recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt ADD #admittedTotal :admitted, #abandonedTotal :abandoned',
             ExpressionAttributeNames: {
               '#tokens': 'tokens',
               '#refilledAt': 'refilledAt',
               '#recent': 'recentAdmissions',
               '#waiting': 'waiting',
+              '#tickedAt': 'tickedAt',
               '#admittedTotal': 'admittedTotal',
               '#abandonedTotal': 'abandonedTotal',
             },
@@ -532,6 +611,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               ':refilledAt': state.refilledAt,
               ':recent': state.recentAdmissions.map(({ at, count }) => ({ at, count })),
               ':waiting': state.waiting,
+              ':tickedAt': state.tickedAt,
               ':admitted': admitted,
               ':abandoned': abandoned,
             },
@@ -555,28 +635,11 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
     },
 
     async counts(): Promise<RoomCounts> {
-      let waiting = 0;
-      let start: Record<string, unknown> | undefined;
-      do {
-        const result = await client.send(
-          new QueryCommand({
-            TableName,
-            IndexName: LINE_INDEX,
-            KeyConditionExpression: '#line = :room',
-            ExpressionAttributeNames: { '#line': 'line' },
-            ExpressionAttributeValues: { ':room': roomId },
-            Select: 'COUNT',
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
-        waiting += result.Count ?? 0;
-        start = result.LastEvaluatedKey;
-      } while (start);
       const { Item } = await client.send(
         new GetCommand({ TableName, Key: stateKey, ConsistentRead: true }),
       );
       return {
-        waiting,
+        waiting: numberOr(Item?.waiting, 0),
         arriving: options.countArriving ? await options.countArriving() : 0,
         admitted: numberOr(Item?.admittedTotal, 0) + unsaved.admitted,
         abandoned: numberOr(Item?.abandonedTotal, 0) + unsaved.abandoned,
@@ -584,13 +647,18 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
     },
 
     async markAnnounced(sessionId, connectionId) {
-      await conditionalUpdate({
+      const session = await updateSession({
         Key: sessionKey(sessionId),
-        UpdateExpression: 'SET #announced = :c',
+        UpdateExpression: 'SET #announced = :c ADD #version :one',
         ConditionExpression: '#connectionId = :c',
-        ExpressionAttributeNames: { '#announced': 'announced', '#connectionId': 'connectionId' },
-        ExpressionAttributeValues: { ':c': connectionId },
+        ExpressionAttributeNames: {
+          '#announced': 'announced',
+          '#connectionId': 'connectionId',
+          '#version': 'connectionVersion',
+        },
+        ExpressionAttributeValues: { ':c': connectionId, ':one': 1 },
       });
+      if (session) await logChange(session);
     },
   };
 }
@@ -605,6 +673,17 @@ function toRoomState(item: Record<string, unknown>): RoomState {
       count: numberOr(entry.count, 0),
     })),
     waiting: numberOr(item.waiting, 0),
+    tickedAt: typeof item.tickedAt === 'number' ? item.tickedAt : null,
+  };
+}
+
+function toChange(item: Record<string, unknown>): ConnectionChange {
+  return {
+    sessionId: String(item.sessionId),
+    connectionId: typeof item.connectionId === 'string' ? item.connectionId : null,
+    disconnectedAt: typeof item.disconnectedAt === 'number' ? item.disconnectedAt : null,
+    version: numberOr(item.version, 0),
+    ...(item.asked === true ? { asked: true, at: numberOr(item.at, 0) } : {}),
   };
 }
 

@@ -6,8 +6,9 @@
  */
 import { EMPTY_ROOM_STATE } from '../../core/admission.ts';
 import type {
+  ChangePage,
+  ConnectionChange,
   IssuedPass,
-  PositionRecord,
   ReceivedArrival,
   RoomCounts,
   RoomState,
@@ -48,6 +49,9 @@ export class MemorySessionStore implements SessionStore {
   #line: Session[] = [];
   #lineGone = 0;
   readonly #pendingNotices = new Set<string>();
+  /** The connection change log, from offset `#changesBase` (read entries are dropped). */
+  #changes: ConnectionChange[] = [];
+  #changesBase = 0;
   #roomState: RoomState = structuredClone(EMPTY_ROOM_STATE);
   readonly #counts: RoomCounts = { waiting: 0, arriving: 0, admitted: 0, abandoned: 0 };
   // Finished sessions are forgotten (as TTL deletes them on AWS) so a long-running room does not
@@ -81,9 +85,9 @@ export class MemorySessionStore implements SessionStore {
     if (!session) return;
     session.connectionId = connectionId;
     session.disconnectedAt = null;
-    // A fresh connection hears its position at the next tick, whatever was sent before.
-    session.sentAt = null;
+    session.connectionVersion += 1;
     this.#connections.set(connectionId, sessionId);
+    this.#logChange(session);
   }
 
   async detachConnection(connectionId: string, at: number): Promise<string | undefined> {
@@ -93,21 +97,50 @@ export class MemorySessionStore implements SessionStore {
     const session = this.#sessions.get(sessionId);
     if (session && session.connectionId === connectionId && session.disconnectedAt === null) {
       session.disconnectedAt = at;
+      session.connectionVersion += 1;
+      this.#logChange(session);
     }
     return sessionId;
   }
 
+  async askForPosition(sessionId: string): Promise<void> {
+    const session = this.#sessions.get(sessionId);
+    if (session) this.#logChange(session, true);
+  }
+
+  async readChanges(cursor: string | null): Promise<ChangePage> {
+    const end = this.#changesBase + this.#changes.length;
+    const from = cursor === null ? end : Math.max(this.#changesBase, Number(cursor));
+    const changes = this.#changes.slice(from - this.#changesBase);
+    // One processor reads the log: what it has read is not needed again.
+    this.#changes = [];
+    this.#changesBase = end;
+    return { changes, cursor: String(end) };
+  }
+
+  /** Logs a waiting session's connection as it is now. */
+  #logChange(session: Session, asked = false): void {
+    if (session.state !== 'waiting') return;
+    this.#changes.push({
+      sessionId: session.id,
+      connectionId: session.connectionId,
+      disconnectedAt: session.disconnectedAt,
+      version: session.connectionVersion,
+      ...(asked ? { asked } : {}),
+    });
+  }
+
   async numberArrivals(
     arrivals: readonly Pick<ReceivedArrival, 'sessionId' | 'order'>[],
-  ): Promise<number> {
-    let numbered = 0;
+  ): Promise<Session[]> {
+    const numbered: Session[] = [];
     for (const { sessionId, order } of arrivals) {
       const session = this.#sessions.get(sessionId);
       if (session?.state !== 'arriving') continue;
       session.seq = order;
       this.#move(session, 'waiting');
       this.#insertInOrder(session);
-      numbered += 1;
+      numbered.push({ ...session });
     }
     return numbered;
   }
@@ -190,15 +223,6 @@ export class MemorySessionStore implements SessionStore {
       this.#pendingNotices.delete(id);
       const session = this.#sessions.get(id);
       if (session) session.admissionNotified = true;
-    }
-  }
-
-  async recordPositions(records: readonly PositionRecord[]): Promise<void> {
-    for (const record of records) {
-      const session = this.#sessions.get(record.sessionId);
-      if (session?.state !== 'waiting') continue;
-      session.sentPosition = record.position;
-      session.sentAt = record.sentAt;
     }
   }
 

@@ -1,9 +1,19 @@
 import type { Lease } from '../../core/lease.ts';
 
 /**
- * The local runtime's lease: one process runs one room, so the only processor always holds it.
+ * The local runtime's lease: one process runs one room, so its only processor always holds it
+ * (taken at the first call, renewed after).
  */
-export const processLease: Lease = {
-  acquire: async () => true,
-  release: async () => {},
-};
+export function createProcessLease(): Lease {
+  let held = false;
+  return {
+    acquire: async () => {
+      const grant = held ? 'renewed' : 'taken';
+      held = true;
+      return grant;
+    },
+    release: async () => {
+      held = false;
+    },
+  };
+}

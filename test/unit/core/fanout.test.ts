@@ -7,6 +7,11 @@ import {
 } from '../../../functions/core/fanout.ts';
 
 const NOW = 1_000_000;
+
+/** The line as candidates: the i-th at position i + 1. */
+function inLine(line: readonly FanoutEntry[]) {
+  return line.map((entry, i) => ({ entry, position: i + 1 }));
+}
 const SETTINGS: FanoutSettings = {
   budget: 10,
   refreshMs: 10_000,
@@ -51,7 +56,7 @@ describe('planPositionUpdates', () => {
     const line = [told(1), told(2), told(3)];
 
     // Act
-    const chosen = planPositionUpdates(line, NOW, SETTINGS);
+    const chosen = planPositionUpdates(inLine(line), NOW, SETTINGS);
 
     // Assess
     expect(chosen).toEqual([]);
@@ -64,7 +69,7 @@ describe('planPositionUpdates', () => {
         const line = lineOf(specs);
 
         // Act
-        const chosen = planPositionUpdates(line, NOW, SETTINGS);
+        const chosen = planPositionUpdates(inLine(line), NOW, SETTINGS);
 
         // Assess
         const due = line.flatMap((_, i) => (isDue(line, i, SETTINGS) ? [i] : []));
@@ -84,7 +89,7 @@ describe('planPositionUpdates', () => {
           const settings = { ...SETTINGS, budget };
 
           // Act
-          const chosen = planPositionUpdates(line, NOW, settings);
+          const chosen = planPositionUpdates(inLine(line), NOW, settings);
 
           // Assess
           const due = line.filter((_, i) => isDue(line, i, settings)).length;
@@ -107,7 +112,7 @@ describe('planPositionUpdates', () => {
         );
 
         // Act
-        const chosen = new Set(planPositionUpdates(line, NOW, SETTINGS));
+        const chosen = new Set(planPositionUpdates(inLine(line), NOW, SETTINGS));
 
         // Assess
         const overdueChosen = overdue.filter((i) => chosen.has(i)).length;
@@ -125,7 +130,7 @@ describe('planPositionUpdates', () => {
     ];
 
     // Act
-    const chosen = planPositionUpdates(line, NOW, { ...SETTINGS, budget: 1 });
+    const chosen = planPositionUpdates(inLine(line), NOW, { ...SETTINGS, budget: 1 });
 
     // Assess
     expect(chosen).toEqual([1]);
@@ -140,7 +145,7 @@ describe('planPositionUpdates', () => {
     ];
 
     // Act
-    const chosen = planPositionUpdates(line, NOW, { ...SETTINGS, budget: 1 });
+    const chosen = planPositionUpdates(inLine(line), NOW, { ...SETTINGS, budget: 1 });
 
     // Assess
     expect(chosen).toEqual([11]);
@@ -155,7 +160,7 @@ describe('planPositionUpdates', () => {
     ];
 
     // Act
-    const chosen = planPositionUpdates(line, NOW, SETTINGS);
+    const chosen = planPositionUpdates(inLine(line), NOW, SETTINGS);
 
     // Assess
     expect(chosen).toEqual([2]);
@@ -166,7 +171,7 @@ describe('planPositionUpdates', () => {
     const line = [told(1), told(2, { sentAt: null, joinedAt: NOW - 2000 })];
 
     // Act
-    const chosen = planPositionUpdates(line, NOW, SETTINGS);
+    const chosen = planPositionUpdates(inLine(line), NOW, SETTINGS);
 
     // Assess
     expect(chosen).toEqual([1]);
@@ -192,7 +197,7 @@ describe('planPositionUpdates', () => {
           // Act: two minutes of ticks, the head admitted each tick.
           for (let now = tickMs; now <= 120_000; now += tickMs) {
             line = line.slice(admitPerTick);
-            for (const i of planPositionUpdates(line, now, settings)) {
+            for (const i of planPositionUpdates(inLine(line), now, settings)) {
               const v = line[i] as FanoutEntry;
               v.sentPosition = i + 1;
               v.sentAt = now;

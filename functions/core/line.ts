@@ -1,0 +1,294 @@
+/**
+ * The waiting line as the processor keeps it in memory while it holds the lease.
+ *
+ * The processor is the only writer of the line's order (it numbers arrivals, admits from the
+ * head, abandons the long gone), so it does not need to read the line back every tick: it reads
+ * it once when it takes the lease over (`SessionStore.listWaiting`), then keeps it up to date
+ * from what it does itself and from the connection changes the handlers log
+ * (`SessionStore.readChanges`). A tick then costs what it does (arrivals, changes, admissions,
+ * the fan-out budget), not the length of the line:
+ *
+ * - positions come from a Fenwick tree over the departures, O(log n) each;
+ * - the fan-out looks at a bounded set of candidates: visitors never told a position on their
+ *   connection (new, back, or asking), the front of the line, and a window that rotates through
+ *   the rest, so every connected visitor comes round within `size / window` ticks;
+ * - disconnected visitors are kept in the order they left, so the overdue ones are found at once.
+ *
+ * What each visitor was last told (`sentPosition`, `sentAt`) lives here only: pushes write
+ * nothing to the store.
+ */
+import type { FanoutCandidate } from './fanout.ts';
+import type { ConnectionChange } from './ports.ts';
+import type { Session } from './session.ts';
+
+/** A waiting session as the line remembers it. */
+export interface LineEntry {
+  id: string;
+  seq: string;
+  joinedAt: number;
+  returnPath: string;
+  connectionId: string | null;
+  disconnectedAt: number | null;
+  /** Version of the connection fields; a change with a version not above it is stale. */
+  connectionVersion: number;
+  /** The position last told on any connection; never rises. */
+  sentPosition: number | null;
+  /** When it was told on the current connection; null once a new connection attached. */
+  sentAt: number | null;
+}
+
+/** Binary indexed tree counting departures by slot, for positions in O(log n). */
+class DepartureCounts {
+  #tree: Int32Array;
+
+  constructor(capacity: number) {
+    this.#tree = new Int32Array(capacity + 1);
+  }
+
+  get capacity(): number {
+    return this.#tree.length - 1;
+  }
+
+  add(slot: number): void {
+    for (let i = slot + 1; i < this.#tree.length; i += i & -i) {
+      this.#tree[i] = (this.#tree[i] as number) + 1;
+    }
+  }
+
+  /** Departures in slots [0, slot). */
+  before(slot: number): number {
+    let sum = 0;
+    for (let i = slot; i > 0; i -= i & -i) sum += this.#tree[i] as number;
+    return sum;
+  }
+}
+
+export class WaitingLine {
+  /** Slots in sequence order; null where a session left. Slots before `#head` are all gone. */
+  #slots: (LineEntry | null)[] = [];
+  #head = 0;
+  #slotOf = new Map<string, number>();
+  #departures = new DepartureCounts(1024);
+  /** Disconnected sessions by id, in the order they were seen to leave. */
+  #disconnected = new Map<string, number>();
+  /** Sessions to tell their position at the next tick (never told on this connection). */
+  #untold = new Set<string>();
+  /** Where the rotating fan-out window starts next (a slot). */
+  #cursor = 0;
+
+  /** A line built from the store's listing, in sequence order. */
+  static from(sessions: Iterable<Session>): WaitingLine {
+    const line = new WaitingLine();
+    for (const session of sessions) line.append(session);
+    return line;
+  }
+
+  get size(): number {
+    return this.#slotOf.size;
+  }
+
+  /** The sequence of the last session appended (null when the line never held anyone). */
+  get lastSeq(): string | null {
+    return this.#tailSeq;
+  }
+
+  #tailSeq: string | null = null;
+
+  has(sessionId: string): boolean {
+    return this.#slotOf.has(sessionId);
+  }
+
+  entry(sessionId: string): LineEntry | undefined {
+    const slot = this.#slotOf.get(sessionId);
+    return slot === undefined ? undefined : (this.#slots[slot] ?? undefined);
+  }
+
+  /**
+   * Adds a numbered session at the tail. Arrivals are numbered in order, so a session whose
+   * `seq` is not past the tail's is already known (or older than the line) and is ignored.
+   */
+  append(session: Session): boolean {
+    if (session.seq === null || session.state !== 'waiting' || this.#slotOf.has(session.id)) {
+      return false;
+    }
+    const tail = this.lastSeq;
+    if (tail !== null && session.seq <= tail) return false;
+    if (this.#slots.length >= this.#departures.capacity) this.#rebuild();
+    const entry: LineEntry = {
+      id: session.id,
+      seq: session.seq,
+      joinedAt: session.joinedAt,
+      returnPath: session.returnPath,
+      connectionId: session.connectionId,
+      disconnectedAt: session.disconnectedAt,
+      connectionVersion: session.connectionVersion,
+      sentPosition: null,
+      sentAt: null,
+    };
+    this.#slotOf.set(entry.id, this.#slots.length);
+    this.#slots.push(entry);
+    this.#tailSeq = entry.seq;
+    if (entry.disconnectedAt !== null) this.#disconnected.set(entry.id, entry.disconnectedAt);
+    else if (entry.connectionId !== null) this.#untold.add(entry.id);
+    return true;
+  }
+
+  /** Takes a session out of the line (admitted or abandoned). */
+  remove(sessionId: string): void {
+    const slot = this.#slotOf.get(sessionId);
+    if (slot === undefined) return;
+    this.#slots[slot] = null;
+    this.#slotOf.delete(sessionId);
+    this.#disconnected.delete(sessionId);
+    this.#untold.delete(sessionId);
+    this.#departures.add(slot);
+    while (this.#head < this.#slots.length && this.#slots[this.#head] === null) this.#head += 1;
+    if (this.#head > 1024 && this.#head * 2 > this.#slots.length) this.#rebuild();
+  }
+
+  /**
+   * Applies a connection change a handler logged. Stale changes (an older version than the
+   * line holds) and changes for sessions not in line are ignored; `asked` (a `status`) makes
+   * the visitor hear the position again at the next tick.
+   */
+  apply(change: ConnectionChange): void {
+    const entry = this.entry(change.sessionId);
+    if (!entry) return;
+    if (change.version > entry.connectionVersion) {
+      const attached = change.connectionId !== entry.connectionId;
+      entry.connectionId = change.connectionId;
+      entry.disconnectedAt = change.disconnectedAt;
+      entry.connectionVersion = change.version;
+      if (attached) entry.sentAt = null;
+      this.#disconnected.delete(entry.id);
+      if (entry.disconnectedAt !== null) this.#disconnected.set(entry.id, entry.disconnectedAt);
+    }
+    if (entry.connectionId !== null && entry.disconnectedAt === null) {
+      const asked = change.asked && (entry.sentAt ?? 0) <= (change.at ?? Number.POSITIVE_INFINITY);
+      if (asked || entry.sentAt === null) this.#untold.add(entry.id);
+    }
+  }
+
+  /** Takes the store's word for a session's connection, whatever the versions say. */
+  refresh(session: Session): void {
+    const entry = this.entry(session.id);
+    if (!entry) return;
+    entry.connectionVersion = Math.min(entry.connectionVersion, session.connectionVersion - 1);
+    this.apply({
+      sessionId: session.id,
+      connectionId: session.connectionId,
+      disconnectedAt: session.disconnectedAt,
+      version: entry.connectionVersion + 1,
+    });
+    entry.connectionVersion = session.connectionVersion;
+  }
+
+  /** 1 + the number of sessions ahead of this one; undefined if it is not in line. */
+  positionOf(sessionId: string): number | undefined {
+    const slot = this.#slotOf.get(sessionId);
+    return slot === undefined ? undefined : this.#positionAt(slot);
+  }
+
+  #positionAt(slot: number): number {
+    return (
+      slot - this.#head - (this.#departures.before(slot) - this.#departures.before(this.#head)) + 1
+    );
+  }
+
+  /** The first `count` sessions of the line, front first. */
+  heads(count: number): LineEntry[] {
+    const out: LineEntry[] = [];
+    for (let slot = this.#head; slot < this.#slots.length && out.length < count; slot++) {
+      const entry = this.#slots[slot];
+      if (entry) out.push(entry);
+    }
+    return out;
+  }
+
+  /** Sessions disconnected since before `before`, oldest first. */
+  disconnectedBefore(before: number): LineEntry[] {
+    const out: LineEntry[] = [];
+    for (const [id, at] of this.#disconnected) {
+      if (at < before) out.push(this.entry(id) as LineEntry);
+    }
+    return out;
+  }
+
+  /** Every session in line order (for tests and the operator's view; O(size)). */
+  *entries(): Generator<LineEntry> {
+    for (let slot = this.#head; slot < this.#slots.length; slot++) {
+      const entry = this.#slots[slot];
+      if (entry) yield entry;
+    }
+  }
+
+  /**
+   * The candidates for this tick's `position` pushes, each with its position: the untold, the
+   * first `frontCount` and the next `window` connected sessions from the rotating cursor. Each
+   * appears once; the fan-out plan picks among them within its budget.
+   */
+  candidates(frontCount: number, window: number): FanoutCandidate<LineEntry>[] {
+    const out: FanoutCandidate<LineEntry>[] = [];
+    const seen = new Set<number>();
+    const take = (slot: number) => {
+      const entry = this.#slots[slot];
+      if (
+        !entry ||
+        seen.has(slot) ||
+        entry.connectionId === null ||
+        entry.disconnectedAt !== null
+      ) {
+        return;
+      }
+      seen.add(slot);
+      out.push({ entry, position: this.#positionAt(slot) });
+    };
+    // The untold, front first (they were added in line order, mostly), at most a window's worth:
+    // after a flash crowd they are many, and the rest come at the next ticks.
+    let untold = 0;
+    for (const id of this.#untold) {
+      if (untold++ >= window) break;
+      take(this.#slotOf.get(id) as number);
+    }
+    let front = 0;
+    for (let slot = this.#head; slot < this.#slots.length && front < frontCount; slot++) {
+      if (this.#slots[slot]) {
+        front += 1;
+        take(slot);
+      }
+    }
+    // The rotating window: at most `window` slots looked at, so a line of mostly disconnected
+    // sessions cannot make a tick long; it carries on from there next tick.
+    const length = this.#slots.length - this.#head;
+    const steps = Math.min(window, length);
+    let slot = Math.max(this.#cursor, this.#head);
+    for (let i = 0; i < steps; i++, slot++) {
+      if (slot >= this.#slots.length) slot = this.#head;
+      take(slot);
+    }
+    this.#cursor = slot;
+    return out;
+  }
+
+  /** Records that a session was told `position` now. */
+  told(entry: LineEntry, position: number, now: number): void {
+    entry.sentPosition = position;
+    entry.sentAt = now;
+    this.#untold.delete(entry.id);
+  }
+
+  /** Moves the live slots to the front and rebuilds the departure counts (amortized O(1)). */
+  #rebuild(): void {
+    const live: LineEntry[] = [];
+    for (let slot = this.#head; slot < this.#slots.length; slot++) {
+      const entry = this.#slots[slot];
+      if (entry) live.push(entry);
+    }
+    const cursorEntry = this.#cursor - this.#head;
+    this.#slots = live;
+    this.#head = 0;
+    this.#slotOf = new Map(live.map((entry, slot) => [entry.id, slot]));
+    this.#departures = new DepartureCounts(Math.max(1024, live.length * 2));
+    this.#cursor = Math.min(Math.max(0, cursorEntry), live.length);
+  }
+}
