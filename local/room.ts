@@ -136,7 +136,7 @@ export function createLocalRoom(
         lease: createProcessLease(),
         clock,
         sleep,
-        tick: (takenOver) => runLoopTick(processor, takenOver),
+        tick: (takenOver, stillHeld) => runLoopTick(processor, takenOver, stillHeld),
         tickMs: settings.tickMs,
         leaseMs: Number.POSITIVE_INFINITY,
         deadline: Number.POSITIVE_INFINITY,

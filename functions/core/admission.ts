@@ -1,17 +1,12 @@
 /**
- * Token-bucket admission. Tokens accrue at `admitPerMinute / 60` per second; the bucket keeps at
+ * Token-bucket admission. Tokens accrue at `admitPerMinute / 60` per second; the bucket holds at
  * most one tick's worth rounded up to a whole admission (so slow rates still admit and fractional
- * rates keep their remainder), which bounds any burst to one tick. A tick that comes late (a
- * slow tick before it, a processor taking over) may spend what accrued since the last one, up
- * to {@link CATCH_UP_MS}: a slow tick loses nothing, yet unspent tokens never pile up beyond one
- * tick, so any window of T ms admits at most one tick's worth plus T ms of the rate.
+ * rates keep their remainder), which bounds any burst to one tick.
  * A rate of 0 pauses admission and empties the bucket.
  */
 import type { RoomState } from './ports.ts';
 
 const MINUTE_MS = 60_000;
-/** The longest gap between ticks whose tokens a late tick may still spend. */
-export const CATCH_UP_MS = 10_000;
 
 /** Capacity of the bucket for a rate and tick interval: one tick's allowance, rounded up. */
 export function bucketCapacity(admitPerMinute: number, tickMs: number): number {
@@ -40,21 +35,16 @@ export function allowance(
 ): Allowance {
   const capacity = bucketCapacity(admitPerMinute, tickMs);
   const elapsed = state.refilledAt === null ? tickMs : Math.max(0, now - state.refilledAt);
-  // What this tick may spend: the bucket, or what accrued over a longer gap since the last tick.
-  const spendable = Math.max(
-    capacity,
-    bucketCapacity(admitPerMinute, Math.min(elapsed, CATCH_UP_MS)),
-  );
   const refilled =
     admitPerMinute <= 0
       ? 0
-      : Math.min(spendable, state.tokens + (admitPerMinute * elapsed) / MINUTE_MS);
+      : Math.min(capacity, state.tokens + (admitPerMinute * elapsed) / MINUTE_MS);
   const admit = Math.max(0, Math.min(Math.floor(refilled + 1e-9), demand));
   return {
     admit,
     next: {
       ...state,
-      tokens: Math.min(capacity, Math.max(0, refilled - admit)),
+      tokens: Math.max(0, refilled - admit),
       refilledAt: now,
       recentAdmissions: recordAdmissions(state.recentAdmissions, now, admit),
     },

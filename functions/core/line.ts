@@ -104,15 +104,19 @@ export class WaitingLine {
   }
 
   /**
-   * Adds a numbered session at the tail. Arrivals are numbered in order, so a session whose
-   * `seq` is not past the tail's is already known (or older than the line) and is ignored.
+   * Adds a numbered session in its place: at the tail, as arrivals are numbered in order. One
+   * that comes out of order (a queue that did not keep it) is put where its `seq` belongs, at
+   * the cost of rebuilding the line.
    */
   append(session: Session): boolean {
     if (session.seq === null || session.state !== 'waiting' || this.#slotOf.has(session.id)) {
       return false;
     }
     const tail = this.lastSeq;
-    if (tail !== null && session.seq <= tail) return false;
+    if (tail !== null && session.seq < tail) {
+      this.#insertOutOfOrder(session);
+      return true;
+    }
     if (this.#slots.length >= this.#departures.capacity) this.#rebuild();
     const entry: LineEntry = {
       id: session.id,
@@ -131,6 +135,25 @@ export class WaitingLine {
     if (entry.disconnectedAt !== null) this.#disconnected.set(entry.id, entry.disconnectedAt);
     else if (entry.connectionId !== null) this.#untold.add(entry.id);
     return true;
+  }
+
+  #insertOutOfOrder(session: Session): void {
+    const live = [...this.entries()];
+    const seq = session.seq as string;
+    const at = live.findIndex((entry) => entry.seq > seq);
+    const tailSeq = this.#tailSeq;
+    this.#slots = at < 0 ? live : live.slice(0, at);
+    this.#head = 0;
+    this.#rebuild();
+    const rest = at < 0 ? [] : live.slice(at);
+    this.#tailSeq = null;
+    this.append(session);
+    for (const entry of rest) {
+      this.#slotOf.set(entry.id, this.#slots.length);
+      this.#slots.push(entry);
+    }
+    if (this.#slots.length >= this.#departures.capacity) this.#rebuild();
+    this.#tailSeq = tailSeq;
   }
 
   /** Takes a session out of the line (admitted or abandoned). */
@@ -165,7 +188,8 @@ export class WaitingLine {
     }
     if (entry.connectionId !== null && entry.disconnectedAt === null) {
       const asked = change.asked && (entry.sentAt ?? 0) <= (change.at ?? Number.POSITIVE_INFINITY);
-      if (asked || entry.sentAt === null) this.#untold.add(entry.id);
+      if (asked) entry.sentAt = null;
+      if (entry.sentAt === null) this.#untold.add(entry.id);
     }
   }
 

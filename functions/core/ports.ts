@@ -81,8 +81,8 @@ export interface RoomState {
   /** Length of the waiting line at the end of the last tick. */
   waiting: number;
   /**
-   * When the last tick ended (epoch ms), or null: a processor that takes over reads the line
-   * only once the previous holder's last writes have had time to reach the line's index.
+   * When the last tick ended (epoch ms), or null: a store whose line lags its writes (an index)
+   * lets them settle before a processor that takes over reads the line.
    */
   tickedAt: number | null;
 }

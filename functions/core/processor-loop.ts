@@ -15,9 +15,11 @@ export interface ProcessorLoopOptions {
   sleep: (ms: number) => Promise<void>;
   /**
    * Runs one tick of the room; `takenOver` when the lease was just taken (not renewed): what
-   * the processor remembers of the room may be stale and must be read again.
+   * the processor remembers of the room may be stale and must be read again. `stillHeld`
+   * renews the lease and says whether this processor held it all along (for a tick to ask
+   * before it sends what it computed).
    */
-  tick: (takenOver: boolean) => Promise<TickReport>;
+  tick: (takenOver: boolean, stillHeld: () => Promise<boolean>) => Promise<TickReport>;
   /** Interval between tick starts; also how often a held lease is tried again. */
   tickMs: number;
   /** How long each acquisition or renewal holds the lease; longer than any tick. */
@@ -73,7 +75,9 @@ export async function runProcessorLoop(
         held = true;
         holding = true;
         try {
-          const report = await options.tick(granted === 'taken');
+          const stillHeld = async () =>
+            (await tryAcquire(options, clock.now(), leaseMs)) === 'renewed';
+          const report = await options.tick(granted === 'taken', stillHeld);
           ticks += 1;
           options.onTick?.(report);
         } catch (error) {

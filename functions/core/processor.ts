@@ -65,13 +65,6 @@ export function forgetLine(): ProcessorMemory {
   return { line: null, changes: null };
 }
 
-/**
- * How long after the last tick of another holder a processor waits before it reads the line:
- * on AWS the line is read from a global secondary index, which lags the table by a fraction of
- * a second, and the last sessions numbered or admitted must show there as they are.
- */
-export const TAKEOVER_SETTLE_MS = 2000;
-
 export interface ProcessorDeps {
   store: SessionStore;
   queue: ArrivalQueue;
@@ -102,16 +95,23 @@ export interface TickReport {
 
 const RECEIVE_BATCH = 10;
 
-/** The processor has just taken over and waits for the line's index to settle. */
-export class LineNotSettledError extends Error {
-  constructor(readonly waitMs: number) {
-    super(`the line is read ${waitMs} ms from now, once the previous tick's writes have settled`);
-    this.name = 'LineNotSettledError';
+/** The lease was lost during a tick: what it computed is not to be sent. */
+export class LeaseLostError extends Error {
+  constructor() {
+    super('the lease was lost during the tick; its positions were not sent');
+    this.name = 'LeaseLostError';
   }
 }
 
-/** Runs one tick: number arrivals, learn connection changes, drop the abandoned, admit, notify. */
-export async function runTick(deps: ProcessorDeps): Promise<TickReport> {
+/**
+ * Runs one tick: number arrivals, learn connection changes, drop the abandoned, admit, notify.
+ * `stillHeld` (the loop's lease renewal) is asked right before positions go out: a tick that
+ * stalled while another processor took over must not push the places its stale line shows.
+ */
+export async function runTick(
+  deps: ProcessorDeps,
+  stillHeld?: () => Promise<boolean>,
+): Promise<TickReport> {
   const { store, clock, memory } = deps;
   const config = await deps.config.get();
   const lineRead = memory.line === null;
@@ -124,6 +124,7 @@ export async function runTick(deps: ProcessorDeps): Promise<TickReport> {
   const abandoned = await abandonGone(deps, line, now);
   const admitted = config.enabled ? await admitFromHead(deps, config, line, now) : [];
   const admissionsDelivered = await deliverAdmissions(deps);
+  if (stillHeld && !(await stillHeld())) throw new LeaseLostError();
   const { positionsSent, opensSent } = config.enabled
     ? await sendPositions(deps, config, line, now, admissionsDelivered)
     : { positionsSent: 0, opensSent: await sendOpens(deps, line) };
@@ -152,10 +153,7 @@ export async function runTick(deps: ProcessorDeps): Promise<TickReport> {
  * Reads the whole line from the store, once, when the lease is taken over. The change log is
  * opened first, so a connection change made while the line is read is applied after it.
  */
-async function readLine({ store, clock, settings, memory }: ProcessorDeps): Promise<WaitingLine> {
-  const { tickedAt } = await store.getRoomState();
-  const settled = tickedAt === null ? 0 : tickedAt + TAKEOVER_SETTLE_MS - clock.now();
-  if (settled > 0) throw new LineNotSettledError(settled);
+async function readLine({ store, settings, memory }: ProcessorDeps): Promise<WaitingLine> {
   memory.changes = (await store.readChanges(null)).cursor;
   const line = new WaitingLine();
   let cursor: string | null = null;
@@ -171,10 +169,14 @@ async function readLine({ store, clock, settings, memory }: ProcessorDeps): Prom
  * A tick of a processor's loop: after a lease takeover, or a failed tick, the line is read from
  * the store again.
  */
-export async function runLoopTick(deps: ProcessorDeps, takenOver: boolean): Promise<TickReport> {
+export async function runLoopTick(
+  deps: ProcessorDeps,
+  takenOver: boolean,
+  stillHeld?: () => Promise<boolean>,
+): Promise<TickReport> {
   if (takenOver) Object.assign(deps.memory, forgetLine());
   try {
-    return await runTick(deps);
+    return await runTick(deps, stillHeld);
   } catch (error) {
     // A tick cut short may have changed the store without the line hearing of it (a numbering
     // whose answer was lost is never redelivered as new): the next tick reads the line again.
@@ -197,6 +199,7 @@ async function numberArrivals(
     // Numbered before acknowledged: a crash in between redelivers, and the store skips
     // sessions that already have a number.
     const sessions = await store.numberArrivals(batch);
+    sessions.sort((a, b) => ((a.seq as string) < (b.seq as string) ? -1 : 1));
     for (const session of sessions) line.append(session);
     numbered += sessions.length;
     await queue.acknowledge(batch);
@@ -238,8 +241,7 @@ async function abandonGone(
 /**
  * Admits the first sessions of the line up to the token-bucket allowance. The bucket is saved
  * first, so a crash after it can only admit fewer, never more, than the rate allows. Every head
- * tried leaves the line: admitted here, or (its conditional admission refused) already admitted
- * by a processor that overlapped this one while the lease changed hands.
+ * tried leaves the line: admitted here, or (its conditional admission refused) admitted before.
  */
 async function admitFromHead(
   { store, signer, settings }: ProcessorDeps,
@@ -256,8 +258,11 @@ async function admitFromHead(
   );
   await store.putRoomState(next);
   const admitted: string[] = [];
-  for (const entry of line.heads(admit)) {
+  while (admitted.length < admit && line.size > 0) {
+    const entry = line.heads(1)[0] as LineEntry;
     const pass = await signer.issuePass(entry.id, now);
+    // Refused: admitted already, by a tick of this processor that failed after it or by one
+    // that overlapped it (both spent their own tokens on it); the token goes to the next.
     if (await store.admit(entry.id, pass, now)) admitted.push(entry.id);
     line.remove(entry.id);
   }

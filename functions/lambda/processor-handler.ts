@@ -42,7 +42,7 @@ export function createProcessorHandler(deps: ProcessorHandlerDeps) {
       lease,
       clock,
       sleep: deps.sleep,
-      tick: (takenOver) => runLoopTick(processor, takenOver),
+      tick: (takenOver, stillHeld) => runLoopTick(processor, takenOver, stillHeld),
       tickMs: processor.settings.tickMs,
       leaseMs: deps.leaseMs ?? LEASE_MS,
       deadline,

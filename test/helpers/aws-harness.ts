@@ -17,6 +17,7 @@ import {
 import type { Delivery, Notifier, RoomConfig } from '../../functions/core/ports.ts';
 import {
   DEFAULT_PROCESSOR_SETTINGS,
+  forgetLine,
   type ProcessorDeps,
   runTick,
 } from '../../functions/core/processor.ts';
@@ -58,6 +59,8 @@ export async function createAwsHarness(db: Dynalite, options: HarnessOptions = {
     roomId: ROOM_ID,
     clock,
     countArriving: () => queue.approximateDepth(),
+    // Waits (for the line's index to settle, before retries) pass on the test's clock.
+    sleep: async (ms) => clock.advance(ms),
   });
   const writer = createSsmConfigWriter({
     client: ssm as unknown as SSMClient,
@@ -127,6 +130,7 @@ export async function createAwsHarness(db: Dynalite, options: HarnessOptions = {
       tickMs,
       abandonAfterMs: options.abandonAfterMs ?? 120_000,
     },
+    memory: forgetLine(),
   };
   return {
     clock,

@@ -8,6 +8,7 @@ import { MemorySessionStore } from '../../functions/adapters/local/memory-sessio
 import type { Clock, Delivery, Notifier, RoomConfig } from '../../functions/core/ports.ts';
 import {
   DEFAULT_PROCESSOR_SETTINGS,
+  forgetLine,
   type ProcessorDeps,
   runTick,
 } from '../../functions/core/processor.ts';
@@ -107,6 +108,7 @@ export async function createHarness(options: HarnessOptions = {}) {
       tickMs,
       abandonAfterMs: options.abandonAfterMs ?? 120_000,
     },
+    memory: forgetLine(),
   };
   return {
     clock,

@@ -112,6 +112,11 @@ export interface DynamoSessionStore extends SessionStore {
 }
 
 const DAY_SECONDS = 24 * 3600;
+/**
+ * How long after a tick its writes are taken to have reached the line's index (GSIs propagate
+ * in well under a second in normal operation).
+ */
+const INDEX_SETTLE_MS = 2000;
 /** How late a change may land after the time it carries and still be read. */
 const CHANGE_LATENESS_MS = 5000;
 /** Changes are read within seconds; the log keeps them an hour. */
@@ -437,7 +442,16 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
     },
 
     async listWaiting(cursor, limit): Promise<WaitingPage> {
-      if (cursor === null) forgetOldDepartures();
+      if (cursor === null) {
+        forgetOldDepartures();
+        // The index lags the table: let the last tick's numbering and admissions reach it
+        // before a processor that takes over reads the line it will then keep.
+        const { Item } = await client.send(
+          new GetCommand({ TableName, Key: stateKey, ConsistentRead: true }),
+        );
+        const wait = numberOr(Item?.tickedAt, 0) + INDEX_SETTLE_MS - clock.now();
+        if (wait > 0) await sleep(Math.min(wait, INDEX_SETTLE_MS));
+      }
       const result = await client.send(
         new QueryCommand({
           TableName,

@@ -29,7 +29,7 @@ describe('DynamoDB processor lease', () => {
     const taken = await first.acquire(T0, 15_000);
 
     // Assess
-    expect(taken).toBe(true);
+    expect(taken).toBe('taken');
   });
 
   it('cannot be taken by a second processor while the first holds it', async () => {
@@ -54,7 +54,7 @@ describe('DynamoDB processor lease', () => {
     const takenAfterFirstExpiry = await second.acquire(T0 + 20_000, 15_000);
 
     // Assess
-    expect(renewed).toBe(true);
+    expect(renewed).toBe('renewed');
     expect(takenAfterFirstExpiry).toBe(false);
   });
 
@@ -68,7 +68,7 @@ describe('DynamoDB processor lease', () => {
     const firstAgain = await first.acquire(T0 + 16_000, 15_000);
 
     // Assess
-    expect(taken).toBe(true);
+    expect(taken).toBe('taken');
     expect(firstAgain).toBe(false);
   });
 
@@ -82,7 +82,25 @@ describe('DynamoDB processor lease', () => {
     const taken = await second.acquire(T0 + 1, 15_000);
 
     // Assess
-    expect(taken).toBe(true);
+    expect(taken).toBe('taken');
+  });
+
+  it('is renewed, not taken, when its holder takes it back after its own release with nobody between', async () => {
+    // Prepare: what the holder remembers of the room is current only if nobody else held it.
+    const { first, second } = await twoProcessors();
+    await first.acquire(T0, 15_000);
+    await first.release();
+
+    // Act
+    const back = await first.acquire(T0 + 60_000, 15_000);
+    await first.release();
+    await second.acquire(T0 + 61_000, 15_000);
+    await second.release();
+    const afterAnother = await first.acquire(T0 + 62_000, 15_000);
+
+    // Assess
+    expect(back).toBe('renewed');
+    expect(afterAnother).toBe('taken');
   });
 
   it('is not freed by a processor that does not hold it', async () => {

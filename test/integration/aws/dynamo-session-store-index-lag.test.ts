@@ -5,6 +5,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import {
   DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
   UpdateCommand,
@@ -34,25 +35,43 @@ function waitingItem(id: string, seq: number) {
 }
 
 function createStore(clock = new ManualClock()) {
+  const waits: number[] = [];
   const store = createDynamoSessionStore({
     client: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' })),
     tableName: 'room',
     roomId: 'test-room',
     clock,
     departedMemoryMs: 60_000,
+    sleep: async (ms) => {
+      waits.push(ms);
+    },
   });
-  return { store, clock };
+  return { store, clock, waits };
 }
 
 beforeEach(() => {
   ddb.reset();
   ddb.on(PutCommand).resolves({});
   ddb.on(UpdateCommand).resolves({});
+  ddb.on(GetCommand).resolves({});
   // The index still shows s1 as waiting after it was admitted.
   ddb.on(QueryCommand).resolves({ Items: [waitingItem('s1', 1), waitingItem('s2', 2)] });
 });
 
 describe('DynamoSessionStore over a lagging line index', () => {
+  it('lets the last tick settle into the index before a takeover reads the line', async () => {
+    // Prepare: the previous holder's last tick ended half a second ago.
+    const { store, clock, waits } = createStore();
+    ddb.on(GetCommand).resolves({ Item: { tickedAt: clock.now() - 500 } });
+
+    // Act
+    await store.listWaiting(null, 100);
+    await store.listWaiting('eyJwayI6IngifQ', 100);
+
+    // Assess: one wait, for the rest of the two seconds, and none for the following pages.
+    expect(waits).toEqual([1500]);
+  });
+
   it('leaves out a session it admitted while the index still shows it waiting', async () => {
     // Prepare
     const { store } = createStore();

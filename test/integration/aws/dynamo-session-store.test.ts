@@ -108,12 +108,12 @@ describe('DynamoSessionStore: sessions and connections', () => {
     expect(mapping?.ttl).toBe(Math.floor(clock.now() / 1000) + 3 * 3600);
   });
 
-  it('binds a new connection, clearing the disconnect mark and when it was last told', async () => {
+  it('binds a new connection, clearing the disconnect mark and counting the change', async () => {
     // Prepare
     const { store } = await createStore();
     await line(store, 1);
-    await store.recordPositions([{ sessionId: 's1', position: 1, sentAt: 5000 }]);
     await store.detachConnection('c1', 6000);
+    const before = (await store.get('s1'))?.connectionVersion as number;
 
     // Act
     await store.attachConnection('s1', 'c1-again');
@@ -122,8 +122,7 @@ describe('DynamoSessionStore: sessions and connections', () => {
     expect(await store.get('s1')).toMatchObject({
       connectionId: 'c1-again',
       disconnectedAt: null,
-      sentPosition: 1,
-      sentAt: null,
+      connectionVersion: before + 1,
     });
     expect(await store.sessionOfConnection('c1-again')).toBe('s1');
   });
@@ -194,7 +193,7 @@ describe('DynamoSessionStore: the line', () => {
     const numbered = await store.numberArrivals([{ sessionId: 's1', order: order(42) }]);
 
     // Assess
-    expect(numbered).toBe(1);
+    expect(numbered.map((n) => n.id)).toEqual(['s1']);
     expect(await store.get('s1')).toMatchObject({ state: 'waiting', seq: order(42) });
     expect(await readWholeLine(store)).toEqual(['s1']);
     const item = await rawItem('S#s1', 'S');
@@ -212,7 +211,7 @@ describe('DynamoSessionStore: the line', () => {
     const again = await store.numberArrivals([{ sessionId: 's1', order: order(9) }]);
 
     // Assess
-    expect(again).toBe(0);
+    expect(again).toEqual([]);
     expect((await store.get('s1'))?.seq).toBe(order(1));
   });
 
@@ -228,7 +227,7 @@ describe('DynamoSessionStore: the line', () => {
     ]);
 
     // Assess
-    expect(numbered).toBe(1);
+    expect(numbered.map((n) => n.id)).toEqual(['s1']);
     expect(await store.get('ghost')).toBeUndefined();
   });
 
@@ -404,7 +403,7 @@ describe('DynamoSessionStore: admission and abandonment', () => {
 
     // Assess
     expect(abandoned).toBe(true);
-    expect(await store.numberArrivals([{ sessionId: 's1', order: order(1) }])).toBe(0);
+    expect(await store.numberArrivals([{ sessionId: 's1', order: order(1) }])).toEqual([]);
   });
 
   it('does not abandon an admitted session', async () => {
@@ -490,23 +489,61 @@ describe('DynamoSessionStore: admission notices', () => {
 });
 
 describe('DynamoSessionStore: positions, room state and counts', () => {
-  it('records the positions told to waiting sessions and to no one else', async () => {
+  it('logs the connection changes of waiting sessions for the processor, and only theirs', async () => {
     // Prepare
     const { store } = await createStore();
     await line(store, 2);
-    await store.admit('s1', PASS, 9000);
+    await store.create(newSession('s9', 'c9', '/', 1));
+    const { cursor } = await store.readChanges(null);
 
     // Act
-    await store.recordPositions([
-      { sessionId: 's1', position: 1, sentAt: 10_000 },
-      { sessionId: 's2', position: 1, sentAt: 10_000 },
-      { sessionId: 'ghost', position: 2, sentAt: 10_000 },
-    ]);
+    await store.detachConnection('c1', 6000);
+    await store.attachConnection('s1', 'c1-again');
+    await store.markAnnounced('s1', 'c1-again');
+    await store.askForPosition('s2');
+    await store.detachConnection('c9', 6000);
+    const page = await store.readChanges(cursor);
+    const again = await store.readChanges(page.cursor);
 
     // Assess
-    expect(await store.get('s1')).toMatchObject({ sentPosition: null, sentAt: null });
-    expect(await store.get('s2')).toMatchObject({ sentPosition: 1, sentAt: 10_000 });
-    expect(await store.get('ghost')).toBeUndefined();
+    const s1 = page.changes.filter((c) => c.sessionId === 's1').sort((a, b) => a.version - b.version);
+    expect(s1.map(({ connectionId, disconnectedAt }) => ({ connectionId, disconnectedAt }))).toEqual([
+      // c1 never had `joined` delivered on it: the processor was never to push there.
+      { connectionId: null, disconnectedAt: 6000 },
+      { connectionId: 'c1-again', disconnectedAt: null },
+    ]);
+    expect(s1[1]?.version).toBe((await store.get('s1'))?.connectionVersion);
+    expect(page.changes.filter((c) => c.sessionId === 's2')).toMatchObject([
+      { asked: true, version: 0 },
+    ]);
+    expect(page.changes.some((c) => c.sessionId === 's9')).toBe(false);
+    // Read again from a little before the cursor: a late write is not missed, and applying a
+    // change twice changes nothing.
+    expect(again.changes.length).toBe(page.changes.length);
+  });
+
+  it('returns the sessions it numbers, as they are now, and skips the rest', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await store.create(newSession('s1', 'c1', '/', 1));
+    await store.markAnnounced('s1', 'c1');
+    await store.create(newSession('s2', 'c2', '/', 2));
+
+    // Act
+    const numbered = await store.numberArrivals([
+      { sessionId: 's1', order: '001' },
+      { sessionId: 's2', order: '002' },
+      { sessionId: 'ghost', order: '003' },
+    ]);
+    const again = await store.numberArrivals([{ sessionId: 's1', order: '001' }]);
+
+    // Assess
+    expect(numbered.map(({ id, seq, state, connectionId }) => ({ id, seq, state, connectionId }))).toEqual([
+      { id: 's1', seq: '001', state: 'waiting', connectionId: 'c1' },
+      // Not yet told `joined` on c2: the processor pushes nothing to it yet.
+      { id: 's2', seq: '002', state: 'waiting', connectionId: null },
+    ]);
+    expect(again).toEqual([]);
   });
 
   it('starts from an empty room state', async () => {
@@ -517,7 +554,13 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
     const state = await store.getRoomState();
 
     // Assess
-    expect(state).toEqual({ tokens: 0, refilledAt: null, recentAdmissions: [], waiting: 0 });
+    expect(state).toEqual({
+      tokens: 0,
+      refilledAt: null,
+      recentAdmissions: [],
+      waiting: 0,
+      tickedAt: null,
+    });
   });
 
   it('keeps the room state as written, fractional tokens included', async () => {
@@ -531,6 +574,7 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
         { at: 1_764_072_001_000, count: 1 },
       ],
       waiting: 12,
+      tickedAt: 1_764_072_000_200,
     };
 
     // Act
@@ -541,14 +585,20 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
     expect(await store.getRoomState()).toEqual({ ...state, tokens: 2.5e-7 });
   });
 
-  it('counts the line, and the admissions and abandonments saved with the room state', async () => {
+  it('counts the line as of the last tick, and the admissions and abandonments saved with the room state', async () => {
     // Prepare
     const { store } = await createStore({ countArriving: async () => 7 });
     await line(store, 4);
     await store.admit('s1', PASS, 9000);
     await store.detachConnection('c2', 5000);
     await store.abandon('s2', 5000, 9000);
-    await store.putRoomState({ tokens: 0, refilledAt: 9000, recentAdmissions: [], waiting: 2 });
+    await store.putRoomState({
+      tokens: 0,
+      refilledAt: 9000,
+      recentAdmissions: [],
+      waiting: 1,
+      tickedAt: 9000,
+    });
     await store.admit('s3', PASS, 9500);
 
     // Act

@@ -89,8 +89,9 @@ describe('message handler (join, resume, status, ping and $default)', () => {
       action: 'resume',
       ticket: ticket?.type === 'joined' ? ticket.ticket : '',
     });
+    await room.tick();
 
-    // Assess
+    // Assess: the processor heard of the new connection once joined was posted on it.
     expect(room.api.messages('conn-2').map((m) => m.type)).toEqual(['joined', 'position']);
   });
 
@@ -274,7 +275,7 @@ describe('processor handler', () => {
     // Assess
     expect(outcome).toEqual({ ticks: 5, failedTicks: 0, held: true, ended: 'deadline' });
     expect(room.clock.now()).toBeLessThanOrEqual(timeoutAt - 10_000);
-    expect(nextRunTakesOver).toBe(true);
+    expect(nextRunTakesOver).toBe('taken');
     expect(observability.total('ticks')).toBe(5);
     expect(observability.total('admitted')).toBe(1);
     expect(room.api.messages('conn-1').map((m) => m.type)).toEqual(['joined', 'admitted']);

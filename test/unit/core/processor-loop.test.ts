@@ -18,10 +18,11 @@ class LeaseTable {
       acquisitions,
       acquire: async (now, durationMs) => {
         if (this.owner !== null && this.owner !== owner && this.expiresAt >= now) return false;
+        const grant = this.owner === owner ? 'renewed' : 'taken';
         this.owner = owner;
         this.expiresAt = now + durationMs;
         acquisitions.push(now);
-        return true;
+        return grant;
       },
       release: async () => {
         if (this.owner === owner) this.owner = null;
@@ -34,7 +35,9 @@ function report(at: number): TickReport {
   return {
     at,
     config: { enabled: true, admitPerMinute: 60 },
+    lineRead: false,
     numbered: 0,
+    changes: 0,
     admitted: [],
     abandoned: [],
     admissionsDelivered: 0,
@@ -102,7 +105,7 @@ describe('processor loop', () => {
 
     // Assess
     expect(table.owner).toBe('next run');
-    expect(next).toBe(true);
+    expect(next).toBe('taken');
   });
 
   it('keeps its pace when a tick takes part of the interval', async () => {

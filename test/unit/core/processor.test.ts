@@ -110,9 +110,8 @@ describe('processor tick', () => {
     const replies = await h.send('c0-again', { action: 'resume', ticket });
     for (let i = 0; i < 4; i++) await h.tick();
 
-    // Assess
-    expect(replies[0]).toMatchObject({ type: 'joined', ticket });
-    expect(replies[1]).toMatchObject({ type: 'position', position: 1 });
+    // Assess: the place is answered at once, its position by the next tick.
+    expect(replies).toEqual([expect.objectContaining({ type: 'joined', ticket })]);
     expect(lastOfType(h, 'c0-again', 'position')).toMatchObject({ position: 1, waiting: 3 });
   });
 
@@ -324,17 +323,22 @@ describe('visitor actions', () => {
     expect((await h.store.counts()).waiting).toBe(1);
   });
 
-  it('answers status with the current position', async () => {
+  it('answers status with the current position at the next tick', async () => {
     // Prepare
     const h = await createHarness({ config: { admitPerMinute: 0 } });
     await joinMany(h, 2);
     await h.tick();
+    const before = h.notifier.messages('c1').length;
 
     // Act
     const replies = await h.send('c1', { action: 'status' });
+    await h.tick();
 
     // Assess
-    expect(replies).toEqual([{ type: 'position', position: 2, waiting: 2, etaSeconds: null }]);
+    expect(replies).toEqual([]);
+    expect(h.notifier.messages('c1').slice(before)).toEqual([
+      { type: 'position', position: 2, waiting: 2, etaSeconds: null },
+    ]);
   });
 
   it('asks a connection with no place to join first', async () => {
