@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs every benchmark beside its baseline and writes docs/BENCHMARKS.md.
- * `--quick` runs smaller sizes (for a smoke test); `--only tick,gate,sockets` picks some.
+ * `--quick` runs smaller sizes (for a smoke test); `--only tick,dynamo,gate,sockets,aws` picks some.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import {
   scaleCounts,
 } from '../../local/aws-local/bill.ts';
 import { type AwsResult, benchAws } from './aws.ts';
+import { benchDynamoTick, type DynamoTickResult } from './dynamo-tick.ts';
 import { benchGate, type GateResult } from './gate.ts';
 import { benchSockets, type SocketResult } from './sockets.ts';
 import { benchTick, type TickResult } from './tick.ts';
@@ -24,7 +25,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'docs/BENCHMARKS.md' },
   },
 });
-const only = new Set((values.only ?? 'tick,gate,sockets,aws').split(','));
+const only = new Set((values.only ?? 'tick,dynamo,gate,sockets,aws').split(','));
 const quick = values.quick === true;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -38,6 +39,7 @@ async function main(): Promise<void> {
   const started = new Date();
   const ticks: TickResult[] = [];
   const sockets: SocketResult[] = [];
+  const dynamoTicks: DynamoTickResult[] = [];
   let gate: GateResult | undefined;
   let aws: AwsResult | undefined;
 
@@ -47,6 +49,16 @@ async function main(): Promise<void> {
       const result = await benchTick(waiting, 5);
       ticks.push(result);
       log(`  tick median ${f1(result.tick.median)} ms, takeover ${f1(result.takeoverMs)} ms`);
+    }
+  }
+  if (only.has('dynamo')) {
+    for (const waiting of quick ? [1_000, 10_000] : [10_000, 100_000]) {
+      log(`dynamo tick: ${f0(waiting)} waiting...`);
+      const result = await benchDynamoTick(waiting, 5);
+      dynamoTicks.push(result);
+      log(
+        `  steady ${f1(result.steady.readUnits)} read units a tick, takeover ${f0(result.takeover.readUnits)}`,
+      );
     }
   }
   if (only.has('gate')) {
@@ -104,6 +116,27 @@ async function main(): Promise<void> {
         (t) =>
           `| ${f0(t.waiting)} | ${f1(t.tick.median)} | ${f0(t.takeoverMs)} | ${f0(t.positionsSent)} | ${t.waiting === 1_000_000 ? `< 10 ms: ${mark(t.tick.median < 10)}` : ''} |`,
       ),
+      '',
+    );
+  }
+  if (dynamoTicks.length > 0) {
+    const [small, large] = dynamoTicks;
+    const ratio = small && large ? large.steady.readUnits / small.steady.readUnits : Number.NaN;
+    lines.push(
+      '## DynamoDB per processor tick',
+      '',
+      'The real DynamoDB store over dynalite, N sessions waiting and connected, one admission a tick, the',
+      'AWS push budget (5,000 a second). The takeover tick reads the whole line from the `line` index; the',
+      'steady ticks after it (mean of 5) keep the line in memory and write nothing per pushed position.',
+      '',
+      '| waiting | takeover: calls / read units | steady tick: calls | read units | write units | positions pushed |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...dynamoTicks.map(
+        (t) =>
+          `| ${f0(t.waiting)} | ${f0(t.takeover.calls)} / ${f1(t.takeover.readUnits)} | ${f1(t.steady.calls)} | ${f1(t.steady.readUnits)} | ${f1(t.steady.writeUnits)} | ${f0(t.steady.positionsSent)} |`,
+      ),
+      '',
+      `Steady-tick read units at ${f0(large?.waiting ?? 0)} over ${f0(small?.waiting ?? 0)}: ${f2(ratio)}x; target ≤ 1.5x: ${mark(ratio <= 1.5)}.`,
       '',
     );
   }
