@@ -189,6 +189,7 @@ async function main(): Promise<void> {
     'npm run bench              # everything, writes docs/BENCHMARKS.md (about 3 minutes)',
     'npm run bench -- --quick   # smaller sizes',
     'npm run bench -- --only gate,tick',
+    'npm run bench -- --only dynamo  # DynamoDB reads and writes per tick at 10,000 and 100,000 waiting',
     'npm run bench -- --only aws  # AWS calls through start:aws-local (about 2 minutes)',
     '```',
     '',
