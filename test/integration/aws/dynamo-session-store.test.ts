@@ -506,8 +506,12 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
     const again = await store.readChanges(page.cursor);
 
     // Assess
-    const s1 = page.changes.filter((c) => c.sessionId === 's1').sort((a, b) => a.version - b.version);
-    expect(s1.map(({ connectionId, disconnectedAt }) => ({ connectionId, disconnectedAt }))).toEqual([
+    const s1 = page.changes
+      .filter((c) => c.sessionId === 's1')
+      .sort((a, b) => a.version - b.version);
+    expect(
+      s1.map(({ connectionId, disconnectedAt }) => ({ connectionId, disconnectedAt })),
+    ).toEqual([
       // c1 never had `joined` delivered on it: the processor was never to push there.
       { connectionId: null, disconnectedAt: 6000 },
       { connectionId: 'c1-again', disconnectedAt: null },
@@ -538,7 +542,9 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
     const again = await store.numberArrivals([{ sessionId: 's1', order: '001' }]);
 
     // Assess
-    expect(numbered.map(({ id, seq, state, connectionId }) => ({ id, seq, state, connectionId }))).toEqual([
+    expect(
+      numbered.map(({ id, seq, state, connectionId }) => ({ id, seq, state, connectionId })),
+    ).toEqual([
       { id: 's1', seq: '001', state: 'waiting', connectionId: 'c1' },
       // Not yet told `joined` on c2: the processor pushes nothing to it yet.
       { id: 's2', seq: '002', state: 'waiting', connectionId: null },
