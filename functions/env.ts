@@ -23,6 +23,11 @@ export const Env = {
   tickMs: 'WR_TICK_MS',
   /** Messages per second the processor may spend on `position` updates. */
   positionBudgetPerSecond: 'WR_POSITION_BUDGET_PER_SECOND',
+  /**
+   * Name of the processor function: the message handler invokes it (asynchronously) to wake a
+   * processor that went to sleep with nobody in line.
+   */
+  processorFunctionName: 'WR_PROCESSOR_FUNCTION_NAME',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];
