@@ -36,6 +36,8 @@ export const Metric = {
   admissionsDelivered: 'admissionsDelivered',
   waiting: 'waiting',
   ticks: 'ticks',
+  /** Ticks that threw (the loop carries on); with no `ticks` beside them, the room is stuck. */
+  failedTicks: 'failedTicks',
 } as const;
 
 /** Publishes the metrics stored so far (none stored: nothing, and no warning). */

@@ -59,6 +59,7 @@ export function createProcessorHandler(deps: ProcessorHandlerDeps) {
       },
       onError: (error, during) => {
         metrics.addMetric(Metric.errors, MetricUnit.Count, 1);
+        if (during === 'tick') metrics.addMetric(Metric.failedTicks, MetricUnit.Count, 1);
         logger.error(during === 'tick' ? 'tick failed' : 'lease call failed', { error });
         publish(deps.observability);
       },
