@@ -10,6 +10,11 @@ import type { Construct } from 'constructs';
 
 export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com';
 export const GITHUB_OIDC_AUDIENCE = 'sts.amazonaws.com';
+/**
+ * The repository variable that deploy.yml passes as `githubOidcProviderArn`: set only when the
+ * account already had a GitHub OIDC provider and the OIDC stack reuses it.
+ */
+export const OIDC_PROVIDER_VARIABLE = 'AWS_GITHUB_OIDC_PROVIDER_ARN';
 
 export interface GitHubOidcStackProps extends StackProps {
   /** `owner/repo`. */
@@ -69,5 +74,13 @@ export class GitHubOidcStack extends Stack {
       description: 'Set this as the repository variable AWS_DEPLOY_ROLE_ARN',
       value: this.deployRole.roleArn,
     });
+    if (props.existingProviderArn) {
+      // deploy.yml deploys this stack again on every push: without the same ARN it would try to
+      // create a second provider for the same URL, which IAM refuses, and the deploy fails.
+      new CfnOutput(this, 'ReusedOidcProviderArn', {
+        description: `Set this as the repository variable ${OIDC_PROVIDER_VARIABLE}`,
+        value: props.existingProviderArn,
+      });
+    }
   }
 }

@@ -138,3 +138,43 @@ describe('an existing site on its own domain', () => {
     expect(new AwsSolutionsChecks().validateScope(synthesized.app).violations).toEqual([]);
   });
 });
+
+describe('an account that already has the GitHub OIDC provider', () => {
+  const providerArn = 'arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com';
+
+  it('reuses it when deploy.yml passes the repository variable, and says which variable to set', () => {
+    // Act
+    const { githubOidc } = synthApp(
+      { githubRepository: 'acme/waiting-room', githubOidcProviderArn: providerArn },
+      { bundle: false },
+    );
+    if (!githubOidc) throw new Error('expected the OIDC stack');
+    const oidc = Template.fromStack(githubOidc);
+
+    // Assess
+    oidc.resourceCountIs('AWS::IAM::OIDCProvider', 0);
+    oidc.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({
+        Statement: [Match.objectLike({ Principal: { Federated: providerArn } })],
+      }),
+    });
+    oidc.hasOutput('ReusedOidcProviderArn', {
+      Value: providerArn,
+      Description: Match.stringLikeRegexp('AWS_GITHUB_OIDC_PROVIDER_ARN'),
+    });
+  });
+
+  it('makes its own provider when the variable is unset (deploy.yml then passes an empty value)', () => {
+    // Act
+    const { githubOidc } = synthApp(
+      { githubRepository: 'acme/waiting-room', githubOidcProviderArn: '' },
+      { bundle: false },
+    );
+    if (!githubOidc) throw new Error('expected the OIDC stack');
+    const oidc = Template.fromStack(githubOidc);
+
+    // Assess
+    oidc.resourceCountIs('AWS::IAM::OIDCProvider', 1);
+    expect(Object.keys(oidc.findOutputs('ReusedOidcProviderArn'))).toEqual([]);
+  });
+});

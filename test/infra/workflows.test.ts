@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { validateWorkflow } from '@action-validator/core';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../cdk/paths.ts';
+import { OIDC_PROVIDER_VARIABLE } from '../../cdk/stacks/github-oidc-stack.ts';
 
 const workflow = (name: string) => readFileSync(join(REPO_ROOT, '.github/workflows', name), 'utf8');
 
@@ -67,5 +68,21 @@ describe('deploy.yml', () => {
 
   it('deploys every stack without prompting', () => {
     expect(deploy).toContain('npx cdk deploy --all --require-approval never');
+  });
+
+  it('deploys the OIDC stack with the provider ARN from a repository variable, so an account that had a provider keeps reusing it', () => {
+    // Prepare
+    const step = deploy.slice(deploy.indexOf('- name: Deploy every stack'));
+
+    // Act
+    const envName = new RegExp(
+      `\\n {10}(\\w+): \\$\\{\\{ vars\\.${OIDC_PROVIDER_VARIABLE} \\}\\}\\n`,
+    ).exec(step)?.[1];
+
+    // Assess
+    expect(envName).toBeDefined();
+    expect(step).toContain(`-c "githubOidcProviderArn=$${envName}"`);
+    expect(step).toContain('-c "githubRepository=$GITHUB_REPOSITORY"');
+    expect(step.slice(step.indexOf('run:'))).not.toContain('${{');
   });
 });
