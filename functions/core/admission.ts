@@ -83,4 +83,5 @@ export const EMPTY_ROOM_STATE: RoomState = {
   recentAdmissions: [],
   waiting: 0,
   tickedAt: null,
+  activeAt: null,
 };

@@ -15,6 +15,12 @@ export interface Lease {
   acquire(now: number, durationMs: number): Promise<LeaseGrant>;
   /** Gives the lease up at once if this holder has it; does nothing otherwise. */
   release(): Promise<void>;
+  /**
+   * Marks the room's processor asleep (nobody in line: no processor runs until an arrival
+   * wakes one through {@link ProcessorWaker}) or awake. Only the holder marks; taking or
+   * renewing the lease leaves the mark as it is.
+   */
+  setAsleep(asleep: boolean): Promise<void>;
 }
 
 /** What {@link Lease.acquire} got. */

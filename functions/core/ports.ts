@@ -85,6 +85,11 @@ export interface RoomState {
    * lets them settle before a processor that takes over reads the line.
    */
   tickedAt: number | null;
+  /**
+   * When a tick last found anyone in line or anything to do (epoch ms), or null: how long the
+   * room has been idle, across processors, for one that may go to sleep.
+   */
+  activeAt: number | null;
 }
 
 export interface RoomCounts {
@@ -173,6 +178,14 @@ export class ConnectionTakenError extends Error {
     super(`connection ${connectionId} already holds a place`);
     this.name = 'ConnectionTakenError';
   }
+}
+
+/**
+ * Wakes the room's processor if it went to sleep with nobody in line (on AWS an asynchronous
+ * invocation of the processor function). `join` calls it once its arrival is queued.
+ */
+export interface ProcessorWaker {
+  wakeIfAsleep(): Promise<void>;
 }
 
 /** Outcome of one push to a connection. */

@@ -1,8 +1,9 @@
 /**
  * The processor's outer loop: ticks at a steady interval while it holds the lease, until a
- * deadline. On AWS one scheduled invocation runs it for about a minute (EventBridge schedules
- * are at least a minute apart); the clock and the sleep are passed in, so a test drives it with
- * a manual clock.
+ * deadline. On AWS one invocation runs it for up to 15 minutes and starts its successor before
+ * it ends; with nobody in line it goes to sleep, and the next arrival (or the minute's schedule)
+ * wakes a processor. The clock and the sleep are passed in, so a test drives it with a manual
+ * clock.
  */
 import type { Lease, LeaseGrant } from './lease.ts';
 import type { Clock } from './ports.ts';
@@ -26,11 +27,29 @@ export interface ProcessorLoopOptions {
   leaseMs: number;
   /** Epoch ms at or after which no tick starts. */
   deadline: number;
+  /**
+   * How long a loop that finds the lease held by another processor keeps trying before it
+   * gives up (`lease-held`); @default until the deadline.
+   */
+  waitForLeaseMs?: number;
+  /**
+   * Go to sleep once the room has been idle (nobody in line, nothing done) this long: the loop
+   * marks the processor asleep, runs one more tick to catch an arrival that came meanwhile (it
+   * saw the processor awake and woke nobody), and if that tick is idle too, releases the lease
+   * and ends (`asleep`). Unset: never sleeps (the local runtime).
+   */
+  sleepAfterIdleMs?: number;
+  /**
+   * Starts the next processor `leadMs` before the deadline, once, while holding the lease: a
+   * Lambda invocation ends at its timeout, and its successor takes the lease when it is
+   * released at the deadline (it waits for it meanwhile).
+   */
+  handoff?: { leadMs: number; start: () => Promise<void> };
   /** Stops the loop (after the tick in progress) when aborted; the local runtime's shutdown. */
   signal?: AbortSignal;
   onTick?: (report: TickReport) => void;
-  /** Told about a failed tick or a failed lease call; the loop carries on. */
-  onError?: (error: unknown, during: 'tick' | 'lease') => void;
+  /** Told about a failed tick or a failed lease or handoff call; the loop carries on. */
+  onError?: (error: unknown, during: 'tick' | 'lease' | 'handoff') => void;
 }
 
 export interface ProcessorLoopOutcome {
@@ -38,25 +57,45 @@ export interface ProcessorLoopOutcome {
   failedTicks: number;
   /** Whether this loop held the lease at some point. */
   held: boolean;
-  /** `deadline`: ran out of time (lease released); `lease-lost`: another processor took over. */
-  ended: 'deadline' | 'lease-lost';
+  /**
+   * `deadline`: ran out of time (lease released); `lease-lost`: another processor took over;
+   * `lease-held`: another processor held the lease all along (`waitForLeaseMs` ran out);
+   * `asleep`: nobody in line, the processor sleeps until an arrival wakes one.
+   */
+  ended: 'deadline' | 'lease-lost' | 'lease-held' | 'asleep';
+  /** Whether the successor was started ({@link ProcessorLoopOptions.handoff}). */
+  handedOff: boolean;
 }
 
 /**
  * Ticks every `tickMs` while holding the lease, renewing it before each tick, until the next
  * tick would start at or after the deadline; then releases the lease so that the next
- * invocation takes over at once. While another processor holds the lease it retries every
- * `tickMs` (the previous invocation releases it when its own deadline comes). A failed tick is
- * reported and the next one runs as usual: every step of a tick is safe to repeat.
+ * processor takes over at once. While another processor holds the lease it retries every
+ * `tickMs`, for at most `waitForLeaseMs`. A failed tick is reported and the next one runs as
+ * usual: every step of a tick is safe to repeat.
  */
 export async function runProcessorLoop(
   options: ProcessorLoopOptions,
 ): Promise<ProcessorLoopOutcome> {
   const { lease, clock, sleep, tickMs, leaseMs, deadline } = options;
+  const giveUpAt = clock.now() + (options.waitForLeaseMs ?? Number.POSITIVE_INFINITY);
   let ticks = 0;
   let failedTicks = 0;
   let held = false;
   let holding = false;
+  let handedOff = false;
+  /**
+   * How this loop last marked the processor (null: not yet; a run marks it once, whatever an
+   * earlier run left): asleep means one more tick is to confirm it.
+   */
+  let markedAsleep: boolean | null = null;
+  const outcome = (ended: ProcessorLoopOutcome['ended']): ProcessorLoopOutcome => ({
+    ticks,
+    failedTicks,
+    held,
+    ended,
+    handedOff,
+  });
   // Ticks keep to a fixed grid (start + k * tickMs) rather than "tickMs after the last one
   // began": a timer never fires early, so the latter drifts late every tick and the token
   // bucket, which holds one tick's worth, would throw the extra time away (seen as 2-3% fewer
@@ -68,21 +107,43 @@ export async function runProcessorLoop(
       const granted = await tryAcquire(options, startedAt, leaseMs);
       if (granted === false && holding) {
         holding = false;
-        return { ticks, failedTicks, held, ended: 'lease-lost' };
+        return outcome('lease-lost');
       }
+      if (granted === false && !held && startedAt >= giveUpAt) return outcome('lease-held');
       // `unknown` (the renewal call failed): a tick is skipped, as the lease may have lapsed.
       if (granted === 'taken' || granted === 'renewed') {
         held = true;
         holding = true;
-        try {
-          const stillHeld = async () =>
-            (await tryAcquire(options, clock.now(), leaseMs)) === 'renewed';
-          const report = await options.tick(granted === 'taken', stillHeld);
+        const report = await runOneTick(options, granted === 'taken');
+        if (report) {
           ticks += 1;
           options.onTick?.(report);
-        } catch (error) {
+        } else {
           failedTicks += 1;
-          options.onError?.(error, 'tick');
+        }
+        if (options.sleepAfterIdleMs !== undefined && report) {
+          const idle =
+            report.idleSince !== null && clock.now() - report.idleSince >= options.sleepAfterIdleMs;
+          if (idle && markedAsleep === true) {
+            // Marked asleep before this tick looked: an arrival from now on wakes a processor.
+            await lease.release();
+            holding = false;
+            return outcome('asleep');
+          }
+          if (idle !== markedAsleep) {
+            try {
+              await lease.setAsleep(idle);
+              markedAsleep = idle;
+            } catch (error) {
+              options.onError?.(error, 'lease');
+            }
+            // The confirming tick runs at once: nobody waits a tick for nothing.
+            if (markedAsleep === true) continue;
+          }
+        }
+        if (options.handoff && !handedOff && clock.now() >= deadline - options.handoff.leadMs) {
+          handedOff = true;
+          await options.handoff.start().catch((error) => options.onError?.(error, 'handoff'));
         }
       }
       // A tick that overran its slot skips the slots it missed rather than running them back
@@ -92,7 +153,7 @@ export async function runProcessorLoop(
       const wait = nextAt - clock.now();
       if (wait > 0) await sleep(wait);
     }
-    return { ticks, failedTicks, held, ended: 'deadline' };
+    return outcome('deadline');
   } finally {
     if (holding) {
       try {
@@ -102,6 +163,21 @@ export async function runProcessorLoop(
         options.onError?.(error, 'lease');
       }
     }
+  }
+}
+
+/** One tick; a failure is reported and answers undefined. */
+async function runOneTick(
+  options: ProcessorLoopOptions,
+  takenOver: boolean,
+): Promise<TickReport | undefined> {
+  const stillHeld = async () =>
+    (await tryAcquire(options, options.clock.now(), options.leaseMs)) === 'renewed';
+  try {
+    return await options.tick(takenOver, stillHeld);
+  } catch (error) {
+    options.onError?.(error, 'tick');
+    return undefined;
   }
 }
 

@@ -91,6 +91,11 @@ export interface TickReport {
   positionsSent: number;
   opensSent: number;
   waiting: number;
+  /**
+   * Since when the room has had nobody in line and nothing to do (epoch ms; 0 if it never
+   * had), or null if this tick found something: a processor may sleep once it is long enough.
+   */
+  idleSince: number | null;
 }
 
 const RECEIVE_BATCH = 10;
@@ -129,10 +134,18 @@ export async function runTick(
     ? await sendPositions(deps, config, line, now, admissionsDelivered)
     : { positionsSent: 0, opensSent: await sendOpens(deps, line) };
 
+  const busy =
+    line.size > 0 ||
+    numbered > 0 ||
+    admitted.length > 0 ||
+    abandoned.length > 0 ||
+    admissionsDelivered > 0;
+  const state = await store.getRoomState();
   await store.putRoomState({
-    ...(await store.getRoomState()),
+    ...state,
     waiting: line.size,
     tickedAt: clock.now(),
+    activeAt: busy ? now : state.activeAt,
   });
   return {
     at: now,
@@ -146,6 +159,7 @@ export async function runTick(
     positionsSent,
     opensSent,
     waiting: line.size,
+    idleSince: busy ? null : (state.activeAt ?? 0),
   };
 }
 

@@ -448,7 +448,11 @@ describe.each(rooms)('the processor on the %s', (_, createRoom) => {
       await runTick(room.processor);
       const before = room.admissions.length;
       let now = room.clock.now();
-      const lease: Lease = { acquire: async () => 'renewed', release: async () => {} };
+      const lease: Lease = {
+        acquire: async () => 'renewed',
+        release: async () => {},
+        setAsleep: async () => {},
+      };
       const errors: unknown[] = [];
 
       // Act: five reads fail, one after another, then the source is back.

@@ -58,6 +58,23 @@ export function createDynamoLease(options: DynamoLeaseOptions): Lease {
         throw error;
       }
     },
+    async setAsleep(asleep) {
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName,
+            Key,
+            UpdateExpression: 'SET #asleep = :asleep',
+            ConditionExpression: '#owner = :me',
+            ExpressionAttributeNames: { '#owner': 'owner', '#asleep': 'asleep' },
+            ExpressionAttributeValues: { ':me': owner, ':asleep': asleep },
+          }),
+        );
+      } catch (error) {
+        // Another processor holds the lease now: the mark is its to set.
+        if (!isConditionFailed(error)) throw error;
+      }
+    },
     async release() {
       try {
         // Expired at once, owner kept: see above.

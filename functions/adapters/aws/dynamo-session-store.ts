@@ -610,13 +610,14 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
             TableName,
             Key: stateKey,
             UpdateExpression:
-              'SET #tokens = :tokens, #refilledAt = :refilledAt, #recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt ADD #admittedTotal :admitted, #abandonedTotal :abandoned',
+              'SET #tokens = :tokens, #refilledAt = :refilledAt, #recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt ADD #admittedTotal :admitted, #abandonedTotal :abandoned',
             ExpressionAttributeNames: {
               '#tokens': 'tokens',
               '#refilledAt': 'refilledAt',
               '#recent': 'recentAdmissions',
               '#waiting': 'waiting',
               '#tickedAt': 'tickedAt',
+              '#activeAt': 'activeAt',
               '#admittedTotal': 'admittedTotal',
               '#abandonedTotal': 'abandonedTotal',
             },
@@ -626,6 +627,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               ':recent': state.recentAdmissions.map(({ at, count }) => ({ at, count })),
               ':waiting': state.waiting,
               ':tickedAt': state.tickedAt,
+              ':activeAt': state.activeAt,
               ':admitted': admitted,
               ':abandoned': abandoned,
             },
@@ -688,6 +690,7 @@ function toRoomState(item: Record<string, unknown>): RoomState {
     })),
     waiting: numberOr(item.waiting, 0),
     tickedAt: typeof item.tickedAt === 'number' ? item.tickedAt : null,
+    activeAt: typeof item.activeAt === 'number' ? item.activeAt : null,
   };
 }
 

@@ -15,5 +15,7 @@ export function createProcessLease(): Lease {
     release: async () => {
       held = false;
     },
+    // Nothing wakes a local processor: it runs for as long as its process, and never sleeps.
+    setAsleep: async () => {},
   };
 }

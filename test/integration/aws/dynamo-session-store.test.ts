@@ -566,6 +566,7 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
       recentAdmissions: [],
       waiting: 0,
       tickedAt: null,
+      activeAt: null,
     });
   });
 
@@ -581,6 +582,7 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
       ],
       waiting: 12,
       tickedAt: 1_764_072_000_200,
+      activeAt: 1_764_072_000_100,
     };
 
     // Act
@@ -604,6 +606,7 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
       recentAdmissions: [],
       waiting: 1,
       tickedAt: 9000,
+      activeAt: null,
     });
     await store.admit('s3', PASS, 9500);
 

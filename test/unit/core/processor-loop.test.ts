@@ -11,6 +11,7 @@ import { ManualClock } from '../../helpers/room-harness.ts';
 class LeaseTable {
   owner: string | null = null;
   expiresAt = 0;
+  asleep = false;
 
   leaseFor(owner: string): Lease & { acquisitions: number[] } {
     const acquisitions: number[] = [];
@@ -25,7 +26,10 @@ class LeaseTable {
         return grant;
       },
       release: async () => {
-        if (this.owner === owner) this.owner = null;
+        if (this.owner === owner) this.expiresAt = 0;
+      },
+      setAsleep: async (asleep) => {
+        if (this.owner === owner) this.asleep = asleep;
       },
     };
   }
@@ -44,6 +48,7 @@ function report(at: number): TickReport {
     positionsSent: 0,
     opensSent: 0,
     waiting: 0,
+    idleSince: null,
   };
 }
 
@@ -81,7 +86,13 @@ describe('processor loop', () => {
 
     // Assess
     expect(ticks).toEqual([0, 1000, 2000, 3000, 4000]);
-    expect(outcome).toEqual({ ticks: 5, failedTicks: 0, held: true, ended: 'deadline' });
+    expect(outcome).toEqual({
+      ticks: 5,
+      failedTicks: 0,
+      held: true,
+      ended: 'deadline',
+      handedOff: false,
+    });
   });
 
   it('renews the lease before every tick', async () => {
@@ -149,7 +160,13 @@ describe('processor loop', () => {
     const outcome = await runProcessorLoop(options);
 
     // Assess
-    expect(outcome).toEqual({ ticks: 2, failedTicks: 0, held: true, ended: 'lease-lost' });
+    expect(outcome).toEqual({
+      ticks: 2,
+      failedTicks: 0,
+      held: true,
+      ended: 'lease-lost',
+      handedOff: false,
+    });
     expect(table.owner).toBe('other');
   });
 
@@ -163,7 +180,7 @@ describe('processor loop', () => {
 
     // Assess
     expect(ticks).toEqual([3000, 4000]);
-    expect(outcome).toMatchObject({ ticks: 2, held: true, ended: 'deadline' });
+    expect(outcome).toMatchObject({ ticks: 2, held: true, ended: 'deadline', handedOff: false });
   });
 
   it('never ticks while another processor holds the lease to the end', async () => {
@@ -176,7 +193,13 @@ describe('processor loop', () => {
 
     // Assess
     expect(ticks).toEqual([]);
-    expect(outcome).toEqual({ ticks: 0, failedTicks: 0, held: false, ended: 'deadline' });
+    expect(outcome).toEqual({
+      ticks: 0,
+      failedTicks: 0,
+      held: false,
+      ended: 'deadline',
+      handedOff: false,
+    });
     expect(table.owner).toBe('other');
   });
 
@@ -213,6 +236,7 @@ describe('processor loop', () => {
         return lease.acquire(now, ms);
       },
       release: () => lease.release(),
+      setAsleep: (asleep) => lease.setAsleep(asleep),
     };
 
     // Act
@@ -220,7 +244,7 @@ describe('processor loop', () => {
 
     // Assess
     expect(setupResult.ticks).toEqual([0, 2000, 3000, 4000]);
-    expect(outcome).toMatchObject({ ticks: 4, held: true, ended: 'deadline' });
+    expect(outcome).toMatchObject({ ticks: 4, held: true, ended: 'deadline', handedOff: false });
     expect(errors).toEqual([{ error: new Error('throttled'), during: 'lease' }]);
   });
 
@@ -232,7 +256,152 @@ describe('processor loop', () => {
     const outcome = await runProcessorLoop({ ...options, deadline: start - 1 });
 
     // Assess
-    expect(outcome).toEqual({ ticks: 0, failedTicks: 0, held: false, ended: 'deadline' });
+    expect(outcome).toEqual({
+      ticks: 0,
+      failedTicks: 0,
+      held: false,
+      ended: 'deadline',
+      handedOff: false,
+    });
     expect(table.owner).toBeNull();
   });
+
+  describe('sleeping with nobody in line', () => {
+    /** A room idle since `idleSince` until `busyAt` (a visitor arrives then), if ever. */
+    function idleRoom(clock: ManualClock, idleSince: number, busyAt = Number.POSITIVE_INFINITY) {
+      return async () => ({
+        ...report(clock.now()),
+        idleSince: clock.now() >= busyAt ? null : idleSince,
+        waiting: clock.now() >= busyAt ? 1 : 0,
+      });
+    }
+
+    it('marks the processor asleep, confirms with one more tick, then lets the lease go', async () => {
+      // Prepare: idle for 59 s when the run starts.
+      const { options, table, clock, start } = setup({ deadline: Number.POSITIVE_INFINITY });
+      const tick = idleRoom(clock, start - 59_000);
+      const ticks: number[] = [];
+
+      // Act
+      const outcome = await runProcessorLoop({
+        ...options,
+        sleepAfterIdleMs: 60_000,
+        tick: async () => {
+          ticks.push(clock.now() - start);
+          return tick();
+        },
+      });
+
+      // Assess: awake at the first tick, asleep at the second (60 s idle), confirmed at once.
+      expect(ticks).toEqual([0, 1000, 1000]);
+      expect(outcome).toMatchObject({ ticks: 3, held: true, ended: 'asleep' });
+      expect(table.asleep).toBe(true);
+      expect(table.expiresAt).toBe(0);
+    });
+
+    it('stays awake, and says so, when the confirming tick finds a visitor', async () => {
+      // Prepare: long idle; the first visitor arrives just as the processor marks itself asleep.
+      const { options, table, clock, start } = setup({ deadline: 0 });
+      const marks: boolean[] = [];
+      const lease = table.leaseFor('me');
+      const watched: Lease = {
+        ...lease,
+        setAsleep: async (asleep) => {
+          marks.push(asleep);
+          if (asleep) clock.advance(1);
+          await lease.setAsleep(asleep);
+        },
+      };
+
+      // Act
+      const outcome = await runProcessorLoop({
+        ...options,
+        lease: watched,
+        deadline: start + 3000,
+        sleepAfterIdleMs: 60_000,
+        tick: idleRoom(clock, start - 3_600_000, start + 1),
+      });
+
+      // Assess
+      expect(marks).toEqual([true, false]);
+      expect(outcome).toMatchObject({ ended: 'deadline' });
+      expect(table.asleep).toBe(false);
+    });
+
+    it('marks a room found busy awake once, whatever an earlier run left', async () => {
+      // Prepare: an earlier run went to sleep; a visitor woke this one.
+      const { options, table, start } = setup();
+      table.asleep = true;
+
+      // Act
+      await runProcessorLoop({
+        ...options,
+        sleepAfterIdleMs: 60_000,
+        tick: async () => ({ ...report(start), waiting: 3 }),
+      });
+
+      // Assess
+      expect(table.asleep).toBe(false);
+    });
+
+    it('never sleeps without sleepAfterIdleMs (the local runtime)', async () => {
+      // Prepare
+      const { options, clock, start } = setup();
+
+      // Act
+      const outcome = await runProcessorLoop({
+        ...options,
+        tick: idleRoom(clock, start - 3_600_000),
+      });
+
+      // Assess
+      expect(outcome).toMatchObject({ ticks: 5, ended: 'deadline' });
+    });
+  });
+
+  it('gives up on a lease held by another processor once waitForLeaseMs has passed', async () => {
+    // Prepare: a scheduled run while another runs for minutes.
+    const { options, table, start, ticks } = setup({ deadline: start0() + 900_000 });
+    await table.leaseFor('other').acquire(start, 600_000);
+
+    // Act
+    const outcome = await runProcessorLoop({ ...options, waitForLeaseMs: 0 });
+
+    // Assess
+    expect(ticks).toEqual([]);
+    expect(outcome).toMatchObject({ ticks: 0, held: false, ended: 'lease-held' });
+    expect(table.owner).toBe('other');
+  });
+
+  it('starts its successor once, leadMs before the deadline, which takes over when it lets go', async () => {
+    // Prepare
+    const { options, table, clock, start } = setup({ deadline: start0() + 10_000 });
+    const successorStarted: number[] = [];
+
+    // Act
+    const outcome = await runProcessorLoop({
+      ...options,
+      handoff: {
+        leadMs: 3000,
+        start: async () => {
+          successorStarted.push(clock.now() - start);
+        },
+      },
+    });
+    const successor = await runProcessorLoop({
+      ...options,
+      lease: table.leaseFor('successor'),
+      deadline: clock.now() + 2000,
+    });
+
+    // Assess
+    expect(successorStarted).toEqual([7000]);
+    expect(outcome).toMatchObject({ ticks: 10, ended: 'deadline', handedOff: true });
+    expect(successor).toMatchObject({ held: true, ticks: 2 });
+  });
 });
+
+/** The manual clock's starting time (every ManualClock starts there). */
+function start0(): number {
+  return new ManualClock().now();
+}
