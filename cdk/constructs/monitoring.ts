@@ -69,7 +69,7 @@ export class RoomMonitoring extends Construct {
     });
     this.processorStalledAlarm = new cloudwatch.Alarm(this, 'ProcessorStalledAlarm', {
       alarmDescription:
-        'The processor has not been invoked for 5 minutes: nobody is being admitted. Check the schedule rule and the reserved concurrency.',
+        "The processor has not been invoked for 5 minutes: nobody is being admitted. Check the schedule rule, and the function's Throttles metric (the account's unreserved concurrency may be used up).",
       metric: props.processor.metricInvocations({ period: Duration.minutes(5), statistic: 'Sum' }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,

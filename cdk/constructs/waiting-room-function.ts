@@ -34,8 +34,6 @@ export interface WaitingRoomFunctionProps {
   timeout?: Duration;
   /** @default 512 */
   memorySize?: number;
-  /** @default none (unreserved) */
-  reservedConcurrentExecutions?: number;
   /** @default one month */
   logRetention?: logs.RetentionDays;
 }
@@ -107,7 +105,6 @@ export class WaitingRoomFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize ?? LAMBDA_FUNCTIONS.visitorFacing.memoryMb,
       timeout: props.timeout ?? Duration.seconds(LAMBDA_FUNCTIONS.visitorFacing.timeoutSeconds),
-      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       role: this.role,
       logGroup: this.logGroup,
       tracing: lambda.Tracing.ACTIVE,

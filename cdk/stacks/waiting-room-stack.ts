@@ -125,12 +125,12 @@ export class WaitingRoomStack extends Stack {
     const processor = new WaitingRoomFunction(this, 'Processor', {
       entry: entries.processor,
       description: 'Waiting room: numbers arrivals, admits, pushes positions (one leader)',
-      // Invoked every minute, it loops at the tick and stops ~10 s before its deadline; the
-      // 2-minute timeout lets the next invocation start while this one finishes, and the lease
-      // (a conditional write) keeps exactly one of them ticking.
+      // It loops at the tick until shortly before its deadline. The lease (a conditional write
+      // in the table) keeps exactly one invocation ticking; any other one exits at once. So no
+      // reserved concurrency: reserving any fails in a new account, which must keep 10
+      // executions unreserved, and the lease already bounds what the processor runs.
       timeout: Duration.seconds(LAMBDA_FUNCTIONS.processor.timeoutSeconds),
       memorySize: LAMBDA_FUNCTIONS.processor.memoryMb,
-      reservedConcurrentExecutions: 2,
     });
     this.functions = { connect, disconnect, message, processor };
 

@@ -258,16 +258,22 @@ describe('functions', () => {
     for (const group of groups) expect(group.Properties.RetentionInDays).toBe(30);
   });
 
-  it('starts the processor every minute, for at most 2 minutes, two at a time at most', () => {
+  it('starts the processor every minute, with the timeout of the resource definitions', () => {
     const processorId = functionLogicalId('Processor');
     room.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [processorId, 'Arn'] } })],
     });
     expect(resources(room, 'AWS::Lambda::Function')[processorId]?.Properties).toMatchObject({
-      Timeout: 120,
-      ReservedConcurrentExecutions: 2,
+      Timeout: LAMBDA_FUNCTIONS.processor.timeoutSeconds,
     });
+  });
+
+  it('reserves no concurrency for any function, so a new account (10 unreserved at least) can deploy', () => {
+    // The lease keeps one processor ticking; extra invocations exit at once.
+    for (const [id, fn] of Object.entries(resources(room, 'AWS::Lambda::Function'))) {
+      expect(fn.Properties.ReservedConcurrentExecutions, id).toBeUndefined();
+    }
   });
 });
 
@@ -555,6 +561,12 @@ describe('monitoring', () => {
       Namespace: 'AWS/Lambda',
       Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionLogicalId('Processor') } }],
     });
+  });
+
+  it('sends nobody looking for a reserved concurrency that no longer exists', () => {
+    for (const alarm of Object.values(resources(room, 'AWS::CloudWatch::Alarm'))) {
+      expect(String(alarm.Properties.AlarmDescription)).not.toMatch(/\breserved concurrency/i);
+    }
   });
 
   it("charts the room's EMF metrics on a dashboard", () => {
