@@ -7,7 +7,7 @@
  * and sets the environment variable that names the resource in one call, so that the two can't
  * drift (the names come from functions/env.ts, shared with the code that reads them).
  */
-import { Duration, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, Stack, Token } from 'aws-cdk-lib';
 import type { WebSocketStage } from 'aws-cdk-lib/aws-apigatewayv2';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -30,6 +30,11 @@ export interface WaitingRoomFunctionProps {
   /** The TypeScript entry point; it exports `handler`. */
   entry: string;
   description: string;
+  /**
+   * An explicit function name, for a function whose own policy must name its ARN
+   * ({@link WaitingRoomFunction.allowInvokingItself}). @default a name CloudFormation generates
+   */
+  functionName?: string;
   /** @default 10 seconds */
   timeout?: Duration;
   /** @default 512 */
@@ -63,16 +68,26 @@ export interface RoomRuntimeSettings {
   positionBudgetPerSecond: number;
 }
 
-/** What functions/adapters/aws does with the table (no Scan: the line is read through `line`). */
-const TABLE_ACTIONS = [
-  'dynamodb:GetItem',
-  'dynamodb:BatchGetItem',
-  'dynamodb:Query',
-  'dynamodb:PutItem',
-  'dynamodb:UpdateItem',
-  'dynamodb:DeleteItem',
-  'dynamodb:BatchWriteItem',
-];
+/**
+ * What functions/adapters/aws does with the table. `readWrite`: everything the session store and
+ * the lease do (no Scan: the line is read through the `line` index). `connectionWrites`: what
+ * `$disconnect` does (`DynamoSessionStore.detachConnection`): delete the connection item, mark
+ * the session disconnected, log the change for the processor; no read, no index.
+ */
+const TABLE_ACCESS = {
+  readWrite: [
+    'dynamodb:GetItem',
+    'dynamodb:BatchGetItem',
+    'dynamodb:Query',
+    'dynamodb:PutItem',
+    'dynamodb:UpdateItem',
+    'dynamodb:DeleteItem',
+    'dynamodb:BatchWriteItem',
+  ],
+  connectionWrites: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
+} as const;
+
+export type TableAccess = keyof typeof TABLE_ACCESS;
 
 const QUEUE_ACTIONS = {
   send: ['sqs:SendMessage'],
@@ -98,6 +113,7 @@ export class WaitingRoomFunction extends Construct {
     this.logGroup.grantWrite(this.role);
 
     this.lambda = new NodejsFunction(this, 'Function', {
+      ...(props.functionName ? { functionName: props.functionName } : {}),
       entry: props.entry,
       handler: 'handler',
       description: props.description,
@@ -145,12 +161,19 @@ export class WaitingRoomFunction extends Construct {
     );
   }
 
-  /** Read and write items of the room's table and query its indexes; sets `WR_TABLE_NAME`. */
-  bindTable(table: ITable): this {
+  /**
+   * `readWrite`: read and write items of the room's table and query its `line` index.
+   * `connectionWrites`: only the item writes of `$disconnect`, on the table alone.
+   * Sets `WR_TABLE_NAME`.
+   */
+  bindTable(table: ITable, access: TableAccess = 'readWrite'): this {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
-        actions: TABLE_ACTIONS,
-        resources: [table.tableArn, `${table.tableArn}/index/${LINE_INDEX}`],
+        actions: [...TABLE_ACCESS[access]],
+        resources:
+          access === 'readWrite'
+            ? [table.tableArn, `${table.tableArn}/index/${LINE_INDEX}`]
+            : [table.tableArn],
       }),
     );
     this.lambda.addEnvironment(Env.tableName, table.tableName);
@@ -218,17 +241,66 @@ export class WaitingRoomFunction extends Construct {
     return this;
   }
 
-  /** The room's plain settings: room id, main origin, pass TTL, abandon grace, tick, budget. */
-  bindRoomSettings(settings: RoomRuntimeSettings): this {
-    this.lambda.addEnvironment(Env.roomId, settings.roomId);
-    this.lambda.addEnvironment(Env.mainOrigin, settings.mainOrigin);
-    this.lambda.addEnvironment(Env.passTtlSeconds, String(settings.passTtlSeconds));
-    this.lambda.addEnvironment(Env.abandonAfterSeconds, String(settings.abandonAfterSeconds));
-    this.lambda.addEnvironment(Env.tickMs, String(settings.tickMs));
-    this.lambda.addEnvironment(
-      Env.positionBudgetPerSecond,
-      String(settings.positionBudgetPerSecond),
+  /**
+   * Invoke the processor, to wake it when it sleeps with nobody in line
+   * (`lambda:InvokeFunction` on that one function, unqualified); sets
+   * `WR_PROCESSOR_FUNCTION_NAME`.
+   */
+  bindProcessorWake(processor: WaitingRoomFunction): this {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [processor.lambda.functionArn],
+      }),
     );
+    this.lambda.addEnvironment(Env.processorFunctionName, processor.lambda.functionName);
+    return this;
+  }
+
+  /**
+   * Invoke this very function (the processor starts its successor shortly before its deadline,
+   * by the name Lambda gives it in `AWS_LAMBDA_FUNCTION_NAME`, so no variable is set). The ARN is
+   * built from the explicit function name: a reference to the function's own ARN in its role's
+   * policy would be a circular dependency (the function waits for the policy).
+   */
+  allowInvokingItself(): this {
+    const name = this.lambda.node.defaultChild as lambda.CfnFunction;
+    if (typeof name.functionName !== 'string' || Token.isUnresolved(name.functionName)) {
+      throw new Error(`${this.node.path}: allowInvokingItself needs an explicit functionName`);
+    }
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: ['lambda:InvokeFunction'],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'lambda',
+            resource: 'function',
+            resourceName: name.functionName,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
+      }),
+    );
+    return this;
+  }
+
+  /**
+   * The room's plain settings that this function reads (the rest are left out): room id, main
+   * origin, pass TTL, abandon grace, tick, budget.
+   */
+  bindRoomSettings(settings: Partial<RoomRuntimeSettings>): this {
+    const variables: Record<keyof RoomRuntimeSettings, string> = {
+      roomId: Env.roomId,
+      mainOrigin: Env.mainOrigin,
+      passTtlSeconds: Env.passTtlSeconds,
+      abandonAfterSeconds: Env.abandonAfterSeconds,
+      tickMs: Env.tickMs,
+      positionBudgetPerSecond: Env.positionBudgetPerSecond,
+    };
+    for (const [key, variable] of Object.entries(variables)) {
+      const value = settings[key as keyof RoomRuntimeSettings];
+      if (value !== undefined) this.lambda.addEnvironment(variable, String(value));
+    }
     return this;
   }
 }

@@ -125,6 +125,8 @@ export class WaitingRoomStack extends Stack {
     const processor = new WaitingRoomFunction(this, 'Processor', {
       entry: entries.processor,
       description: 'Waiting room: numbers arrivals, admits, pushes positions (one leader)',
+      // Named, so that its own policy can name its ARN (it invokes its successor).
+      functionName: processorFunctionName(this),
       // It loops at the tick until shortly before its deadline. The lease (a conditional write
       // in the table) keeps exactly one invocation ticking; any other one exits at once. So no
       // reserved concurrency: reserving any fails in a new account, which must keep 10
@@ -142,20 +144,30 @@ export class WaitingRoomStack extends Stack {
       tickMs: settings.tickMs,
       positionBudgetPerSecond: settings.positionBudgetPerSecond,
     };
-    for (const visitorFacing of [connect, disconnect, message]) {
-      visitorFacing
-        .bindTable(table)
-        .bindQueue(arrivals.queue, 'send')
-        .bindConfig(config)
-        .bindSigningKey(signingKey)
-        .bindRoomSettings(runtimeSettings);
-    }
+    // Each function gets what its entry point reads at cold start (functions/lambda/*.ts,
+    // `readSettings([...])`) and the permissions its calls need, nothing else. `$connect` makes
+    // no AWS call and reads no setting; `$disconnect` only detaches the connection in the table.
+    disconnect
+      .bindTable(table, 'connectionWrites')
+      .bindRoomSettings({ roomId: runtimeSettings.roomId });
+    message
+      .bindTable(table)
+      .bindQueue(arrivals.queue, 'send')
+      .bindConfig(config)
+      .bindSigningKey(signingKey)
+      .bindRoomSettings({
+        roomId: runtimeSettings.roomId,
+        mainOrigin: runtimeSettings.mainOrigin,
+        passTtlSeconds: runtimeSettings.passTtlSeconds,
+      })
+      .bindProcessorWake(processor);
     processor
       .bindTable(table)
       .bindQueue(arrivals.queue, 'consume')
       .bindConfig(config)
       .bindSigningKey(signingKey)
-      .bindRoomSettings(runtimeSettings);
+      .bindRoomSettings(runtimeSettings)
+      .allowInvokingItself();
 
     const webSocket = new RoomWebSocketApi(this, 'WebSocket', {
       connect: connect.lambda,
@@ -165,7 +177,8 @@ export class WaitingRoomStack extends Stack {
       burstLimit: settings.webSocketBurstLimit,
       accessLogs: settings.webSocketAccessLogs,
     });
-    for (const f of [connect, disconnect, message, processor]) f.bindManagementApi(webSocket.stage);
+    // Replies (message) and pushes (processor); `$connect` and `$disconnect` post nothing.
+    for (const f of [message, processor]) f.bindManagementApi(webSocket.stage);
 
     // A missed or failed tick is replaced by the next one a minute later; never replay old ones.
     processor.lambda.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
@@ -213,6 +226,19 @@ export class WaitingRoomStack extends Stack {
     });
     new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName });
   }
+}
+
+/**
+ * The processor's function name: `<stack name>-processor`, within Lambda's 64 characters. Fixed
+ * rather than generated, so that the processor's policy can name its own ARN without a reference
+ * to the function (which would be circular).
+ */
+export function processorFunctionName(stack: Stack): string {
+  const name = `${stack.stackName}-processor`;
+  if (name.length > 64 || !/^[A-Za-z0-9_-]+$/.test(name)) {
+    throw new Error(`the processor's function name "${name}" is not a valid Lambda name`);
+  }
+  return name;
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   type Clock,
   type ConfigSource,
   ConnectionTakenError,
+  type ProcessorWaker,
   type RoomConfig,
   type SessionStore,
   type Signer,
@@ -23,6 +24,11 @@ export interface VisitorDeps {
   signer: Signer;
   clock: Clock;
   mainOrigin: string;
+  /**
+   * Wakes a processor that sleeps with nobody in line (AWS); unset where the processor never
+   * sleeps (the local runtime). Never throws.
+   */
+  waker?: ProcessorWaker;
   /** Creates session ids; random UUIDs unless a test needs to know them. */
   newId?: () => string;
 }
@@ -63,6 +69,8 @@ export async function join(
   // Enqueued before `joined` is sent: whoever is told they joined first is numbered first. It
   // is the last step, so the processor cannot number the session while this handler still runs.
   await queue.enqueue({ sessionId: session.id, joinedAt: now });
+  // Queued first: a processor that goes to sleep looks at the queue once more after saying so.
+  await deps.waker?.wakeIfAsleep();
   return [{ type: 'joined', ticket, sessionId: session.id }];
 }
 
@@ -133,6 +141,7 @@ export const REQUEUE_AFTER_MS = 10_000;
 async function requeue(deps: VisitorDeps, session: Session): Promise<void> {
   if (deps.clock.now() - session.joinedAt < REQUEUE_AFTER_MS) return;
   await deps.queue.enqueue({ sessionId: session.id, joinedAt: session.joinedAt });
+  await deps.waker?.wakeIfAsleep();
 }
 
 interface LineContext {

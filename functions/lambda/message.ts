@@ -10,6 +10,7 @@ import {
   notifierFrom,
   sessionStoreFrom,
   signerFrom,
+  wakerFrom,
 } from './wiring.ts';
 
 const settings = readSettings([
@@ -21,6 +22,7 @@ const settings = readSettings([
   'arrivalQueueUrl',
   'managementEndpoint',
   'passTtlSeconds',
+  'processorFunctionName',
 ]);
 const observability = createObservability('message');
 const store = sessionStoreFrom(settings);
@@ -33,6 +35,7 @@ export const handler = createMessageHandler({
     signer: signerFrom(settings),
     clock: systemClock,
     mainOrigin: settings.mainOrigin,
+    waker: wakerFrom(settings, observability),
     limiter: frameLimiter(),
   },
   store,

@@ -1,10 +1,15 @@
 /**
- * The scheduled processor, as a factory over its dependencies: one invocation (EventBridge,
- * every minute) takes the lease and ticks every `tickMs` until a margin before the function's
- * timeout, then releases the lease for the next invocation.
+ * The processor, as a factory over its dependencies. One invocation takes the lease and ticks
+ * every `tickMs` until a margin before the function's timeout (15 minutes); shortly before, it
+ * starts its successor, which takes the lease when this one lets it go. With nobody in line
+ * for a minute it goes to sleep (no invocation runs, nothing is billed) until a join wakes it.
+ * The schedule (EventBridge, every minute) is the watchdog: a scheduled run that finds the
+ * lease held gives up at once, and one that finds it free (a processor that died, a lost wake)
+ * takes over.
  */
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
+import { isProcessorStartEvent } from '../adapters/aws/lambda-waker.ts';
 import type { Lease } from '../core/lease.ts';
 import type { Clock } from '../core/ports.ts';
 import { type ProcessorDeps, runLoopTick, type TickReport } from '../core/processor.ts';
@@ -15,6 +20,16 @@ import { Metric, MetricUnit, type Observability, publish } from './observability
 export const STOP_MARGIN_MS = 10_000;
 /** Each renewal holds the lease this long: far longer than a tick, short enough to hand over. */
 export const LEASE_MS = 15_000;
+/** The successor is started this long before the deadline (a cold start fits in it). */
+export const HANDOFF_LEAD_MS = 5_000;
+/**
+ * How long a processor started from code (a successor, a wake) waits for the lease: the
+ * predecessor lets it go at its deadline, `HANDOFF_LEAD_MS` after starting it; one that died
+ * holding it lets it lapse within `LEASE_MS`.
+ */
+export const STARTED_WAITS_MS = LEASE_MS + HANDOFF_LEAD_MS + 10_000;
+/** With nobody in line this long, the processor goes to sleep. */
+export const SLEEP_AFTER_IDLE_MS = 60_000;
 
 export interface ProcessorHandlerDeps {
   processor: ProcessorDeps;
@@ -26,6 +41,8 @@ export interface ProcessorHandlerDeps {
   clock: Clock;
   sleep: (ms: number) => Promise<void>;
   observability: Observability;
+  /** Starts another invocation of this function (asynchronously), for the successor. */
+  startSuccessor: () => Promise<void>;
   leaseMs?: number;
   stopMarginMs?: number;
 }
@@ -34,8 +51,10 @@ export function createProcessorHandler(deps: ProcessorHandlerDeps) {
   const { logger, metrics } = deps.observability;
   const { processor, clock } = deps;
   const lease = deps.lease(randomUUID());
-  return async (_event: unknown, context: Context): Promise<ProcessorLoopOutcome> => {
+  return async (event: unknown, context: Context): Promise<ProcessorLoopOutcome> => {
     logger.addContext(context);
+    // The schedule's run is a watchdog: with the lease held, someone is on duty.
+    const started = isProcessorStartEvent(event) ? event.waitingRoom : 'schedule';
     const deadline =
       clock.now() + context.getRemainingTimeInMillis() - (deps.stopMarginMs ?? STOP_MARGIN_MS);
     const outcome = await runProcessorLoop({
@@ -46,6 +65,9 @@ export function createProcessorHandler(deps: ProcessorHandlerDeps) {
       tickMs: processor.settings.tickMs,
       leaseMs: deps.leaseMs ?? LEASE_MS,
       deadline,
+      waitForLeaseMs: started === 'schedule' ? 0 : STARTED_WAITS_MS,
+      sleepAfterIdleMs: SLEEP_AFTER_IDLE_MS,
+      handoff: { leadMs: HANDOFF_LEAD_MS, start: deps.startSuccessor },
       onTick: (report) => {
         logger.debug('tick', { report: summarize(report) });
         metrics.addMetric(Metric.ticks, MetricUnit.Count, 1);
@@ -60,14 +82,14 @@ export function createProcessorHandler(deps: ProcessorHandlerDeps) {
       onError: (error, during) => {
         metrics.addMetric(Metric.errors, MetricUnit.Count, 1);
         if (during === 'tick') metrics.addMetric(Metric.failedTicks, MetricUnit.Count, 1);
-        logger.error(during === 'tick' ? 'tick failed' : 'lease call failed', { error });
+        logger.error(`${during} failed`, { error });
         publish(deps.observability);
       },
     });
     if (!outcome.held) logger.info('another processor holds the lease; nothing to do', { outcome });
     else if (outcome.ended === 'lease-lost')
       logger.warn('lease lost to another processor', { outcome });
-    else logger.info('processor run ended', { outcome });
+    else logger.info('processor run ended', { outcome, started });
     return outcome;
   };
 }

@@ -1,6 +1,10 @@
-/** Entry point of the scheduled processor (EventBridge, every minute; it loops inside). */
+/**
+ * Entry point of the processor: started by the schedule (EventBridge, every minute: the
+ * watchdog), by its predecessor before that one's deadline, or by a join that found it asleep.
+ */
 import { realSleep } from '../adapters/aws/aws-errors.ts';
 import { createDynamoLease } from '../adapters/aws/dynamo-lease.ts';
+import { startProcessor } from '../adapters/aws/lambda-waker.ts';
 import { systemClock } from '../adapters/local/system-clock.ts';
 import { DEFAULT_PROCESSOR_SETTINGS, forgetLine } from '../core/processor.ts';
 import { createObservability } from './observability.ts';
@@ -59,4 +63,6 @@ export const handler = createProcessorHandler({
   clock: systemClock,
   sleep: realSleep,
   observability,
+  // Lambda names the function it runs: the successor is another invocation of it.
+  startSuccessor: () => startProcessor(process.env.AWS_LAMBDA_FUNCTION_NAME as string, 'handoff'),
 });

@@ -101,6 +101,14 @@ const settingSchemas = {
     // Half the account's 10,000 postToConnection requests a second, leaving room for replies.
     fallback: '5000',
   },
+  processorFunctionName: {
+    variable: Env.processorFunctionName,
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Lambda function name'),
+    ),
+  },
 } as const satisfies Record<
   string,
   { variable: string; schema: v.GenericSchema<string, unknown>; fallback?: string }

@@ -7,10 +7,12 @@ import {
   createDynamoSessionStore,
   type DynamoSessionStore,
 } from '../adapters/aws/dynamo-session-store.ts';
+import { createLambdaWaker } from '../adapters/aws/lambda-waker.ts';
 import { createSqsArrivalQueue, type SqsArrivalQueue } from '../adapters/aws/sqs-arrival-queue.ts';
 import { createSsmConfigSource } from '../adapters/aws/ssm-config.ts';
 import { loadSigningKeyFromSsm } from '../adapters/aws/ssm-signing-key.ts';
-import type { ConfigSource, Notifier, Signer } from '../core/ports.ts';
+import { systemClock } from '../adapters/local/system-clock.ts';
+import type { ConfigSource, Notifier, ProcessorWaker, Signer } from '../core/ports.ts';
 import { createConnectionRateLimiter } from '../core/rate-limiter.ts';
 import { createLazySigner } from './lazy-signer.ts';
 import type { Observability } from './observability.ts';
@@ -55,6 +57,22 @@ export function signerFrom(
     roomId: settings.roomId,
     mainOrigin: settings.mainOrigin,
     passTtlSeconds: settings.passTtlSeconds,
+  });
+}
+
+export function wakerFrom(
+  settings: Pick<Settings, 'tableName' | 'roomId' | 'processorFunctionName'>,
+  { logger }: Observability,
+): ProcessorWaker {
+  return createLambdaWaker({
+    tableName: settings.tableName,
+    roomId: settings.roomId,
+    functionName: settings.processorFunctionName,
+    clock: systemClock,
+    onError: (error) =>
+      logger.error('could not wake the processor; the schedule starts one within a minute', {
+        error,
+      }),
   });
 }
 

@@ -19,6 +19,13 @@ export interface LambdaFunctionSpec {
   environment: Record<string, string>;
   memoryMb: number;
   timeoutMs: number;
+  /**
+   * One invocation per container at a time, as Lambda runs them: an invocation that finds every
+   * container busy starts a new one (a cold start). For the processor, whose containers keep
+   * state between invocations (its line, its lease owner). The visitor-facing functions keep
+   * none, so one process serves all their invocations at once.
+   */
+  exclusiveContainers?: boolean;
 }
 
 /** An invocation failed: the handler threw, timed out, or its container died. */
@@ -70,16 +77,36 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
   let retiredUsage = emptySdkUsage();
   let nextId = 0;
   let closed = false;
-  let current: Promise<Container> = startContainer(spec, metrics);
+  /** Every container alive (or starting). */
+  const live = new Set<Promise<Container>>();
+  /** Exclusive containers waiting for an invocation. */
+  const idle: Promise<Container>[] = [];
+  const launch = () => {
+    const started = startContainer(spec, metrics);
+    live.add(started);
+    // A failed start is reported by the invocation that waits for it.
+    started.catch(() => live.delete(started));
+    return started;
+  };
+  /** The container every invocation shares (unless exclusive). */
+  let current: Promise<Container> = launch();
   await current;
+  if (spec.exclusiveContainers) idle.push(current);
 
-  /** Replaces a container that died (a crash, or a kill after a timeout) with a fresh one. */
-  async function retire(dead: Container): Promise<void> {
-    if ((await current.catch(() => null)) !== dead || closed) return;
+  const take = (): Promise<Container> => {
+    if (!spec.exclusiveContainers) return current;
+    return idle.pop() ?? launch();
+  };
+  const giveBack = (container: Promise<Container>) => {
+    if (spec.exclusiveContainers && live.has(container) && !closed) idle.push(container);
+  };
+
+  /** Drops a container that died (a crash, or a kill after a timeout); the next one starts fresh. */
+  async function retire(dead: Container, started: Promise<Container>): Promise<void> {
+    if (!live.has(started) || closed) return;
+    live.delete(started);
     retiredUsage = addSdkUsage(retiredUsage, dead.lastUsage);
-    current = startContainer(spec, metrics);
-    // A failed start is reported by the next invocation that waits for it.
-    current.catch(() => {});
+    if (started === current) current = launch();
     await dead.kill('SIGKILL');
   }
 
@@ -99,8 +126,9 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       const id = nextId++;
       running.set(id, performance.now());
       let timer: NodeJS.Timeout | undefined;
+      const started = take();
       try {
-        const host = await current;
+        const host = await started;
         const timedOut = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), spec.timeoutMs);
         });
@@ -113,7 +141,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
           usage.durationMs += spec.timeoutMs;
           usage.gbSeconds += gbSeconds(spec.timeoutMs);
           usage.errors += 1;
-          await retire(host);
+          await retire(host, started);
           throw new InvocationError(
             spec.name,
             `Task timed out after ${(spec.timeoutMs / 1000).toFixed(2)} seconds`,
@@ -124,30 +152,32 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
         usage.gbSeconds += gbSeconds(reply.durationMs);
         if (!reply.ok) {
           usage.errors += 1;
-          if (reply.exited) await retire(host);
+          if (reply.exited) await retire(host, started);
           throw new InvocationError(spec.name, reply.error);
         }
         return reply.value;
       } finally {
         clearTimeout(timer);
         running.delete(id);
+        giveBack(started);
       }
     },
     async sdkUsage() {
-      const host = await current;
-      const reply = await host.request({ type: 'usage', id: nextId++ });
-      if (reply.type !== 'usage') {
-        throw new InvocationError(
-          spec.name,
-          reply.type === 'result' && !reply.ok ? reply.error : 'unexpected reply',
-        );
+      let total = retiredUsage;
+      for (const started of [...live]) {
+        const host = await started.catch(() => null);
+        if (!host) continue;
+        const reply = await host.request({ type: 'usage', id: nextId++ });
+        // A container that died since reported its usage with its last result.
+        total = addSdkUsage(total, reply.type === 'usage' ? reply.usage : host.lastUsage);
       }
-      return addSdkUsage(retiredUsage, reply.usage);
+      return total;
     },
     async close() {
       closed = true;
-      const host = await current.catch(() => null);
-      await host?.kill('SIGTERM');
+      await Promise.all(
+        [...live].map(async (started) => (await started.catch(() => null))?.kill('SIGTERM')),
+      );
     },
   };
 }

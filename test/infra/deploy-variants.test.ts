@@ -124,11 +124,11 @@ describe('an existing site on its own domain', () => {
     room.resourceCountIs('AWS::S3::Bucket', 2);
   });
 
-  it('tells the functions the custom origin (the audience of passes)', () => {
+  it('tells the functions that sign passes the custom origin (the audience of passes)', () => {
     const functions = Object.values(room.findResources('AWS::Lambda::Function')).filter(
-      (f) => f.Properties.Environment?.Variables?.[Env.roomId],
+      (f) => f.Properties.Environment?.Variables?.[Env.mainOrigin],
     );
-    expect(functions).toHaveLength(4);
+    expect(functions).toHaveLength(2);
     for (const f of functions) {
       expect(f.Properties.Environment.Variables[Env.mainOrigin]).toBe('https://shop.example.com');
     }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { ROOM_FUNCTION_ENTRIES, type RoomFunctionName } from '../../cdk/paths.ts';
 import { ROOM_PATHS } from '../../cdk/settings.ts';
 import { edgeConfigFor } from '../../cdk/stacks/waiting-room-stack.ts';
 import { parseEdgeConfig } from '../../edge/edge-config.ts';
@@ -227,11 +228,37 @@ describe('WebSocket API', () => {
   });
 });
 
-describe('functions', () => {
-  const allRoomVariables = Object.values(Env);
+/** The functions, by their construct id, and their entry point in functions/lambda/. */
+const ENTRY_OF = {
+  Connect: 'connect',
+  Disconnect: 'disconnect',
+  Message: 'message',
+  Processor: 'processor',
+} as const satisfies Record<string, RoomFunctionName>;
 
+/**
+ * The variables an entry point reads at cold start: the names it lists in `readSettings([...])`
+ * (each setting is named like its `Env` key). A missing one crashes the function's cold start.
+ */
+function variablesReadBy(name: keyof typeof ENTRY_OF): string[] {
+  const source = readFileSync(ROOM_FUNCTION_ENTRIES[ENTRY_OF[name]], 'utf8');
+  const list = /readSettings\(\[([^\]]*)\]/.exec(source)?.[1] ?? '';
+  return [...list.matchAll(/'(\w+)'/g)].map(([, setting]) => {
+    const variable = Env[setting as keyof typeof Env];
+    if (!variable) throw new Error(`${name} reads ${setting}, which functions/env.ts lacks`);
+    return variable;
+  });
+}
+
+function roomVariablesOf(name: string): string[] {
+  return Object.keys(environmentOf(name))
+    .filter((variable) => variable.startsWith('WR_'))
+    .sort();
+}
+
+describe('functions', () => {
   it.each(['Connect', 'Disconnect', 'Message', 'Processor'])(
-    '%s runs Node.js 22 on ARM64 with X-Ray and every room variable set',
+    '%s runs Node.js 22 on ARM64 with X-Ray and its own log group',
     (name) => {
       const fn = resources(room, 'AWS::Lambda::Function')[functionLogicalId(name)];
       expect(fn?.Properties).toMatchObject({
@@ -240,11 +267,46 @@ describe('functions', () => {
         TracingConfig: { Mode: 'Active' },
         LoggingConfig: { LogGroup: expect.anything() },
       });
-      expect(Object.keys(environmentOf(name)).sort()).toEqual(
-        expect.arrayContaining([...allRoomVariables].sort()),
-      );
     },
   );
+
+  it.each(Object.keys(ENTRY_OF) as Array<keyof typeof ENTRY_OF>)(
+    '%s gets every variable its entry point reads at cold start',
+    (name) => {
+      expect(roomVariablesOf(name)).toEqual(expect.arrayContaining(variablesReadBy(name)));
+    },
+  );
+
+  it.each([
+    ['Connect', []],
+    ['Disconnect', [Env.roomId, Env.tableName]],
+    [
+      'Message',
+      [
+        Env.tableName,
+        Env.arrivalQueueUrl,
+        Env.configPrefix,
+        Env.signingKeyParameter,
+        Env.managementEndpoint,
+        Env.roomId,
+        Env.mainOrigin,
+        Env.passTtlSeconds,
+        Env.processorFunctionName,
+      ],
+    ],
+    ['Processor', Object.values(Env).filter((variable) => variable !== Env.processorFunctionName)],
+  ] as const)('%s gets no room variable beyond what it uses', (name, expected) => {
+    expect(roomVariablesOf(name)).toEqual([...expected].sort());
+  });
+
+  it('tells only the message function the name of the processor, to wake it', () => {
+    expect(environmentOf('Message')[Env.processorFunctionName]).toEqual({
+      Ref: functionLogicalId('Processor'),
+    });
+    for (const name of ['Connect', 'Disconnect', 'Processor']) {
+      expect(environmentOf(name)[Env.processorFunctionName], name).toBeUndefined();
+    }
+  });
 
   it('points the management endpoint at the stage callback URL', () => {
     expect(JSON.stringify(environmentOf('Processor')[Env.managementEndpoint])).toMatch(
@@ -277,16 +339,74 @@ describe('functions', () => {
   });
 });
 
+/** Actions of a function's role beyond writing its own logs and X-Ray traces. */
+function ownActionsOf(name: string): string[] {
+  return actionsOf(statementsOf(name))
+    .filter((a) => !a.startsWith('logs:') && !a.startsWith('xray:'))
+    .sort();
+}
+
 describe('least privilege', () => {
-  it.each(['Connect', 'Disconnect', 'Message'])(
-    '%s may send arrivals but never receive or delete them',
-    (name) => {
-      const actions = actionsOf(statementsOf(name));
-      expect(actions).toContain('sqs:SendMessage');
-      expect(actions).not.toContain('sqs:ReceiveMessage');
-      expect(actions).not.toContain('sqs:DeleteMessage');
-    },
-  );
+  it('lets $connect, which makes no AWS call, do nothing but log and trace', () => {
+    expect(ownActionsOf('Connect')).toEqual([]);
+  });
+
+  it('lets $disconnect only delete, update and put items of the table: no read, no index, no queue, config, key or API', () => {
+    const dynamo = statementsOf('Disconnect').filter((s) =>
+      actionsOf([s]).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(ownActionsOf('Disconnect')).toEqual([
+      'dynamodb:DeleteItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+    ]);
+    expect(dynamo.map((s) => s.Resource)).toEqual([
+      { 'Fn::GetAtt': [expect.stringMatching(/^Table/), 'Arn'] },
+    ]);
+  });
+
+  it('lets the message function send arrivals but never receive or delete them', () => {
+    const actions = actionsOf(statementsOf('Message'));
+    expect(actions).toContain('sqs:SendMessage');
+    expect(actions).not.toContain('sqs:ReceiveMessage');
+    expect(actions).not.toContain('sqs:DeleteMessage');
+  });
+
+  it('lets the message function invoke the processor and no other function', () => {
+    const invoke = statementsOf('Message').filter((s) =>
+      actionsOf([s]).some((a) => a.startsWith('lambda:')),
+    );
+    expect(invoke).toEqual([
+      expect.objectContaining({
+        Action: 'lambda:InvokeFunction',
+        Resource: { 'Fn::GetAtt': [functionLogicalId('Processor'), 'Arn'] },
+      }),
+    ]);
+  });
+
+  it('lets the processor invoke itself through an ARN built from its name, with no reference to itself (no circular dependency)', () => {
+    // Prepare
+    const processorId = functionLogicalId('Processor');
+    const name = functionProperties('Processor').FunctionName;
+
+    // Act
+    const invoke = statementsOf('Processor').filter((s) =>
+      actionsOf([s]).some((a) => a.startsWith('lambda:')),
+    );
+
+    // Assess
+    expect(name).toBe('WaitingRoom-processor');
+    expect(invoke).toHaveLength(1);
+    expect(actionsOf(invoke)).toEqual(['lambda:InvokeFunction']);
+    const resource = JSON.stringify(invoke[0]?.Resource);
+    expect(resource).toContain(':lambda:eu-west-1:');
+    expect(resource).toContain(':function:WaitingRoom-processor"');
+    expect(JSON.stringify(statementsOf('Processor'))).not.toContain(processorId);
+  });
+
+  it.each(['Message', 'Processor'])('%s posts to connections of its own stage', (name) => {
+    expect(actionsOf(statementsOf(name))).toContain('execute-api:ManageConnections');
+  });
 
   it('lets the processor receive, delete and count arrivals, but not send them', () => {
     const actions = actionsOf(statementsOf('Processor'));

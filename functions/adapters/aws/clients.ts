@@ -10,6 +10,7 @@
  */
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -21,6 +22,7 @@ const requestHandler = { httpsAgent: { keepAlive: true, maxSockets: MAX_SOCKETS 
 let documentClient: DynamoDBDocumentClient | undefined;
 let sqsClient: SQSClient | undefined;
 let ssmClient: SSMClient | undefined;
+let lambdaClient: LambdaClient | undefined;
 const managementClients = new Map<string, ApiGatewayManagementApiClient>();
 
 export function defaultDocumentClient(): DynamoDBDocumentClient {
@@ -39,6 +41,12 @@ export function defaultSqsClient(): SQSClient {
 export function defaultSsmClient(): SSMClient {
   ssmClient ??= new SSMClient({ maxAttempts: 5 });
   return ssmClient;
+}
+
+/** For starting the processor (asynchronous invocations). */
+export function defaultLambdaClient(): LambdaClient {
+  lambdaClient ??= new LambdaClient({ maxAttempts: 3 });
+  return lambdaClient;
 }
 
 /** The management API client of one stage (`https://{apiId}.execute-api.{region}.amazonaws.com/{stage}`). */

@@ -72,11 +72,12 @@ export const ARRIVAL_QUEUE = {
 } as const;
 
 /**
- * Memory and timeout of each Lambda function. The processor is started every
- * `scheduleSeconds` (EventBridge) and loops inside; its timeout is longer than the schedule so
- * the next invocation starts while this one finishes, and the lease keeps one of them ticking.
+ * Memory and timeout of each Lambda function. The processor loops inside one invocation for
+ * up to Lambda's 15 minutes and starts its successor itself; the schedule, every
+ * `scheduleSeconds` (EventBridge), is only its watchdog: a scheduled run that finds the lease
+ * held ends at once, and one that finds it free (nobody on duty) takes over.
  */
 export const LAMBDA_FUNCTIONS = {
   visitorFacing: { memoryMb: 512, timeoutSeconds: 10 },
-  processor: { memoryMb: 1024, timeoutSeconds: 120, scheduleSeconds: 60 },
+  processor: { memoryMb: 1024, timeoutSeconds: 900, scheduleSeconds: 60 },
 } as const;

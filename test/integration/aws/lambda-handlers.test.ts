@@ -1,7 +1,9 @@
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
+import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiGatewayNotifier } from '../../../functions/adapters/aws/api-gateway-notifier.ts';
 import { createDynamoLease } from '../../../functions/adapters/aws/dynamo-lease.ts';
+import { createLambdaWaker } from '../../../functions/adapters/aws/lambda-waker.ts';
 import { createProcessorHandler } from '../../../functions/lambda/processor-handler.ts';
 import {
   createConnectHandler,
@@ -22,12 +24,40 @@ afterAll(async () => {
   await db.close();
 });
 
+/** What a fake Lambda client was asked to invoke (no Lambda stand-in runs in this test). */
+function lambdaCalls() {
+  const invoked: { FunctionName?: string; InvocationType?: string; payload: unknown }[] = [];
+  const client = {
+    send: async (command: {
+      input: { FunctionName?: string; InvocationType?: string; Payload?: Uint8Array };
+    }) => {
+      const { FunctionName, InvocationType, Payload } = command.input;
+      invoked.push({
+        FunctionName,
+        InvocationType,
+        payload: JSON.parse(new TextDecoder().decode(Payload)),
+      });
+      return { StatusCode: 202 };
+    },
+  };
+  return { invoked, client: client as unknown as LambdaClient };
+}
+
 /** The message handler as message.ts wires it, over a room on the AWS adapters. */
 async function messageFunction(options: HarnessOptions = {}) {
   const room = await createAwsHarness(db, options);
   const observability = captureObservability();
+  const lambda = lambdaCalls();
+  const waker = createLambdaWaker({
+    client: db.documentClient,
+    lambda: lambda.client,
+    tableName: room.tableName,
+    roomId: 'test-room',
+    functionName: 'room-processor',
+    clock: room.clock,
+  });
   const handler = createMessageHandler({
-    router: room.router,
+    router: { ...room.router, waker },
     store: room.store,
     replies: createApiGatewayNotifier({
       client: room.api as unknown as ApiGatewayManagementApiClient,
@@ -38,7 +68,7 @@ async function messageFunction(options: HarnessOptions = {}) {
   });
   const frame = (routeKey: string, connectionId: string, body: unknown) =>
     handler(websocketEvent(routeKey, connectionId, body as string | object), lambdaContext());
-  return { room, handler, observability, frame };
+  return { room, handler, observability, frame, invoked: lambda.invoked };
 }
 
 async function processorFunction(room: Awaited<ReturnType<typeof createAwsHarness>>) {
@@ -50,14 +80,18 @@ async function processorFunction(room: Awaited<ReturnType<typeof createAwsHarnes
       roomId: 'test-room',
       owner,
     });
+  const successors: number[] = [];
   const handler = createProcessorHandler({
     processor: room.processor,
     lease,
     clock: room.clock,
     sleep: async (ms) => room.clock.advance(ms),
     observability,
+    startSuccessor: async () => {
+      successors.push(room.clock.now());
+    },
   });
-  return { handler, lease, observability };
+  return { handler, lease, observability, successors };
 }
 
 describe('message handler (join, resume, status, ping and $default)', () => {
@@ -258,12 +292,13 @@ describe('$connect and $disconnect handlers', () => {
 });
 
 describe('processor handler', () => {
-  it('ticks until ten seconds before the timeout, then releases the lease', async () => {
-    // Prepare: 15 s left in the invocation.
+  it('ticks until ten seconds before the timeout, starts its successor before, then releases the lease', async () => {
+    // Prepare: 20 s left in the invocation.
     const { room, frame } = await messageFunction({ config: { admitPerMinute: 60 } });
     await frame('join', 'conn-1', { action: 'join' });
-    const { handler, lease, observability } = await processorFunction(room);
-    const timeoutAt = room.clock.now() + 15_000;
+    const { handler, lease, observability, successors } = await processorFunction(room);
+    const startedAt = room.clock.now();
+    const timeoutAt = startedAt + 20_000;
 
     // Act
     const outcome = await handler(
@@ -272,16 +307,23 @@ describe('processor handler', () => {
     );
     const nextRunTakesOver = await lease('next-run').acquire(room.clock.now(), 15_000);
 
-    // Assess
-    expect(outcome).toEqual({ ticks: 5, failedTicks: 0, held: true, ended: 'deadline' });
+    // Assess: the successor started 5 s before the deadline (10 s before the timeout), once.
+    expect(outcome).toEqual({
+      ticks: 10,
+      failedTicks: 0,
+      held: true,
+      ended: 'deadline',
+      handedOff: true,
+    });
+    expect(successors).toEqual([startedAt + 5000]);
     expect(room.clock.now()).toBeLessThanOrEqual(timeoutAt - 10_000);
     expect(nextRunTakesOver).toBe('taken');
-    expect(observability.total('ticks')).toBe(5);
+    expect(observability.total('ticks')).toBe(10);
     expect(observability.total('admitted')).toBe(1);
     expect(room.api.messages('conn-1').map((m) => m.type)).toEqual(['joined', 'admitted']);
   });
 
-  it('does not tick while another processor holds the lease', async () => {
+  it("ends at once, as the schedule's watchdog run, while another processor holds the lease", async () => {
     // Prepare
     const room = await createAwsHarness(db, { config: { admitPerMinute: 60 } });
     const { handler, lease } = await processorFunction(room);
@@ -296,7 +338,76 @@ describe('processor handler', () => {
     );
 
     // Assess
-    expect(outcome).toEqual({ ticks: 0, failedTicks: 0, held: false, ended: 'deadline' });
+    expect(outcome).toEqual({
+      ticks: 0,
+      failedTicks: 0,
+      held: false,
+      ended: 'lease-held',
+      handedOff: false,
+    });
+    expect(room.clock.now() - timeoutAt).toBe(-15_000);
     expect((await room.store.get('s000001'))?.state).toBe('arriving');
+  });
+
+  it('waits for the lease when started by its predecessor, and takes it when let go', async () => {
+    // Prepare: the predecessor holds the lease for 5 s more.
+    const room = await createAwsHarness(db, { config: { admitPerMinute: 60 } });
+    const { handler, lease } = await processorFunction(room);
+    await lease('predecessor').acquire(room.clock.now(), 5000);
+    const timeoutAt = room.clock.now() + 20_000;
+
+    // Act
+    const outcome = await handler(
+      { waitingRoom: 'handoff' },
+      lambdaContext(() => timeoutAt - room.clock.now()),
+    );
+
+    // Assess: it took the lease once the predecessor's lapsed (and, the room empty, slept).
+    expect(outcome).toMatchObject({ held: true, ticks: 2, ended: 'asleep' });
+    expect(timeoutAt - room.clock.now()).toBeLessThanOrEqual(15_000);
+  });
+
+  it('goes to sleep with nobody in line, and the first join wakes it; later joins do not', async () => {
+    // Prepare: an empty room, the processor run by the schedule.
+    const { room, frame, invoked } = await messageFunction({ config: { admitPerMinute: 60 } });
+    const { handler } = await processorFunction(room);
+    const timeoutAt = room.clock.now() + 900_000;
+    const outcome = await handler(
+      {},
+      lambdaContext(() => timeoutAt - room.clock.now()),
+    );
+
+    // Act
+    await frame('join', 'conn-1', { action: 'join' });
+    await frame('join', 'conn-2', { action: 'join' });
+    room.clock.advance(2000);
+    await frame('join', 'conn-3', { action: 'join' });
+
+    // Assess: asleep after one confirming tick; one wake for the three joins.
+    expect(outcome).toMatchObject({ ticks: 2, held: true, ended: 'asleep' });
+    expect(invoked).toEqual([
+      { FunctionName: 'room-processor', InvocationType: 'Event', payload: { waitingRoom: 'wake' } },
+    ]);
+  });
+
+  it('stays awake while anyone waits, and sleeps a minute after the line empties', async () => {
+    // Prepare: one visitor, admitted at once.
+    const { room, frame } = await messageFunction({ config: { admitPerMinute: 60 } });
+    await frame('join', 'conn-1', { action: 'join' });
+    const { handler } = await processorFunction(room);
+    const startedAt = room.clock.now();
+    const timeoutAt = startedAt + 900_000;
+
+    // Act
+    const outcome = await handler(
+      { waitingRoom: 'wake' },
+      lambdaContext(() => timeoutAt - room.clock.now()),
+    );
+
+    // Assess
+    expect(outcome).toMatchObject({ ended: 'asleep' });
+    expect(room.api.messages('conn-1').map((m) => m.type)).toEqual(['joined', 'admitted']);
+    expect(room.clock.now() - startedAt).toBeGreaterThanOrEqual(60_000);
+    expect(room.clock.now() - startedAt).toBeLessThan(63_000);
   });
 });
