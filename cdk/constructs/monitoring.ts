@@ -24,6 +24,7 @@ export class RoomMonitoring extends Construct {
   readonly deadLettersAlarm: cloudwatch.Alarm;
   readonly processorErrorsAlarm: cloudwatch.Alarm;
   readonly processorStalledAlarm: cloudwatch.Alarm;
+  readonly processorTicksFailingAlarm: cloudwatch.Alarm;
 
   constructor(scope: Construct, id: string, props: RoomMonitoringProps) {
     super(scope, id);
@@ -77,6 +78,31 @@ export class RoomMonitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
 
+    // The processor catches a failed tick and carries on, so Lambda's Errors stays 0 while every
+    // tick fails; its own EMF counts tell. Breaching: failed ticks in the window and no
+    // successful one. FILL makes a series with no point in the window count as 0 (the other
+    // one's points decide); with neither (the processor sleeps while nobody waits, and emits
+    // nothing) the window is not breaching.
+    const tickWindow = Duration.minutes(3);
+    const everyTickFailing = new cloudwatch.MathExpression({
+      expression: 'IF(FILL(failedTicks, 0) > 0 AND FILL(ticks, 0) == 0, 1, 0)',
+      usingMetrics: {
+        failedTicks: room(Metric.failedTicks, 'Sum', 'Failed ticks').with({ period: tickWindow }),
+        ticks: room(Metric.ticks, 'Sum', 'Ticks').with({ period: tickWindow }),
+      },
+      period: tickWindow,
+      label: 'Every tick failed',
+    });
+    this.processorTicksFailingAlarm = new cloudwatch.Alarm(this, 'ProcessorTicksFailingAlarm', {
+      alarmDescription:
+        'For 3 minutes every processor tick failed and none succeeded: nobody is being admitted and positions are frozen, though the function itself reports no error. Read the processor log ("tick failed").',
+      metric: everyTickFailing,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+
     const functionErrors = Object.entries(props.functions).map(([name, fn]) =>
       fn.metricErrors({ period: Duration.minutes(1), statistic: 'Sum', label: name }),
     );
@@ -127,11 +153,24 @@ export class RoomMonitoring extends Construct {
               api('ClientError', 'Client errors'),
               api('IntegrationError', 'Integration errors'),
             ],
-            width: 16,
+            width: 8,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Processor ticks per minute',
+            left: [
+              room(Metric.ticks, 'Sum', 'Ticks'),
+              room(Metric.failedTicks, 'Sum', 'Failed ticks'),
+            ],
+            width: 8,
           }),
           new cloudwatch.AlarmStatusWidget({
             title: 'Alarms',
-            alarms: [this.deadLettersAlarm, this.processorErrorsAlarm, this.processorStalledAlarm],
+            alarms: [
+              this.deadLettersAlarm,
+              this.processorErrorsAlarm,
+              this.processorStalledAlarm,
+              this.processorTicksFailingAlarm,
+            ],
             width: 8,
           }),
         ],

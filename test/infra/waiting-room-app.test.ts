@@ -19,6 +19,7 @@ import {
   ROOM_TABLE,
 } from '../../functions/adapters/aws/resource-definitions.ts';
 import { Env } from '../../functions/env.ts';
+import { METRICS_NAMESPACE, Metric, SERVICE_NAME } from '../../functions/lambda/observability.ts';
 import { type SynthesizedApp, synthApp } from './synth.ts';
 
 const REPOSITORY = 'acme/waiting-room';
@@ -681,6 +682,63 @@ describe('monitoring', () => {
       Namespace: 'AWS/Lambda',
       Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionLogicalId('Processor') } }],
     });
+  });
+
+  it('alarms when ticks fail in a 3-minute window and none succeeds, and not while the processor sleeps', () => {
+    // Prepare
+    const [, alarm] = onlyResource(room, 'AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: Match.stringLikeRegexp('failedTicks') }),
+      ]),
+    });
+    const metrics = alarm.Properties.Metrics as Array<{
+      Id: string;
+      Expression?: string;
+      ReturnData?: boolean;
+      MetricStat?: {
+        Metric: { Namespace: string; MetricName: string; Dimensions: unknown };
+        Period: number;
+        Stat: string;
+      };
+    }>;
+
+    // Act
+    const expression = metrics.find((m) => m.Expression);
+    const stat = (metricName: string) =>
+      metrics.find((m) => m.MetricStat?.Metric.MetricName === metricName);
+
+    // Assess
+    expect(alarm.Properties).toMatchObject({
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    for (const metricName of [Metric.failedTicks, Metric.ticks]) {
+      expect(stat(metricName)?.MetricStat, metricName).toEqual({
+        Metric: {
+          Namespace: METRICS_NAMESPACE,
+          MetricName: metricName,
+          Dimensions: [{ Name: 'service', Value: SERVICE_NAME }],
+        },
+        Period: 180,
+        Stat: 'Sum',
+      });
+    }
+    const failedId = stat(Metric.failedTicks)?.Id;
+    const ticksId = stat(Metric.ticks)?.Id;
+    expect(expression?.Expression).toBe(
+      `IF(FILL(${failedId}, 0) > 0 AND FILL(${ticksId}, 0) == 0, 1, 0)`,
+    );
+    expect(expression?.ReturnData).not.toBe(false);
+  });
+
+  it('shows every alarm, the failed-ticks one included, on the dashboard', () => {
+    const [, dashboard] = onlyResource(room, 'AWS::CloudWatch::Dashboard');
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    const alarms = Object.keys(resources(room, 'AWS::CloudWatch::Alarm'));
+    expect(alarms).toHaveLength(4);
+    for (const id of alarms) expect(body).toContain(`"Fn::GetAtt":["${id}","Arn"]`);
   });
 
   it('sends nobody looking for a reserved concurrency that no longer exists', () => {
