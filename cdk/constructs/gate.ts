@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AssetHashType, DockerImage, Duration } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
@@ -47,6 +47,10 @@ export class Gate extends Construct {
       architecture: lambda.Architecture.X86_64,
       memorySize: 128,
       timeout: Duration.seconds(5),
+      // A version that CloudFront has replicated cannot be deleted until the replicas are gone,
+      // hours after the distribution stopped using it; a deploy that publishes a new gate would
+      // fail to delete the old version. Old versions stay (Lambda keeps them at no cost).
+      currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
       handler: VIEWER_REQUEST_HANDLER,
       code: lambda.Code.fromAsset(join(REPO_ROOT, 'edge'), {
         assetHashType: AssetHashType.OUTPUT,

@@ -594,6 +594,14 @@ describe('gate', () => {
     });
   });
 
+  it('keeps every published version when a deploy replaces it (CloudFront replicas block the delete)', () => {
+    const versions = Object.values(gate.findResources('AWS::Lambda::Version'));
+    expect(versions).toHaveLength(1);
+    for (const version of versions) {
+      expect(version).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+    }
+  });
+
   it('bakes the same-origin config: paths on the main site, no domain and no key', () => {
     // Prepare
     const bundles = assetFiles('viewer-request.mjs');
