@@ -28,6 +28,8 @@ export const Env = {
    * processor that went to sleep with nobody in line.
    */
   processorFunctionName: 'WR_PROCESSOR_FUNCTION_NAME',
+  /** How long the processor stays awake with nobody in line before it sleeps (seconds). */
+  sleepAfterIdleSeconds: 'WR_SLEEP_AFTER_IDLE_SECONDS',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];

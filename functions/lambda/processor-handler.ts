@@ -28,8 +28,6 @@ export const HANDOFF_LEAD_MS = 5_000;
  * holding it lets it lapse within `LEASE_MS`.
  */
 export const STARTED_WAITS_MS = LEASE_MS + HANDOFF_LEAD_MS + 10_000;
-/** With nobody in line this long, the processor goes to sleep. */
-export const SLEEP_AFTER_IDLE_MS = 60_000;
 
 export interface ProcessorHandlerDeps {
   processor: ProcessorDeps;
@@ -41,6 +39,8 @@ export interface ProcessorHandlerDeps {
   clock: Clock;
   sleep: (ms: number) => Promise<void>;
   observability: Observability;
+  /** With nobody in line this long, the processor goes to sleep. */
+  sleepAfterIdleMs: number;
   /** Starts another invocation of this function (asynchronously), for the successor. */
   startSuccessor: () => Promise<void>;
   leaseMs?: number;
@@ -66,7 +66,7 @@ export function createProcessorHandler(deps: ProcessorHandlerDeps) {
       leaseMs: deps.leaseMs ?? LEASE_MS,
       deadline,
       waitForLeaseMs: started === 'schedule' ? 0 : STARTED_WAITS_MS,
-      sleepAfterIdleMs: SLEEP_AFTER_IDLE_MS,
+      sleepAfterIdleMs: deps.sleepAfterIdleMs,
       handoff: { leadMs: HANDOFF_LEAD_MS, start: deps.startSuccessor },
       onTick: (report) => {
         logger.debug('tick', { report: summarize(report) });

@@ -30,6 +30,7 @@ const settings = readSettings([
   'abandonAfterSeconds',
   'tickMs',
   'positionBudgetPerSecond',
+  'sleepAfterIdleSeconds',
 ]);
 const observability = createObservability('processor');
 
@@ -63,6 +64,7 @@ export const handler = createProcessorHandler({
   clock: systemClock,
   sleep: realSleep,
   observability,
+  sleepAfterIdleMs: settings.sleepAfterIdleSeconds * 1000,
   // Lambda names the function it runs: the successor is another invocation of it.
   startSuccessor: () => startProcessor(process.env.AWS_LAMBDA_FUNCTION_NAME as string, 'handoff'),
 });

@@ -101,6 +101,12 @@ const settingSchemas = {
     // Half the account's 10,000 postToConnection requests a second, leaving room for replies.
     fallback: '5000',
   },
+  sleepAfterIdleSeconds: {
+    variable: Env.sleepAfterIdleSeconds,
+    schema: integer(1, 3600),
+    // A minute: a lull between two waves of a sale keeps the processor (and its line) warm.
+    fallback: '60',
+  },
   processorFunctionName: {
     variable: Env.processorFunctionName,
     schema: v.pipe(

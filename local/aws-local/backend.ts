@@ -4,7 +4,9 @@
  * environment the CDK app gives them, behind an API Gateway WebSocket stand-in; they reach
  * DynamoDB (dynalite, or `WR_DYNAMODB_ENDPOINT`), SQS FIFO (an SQS-protocol emulator) and SSM (a
  * stand-in speaking SSM's protocol) through the real AWS SDK clients. The processor is invoked
- * as EventBridge invokes it: every minute, with the function's timeout, holding the lease.
+ * as EventBridge invokes it (every minute, with the function's timeout) and as it invokes
+ * itself and is woken by a join (Lambda's Invoke API on a stand-in); one invocation per
+ * container, as Lambda runs them.
  *
  * The operator's commands write the SSM parameters the functions read; the status reads the
  * table and the queue. Every AWS call is counted ({@link AwsUsage}).
@@ -30,6 +32,7 @@ import { type Log, type RoomBackend, readRoomStatus } from '../front.ts';
 import { loadOrCreateKey } from '../keys.ts';
 import { ensureRoomTable, localDynamoClient, startLocalDynamo } from './dynamo.ts';
 import { type LambdaFunction, startLambdaFunction } from './lambda-runtime.ts';
+import { startLambdaStandIn } from './lambda-stand-in.ts';
 import { createArrivalQueues, startLocalSqs } from './sqs.ts';
 import { startSsmStandIn } from './ssm-stand-in.ts';
 import { type AwsUsage, addSdkUsage, emptySdkUsage } from './usage.ts';
@@ -52,6 +55,8 @@ export interface AwsLocalSettings {
   scheduleMs: number;
   /** The processor's Lambda timeout. */
   processorTimeoutMs: number;
+  /** How long the processor stays awake with nobody in line. */
+  sleepAfterIdleMs: number;
 }
 
 export const DEFAULT_AWS_LOCAL_SETTINGS: AwsLocalSettings = {
@@ -60,6 +65,7 @@ export const DEFAULT_AWS_LOCAL_SETTINGS: AwsLocalSettings = {
   maxConnectionMs: 2 * 3600_000,
   scheduleMs: LAMBDA_FUNCTIONS.processor.scheduleSeconds * 1000,
   processorTimeoutMs: LAMBDA_FUNCTIONS.processor.timeoutSeconds * 1000,
+  sleepAfterIdleMs: 60_000,
 };
 
 export interface AwsBackend extends RoomBackend {
@@ -141,6 +147,7 @@ async function assemble(
   });
 
   const functions = {} as Record<RoomFunctionName, LambdaFunction>;
+  let closed = false;
   const invoke = (name: RoomFunctionName) => (event: APIGatewayProxyWebsocketEventV2) => {
     const fn = functions[name];
     if (!fn) return Promise.reject(new Error(`${name} is not running yet`));
@@ -163,6 +170,18 @@ async function assemble(
   });
   cleanup.push(() => api.close());
 
+  const processorName = `waiting-room-${settings.roomId}-processor`;
+  const lambdaApi = await startLambdaStandIn((name) =>
+    name === processorName && !closed
+      ? (event) => {
+          functions.processor?.invoke(event).catch((error: unknown) => {
+            if (!closed) log('error', 'processor invocation failed', { error: String(error) });
+          });
+        }
+      : undefined,
+  );
+  cleanup.push(() => lambdaApi.close());
+
   const environment: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     AWS_REGION: REGION,
@@ -171,6 +190,7 @@ async function assemble(
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     AWS_ENDPOINT_URL_SSM: ssm.url,
+    AWS_ENDPOINT_URL_LAMBDA: lambdaApi.url,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     // The functions' own logs: warnings and errors unless asked for more. Their metrics (EMF)
     // are read by the runtime, as CloudWatch would, and summed into the usage report.
@@ -186,6 +206,8 @@ async function assemble(
     [Env.abandonAfterSeconds]: String(settings.abandonAfterSeconds),
     [Env.tickMs]: String(settings.tickMs),
     [Env.positionBudgetPerSecond]: String(settings.positionBudgetPerSecond),
+    [Env.processorFunctionName]: processorName,
+    [Env.sleepAfterIdleSeconds]: String(Math.round(aws.sleepAfterIdleMs / 1000)),
   };
   // Every container is waited for, so that none is left running when another fails to start.
   const started = await Promise.allSettled(
@@ -197,11 +219,13 @@ async function assemble(
         entry: ROOM_FUNCTION_ENTRIES[name],
         environment: {
           ...environment,
-          AWS_LAMBDA_FUNCTION_NAME: `waiting-room-${name}`,
+          AWS_LAMBDA_FUNCTION_NAME:
+            name === 'processor' ? processorName : `waiting-room-${settings.roomId}-${name}`,
           AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(sizing.memoryMb),
         },
         memoryMb: sizing.memoryMb,
         timeoutMs: name === 'processor' ? aws.processorTimeoutMs : sizing.timeoutSeconds * 1000,
+        exclusiveContainers: name === 'processor',
       });
       cleanup.push(() => fn.close());
       functions[name] = fn;
@@ -234,7 +258,6 @@ async function assemble(
 
   const processorRuns = { invocations: 0 };
   let schedule: NodeJS.Timeout | undefined;
-  let closed = false;
   const runProcessor = () => {
     if (closed) return;
     processorRuns.invocations += 1;
@@ -300,7 +323,7 @@ async function assemble(
       apiGateway: api.usage(),
       metrics,
       processor: {
-        invocations: processorRuns.invocations,
+        invocations: functions.processor?.usage().invocations ?? processorRuns.invocations,
         ticks: functions.processor?.metrics.ticks ?? 0,
       },
     };

@@ -84,7 +84,7 @@ describe('start:aws-local', () => {
     expect(served.status).toBe(200);
   });
 
-  it('invokes the processor on its schedule, and each invocation hands the lease to the next', async () => {
+  it('invokes the processor on its schedule, and each invocation hands the lease to the successor it starts', async () => {
     // Prepare: an invocation every 2 s that ticks for 2 s (a 12 s timeout less the 10 s margin).
     room = await startRuntimeRoom('aws-local', {
       WR_TICK_MS: '200',
@@ -109,4 +109,41 @@ describe('start:aws-local', () => {
     expect(usage?.lambda.processor?.errors).toBe(0);
     expect(room.errors).toEqual([]);
   });
+
+  it('lets the processor sleep with nobody in line, and the first join wakes it at once', async () => {
+    // Prepare: the schedule starts the processor once (then an hour apart); it sleeps after 1 s.
+    room = await startRuntimeRoom('aws-local', {
+      WR_TICK_MS: '200',
+      WR_ADMIT_PER_MINUTE: '600',
+      WR_AWS_SCHEDULE_SECONDS: '3600',
+      WR_AWS_SLEEP_AFTER_IDLE_SECONDS: '1',
+    });
+    const r = room;
+    await until(async () => (await r.usage?.())?.lambda.processor?.invocations === 1);
+
+    // Act
+    const v = await visitor(r);
+    const joinedAt = Date.now();
+    v.send({ action: 'join' });
+    await v.next('joined');
+    await v.next('admitted', { timeoutMs: 10_000 });
+    const admittedAfter = Date.now() - joinedAt;
+    await until(async () => (await r.usage?.())?.lambda.processor?.invocations === 2, 15_000);
+    const usage = await r.usage?.();
+
+    // Assess: woken (the schedule would only have come an hour later), then asleep again.
+    expect(admittedAfter).toBeLessThan(10_000);
+    expect(usage?.lambda.processor?.invocations).toBe(2);
+    expect(usage?.lambda.processor?.errors).toBe(0);
+    expect(r.errors).toEqual([]);
+  });
 });
+
+/** Polls `check` every 100 ms until it holds, or fails after `timeoutMs`. */
+async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const giveUpAt = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > giveUpAt) throw new Error(`not so within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

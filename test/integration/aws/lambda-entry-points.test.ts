@@ -15,6 +15,7 @@ const ENV = {
   WR_ARRIVAL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/arrivals.fifo',
   WR_MANAGEMENT_ENDPOINT: 'https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/live',
   WR_TICK_MS: '1000',
+  WR_PROCESSOR_FUNCTION_NAME: 'launch-room-processor',
 };
 
 afterEach(() => {

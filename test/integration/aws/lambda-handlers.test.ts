@@ -87,6 +87,7 @@ async function processorFunction(room: Awaited<ReturnType<typeof createAwsHarnes
     clock: room.clock,
     sleep: async (ms) => room.clock.advance(ms),
     observability,
+    sleepAfterIdleMs: 60_000,
     startSuccessor: async () => {
       successors.push(room.clock.now());
     },
