@@ -11,8 +11,11 @@
  *   through the real `@aws-sdk/client-apigatewaymanagementapi`: POST sends a text frame, GET
  *   describes the connection, DELETE closes it; an unknown or closed connection answers 410 Gone.
  * - API Gateway's limits that the design leans on: a message over 128 KB closes the connection
- *   (1009); a connection idle (no frame from the client) for `idleTimeoutMs` (10 minutes) or older
- *   than `maxConnectionMs` (2 hours) is closed (1001), so the page must ping and resume.
+ *   (1009); a connection idle (no message either way) for `idleTimeoutMs` (10 minutes) or older
+ *   than `maxConnectionMs` (2 hours) is closed (1001), so the page resumes, and pings when it
+ *   hears nothing. A push counts as activity: services built on API Gateway keep idle
+ *   connections open with server-sent messages alone (Hotsock sends one every 9.5 minutes and
+ *   shows connections lasting to the 2-hour cap: hotsock.io/docs/connections/keep-alive).
  *
  * Every connection, frame, push and connection minute is counted ({@link ApiGatewayUsage}).
  */
@@ -266,6 +269,8 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
     if (req.method === 'POST') {
       const data = await readRequestBody(req, API_GATEWAY_LIMITS.maxMessageBytes);
       connection.socket.send(data.toString('utf8'));
+      connection.lastActiveAt = Date.now();
+      armIdle(connection);
       usage.messagesOut += Math.max(1, Math.ceil(data.length / BILLING_UNIT_BYTES));
       res.writeHead(200, { 'content-length': 0 }).end();
     } else if (req.method === 'GET') {

@@ -253,6 +253,26 @@ describe("API Gateway's limits", () => {
     expect(chatty.readyState).toBe(WebSocket.OPEN);
   });
 
+  it('keeps a connection open that only hears from the server (a push is activity too)', async () => {
+    // Prepare
+    const { url, events, management } = await startApi({ idleTimeoutMs: 400 });
+    const listener = await open(url);
+    await until(() => events.some((e) => e.routeKey === '$connect'));
+    const ConnectionId = events[0]?.event.requestContext.connectionId as string;
+    const push = () =>
+      management
+        .send(new PostToConnectionCommand({ ConnectionId, Data: new TextEncoder().encode('{}') }))
+        .catch(() => {});
+    const pushes = setInterval(push, 100);
+
+    // Act
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    clearInterval(pushes);
+
+    // Assess
+    expect(listener.readyState).toBe(WebSocket.OPEN);
+  });
+
   it('closes a connection at its maximum age however active it is', async () => {
     // Prepare
     const { url } = await startApi({ maxConnectionMs: 500 });
