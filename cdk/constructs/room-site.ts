@@ -21,6 +21,10 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+// The page's and the data documents' Content-Security-Policy are the local runtime's own, so
+// that the two runtimes cannot drift; both modules are plain functions and constants.
+import { DATA_SECURITY_POLICY } from '../../local/http-util.ts';
+import { pageSecurityPolicy } from '../../local/static-page.ts';
 import { GLUE_ENTRIES } from '../paths.ts';
 import { ROOM_PATHS } from '../settings.ts';
 import type { RoomConfigParameters } from './room-config.ts';
@@ -50,7 +54,46 @@ export interface PublishProps {
   jwks: string;
 }
 
+export interface RoomBehaviorsProps {
+  /**
+   * The WebSocket API's origin, `wss://{apiId}.execute-api.{region}.amazonaws.com` (a deploy-time
+   * value): the one socket the page's Content-Security-Policy lets it open besides its own
+   * origin. A response headers policy holds literal strings, which CloudFormation resolves at
+   * deploy; the API does not depend on the distribution, so this makes no cycle.
+   */
+  webSocketOrigin: string;
+}
+
 const PAGE_PREFIX = ROOM_PATHS.page.slice(1);
+
+/** HSTS for a year; no includeSubDomains or preload: the main site's domain is not ours. */
+const HSTS_MAX_AGE = Duration.days(365);
+
+/**
+ * The headers the local runtime sends with the room's responses (local/http-util.ts,
+ * local/static-page.ts), with `csp` as the Content-Security-Policy, plus HSTS (the
+ * distribution only answers https). Every header overrides one the origin may send.
+ */
+function roomHeadersPolicy(
+  scope: Construct,
+  id: string,
+  comment: string,
+  csp: string,
+): cloudfront.ResponseHeadersPolicy {
+  return new cloudfront.ResponseHeadersPolicy(scope, id, {
+    comment,
+    securityHeadersBehavior: {
+      contentSecurityPolicy: { contentSecurityPolicy: csp, override: true },
+      strictTransportSecurity: { accessControlMaxAge: HSTS_MAX_AGE, override: true },
+      contentTypeOptions: { override: true },
+      referrerPolicy: {
+        referrerPolicy: cloudfront.HeadersReferrerPolicy.NO_REFERRER,
+        override: true,
+      },
+      frameOptions: { frameOption: cloudfront.HeadersFrameOption.DENY, override: true },
+    },
+  });
+}
 
 export class RoomSite extends Construct {
   readonly bucket: s3.Bucket;
@@ -91,8 +134,13 @@ export class RoomSite extends Construct {
     this.flagOrigin = origins.FunctionUrlOrigin.withOriginAccessControl(flagUrl);
   }
 
-  /** The main distribution's behaviors for the room's paths; none of them runs the gate. */
-  behaviors(): Record<string, cloudfront.BehaviorOptions> {
+  /**
+   * The main distribution's behaviors for the room's paths; none of them runs the gate. Each
+   * answers with the security headers the local runtime sends on the same path: the page's
+   * Content-Security-Policy (its own scripts and styles, its own socket) on the page, and a
+   * policy that lets nothing run on the data documents.
+   */
+  behaviors(props: RoomBehaviorsProps): Record<string, cloudfront.BehaviorOptions> {
     const pageIndex = new cloudfront.Function(this, 'PageIndex', {
       comment: 'Serves index.html for directory paths of the waiting-room page',
       runtime: cloudfront.FunctionRuntime.JS_2_0,
@@ -106,6 +154,18 @@ export class RoomSite extends Construct {
       defaultTtl: Duration.seconds(5),
       maxTtl: Duration.seconds(5),
     });
+    const pageHeaders = roomHeadersPolicy(
+      this,
+      'PageHeaders',
+      'Waiting room page: its own CSP (scripts, styles, its WebSocket), HSTS, nosniff, no referrer, no framing',
+      pageSecurityPolicy(props.webSocketOrigin),
+    );
+    const dataHeaders = roomHeadersPolicy(
+      this,
+      'DataHeaders',
+      'Waiting room documents (JWKS, flag): nothing may run, HSTS, nosniff, no referrer, no framing',
+      DATA_SECURITY_POLICY,
+    );
     const common = {
       viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
       allowedMethods: cloudfront.AllowedMethods.ALLOW_GET_HEAD,
@@ -116,7 +176,7 @@ export class RoomSite extends Construct {
         ...common,
         origin: this.bucketOrigin,
         cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
-        responseHeadersPolicy: cloudfront.ResponseHeadersPolicy.SECURITY_HEADERS,
+        responseHeadersPolicy: pageHeaders,
         functionAssociations: [
           { function: pageIndex, eventType: cloudfront.FunctionEventType.VIEWER_REQUEST },
         ],
@@ -125,6 +185,7 @@ export class RoomSite extends Construct {
         ...common,
         origin: this.bucketOrigin,
         cachePolicy: cloudfront.CachePolicy.CACHING_OPTIMIZED,
+        responseHeadersPolicy: dataHeaders,
       },
       // The exact path, so that one cache entry per edge location is all that can reach the
       // function (no query string, header or cookie is in the cache key either).
@@ -132,6 +193,7 @@ export class RoomSite extends Construct {
         ...common,
         origin: this.flagOrigin,
         cachePolicy: flagCache,
+        responseHeadersPolicy: dataHeaders,
       },
     };
   }

@@ -7,6 +7,7 @@
  * The routes are one-way: the message handler answers through the management API
  * (`postToConnection`), because one frame can call for several replies.
  */
+import { Stack } from 'aws-cdk-lib';
 import * as apigwv2 from 'aws-cdk-lib/aws-apigatewayv2';
 import { WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -34,6 +35,11 @@ export interface RoomWebSocketApiProps {
 export class RoomWebSocketApi extends Construct {
   readonly api: apigwv2.WebSocketApi;
   readonly stage: apigwv2.WebSocketStage;
+  /**
+   * The origin of the stage's URL, `wss://{apiId}.execute-api.{region}.{urlSuffix}`: built like
+   * `stage.url`, which the page connects to, so the page's CSP names exactly that origin.
+   */
+  readonly origin: string;
 
   constructor(scope: Construct, id: string, props: RoomWebSocketApiProps) {
     super(scope, id);
@@ -53,6 +59,9 @@ export class RoomWebSocketApi extends Construct {
     for (const action of MESSAGE_ROUTES) {
       this.api.addRoute(action, { integration: messages });
     }
+
+    const stack = Stack.of(this);
+    this.origin = `wss://${this.api.apiId}.execute-api.${stack.region}.${stack.urlSuffix}`;
 
     this.stage = new apigwv2.WebSocketStage(this, 'Stage', {
       webSocketApi: this.api,

@@ -105,17 +105,6 @@ export class WaitingRoomStack extends Stack {
       !isCloudFrontDomain(settings.mainSiteDomain)
         ? { name: settings.mainSiteDomain, certificateArn: settings.mainSiteCertificateArn }
         : undefined;
-    this.mainSite = new MainSite(this, 'MainSite', {
-      originDomain: settings.mainSiteOrigin,
-      customDomain,
-      gate: this.gate.edgeFunction.currentVersion,
-      roomBehaviors: roomSite.behaviors(),
-      accessLogs,
-    });
-    // The distribution's own domain is always right; a custom domain is what visitors use.
-    const mainOrigin = customDomain
-      ? `https://${customDomain.name}`
-      : `https://${this.mainSite.distribution.distributionDomainName}`;
 
     const fn = (name: string, entry: string, description: string) =>
       new WaitingRoomFunction(this, name, { entry, description });
@@ -135,6 +124,30 @@ export class WaitingRoomStack extends Stack {
       memorySize: LAMBDA_FUNCTIONS.processor.memoryMb,
     });
     this.functions = { connect, disconnect, message, processor };
+
+    const webSocket = new RoomWebSocketApi(this, 'WebSocket', {
+      connect: connect.lambda,
+      disconnect: disconnect.lambda,
+      message: message.lambda,
+      rateLimit: settings.webSocketRateLimit,
+      burstLimit: settings.webSocketBurstLimit,
+      accessLogs: settings.webSocketAccessLogs,
+    });
+
+    // The API comes before the distribution: the page's Content-Security-Policy names the
+    // API's wss:// origin. (The API itself refers to nothing here; its routes do, to the
+    // functions, whose settings refer to the distribution: no cycle.)
+    this.mainSite = new MainSite(this, 'MainSite', {
+      originDomain: settings.mainSiteOrigin,
+      customDomain,
+      gate: this.gate.edgeFunction.currentVersion,
+      roomBehaviors: roomSite.behaviors({ webSocketOrigin: webSocket.origin }),
+      accessLogs,
+    });
+    // The distribution's own domain is always right; a custom domain is what visitors use.
+    const mainOrigin = customDomain
+      ? `https://${customDomain.name}`
+      : `https://${this.mainSite.distribution.distributionDomainName}`;
 
     const runtimeSettings = {
       roomId: settings.roomId,
@@ -169,18 +182,11 @@ export class WaitingRoomStack extends Stack {
       .bindRoomSettings(runtimeSettings)
       .allowInvokingItself();
 
-    const webSocket = new RoomWebSocketApi(this, 'WebSocket', {
-      connect: connect.lambda,
-      disconnect: disconnect.lambda,
-      message: message.lambda,
-      rateLimit: settings.webSocketRateLimit,
-      burstLimit: settings.webSocketBurstLimit,
-      accessLogs: settings.webSocketAccessLogs,
-    });
     // Replies (message) and pushes (processor); `$connect` and `$disconnect` post nothing.
     for (const f of [message, processor]) f.bindManagementApi(webSocket.stage);
 
-    // A missed or failed tick is replaced by the next one a minute later; never replay old ones.
+    // A missed or failed start (schedule, wake or successor) is made good by the schedule a
+    // minute later; never replay old ones.
     processor.lambda.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
     new events.Rule(this, 'ProcessorSchedule', {
       description: 'Starts the waiting room processor every minute (it loops inside)',

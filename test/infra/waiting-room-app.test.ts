@@ -20,6 +20,8 @@ import {
 } from '../../functions/adapters/aws/resource-definitions.ts';
 import { Env } from '../../functions/env.ts';
 import { METRICS_NAMESPACE, Metric, SERVICE_NAME } from '../../functions/lambda/observability.ts';
+import { DATA_SECURITY_POLICY } from '../../local/http-util.ts';
+import { pageSecurityPolicy } from '../../local/static-page.ts';
 import { type SynthesizedApp, synthApp } from './synth.ts';
 
 const REPOSITORY = 'acme/waiting-room';
@@ -496,6 +498,39 @@ describe('room config and signing key', () => {
   });
 });
 
+/** A value with `Fn::Join` flattened and `Ref`s written `${LogicalId}`, for comparing text. */
+function flatten(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(flatten);
+  if (value && typeof value === 'object') {
+    const object = value as Record<string, unknown>;
+    if ('Ref' in object) return `\${${object.Ref}}`;
+    if ('Fn::Join' in object) {
+      const [separator, parts] = object['Fn::Join'] as [string, unknown[]];
+      return parts.map(flatten).join(separator);
+    }
+    return Object.fromEntries(Object.entries(object).map(([k, v]) => [k, flatten(v)]));
+  }
+  return value;
+}
+
+const SECURITY_HEADERS = {
+  StrictTransportSecurity: { AccessControlMaxAgeSec: 31_536_000, Override: true },
+  ContentTypeOptions: { Override: true },
+  ReferrerPolicy: { ReferrerPolicy: 'no-referrer', Override: true },
+  FrameOptions: { FrameOption: 'DENY', Override: true },
+};
+
+interface HeadersPolicyConfig {
+  SecurityHeadersConfig: Record<string, unknown> & { ContentSecurityPolicy: unknown };
+}
+
+function headersPolicyOf(id: unknown): HeadersPolicyConfig {
+  const ref = (id as { Ref?: string } | undefined)?.Ref;
+  const policy = resources(room, 'AWS::CloudFront::ResponseHeadersPolicy')[ref ?? ''];
+  return defined(policy, `response headers policy ${JSON.stringify(id)}`).Properties
+    .ResponseHeadersPolicyConfig as HeadersPolicyConfig;
+}
+
 describe('main site distribution', () => {
   function distributionConfig() {
     const [, distribution] = onlyResource(room, 'AWS::CloudFront::Distribution');
@@ -521,6 +556,38 @@ describe('main site distribution', () => {
     ]);
     for (const behavior of behaviors) expect(behavior.LambdaFunctionAssociations).toBeUndefined();
   });
+
+  it("answers on the room's page with the local runtime's page CSP, naming the API's wss:// origin, plus HSTS, nosniff, no referrer, no framing", () => {
+    // Prepare
+    const page = distributionConfig().CacheBehaviors.find(
+      (b) => b.PathPattern === `${ROOM_PATHS.page}*`,
+    );
+    const apiId = onlyResource(room, 'AWS::ApiGatewayV2::Api')[0];
+
+    // Act
+    const headers = headersPolicyOf(page?.ResponseHeadersPolicyId);
+
+    // Assess
+    expect(flatten(headers.SecurityHeadersConfig.ContentSecurityPolicy)).toEqual({
+      ContentSecurityPolicy: pageSecurityPolicy(
+        `wss://\${${apiId}}.execute-api.eu-west-1.\${AWS::URLSuffix}`,
+      ),
+      Override: true,
+    });
+    expect(headers.SecurityHeadersConfig).toMatchObject(SECURITY_HEADERS);
+  });
+
+  it.each([ROOM_PATHS.jwks, ROOM_PATHS.flag])(
+    "answers on %s with the local runtime's data CSP (nothing may run) and the same headers",
+    (path) => {
+      const behavior = distributionConfig().CacheBehaviors.find((b) => b.PathPattern === path);
+      const headers = headersPolicyOf(behavior?.ResponseHeadersPolicyId);
+      expect(headers.SecurityHeadersConfig).toMatchObject({
+        ...SECURITY_HEADERS,
+        ContentSecurityPolicy: { ContentSecurityPolicy: DATA_SECURITY_POLICY, Override: true },
+      });
+    },
+  );
 
   it('reads its S3 origins and the flag function through Origin Access Control, never an OAI', () => {
     room.resourceCountIs('AWS::CloudFront::CloudFrontOriginAccessIdentity', 0);
