@@ -23,6 +23,8 @@ export interface RoomSettings {
   abandonAfterSeconds: number;
   tickMs: number;
   positionBudgetPerSecond: number;
+  /** How long the processor stays awake with nobody in line before it sleeps. */
+  sleepAfterIdleSeconds: number;
   /** Steady-state and burst limits of WebSocket messages per second on the stage. */
   webSocketRateLimit: number;
   webSocketBurstLimit: number;
@@ -62,7 +64,7 @@ function optional<T extends v.GenericSchema>(schema: T) {
   return v.optional(schema);
 }
 
-function integer(min: number, fallback: number) {
+function integer(min: number, fallback: number, max = Number.MAX_SAFE_INTEGER) {
   return v.pipe(
     v.optional(
       v.union([v.number(), v.pipe(v.string(), v.regex(/^\d+$/, 'must be an integer'))]),
@@ -71,6 +73,7 @@ function integer(min: number, fallback: number) {
     v.transform(Number),
     v.integer('must be an integer'),
     v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
   );
 }
 
@@ -112,6 +115,7 @@ const SettingsSchema = v.pipe(
     abandonAfterSeconds: integer(10, 120),
     tickMs: integer(100, 1000),
     positionBudgetPerSecond: integer(1, 5000),
+    sleepAfterIdleSeconds: integer(1, 60, 3600),
     webSocketRateLimit: integer(1, 5000),
     webSocketBurstLimit: integer(1, 5000),
     webSocketAccessLogs: booleanFlag,
@@ -167,6 +171,7 @@ export const CONTEXT_KEYS = [
   'abandonAfterSeconds',
   'tickMs',
   'positionBudgetPerSecond',
+  'sleepAfterIdleSeconds',
   'webSocketRateLimit',
   'webSocketBurstLimit',
   'webSocketAccessLogs',

@@ -66,6 +66,7 @@ export interface RoomRuntimeSettings {
   abandonAfterSeconds: number;
   tickMs: number;
   positionBudgetPerSecond: number;
+  sleepAfterIdleSeconds: number;
 }
 
 /**
@@ -286,7 +287,7 @@ export class WaitingRoomFunction extends Construct {
 
   /**
    * The room's plain settings that this function reads (the rest are left out): room id, main
-   * origin, pass TTL, abandon grace, tick, budget.
+   * origin, pass TTL, abandon grace, tick, budget, idle time before the processor sleeps.
    */
   bindRoomSettings(settings: Partial<RoomRuntimeSettings>): this {
     const variables: Record<keyof RoomRuntimeSettings, string> = {
@@ -296,6 +297,7 @@ export class WaitingRoomFunction extends Construct {
       abandonAfterSeconds: Env.abandonAfterSeconds,
       tickMs: Env.tickMs,
       positionBudgetPerSecond: Env.positionBudgetPerSecond,
+      sleepAfterIdleSeconds: Env.sleepAfterIdleSeconds,
     };
     for (const [key, variable] of Object.entries(variables)) {
       const value = settings[key as keyof RoomRuntimeSettings];

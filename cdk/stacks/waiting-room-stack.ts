@@ -156,6 +156,7 @@ export class WaitingRoomStack extends Stack {
       abandonAfterSeconds: settings.abandonAfterSeconds,
       tickMs: settings.tickMs,
       positionBudgetPerSecond: settings.positionBudgetPerSecond,
+      sleepAfterIdleSeconds: settings.sleepAfterIdleSeconds,
     };
     // Each function gets what its entry point reads at cold start (functions/lambda/*.ts,
     // `readSettings([...])`) and the permissions its calls need, nothing else. `$connect` makes

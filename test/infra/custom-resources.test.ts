@@ -185,6 +185,13 @@ describe('deploy settings', () => {
     );
   });
 
+  it('keeps the processor awake 60 s with nobody in line by default, at most an hour', () => {
+    expect(parseSettings({}).sleepAfterIdleSeconds).toBe(60);
+    expect(() => parseSettings({ sleepAfterIdleSeconds: '3601' })).toThrow(
+      'invalid CDK context "sleepAfterIdleSeconds": must be at most 3600',
+    );
+  });
+
   it('refuses a custom main-site domain without its certificate', () => {
     expect(() => parseSettings({ mainSiteDomain: 'shop.example.com' })).toThrow(
       /set mainSiteCertificateArn/,
