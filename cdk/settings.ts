@@ -43,6 +43,12 @@ export interface RoomSettings {
   githubRepository?: string;
   /** ARN of an existing GitHub OIDC provider in the account, to reuse instead of creating one. */
   githubOidcProviderArn?: string;
+  /**
+   * CloudFront path patterns of the main site that never run the gate (e.g. `/assets/*`,
+   * `*.js`): each gets a cache behavior like the site's default one without the edge function.
+   * Empty (the default): every path of the main site is gated but the room's own.
+   */
+  ungatedMainSitePaths: string[];
   /** CDK bootstrap qualifier of the roles the deploy role may assume. */
   bootstrapQualifier: string;
 }
@@ -56,6 +62,75 @@ export const ROOM_PATHS = {
 } as const;
 
 const HOST = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+
+/**
+ * CloudFront's path pattern characters (`&` is written as `&amp;` by CloudFront itself, so it is
+ * left out here), `*` and `?` as wildcards, at most 255 of them.
+ */
+const PATH_PATTERN = /^[A-Za-z0-9_\-.$/~"'@:+*?]{1,255}$/;
+
+/**
+ * Cache behaviors a distribution holds by default (25) less the room's three, less room to
+ * spare for the operator's own additions.
+ */
+export const MAX_UNGATED_MAIN_SITE_PATHS = 20;
+
+/** The patterns of the room's own behaviors: they cannot be given again. */
+export const ROOM_PATH_PATTERNS: readonly string[] = [
+  `${ROOM_PATHS.page}*`,
+  ROOM_PATHS.jwks,
+  ROOM_PATHS.flag,
+];
+
+/**
+ * A list of path patterns: an array (cdk.json) or, from `-c key=value`, a JSON array or
+ * comma-separated text.
+ */
+const pathPatterns = v.pipe(
+  v.optional(
+    v.union([
+      v.array(v.string()),
+      v.pipe(
+        v.string(),
+        v.transform((text): unknown =>
+          text.trim().startsWith('[')
+            ? safeJson(text)
+            : text
+                .split(',')
+                .map((p) => p.trim())
+                .filter((p) => p !== ''),
+        ),
+        v.array(v.string(), 'must be a JSON array or a comma-separated list of path patterns'),
+      ),
+    ]),
+    [],
+  ),
+  v.maxLength(
+    MAX_UNGATED_MAIN_SITE_PATHS,
+    `must list at most ${MAX_UNGATED_MAIN_SITE_PATHS} patterns`,
+  ),
+  v.check(
+    (patterns) => patterns.every((p) => PATH_PATTERN.test(p)),
+    'must hold CloudFront path patterns (letters, digits, _-.$/~"\'@:+ and the wildcards * ?)',
+  ),
+  v.check(
+    (patterns) => !patterns.some((p) => /^\/?\*$/.test(p)),
+    'must not hold "*" or "/*", which would ungate the whole site (turn the room off instead)',
+  ),
+  v.check(
+    (patterns) => !patterns.some((p) => ROOM_PATH_PATTERNS.includes(p)),
+    `must not repeat the room's own paths (${ROOM_PATH_PATTERNS.join(', ')})`,
+  ),
+  v.check((patterns) => new Set(patterns).size === patterns.length, 'must not repeat a pattern'),
+);
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
 
 /** Unset when missing or empty: cdk.json lists every key with "" as its default. */
 const unset = (value: unknown) => value === undefined || value === null || value === '';
@@ -146,6 +221,7 @@ const SettingsSchema = v.pipe(
         ),
       ),
     ),
+    ungatedMainSitePaths: pathPatterns,
     bootstrapQualifier: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9]{1,10}$/)), 'hnb659fds'),
   }),
   v.check(
@@ -180,6 +256,7 @@ export const CONTEXT_KEYS = [
   'mainSiteCertificateArn',
   'githubRepository',
   'githubOidcProviderArn',
+  'ungatedMainSitePaths',
 ] as const;
 
 /**

@@ -25,6 +25,12 @@ export interface MainSiteProps {
   gate: IVersion;
   /** Behaviors for the waiting room's own paths. */
   roomBehaviors: Record<string, cloudfront.BehaviorOptions>;
+  /**
+   * Path patterns of the main site that never run the gate: behaviors like the default one,
+   * without the edge function. They come after the room's behaviors, which CloudFront matches
+   * first, so that a pattern such as `*.js` cannot take the waiting room's own scripts.
+   */
+  ungatedPaths: readonly string[];
   /** Where CloudFront and S3 access logs go. */
   accessLogs: s3.IBucket;
 }
@@ -41,12 +47,18 @@ export class MainSite extends Construct {
       ? existingSite(props.originDomain)
       : this.demoSite(props.accessLogs);
 
+    const siteBehavior: cloudfront.BehaviorOptions = {
+      ...site,
+      viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+      compress: true,
+    };
+    // Lambda@Edge runs in the regional edge cache's region and shares the account's Lambda
+    // concurrency there (1,000 by default): paths the operator lists skip it (docs/DEPLOY.md).
+    const ungated = Object.fromEntries(props.ungatedPaths.map((path) => [path, siteBehavior]));
     this.distribution = new cloudfront.Distribution(this, 'Distribution', {
       comment: 'Main site behind the waiting room gate',
       defaultBehavior: {
-        ...site,
-        viewerProtocolPolicy: cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-        compress: true,
+        ...siteBehavior,
         edgeLambdas: [
           {
             functionVersion: props.gate,
@@ -55,7 +67,8 @@ export class MainSite extends Construct {
           },
         ],
       },
-      additionalBehaviors: props.roomBehaviors,
+      // In this order: CloudFront takes the first behavior whose pattern matches.
+      additionalBehaviors: { ...props.roomBehaviors, ...ungated },
       ...(props.originDomain ? {} : { defaultRootObject: 'index.html' }),
       ...(props.customDomain
         ? {

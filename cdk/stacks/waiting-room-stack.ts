@@ -142,6 +142,7 @@ export class WaitingRoomStack extends Stack {
       customDomain,
       gate: this.gate.edgeFunction.currentVersion,
       roomBehaviors: roomSite.behaviors({ webSocketOrigin: webSocket.origin }),
+      ungatedPaths: settings.ungatedMainSitePaths,
       accessLogs,
     });
     // The distribution's own domain is always right; a custom domain is what visitors use.

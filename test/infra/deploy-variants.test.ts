@@ -6,6 +6,7 @@
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { parseSettings } from '../../cdk/settings.ts';
 import { Env } from '../../functions/env.ts';
 import { type SynthesizedApp, synthApp, testPublicJwk } from './synth.ts';
 
@@ -176,5 +177,77 @@ describe('an account that already has the GitHub OIDC provider', () => {
     // Assess
     oidc.resourceCountIs('AWS::IAM::OIDCProvider', 1);
     expect(Object.keys(oidc.findOutputs('ReusedOidcProviderArn'))).toEqual([]);
+  });
+});
+
+describe('main-site paths the operator never gates', () => {
+  let config: {
+    DefaultCacheBehavior: Record<string, unknown>;
+    CacheBehaviors: Array<Record<string, unknown>>;
+  };
+
+  beforeAll(() => {
+    const { room } = synthApp({ ungatedMainSitePaths: '/assets/*, *.js' }, { bundle: false });
+    config = Object.values(
+      Template.fromStack(room).findResources('AWS::CloudFront::Distribution'),
+    )[0]?.Properties.DistributionConfig;
+  }, 120_000);
+
+  it('serves them like the site, from the same origin and cache policy, without the gate', () => {
+    const ungated = config.CacheBehaviors.filter((b) =>
+      ['/assets/*', '*.js'].includes(b.PathPattern as string),
+    );
+    expect(ungated).toHaveLength(2);
+    for (const behavior of ungated) {
+      expect(behavior.LambdaFunctionAssociations).toBeUndefined();
+      expect(behavior).toMatchObject({
+        TargetOriginId: config.DefaultCacheBehavior.TargetOriginId,
+        CachePolicyId: config.DefaultCacheBehavior.CachePolicyId,
+        ViewerProtocolPolicy: 'redirect-to-https',
+      });
+    }
+    expect(config.DefaultCacheBehavior.LambdaFunctionAssociations).toHaveLength(1);
+  });
+
+  it("puts them after the room's own behaviors, so *.js cannot take the waiting room's scripts", () => {
+    expect(config.CacheBehaviors.map((b) => b.PathPattern)).toEqual([
+      '/waiting-room/*',
+      '/.well-known/jwks.json',
+      '/__room/flag.json',
+      '/assets/*',
+      '*.js',
+    ]);
+  });
+});
+
+describe('the ungatedMainSitePaths setting', () => {
+  it("is empty by default: every main-site path is gated but the room's own", () => {
+    expect(parseSettings({}).ungatedMainSitePaths).toEqual([]);
+  });
+
+  it('takes an array (cdk.json), a JSON array or a comma-separated list (-c)', () => {
+    expect(parseSettings({ ungatedMainSitePaths: ['/assets/*'] }).ungatedMainSitePaths).toEqual([
+      '/assets/*',
+    ]);
+    expect(
+      parseSettings({ ungatedMainSitePaths: '["/assets/*","*.css"]' }).ungatedMainSitePaths,
+    ).toEqual(['/assets/*', '*.css']);
+    expect(parseSettings({ ungatedMainSitePaths: '/img/*, *.js' }).ungatedMainSitePaths).toEqual([
+      '/img/*',
+      '*.js',
+    ]);
+  });
+
+  it.each([
+    ['*', /would ungate the whole site/],
+    ['/*', /would ungate the whole site/],
+    ['/waiting-room/*', /room's own paths/],
+    ['/a b/*', /CloudFront path patterns/],
+    ['/assets/*,/assets/*', /must not repeat a pattern/],
+  ])('refuses %s, naming the key', (value, message) => {
+    expect(() => parseSettings({ ungatedMainSitePaths: value })).toThrow(
+      /invalid CDK context "ungatedMainSitePaths"/,
+    );
+    expect(() => parseSettings({ ungatedMainSitePaths: value })).toThrow(message);
   });
 });
