@@ -355,11 +355,12 @@ async function sendPositions(
     // anything have put someone ahead (a takeover's read), the visitor hears nothing until its
     // place is back below what it was told.
     .filter(({ entry, position }) => entry.sentPosition === null || position <= entry.sentPosition);
+  const promise = nextUpdateSeconds(line.size, Math.max(0, budget), settings);
   let positionsSent = 0;
   await forEachLimited(chosen, settings.sendConcurrency, async ({ entry, position }) => {
     const connectionId = entry.connectionId as string;
     line.told(entry, position, now);
-    const message = positionMessage(position, line.size, config.admitPerMinute);
+    const message = positionMessage(position, line.size, config.admitPerMinute, promise);
     // A gone connection is marked in the store, whose change log tells the line next tick.
     if ((await sendSafely(deps, connectionId, message)) === 'sent') positionsSent += 1;
   });
@@ -387,8 +388,31 @@ export function positionMessage(
   position: number,
   waiting: number,
   admitPerMinute: number,
+  nextUpdate: number,
 ): PositionMessage {
-  return { type: 'position', position, waiting, etaSeconds: etaSeconds(position, admitPerMinute) };
+  return {
+    type: 'position',
+    position,
+    waiting,
+    etaSeconds: etaSeconds(position, admitPerMinute),
+    nextUpdateSeconds: nextUpdate,
+  };
+}
+
+/**
+ * Within how many seconds every connected visitor in a line of `size` hears from the processor
+ * again, with `window` candidates a tick: the rotating window visits each place every
+ * `ceil(size / window)` ticks, and sends it when its place changed or its refresh is due, so
+ * the longest silence is at most a refresh plus one round. An upper bound, for the page to
+ * know when silence means trouble; the front of the line hears far more often.
+ */
+export function nextUpdateSeconds(
+  size: number,
+  window: number,
+  settings: Pick<ProcessorSettings, 'tickMs' | 'positionRefreshMs'>,
+): number {
+  const roundMs = Math.ceil(size / Math.max(1, window)) * settings.tickMs;
+  return Math.ceil((settings.positionRefreshMs + roundMs) / 1000);
 }
 
 /**

@@ -61,6 +61,12 @@ export interface PositionMessage {
   position: number;
   waiting: number;
   etaSeconds: number | null;
+  /**
+   * The visitor hears from the room again within this many seconds (the whole line comes round
+   * that often at its length and the fan-out budget): the page asks with `status` only once it
+   * has passed with nothing heard. Added to the contract's message; older pages ignore it.
+   */
+  nextUpdateSeconds: number;
 }
 export interface AdmittedMessage {
   type: 'admitted';

@@ -42,8 +42,12 @@ export interface VisitorEnv {
 }
 
 export interface VisitorSettings {
-  /** Keep-alive `ping` interval while waiting. */
-  pingEveryMs: number;
+  /**
+   * While waiting, the least silence before asking with `status`, as the page does; the room's
+   * promise (`nextUpdateSeconds` x 1.5 + 5 s, at most `quietMaxMs`) makes it longer.
+   */
+  quietMs: number;
+  quietMaxMs: number;
   /** Connection attempts in a row before giving up. */
   maxDialAttempts: number;
   /** Expected wait assumed when the room gives no estimate (admission paused). */
@@ -53,7 +57,8 @@ export interface VisitorSettings {
 }
 
 export const DEFAULT_VISITOR_SETTINGS: VisitorSettings = {
-  pingEveryMs: 20_000,
+  quietMs: 15_000,
+  quietMaxMs: 8 * 60_000,
   maxDialAttempts: 6,
   fallbackWaitMs: 10_000,
   recheckTimeoutMs: 15_000,
@@ -78,7 +83,9 @@ export class SimVisitor {
   #dialAttempts = 0;
   #answerRetries = 0;
   #timers = new Set<() => void>();
-  #pingTimer: (() => void) | null = null;
+  #quietTimer: (() => void) | null = null;
+  /** The silence the room promised at most, from its last position. */
+  #quietLimitMs: number | null = null;
   #plannedMoments = false;
   #lastSent: ClientMessage | null = null;
 
@@ -134,7 +141,7 @@ export class SimVisitor {
   #finish(state: VisitorState): void {
     for (const cancel of this.#timers) cancel();
     this.#timers.clear();
-    this.#pingTimer = null;
+    this.#quietTimer = null;
     this.state = state;
     this.env.settled(this.plan.index, state);
   }
@@ -187,7 +194,7 @@ export class SimVisitor {
     if (!connection || connection.retired) return;
     connection.retired = true;
     this.#connection = null;
-    this.#stopPinging();
+    this.#stopListeningForQuiet();
     if (connection.opened) {
       this.#emit({ t: this.env.now(), k: 'close', code: abrupt ? 1006 : 1000, expected: true });
     }
@@ -233,7 +240,7 @@ export class SimVisitor {
 
   #onClose(connection: Connection, code: number): void {
     this.#connection = null;
-    this.#stopPinging();
+    this.#stopListeningForQuiet();
     if (connection.opened) this.#emit({ t: this.env.now(), k: 'close', code, expected: false });
     if (this.isFinal) return;
     if (this.#dialAttempts >= this.settings.maxDialAttempts) {
@@ -271,6 +278,13 @@ export class SimVisitor {
         return;
       case 'position':
         this.#emit({ t, k: 'position', position: message.position, waiting: message.waiting });
+        if (typeof message.nextUpdateSeconds === 'number' && message.nextUpdateSeconds > 0) {
+          this.#quietLimitMs = Math.min(
+            this.settings.quietMaxMs,
+            Math.max(this.settings.quietMs, message.nextUpdateSeconds * 1500 + 5000),
+          );
+        }
+        if (this.state === 'waiting') this.#listenForQuiet();
         this.#onPosition(message.etaSeconds);
         return;
       case 'admitted':
@@ -306,7 +320,7 @@ export class SimVisitor {
     this.ticket = ticket;
     if (this.state === 'joining' || this.state === 'resuming') {
       this.state = 'waiting';
-      this.#startPinging();
+      this.#listenForQuiet();
     }
   }
 
@@ -379,18 +393,19 @@ export class SimVisitor {
     }
   }
 
-  #startPinging(): void {
-    this.#stopPinging();
-    this.#pingTimer = this.#after(this.settings.pingEveryMs, () => {
-      this.#pingTimer = null;
+  /** Asks with `status` once the room has been silent longer than it promised (as the page). */
+  #listenForQuiet(): void {
+    this.#stopListeningForQuiet();
+    this.#quietTimer = this.#after(this.#quietLimitMs ?? this.settings.quietMs, () => {
+      this.#quietTimer = null;
       if (this.state !== 'waiting' || !this.#connection?.opened) return;
-      this.#send({ action: 'ping' });
-      this.#startPinging();
+      this.#send({ action: 'status' });
+      this.#listenForQuiet();
     });
   }
 
-  #stopPinging(): void {
-    this.#pingTimer?.();
-    this.#pingTimer = null;
+  #stopListeningForQuiet(): void {
+    this.#quietTimer?.();
+    this.#quietTimer = null;
   }
 }

@@ -31,6 +31,8 @@ const PositionSchema = v.object({
   position: v.pipe(count, v.minValue(1)),
   waiting: count,
   etaSeconds: v.nullable(v.pipe(v.number(), v.minValue(0))),
+  // 0 (unknown) from a server that does not say: the page then asks after its own delay.
+  nextUpdateSeconds: v.optional(v.pipe(v.number(), v.minValue(0)), 0),
 }) satisfies v.GenericSchema<unknown, PositionMessage>;
 
 const AdmittedSchema = v.object({

@@ -41,12 +41,22 @@ export interface Timers {
 
 /** Every delay the room uses, in milliseconds. */
 export interface Timing {
-  /** Between keep-alive pings; API Gateway drops a connection idle for 10 minutes. */
-  pingIntervalMs: number;
-  /** After a ping (or status), how long silence means a dead socket. */
+  /** After a `join`, `resume` or `status`, how long silence means a dead socket. */
   replyTimeoutMs: number;
-  /** While waiting, how long without a `position` before asking with `status`. */
+  /**
+   * While waiting, the least time without a `position` before asking with `status`; the server's
+   * promise (`nextUpdateSeconds`, times 1.5 plus 5 s) makes it longer in a long line.
+   */
   statusAfterMs: number;
+  /** The most time without a `position` before asking, whatever the promise (below 10 min). */
+  statusAfterMaxMs: number;
+  /**
+   * A socket is replaced by a fresh one (and the place resumed) this long after it opened,
+   * plus up to `recycleJitterMs`: API Gateway closes every connection at 2 hours, and a crowd
+   * that connected at the opening must not reconnect all at once.
+   */
+  recycleAfterMs: number;
+  recycleJitterMs: number;
   /** How long a socket may take to open. */
   connectTimeoutMs: number;
   /** First reconnect delay; it doubles each failed attempt, with jitter. */
@@ -58,9 +68,11 @@ export interface Timing {
 }
 
 export const DEFAULT_TIMING: Timing = {
-  pingIntervalMs: 60_000,
   replyTimeoutMs: 20_000,
   statusAfterMs: 15_000,
+  statusAfterMaxMs: 8 * 60_000,
+  recycleAfterMs: 90 * 60_000,
+  recycleJitterMs: 25 * 60_000,
   connectTimeoutMs: 10_000,
   backoffBaseMs: 500,
   backoffMaxMs: 15_000,
@@ -102,7 +114,7 @@ const globalTimers: Timers = {
     globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
 };
 
-type TimerName = 'reconnect' | 'connect' | 'ping' | 'reply' | 'status';
+type TimerName = 'reconnect' | 'connect' | 'reply' | 'status' | 'recycle';
 
 /**
  * One visitor's place in line, kept over a WebSocket that reconnects by itself. Components read
@@ -146,6 +158,8 @@ export class WaitingRoom {
   #hasBeenLive = false;
   #joinedOnSocket = false;
   #lastAnnouncedAt = Number.NEGATIVE_INFINITY;
+  /** How long silence may last while waiting before asking (from the server's promise). */
+  #quietLimitMs: number;
 
   constructor(options: WaitingRoomOptions) {
     this.#options = options;
@@ -154,6 +168,7 @@ export class WaitingRoom {
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#isOnline = options.isOnline ?? (() => true);
+    this.#quietLimitMs = this.#timing.statusAfterMs;
     this.#ticket = this.#read(TICKET_KEY);
     if (this.#ticket !== null) {
       const atJoin = Number(this.#read(POSITION_AT_JOIN_KEY));
@@ -240,7 +255,12 @@ export class WaitingRoom {
     this.connection = 'live';
     this.#hasBeenLive = true;
     this.#sayHello();
-    this.#schedulePing();
+    const recycleIn = this.#timing.recycleAfterMs + this.#random() * this.#timing.recycleJitterMs;
+    this.#schedule('recycle', recycleIn, () => {
+      // A fresh socket before API Gateway's 2-hour cap closes this one; the ticket resumes.
+      this.#attempt = 0;
+      this.#connect();
+    });
   }
 
   /** Takes the place back with the ticket, or a new place without one. */
@@ -272,6 +292,12 @@ export class WaitingRoom {
         this.#scheduleStatus(this.#timing.statusAfterMs);
         return;
       case 'position':
+        if (message.nextUpdateSeconds > 0) {
+          this.#quietLimitMs = Math.min(
+            this.#timing.statusAfterMaxMs,
+            Math.max(this.#timing.statusAfterMs, message.nextUpdateSeconds * 1500 + 5000),
+          );
+        }
         this.#updatePosition(message.position, message.waiting, message.etaSeconds);
         return;
       case 'admitted':
@@ -299,7 +325,7 @@ export class WaitingRoom {
       this.#write(POSITION_AT_JOIN_KEY, String(shown));
     }
     this.#announce(shown);
-    this.#scheduleStatus(this.#timing.statusAfterMs);
+    this.#scheduleStatus(this.#quietLimitMs);
   }
 
   #announce(position: number): void {
@@ -373,19 +399,17 @@ export class WaitingRoom {
     return Math.round(step / 2 + this.#random() * (step / 2));
   }
 
-  #schedulePing(): void {
-    this.#schedule('ping', this.#timing.pingIntervalMs, () => {
-      if (this.#send({ action: 'ping' })) this.#expectReply();
-      this.#schedulePing();
-    });
-  }
-
+  /**
+   * Asks with `status` after `delay` without a position. No pings: the room's positions keep
+   * the socket from idling out (API Gateway counts a push as activity) and prove it alive, so a
+   * line of a million sends nothing while the room keeps the promise each position makes.
+   */
   #scheduleStatus(delay: number): void {
     this.#schedule('status', delay, () => {
       if (this.connection === 'live' && this.phase === 'waiting') {
         if (this.#send({ action: 'status' })) this.#expectReply();
       }
-      this.#scheduleStatus(this.#timing.statusAfterMs);
+      this.#scheduleStatus(this.#quietLimitMs);
     });
   }
 
@@ -419,7 +443,9 @@ export class WaitingRoom {
   }
 
   #dropSocket(): void {
-    for (const name of ['connect', 'ping', 'reply', 'status'] as const) this.#clear(name);
+    for (const name of ['connect', 'reply', 'status', 'recycle'] as const) {
+      this.#clear(name);
+    }
     const socket = this.#socket;
     if (socket === null) return;
     this.#socket = null;

@@ -42,7 +42,13 @@ describe('API Gateway management API notifier', () => {
     // Prepare
     api.on(PostToConnectionCommand).resolves({});
     const { notifier } = createNotifier();
-    const message: ServerMessage = { type: 'position', position: 3, waiting: 9, etaSeconds: 3 };
+    const message: ServerMessage = {
+      type: 'position',
+      position: 3,
+      waiting: 9,
+      etaSeconds: 3,
+      nextUpdateSeconds: 11,
+    };
 
     // Act
     const delivery = await notifier.send('conn-1', message);

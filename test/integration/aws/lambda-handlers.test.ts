@@ -141,7 +141,7 @@ describe('message handler (join, resume, status, ping and $default)', () => {
     // Assess
     expect(room.api.messages('conn-1')).toEqual([
       expect.objectContaining({ type: 'joined' }),
-      { type: 'position', position: 1, waiting: 1, etaSeconds: null },
+      { type: 'position', position: 1, waiting: 1, etaSeconds: null, nextUpdateSeconds: 11 },
     ]);
   });
 

@@ -93,6 +93,7 @@ describe.each(rooms)('room on the %s', (_adapters, createRoom) => {
       position: 1,
       waiting: 3,
       etaSeconds: null,
+      nextUpdateSeconds: 11,
     });
     expect(lastOfType(room, 'c2', 'position')).toMatchObject({ position: 3, waiting: 3 });
   });
@@ -410,7 +411,7 @@ describe.each(rooms)('room on the %s', (_adapters, createRoom) => {
     // Assess
     expect(replies).toEqual([]);
     expect(room.notifier.messages('c1').slice(before)).toEqual([
-      { type: 'position', position: 2, waiting: 2, etaSeconds: null },
+      { type: 'position', position: 2, waiting: 2, etaSeconds: null, nextUpdateSeconds: 11 },
     ]);
     expect(room.notifier.messages('c0')).toHaveLength(before);
   });

@@ -10,7 +10,30 @@ describe('parseServerMessage', () => {
     const message = parseServerMessage(frame);
 
     // Assess
-    expect(message).toEqual({ type: 'position', position: 3, waiting: 9, etaSeconds: null });
+    expect(message).toEqual({
+      type: 'position',
+      position: 3,
+      waiting: 9,
+      etaSeconds: null,
+      nextUpdateSeconds: 0,
+    });
+  });
+
+  it("reads the room's promise of the next update", () => {
+    // Prepare
+    const frame = JSON.stringify({
+      type: 'position',
+      position: 3,
+      waiting: 9,
+      etaSeconds: 12,
+      nextUpdateSeconds: 200,
+    });
+
+    // Act
+    const message = parseServerMessage(frame);
+
+    // Assess
+    expect(message).toMatchObject({ nextUpdateSeconds: 200 });
   });
 
   it('reads an admission', () => {

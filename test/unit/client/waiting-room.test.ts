@@ -43,8 +43,8 @@ function startJoined(s: Setup, ticket = 'T1'): void {
   s.sockets.latest.receive({ type: 'joined', ticket, sessionId: 'S1' });
 }
 
-function position(p: number, waiting = 100, etaSeconds: number | null = 60) {
-  return { type: 'position', position: p, waiting, etaSeconds };
+function position(p: number, waiting = 100, etaSeconds: number | null = 60, nextUpdate = 11) {
+  return { type: 'position', position: p, waiting, etaSeconds, nextUpdateSeconds: nextUpdate };
 }
 
 beforeEach(() => {
@@ -363,33 +363,70 @@ describe('network and visibility', () => {
 });
 
 describe('keeping the socket alive', () => {
-  // The status watchdog also asks questions; these tests silence it to watch the pings alone.
-  const pingsOnly = { timing: { statusAfterMs: 3_600_000 } };
-
-  it('sends a ping every 60 seconds', () => {
+  it('stays silent, without ping or status, while positions keep coming', () => {
     // Prepare
-    const s = setup(pingsOnly);
+    const s = setup();
     startJoined(s);
-    const socket = s.sockets.latest;
 
-    // Act
-    vi.advanceTimersByTime(59_999);
-    const early = socket.actions().filter((a) => a === 'ping').length;
-    vi.advanceTimersByTime(1);
-    socket.receive({ type: 'pong' });
-    vi.advanceTimersByTime(60_000);
+    // Act: an hour of positions every 10 s, each promising the next within 11 s.
+    for (let i = 0; i < 360; i++) {
+      s.sockets.latest.receive(position(400 - i, 500, 600, 11));
+      vi.advanceTimersByTime(10_000);
+    }
 
     // Assess
-    expect(early).toBe(0);
-    expect(socket.actions().filter((a) => a === 'ping')).toHaveLength(2);
+    expect(s.sockets.latest.actions()).toEqual(['join']);
   });
 
-  it('treats the socket as dead when nothing answers a ping within 20 seconds', () => {
+  it('asks for status when no position arrived for 15 seconds while waiting (no promise made)', () => {
     // Prepare
-    const s = setup(pingsOnly);
+    const s = setup();
     startJoined(s);
+    s.sockets.latest.receive(position(7, 100, 60, 0));
+
+    // Act
+    vi.advanceTimersByTime(15_000);
+
+    // Assess
+    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+  });
+
+  it("waits out the room's promise, with slack, before it asks in a long line", () => {
+    // Prepare: the room says the next update comes within 200 s.
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(position(600_000, 1_000_000, 6000, 200));
+
+    // Act
+    vi.advanceTimersByTime(304_999);
+    const early = s.sockets.latest.actions();
+    vi.advanceTimersByTime(1);
+
+    // Assess: 1.5 x 200 s + 5 s.
+    expect(early).toEqual(['join']);
+    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+  });
+
+  it('asks within 8 minutes however long the promise, before API Gateway idles the socket out', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(position(900_000, 1_000_000, 9000, 3600));
+
+    // Act
+    vi.advanceTimersByTime(8 * 60_000);
+
+    // Assess
+    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+  });
+
+  it('treats the socket as dead when nothing answers a status within 20 seconds', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(position(7, 100, 60, 0));
     const socket = s.sockets.latest;
-    vi.advanceTimersByTime(60_000);
+    vi.advanceTimersByTime(15_000);
 
     // Act
     vi.advanceTimersByTime(19_999);
@@ -402,16 +439,17 @@ describe('keeping the socket alive', () => {
     expect(s.room.connection).toBe('reconnecting');
   });
 
-  it('keeps a socket whose ping gets a pong in time', () => {
+  it('keeps a socket whose status gets an answer in time', () => {
     // Prepare
-    const s = setup(pingsOnly);
+    const s = setup();
     startJoined(s);
+    s.sockets.latest.receive(position(7));
     const socket = s.sockets.latest;
-    vi.advanceTimersByTime(60_000);
+    vi.advanceTimersByTime(15_000);
 
     // Act
     vi.advanceTimersByTime(19_000);
-    socket.receive({ type: 'pong' });
+    socket.receive(position(6));
     vi.advanceTimersByTime(5_000);
 
     // Assess
@@ -419,32 +457,27 @@ describe('keeping the socket alive', () => {
     expect(s.room.connection).toBe('live');
   });
 
-  it('asks for status when no position arrived for 15 seconds while waiting', () => {
-    // Prepare
-    const s = setup();
+  it("replaces its socket before API Gateway's 2-hour cap, at a time of its own, and resumes", () => {
+    // Prepare: random() = 0.5 puts the replacement at 90 + 12.5 minutes.
+    const s = setup({ random: () => 0.5 });
     startJoined(s);
-    s.sockets.latest.receive(position(7));
+    const first = s.sockets.latest;
+    const keepHearing = () => first.receive(position(7, 100, 60, 11));
 
     // Act
-    vi.advanceTimersByTime(15_000);
-
-    // Assess
-    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
-  });
-
-  it('does not ask for status while positions keep coming', () => {
-    // Prepare
-    const s = setup();
-    startJoined(s);
-
-    // Act
-    for (let p = 20; p > 10; p -= 1) {
-      s.sockets.latest.receive(position(p));
+    for (let t = 0; t < 102.5 * 6 - 1; t++) {
+      keepHearing();
       vi.advanceTimersByTime(10_000);
     }
+    const before = s.sockets.sockets.length;
+    vi.advanceTimersByTime(10_000);
+    s.sockets.latest.open();
 
     // Assess
-    expect(s.sockets.latest.actions()).not.toContain('status');
+    expect(before).toBe(1);
+    expect(first.closedByClient).toBe(true);
+    expect(s.sockets.sockets).toHaveLength(2);
+    expect(s.sockets.latest.actions()).toEqual(['resume']);
   });
 });
 

@@ -38,6 +38,7 @@ describe('processor tick', () => {
       position: 1,
       waiting: 3,
       etaSeconds: null,
+      nextUpdateSeconds: 11,
     });
     expect(lastOfType(h, 'c2', 'position')).toMatchObject({ position: 3, waiting: 3 });
   });
@@ -280,6 +281,53 @@ describe('fan-out budget in the tick', () => {
   });
 });
 
+describe('how often a waiting visitor hears', () => {
+  it('keeps the promise each position makes: every visitor hears again within nextUpdateSeconds', async () => {
+    // Prepare: 200 waiting and nobody moving, 20 messages a second: the line comes round
+    // every 10 ticks, so the promise is a 10 s refresh plus that round.
+    const h = await createHarness({ config: { admitPerMinute: 0 } });
+    h.processor.settings.positionBudgetPerSecond = 20;
+    await joinMany(h, 200);
+    const heard = new Map<string, number[]>();
+    const promises = new Set<number>();
+
+    // Act: two minutes of ticks.
+    for (let t = 0; t < 120; t++) {
+      await h.tick();
+      for (let i = 0; i < 200; i++) {
+        const messages = h.notifier.messages(`c${i}`).filter((m) => m.type === 'position');
+        const times = heard.get(`c${i}`) ?? [];
+        while (times.length < messages.length) times.push(h.clock.now());
+        heard.set(`c${i}`, times);
+        for (const m of messages) if (m.type === 'position') promises.add(m.nextUpdateSeconds);
+      }
+    }
+
+    // Assess
+    expect([...promises]).toEqual([20]);
+    const longestSilence = Math.max(
+      ...[...heard.values()].flatMap((times) =>
+        times.slice(1).map((at, i) => at - (times[i] ?? 0)),
+      ),
+    );
+    expect(longestSilence).toBeLessThanOrEqual(20_000);
+    expect(Math.min(...[...heard.values()].map((times) => times.length))).toBeGreaterThanOrEqual(6);
+  });
+
+  it('promises a longer wait to a longer line at the same budget', async () => {
+    // Prepare
+    const h = await createHarness({ config: { admitPerMinute: 0 } });
+    h.processor.settings.positionBudgetPerSecond = 20;
+    await joinMany(h, 1000);
+
+    // Act
+    await h.tick();
+
+    // Assess: 50 ticks a round, plus the refresh.
+    expect(lastOfType(h, 'c0', 'position')).toMatchObject({ nextUpdateSeconds: 60 });
+  });
+});
+
 describe('visitor actions', () => {
   it('answers a join with the room off by opening the way in', async () => {
     // Prepare
@@ -337,7 +385,7 @@ describe('visitor actions', () => {
     // Assess
     expect(replies).toEqual([]);
     expect(h.notifier.messages('c1').slice(before)).toEqual([
-      { type: 'position', position: 2, waiting: 2, etaSeconds: null },
+      { type: 'position', position: 2, waiting: 2, etaSeconds: null, nextUpdateSeconds: 11 },
     ]);
   });
 

@@ -92,7 +92,7 @@ class Harness implements VisitorEnv {
 
 function joinedVisitor(plan: VisitorPlan) {
   const env = new Harness();
-  const visitor = new SimVisitor(plan, env, { ...DEFAULT_VISITOR_SETTINGS, pingEveryMs: 20_000 });
+  const visitor = new SimVisitor(plan, env, { ...DEFAULT_VISITOR_SETTINGS, quietMs: 20_000 });
   visitor.start();
   env.socket.open();
   env.socket.receive({ type: 'joined', ticket: 'ticket-1', sessionId: 'session-1' });
@@ -115,14 +115,26 @@ describe('a simulated visitor', () => {
     expect(env.kinds()).toEqual(['dial', 'open', 'send']);
   });
 
-  it('waits, keeps the socket alive with pings, and leaves with its pass', () => {
-    // Prepare
+  it('waits, asks with status when the room is silent longer than it promised, and leaves with its pass', () => {
+    // Prepare: the room promises news within 10 s (20 s at most, with slack, is asked after).
     const { env, visitor } = joinedVisitor(planOf(1));
-    env.socket.receive({ type: 'position', position: 3, waiting: 3, etaSeconds: 2 });
+    env.socket.receive({
+      type: 'position',
+      position: 3,
+      waiting: 3,
+      etaSeconds: 2,
+      nextUpdateSeconds: 10,
+    });
 
     // Act
     env.advance(20_000);
-    env.socket.receive({ type: 'pong' });
+    env.socket.receive({
+      type: 'position',
+      position: 2,
+      waiting: 2,
+      etaSeconds: 1,
+      nextUpdateSeconds: 10,
+    });
     env.socket.receive({
       type: 'admitted',
       pass: 'p',
@@ -131,7 +143,7 @@ describe('a simulated visitor', () => {
     });
 
     // Assess
-    expect(env.socket.sent.map((m) => m.action)).toEqual(['join', 'ping']);
+    expect(env.socket.sent.map((m) => m.action)).toEqual(['join', 'status']);
     expect(env.socket.closed).toBe('clean');
     expect(visitor.state).toBe('done');
     expect(env.settledAs).toEqual(['done']);
@@ -142,7 +154,7 @@ describe('a simulated visitor', () => {
       'joined',
       'position',
       'send',
-      'pong',
+      'position',
       'admitted',
       'close',
     ]);
