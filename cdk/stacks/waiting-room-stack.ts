@@ -1,14 +1,13 @@
 /**
  * The waiting room on AWS, in one region: the WebSocket API and its four functions, the table,
  * the arrival queue, the config parameters and the signing key, the main site's distribution
- * with the room's page, JWKS and flag on it, and the dashboard and alarms. The gate (Lambda@Edge)
- * is a child stack in us-east-1 that this stack depends on.
+ * with the room's page, JWKS and flag on it, the access-log bucket, and the dashboard and
+ * alarms. The gate (Lambda@Edge) is a child stack in us-east-1 that this stack depends on; the
+ * main site's CloudFront logs are delivered by a us-east-1 stack that depends on this one
+ * (cdk/stacks/access-logs-stack.ts).
  *
- * The gate is built at synth time, so what it bakes in must be known then: the main site's host
- * name and the room's public key. The key is only made by the first deploy, and without a custom
- * domain so is the host name; until both are in the context (`mainSiteDomain`,
- * `signingPublicJwk`, printed as outputs of that first deploy), the distribution is deployed
- * without the gate and synth says so. See docs/DEPLOY.md.
+ * The gate bakes in nothing a deploy makes (edgeConfigFor below), so it is attached from the
+ * first deploy on. See docs/DEPLOY.md.
  */
 import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -19,6 +18,7 @@ import type { EdgeConfig } from '../../edge/edge-config.ts';
 import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
 import { ArrivalQueue } from '../constructs/arrival-queue.ts';
 import { acknowledgeCdkSingletons } from '../constructs/cdk-singletons.ts';
+import { allowCloudFrontLogDelivery } from '../constructs/cloudfront-access-logs.ts';
 import { Gate } from '../constructs/gate.ts';
 import { MainSite } from '../constructs/main-site.ts';
 import { RoomMonitoring } from '../constructs/monitoring.ts';
@@ -54,22 +54,32 @@ export class WaitingRoomStack extends Stack {
   readonly functions: Record<RoomFunctionName, WaitingRoomFunction>;
   readonly gate: Gate;
   readonly mainSite: MainSite;
+  /** Where S3 server access logs and the main site's CloudFront logs go. */
+  readonly accessLogs: s3.Bucket;
+  /** Name of the CloudFront log delivery source that may write into {@link accessLogs}. */
+  readonly mainSiteLogSource: string;
 
   constructor(scope: Construct, id: string, props: WaitingRoomStackProps) {
     super(scope, id, props);
     const { settings } = props;
     const entries = props.entries ?? ROOM_FUNCTION_ENTRIES;
 
+    // S3 server access logs (bucket policy) and CloudFront standard logs v2 (bucket policy, with
+    // the bucket-owner-full-control ACL that an owner-enforced bucket accepts): no ACLs needed.
+    // (cdk-nag's S1 knows a log-target bucket needs no access log of its own.)
     const accessLogs = new s3.Bucket(this, 'AccessLogs', {
       blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
       encryption: s3.BucketEncryption.S3_MANAGED,
       enforceSSL: true,
       minimumTLSVersion: 1.2,
-      // CloudFront standard logs are written with an ACL. (cdk-nag's S1 knows a log-target
-      // bucket needs no access log of its own.)
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
       lifecycleRules: [{ expiration: Duration.days(90) }],
     });
+    this.accessLogs = accessLogs;
+    // The main site's CloudFront logs come from a delivery in us-east-1 (the access-logs
+    // stack), by this name; the bucket lets that one delivery write.
+    this.mainSiteLogSource = `${this.stackName}-main-site`;
+    allowCloudFrontLogDelivery(accessLogs, this.mainSiteLogSource);
 
     const table = new RoomTable(this, 'Table').table;
     const arrivals = new ArrivalQueue(this, 'ArrivalQueue');

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { CLOUDFRONT_LOG_FIELDS } from '../../cdk/constructs/cloudfront-access-logs.ts';
 import { ROOM_FUNCTION_ENTRIES, type RoomFunctionName } from '../../cdk/paths.ts';
 import { ROOM_PATHS } from '../../cdk/settings.ts';
 import { edgeConfigFor } from '../../cdk/stacks/waiting-room-stack.ts';
@@ -387,6 +388,7 @@ describe('least privilege', () => {
     ]);
   });
 
+  // Template.fromStack (in beforeAll) refuses a template with a dependency cycle.
   it('lets the processor invoke itself through an ARN built from its name, with no reference to itself (no circular dependency)', () => {
     // Prepare
     const processorId = functionLogicalId('Processor');
@@ -641,6 +643,94 @@ describe('main site distribution', () => {
   });
 });
 
+describe('CloudFront access logs', () => {
+  let logs: Template;
+
+  beforeAll(() => {
+    logs = Template.fromStack(synthesized.accessLogs);
+  });
+
+  it('writes no standard (legacy) logs, which hold every query string', () => {
+    const [, distribution] = onlyResource(room, 'AWS::CloudFront::Distribution');
+    expect(
+      (distribution.Properties.DistributionConfig as Record<string, unknown>).Logging,
+    ).toBeUndefined();
+  });
+
+  it('delivers them (standard logging v2) from us-east-1, after the room stack that makes the distribution', () => {
+    expect(synthesized.accessLogs.region).toBe('us-east-1');
+    expect(synthesized.accessLogs.dependencies).toContain(synthesized.room);
+    const [, source] = onlyResource(logs, 'AWS::Logs::DeliverySource');
+    expect(source.Properties.LogType).toBe('ACCESS_LOGS');
+    expect(JSON.stringify(source.Properties.ResourceArn)).toMatch(
+      /":cloudfront::",\{"Ref":"AWS::AccountId"\},":distribution\/",\{"Fn::GetAtt":\["ExportsReader\w+","[^"]*RefMainSiteDistribution\w+"\]\}/,
+    );
+  });
+
+  it('leaves out the query string (where a pass arrives) and the cookies, and keeps every other field', () => {
+    const [, delivery] = onlyResource(logs, 'AWS::Logs::Delivery');
+    const fields = delivery.Properties.RecordFields as string[];
+    expect(fields).toEqual([...CLOUDFRONT_LOG_FIELDS]);
+    for (const secret of ['cs-uri-query', 'cs(Cookie)']) expect(fields).not.toContain(secret);
+    expect(fields).toEqual(
+      expect.arrayContaining(['date', 'time', 'c-ip', 'cs-method', 'cs-uri-stem', 'sc-status']),
+    );
+    expect(fields).toHaveLength(31);
+  });
+
+  it("goes to the room's access-log bucket, which lets that one delivery source write", () => {
+    // Prepare
+    const [sourceId, source] = onlyResource(logs, 'AWS::Logs::DeliverySource');
+    const [, destination] = onlyResource(logs, 'AWS::Logs::DeliveryDestination');
+    const [, delivery] = onlyResource(logs, 'AWS::Logs::Delivery');
+    const [bucketId] = onlyResource(room, 'AWS::S3::Bucket', {
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      LifecycleConfiguration: Match.anyValue(),
+    });
+
+    // Act
+    const policy = Object.values(resources(room, 'AWS::S3::BucketPolicy')).find(
+      (p) => JSON.stringify(p.Properties.Bucket) === JSON.stringify({ Ref: bucketId }),
+    );
+    const statement = (
+      defined(policy, 'the access-log bucket policy').Properties.PolicyDocument as {
+        Statement: Array<Record<string, unknown>>;
+      }
+    ).Statement.find((st) => st.Sid === 'CloudFrontStandardLogsV2');
+
+    // Assess
+    expect(delivery.Properties.DeliverySourceName).toBe(source.Properties.Name);
+    expect((delivery as { DependsOn?: string[] }).DependsOn).toContain(sourceId);
+    expect(JSON.stringify(destination.Properties.DestinationResourceArn)).toMatch(
+      /ExportsReader\w+","[^"]*FnGetAttAccessLogs\w+Arn/,
+    );
+    expect(JSON.stringify(resources(room, 'Custom::CrossRegionExportWriter'))).toContain(
+      `{"Fn::GetAtt":["${bucketId}","Arn"]}`,
+    );
+    expect(statement).toMatchObject({
+      Effect: 'Allow',
+      Principal: { Service: 'delivery.logs.amazonaws.com' },
+      Action: 's3:PutObject',
+      Condition: {
+        StringEquals: {
+          's3:x-amz-acl': 'bucket-owner-full-control',
+          'aws:SourceAccount': { Ref: 'AWS::AccountId' },
+        },
+      },
+    });
+    expect(JSON.stringify(statement?.Resource)).toContain(
+      '"/AWSLogs/",{"Ref":"AWS::AccountId"},"/*"',
+    );
+    expect(
+      flatten(
+        (statement?.Condition as Record<string, Record<string, unknown>> | undefined)?.ArnLike,
+      ),
+    ).toEqual({
+      'aws:SourceArn': `arn:\${AWS::Partition}:logs:us-east-1:\${AWS::AccountId}:delivery-source:${source.Properties.Name}`,
+    });
+  });
+});
+
 describe('gate', () => {
   it('is a Lambda@Edge function in us-east-1 with the viewer-request limits', () => {
     expect(synthesized.gate?.region).toBe('us-east-1');
@@ -840,7 +930,12 @@ describe('cdk-nag', () => {
   });
 
   it('leaves no error annotation on any stack', () => {
-    for (const stack of [synthesized.room, synthesized.gate, synthesized.githubOidc]) {
+    for (const stack of [
+      synthesized.room,
+      synthesized.gate,
+      synthesized.accessLogs,
+      synthesized.githubOidc,
+    ]) {
       if (!stack) throw new Error('missing stack');
       expect(Annotations.fromStack(stack).findError('*', Match.anyValue())).toEqual([]);
     }
