@@ -131,7 +131,7 @@ export async function runTick(
   const admissionsDelivered = await deliverAdmissions(deps);
   if (stillHeld && !(await stillHeld())) throw new LeaseLostError();
   const { positionsSent, opensSent } = config.enabled
-    ? await sendPositions(deps, config, line, now, admissionsDelivered)
+    ? await sendPositions(deps, config, line, now, admissionsDelivered + numbered * JOIN_MESSAGES)
     : { positionsSent: 0, opensSent: await sendOpens(deps, line) };
 
   const busy =
@@ -325,8 +325,20 @@ async function deliverAdmissions(deps: ProcessorDeps): Promise<number> {
 }
 
 /**
+ * API messages an arrival costs besides its positions: `$connect`, `join` and `joined`. During a
+ * flash crowd they share the account's API Gateway throttle with the pushes, so the tick takes
+ * them off its push budget: at 1,000,000 waiting and 1,667 joins a second the room stays within
+ * 7,000 messages a second (docs/CAPACITY.md).
+ */
+export const JOIN_MESSAGES = 3;
+
+/** The share of the push budget a tick keeps for positions however many arrive. */
+export const MIN_POSITION_SHARE = 0.2;
+
+/**
  * Pushes `position` to the waiting visitors the fan-out plan picks within this tick's budget
- * (what `admitted` messages already spent this tick is taken off it first), among the
+ * (what `admitted` messages and the arrivals' own messages already spent this tick is taken off
+ * it first, down to {@link MIN_POSITION_SHARE} of it), among the
  * candidates the line offers: the untold, the front, and a window rotating through the rest
  * (a budget's worth, so the whole line comes round every `size / budget` ticks).
  */
@@ -338,7 +350,9 @@ async function sendPositions(
   alreadySent: number,
 ): Promise<{ positionsSent: number; opensSent: number }> {
   const { settings } = deps;
-  const budget = (settings.positionBudgetPerSecond * settings.tickMs) / 1000 - alreadySent;
+  const full = (settings.positionBudgetPerSecond * settings.tickMs) / 1000;
+  // The arrivals' own messages come off it too, down to a floor that keeps the front moving.
+  const budget = Math.max(full * MIN_POSITION_SHARE, full - alreadySent);
   const frontCount = Math.max(100, config.admitPerMinute);
   const candidates = line.candidates(
     Math.min(frontCount, Math.max(0, budget)),

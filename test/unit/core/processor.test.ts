@@ -265,19 +265,38 @@ describe('fan-out budget in the tick', () => {
   });
 
   it('spends what admissions leave of the budget on the front of the line', async () => {
-    // Prepare
+    // Prepare: the line numbered (c0 admitted) in a first tick.
     const h = await createHarness({ config: { admitPerMinute: 60 } });
     h.processor.settings.positionBudgetPerSecond = 4;
     await joinMany(h, 10);
+    await h.tick();
 
     // Act
     const report = await h.tick();
 
-    // Assess: one admission, three positions, to the first three still waiting.
+    // Assess: one admission (c1), three positions, to the first three still waiting.
     expect(report.positionsSent).toBe(3);
-    expect(lastOfType(h, 'c1', 'position')).toMatchObject({ position: 1 });
-    expect(lastOfType(h, 'c3', 'position')).toMatchObject({ position: 3 });
-    expect(lastOfType(h, 'c4', 'position')).toBeUndefined();
+    expect(lastOfType(h, 'c2', 'position')).toMatchObject({ position: 1 });
+    expect(lastOfType(h, 'c4', 'position')).toMatchObject({ position: 3 });
+    expect(lastOfType(h, 'c5', 'position')).toBeUndefined();
+  });
+
+  it("takes the arrivals' own messages off the push budget, down to a fifth of it", async () => {
+    // Prepare: 100 pushes a second; 25 arrivals cost 75 messages, 40 arrivals 120.
+    const few = await createHarness({ config: { admitPerMinute: 0 } });
+    few.processor.settings.positionBudgetPerSecond = 100;
+    await joinMany(few, 25);
+    const many = await createHarness({ config: { admitPerMinute: 0 } });
+    many.processor.settings.positionBudgetPerSecond = 100;
+    await joinMany(many, 40);
+
+    // Act
+    const fewReport = await few.tick();
+    const manyReport = await many.tick();
+
+    // Assess
+    expect(fewReport.positionsSent).toBe(25);
+    expect(manyReport.positionsSent).toBe(20);
   });
 });
 
@@ -291,15 +310,20 @@ describe('how often a waiting visitor hears', () => {
     const heard = new Map<string, number[]>();
     const promises = new Set<number>();
 
-    // Act: two minutes of ticks.
-    for (let t = 0; t < 120; t++) {
+    // Act: two minutes of ticks after the one that numbers the line (whose budget the
+    // arrivals' own messages take).
+    for (let t = 0; t <= 120; t++) {
       await h.tick();
       for (let i = 0; i < 200; i++) {
         const messages = h.notifier.messages(`c${i}`).filter((m) => m.type === 'position');
         const times = heard.get(`c${i}`) ?? [];
+        const before = times.length;
         while (times.length < messages.length) times.push(h.clock.now());
         heard.set(`c${i}`, times);
-        for (const m of messages) if (m.type === 'position') promises.add(m.nextUpdateSeconds);
+        const last = messages.at(-1);
+        if (t > 0 && times.length > before && last?.type === 'position') {
+          promises.add(last.nextUpdateSeconds);
+        }
       }
     }
 
@@ -319,12 +343,14 @@ describe('how often a waiting visitor hears', () => {
     const h = await createHarness({ config: { admitPerMinute: 0 } });
     h.processor.settings.positionBudgetPerSecond = 20;
     await joinMany(h, 1000);
+    await h.tick();
 
     // Act
     await h.tick();
 
     // Assess: 50 ticks a round, plus the refresh.
-    expect(lastOfType(h, 'c0', 'position')).toMatchObject({ nextUpdateSeconds: 60 });
+    const told = Array.from({ length: 1000 }, (_, i) => lastOfType(h, `c${i}`, 'position'));
+    expect(told.filter((m) => m !== undefined).at(-1)).toMatchObject({ nextUpdateSeconds: 60 });
   });
 });
 
