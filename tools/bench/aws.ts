@@ -1,7 +1,9 @@
 /**
  * What the AWS build costs in AWS calls, measured through `start:aws-local` (the real Lambda
  * handlers over the DynamoDB, SQS, SSM and API Gateway stand-ins), in one run:
- * - idle: the processor's calls per tick with nobody waiting (the fixed cost);
+ * - asleep: nobody waiting, the processor asleep; only the schedule's watchdog runs (the room's
+ *   fixed cost, per hour);
+ * - awake with nobody waiting: the processor's calls per tick in the minute before it sleeps;
  * - a short wait: visitors admitted within seconds of joining;
  * - a long wait: as many visitors admitted at a tenth of the rate, so each waits far longer and
  *   hears many `position` updates; the difference to the short wait, per visitor-minute of
@@ -12,7 +14,9 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import {
   type BillableCounts,
+  billableCounts,
   processorCountsPerTick,
+  scaleCounts,
   subtractCounts,
   summarizeUsage,
   type UsageSummary,
@@ -38,7 +42,10 @@ export interface AwsPhase {
 
 export interface AwsResult {
   tickMs: number;
-  idle: { ticks: number; seconds: number; perTick: BillableCounts };
+  /** Nobody waiting, the processor asleep: what the schedule's watchdog runs cost, per hour. */
+  asleep: { seconds: number; invocations: number; ticks: number; perHour: BillableCounts };
+  /** The processor awake with nobody waiting (before it goes to sleep): per tick. */
+  awakeIdle: { ticks: number; seconds: number; perTick: BillableCounts };
   phases: AwsPhase[];
   /** What each further minute of waiting adds per visitor (long minus short, per minute). */
   perWaitingMinute: BillableCounts;
@@ -78,8 +85,7 @@ async function phase(
   name: string,
   visitors: number,
   admitPerMinute: number,
-  idlePerTick: BillableCounts,
-): Promise<AwsPhase> {
+): Promise<{ summarize: (idlePerTick: BillableCounts) => AwsPhase }> {
   await server.backend.changeConfig({ admitPerMinute });
   await sleep(CONFIG_SETTLE_MS);
   const before = await server.backend.usage();
@@ -88,24 +94,34 @@ async function phase(
   await sleep(2000);
   const usage = usageBetween(before, await server.backend.usage());
   return {
-    name,
-    visitors,
-    admitPerMinute,
-    meanWaitSeconds: waits.reduce((a, b) => a + b, 0) / waits.length / 1000,
-    summary: summarizeUsage(usage, visitors, idlePerTick),
+    summarize: (idlePerTick) => ({
+      name,
+      visitors,
+      admitPerMinute,
+      meanWaitSeconds: waits.reduce((a, b) => a + b, 0) / waits.length / 1000,
+      summary: summarizeUsage(usage, visitors, idlePerTick),
+    }),
   };
+}
+
+/** Usage over `seconds` from now. */
+async function measure(server: AwsLocalServer, seconds: number) {
+  const before = await server.backend.usage();
+  await sleep(seconds * 1000);
+  return usageBetween(before, await server.backend.usage());
 }
 
 export async function benchAws(options: {
   visitors: number;
-  /** How long nobody waits, measured... */
-  idleSeconds: number;
   /**
-   * ...from this long after the start. EventBridge starts the processor every minute and each
-   * invocation lives its timeout less a margin: from the second minute on, two overlap (one
-   * ticking, one waiting for the lease), which is the steady state to measure.
+   * How long nobody waits with the processor asleep, measured from `asleepFromSeconds` after
+   * the start (the first run goes to sleep within a second): whole minutes hold whole
+   * watchdog runs.
    */
-  idleFromSeconds: number;
+  asleepSeconds: number;
+  asleepFromSeconds: number;
+  /** How long the awake processor is measured with nobody waiting, after the short wait. */
+  awakeIdleSeconds: number;
   log: (line: string) => void;
 }): Promise<AwsResult> {
   const port = await freeLoopbackPort();
@@ -121,35 +137,50 @@ export async function benchAws(options: {
   });
   const wsUrl = `ws://127.0.0.1:${port}/ws`;
   try {
-    await sleep(options.idleFromSeconds * 1000);
-    const idleStart = await server.backend.usage();
-    await sleep(options.idleSeconds * 1000);
-    const idle = usageBetween(idleStart, await server.backend.usage());
-    const idlePerTick = processorCountsPerTick(idle);
+    await sleep(options.asleepFromSeconds * 1000);
+    const asleep = await measure(server, options.asleepSeconds);
+    const asleepSeconds = (asleep.at - asleep.since) / 1000;
+    const perHour = scaleCounts(
+      { ...billableCounts(asleep, ['processor']), apiMessages: 0, connectionMinutes: 0 },
+      3600 / asleepSeconds,
+    );
     options.log(
-      `  idle: ${idle.processor.ticks} ticks, processor ${(idle.lambda.processor?.gbSeconds ?? 0).toFixed(0)} GB-s`,
+      `  asleep: ${asleep.lambda.processor?.invocations ?? 0} watchdog runs, ${asleep.processor.ticks} ticks in ${asleepSeconds.toFixed(0)} s`,
     );
     // Short: everyone in within a few ticks. Long: the same crowd at a tenth of the rate.
     const fast = options.visitors * 20;
-    const short = await phase(server, wsUrl, 'short wait', options.visitors, fast, idlePerTick);
-    options.log(`  short wait: mean ${short.meanWaitSeconds.toFixed(1)} s`);
-    const long = await phase(server, wsUrl, 'long wait', options.visitors, fast / 10, idlePerTick);
+    const short = await phase(server, wsUrl, 'short wait', options.visitors, fast);
+    // The line is empty: the processor stays awake a while before it sleeps.
+    const awakeIdle = await measure(server, options.awakeIdleSeconds);
+    const idlePerTick = processorCountsPerTick(awakeIdle);
+    options.log(`  awake with nobody waiting: ${awakeIdle.processor.ticks} ticks`);
+    const long = (await phase(server, wsUrl, 'long wait', options.visitors, fast / 10)).summarize(
+      idlePerTick,
+    );
+    const shortSummary = short.summarize(idlePerTick);
+    options.log(`  short wait: mean ${shortSummary.meanWaitSeconds.toFixed(1)} s`);
     options.log(`  long wait: mean ${long.meanWaitSeconds.toFixed(1)} s`);
-    const extraMinutes = (long.meanWaitSeconds - short.meanWaitSeconds) / 60;
+    const extraMinutes = (long.meanWaitSeconds - shortSummary.meanWaitSeconds) / 60;
     const perWaitingMinute = Object.fromEntries(
-      Object.entries(subtractCounts(long.summary.perVisitor, short.summary.perVisitor)).map(
+      Object.entries(subtractCounts(long.summary.perVisitor, shortSummary.summary.perVisitor)).map(
         // What does not grow with the wait shows as noise around zero: counted as zero.
         ([k, v]) => [k, extraMinutes > 0 ? Math.max(0, v) / extraMinutes : 0],
       ),
     ) as unknown as BillableCounts;
     return {
       tickMs: 1000,
-      idle: {
-        ticks: idle.processor.ticks,
-        seconds: (idle.at - idle.since) / 1000,
+      asleep: {
+        seconds: asleepSeconds,
+        invocations: asleep.lambda.processor?.invocations ?? 0,
+        ticks: asleep.processor.ticks,
+        perHour,
+      },
+      awakeIdle: {
+        ticks: awakeIdle.processor.ticks,
+        seconds: (awakeIdle.at - awakeIdle.since) / 1000,
         perTick: idlePerTick,
       },
-      phases: [short, long],
+      phases: [shortSummary, long],
       perWaitingMinute,
     };
   } finally {

@@ -83,8 +83,9 @@ async function main(): Promise<void> {
     log('aws: calls through start:aws-local...');
     aws = await benchAws({
       visitors: quick ? 50 : 300,
-      idleSeconds: quick ? 5 : 60,
-      idleFromSeconds: quick ? 3 : 65,
+      asleepSeconds: quick ? 10 : 180,
+      asleepFromSeconds: quick ? 5 : 30,
+      awakeIdleSeconds: quick ? 5 : 30,
       log,
     });
   }
@@ -222,20 +223,18 @@ const COUNT_HEADERS =
   'DynamoDB calls | RRU | WRU (table + index) | SQS requests | SSM calls | Lambda invocations | Lambda GB-s | API messages | postToConnection';
 
 function awsSection(aws: AwsResult): string[] {
-  const idleMonthly = dollarsFor(
-    scaleCounts(aws.idle.perTick, (30 * 24 * 3600 * 1000) / aws.tickMs),
-  );
+  const idleMonthly = dollarsFor(scaleCounts(aws.asleep.perHour, 30 * 24));
   return [
     '## AWS calls per visitor and per tick',
     '',
     'The AWS build run by `npm run start:aws-local` (the real Lambda handlers over dynalite and the SQS,',
     'SSM and API Gateway stand-ins, every SDK call counted; DynamoDB units from `ConsumedCapacity`),',
-    `ticking every ${aws.tickMs} ms. Idle: nobody waiting for ${f0(aws.idle.seconds)} s (${aws.idle.ticks} ticks), from the second`,
-    'minute on, when two processor invocations overlap (one ticking, one waiting for the lease) as they',
-    'do on AWS.',
-    'Then the same number of visitors join at once twice, admitted at a fast rate (a short wait) and',
-    "at a tenth of it (a long wait). Per-visitor figures leave out the processor's idle calls per tick",
-    '(fixed cost) and its Lambda time (it runs whether anyone waits or not). Lambda GB-s are this',
+    `ticking every ${aws.tickMs} ms. Asleep: nobody waiting for ${f0(aws.asleep.seconds)} s, the processor asleep and started only`,
+    `by the schedule's watchdog (${aws.asleep.invocations} runs, ${aws.asleep.ticks} ticks). Then the same number of visitors join at once`,
+    'twice, admitted at a fast rate (a short wait) and at a tenth of it (a long wait); between the two,',
+    `the processor is measured awake with nobody waiting (${aws.awakeIdle.ticks} ticks, before it goes back to sleep).`,
+    "Per-visitor figures leave out the awake processor's calls per tick with nobody waiting and its",
+    'Lambda time. Lambda GB-s are this',
     "machine's durations against local stand-ins, not AWS's; docs/CAPACITY.md prices duration",
     'separately. Index write units are estimated (one per write that touches a waiting session).',
     '',
@@ -253,10 +252,16 @@ function awsSection(aws: AwsResult): string[] {
     `| --- | ${COUNT_HEADERS.split(' | ')
       .map(() => '---:')
       .join(' | ')} |`,
-    countsRow('idle (nobody waiting)', aws.idle.perTick),
+    countsRow('awake, nobody waiting', aws.awakeIdle.perTick),
     ...aws.phases.map((p) => countsRow(`during the ${p.name}`, p.summary.perTick)),
     '',
-    `With nobody waiting, a month of ticks costs $${idleMonthly.total.toFixed(2)} at these prices: Lambda $${idleMonthly.byService.lambda.toFixed(2)} (the processor runs all the time), DynamoDB $${idleMonthly.byService.dynamodb.toFixed(2)}, SQS $${idleMonthly.byService.sqs.toFixed(2)}.`,
+    `| asleep, per hour | ${COUNT_HEADERS} |`,
+    `| --- | ${COUNT_HEADERS.split(' | ')
+      .map(() => '---:')
+      .join(' | ')} |`,
+    countsRow('nobody waiting, processor asleep', aws.asleep.perHour),
+    '',
+    `With nobody waiting, a month costs $${idleMonthly.total.toFixed(2)} at these prices (target: at most $5): Lambda $${idleMonthly.byService.lambda.toFixed(2)} (the schedule's watchdog runs, this machine's durations), DynamoDB $${idleMonthly.byService.dynamodb.toFixed(2)}, SQS $${idleMonthly.byService.sqs.toFixed(2)}.`,
     '',
   ];
 }
