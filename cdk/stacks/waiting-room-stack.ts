@@ -201,9 +201,26 @@ export class WaitingRoomStack extends Stack {
     // minute later; never replay old ones.
     processor.lambda.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
     new events.Rule(this, 'ProcessorSchedule', {
-      description: 'Starts the waiting room processor every minute (it loops inside)',
+      description:
+        "The waiting room processor's watchdog: a run that finds the lease held ends at once",
       schedule: events.Schedule.rate(Duration.seconds(LAMBDA_FUNCTIONS.processor.scheduleSeconds)),
       targets: [new targets.LambdaFunction(processor.lambda, { retryAttempts: 0 })],
+    });
+    // The handlers read the config the processor mirrors at each tick: a change made while it
+    // sleeps wakes it, so the mirror follows within a second (SSM emits a change event).
+    new events.Rule(this, 'ConfigChanged', {
+      description: 'Wakes the waiting room processor when an operator changes the room config',
+      eventPattern: {
+        source: ['aws.ssm'],
+        detailType: ['Parameter Store Change'],
+        detail: { name: [config.enabledParameterName, config.admitPerMinuteParameterName] },
+      },
+      targets: [
+        new targets.LambdaFunction(processor.lambda, {
+          retryAttempts: 0,
+          event: events.RuleTargetInput.fromObject({ waitingRoom: 'wake' }),
+        }),
+      ],
     });
 
     roomSite.publish({

@@ -84,4 +84,5 @@ export const EMPTY_ROOM_STATE: RoomState = {
   waiting: 0,
   tickedAt: null,
   activeAt: null,
+  config: null,
 };

@@ -90,6 +90,11 @@ export interface RoomState {
    * room has been idle, across processors, for one that may go to sleep.
    */
   activeAt: number | null;
+  /**
+   * The room config the last tick ran with, or null before the first: the handlers read it
+   * here (one item, cached) instead of each container asking the config source (SSM on AWS).
+   */
+  config: RoomConfig | null;
 }
 
 export interface RoomCounts {

@@ -146,6 +146,7 @@ export async function runTick(
     waiting: line.size,
     tickedAt: clock.now(),
     activeAt: busy ? now : state.activeAt,
+    config,
   });
   return {
     at: now,

@@ -5,11 +5,11 @@ import { readSettings } from './settings.ts';
 import { createMessageHandler } from './websocket-handlers.ts';
 import {
   arrivalQueueFrom,
-  configSourceFrom,
   frameLimiter,
   notifierFrom,
   sessionStoreFrom,
   signerFrom,
+  visitorConfigFrom,
   wakerFrom,
 } from './wiring.ts';
 
@@ -31,7 +31,7 @@ export const handler = createMessageHandler({
   router: {
     store,
     queue: arrivalQueueFrom(settings, observability),
-    config: configSourceFrom(settings, observability),
+    config: visitorConfigFrom(settings, observability),
     signer: signerFrom(settings),
     clock: systemClock,
     mainOrigin: settings.mainOrigin,

@@ -12,8 +12,8 @@ import { createProcessorHandler } from './processor-handler.ts';
 import { readSettings } from './settings.ts';
 import {
   arrivalQueueFrom,
-  configSourceFrom,
   notifierFrom,
+  processorConfigFrom,
   sessionStoreFrom,
   signerFrom,
 } from './wiring.ts';
@@ -38,7 +38,7 @@ export const handler = createProcessorHandler({
   processor: {
     store: sessionStoreFrom(settings),
     queue: arrivalQueueFrom(settings, observability),
-    config: configSourceFrom(settings, observability),
+    config: processorConfigFrom(settings, observability),
     notifier: notifierFrom(settings),
     signer: signerFrom(settings),
     clock: systemClock,

@@ -8,6 +8,7 @@ import {
   type DynamoSessionStore,
 } from '../adapters/aws/dynamo-session-store.ts';
 import { createLambdaWaker } from '../adapters/aws/lambda-waker.ts';
+import { createMirroredConfigSource } from '../adapters/aws/mirrored-config.ts';
 import { createSqsArrivalQueue, type SqsArrivalQueue } from '../adapters/aws/sqs-arrival-queue.ts';
 import { createSsmConfigSource } from '../adapters/aws/ssm-config.ts';
 import { loadSigningKeyFromSsm } from '../adapters/aws/ssm-signing-key.ts';
@@ -39,14 +40,39 @@ export function arrivalQueueFrom(
   });
 }
 
-export function configSourceFrom(
+/**
+ * The processor's config: SSM, read at most once a second (one container ticks), mirrored by
+ * each tick onto the room state for the handlers.
+ */
+export function processorConfigFrom(
   settings: Pick<Settings, 'configPrefix'>,
   { logger }: Observability,
 ): ConfigSource {
   return createSsmConfigSource({
     prefix: settings.configPrefix,
+    ttlMs: 1000,
     onError: (error) =>
       logger.error('room config read failed; using the last good value', { error }),
+  });
+}
+
+/** The handlers' config: the processor's mirror, SSM only before any tick mirrored it. */
+export function visitorConfigFrom(
+  settings: Pick<Settings, 'configPrefix' | 'tableName' | 'roomId'>,
+  observability: Observability,
+): ConfigSource {
+  return createMirroredConfigSource({
+    tableName: settings.tableName,
+    roomId: settings.roomId,
+    clock: systemClock,
+    fallback: createSsmConfigSource({
+      prefix: settings.configPrefix,
+      onError: (error) =>
+        observability.logger.error('room config read failed; using the last good value', {
+          error,
+        }),
+    }),
+    onError: (error) => observability.logger.error('mirrored room config read failed', { error }),
   });
 }
 

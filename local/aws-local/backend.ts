@@ -284,6 +284,11 @@ async function assemble(
     async changeConfig({ enabled, admitPerMinute }) {
       if (enabled !== undefined) await writer.setEnabled(enabled);
       if (admitPerMinute !== undefined) await writer.setRate(admitPerMinute);
+      // What the deployed EventBridge rule on the parameters does: wake the processor, whose
+      // next tick mirrors the new config for the handlers.
+      functions.processor?.invoke({ waitingRoom: 'wake' }).catch((error: unknown) => {
+        if (!closed) log('error', 'processor invocation failed', { error: String(error) });
+      });
     },
     adminReports: { usage: () => usage() },
     store,

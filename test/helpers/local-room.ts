@@ -88,7 +88,7 @@ export interface RuntimeRoom {
   maxFrameBytes: number;
   /**
    * How long a settings change may take to reach the room: the next tick locally; on AWS the
-   * functions keep SSM's answer for 5 seconds.
+   * processor reads SSM once a second and mirrors it for the handlers, who keep it a second.
    */
   settleMs: number;
   /** AWS usage so far (aws-local only). */
@@ -136,7 +136,7 @@ export async function startRuntimeRoom(
     store: server.backend.store,
     status: () => server.backend.status(),
     maxFrameBytes: 128 * 1024,
-    settleMs: 7000,
+    settleMs: 3000,
     usage: () => server.backend.usage(),
     close: () => server.close(),
   };

@@ -335,6 +335,25 @@ describe('functions', () => {
     });
   });
 
+  it('wakes the processor when an operator changes the enabled flag or the rate in SSM', () => {
+    const processorId = functionLogicalId('Processor');
+    room.hasResourceProperties('AWS::Events::Rule', {
+      EventPattern: {
+        source: ['aws.ssm'],
+        'detail-type': ['Parameter Store Change'],
+        detail: {
+          name: ['/waiting-room/config/enabled', '/waiting-room/config/admit-per-minute'],
+        },
+      },
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [processorId, 'Arn'] },
+          Input: JSON.stringify({ waitingRoom: 'wake' }),
+        }),
+      ],
+    });
+  });
+
   it('reserves no concurrency for any function, so a new account (10 unreserved at least) can deploy', () => {
     // The lease keeps one processor ticking; extra invocations exit at once.
     for (const [id, fn] of Object.entries(resources(room, 'AWS::Lambda::Function'))) {

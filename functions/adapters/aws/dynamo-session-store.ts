@@ -49,6 +49,7 @@ import type {
   ConnectionChange,
   IssuedPass,
   ReceivedArrival,
+  RoomConfig,
   RoomCounts,
   RoomState,
   SessionStore,
@@ -610,7 +611,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
             TableName,
             Key: stateKey,
             UpdateExpression:
-              'SET #tokens = :tokens, #refilledAt = :refilledAt, #recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt ADD #admittedTotal :admitted, #abandonedTotal :abandoned',
+              'SET #tokens = :tokens, #refilledAt = :refilledAt, #recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt, #config = :config ADD #admittedTotal :admitted, #abandonedTotal :abandoned',
             ExpressionAttributeNames: {
               '#tokens': 'tokens',
               '#refilledAt': 'refilledAt',
@@ -618,6 +619,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               '#waiting': 'waiting',
               '#tickedAt': 'tickedAt',
               '#activeAt': 'activeAt',
+              '#config': 'config',
               '#admittedTotal': 'admittedTotal',
               '#abandonedTotal': 'abandonedTotal',
             },
@@ -628,6 +630,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               ':waiting': state.waiting,
               ':tickedAt': state.tickedAt,
               ':activeAt': state.activeAt,
+              ':config': state.config,
               ':admitted': admitted,
               ':abandoned': abandoned,
             },
@@ -679,6 +682,15 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
   };
 }
 
+/** The config mirrored on the room state item, or null if there is none (or it is malformed). */
+export function toRoomConfig(value: unknown): RoomConfig | null {
+  const config = value as Partial<RoomConfig> | null | undefined;
+  if (typeof config?.enabled !== 'boolean') return null;
+  const rate = config.admitPerMinute;
+  if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 0) return null;
+  return { enabled: config.enabled, admitPerMinute: rate };
+}
+
 function toRoomState(item: Record<string, unknown>): RoomState {
   const recent = Array.isArray(item.recentAdmissions) ? item.recentAdmissions : [];
   return {
@@ -691,6 +703,7 @@ function toRoomState(item: Record<string, unknown>): RoomState {
     waiting: numberOr(item.waiting, 0),
     tickedAt: typeof item.tickedAt === 'number' ? item.tickedAt : null,
     activeAt: typeof item.activeAt === 'number' ? item.activeAt : null,
+    config: toRoomConfig(item.config),
   };
 }
 

@@ -139,6 +139,42 @@ describe('start:aws-local', () => {
   });
 });
 
+describe('start:aws-local config changes', () => {
+  it('reach the joins of a sleeping room within seconds (the change wakes the processor)', async () => {
+    // Prepare: a room whose processor went to sleep (no watchdog for an hour).
+    room = await startRuntimeRoom('aws-local', {
+      WR_TICK_MS: '200',
+      WR_AWS_SCHEDULE_SECONDS: '3600',
+      WR_AWS_SLEEP_AFTER_IDLE_SECONDS: '1',
+    });
+    const r = room;
+    await until(async () => (await r.usage?.())?.lambda.processor?.invocations === 1);
+
+    // Act
+    const response = await fetch(`${r.url}/__room/admin/config`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ enabled: false }),
+    });
+    const changedAt = Date.now();
+    let answer = '';
+    while (answer !== 'open' && Date.now() - changedAt < 10_000) {
+      const v = await visitor(r);
+      v.send({ action: 'join' });
+      await until(async () => v.messages().some((m) => m.type === 'open' || m.type === 'joined'));
+      answer = v.messages().some((m) => m.type === 'open') ? 'open' : 'joined';
+      await v.close();
+      if (answer !== 'open') await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(answer).toBe('open');
+    expect(Date.now() - changedAt).toBeLessThan(5000);
+    expect(r.errors).toEqual([]);
+  });
+});
+
 /** Polls `check` every 100 ms until it holds, or fails after `timeoutMs`. */
 async function until(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const giveUpAt = Date.now() + timeoutMs;

@@ -567,6 +567,7 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
       waiting: 0,
       tickedAt: null,
       activeAt: null,
+      config: null,
     });
   });
 
@@ -583,6 +584,7 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
       waiting: 12,
       tickedAt: 1_764_072_000_200,
       activeAt: 1_764_072_000_100,
+      config: { enabled: true, admitPerMinute: 90 },
     };
 
     // Act
@@ -607,6 +609,7 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
       waiting: 1,
       tickedAt: 9000,
       activeAt: null,
+      config: null,
     });
     await store.admit('s3', PASS, 9500);
 
