@@ -71,6 +71,13 @@ export function createProcessorHandler(deps: ProcessorHandlerDeps) {
       onTick: (report) => {
         logger.debug('tick', { report: summarize(report) });
         metrics.addMetric(Metric.ticks, MetricUnit.Count, 1);
+        // An idle room publishes only its ticks (the alarm on failing ticks needs them):
+        // CloudWatch bills a custom metric for each hour it is published in, and the
+        // watchdog's runs would keep a dozen of them alive all month.
+        if (report.idleSince !== null) {
+          publish(deps.observability);
+          return;
+        }
         metrics.addMetric(Metric.numbered, MetricUnit.Count, report.numbered);
         metrics.addMetric(Metric.admitted, MetricUnit.Count, report.admitted.length);
         metrics.addMetric(Metric.abandoned, MetricUnit.Count, report.abandoned.length);

@@ -8,6 +8,8 @@ export interface CapturedObservability extends Observability {
   published: Record<string, unknown>[];
   /** The sum of a metric over everything published. */
   total(name: string): number;
+  /** The names of the metrics published, sorted. */
+  names(): string[];
 }
 
 export function captureObservability(): CapturedObservability {
@@ -34,6 +36,13 @@ export function captureObservability(): CapturedObservability {
           return Array.isArray(value) ? value : value === undefined ? [] : [value];
         })
         .reduce((sum: number, value) => sum + Number(value), 0);
+    },
+    names() {
+      const names = published.flatMap((blob) => {
+        const meta = blob._aws as { CloudWatchMetrics?: { Metrics?: { Name: string }[] }[] };
+        return (meta?.CloudWatchMetrics ?? []).flatMap((d) => (d.Metrics ?? []).map((m) => m.Name));
+      });
+      return [...new Set(names)].sort();
     },
   };
 }

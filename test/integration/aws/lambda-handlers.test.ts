@@ -371,7 +371,7 @@ describe('processor handler', () => {
   it('goes to sleep with nobody in line, and the first join wakes it; later joins do not', async () => {
     // Prepare: an empty room, the processor run by the schedule.
     const { room, frame, invoked } = await messageFunction({ config: { admitPerMinute: 60 } });
-    const { handler } = await processorFunction(room);
+    const { handler, observability } = await processorFunction(room);
     const timeoutAt = room.clock.now() + 900_000;
     const outcome = await handler(
       {},
@@ -384,8 +384,11 @@ describe('processor handler', () => {
     room.clock.advance(2000);
     await frame('join', 'conn-3', { action: 'join' });
 
-    // Assess: asleep after one confirming tick; one wake for the three joins.
+    // Assess: asleep after one confirming tick; one wake for the three joins. An idle room
+    // publishes its ticks and nothing else (CloudWatch bills each metric per hour published).
     expect(outcome).toMatchObject({ ticks: 2, held: true, ended: 'asleep' });
+    expect(observability.total('ticks')).toBe(2);
+    expect(observability.names()).toEqual(['ticks']);
     expect(invoked).toEqual([
       { FunctionName: 'room-processor', InvocationType: 'Event', payload: { waitingRoom: 'wake' } },
     ]);
