@@ -112,7 +112,6 @@ export function createLocalRoom(
       abandonAfterMs: settings.abandonAfterSeconds * 1000,
       positionBudgetPerSecond: settings.positionBudgetPerSecond,
       // In memory a page costs nothing: read the line in one.
-      pageSize: 1_000_000,
     },
     memory: forgetLine(),
   };

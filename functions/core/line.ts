@@ -3,7 +3,7 @@
  *
  * The processor is the only writer of the line's order (it numbers arrivals, admits from the
  * head, abandons the long gone), so it does not need to read the line back every tick: it reads
- * it once when it takes the lease over (`SessionStore.listWaiting`), then keeps it up to date
+ * it once when it takes the lease over (`SessionStore.readLine`), then keeps it up to date
  * from what it does itself and from the connection changes the handlers log
  * (`SessionStore.readChanges`). A tick then costs what it does (arrivals, changes, admissions,
  * the fan-out budget), not the length of the line:

@@ -38,13 +38,6 @@ export interface ArrivalQueue {
   acknowledge(arrivals: readonly ReceivedArrival[]): Promise<void>;
 }
 
-/** One page of the waiting line, in sequence order. */
-export interface WaitingPage {
-  sessions: readonly Session[];
-  /** Pass back to read the next page; null at the end of the line. */
-  next: string | null;
-}
-
 /**
  * A change to a waiting session's connection, logged by the handler that made it so that the
  * processor, which keeps the line in memory, learns it without reading the line again.
@@ -153,10 +146,11 @@ export interface SessionStore {
     arrivals: readonly Pick<ReceivedArrival, 'sessionId' | 'order'>[],
   ): Promise<Session[]>;
   /**
-   * Reads the waiting line in sequence order, a page at a time: only when a processor takes the
-   * lease over (it keeps the line in memory while it holds it).
+   * The whole waiting line, in sequence order: read only when a processor takes the lease over
+   * (it keeps the line in memory while it holds it). A sharded store reads its partitions at
+   * once.
    */
-  listWaiting(cursor: string | null, limit: number): Promise<WaitingPage>;
+  readLine(): Promise<Session[]>;
   /** Admits a waiting session with its pass. False (and no change) if it was not waiting. */
   admit(sessionId: string, pass: IssuedPass, at: number): Promise<boolean>;
   /** Drops a waiting or arriving session that has been disconnected since `disconnectedAt`. */

@@ -35,8 +35,6 @@ export interface ProcessorSettings {
   positionBudgetPerSecond: number;
   /** Pushes in flight at once. */
   sendConcurrency: number;
-  /** Page size when reading the waiting line. */
-  pageSize: number;
 }
 
 export const DEFAULT_PROCESSOR_SETTINGS: Omit<ProcessorSettings, 'mainOrigin'> = {
@@ -47,7 +45,6 @@ export const DEFAULT_PROCESSOR_SETTINGS: Omit<ProcessorSettings, 'mainOrigin'> =
   maxUpdateIntervalMs: 30_000,
   positionBudgetPerSecond: 20_000,
   sendConcurrency: 64,
-  pageSize: 1000,
 };
 
 /**
@@ -168,15 +165,10 @@ export async function runTick(
  * Reads the whole line from the store, once, when the lease is taken over. The change log is
  * opened first, so a connection change made while the line is read is applied after it.
  */
-async function readLine({ store, settings, memory }: ProcessorDeps): Promise<WaitingLine> {
+async function readLine({ store, memory }: ProcessorDeps): Promise<WaitingLine> {
   memory.changes = (await store.readChanges(null)).cursor;
   const line = new WaitingLine();
-  let cursor: string | null = null;
-  do {
-    const page = await store.listWaiting(cursor, settings.pageSize);
-    for (const session of page.sessions) line.append(session);
-    cursor = page.next;
-  } while (cursor !== null);
+  for (const session of await store.readLine()) line.append(session);
   return line;
 }
 

@@ -48,9 +48,6 @@ export const handler = createProcessorHandler({
       tickMs: settings.tickMs,
       abandonAfterMs: settings.abandonAfterSeconds * 1000,
       positionBudgetPerSecond: settings.positionBudgetPerSecond,
-      // A Query page stops at 1 MB (about 2,500 waiting sessions) whatever the limit: ask for
-      // more than that, so a page is never cut short by the limit first.
-      pageSize: 5000,
       // SQS FIFO hands out at most 10 messages a call and 300 calls a second per action: 1,000
       // arrivals (100 calls) keep a tick near its second; the rest wait for the next tick, in
       // order, and 60,000 a minute is still drained.

@@ -254,7 +254,7 @@ const STOPS: [string, Port, string, number][] = [
   ['the first batch was numbered, before it was acknowledged', 'store', 'numberArrivals', 1],
   ['the second batch was numbered, before it was acknowledged', 'store', 'numberArrivals', 2],
   ['the first batch was acknowledged', 'queue', 'acknowledge', 1],
-  ['the line was read (the first tick after a takeover)', 'store', 'listWaiting', 1],
+  ['the line was read (the first tick after a takeover)', 'store', 'readLine', 1],
   ['the token bucket was written', 'store', 'putRoomState', 1],
   ['the first pass was signed', 'signer', 'issuePass', 1],
   ['three passes were signed', 'signer', 'issuePass', 3],
@@ -559,7 +559,7 @@ describe('a tick that stalled after reading the line while another took over (in
       get(store, property) {
         const value = Reflect.get(store, property, store);
         if (typeof value !== 'function') return value;
-        if (property !== 'listWaiting') return value.bind(store);
+        if (property !== 'readLine') return value.bind(store);
         return async (...args: unknown[]) => {
           const page = await value.apply(store, args);
           readLine();

@@ -89,7 +89,6 @@ export async function benchDynamoTick(waiting: number, ticks = 5): Promise<Dynam
         mainOrigin: 'https://shop.example.com',
         // The AWS defaults: 5,000 pushes a second, 1 MB pages.
         positionBudgetPerSecond: 5000,
-        pageSize: 5000,
       },
       memory: forgetLine(),
     };

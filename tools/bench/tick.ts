@@ -64,7 +64,6 @@ export async function benchTick(waiting: number, runs = 5): Promise<TickResult> 
     settings: {
       ...DEFAULT_PROCESSOR_SETTINGS,
       mainOrigin: 'https://shop.example.com',
-      pageSize: 1_000_000,
       // Everyone's position changes every tick (one admission); the default budget decides
       // how many hear it.
     },

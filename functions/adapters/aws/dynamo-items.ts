@@ -32,6 +32,12 @@ export const OUTBOX_PREFIX = 'OUTBOX#';
 export const CHANGE_SHARDS = 8;
 /** Name of the sparse GSI that holds the waiting line in `seq` order. */
 export const LINE_INDEX = 'line';
+/**
+ * Partitions of the line index: a numbering writes one of them, chosen by session id, so a
+ * flash crowd numbered at 1,667 a second puts about 100 writes a second on each (a partition
+ * takes 1,000), and a takeover reads them all at once.
+ */
+export const LINE_SHARDS = 16;
 
 export const sessionKey = (sessionId: string) => ({ pk: `S#${sessionId}`, sk: SESSION_SK });
 export const connectionKey = (connectionId: string) => ({
@@ -44,12 +50,24 @@ export const outboxKey = (roomId: string, sessionId: string) => ({
   sk: `${OUTBOX_PREFIX}${sessionId}`,
 });
 
-/** The partition of the change log a session's changes go to. */
-export function changePk(roomId: string, sessionId: string): string {
+/** A session id's place among `shards` partitions (stable, spread evenly). */
+function shardOf(sessionId: string, shards: number): number {
   let hash = 0;
   for (let i = 0; i < sessionId.length; i++) hash = (hash * 31 + sessionId.charCodeAt(i)) | 0;
-  return changeShardPk(roomId, Math.abs(hash) % CHANGE_SHARDS);
+  return Math.abs(hash) % shards;
 }
+
+/** The partition of the change log a session's changes go to. */
+export function changePk(roomId: string, sessionId: string): string {
+  return changeShardPk(roomId, shardOf(sessionId, CHANGE_SHARDS));
+}
+
+/** The line index partition (`line` attribute) a waiting session is numbered into. */
+export function lineKeyOf(roomId: string, sessionId: string): string {
+  return lineShardKey(roomId, shardOf(sessionId, LINE_SHARDS));
+}
+
+export const lineShardKey = (roomId: string, shard: number) => `${roomId}#${shard}`;
 
 export const changeShardPk = (roomId: string, shard: number) => `R#${roomId}#CHG#${shard}`;
 

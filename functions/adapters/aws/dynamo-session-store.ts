@@ -53,7 +53,6 @@ import type {
   RoomCounts,
   RoomState,
   SessionStore,
-  WaitingPage,
 } from '../../core/ports.ts';
 import { ConnectionTakenError } from '../../core/ports.ts';
 import type { Session } from '../../core/session.ts';
@@ -69,6 +68,9 @@ import {
   connectionKey,
   fromSessionItem,
   LINE_INDEX,
+  LINE_SHARDS,
+  lineKeyOf,
+  lineShardKey,
   OUTBOX_PREFIX,
   outboxKey,
   roomPk,
@@ -137,6 +139,32 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
   const arrivingTtl = options.arrivingTtlSeconds ?? 3 * DAY_SECONDS;
   const departedMemoryMs = options.departedMemoryMs ?? 60_000;
   const stateKey = { pk: roomPk(roomId), sk: STATE_SK };
+
+  /** One partition of the line index, every page of it, without the sessions known to have left. */
+  async function readLinePartition(key: string): Promise<Session[]> {
+    const sessions: Session[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const result = await client.send(
+        new QueryCommand({
+          TableName,
+          IndexName: LINE_INDEX,
+          KeyConditionExpression: '#line = :key',
+          ExpressionAttributeNames: { '#line': 'line' },
+          ExpressionAttributeValues: { ':key': key },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of result.Items ?? []) {
+        const session = fromSessionItem(item);
+        if (session.state !== 'waiting' || departed.has(session.id)) continue;
+        if (item.announced !== session.connectionId) session.connectionId = null;
+        sessions.push(session);
+      }
+      start = result.LastEvaluatedKey;
+    } while (start);
+    return sessions;
+  }
 
   /** Sessions this store took out of the line, and when. */
   const departed = new Map<string, number>();
@@ -435,46 +463,30 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
             ':seq': order,
             ':waiting': 'waiting',
             ':arriving': 'arriving',
-            ':room': roomId,
+            ':room': lineKeyOf(roomId, sessionId),
           },
         }),
       );
       return numbered.filter((session): session is Session => session !== undefined);
     },
 
-    async listWaiting(cursor, limit): Promise<WaitingPage> {
-      if (cursor === null) {
-        forgetOldDepartures();
-        // The index lags the table: let the last tick's numbering and admissions reach it
-        // before a processor that takes over reads the line it will then keep.
-        const { Item } = await client.send(
-          new GetCommand({ TableName, Key: stateKey, ConsistentRead: true }),
-        );
-        const wait = numberOr(Item?.tickedAt, 0) + INDEX_SETTLE_MS - clock.now();
-        if (wait > 0) await sleep(Math.min(wait, INDEX_SETTLE_MS));
-      }
-      const result = await client.send(
-        new QueryCommand({
-          TableName,
-          IndexName: LINE_INDEX,
-          KeyConditionExpression: '#line = :room',
-          ExpressionAttributeNames: { '#line': 'line' },
-          ExpressionAttributeValues: { ':room': roomId },
-          Limit: Math.max(1, limit),
-          ...(cursor === null ? {} : { ExclusiveStartKey: decodeCursor(cursor) }),
-        }),
+    async readLine(): Promise<Session[]> {
+      forgetOldDepartures();
+      // The index lags the table: let the last tick's numbering and admissions reach it
+      // before a processor that takes over reads the line it will then keep.
+      const { Item } = await client.send(
+        new GetCommand({ TableName, Key: stateKey, ConsistentRead: true }),
       );
-      const sessions: Session[] = [];
-      for (const item of result.Items ?? []) {
-        const session = fromSessionItem(item);
-        if (session.state !== 'waiting' || departed.has(session.id)) continue;
-        if (item.announced !== session.connectionId) session.connectionId = null;
-        sessions.push(session);
-      }
-      return {
-        sessions,
-        next: result.LastEvaluatedKey ? encodeCursor(result.LastEvaluatedKey) : null,
-      };
+      const wait = numberOr(Item?.tickedAt, 0) + INDEX_SETTLE_MS - clock.now();
+      if (wait > 0) await sleep(Math.min(wait, INDEX_SETTLE_MS));
+      // Every partition at once (and the one unsharded key a room numbered before the index
+      // was sharded may still hold), each in `seq` order, merged.
+      const keys = [
+        roomId,
+        ...Array.from({ length: LINE_SHARDS }, (_, i) => lineShardKey(roomId, i)),
+      ];
+      const parts = await Promise.all(keys.map((key) => readLinePartition(key)));
+      return parts.flat().sort((a, b) => ((a.seq as string) < (b.seq as string) ? -1 : 1));
     },
 
     async admit(sessionId: string, pass: IssuedPass, at: number) {
@@ -719,27 +731,4 @@ function toChange(item: Record<string, unknown>): ConnectionChange {
 
 function numberOr(value: unknown, fallback: number): number {
   return typeof value === 'number' ? value : fallback;
-}
-
-/** An opaque cursor for a `LastEvaluatedKey` of the line index (four string attributes). */
-function encodeCursor(key: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(key)).toString('base64url');
-}
-
-function decodeCursor(cursor: string): Record<string, string> {
-  let key: unknown;
-  try {
-    key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw new Error('not a cursor of the waiting line');
-  }
-  if (
-    typeof key !== 'object' ||
-    key === null ||
-    Array.isArray(key) ||
-    !Object.values(key).every((value) => typeof value === 'string')
-  ) {
-    throw new Error('not a cursor of the waiting line');
-  }
-  return key as Record<string, string>;
 }

@@ -13,7 +13,6 @@ import type {
   RoomCounts,
   RoomState,
   SessionStore,
-  WaitingPage,
 } from '../../core/ports.ts';
 import { ConnectionTakenError } from '../../core/ports.ts';
 import type { Session } from '../../core/session.ts';
@@ -163,23 +162,9 @@ export class MemorySessionStore implements SessionStore {
     this.#line.splice(low, 0, session);
   }
 
-  async listWaiting(cursor: string | null, limit: number): Promise<WaitingPage> {
+  async readLine(): Promise<Session[]> {
     this.#compact();
-    let index = cursor === null ? 0 : Number(cursor);
-    if (this.#lineGone === 0) {
-      // Nobody left since the last compaction: the page is a plain slice.
-      const end = Math.min(this.#line.length, index + limit);
-      return {
-        sessions: this.#line.slice(index, end),
-        next: end < this.#line.length ? String(end) : null,
-      };
-    }
-    const sessions: Session[] = [];
-    while (index < this.#line.length && sessions.length < limit) {
-      const session = this.#line[index++] as Session;
-      if (session.state === 'waiting') sessions.push(session);
-    }
-    return { sessions, next: index < this.#line.length ? String(index) : null };
+    return this.#line.filter((session) => session.state === 'waiting');
   }
 
   async admit(sessionId: string, pass: IssuedPass, at: number): Promise<boolean> {

@@ -1,4 +1,10 @@
-import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  ScanCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createDynamoSessionStore,
@@ -57,15 +63,8 @@ async function line(store: Store, count: number): Promise<void> {
   );
 }
 
-async function readWholeLine(store: Store, pageSize = 1000): Promise<string[]> {
-  const ids: string[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await store.listWaiting(cursor, pageSize);
-    ids.push(...page.sessions.map((s) => s.id));
-    cursor = page.next;
-  } while (cursor !== null);
-  return ids;
+async function readWholeLine(store: Store): Promise<string[]> {
+  return (await store.readLine()).map((s) => s.id);
 }
 
 describe('DynamoSessionStore: sessions and connections', () => {
@@ -197,7 +196,10 @@ describe('DynamoSessionStore: the line', () => {
     expect(await store.get('s1')).toMatchObject({ state: 'waiting', seq: order(42) });
     expect(await readWholeLine(store)).toEqual(['s1']);
     const item = await rawItem('S#s1', 'S');
-    expect(item).toMatchObject({ line: ROOM, seq: order(42) });
+    expect(item).toMatchObject({
+      line: expect.stringMatching(new RegExp(`^${ROOM}#\\d+$`)),
+      seq: order(42),
+    });
     expect(item?.ttl).toBeUndefined();
   });
 
@@ -241,37 +243,39 @@ describe('DynamoSessionStore: the line', () => {
     );
 
     // Act
-    const first = await store.listWaiting(null, 3);
-    const ids = await readWholeLine(store, 3);
+    const ids = await readWholeLine(store);
 
     // Assess
-    expect(first.sessions).toHaveLength(3);
-    expect(first.next).not.toBeNull();
     expect(ids).toEqual(['s4', 's2', 's6', 's7', 's1', 's5', 's3']);
   });
 
-  it('ends the line with a null cursor', async () => {
-    // Prepare
-    const { store } = await createStore();
-    await line(store, 2);
+  it('spreads the line over the index partitions, and reads a line numbered before they were', async () => {
+    // Prepare: 64 numbered now; one waiting session as an unsharded index held it.
+    const { store, tableName } = await createStore();
+    await join(store, 65);
+    await store.numberArrivals(
+      Array.from({ length: 64 }, (_, i) => ({ sessionId: `s${i + 1}`, order: order(i + 2) })),
+    );
+    await db.documentClient.send(
+      new UpdateCommand({
+        TableName: tableName,
+        Key: { pk: 'S#s65', sk: 'S' },
+        UpdateExpression: 'SET seq = :seq, #state = :waiting, line = :room',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':seq': order(1), ':waiting': 'waiting', ':room': ROOM },
+      }),
+    );
 
     // Act
-    const page = await store.listWaiting(null, 10);
+    const ids = await readWholeLine(store);
+    const { Items = [] } = await db.documentClient.send(
+      new ScanCommand({ TableName: tableName, ProjectionExpression: 'line' }),
+    );
 
     // Assess
-    expect(page.sessions.map((s) => s.id)).toEqual(['s1', 's2']);
-    expect(page.next).toBeNull();
-  });
-
-  it('refuses a cursor it did not make', async () => {
-    // Prepare
-    const { store } = await createStore();
-
-    // Act
-    const listing = store.listWaiting('not-a-cursor', 10);
-
-    // Assess
-    await expect(listing).rejects.toThrow('not a cursor');
+    expect(ids).toEqual(['s65', ...Array.from({ length: 64 }, (_, i) => `s${i + 1}`)]);
+    const partitions = new Set(Items.map((item) => item.line).filter(Boolean));
+    expect(partitions.size).toBeGreaterThanOrEqual(12);
   });
 
   it('shows a waiting session without its connection until its joined was delivered there', async () => {
@@ -283,9 +287,9 @@ describe('DynamoSessionStore: the line', () => {
     await store.attachConnection('s2', 'c2-new');
 
     // Act
-    const before = (await store.listWaiting(null, 10)).sessions;
+    const before = await store.readLine();
     await store.markAnnounced('s2', 'c2-new');
-    const after = (await store.listWaiting(null, 10)).sessions;
+    const after = await store.readLine();
 
     // Assess
     expect(before.map((s) => s.connectionId)).toEqual(['c1', null]);
@@ -303,7 +307,7 @@ describe('DynamoSessionStore: the line', () => {
     await store.markAnnounced('s1', 'c1');
 
     // Assess
-    expect((await store.listWaiting(null, 10)).sessions[0]?.connectionId).toBeNull();
+    expect((await store.readLine())[0]?.connectionId).toBeNull();
   });
 });
 

@@ -68,14 +68,7 @@ function lastOfType<T extends ServerMessage['type']>(room: Room, connectionId: s
 }
 
 async function waitingLine(room: Room): Promise<string[]> {
-  const ids: string[] = [];
-  let cursor: string | null = null;
-  do {
-    const page = await room.store.listWaiting(cursor, 2);
-    ids.push(...page.sessions.map((s) => s.id));
-    cursor = page.next;
-  } while (cursor !== null);
-  return ids;
+  return (await room.store.readLine()).map((s) => s.id);
 }
 
 describe.each(rooms)('room on the %s', (_adapters, createRoom) => {

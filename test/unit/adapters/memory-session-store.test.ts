@@ -71,7 +71,7 @@ describe('MemorySessionStore', () => {
     ]);
 
     // Assess
-    const line = (await store.listWaiting(null, 10)).sessions.map((s) => s.id);
+    const line = (await store.readLine()).map((s) => s.id);
     expect(line).toEqual(['x', 'y', 'z']);
   });
 });

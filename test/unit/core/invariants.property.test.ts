@@ -5,7 +5,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bucketCapacity } from '../../../functions/core/admission.ts';
-import type { WaitingPage } from '../../../functions/core/ports.ts';
 import { runLoopTick } from '../../../functions/core/processor.ts';
 import type { ServerMessage } from '../../../functions/core/protocol.ts';
 import type { Session } from '../../../functions/core/session.ts';
@@ -143,13 +142,7 @@ async function createWorld(initialRate: number, createRoom: RoomFactory) {
 
   /** Checks every position sent in the last tick against the line in the store. */
   async function checkExactPositions() {
-    const line: Session[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: WaitingPage = await h.store.listWaiting(cursor, 1000);
-      line.push(...page.sessions);
-      cursor = page.next;
-    } while (cursor !== null);
+    const line: Session[] = await h.store.readLine();
     const place = new Map(line.map((s, i) => [s.id, i + 1]));
     for (const check of positionChecks.splice(0)) {
       expect(check.position).toBe(place.get(check.sessionId));
