@@ -89,6 +89,8 @@ export async function runProcessorLoop(
    * earlier run left): asleep means one more tick is to confirm it.
    */
   let markedAsleep: boolean | null = null;
+  /** When a tick last failed: it may have taken an arrival it could not number (not idle). */
+  let failedAt = Number.NEGATIVE_INFINITY;
   const outcome = (ended: ProcessorLoopOutcome['ended']): ProcessorLoopOutcome => ({
     ticks,
     failedTicks,
@@ -120,30 +122,35 @@ export async function runProcessorLoop(
           options.onTick?.(report);
         } else {
           failedTicks += 1;
+          failedAt = clock.now();
         }
         if (options.sleepAfterIdleMs !== undefined && report) {
+          const now = clock.now();
           const idle =
-            report.idleSince !== null && clock.now() - report.idleSince >= options.sleepAfterIdleMs;
+            report.idleSince !== null &&
+            now - report.idleSince >= options.sleepAfterIdleMs &&
+            now - failedAt >= options.sleepAfterIdleMs;
           if (idle && markedAsleep === true) {
             // Marked asleep before this tick looked: an arrival from now on wakes a processor.
-            await lease.release();
             holding = false;
+            await releaseSafely(options);
             return outcome('asleep');
           }
-          if (idle !== markedAsleep) {
-            try {
-              await lease.setAsleep(idle);
-              markedAsleep = idle;
-            } catch (error) {
-              options.onError?.(error, 'lease');
-            }
+          if (idle !== markedAsleep && (await markSafely(options, idle))) {
+            markedAsleep = idle;
             // The confirming tick runs at once: nobody waits a tick for nothing.
-            if (markedAsleep === true) continue;
+            if (idle) continue;
           }
         }
         if (options.handoff && !handedOff && clock.now() >= deadline - options.handoff.leadMs) {
-          handedOff = true;
-          await options.handoff.start().catch((error) => options.onError?.(error, 'handoff'));
+          // Tried again at every tick left should it fail.
+          handedOff = await options.handoff.start().then(
+            () => true,
+            (error: unknown) => {
+              options.onError?.(error, 'handoff');
+              return false;
+            },
+          );
         }
       }
       // A tick that overran its slot skips the slots it missed rather than running them back
@@ -153,16 +160,32 @@ export async function runProcessorLoop(
       const wait = nextAt - clock.now();
       if (wait > 0) await sleep(wait);
     }
+    // Ending with nobody started to follow: asleep, so that the next arrival wakes one (the
+    // schedule's watchdog takes over within a minute otherwise).
+    if (holding && options.handoff && !handedOff) await markSafely(options, true);
     return outcome('deadline');
   } finally {
-    if (holding) {
-      try {
-        await lease.release();
-      } catch (error) {
-        // It lapses by itself within `leaseMs`.
-        options.onError?.(error, 'lease');
-      }
-    }
+    if (holding) await releaseSafely(options);
+  }
+}
+
+/** Gives the lease up; a failure is reported (the lease lapses by itself within `leaseMs`). */
+async function releaseSafely(options: ProcessorLoopOptions): Promise<void> {
+  try {
+    await options.lease.release();
+  } catch (error) {
+    options.onError?.(error, 'lease');
+  }
+}
+
+/** Marks the processor asleep or awake; false (reported) if the mark could not be written. */
+async function markSafely(options: ProcessorLoopOptions, asleep: boolean): Promise<boolean> {
+  try {
+    await options.lease.setAsleep(asleep);
+    return true;
+  } catch (error) {
+    options.onError?.(error, 'lease');
+    return false;
   }
 }
 

@@ -13,7 +13,12 @@ import {
   scaleCounts,
 } from '../../local/aws-local/bill.ts';
 import { type AwsResult, benchAws } from './aws.ts';
-import { benchDynamoTick, type DynamoTickResult } from './dynamo-tick.ts';
+import {
+  benchDynamoRate,
+  benchDynamoTick,
+  type DynamoRateResult,
+  type DynamoTickResult,
+} from './dynamo-tick.ts';
 import { benchGate, type GateResult } from './gate.ts';
 import { benchSockets, type SocketResult } from './sockets.ts';
 import { benchTick, type TickResult } from './tick.ts';
@@ -40,6 +45,7 @@ async function main(): Promise<void> {
   const ticks: TickResult[] = [];
   const sockets: SocketResult[] = [];
   const dynamoTicks: DynamoTickResult[] = [];
+  let dynamoRate: DynamoRateResult | undefined;
   let gate: GateResult | undefined;
   let aws: AwsResult | undefined;
 
@@ -60,6 +66,10 @@ async function main(): Promise<void> {
         `  steady ${f1(result.steady.readUnits)} read units a tick, takeover ${f0(result.takeover.readUnits)}`,
       );
     }
+    const rateWaiting = quick ? 10_000 : 100_000;
+    log(`dynamo rate: ${f0(rateWaiting)} waiting at 6,000 a minute...`);
+    dynamoRate = await benchDynamoRate(rateWaiting, 6000, quick ? 10 : 60);
+    log(`  ${f0(dynamoRate.admitted)} admitted, ${f2(dynamoRate.ratio)} of the rate`);
   }
   if (only.has('gate')) {
     log('gate...');
@@ -138,6 +148,24 @@ async function main(): Promise<void> {
       ),
       '',
       `Steady-tick read units at ${f0(large?.waiting ?? 0)} over ${f0(small?.waiting ?? 0)}: ${f2(ratio)}x; target ≤ 1.5x: ${mark(ratio <= 1.5)}.`,
+      '',
+    );
+  }
+  if (dynamoRate) {
+    const r = dynamoRate;
+    lines.push(
+      '### Admission rate with the line on DynamoDB',
+      '',
+      `The same store, ${f0(r.waiting)} waiting, admitting at ${f0(r.admitPerMinute)} a minute for ${f0(r.seconds)} s of real time: the`,
+      "processor's own loop (1 s ticks on a fixed grid; the token bucket holds one tick, so a tick slower",
+      'than its second would show as admissions lost), every admission a signed pass, a conditional',
+      'write and an outbox item, and 5,000 pushes a second.',
+      '',
+      '| waiting | rate/min | seconds | admitted | of the rate | ticks | mean tick (ms) | longest tick (ms) |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| ${f0(r.waiting)} | ${f0(r.admitPerMinute)} | ${f0(r.seconds)} | ${f0(r.admitted)} | ${f2(r.ratio)} | ${f0(r.ticks)} | ${f0(r.meanTickMs)} | ${f0(r.maxTickMs)} |`,
+      '',
+      `Within 5% of the rate: ${mark(Math.abs(1 - r.ratio) <= 0.05)}.`,
       '',
     );
   }

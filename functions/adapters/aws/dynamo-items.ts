@@ -4,7 +4,7 @@
  *
  * | item                 | pk              | sk                  | notes                                   |
  * | -------------------- | --------------- | ------------------- | --------------------------------------- |
- * | session              | `S#<sessionId>` | `S`                 | `line` = room id while waiting          |
+ * | session              | `S#<sessionId>` | `S`                 | `line` = room#shard while waiting       |
  * | connection           | `C#<connId>`    | `C`                 | `sessionId`; TTL a few hours            |
  * | room state           | `R#<roomId>`    | `STATE`             | token bucket, last line length, totals  |
  * | pending `admitted`   | `R#<roomId>`    | `OUTBOX#<sessionId>`| one per admission not yet delivered     |
@@ -89,7 +89,7 @@ export interface SessionItem {
   pass?: IssuedPass;
   admittedAt?: number;
   admissionNotified: boolean;
-  /** The room id while the session is waiting: what puts it in the `line` index. */
+  /** The room and line partition while the session is waiting: what puts it in the `line` index. */
   line?: string;
   /** The connection on which the session's `joined` was delivered. */
   announced?: string;
@@ -113,7 +113,8 @@ export function toSessionItem(session: Session, roomId: string, ttl?: number): S
   if (session.disconnectedAt !== null) item.disconnectedAt = session.disconnectedAt;
   if (session.pass !== null) item.pass = { ...session.pass };
   if (session.admittedAt !== null) item.admittedAt = session.admittedAt;
-  if (session.state === 'waiting' && session.seq !== null) item.line = roomId;
+  if (session.state === 'waiting' && session.seq !== null)
+    item.line = lineKeyOf(roomId, session.id);
   if (ttl !== undefined) item.ttl = ttl;
   return item;
 }

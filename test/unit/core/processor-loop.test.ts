@@ -344,6 +344,63 @@ describe('processor loop', () => {
       expect(table.asleep).toBe(false);
     });
 
+    it('keeps its pace when the awake mark cannot be written, and tries again next tick', async () => {
+      // Prepare: marked asleep, then the confirming tick finds a visitor; marking awake fails
+      // twice.
+      const { options, table, clock, start } = setup({ deadline: 0 });
+      const lease = table.leaseFor('me');
+      let failures = 2;
+      const flaky: Lease = {
+        ...lease,
+        setAsleep: async (asleep) => {
+          if (!asleep && failures-- > 0) throw new Error('throttled');
+          if (asleep) clock.advance(1);
+          await lease.setAsleep(asleep);
+        },
+      };
+      const ticks: number[] = [];
+      const busy = idleRoom(clock, start - 3_600_000, start + 1);
+
+      // Act
+      const outcome = await runProcessorLoop({
+        ...options,
+        lease: flaky,
+        deadline: start + 5000,
+        sleepAfterIdleMs: 60_000,
+        tick: async () => {
+          ticks.push(clock.now() - start);
+          return busy();
+        },
+      });
+
+      // Assess: one tick a second after the confirming one; awake in the end.
+      expect(ticks).toEqual([0, 1, 1000, 2000, 3000, 4000]);
+      expect(outcome).toMatchObject({ ended: 'deadline' });
+      expect(table.asleep).toBe(false);
+    });
+
+    it('does not sleep right after a failed tick (it may have taken an arrival it lost)', async () => {
+      // Prepare: long idle; the first tick fails.
+      const { options, clock, start } = setup({ deadline: 0 });
+      const idle = idleRoom(clock, start - 3_600_000);
+      let calls = 0;
+
+      // Act
+      const outcome = await runProcessorLoop({
+        ...options,
+        deadline: start + 5000,
+        sleepAfterIdleMs: 60_000,
+        tick: async () => {
+          calls += 1;
+          if (calls === 1) throw new Error('queue down');
+          return idle();
+        },
+      });
+
+      // Assess: still awake a minute's grace later (the deadline came first).
+      expect(outcome).toMatchObject({ ended: 'deadline', failedTicks: 1 });
+    });
+
     it('never sleeps without sleepAfterIdleMs (the local runtime)', async () => {
       // Prepare
       const { options, clock, start } = setup();
@@ -371,6 +428,48 @@ describe('processor loop', () => {
     expect(ticks).toEqual([]);
     expect(outcome).toMatchObject({ ticks: 0, held: false, ended: 'lease-held' });
     expect(table.owner).toBe('other');
+  });
+
+  it('tries to start its successor again at the next tick when starting it failed', async () => {
+    // Prepare
+    const { options, clock, start } = setup({ deadline: start0() + 10_000 });
+    const attempts: number[] = [];
+
+    // Act
+    const outcome = await runProcessorLoop({
+      ...options,
+      handoff: {
+        leadMs: 3000,
+        start: async () => {
+          attempts.push(clock.now() - start);
+          if (attempts.length === 1) throw new Error('throttled');
+        },
+      },
+    });
+
+    // Assess
+    expect(attempts).toEqual([7000, 8000]);
+    expect(outcome).toMatchObject({ handedOff: true });
+  });
+
+  it('marks itself asleep when it ends without a successor, so that the next join wakes one', async () => {
+    // Prepare
+    const { options, table } = setup({ deadline: start0() + 5000 });
+
+    // Act
+    const outcome = await runProcessorLoop({
+      ...options,
+      handoff: {
+        leadMs: 3000,
+        start: async () => {
+          throw new Error('Lambda is down');
+        },
+      },
+    });
+
+    // Assess
+    expect(outcome).toMatchObject({ ended: 'deadline', handedOff: false });
+    expect(table.asleep).toBe(true);
   });
 
   it('starts its successor once, leadMs before the deadline, which takes over when it lets go', async () => {
