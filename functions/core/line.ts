@@ -87,6 +87,14 @@ export class WaitingLine {
     return this.#slotOf.size;
   }
 
+  /**
+   * Slots from the head to the tail, holes left by departures included: what the rotating
+   * window walks (at most twice the size: holes past half of it are compacted away).
+   */
+  get span(): number {
+    return this.#slots.length - this.#head;
+  }
+
   /** The sequence of the last session appended (null when the line never held anyone). */
   get lastSeq(): string | null {
     return this.#tailSeq;
@@ -166,7 +174,9 @@ export class WaitingLine {
     this.#untold.delete(sessionId);
     this.#departures.add(slot);
     while (this.#head < this.#slots.length && this.#slots[this.#head] === null) this.#head += 1;
-    if (this.#head > 1024 && this.#head * 2 > this.#slots.length) this.#rebuild();
+    const holesAhead = this.#head > 1024 && this.#head * 2 > this.#slots.length;
+    const holesWithin = this.span > 1024 && this.size * 2 < this.span;
+    if (holesAhead || holesWithin) this.#rebuild();
   }
 
   /**

@@ -56,10 +56,12 @@ export interface ProcessorMemory {
   line: WaitingLine | null;
   /** Where the connection change log was read up to. */
   changes: string | null;
+  /** The config last mirrored onto the room state for the handlers (null: not this run). */
+  mirrored: RoomConfig | null;
 }
 
 export function forgetLine(): ProcessorMemory {
-  return { line: null, changes: null };
+  return { line: null, changes: null, mirrored: null };
 }
 
 export interface ProcessorDeps {
@@ -116,6 +118,7 @@ export async function runTick(
 ): Promise<TickReport> {
   const { store, clock, memory } = deps;
   const config = await deps.config.get();
+  await mirrorConfig(deps, config);
   const lineRead = memory.line === null;
   const line = memory.line ?? (await readLine(deps));
   memory.line = line;
@@ -128,7 +131,10 @@ export async function runTick(
   const admissionsDelivered = await deliverAdmissions(deps);
   if (stillHeld && !(await stillHeld())) throw new LeaseLostError();
   const { positionsSent, opensSent } = config.enabled
-    ? await sendPositions(deps, config, line, now, admissionsDelivered + numbered * JOIN_MESSAGES)
+    ? await sendPositions(deps, config, line, now, {
+        admissions: admissionsDelivered,
+        arrivals: numbered,
+      })
     : { positionsSent: 0, opensSent: await sendOpens(deps, line) };
 
   const busy =
@@ -159,6 +165,18 @@ export async function runTick(
     waiting: line.size,
     idleSince: busy ? null : (state.activeAt ?? 0),
   };
+}
+
+/**
+ * Mirrors a changed config onto the room state at once, before anything in the tick can fail:
+ * the handlers read it there, and a room turned on must not answer `open` while ticks fail.
+ * (Every tick's last write carries it too.)
+ */
+async function mirrorConfig({ store, memory }: ProcessorDeps, config: RoomConfig): Promise<void> {
+  const last = memory.mirrored;
+  if (last?.enabled === config.enabled && last.admitPerMinute === config.admitPerMinute) return;
+  await store.putRoomState({ ...(await store.getRoomState()), config });
+  memory.mirrored = config;
 }
 
 /**
@@ -340,12 +358,17 @@ async function sendPositions(
   config: RoomConfig,
   line: WaitingLine,
   now: number,
-  alreadySent: number,
+  spent: { admissions: number; arrivals: number },
 ): Promise<{ positionsSent: number; opensSent: number }> {
   const { settings } = deps;
   const full = (settings.positionBudgetPerSecond * settings.tickMs) / 1000;
-  // The arrivals' own messages come off it too, down to a floor that keeps the front moving.
-  const budget = Math.max(full * MIN_POSITION_SHARE, full - alreadySent);
+  const afterAdmissions = full - spent.admissions;
+  // The arrivals' own messages come off it too, down to a floor that keeps the front moving
+  // (the admissions' are never held back, and can leave less than that).
+  const budget = Math.max(
+    Math.min(afterAdmissions, full * MIN_POSITION_SHARE),
+    afterAdmissions - spent.arrivals * JOIN_MESSAGES,
+  );
   const frontCount = Math.max(100, config.admitPerMinute);
   const candidates = line.candidates(
     Math.min(frontCount, Math.max(0, budget)),
@@ -362,7 +385,7 @@ async function sendPositions(
     // anything have put someone ahead (a takeover's read), the visitor hears nothing until its
     // place is back below what it was told.
     .filter(({ entry, position }) => entry.sentPosition === null || position <= entry.sentPosition);
-  const promise = nextUpdateSeconds(line.size, Math.max(0, budget), settings);
+  const promise = nextUpdateSeconds(line.span, Math.max(0, budget), settings);
   let positionsSent = 0;
   await forEachLimited(chosen, settings.sendConcurrency, async ({ entry, position }) => {
     const connectionId = entry.connectionId as string;
@@ -407,18 +430,18 @@ export function positionMessage(
 }
 
 /**
- * Within how many seconds every connected visitor in a line of `size` hears from the processor
- * again, with `window` candidates a tick: the rotating window visits each place every
- * `ceil(size / window)` ticks, and sends it when its place changed or its refresh is due, so
+ * Within how many seconds every connected visitor in a line spanning `span` slots hears from the
+ * processor again, with `window` candidates a tick: the rotating window visits each place every
+ * `ceil(span / window)` ticks, and sends it when its place changed or its refresh is due, so
  * the longest silence is at most a refresh plus one round. An upper bound, for the page to
  * know when silence means trouble; the front of the line hears far more often.
  */
 export function nextUpdateSeconds(
-  size: number,
+  span: number,
   window: number,
   settings: Pick<ProcessorSettings, 'tickMs' | 'positionRefreshMs'>,
 ): number {
-  const roundMs = Math.ceil(size / Math.max(1, window)) * settings.tickMs;
+  const roundMs = Math.ceil(span / Math.max(1, window)) * settings.tickMs;
   return Math.ceil((settings.positionRefreshMs + roundMs) / 1000);
 }
 

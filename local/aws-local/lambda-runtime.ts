@@ -97,8 +97,22 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
     if (!spec.exclusiveContainers) return current;
     return idle.pop() ?? launch();
   };
+  /** Containers kept warm for the next invocations; Lambda reclaims the rest in time. */
+  const MAX_IDLE = 2;
   const giveBack = (container: Promise<Container>) => {
-    if (spec.exclusiveContainers && live.has(container) && !closed) idle.push(container);
+    if (!spec.exclusiveContainers || !live.has(container) || closed) return;
+    if (idle.length < MAX_IDLE) {
+      idle.push(container);
+      return;
+    }
+    live.delete(container);
+    container.then(
+      (host) => {
+        retiredUsage = addSdkUsage(retiredUsage, host.lastUsage);
+        return host.kill('SIGTERM');
+      },
+      () => {},
+    );
   };
 
   /** Drops a container that died (a crash, or a kill after a timeout); the next one starts fresh. */
@@ -106,7 +120,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
     if (!live.has(started) || closed) return;
     live.delete(started);
     retiredUsage = addSdkUsage(retiredUsage, dead.lastUsage);
-    if (started === current) current = launch();
+    if (!spec.exclusiveContainers && started === current) current = launch();
     await dead.kill('SIGKILL');
   }
 
@@ -128,7 +142,12 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       let timer: NodeJS.Timeout | undefined;
       const started = take();
       try {
-        const host = await started;
+        const host = await started.catch((error: unknown) => {
+          // A container that could not start fails its invocation, as a failed init does.
+          usage.invocations += 1;
+          usage.errors += 1;
+          throw error;
+        });
         const timedOut = new Promise<'timeout'>((resolve) => {
           timer = setTimeout(() => resolve('timeout'), spec.timeoutMs);
         });

@@ -86,6 +86,8 @@ export class SimVisitor {
   #quietTimer: (() => void) | null = null;
   /** The silence the room promised at most, from its last position. */
   #quietLimitMs: number | null = null;
+  #lastPositionAt: number | null = null;
+  #recentGaps: number[] = [];
   #plannedMoments = false;
   #lastSent: ClientMessage | null = null;
 
@@ -278,12 +280,7 @@ export class SimVisitor {
         return;
       case 'position':
         this.#emit({ t, k: 'position', position: message.position, waiting: message.waiting });
-        if (typeof message.nextUpdateSeconds === 'number' && message.nextUpdateSeconds > 0) {
-          this.#quietLimitMs = Math.min(
-            this.settings.quietMaxMs,
-            Math.max(this.settings.quietMs, message.nextUpdateSeconds * 1500 + 5000),
-          );
-        }
+        this.#quietLimitMs = this.#quietLimit(t, message.nextUpdateSeconds);
         if (this.state === 'waiting') this.#listenForQuiet();
         this.#onPosition(message.etaSeconds);
         return;
@@ -391,6 +388,23 @@ export class SimVisitor {
         if (this.#connection?.opened && this.#lastSent === last) this.#send(last);
       });
     }
+  }
+
+  /**
+   * As the page: the room's promise x 1.5 + 5 s, but at most four times the longest of the
+   * last few gaps between positions, within `quietMs` and `quietMaxMs`.
+   */
+  #quietLimit(now: number, nextUpdateSeconds: unknown): number {
+    if (this.#lastPositionAt !== null) {
+      this.#recentGaps = [...this.#recentGaps.slice(-4), now - this.#lastPositionAt];
+    }
+    this.#lastPositionAt = now;
+    if (typeof nextUpdateSeconds !== 'number' || nextUpdateSeconds <= 0) {
+      return this.settings.quietMs;
+    }
+    let limit = nextUpdateSeconds * 1500 + 5000;
+    if (this.#recentGaps.length >= 3) limit = Math.min(limit, 4 * Math.max(...this.#recentGaps));
+    return Math.min(this.settings.quietMaxMs, Math.max(this.settings.quietMs, limit));
   }
 
   /** Asks with `status` once the room has been silent longer than it promised (as the page). */

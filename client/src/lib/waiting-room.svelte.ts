@@ -160,6 +160,9 @@ export class WaitingRoom {
   #lastAnnouncedAt = Number.NEGATIVE_INFINITY;
   /** How long silence may last while waiting before asking (from the server's promise). */
   #quietLimitMs: number;
+  /** When the last position came, and the gaps between the last few (ms). */
+  #lastPositionAt: number | null = null;
+  #recentGaps: number[] = [];
 
   constructor(options: WaitingRoomOptions) {
     this.#options = options;
@@ -254,6 +257,9 @@ export class WaitingRoom {
     this.#clear('connect');
     this.connection = 'live';
     this.#hasBeenLive = true;
+    // A new socket: the cadence of its positions is learnt afresh.
+    this.#lastPositionAt = null;
+    this.#recentGaps = [];
     this.#sayHello();
     const recycleIn = this.#timing.recycleAfterMs + this.#random() * this.#timing.recycleJitterMs;
     this.#schedule('recycle', recycleIn, () => {
@@ -292,12 +298,7 @@ export class WaitingRoom {
         this.#scheduleStatus(this.#timing.statusAfterMs);
         return;
       case 'position':
-        if (message.nextUpdateSeconds > 0) {
-          this.#quietLimitMs = Math.min(
-            this.#timing.statusAfterMaxMs,
-            Math.max(this.#timing.statusAfterMs, message.nextUpdateSeconds * 1500 + 5000),
-          );
-        }
+        this.#quietLimitMs = this.#quietLimit(message.nextUpdateSeconds);
         this.#updatePosition(message.position, message.waiting, message.etaSeconds);
         return;
       case 'admitted':
@@ -326,6 +327,24 @@ export class WaitingRoom {
     }
     this.#announce(shown);
     this.#scheduleStatus(this.#quietLimitMs);
+  }
+
+  /**
+   * How long to wait for the next position before asking: the room's promise with slack, but no
+   * longer than four times the longest of the last few gaps (a visitor near the front hears
+   * every second and notices a dead socket in seconds, not minutes), within the bounds.
+   */
+  #quietLimit(nextUpdateSeconds: number): number {
+    const now = this.#now();
+    if (this.#lastPositionAt !== null) {
+      this.#recentGaps = [...this.#recentGaps.slice(-4), now - this.#lastPositionAt];
+    }
+    this.#lastPositionAt = now;
+    const { statusAfterMs, statusAfterMaxMs } = this.#timing;
+    if (nextUpdateSeconds <= 0) return statusAfterMs;
+    let limit = nextUpdateSeconds * 1500 + 5000;
+    if (this.#recentGaps.length >= 3) limit = Math.min(limit, 4 * Math.max(...this.#recentGaps));
+    return Math.min(statusAfterMaxMs, Math.max(statusAfterMs, limit));
   }
 
   #announce(position: number): void {

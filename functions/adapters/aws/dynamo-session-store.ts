@@ -617,13 +617,15 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
       const abandoned = unsaved.abandoned;
       unsaved.admitted = 0;
       unsaved.abandoned = 0;
+      // A state from before the bucket was ever refilled never writes `refilledAt` (a NULL there
+      // would fail every later comparison and stop admission for good).
+      const refilled = state.refilledAt !== null;
       try {
         await client.send(
           new UpdateCommand({
             TableName,
             Key: stateKey,
-            UpdateExpression:
-              'SET #tokens = :tokens, #refilledAt = :refilledAt, #recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt, #config = :config ADD #admittedTotal :admitted, #abandonedTotal :abandoned',
+            UpdateExpression: `SET #tokens = :tokens, ${refilled ? '#refilledAt = :refilledAt, ' : ''}#recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt, #config = :config ADD #admittedTotal :admitted, #abandonedTotal :abandoned`,
             ExpressionAttributeNames: {
               '#tokens': 'tokens',
               '#refilledAt': 'refilledAt',
@@ -637,7 +639,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
             },
             ExpressionAttributeValues: {
               ':tokens': state.tokens,
-              ':refilledAt': state.refilledAt,
+              ...(refilled ? { ':refilledAt': state.refilledAt } : {}),
               ':recent': state.recentAdmissions.map(({ at, count }) => ({ at, count })),
               ':waiting': state.waiting,
               ':tickedAt': state.tickedAt,
@@ -645,15 +647,12 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               ':config': state.config,
               ':admitted': admitted,
               ':abandoned': abandoned,
+              ':null': 'NULL',
             },
             // Never move the bucket back in time: a tick that lost its lease and writes late
-            // would otherwise hand out tokens already spent (the port's rule).
-            ...(state.refilledAt === null
-              ? {}
-              : {
-                  ConditionExpression:
-                    'attribute_not_exists(#refilledAt) OR #refilledAt <= :refilledAt',
-                }),
+            // would otherwise hand out tokens already spent (the port's rule). (A NULL left by
+            // an earlier version counts as never refilled.)
+            ConditionExpression: `attribute_not_exists(#refilledAt) OR attribute_type(#refilledAt, :null)${refilled ? ' OR #refilledAt <= :refilledAt' : ''}`,
           }),
         );
       } catch (error) {

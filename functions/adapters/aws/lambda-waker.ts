@@ -4,9 +4,10 @@
  * invocations (`InvocationType: Event`): the caller never waits for the processor's run.
  *
  * The sleeping mark lives on the lease item (`asleep`, set by the processor that goes to sleep,
- * see `dynamo-lease.ts`). A join reads it at most once a second per container (eventually
- * consistent: half a read unit), and only the join whose conditional write turns the mark off
- * invokes the processor, so a crowd arriving at a sleeping room starts one processor.
+ * see `dynamo-lease.ts`). A join reads it at most once a second per container (strongly
+ * consistent: a mark set after the processor's last look must be seen), and only the join whose
+ * conditional write turns the mark off invokes the processor, so a crowd arriving at a sleeping
+ * room starts one processor. Should the invocation fail, the mark is put back for the next join.
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -64,33 +65,46 @@ export function createLambdaWaker(options: LambdaWakerOptions): ProcessorWaker {
   const cacheMs = options.cacheMs ?? 1000;
   const Key = { pk: roomPk(roomId), sk: LEASE_SK };
   let awakeSeenAt = Number.NEGATIVE_INFINITY;
+  /** Sets the mark to `to` if it is `from` (a conditional write). */
+  const setMark = (to: boolean, from: boolean) =>
+    client.send(
+      new UpdateCommand({
+        TableName,
+        Key,
+        UpdateExpression: 'SET #asleep = :to',
+        ConditionExpression: '#asleep = :from',
+        ExpressionAttributeNames: { '#asleep': 'asleep' },
+        ExpressionAttributeValues: { ':to': to, ':from': from },
+      }),
+    );
   return {
     async wakeIfAsleep() {
       const now = clock.now();
       if (now - awakeSeenAt < cacheMs) return;
       try {
-        const { Item } = await client.send(new GetCommand({ TableName, Key }));
+        const { Item } = await client.send(
+          new GetCommand({ TableName, Key, ConsistentRead: true }),
+        );
         if (Item?.asleep !== true) {
           awakeSeenAt = now;
           return;
         }
         try {
           // Only one join wakes it: the one whose write turns the mark off.
-          await client.send(
-            new UpdateCommand({
-              TableName,
-              Key,
-              UpdateExpression: 'SET #asleep = :false',
-              ConditionExpression: '#asleep = :true',
-              ExpressionAttributeNames: { '#asleep': 'asleep' },
-              ExpressionAttributeValues: { ':true': true, ':false': false },
-            }),
-          );
+          await setMark(false, true);
         } catch (error) {
-          if (isConditionFailed(error)) return;
+          // Another join woke it: awake now, as far as this container needs to know.
+          if (!isConditionFailed(error)) throw error;
+          awakeSeenAt = now;
+          return;
+        }
+        try {
+          await startProcessor(functionName, 'wake', options.lambda);
+        } catch (error) {
+          // Asleep again for the next join to try; unless a processor marked it meanwhile.
+          await setMark(true, false).catch(() => {});
           throw error;
         }
-        await startProcessor(functionName, 'wake', options.lambda);
         awakeSeenAt = now;
       } catch (error) {
         options.onError?.(error);

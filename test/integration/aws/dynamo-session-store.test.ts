@@ -10,6 +10,7 @@ import {
   createDynamoSessionStore,
   type DynamoSessionStoreOptions,
 } from '../../../functions/adapters/aws/dynamo-session-store.ts';
+import { EMPTY_ROOM_STATE } from '../../../functions/core/admission.ts';
 import { newSession, type Session } from '../../../functions/core/session.ts';
 import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
 import { ManualClock } from '../../helpers/room-harness.ts';
@@ -573,6 +574,31 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
       activeAt: null,
       config: null,
     });
+  });
+
+  it('takes a refilled bucket after a state from before any refill (the config mirrored first)', async () => {
+    // Prepare: a fresh room's first write carries no refill; an older version stored a NULL.
+    const { store, tableName } = await createStore();
+    await store.putRoomState({
+      ...EMPTY_ROOM_STATE,
+      config: { enabled: true, admitPerMinute: 60 },
+    });
+    const legacy = await createStore();
+    await db.documentClient.send(
+      new PutCommand({
+        TableName: legacy.tableName,
+        Item: { pk: `R#${ROOM}`, sk: 'STATE', tokens: 0, refilledAt: null },
+      }),
+    );
+
+    // Act
+    await store.putRoomState({ ...EMPTY_ROOM_STATE, tokens: 0.5, refilledAt: 5000 });
+    await legacy.store.putRoomState({ ...EMPTY_ROOM_STATE, tokens: 0.5, refilledAt: 5000 });
+
+    // Assess
+    expect(await store.getRoomState()).toMatchObject({ tokens: 0.5, refilledAt: 5000 });
+    expect(await legacy.store.getRoomState()).toMatchObject({ tokens: 0.5, refilledAt: 5000 });
+    expect(tableName).not.toBe(legacy.tableName);
   });
 
   it('keeps the room state as written, fractional tokens included', async () => {

@@ -25,12 +25,14 @@ afterAll(async () => {
 });
 
 /** What a fake Lambda client was asked to invoke (no Lambda stand-in runs in this test). */
-function lambdaCalls() {
+function lambdaCalls(failures = 0) {
   const invoked: { FunctionName?: string; InvocationType?: string; payload: unknown }[] = [];
+  let failuresLeft = failures;
   const client = {
     send: async (command: {
       input: { FunctionName?: string; InvocationType?: string; Payload?: Uint8Array };
     }) => {
+      if (failuresLeft-- > 0) throw new Error('TooManyRequestsException');
       const { FunctionName, InvocationType, Payload } = command.input;
       invoked.push({
         FunctionName,
@@ -44,10 +46,10 @@ function lambdaCalls() {
 }
 
 /** The message handler as message.ts wires it, over a room on the AWS adapters. */
-async function messageFunction(options: HarnessOptions = {}) {
+async function messageFunction(options: HarnessOptions = {}, invokeFailures = 0) {
   const room = await createAwsHarness(db, options);
   const observability = captureObservability();
-  const lambda = lambdaCalls();
+  const lambda = lambdaCalls(invokeFailures);
   const waker = createLambdaWaker({
     client: db.documentClient,
     lambda: lambda.client,
@@ -389,6 +391,27 @@ describe('processor handler', () => {
     expect(outcome).toMatchObject({ ticks: 2, held: true, ended: 'asleep' });
     expect(observability.total('ticks')).toBe(2);
     expect(observability.names()).toEqual(['ticks']);
+    expect(invoked).toEqual([
+      { FunctionName: 'room-processor', InvocationType: 'Event', payload: { waitingRoom: 'wake' } },
+    ]);
+  });
+
+  it('puts the asleep mark back when the wake cannot be invoked, so that the next join wakes it', async () => {
+    // Prepare: the room asleep; Lambda refuses the first invocation.
+    const { room, frame, invoked } = await messageFunction({ config: { admitPerMinute: 60 } }, 1);
+    const { handler } = await processorFunction(room);
+    const timeoutAt = room.clock.now() + 900_000;
+    await handler(
+      {},
+      lambdaContext(() => timeoutAt - room.clock.now()),
+    );
+
+    // Act
+    await frame('join', 'conn-1', { action: 'join' });
+    room.clock.advance(1000);
+    await frame('join', 'conn-2', { action: 'join' });
+
+    // Assess
     expect(invoked).toEqual([
       { FunctionName: 'room-processor', InvocationType: 'Event', payload: { waitingRoom: 'wake' } },
     ]);

@@ -407,6 +407,22 @@ describe('keeping the socket alive', () => {
     expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
   });
 
+  it('asks sooner than the promise when it has been hearing far more often (near the front)', () => {
+    // Prepare: positions every second, each promising the line's 200 s.
+    const s = setup();
+    startJoined(s);
+    for (let i = 0; i < 5; i++) {
+      s.sockets.latest.receive(position(10 - i, 1_000_000, 10, 200));
+      vi.advanceTimersByTime(1000);
+    }
+
+    // Act: silence.
+    vi.advanceTimersByTime(14_000);
+
+    // Assess: 15 s after the last position (four gaps of 1 s is under the 15 s floor).
+    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+  });
+
   it('asks within 8 minutes however long the promise, before API Gateway idles the socket out', () => {
     // Prepare
     const s = setup();

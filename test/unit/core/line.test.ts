@@ -125,3 +125,20 @@ describe('WaitingLine', () => {
     expect(line.candidates(0, 1).map(({ entry }) => entry.id)).toEqual(['s1']);
   });
 });
+
+describe('the span the rotating window walks', () => {
+  it('compacts the holes departures leave once they are half of it, positions unchanged', () => {
+    // Prepare: 4,000 waiting.
+    const line = new WaitingLine();
+    for (let n = 1; n <= 4000; n++) line.append(waiting(n));
+
+    // Act: three in four leave, the first stays (the head never moves).
+    for (let n = 4000; n >= 2; n -= 1) if (n % 4 !== 1) line.remove(`s${n}`);
+
+    // Assess
+    expect(line.size).toBe(1000);
+    expect(line.span).toBeLessThanOrEqual(2 * line.size);
+    expect(line.positionOf('s1')).toBe(1);
+    expect(line.positionOf('s3997')).toBe(1000);
+  });
+});
