@@ -164,10 +164,11 @@ export interface SessionStore {
   getRoomState(): Promise<RoomState>;
   /**
    * Saves the room state. A state whose `refilledAt` is older than the stored one is ignored
-   * (conditional on AWS): two processors can overlap for a moment when a lease changes hands,
-   * and the late write of the older tick must not move the token bucket back in time.
+   * (conditional on AWS) and answers false: two processors can overlap for a moment when a
+   * lease changes hands, and the late write of the older tick must not move the token bucket
+   * back in time, nor may that tick admit on tokens it did not get to save.
    */
-  putRoomState(state: RoomState): Promise<void>;
+  putRoomState(state: RoomState): Promise<boolean>;
   counts(): Promise<RoomCounts>;
 }
 

@@ -281,7 +281,9 @@ async function admitFromHead(
     now,
     line.size,
   );
-  await store.putRoomState(next);
+  // Refused: a newer tick (another processor's, while this one stalled) spent the bucket
+  // since it was read here; its tokens are not this tick's to spend.
+  if (!(await store.putRoomState(next))) return [];
   const admitted: string[] = [];
   while (admitted.length < admit && line.size > 0) {
     const entry = line.heads(1)[0] as LineEntry;

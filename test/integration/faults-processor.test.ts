@@ -486,57 +486,64 @@ describe.each(rooms)('the processor on the %s', (_, createRoom) => {
 });
 
 describe.each(rooms)('a tick that lost its lease and writes late, on the %s', (_, createRoom) => {
-  it('cannot move the token bucket back in time and so cannot spend it twice', async () => {
-    // Prepare: 90 a minute is 1.5 a second; the bucket holds 2. Numbered with admission paused.
-    const room = await createRoom({ config: { admitPerMinute: 0 }, tickMs: TICK_MS });
-    const ids = await joinAll(room, 10);
-    room.clock.advance(TICK_MS);
-    await runTick(room.processor);
-    await room.config.set({ admitPerMinute: 90 });
-    const start = room.clock.now();
-    // Processor A is held just before its last write of the tick (the room state at the end).
-    let release: () => void = () => {};
-    const held = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    let putCalls = 0;
-    let holding: () => void = () => {};
-    const reachedHold = new Promise<void>((resolve) => {
-      holding = resolve;
-    });
-    const slowStore = new Proxy(room.store, {
-      get(store, property) {
-        const value = Reflect.get(store, property, store);
-        if (typeof value !== 'function') return value;
-        if (property !== 'putRoomState') return value.bind(store);
-        return async (...args: unknown[]) => {
-          if (++putCalls === 2) {
-            holding();
-            await held;
-          }
-          return value.apply(store, args);
-        };
-      },
-    });
+  // Its writes of the room state: the config it mirrors (changed), the bucket, the tick's end.
+  it.each([
+    ['its bucket', 2],
+    ['the end of its tick', 3],
+  ])(
+    'cannot move the token bucket back in time and so cannot spend it twice (stalled before %s)',
+    async (_where, stallAt) => {
+      // Prepare: 90 a minute is 1.5 a second; the bucket holds 2. Numbered with admission paused.
+      const room = await createRoom({ config: { admitPerMinute: 0 }, tickMs: TICK_MS });
+      const ids = await joinAll(room, 10);
+      room.clock.advance(TICK_MS);
+      await runTick(room.processor);
+      await room.config.set({ admitPerMinute: 90 });
+      const start = room.clock.now();
+      // Processor A is held just before one of its writes of the room state.
+      let release: () => void = () => {};
+      const held = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let putCalls = 0;
+      let holding: () => void = () => {};
+      const reachedHold = new Promise<void>((resolve) => {
+        holding = resolve;
+      });
+      const slowStore = new Proxy(room.store, {
+        get(store, property) {
+          const value = Reflect.get(store, property, store);
+          if (typeof value !== 'function') return value;
+          if (property !== 'putRoomState') return value.bind(store);
+          return async (...args: unknown[]) => {
+            if (++putCalls === stallAt) {
+              holding();
+              await held;
+            }
+            return value.apply(store, args);
+          };
+        },
+      });
 
-    // Act: A ticks at +1 s and stalls; B takes over at +1.6 s and ticks; A's late write lands;
-    // B ticks again at +2.6 s.
-    room.clock.advance(TICK_MS);
-    const a = runTick({ ...room.processor, store: slowStore });
-    await reachedHold;
-    room.clock.advance(600);
-    await runTick(room.processor);
-    release();
-    await a;
-    room.clock.advance(TICK_MS);
-    await runTick(room.processor);
-    const elapsed = room.clock.now() - start;
+      // Act: A ticks at +1 s and stalls; B takes over at +1.6 s and ticks; A's late write lands;
+      // B ticks again at +2.6 s.
+      room.clock.advance(TICK_MS);
+      const a = runTick({ ...room.processor, store: slowStore });
+      await reachedHold;
+      room.clock.advance(600);
+      await runTick(room.processor);
+      release();
+      await a;
+      room.clock.advance(TICK_MS);
+      await runTick(room.processor);
+      const elapsed = room.clock.now() - start;
 
-    // Assess: from an empty bucket, 2.6 s at 1.5 a second is 3.9 tokens: 3 admissions at most.
-    expect(room.admissions.length).toBeLessThanOrEqual(Math.floor((90 * elapsed) / 60_000));
-    await tickUntilAdmitted(room, room.processor, ids);
-    await expectEveryPlaceKept(room, ids);
-  });
+      // Assess: from an empty bucket, 2.6 s at 1.5 a second is 3.9 tokens: 3 admissions at most.
+      expect(room.admissions.length).toBeLessThanOrEqual(Math.floor((90 * elapsed) / 60_000));
+      await tickUntilAdmitted(room, room.processor, ids);
+      await expectEveryPlaceKept(room, ids);
+    },
+  );
 });
 
 describe('a tick that stalled after reading the line while another took over (in-process adapters)', () => {

@@ -655,11 +655,12 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
             ConditionExpression: `attribute_not_exists(#refilledAt) OR attribute_type(#refilledAt, :null)${refilled ? ' OR #refilledAt <= :refilledAt' : ''}`,
           }),
         );
+        return true;
       } catch (error) {
         unsaved.admitted += admitted;
         unsaved.abandoned += abandoned;
         // An older state than the stored one is dropped on purpose; its totals go with the next.
-        if (isConditionFailed(error)) return;
+        if (isConditionFailed(error)) return false;
         throw error;
       }
     },

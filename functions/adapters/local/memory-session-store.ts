@@ -215,12 +215,13 @@ export class MemorySessionStore implements SessionStore {
     return structuredClone(this.#roomState);
   }
 
-  async putRoomState(state: RoomState): Promise<void> {
+  async putRoomState(state: RoomState): Promise<boolean> {
     // The bucket never goes back in time: a late write from a tick that lost its lease (it read
     // the state before a newer tick spent tokens) would hand those tokens out a second time.
     const stored = this.#roomState.refilledAt;
-    if (stored !== null && (state.refilledAt === null || state.refilledAt < stored)) return;
+    if (stored !== null && (state.refilledAt === null || state.refilledAt < stored)) return false;
     this.#roomState = structuredClone(state);
+    return true;
   }
 
   async counts(): Promise<RoomCounts> {
