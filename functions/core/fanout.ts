@@ -7,7 +7,8 @@
  *
  * 1. overdue: not updated for `maxIntervalMs` (oldest first), so no one waits unbounded;
  * 2. near the front and changed, or never told a position yet (closest first);
- * 3. changed elsewhere in the line, by how much of their position they moved (largest first);
+ * 3. changed elsewhere in the line and not told for `refreshMs`, by how much of their position
+ *    they moved (largest first): behind the front a place is told at most every `refreshMs`;
  * 4. unchanged but due a refresh after `refreshMs` (oldest first).
  *
  * Ranking uses a fixed number of buckets rather than a sort, so a plan costs O(candidates): the
@@ -17,7 +18,10 @@
 export interface FanoutSettings {
   /** Position messages this tick may send. */
   budget: number;
-  /** An unchanged position is sent again after this long (a keep-alive for the page). */
+  /**
+   * An unchanged position is sent again after this long (a keep-alive for the page); behind the
+   * front, a changed one waits as long since the last push.
+   */
   refreshMs: number;
   /** Nobody waits longer than this for an update, as long as the budget can carry the line. */
   maxIntervalMs: number;
@@ -104,11 +108,13 @@ function bucketOf(c: FanoutEntry, position: number, now: number, s: FanoutSettin
   if (changed && position <= s.frontCount) {
     return 2 * STEPS + step(1 - (position - 1) / s.frontCount);
   }
+  // Behind the front a place is told at most every refresh, moved or not: each push is an API
+  // message, and at every tick a 20-minute wait would cost 1,200 of them a visitor.
+  if (age < s.refreshMs) return NOT_DUE;
   if (changed) {
     return STEPS + step(Math.max(0, (c.sentPosition - position) / c.sentPosition));
   }
-  if (age >= s.refreshMs) return step(Math.min(1, age / s.maxIntervalMs));
-  return NOT_DUE;
+  return step(Math.min(1, age / s.maxIntervalMs));
 }
 
 function step(fraction: number): number {

@@ -44,10 +44,20 @@ function lineOf(specs: { drop: number; sent: boolean; age: number }[]): FanoutEn
   }));
 }
 
+/**
+ * The model: never told on this connection, or told a refresh ago, or (at the front) told
+ * another place than its own.
+ */
 function isDue(line: readonly FanoutEntry[], i: number, s: FanoutSettings): boolean {
   const c = line[i] as FanoutEntry;
   const age = NOW - (c.sentAt ?? c.joinedAt);
-  return c.sentPosition !== i + 1 || c.sentAt === null || age >= s.refreshMs;
+  const moved = c.sentPosition !== i + 1;
+  return (
+    c.sentPosition === null ||
+    c.sentAt === null ||
+    age >= s.refreshMs ||
+    (moved && i + 1 <= s.frontCount)
+  );
 }
 
 describe('planPositionUpdates', () => {
@@ -137,11 +147,11 @@ describe('planPositionUpdates', () => {
   });
 
   it('prefers the visitor whose position moved most among the rest of the line', () => {
-    // Prepare
+    // Prepare: both told a refresh ago.
     const line = [
       ...Array.from({ length: 10 }, (_, i) => told(i + 1)),
-      told(11, { sentPosition: 12 }),
-      told(12, { sentPosition: 600 }),
+      told(11, { sentPosition: 12, sentAt: NOW - 10_000 }),
+      told(12, { sentPosition: 600, sentAt: NOW - 10_000 }),
     ];
 
     // Act
@@ -149,6 +159,19 @@ describe('planPositionUpdates', () => {
 
     // Assess
     expect(chosen).toEqual([11]);
+  });
+
+  it('tells a place behind the front that moved at most once a refresh, and the front at once', () => {
+    // Prepare: 5 at the front (all moved up by one), then 5 behind that moved too.
+    const line = Array.from({ length: 10 }, (_, i) => told(i + 1, { sentPosition: i + 2 }));
+
+    // Act
+    const now = planPositionUpdates(inLine(line), NOW, SETTINGS);
+    const aRefreshLater = planPositionUpdates(inLine(line), NOW + 9000, SETTINGS);
+
+    // Assess: told a second ago; behind the front they hear at the refresh (10 s after).
+    expect(now).toEqual([0, 1, 2, 3, 4]);
+    expect(aRefreshLater).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   });
 
   it('skips visitors without a live connection', () => {
