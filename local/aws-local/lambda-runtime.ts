@@ -93,6 +93,8 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
   await current;
   if (spec.exclusiveContainers) idle.push(current);
 
+  /** Invocations running in each container. */
+  const busy = new Map<Promise<Container>, number>();
   const take = (): Promise<Container> => {
     if (!spec.exclusiveContainers) return current;
     return idle.pop() ?? launch();
@@ -141,6 +143,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       running.set(id, performance.now());
       let timer: NodeJS.Timeout | undefined;
       const started = take();
+      busy.set(started, (busy.get(started) ?? 0) + 1);
       try {
         const host = await started.catch((error: unknown) => {
           // A container that could not start fails its invocation, as a failed init does.
@@ -160,7 +163,11 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
           usage.durationMs += spec.timeoutMs;
           usage.gbSeconds += gbSeconds(spec.timeoutMs);
           usage.errors += 1;
-          await retire(host, started);
+          // Lambda kills the container of a timed-out invocation, and with it only that one
+          // invocation. The visitor-facing functions share one process here: killing it would
+          // fail every frame in flight beside the slow one, a cascade Lambda never has, so a
+          // shared container is replaced only when the slow invocation is alone in it.
+          if (spec.exclusiveContainers || busy.get(started) === 1) await retire(host, started);
           throw new InvocationError(
             spec.name,
             `Task timed out after ${(spec.timeoutMs / 1000).toFixed(2)} seconds`,
@@ -178,6 +185,9 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       } finally {
         clearTimeout(timer);
         running.delete(id);
+        const left = (busy.get(started) ?? 1) - 1;
+        if (left > 0) busy.set(started, left);
+        else busy.delete(started);
         giveBack(started);
       }
     },

@@ -17,7 +17,11 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Sockets per client: above the processor's send and write concurrency, so none queue. */
 const MAX_SOCKETS = 128;
-const requestHandler = { httpsAgent: { keepAlive: true, maxSockets: MAX_SOCKETS } };
+const requestHandler = {
+  httpsAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+  // Plain http only reaches the local stand-ins (start:aws-local): the same pool size.
+  httpAgent: { keepAlive: true, maxSockets: MAX_SOCKETS },
+};
 
 let documentClient: DynamoDBDocumentClient | undefined;
 let sqsClient: SQSClient | undefined;
@@ -45,7 +49,7 @@ export function defaultSsmClient(): SSMClient {
 
 /** For starting the processor (asynchronous invocations). */
 export function defaultLambdaClient(): LambdaClient {
-  lambdaClient ??= new LambdaClient({ maxAttempts: 3 });
+  lambdaClient ??= new LambdaClient({ maxAttempts: 3, requestHandler });
   return lambdaClient;
 }
 
