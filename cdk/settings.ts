@@ -187,7 +187,11 @@ const SettingsSchema = v.pipe(
     ),
     initialAdmitPerMinute: integer(0, 60),
     passTtlSeconds: integer(60, 1200),
-    abandonAfterSeconds: integer(10, 120),
+    // Ten minutes: a phone's browser suspends a background tab and drops its socket; two
+    // minutes lost those visitors their place. A visitor away is still admitted in turn and
+    // gets the pass on return, so a longer grace costs only the slots of those who never come
+    // back. (The local runtime keeps the contract's 120 s default.)
+    abandonAfterSeconds: integer(10, 600),
     tickMs: integer(100, 1000),
     positionBudgetPerSecond: integer(1, 5000),
     sleepAfterIdleSeconds: integer(1, 60, 3600),
