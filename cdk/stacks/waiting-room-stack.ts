@@ -217,7 +217,9 @@ export class WaitingRoomStack extends Stack {
       },
       targets: [
         new targets.LambdaFunction(processor.lambda, {
-          retryAttempts: 0,
+          // A lost wake would leave the handlers on the old config until the watchdog's next
+          // run; a repeated one waits for the lease and ends.
+          retryAttempts: 2,
           event: events.RuleTargetInput.fromObject({ waitingRoom: 'wake' }),
         }),
       ],
