@@ -35,6 +35,8 @@ export interface LineEntry {
   sentPosition: number | null;
   /** When it was told on the current connection; null once a new connection attached. */
   sentAt: number | null;
+  /** The connection told `open` since the room was last turned off (null: none). */
+  openTold: string | null;
 }
 
 /** Binary indexed tree counting departures by slot, for positions in O(log n). */
@@ -136,6 +138,7 @@ export class WaitingLine {
       connectionVersion: session.connectionVersion,
       sentPosition: null,
       sentAt: null,
+      openTold: null,
     };
     this.#slotOf.set(entry.id, this.#slots.length);
     this.#slots.push(entry);
@@ -302,6 +305,11 @@ export class WaitingLine {
     }
     this.#cursor = slot;
     return out;
+  }
+
+  /** The room was turned off: everyone still in line is to be told `open` again. */
+  forgetOpens(): void {
+    for (const entry of this.entries()) entry.openTold = null;
   }
 
   /** Records that a session was told `position` now. */

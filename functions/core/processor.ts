@@ -58,10 +58,12 @@ export interface ProcessorMemory {
   changes: string | null;
   /** The config last mirrored onto the room state for the handlers (null: not this run). */
   mirrored: RoomConfig | null;
+  /** Whether the last tick found the room off (telling the line `open`). */
+  roomOff: boolean;
 }
 
 export function forgetLine(): ProcessorMemory {
-  return { line: null, changes: null, mirrored: null };
+  return { line: null, changes: null, mirrored: null, roomOff: false };
 }
 
 export interface ProcessorDeps {
@@ -136,6 +138,7 @@ export async function runTick(
         arrivals: numbered,
       })
     : { positionsSent: 0, opensSent: await sendOpens(deps, line) };
+  memory.roomOff = !config.enabled;
 
   const busy =
     line.size > 0 ||
@@ -399,18 +402,32 @@ async function sendPositions(
   return { positionsSent, opensSent: 0 };
 }
 
-/** With the room off, every connected visitor still in line is told to go straight in. */
+/**
+ * With the room off, every connected visitor still in line is told to go straight in, once per
+ * connection, within the push budget: the window rotates through the line (the new and the
+ * returning first), so a tick costs its budget, not the line, and everyone is told within a
+ * few rounds of `size / budget` ticks.
+ */
 async function sendOpens(deps: ProcessorDeps, line: WaitingLine): Promise<number> {
+  const { settings, memory } = deps;
+  if (!memory.roomOff) line.forgetOpens();
+  const budget = Math.floor((settings.positionBudgetPerSecond * settings.tickMs) / 1000);
+  const due = line
+    .candidates(0, budget)
+    .map(({ entry }) => entry)
+    .filter((entry) => entry.openTold !== entry.connectionId)
+    .slice(0, budget);
   let sent = 0;
-  const connected = [...line.entries()].filter(
-    (entry) => entry.connectionId !== null && entry.disconnectedAt === null,
-  );
-  await forEachLimited(connected, deps.settings.sendConcurrency, async (entry) => {
+  await forEachLimited(due, settings.sendConcurrency, async (entry) => {
+    const connectionId = entry.connectionId as string;
     const message: ServerMessage = {
       type: 'open',
-      redirectUrl: mainSiteUrl(deps.settings.mainOrigin, entry.returnPath),
+      redirectUrl: mainSiteUrl(settings.mainOrigin, entry.returnPath),
     };
-    if ((await sendSafely(deps, entry.connectionId as string, message)) === 'sent') sent += 1;
+    const delivery = await sendSafely(deps, connectionId, message);
+    // A failed push is tried again at a later tick; a gone connection is told on its next one.
+    if (delivery !== 'failed') entry.openTold = connectionId;
+    if (delivery === 'sent') sent += 1;
   });
   return sent;
 }

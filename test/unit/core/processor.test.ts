@@ -246,6 +246,31 @@ describe('processor tick', () => {
       redirectUrl: `${MAIN_ORIGIN}/about`,
     });
   });
+
+  it('tells the line open once per connection, a budget a tick, and again after the room was on', async () => {
+    // Prepare: 50 in line, 20 pushes a second.
+    const h = await createHarness({ config: { admitPerMinute: 0 } });
+    h.processor.settings.positionBudgetPerSecond = 20;
+    await joinMany(h, 50);
+    await h.tick();
+    const opens = () =>
+      Array.from({ length: 50 }, (_, i) => h.notifier.messages(`c${i}`))
+        .flat()
+        .filter((m) => m.type === 'open').length;
+
+    // Act
+    h.config.set({ enabled: false });
+    const perTick: number[] = [];
+    for (let t = 0; t < 4; t++) perTick.push((await h.tick()).opensSent);
+    h.config.set({ enabled: true });
+    await h.tick();
+    h.config.set({ enabled: false });
+    for (let t = 0; t < 5; t++) await h.tick();
+
+    // Assess
+    expect(perTick).toEqual([20, 20, 10, 0]);
+    expect(opens()).toBe(100);
+  });
 });
 
 describe('fan-out budget in the tick', () => {
