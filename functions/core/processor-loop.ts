@@ -77,7 +77,7 @@ export interface ProcessorLoopOutcome {
 export async function runProcessorLoop(
   options: ProcessorLoopOptions,
 ): Promise<ProcessorLoopOutcome> {
-  const { lease, clock, sleep, tickMs, leaseMs, deadline } = options;
+  const { clock, sleep, tickMs, leaseMs, deadline } = options;
   const giveUpAt = clock.now() + (options.waitForLeaseMs ?? Number.POSITIVE_INFINITY);
   let ticks = 0;
   let failedTicks = 0;

@@ -181,7 +181,7 @@ export async function benchDynamoRate(
       lease: createProcessLease(),
       clock: systemClock,
       sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      tick: async (takenOver, stillHeld) => {
+      tick: async (_takenOver, stillHeld) => {
         tickStartedAt = systemClock.now();
         return runLoopTick(deps, false, stillHeld);
       },
