@@ -149,11 +149,16 @@ async function benchRuntime(waiting: number, joinBurst: number) {
     await sleep(2000);
     const withVisitors = await rssBytes(server.pid as number);
     await pool.receipts();
-    // One admission a tick moves everyone behind the head: a full fan-out every tick.
-    await setRate(base, 60);
+    // A rate of `waiting` a minute makes the whole line its front (the next minute's
+    // admissions), where every move is told at once: each tick admits a sixtieth and moves
+    // everyone behind them, a full fan-out every tick.
+    await setRate(base, waiting);
     await sleep(ROUNDS * 1000 + 600);
     await setRate(base, 0);
-    const runtime = burstRates(await pool.receipts(), waiting - ROUNDS);
+    const runtime = burstRates(
+      await pool.receipts(),
+      Math.round(waiting * (1 - (ROUNDS + 1) / 60)),
+    );
     const joined = await pool.ask(
       pool.workers[0] as ChildProcess,
       { cmd: 'join-burst', count: joinBurst },
