@@ -81,8 +81,9 @@ export async function benchTick(waiting: number, runs = 5): Promise<TickResult> 
     if (run > 0) {
       tickTimes.push(performance.now() - started);
       steadySent += sent;
+    } else {
+      takeoverMs = performance.now() - started;
     }
-    else takeoverMs = performance.now() - started;
   }
   return { waiting, tick: summarize(tickTimes), takeoverMs, positionsSent: steadySent / runs };
 }
