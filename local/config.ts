@@ -74,7 +74,7 @@ const variables = {
   WR_ABANDON_AFTER_SECONDS: { schema: integer(1, 24 * 3600), fallback: '120' },
   WR_TICK_MS: { schema: integer(50, 60_000), fallback: '1000' },
   WR_ROOM_ID: { schema: roomId, fallback: 'waiting-room' },
-  WR_POSITION_BUDGET_PER_SECOND: { schema: integer(1, 1_000_000), fallback: '20000' },
+  WR_POSITION_BUDGET_PER_SECOND: { schema: integer(1, 1_000_000), fallback: '5000' },
 } as const;
 
 function read<K extends keyof typeof variables>(

@@ -37,6 +37,8 @@ export interface LineEntry {
   sentAt: number | null;
   /** The connection told `open` since the room was last turned off (null: none). */
   openTold: string | null;
+  /** Waiting to be told its position (never told on this connection, or asking). */
+  untold: boolean;
 }
 
 /** Binary indexed tree counting departures by slot, for positions in O(log n). */
@@ -73,8 +75,14 @@ export class WaitingLine {
   #departures = new DepartureCounts(1024);
   /** Disconnected sessions by id, in the order they were seen to leave. */
   #disconnected = new Map<string, number>();
-  /** Sessions to tell their position at the next tick (never told on this connection). */
-  #untold = new Set<string>();
+  /**
+   * Sessions to tell their position at the next ticks (never told on this connection), oldest
+   * first, from `#untoldHead`. Told or departed ones are dropped lazily (their entry's `untold`
+   * is false, or the entry is gone): a Set losing its first entries one by one makes iterating
+   * it walk the holes, and rehashes a million ids as it shrinks (3 ms a tick at a million).
+   */
+  #untold: string[] = [];
+  #untoldHead = 0;
   /** Where the rotating fan-out window starts next (a slot). */
   #cursor = 0;
 
@@ -139,12 +147,13 @@ export class WaitingLine {
       sentPosition: null,
       sentAt: null,
       openTold: null,
+      untold: false,
     };
     this.#slotOf.set(entry.id, this.#slots.length);
     this.#slots.push(entry);
     this.#tailSeq = entry.seq;
     if (entry.disconnectedAt !== null) this.#disconnected.set(entry.id, entry.disconnectedAt);
-    else if (entry.connectionId !== null) this.#untold.add(entry.id);
+    else if (entry.connectionId !== null) this.#markUntold(entry);
     return true;
   }
 
@@ -174,7 +183,6 @@ export class WaitingLine {
     this.#slots[slot] = null;
     this.#slotOf.delete(sessionId);
     this.#disconnected.delete(sessionId);
-    this.#untold.delete(sessionId);
     this.#departures.add(slot);
     while (this.#head < this.#slots.length && this.#slots[this.#head] === null) this.#head += 1;
     const holesAhead = this.#head > 1024 && this.#head * 2 > this.#slots.length;
@@ -202,7 +210,7 @@ export class WaitingLine {
     if (entry.connectionId !== null && entry.disconnectedAt === null) {
       const asked = change.asked && (entry.sentAt ?? 0) <= (change.at ?? Number.POSITIVE_INFINITY);
       if (asked) entry.sentAt = null;
-      if (entry.sentAt === null) this.#untold.add(entry.id);
+      if (entry.sentAt === null) this.#markUntold(entry);
     }
   }
 
@@ -283,9 +291,20 @@ export class WaitingLine {
     // The untold, front first (they were added in line order, mostly), at most a window's worth:
     // after a flash crowd they are many, and the rest come at the next ticks.
     let untold = 0;
-    for (const id of this.#untold) {
-      if (untold++ >= window) break;
-      take(this.#slotOf.get(id) as number);
+    for (let i = this.#untoldHead; i < this.#untold.length && untold < window; i++) {
+      const slot = this.#slotOf.get(this.#untold[i] as string);
+      const entry = slot === undefined ? null : this.#slots[slot];
+      if (!entry?.untold) {
+        // Told or gone: dropped from the head as it is passed.
+        if (i === this.#untoldHead) this.#untoldHead += 1;
+        continue;
+      }
+      untold += 1;
+      take(slot as number);
+    }
+    if (this.#untoldHead > 1024 && this.#untoldHead * 2 > this.#untold.length) {
+      this.#untold = this.#untold.slice(this.#untoldHead);
+      this.#untoldHead = 0;
     }
     let front = 0;
     for (let slot = this.#head; slot < this.#slots.length && front < frontCount; slot++) {
@@ -316,7 +335,13 @@ export class WaitingLine {
   told(entry: LineEntry, position: number, now: number): void {
     entry.sentPosition = position;
     entry.sentAt = now;
-    this.#untold.delete(entry.id);
+    entry.untold = false;
+  }
+
+  #markUntold(entry: LineEntry): void {
+    if (entry.untold) return;
+    entry.untold = true;
+    this.#untold.push(entry.id);
   }
 
   /** Moves the live slots to the front and rebuilds the departure counts (amortized O(1)). */
