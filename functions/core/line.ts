@@ -39,6 +39,8 @@ export interface LineEntry {
   openTold: string | null;
   /** Waiting to be told its position (never told on this connection, or asking). */
   untold: boolean;
+  /** The last `candidates` call that offered it (so that one call offers it once). */
+  round: number;
 }
 
 /** Binary indexed tree counting departures by slot, for positions in O(log n). */
@@ -83,6 +85,8 @@ export class WaitingLine {
    */
   #untold: string[] = [];
   #untoldHead = 0;
+  /** Counts `candidates` calls (see `LineEntry.round`). */
+  #round = 0;
   /** Where the rotating fan-out window starts next (a slot). */
   #cursor = 0;
 
@@ -148,6 +152,7 @@ export class WaitingLine {
       sentAt: null,
       openTold: null,
       untold: false,
+      round: 0,
     };
     this.#slotOf.set(entry.id, this.#slots.length);
     this.#slots.push(entry);
@@ -274,18 +279,19 @@ export class WaitingLine {
    */
   candidates(frontCount: number, window: number): FanoutCandidate<LineEntry>[] {
     const out: FanoutCandidate<LineEntry>[] = [];
-    const seen = new Set<number>();
+    // Each entry once: marked with this call's round (cheaper than a set of ten thousand).
+    const round = ++this.#round;
     const take = (slot: number) => {
       const entry = this.#slots[slot];
       if (
         !entry ||
-        seen.has(slot) ||
+        entry.round === round ||
         entry.connectionId === null ||
         entry.disconnectedAt !== null
       ) {
         return;
       }
-      seen.add(slot);
+      entry.round = round;
       out.push({ entry, position: this.#positionAt(slot) });
     };
     // The untold, front first (they were added in line order, mostly), at most a window's worth:
