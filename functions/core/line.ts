@@ -319,17 +319,36 @@ export class WaitingLine {
         take(slot);
       }
     }
-    // The rotating window: at most `window` slots looked at, so a line of mostly disconnected
-    // sessions cannot make a tick long; it carries on from there next tick.
-    const length = this.#slots.length - this.#head;
-    const steps = Math.min(window, length);
+    this.#rotate(window, take);
+    return out;
+  }
+
+  /**
+   * The connected sessions among the next `window` slots from the rotating cursor (the room off
+   * tells them `open` a window at a time).
+   */
+  rotation(window: number): LineEntry[] {
+    const out: LineEntry[] = [];
+    this.#rotate(window, (slot) => {
+      const entry = this.#slots[slot];
+      if (entry && entry.connectionId !== null && entry.disconnectedAt === null) out.push(entry);
+    });
+    return out;
+  }
+
+  /**
+   * Visits the next `window` slots from the rotating cursor, at most the line's span (so a line
+   * of mostly disconnected sessions cannot make a tick long), wrapping round; the next call
+   * carries on from there.
+   */
+  #rotate(window: number, visit: (slot: number) => void): void {
+    const steps = Math.min(window, this.span);
     let slot = Math.max(this.#cursor, this.#head);
     for (let i = 0; i < steps; i++, slot++) {
       if (slot >= this.#slots.length) slot = this.#head;
-      take(slot);
+      visit(slot);
     }
     this.#cursor = slot;
-    return out;
   }
 
   /** The room was turned off: everyone still in line is to be told `open` again. */

@@ -406,19 +406,15 @@ async function sendPositions(
 
 /**
  * With the room off, every connected visitor still in line is told to go straight in, once per
- * connection, within the push budget: the window rotates through the line (the new and the
- * returning first), so a tick costs its budget, not the line, and everyone is told within a
- * few rounds of `size / budget` ticks.
+ * connection, within the push budget: the window rotates through the line, so a tick costs its
+ * budget, not the line, and everyone is told within `span / budget` ticks. (A visitor who joins
+ * or comes back meanwhile hears `open` from the handler itself.)
  */
 async function sendOpens(deps: ProcessorDeps, line: WaitingLine): Promise<number> {
   const { settings, memory } = deps;
   if (!memory.roomOff) line.forgetOpens();
   const budget = Math.floor((settings.positionBudgetPerSecond * settings.tickMs) / 1000);
-  const due = line
-    .candidates(0, budget)
-    .map(({ entry }) => entry)
-    .filter((entry) => entry.openTold !== entry.connectionId)
-    .slice(0, budget);
+  const due = line.rotation(budget).filter((entry) => entry.openTold !== entry.connectionId);
   let sent = 0;
   await forEachLimited(due, settings.sendConcurrency, async (entry) => {
     const connectionId = entry.connectionId as string;

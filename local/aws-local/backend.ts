@@ -328,7 +328,7 @@ async function assemble(
       apiGateway: api.usage(),
       metrics,
       processor: {
-        invocations: functions.processor?.usage().invocations ?? processorRuns.invocations,
+        invocations: functions.processor?.usage().invocations ?? 0,
         ticks: functions.processor?.metrics.ticks ?? 0,
       },
     };

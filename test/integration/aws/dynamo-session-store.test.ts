@@ -578,7 +578,7 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
 
   it('takes a refilled bucket after a state from before any refill (the config mirrored first)', async () => {
     // Prepare: a fresh room's first write carries no refill; an older version stored a NULL.
-    const { store, tableName } = await createStore();
+    const { store } = await createStore();
     await store.putRoomState({
       ...EMPTY_ROOM_STATE,
       config: { enabled: true, admitPerMinute: 60 },
@@ -592,13 +592,17 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
     );
 
     // Act
-    await store.putRoomState({ ...EMPTY_ROOM_STATE, tokens: 0.5, refilledAt: 5000 });
-    await legacy.store.putRoomState({ ...EMPTY_ROOM_STATE, tokens: 0.5, refilledAt: 5000 });
+    const saved = await store.putRoomState({ ...EMPTY_ROOM_STATE, tokens: 0.5, refilledAt: 5000 });
+    const savedOverNull = await legacy.store.putRoomState({
+      ...EMPTY_ROOM_STATE,
+      tokens: 0.5,
+      refilledAt: 5000,
+    });
 
-    // Assess
+    // Assess: saved, and said so (a tick admits only on a bucket it saved).
     expect(await store.getRoomState()).toMatchObject({ tokens: 0.5, refilledAt: 5000 });
     expect(await legacy.store.getRoomState()).toMatchObject({ tokens: 0.5, refilledAt: 5000 });
-    expect(tableName).not.toBe(legacy.tableName);
+    expect([saved, savedOverNull]).toEqual([true, true]);
   });
 
   it('keeps the room state as written, fractional tokens included', async () => {
