@@ -23,8 +23,6 @@ export const AWS_PRICES = {
   /** DynamoDB on-demand: per write request unit and per read request unit. */
   dynamoWriteUnit: 0.625 / 1e6,
   dynamoReadUnit: 0.125 / 1e6,
-  /** SQS FIFO: per request (a batch of up to 10 is one request). */
-  sqsFifoRequest: 0.5 / 1e6,
   /** SSM standard parameters at standard throughput: no charge per call. */
   ssmStandardCall: 0,
 } as const;
@@ -40,7 +38,6 @@ export interface BillableCounts {
   dynamoReadUnits: number;
   /** Base table and index write units together. */
   dynamoWriteUnits: number;
-  sqsRequests: number;
   ssmCalls: number;
 }
 
@@ -53,7 +50,6 @@ const ZERO: BillableCounts = {
   dynamoCalls: 0,
   dynamoReadUnits: 0,
   dynamoWriteUnits: 0,
-  sqsRequests: 0,
   ssmCalls: 0,
 };
 
@@ -67,7 +63,6 @@ export function usageBetween(before: AwsUsage, after: AwsUsage): AwsUsage {
         writeUnits: -b.dynamodb.writeUnits,
         indexWriteUnits: -b.dynamodb.indexWriteUnits,
       },
-      sqs: { calls: negate(b.sqs.calls) },
       ssm: { calls: negate(b.ssm.calls) },
     };
     return addSdkUsage(a, negated);
@@ -132,7 +127,6 @@ export function billableCounts(usage: AwsUsage, functions: readonly string[]): B
       counts.dynamoCalls += totalCalls(sdk.dynamodb.calls);
       counts.dynamoReadUnits += sdk.dynamodb.readUnits;
       counts.dynamoWriteUnits += sdk.dynamodb.writeUnits + sdk.dynamodb.indexWriteUnits;
-      counts.sqsRequests += totalCalls(sdk.sqs.calls);
       counts.ssmCalls += totalCalls(sdk.ssm.calls);
     }
     if (lambda) {
@@ -173,7 +167,6 @@ export function dollarsFor(counts: BillableCounts) {
       counts.lambdaInvocations * p.lambdaRequest + counts.lambdaGbSeconds * p.lambdaGbSecondArm,
     dynamodb:
       counts.dynamoReadUnits * p.dynamoReadUnit + counts.dynamoWriteUnits * p.dynamoWriteUnit,
-    sqs: counts.sqsRequests * p.sqsFifoRequest,
     ssm: counts.ssmCalls * p.ssmStandardCall,
   };
   const total = Object.values(byService).reduce((a, b) => a + b, 0);
@@ -219,7 +212,6 @@ export function summarizeUsage(
     dynamoCalls: visitorSide.dynamoCalls + processorForVisitors.dynamoCalls,
     dynamoReadUnits: visitorSide.dynamoReadUnits + processorForVisitors.dynamoReadUnits,
     dynamoWriteUnits: visitorSide.dynamoWriteUnits + processorForVisitors.dynamoWriteUnits,
-    sqsRequests: visitorSide.sqsRequests + processorForVisitors.sqsRequests,
     ssmCalls: visitorSide.ssmCalls + processorForVisitors.ssmCalls,
   };
   // Taking the idle ticks out can dip below zero on a noisy run: nothing costs less than nothing.

@@ -5,7 +5,7 @@
  * process boundaries and land in reports as they are.
  */
 
-/** SDK calls of one service, by action (`PutItem`, `SendMessage`, ...). */
+/** SDK calls of one service, by action (`PutItem`, `Query`, `GetParameter`, ...). */
 export type CallCounts = Record<string, number>;
 
 export interface SdkUsage {
@@ -21,7 +21,6 @@ export interface SdkUsage {
      */
     indexWriteUnits: number;
   };
-  sqs: { calls: CallCounts };
   ssm: { calls: CallCounts };
 }
 
@@ -62,7 +61,6 @@ export interface AwsUsage {
 export function emptySdkUsage(): SdkUsage {
   return {
     dynamodb: { calls: {}, readUnits: 0, writeUnits: 0, indexWriteUnits: 0 },
-    sqs: { calls: {} },
     ssm: { calls: {} },
   };
 }
@@ -144,7 +142,7 @@ function touchesLine(input: Record<string, unknown>): boolean {
 /** Adds `b` into `a` (counts of the same shape). */
 export function addSdkUsage(a: SdkUsage, b: SdkUsage): SdkUsage {
   const sum = emptySdkUsage();
-  for (const service of ['dynamodb', 'sqs', 'ssm'] as const) {
+  for (const service of ['dynamodb', 'ssm'] as const) {
     for (const source of [a, b]) {
       for (const [action, n] of Object.entries(source[service].calls)) {
         sum[service].calls[action] = (sum[service].calls[action] ?? 0) + n;

@@ -1,6 +1,6 @@
 /**
  * What the AWS build costs in AWS calls, measured through `start:aws-local` (the real Lambda
- * handlers over the DynamoDB, SQS, SSM and API Gateway stand-ins), in one run:
+ * handlers over the DynamoDB, SSM and API Gateway stand-ins), in one run:
  * - asleep: nobody waiting, the processor asleep; only the schedule's watchdog runs (the room's
  *   fixed cost, per hour);
  * - awake with nobody waiting: the processor's calls per tick in the minute before it sleeps;

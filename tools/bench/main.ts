@@ -242,7 +242,6 @@ function countsRow(label: string, c: BillableCounts, extra: string[] = []): stri
     f2s(c.dynamoCalls),
     f2s(c.dynamoReadUnits),
     f2s(c.dynamoWriteUnits),
-    f2s(c.sqsRequests),
     f2s(c.ssmCalls),
     f2s(c.lambdaInvocations),
     c.lambdaGbSeconds.toFixed(3),
@@ -252,15 +251,15 @@ function countsRow(label: string, c: BillableCounts, extra: string[] = []): stri
 }
 
 const COUNT_HEADERS =
-  'DynamoDB calls | RRU | WRU (table + index) | SQS requests | SSM calls | Lambda invocations | Lambda GB-s | API messages | postToConnection';
+  'DynamoDB calls | RRU | WRU (table + index) | SSM calls | Lambda invocations | Lambda GB-s | API messages | postToConnection';
 
 function awsSection(aws: AwsResult): string[] {
   const idleMonthly = dollarsFor(scaleCounts(aws.asleep.perHour, 30 * 24));
   return [
     '## AWS calls per visitor and per tick',
     '',
-    'The AWS build run by `npm run start:aws-local` (the real Lambda handlers over dynalite and the SQS,',
-    'SSM and API Gateway stand-ins, every SDK call counted; DynamoDB units from `ConsumedCapacity`),',
+    'The AWS build run by `npm run start:aws-local` (the real Lambda handlers over dynalite and the SSM',
+    'and API Gateway stand-ins, every SDK call counted; DynamoDB units from `ConsumedCapacity`),',
     `ticking every ${aws.tickMs} ms. Asleep: nobody waiting for ${f0(aws.asleep.seconds)} s, the processor asleep and started only`,
     `by the schedule's watchdog (${aws.asleep.invocations} runs, ${aws.asleep.ticks} ticks). Then the same number of visitors join at once`,
     'twice, admitted at a fast rate (a short wait) and at a tenth of it (a long wait); between the two,',
@@ -293,7 +292,7 @@ function awsSection(aws: AwsResult): string[] {
       .join(' | ')} |`,
     countsRow('nobody waiting, processor asleep', aws.asleep.perHour),
     '',
-    `With nobody waiting, a month costs $${idleMonthly.total.toFixed(2)} at these prices (target: at most $5): Lambda $${idleMonthly.byService.lambda.toFixed(2)} (the schedule's watchdog runs, this machine's durations), DynamoDB $${idleMonthly.byService.dynamodb.toFixed(2)}, SQS $${idleMonthly.byService.sqs.toFixed(2)}.`,
+    `With nobody waiting, a month costs $${idleMonthly.total.toFixed(2)} at these prices (target: at most $5): Lambda $${idleMonthly.byService.lambda.toFixed(2)} (the schedule's watchdog runs, this machine's durations) and DynamoDB $${idleMonthly.byService.dynamodb.toFixed(2)}.`,
     '',
   ];
 }
