@@ -2,26 +2,23 @@
  * The room's CloudWatch dashboard and alarms. The room's own figures come from the functions'
  * EMF metrics (Powertools Metrics; names, namespace and service shared with
  * functions/lambda/observability.ts, so the dashboard can't drift from what is emitted); the rest
- * are AWS metrics of the queue, the functions and the API.
+ * are AWS metrics of the functions and the API.
  */
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { METRICS_NAMESPACE, Metric, SERVICE_NAME } from '../../functions/lambda/observability.ts';
 
 export interface RoomMonitoringProps {
   functions: Record<string, IFunction>;
   processor: IFunction;
-  deadLetterQueue: IQueue;
   apiId: string;
   stageName: string;
 }
 
 export class RoomMonitoring extends Construct {
   readonly dashboard: cloudwatch.Dashboard;
-  readonly deadLettersAlarm: cloudwatch.Alarm;
   readonly processorErrorsAlarm: cloudwatch.Alarm;
   readonly processorStalledAlarm: cloudwatch.Alarm;
   readonly processorTicksFailingAlarm: cloudwatch.Alarm;
@@ -46,20 +43,6 @@ export class RoomMonitoring extends Construct {
         period: Duration.minutes(1),
         label,
       });
-    const deadLetters = props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
-      period: Duration.minutes(1),
-      statistic: 'Maximum',
-    });
-
-    this.deadLettersAlarm = new cloudwatch.Alarm(this, 'DeadLettersAlarm', {
-      alarmDescription:
-        'An arrival was received five times without being numbered and is in the dead-letter queue: a visitor has lost their place. Inspect the message, fix the cause, redrive it.',
-      metric: deadLetters,
-      threshold: 1,
-      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-    });
     this.processorErrorsAlarm = new cloudwatch.Alarm(this, 'ProcessorErrorsAlarm', {
       alarmDescription: 'The processor failed: admission and positions may have stopped.',
       metric: props.processor.metricErrors({ period: Duration.minutes(5), statistic: 'Sum' }),
@@ -138,11 +121,6 @@ export class RoomMonitoring extends Construct {
             left: [room(Metric.errors, 'Sum', 'Room errors'), ...functionErrors],
             width: 8,
           }),
-          new cloudwatch.GraphWidget({
-            title: 'Dead-letter queue depth',
-            left: [deadLetters],
-            width: 8,
-          }),
         ],
         [
           new cloudwatch.GraphWidget({
@@ -166,7 +144,6 @@ export class RoomMonitoring extends Construct {
           new cloudwatch.AlarmStatusWidget({
             title: 'Alarms',
             alarms: [
-              this.deadLettersAlarm,
               this.processorErrorsAlarm,
               this.processorStalledAlarm,
               this.processorTicksFailingAlarm,

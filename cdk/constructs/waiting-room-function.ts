@@ -14,7 +14,6 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
-import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { LINE_INDEX } from '../../functions/adapters/aws/dynamo-items.ts';
 import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
@@ -70,10 +69,12 @@ export interface RoomRuntimeSettings {
 }
 
 /**
- * What functions/adapters/aws does with the table. `readWrite`: everything the session store and
- * the lease do (no Scan: the line is read through the `line` index). `connectionWrites`: what
- * `$disconnect` does (`DynamoSessionStore.detachConnection`): delete the connection item, mark
- * the session disconnected, log the change for the processor; no read, no index.
+ * What functions/adapters/aws does with the table. `readWrite`: everything the session store, the
+ * lease and the arrival log do (no Scan: the line is read through the `line` index; the message
+ * handler logs an arrival with PutItem, the processor reads the log with a consistent Query and
+ * reads and moves its cursor with GetItem and UpdateItem). `connectionWrites`: what `$disconnect`
+ * does (`DynamoSessionStore.detachConnection`): delete the connection item, mark the session
+ * disconnected, log the change for the processor; no read, no index.
  */
 const TABLE_ACCESS = {
   readWrite: [
@@ -89,11 +90,6 @@ const TABLE_ACCESS = {
 } as const;
 
 export type TableAccess = keyof typeof TABLE_ACCESS;
-
-const QUEUE_ACTIONS = {
-  send: ['sqs:SendMessage'],
-  consume: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
-} as const;
 
 export class WaitingRoomFunction extends Construct {
   readonly lambda: NodejsFunction;
@@ -178,22 +174,6 @@ export class WaitingRoomFunction extends Construct {
       }),
     );
     this.lambda.addEnvironment(Env.tableName, table.tableName);
-    return this;
-  }
-
-  /**
-   * `send`: put arrivals on the queue. `consume`: receive and delete them and read the queue's
-   * attributes. Sets `WR_ARRIVAL_QUEUE_URL`.
-   */
-  bindQueue(queue: IQueue, mode: 'send' | 'consume'): this {
-    this.role.addToPrincipalPolicy(
-      new iam.PolicyStatement({ actions: [...QUEUE_ACTIONS[mode]], resources: [queue.queueArn] }),
-    );
-    if (queue.encryptionMasterKey) {
-      const keyActions = mode === 'send' ? ['kms:GenerateDataKey', 'kms:Decrypt'] : ['kms:Decrypt'];
-      queue.encryptionMasterKey.grant(this.role, ...keyActions);
-    }
-    this.lambda.addEnvironment(Env.arrivalQueueUrl, queue.queueUrl);
     return this;
   }
 

@@ -1,10 +1,10 @@
 /**
- * The waiting room on AWS, in one region: the WebSocket API and its four functions, the table,
- * the arrival queue, the config parameters and the signing key, the main site's distribution
- * with the room's page, JWKS and flag on it, the access-log bucket, and the dashboard and
- * alarms. The gate (Lambda@Edge) is a child stack in us-east-1 that this stack depends on; the
- * main site's CloudFront logs are delivered by a us-east-1 stack that depends on this one
- * (cdk/stacks/access-logs-stack.ts).
+ * The waiting room on AWS, in one region: the WebSocket API and its four functions, the table
+ * (which holds the arrival log too: no queue), the config parameters and the signing key, the
+ * main site's distribution with the room's page, JWKS and flag on it, the access-log bucket, and
+ * the dashboard and alarms. The gate (Lambda@Edge) is a child stack in us-east-1 that this stack
+ * depends on; the main site's CloudFront logs are delivered by a us-east-1 stack that depends on
+ * this one (cdk/stacks/access-logs-stack.ts).
  *
  * The gate bakes in nothing a deploy makes (edgeConfigFor below), so it is attached from the
  * first deploy on. See docs/DEPLOY.md.
@@ -16,7 +16,6 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import type { Construct } from 'constructs';
 import type { EdgeConfig } from '../../edge/edge-config.ts';
 import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
-import { ArrivalQueue } from '../constructs/arrival-queue.ts';
 import { acknowledgeCdkSingletons } from '../constructs/cdk-singletons.ts';
 import { allowCloudFrontLogDelivery } from '../constructs/cloudfront-access-logs.ts';
 import { Gate } from '../constructs/gate.ts';
@@ -82,7 +81,6 @@ export class WaitingRoomStack extends Stack {
     allowCloudFrontLogDelivery(accessLogs, this.mainSiteLogSource);
 
     const table = new RoomTable(this, 'Table').table;
-    const arrivals = new ArrivalQueue(this, 'ArrivalQueue');
     const config = new RoomConfigParameters(this, 'Config', {
       prefix: settings.configPrefix,
       initialEnabled: true,
@@ -177,7 +175,6 @@ export class WaitingRoomStack extends Stack {
       .bindRoomSettings({ roomId: runtimeSettings.roomId });
     message
       .bindTable(table)
-      .bindQueue(arrivals.queue, 'send')
       .bindConfig(config)
       .bindSigningKey(signingKey)
       .bindRoomSettings({
@@ -188,7 +185,6 @@ export class WaitingRoomStack extends Stack {
       .bindProcessorWake(processor);
     processor
       .bindTable(table)
-      .bindQueue(arrivals.queue, 'consume')
       .bindConfig(config)
       .bindSigningKey(signingKey)
       .bindRoomSettings(runtimeSettings)
@@ -239,7 +235,6 @@ export class WaitingRoomStack extends Stack {
         processor: processor.lambda,
       },
       processor: processor.lambda,
-      deadLetterQueue: arrivals.deadLetterQueue,
       apiId: webSocket.api.apiId,
       stageName: webSocket.stage.stageName,
     });

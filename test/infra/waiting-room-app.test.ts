@@ -14,7 +14,6 @@ import { edgeConfigFor } from '../../cdk/stacks/waiting-room-stack.ts';
 import { parseEdgeConfig } from '../../edge/edge-config.ts';
 import { isUngatedPath } from '../../edge/gate.ts';
 import {
-  ARRIVAL_QUEUE,
   createTableInput,
   LAMBDA_FUNCTIONS,
   ROOM_TABLE,
@@ -106,25 +105,32 @@ function assetFiles(name: string): string[] {
     );
 }
 
-describe('arrival queue', () => {
-  it('is a FIFO queue without content-based deduplication that redrives to a FIFO DLQ after 5 receives', () => {
-    const [dlqId] = onlyResource(room, 'AWS::SQS::Queue', {
-      FifoQueue: true,
-      RedrivePolicy: Match.absent(),
-    });
-    room.hasResourceProperties('AWS::SQS::Queue', {
-      FifoQueue: true,
-      ContentBasedDeduplication: false,
-      SqsManagedSseEnabled: true,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: 5 },
-    });
+/** The variable that named the SQS arrival queue, gone with it. */
+const ARRIVAL_QUEUE_URL_VARIABLE = 'WR_ARRIVAL_QUEUE_URL';
+
+describe('no arrival queue (arrivals are logged in the table)', () => {
+  const everyStack = () => [room, gate, oidc, Template.fromStack(synthesized.accessLogs)];
+
+  it('deploys no SQS queue and no queue policy in any stack', () => {
+    for (const template of everyStack()) {
+      template.resourceCountIs('AWS::SQS::Queue', 0);
+      template.resourceCountIs('AWS::SQS::QueuePolicy', 0);
+    }
   });
 
-  it('refuses requests without TLS on both queues', () => {
-    const denies = Object.values(resources(room, 'AWS::SQS::QueuePolicy')).filter((p) =>
-      JSON.stringify(p.Properties).includes('"aws:SecureTransport":"false"'),
-    );
-    expect(denies).toHaveLength(2);
+  it('grants no sqs: action in any policy of any stack', () => {
+    for (const template of everyStack()) {
+      const policies = JSON.stringify([
+        resources(template, 'AWS::IAM::Policy'),
+        resources(template, 'AWS::IAM::ManagedPolicy'),
+        resources(template, 'AWS::IAM::Role'),
+      ]);
+      expect(policies).not.toMatch(/"sqs:/i);
+    }
+  });
+
+  it.each(['Connect', 'Disconnect', 'Message', 'Processor'])('%s is given no queue URL', (name) => {
+    expect(environmentOf(name)[ARRIVAL_QUEUE_URL_VARIABLE]).toBeUndefined();
   });
 });
 
@@ -172,15 +178,6 @@ describe('what start:aws-local creates', () => {
     expect(
       new Set(deployed?.Properties.AttributeDefinitions as { AttributeName: string }[]),
     ).toEqual(new Set(local.AttributeDefinitions));
-  });
-
-  it('is the deployed queue pair: visibility, retention and redrive from one definition', () => {
-    room.hasResourceProperties('AWS::SQS::Queue', {
-      FifoQueue: true,
-      VisibilityTimeout: ARRIVAL_QUEUE.visibilityTimeoutSeconds,
-      MessageRetentionPeriod: ARRIVAL_QUEUE.retentionSeconds,
-      RedrivePolicy: Match.objectLike({ maxReceiveCount: ARRIVAL_QUEUE.maxReceiveCount }),
-    });
   });
 
   it('gives the functions the memory, timeout and schedule it runs them with', () => {
@@ -288,7 +285,6 @@ describe('functions', () => {
       'Message',
       [
         Env.tableName,
-        Env.arrivalQueueUrl,
         Env.configPrefix,
         Env.signingKeyParameter,
         Env.managementEndpoint,
@@ -298,7 +294,22 @@ describe('functions', () => {
         Env.processorFunctionName,
       ],
     ],
-    ['Processor', Object.values(Env).filter((variable) => variable !== Env.processorFunctionName)],
+    [
+      'Processor',
+      [
+        Env.tableName,
+        Env.configPrefix,
+        Env.signingKeyParameter,
+        Env.managementEndpoint,
+        Env.roomId,
+        Env.mainOrigin,
+        Env.passTtlSeconds,
+        Env.abandonAfterSeconds,
+        Env.tickMs,
+        Env.positionBudgetPerSecond,
+        Env.sleepAfterIdleSeconds,
+      ],
+    ],
   ] as const)('%s gets no room variable beyond what it uses', (name, expected) => {
     expect(roomVariablesOf(name)).toEqual([...expected].sort());
   });
@@ -369,12 +380,32 @@ function ownActionsOf(name: string): string[] {
     .sort();
 }
 
+/** A function's statements with DynamoDB actions; each must name the room's table itself. */
+function tableStatementsOf(name: string): Statement[] {
+  const statements = statementsOf(name).filter((s) =>
+    actionsOf([s]).some((a) => a.startsWith('dynamodb:')),
+  );
+  expect(statements.length, name).toBeGreaterThan(0);
+  for (const statement of statements) {
+    const targets = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+    expect(targets, name).toContainEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^Table/), 'Arn'],
+    });
+  }
+  return statements;
+}
+
+/** The DynamoDB actions a function may call on the room's table. */
+function tableActionsOf(name: string): string[] {
+  return actionsOf(tableStatementsOf(name));
+}
+
 describe('least privilege', () => {
   it('lets $connect, which makes no AWS call, do nothing but log and trace', () => {
     expect(ownActionsOf('Connect')).toEqual([]);
   });
 
-  it('lets $disconnect only delete, update and put items of the table: no read, no index, no queue, config, key or API', () => {
+  it('lets $disconnect only delete, update and put items of the table: no read, no index, no config, key or API', () => {
     const dynamo = statementsOf('Disconnect').filter((s) =>
       actionsOf([s]).some((a) => a.startsWith('dynamodb:')),
     );
@@ -388,11 +419,15 @@ describe('least privilege', () => {
     ]);
   });
 
-  it('lets the message function send arrivals but never receive or delete them', () => {
-    const actions = actionsOf(statementsOf('Message'));
-    expect(actions).toContain('sqs:SendMessage');
-    expect(actions).not.toContain('sqs:ReceiveMessage');
-    expect(actions).not.toContain('sqs:DeleteMessage');
+  it('lets the message function log arrivals in the table (PutItem) and read and update sessions', () => {
+    expect(tableActionsOf('Message')).toEqual(
+      expect.arrayContaining([
+        'dynamodb:PutItem',
+        'dynamodb:GetItem',
+        'dynamodb:Query',
+        'dynamodb:UpdateItem',
+      ]),
+    );
   });
 
   it('lets the message function invoke the processor and no other function', () => {
@@ -432,13 +467,20 @@ describe('least privilege', () => {
     expect(actionsOf(statementsOf(name))).toContain('execute-api:ManageConnections');
   });
 
-  it('lets the processor receive, delete and count arrivals, but not send them', () => {
-    const actions = actionsOf(statementsOf('Processor'));
-    expect(actions).toEqual(
-      expect.arrayContaining(['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']),
+  it('lets the processor read the arrival log (Query) and read and move its cursor (GetItem, UpdateItem)', () => {
+    expect(tableActionsOf('Processor')).toEqual(
+      expect.arrayContaining(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem']),
     );
-    expect(actions).not.toContain('sqs:SendMessage');
   });
+
+  it.each(['Message', 'Processor'])(
+    '%s gets its table actions unconditioned (a consistent Query needs no other permission)',
+    (name) => {
+      for (const statement of tableStatementsOf(name)) {
+        expect(statement.Condition).toBeUndefined();
+      }
+    },
+  );
 
   it.each(['Connect', 'Disconnect', 'Message', 'Processor'])(
     '%s has "*" as a resource only for X-Ray, and no wildcard action',
@@ -855,12 +897,7 @@ describe('GitHub OIDC', () => {
 });
 
 describe('monitoring', () => {
-  it('alarms when an arrival reaches the dead-letter queue and when the processor fails', () => {
-    room.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-    });
+  it('alarms when the processor fails', () => {
     room.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'Errors',
       Namespace: 'AWS/Lambda',
@@ -921,7 +958,7 @@ describe('monitoring', () => {
     const [, dashboard] = onlyResource(room, 'AWS::CloudWatch::Dashboard');
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
     const alarms = Object.keys(resources(room, 'AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(4);
+    expect(alarms).toHaveLength(3);
     for (const id of alarms) expect(body).toContain(`"Fn::GetAtt":["${id}","Arn"]`);
   });
 
@@ -929,6 +966,16 @@ describe('monitoring', () => {
     for (const alarm of Object.values(resources(room, 'AWS::CloudWatch::Alarm'))) {
       expect(String(alarm.Properties.AlarmDescription)).not.toMatch(/\breserved concurrency/i);
     }
+  });
+
+  it('watches no queue: no SQS metric in any alarm or on the dashboard', () => {
+    const [, dashboard] = onlyResource(room, 'AWS::CloudWatch::Dashboard');
+    const watched = JSON.stringify([
+      dashboard.Properties.DashboardBody,
+      resources(room, 'AWS::CloudWatch::Alarm'),
+    ]);
+    expect(watched).not.toContain('AWS/SQS');
+    expect(watched).not.toMatch(/dead-letter/i);
   });
 
   it("charts the room's EMF metrics on a dashboard", () => {

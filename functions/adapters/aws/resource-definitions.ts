@@ -1,8 +1,8 @@
 /**
- * The shape of the room's DynamoDB table and SQS queues, as data: the one source of truth that
- * the CDK app deploys (`cdk/constructs/room-table.ts`, `cdk/constructs/arrival-queue.ts`) and
- * that `npm run start:aws-local` and the tests create locally, so a local table or queue can
- * never drift from the deployed one. Plain data only: no SDK, no CDK.
+ * The shape of the room's DynamoDB table, as data: the one source of truth that the CDK app
+ * deploys (`cdk/constructs/room-table.ts`) and that `npm run start:aws-local` and the tests create
+ * locally, so a local table can never drift from the deployed one. Plain data only: no SDK, no
+ * CDK.
  */
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { LINE_INDEX } from './dynamo-items.ts';
@@ -54,22 +54,6 @@ function keySchema(keys: KeyDefinition) {
     { AttributeName: keys.sortKey, KeyType: 'RANGE' as const },
   ];
 }
-
-/**
- * The arrival queue (SQS FIFO) and its dead-letter queue. Content-based deduplication is off:
- * the join handler deduplicates by session id, and two arrivals with the same body are still two.
- */
-export const ARRIVAL_QUEUE = {
-  /**
-   * Longer than one processor pass over a received batch; an unacknowledged arrival is
-   * redelivered with its place (SequenceNumber) kept.
-   */
-  visibilityTimeoutSeconds: 30,
-  retentionSeconds: 4 * 24 * 3600,
-  /** Receives before a message that keeps failing moves to the dead-letter queue. */
-  maxReceiveCount: 5,
-  deadLetterRetentionSeconds: 14 * 24 * 3600,
-} as const;
 
 /**
  * Memory and timeout of each Lambda function. The processor loops inside one invocation for
