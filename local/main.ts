@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     ? await startAwsLocalServer(settings, aws, { clientDir, log })
     : await startLocalServer(settings, { clientDir, log });
   const runtime = aws
-    ? `through the Lambda handlers, DynamoDB ${aws.dynamoEndpoint ?? '(embedded dynalite)'}, SQS FIFO and SSM stand-ins`
+    ? `through the Lambda handlers, DynamoDB ${aws.dynamoEndpoint ?? '(embedded dynalite)'} and an SSM stand-in`
     : 'in process';
   const base = settings.publicUrl;
   const ws = `${base.replace(/^http/, 'ws')}${WS_PATH}`;

@@ -18,9 +18,9 @@ export interface Arrival {
 
 /**
  * An arrival as received, with its place in the room's order and what the queue needs to
- * acknowledge it. `order` is a fixed-width decimal string that sorts as the arrivals were
- * queued (SQS FIFO's SequenceNumber on AWS); a redelivered arrival keeps its `order`, so the
- * line needs no counter of its own.
+ * acknowledge it. `order` is a string that sorts as the arrivals were queued (a counter in
+ * process; on AWS the arrival log's key: time, container counter, session id); a redelivered
+ * arrival keeps its `order`, so the line needs no counter of its own.
  */
 export interface ReceivedArrival extends Arrival {
   order: string;
@@ -28,9 +28,10 @@ export interface ReceivedArrival extends Arrival {
 }
 
 /**
- * The arrival queue: one ordered line per room (SQS FIFO, one message group, on AWS).
- * `enqueue` is idempotent per session id; `receive` returns the oldest unacknowledged arrivals
- * in order; an arrival received but not acknowledged comes back later (at-least-once).
+ * The arrival queue: one ordered line per room (the arrival log in DynamoDB on AWS).
+ * `enqueue` may be repeated for a session (the store numbers a session once); `receive`
+ * returns the oldest unacknowledged arrivals in order; an arrival received but not
+ * acknowledged comes back later (at-least-once).
  */
 export interface ArrivalQueue {
   enqueue(arrival: Arrival): Promise<void>;

@@ -40,6 +40,12 @@ export interface ProcessorLoopOptions {
    */
   sleepAfterIdleMs?: number;
   /**
+   * How long after marking the processor asleep the confirming tick runs: an arrival queue
+   * that hands out an arrival only once it is this old (the AWS arrival log) would otherwise
+   * hide one logged just before the mark. @default 0
+   */
+  confirmSleepAfterMs?: number;
+  /**
    * Starts the next processor `leadMs` before the deadline, once, while holding the lease: a
    * Lambda invocation ends at its timeout, and its successor takes the lease when it is
    * released at the deadline (it waits for it meanwhile).
@@ -138,8 +144,13 @@ export async function runProcessorLoop(
           }
           if (idle !== markedAsleep && (await markSafely(options, idle))) {
             markedAsleep = idle;
-            // The confirming tick runs at once: nobody waits a tick for nothing.
-            if (idle) continue;
+            // The confirming tick runs as soon as every arrival logged before the mark can be
+            // read: nobody waits a tick for nothing.
+            if (idle) {
+              const settle = options.confirmSleepAfterMs ?? 0;
+              if (settle > 0) await sleep(settle);
+              continue;
+            }
           }
         }
         if (options.handoff && !handedOff && clock.now() >= deadline - options.handoff.leadMs) {

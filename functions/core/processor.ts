@@ -27,6 +27,11 @@ export interface ProcessorSettings {
   abandonAfterMs: number;
   /** Arrivals numbered per tick at most (bounds a tick's work under a join flood). */
   maxArrivalsPerTick: number;
+  /**
+   * Arrivals numbered, then acknowledged, at a time: a crash between the two numbers them
+   * again (skipped). One page of the AWS arrival log.
+   */
+  arrivalBatch: number;
   /** A waiting visitor whose position did not change still hears from us this often. */
   positionRefreshMs: number;
   /** Nobody waits longer than this for a `position`, while the budget can carry the line. */
@@ -41,6 +46,7 @@ export const DEFAULT_PROCESSOR_SETTINGS: Omit<ProcessorSettings, 'mainOrigin'> =
   tickMs: 1000,
   abandonAfterMs: 120_000,
   maxArrivalsPerTick: 20_000,
+  arrivalBatch: 100,
   positionRefreshMs: 10_000,
   maxUpdateIntervalMs: 30_000,
   // As on AWS: at one push every 10 s behind the front, 5,000 a second tells 50,000 waiting,
@@ -100,8 +106,6 @@ export interface TickReport {
    */
   idleSince: number | null;
 }
-
-const RECEIVE_BATCH = 10;
 
 /** The lease was lost during a tick: what it computed is not to be sent. */
 export class LeaseLostError extends Error {
@@ -223,7 +227,9 @@ async function numberArrivals(
   let numbered = 0;
   let seen = 0;
   while (seen < settings.maxArrivalsPerTick) {
-    const batch = await queue.receive(Math.min(RECEIVE_BATCH, settings.maxArrivalsPerTick - seen));
+    const batch = await queue.receive(
+      Math.min(settings.arrivalBatch, settings.maxArrivalsPerTick - seen),
+    );
     if (batch.length === 0) break;
     seen += batch.length;
     // Numbered before acknowledged: a crash in between redelivers, and the store skips

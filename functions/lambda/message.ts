@@ -4,7 +4,7 @@ import { createObservability } from './observability.ts';
 import { readSettings } from './settings.ts';
 import { createMessageHandler } from './websocket-handlers.ts';
 import {
-  arrivalQueueFrom,
+  arrivalLogFrom,
   frameLimiter,
   notifierFrom,
   sessionStoreFrom,
@@ -19,7 +19,6 @@ const settings = readSettings([
   'mainOrigin',
   'configPrefix',
   'signingKeyParameter',
-  'arrivalQueueUrl',
   'managementEndpoint',
   'passTtlSeconds',
   'processorFunctionName',
@@ -30,7 +29,7 @@ const store = sessionStoreFrom(settings);
 export const handler = createMessageHandler({
   router: {
     store,
-    queue: arrivalQueueFrom(settings, observability),
+    queue: arrivalLogFrom(settings),
     config: visitorConfigFrom(settings, observability),
     signer: signerFrom(settings),
     clock: systemClock,

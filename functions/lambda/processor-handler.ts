@@ -41,6 +41,8 @@ export interface ProcessorHandlerDeps {
   observability: Observability;
   /** With nobody in line this long, the processor goes to sleep. */
   sleepAfterIdleMs: number;
+  /** How old an arrival must be before the processor's queue hands it out (the arrival log's settle time). */
+  arrivalSettleMs?: number;
   /** Starts another invocation of this function (asynchronously), for the successor. */
   startSuccessor: () => Promise<void>;
   leaseMs?: number;
@@ -67,6 +69,7 @@ export function createProcessorHandler(deps: ProcessorHandlerDeps) {
       deadline,
       waitForLeaseMs: started === 'schedule' ? 0 : STARTED_WAITS_MS,
       sleepAfterIdleMs: deps.sleepAfterIdleMs,
+      confirmSleepAfterMs: deps.arrivalSettleMs ?? 0,
       handoff: { leadMs: HANDOFF_LEAD_MS, start: deps.startSuccessor },
       onTick: (report) => {
         logger.debug('tick', { report: summarize(report) });

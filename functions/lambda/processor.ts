@@ -3,6 +3,7 @@
  * watchdog), by its predecessor before that one's deadline, or by a join that found it asleep.
  */
 import { realSleep } from '../adapters/aws/aws-errors.ts';
+import { DEFAULT_SETTLE_MS } from '../adapters/aws/dynamo-arrival-log.ts';
 import { createDynamoLease } from '../adapters/aws/dynamo-lease.ts';
 import { startProcessor } from '../adapters/aws/lambda-waker.ts';
 import { systemClock } from '../adapters/local/system-clock.ts';
@@ -11,7 +12,7 @@ import { createObservability } from './observability.ts';
 import { createProcessorHandler } from './processor-handler.ts';
 import { readSettings } from './settings.ts';
 import {
-  arrivalQueueFrom,
+  arrivalLogFrom,
   notifierFrom,
   processorConfigFrom,
   sessionStoreFrom,
@@ -24,7 +25,6 @@ const settings = readSettings([
   'mainOrigin',
   'configPrefix',
   'signingKeyParameter',
-  'arrivalQueueUrl',
   'managementEndpoint',
   'passTtlSeconds',
   'abandonAfterSeconds',
@@ -37,7 +37,7 @@ const observability = createObservability('processor');
 export const handler = createProcessorHandler({
   processor: {
     store: sessionStoreFrom(settings),
-    queue: arrivalQueueFrom(settings, observability),
+    queue: arrivalLogFrom(settings),
     config: processorConfigFrom(settings, observability),
     notifier: notifierFrom(settings),
     signer: signerFrom(settings),
@@ -48,9 +48,9 @@ export const handler = createProcessorHandler({
       tickMs: settings.tickMs,
       abandonAfterMs: settings.abandonAfterSeconds * 1000,
       positionBudgetPerSecond: settings.positionBudgetPerSecond,
-      // SQS FIFO hands out at most 10 messages a call and 300 calls a second per action: 1,000
-      // arrivals (100 calls) keep a tick near its second; the rest wait for the next tick, in
-      // order, and 60,000 a minute is still drained.
+      // 1,000 arrivals (10 rounds of the arrival log's partitions, 1,000 conditional writes)
+      // keep a tick near its second; the rest wait for the next tick, in order, and 60,000 a
+      // minute is still drained.
       maxArrivalsPerTick: 1000,
     },
     // Kept by the container from one invocation to the next while it keeps the lease.
@@ -62,6 +62,7 @@ export const handler = createProcessorHandler({
   sleep: realSleep,
   observability,
   sleepAfterIdleMs: settings.sleepAfterIdleSeconds * 1000,
+  arrivalSettleMs: DEFAULT_SETTLE_MS,
   // Lambda names the function it runs: the successor is another invocation of it.
   startSuccessor: () => startProcessor(process.env.AWS_LAMBDA_FUNCTION_NAME as string, 'handoff'),
 });

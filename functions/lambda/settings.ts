@@ -22,7 +22,7 @@ const text = v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'));
 const LOOPBACK_HOST = /^(?:127(?:\.\d{1,3}){3}|localhost|\[::1\])$/;
 
 /**
- * An https URL; plain http only on a loopback host, where the local stand-ins of SQS and the
+ * An https URL; plain http only on a loopback host, where start:aws-local's stand-in of the
  * management API listen (a deployed function always gets https).
  */
 const httpsUrl = (what: string) =>
@@ -73,13 +73,6 @@ const settingSchemas = {
     fallback: '/waiting-room/config/',
   },
   signingKeyParameter: { variable: Env.signingKeyParameter, schema: text },
-  arrivalQueueUrl: {
-    variable: Env.arrivalQueueUrl,
-    schema: v.pipe(
-      httpsUrl('the SQS queue URL'),
-      v.check((s) => s.endsWith('.fifo'), 'must be the URL of a FIFO queue (ending in .fifo)'),
-    ),
-  },
   managementEndpoint: {
     variable: Env.managementEndpoint,
     schema: httpsUrl('https://{apiId}.execute-api.{region}.amazonaws.com/{stage}'),

@@ -4,12 +4,15 @@
  */
 import { createApiGatewayNotifier } from '../adapters/aws/api-gateway-notifier.ts';
 import {
+  createDynamoArrivalLog,
+  type DynamoArrivalLog,
+} from '../adapters/aws/dynamo-arrival-log.ts';
+import {
   createDynamoSessionStore,
   type DynamoSessionStore,
 } from '../adapters/aws/dynamo-session-store.ts';
 import { createLambdaWaker } from '../adapters/aws/lambda-waker.ts';
 import { createMirroredConfigSource } from '../adapters/aws/mirrored-config.ts';
-import { createSqsArrivalQueue, type SqsArrivalQueue } from '../adapters/aws/sqs-arrival-queue.ts';
 import { createSsmConfigSource } from '../adapters/aws/ssm-config.ts';
 import { loadSigningKeyFromSsm } from '../adapters/aws/ssm-signing-key.ts';
 import { systemClock } from '../adapters/local/system-clock.ts';
@@ -25,19 +28,8 @@ export function sessionStoreFrom(
   return createDynamoSessionStore({ tableName: settings.tableName, roomId: settings.roomId });
 }
 
-export function arrivalQueueFrom(
-  settings: Pick<Settings, 'arrivalQueueUrl' | 'roomId'>,
-  { logger }: Observability,
-): SqsArrivalQueue {
-  return createSqsArrivalQueue({
-    queueUrl: settings.arrivalQueueUrl,
-    roomId: settings.roomId,
-    onMalformed: (message, reason) =>
-      logger.error('deleted a message that is not an arrival', {
-        reason,
-        messageId: message.MessageId,
-      }),
-  });
+export function arrivalLogFrom(settings: Pick<Settings, 'tableName' | 'roomId'>): DynamoArrivalLog {
+  return createDynamoArrivalLog({ tableName: settings.tableName, roomId: settings.roomId });
 }
 
 /**

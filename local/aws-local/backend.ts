@@ -2,23 +2,22 @@
  * `npm run start:aws-local`'s room: every visitor action goes through the code that deploys.
  * The real Lambda entry points run in their own processes ({@link startLambdaFunction}) with the
  * environment the CDK app gives them, behind an API Gateway WebSocket stand-in; they reach
- * DynamoDB (dynalite, or `WR_DYNAMODB_ENDPOINT`), SQS FIFO (an SQS-protocol emulator) and SSM (a
- * stand-in speaking SSM's protocol) through the real AWS SDK clients. The processor is invoked
+ * DynamoDB (dynalite, or `WR_DYNAMODB_ENDPOINT`) and SSM (a stand-in speaking SSM's protocol)
+ * through the real AWS SDK clients. The processor is invoked
  * as EventBridge invokes it (every minute, with the function's timeout) and as it invokes
  * itself and is woken by a join (Lambda's Invoke API on a stand-in); one invocation per
  * container, as Lambda runs them.
  *
  * The operator's commands write the SSM parameters the functions read; the status reads the
- * table and the queue. Every AWS call is counted ({@link AwsUsage}).
+ * table and the arrival log. Every AWS call is counted ({@link AwsUsage}).
  */
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { ROOM_FUNCTION_ENTRIES, type RoomFunctionName } from '../../cdk/paths.ts';
+import { createDynamoArrivalLog } from '../../functions/adapters/aws/dynamo-arrival-log.ts';
 import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
 import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
-import { createSqsArrivalQueue } from '../../functions/adapters/aws/sqs-arrival-queue.ts';
 import {
   createSsmConfigSource,
   createSsmConfigWriter,
@@ -33,7 +32,6 @@ import { loadOrCreateKey } from '../keys.ts';
 import { ensureRoomTable, localDynamoClient, startLocalDynamo } from './dynamo.ts';
 import { type LambdaFunction, startLambdaFunction } from './lambda-runtime.ts';
 import { startLambdaStandIn } from './lambda-stand-in.ts';
-import { createArrivalQueues, startLocalSqs } from './sqs.ts';
 import { startSsmStandIn } from './ssm-stand-in.ts';
 import { type AwsUsage, addSdkUsage, emptySdkUsage } from './usage.ts';
 import { startWebSocketApi } from './websocket-api.ts';
@@ -131,18 +129,12 @@ async function assemble(
     );
   }
 
-  const sqs = await startLocalSqs();
-  cleanup.push(() => sqs.close());
-  const sqsClient = new SQSClient({
-    endpoint: sqs.endpoint,
-    region: REGION,
-    credentials: CREDENTIALS,
-  });
-  cleanup.push(async () => sqsClient.destroy());
-  const queues = await createArrivalQueues(sqsClient, settings.roomId);
-  const arrivals = createSqsArrivalQueue({
-    client: sqsClient,
-    queueUrl: queues.arrivals,
+  // The arrival log the functions write and read, as the operator's status counts it.
+  const arrivals = createDynamoArrivalLog({
+    client: DynamoDBDocumentClient.from(dynamoClient, {
+      marshallOptions: { removeUndefinedValues: true },
+    }),
+    tableName,
     roomId: settings.roomId,
   });
 
@@ -188,7 +180,6 @@ async function assemble(
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     AWS_ENDPOINT_URL_SSM: ssm.url,
     AWS_ENDPOINT_URL_LAMBDA: lambdaApi.url,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -196,7 +187,6 @@ async function assemble(
     // are read by the runtime, as CloudWatch would, and summed into the usage report.
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     [Env.tableName]: tableName,
-    [Env.arrivalQueueUrl]: queues.arrivals,
     [Env.configPrefix]: CONFIG_PREFIX,
     [Env.signingKeyParameter]: SIGNING_KEY_PARAMETER,
     [Env.managementEndpoint]: api.managementEndpoint,

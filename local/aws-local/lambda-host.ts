@@ -11,11 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import {
-  defaultDocumentClient,
-  defaultSqsClient,
-  defaultSsmClient,
-} from '../../functions/adapters/aws/clients.ts';
+import { defaultDocumentClient, defaultSsmClient } from '../../functions/adapters/aws/clients.ts';
 import { countCalls, emptySdkUsage, type SdkUsage } from './usage.ts';
 
 export type HostRequest =
@@ -47,7 +43,6 @@ async function main(): Promise<void> {
     throw new Error('lambda-host: run me with fork(entry, name, memory)');
   const usage = emptySdkUsage();
   countCalls(defaultDocumentClient(), 'dynamodb', usage);
-  countCalls(defaultSqsClient(), 'sqs', usage);
   countCalls(defaultSsmClient(), 'ssm', usage);
   const { handler } = (await import(pathToFileURL(entry).href)) as { handler: Handler };
   const reply = (message: HostReply) => process.send?.(message);

@@ -1,15 +1,14 @@
 /**
  * A whole room on the AWS adapters, with the shape of `room-harness.ts`: the DynamoDB store on
- * dynalite, the SQS queue, SSM config and management API notifier over stand-in clients (so the
+ * dynalite (with the arrival log), SSM config and management API notifier over stand-in clients (so the
  * real adapter code runs), a manual clock, and frames answered the way the Lambda message
  * handler answers them (replies in order, then `joined` marked as delivered).
  */
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { createApiGatewayNotifier } from '../../functions/adapters/aws/api-gateway-notifier.ts';
+import { createDynamoArrivalLog } from '../../functions/adapters/aws/dynamo-arrival-log.ts';
 import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
-import { createSqsArrivalQueue } from '../../functions/adapters/aws/sqs-arrival-queue.ts';
 import {
   createSsmConfigSource,
   createSsmConfigWriter,
@@ -26,10 +25,9 @@ import { createSigner, jwksOf } from '../../functions/core/tokens.ts';
 import { answerFrame } from '../../functions/lambda/websocket-handlers.ts';
 import { handleDisconnect, type RouterDeps } from '../../functions/router.ts';
 import type { Dynalite } from './aws-dynalite.ts';
-import { FakeFifoSqs, FakeManagementApi, FakeSsm } from './aws-fakes.ts';
+import { FakeManagementApi, FakeSsm } from './aws-fakes.ts';
 import { type HarnessOptions, MAIN_ORIGIN, ManualClock, ROOM_ID, testKey } from './room-harness.ts';
 
-export const QUEUE_URL = 'https://sqs.eu-west-1.amazonaws.com/123456789012/arrivals.fifo';
 export const CONFIG_PREFIX = '/waiting-room/config/';
 
 /** The management API as the tests see it: what was pushed, and which connections are gone. */
@@ -40,19 +38,28 @@ export interface RecordingPushes extends Notifier {
   messages(connectionId: string): ServerMessage[];
 }
 
+/**
+ * The arrival log on the harness's table. Its clock stands still while a write runs, so no
+ * settling is needed: what was logged before a tick is read by it.
+ */
+export function arrivalLogOn(db: Dynalite, tableName: string, clock: ManualClock) {
+  return createDynamoArrivalLog({
+    client: db.documentClient,
+    tableName,
+    roomId: ROOM_ID,
+    clock,
+    settleMs: 0,
+  });
+}
+
 export async function createAwsHarness(db: Dynalite, options: HarnessOptions = {}) {
   const clock = new ManualClock();
   const key = await testKey();
   const tableName = await db.createTable();
-  const sqs = new FakeFifoSqs(clock);
   const ssm = new FakeSsm();
   const api = new FakeManagementApi();
 
-  const queue = createSqsArrivalQueue({
-    client: sqs as unknown as SQSClient,
-    queueUrl: QUEUE_URL,
-    roomId: ROOM_ID,
-  });
+  const queue = arrivalLogOn(db, tableName, clock);
   const store = createDynamoSessionStore({
     client: db.documentClient,
     tableName,
@@ -143,7 +150,6 @@ export async function createAwsHarness(db: Dynalite, options: HarnessOptions = {
     notifier,
     router,
     processor,
-    sqs,
     ssm,
     api,
     /** Sends one frame from a connection, as the message handler does, and returns the replies. */

@@ -1,6 +1,6 @@
 /**
  * Faults in the processor, over the in-process adapters and over the AWS adapters (DynamoDB
- * store on dynalite; SQS, SSM and the management API through stand-in clients):
+ * store on dynalite; the arrival log beside it; SSM and the management API through stand-in clients):
  *
  * - the processor stopped after each step of a tick and started again (a fresh processor, with
  *   fresh adapters over the same table and queue on AWS);
@@ -12,10 +12,8 @@
  * After each: no session numbered twice or admitted twice, none lost, FIFO kept, positions never
  * rise, and the token bucket never spent twice.
  */
-import type { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
-import { createSqsArrivalQueue } from '../../functions/adapters/aws/sqs-arrival-queue.ts';
 import { bucketCapacity } from '../../functions/core/admission.ts';
 import type { Lease } from '../../functions/core/lease.ts';
 import type {
@@ -34,7 +32,7 @@ import {
 import { runProcessorLoop } from '../../functions/core/processor-loop.ts';
 import type { ServerMessage } from '../../functions/core/protocol.ts';
 import { type Dynalite, startDynalite } from '../helpers/aws-dynalite.ts';
-import { type AwsHarness, createAwsHarness, QUEUE_URL } from '../helpers/aws-harness.ts';
+import { type AwsHarness, arrivalLogOn, createAwsHarness } from '../helpers/aws-harness.ts';
 import {
   createHarness,
   type Harness,
@@ -117,11 +115,7 @@ async function awsRoom(options: HarnessOptions = {}): Promise<Room> {
     ...h,
     restarted: () => {
       // A new Lambda container: new adapters over the same table and the same queue.
-      const queue = createSqsArrivalQueue({
-        client: h.sqs as unknown as SQSClient,
-        queueUrl: QUEUE_URL,
-        roomId: ROOM_ID,
-      });
+      const queue = arrivalLogOn(db, h.tableName, h.clock);
       const store = createDynamoSessionStore({
         client: db.documentClient,
         tableName: h.tableName,
@@ -273,6 +267,7 @@ describe.each(rooms)('the processor on the %s', (_, createRoom) => {
     it.each(STOPS)('after %s: every place kept', async (_, port, method, k) => {
       // Prepare: 12 visitors (two batches of arrivals); 240 a minute admits 4 a tick.
       const room = await createRoom({ config: { admitPerMinute: 240 }, tickMs: TICK_MS });
+      room.processor.settings.arrivalBatch = 10;
       const ids = await joinAll(room, 12);
       room.clock.advance(TICK_MS);
 
@@ -289,6 +284,7 @@ describe.each(rooms)('the processor on the %s', (_, createRoom) => {
     it('keeps every place when it stops in every tick, at a different step each time', async () => {
       // Prepare
       const room = await createRoom({ config: { admitPerMinute: 120 }, tickMs: TICK_MS });
+      room.processor.settings.arrivalBatch = 10;
       const ids = await joinAll(room, 25);
       let stops = 0;
 

@@ -51,7 +51,7 @@ export const outboxKey = (roomId: string, sessionId: string) => ({
 });
 
 /** A session id's place among `shards` partitions (stable, spread evenly). */
-function shardOf(sessionId: string, shards: number): number {
+export function shardOf(sessionId: string, shards: number): number {
   let hash = 0;
   for (let i = 0; i < sessionId.length; i++) hash = (hash * 31 + sessionId.charCodeAt(i)) | 0;
   return Math.abs(hash) % shards;

@@ -71,8 +71,8 @@ describe('start:aws-local', () => {
     const served = await fetch(`${room.url}/__room/admin/usage`);
 
     // Assess
-    expect(after?.sdk.message?.sqs.calls.SendMessage).toBe(1);
-    expect(after?.sdk.message?.dynamodb.calls.PutItem).toBeGreaterThanOrEqual(2);
+    // The session, its connection and its arrival: no queue service on the way in.
+    expect(after?.sdk.message?.dynamodb.calls.PutItem).toBeGreaterThanOrEqual(3);
     expect(after?.sdk.total?.dynamodb.writeUnits).toBeGreaterThan(
       before?.sdk.total?.dynamodb.writeUnits ?? 0,
     );

@@ -12,7 +12,6 @@ const ENV = {
   WR_MAIN_ORIGIN: 'https://shop.example.com',
   WR_CONFIG_PREFIX: '/waiting-room/config/',
   WR_SIGNING_KEY_PARAMETER: '/waiting-room/signing-key',
-  WR_ARRIVAL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/arrivals.fifo',
   WR_MANAGEMENT_ENDPOINT: 'https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/live',
   WR_TICK_MS: '1000',
   WR_PROCESSOR_FUNCTION_NAME: 'launch-room-processor',
@@ -45,7 +44,7 @@ describe('Lambda entry points', () => {
   it.each([
     ['disconnect', 'WR_TABLE_NAME'],
     ['message', 'WR_MANAGEMENT_ENDPOINT'],
-    ['processor', 'WR_ARRIVAL_QUEUE_URL'],
+    ['processor', 'WR_SIGNING_KEY_PARAMETER'],
   ])('%s fails at cold start naming %s when it is missing', async (name, variable) => {
     // Prepare
     stubEnv({ ...ENV, [variable]: '' });

@@ -299,6 +299,28 @@ describe('processor loop', () => {
       expect(table.expiresAt).toBe(0);
     });
 
+    it('runs the confirming tick only once an arrival logged before the mark can be read', async () => {
+      // Prepare: idle for 59 s when the run starts; arrivals are read once 1 s old.
+      const { options, clock, start } = setup({ deadline: Number.POSITIVE_INFINITY });
+      const tick = idleRoom(clock, start - 59_000);
+      const ticks: number[] = [];
+
+      // Act
+      const outcome = await runProcessorLoop({
+        ...options,
+        sleepAfterIdleMs: 60_000,
+        confirmSleepAfterMs: 1000,
+        tick: async () => {
+          ticks.push(clock.now() - start);
+          return tick();
+        },
+      });
+
+      // Assess: marked asleep after the tick at 1 s, confirmed a settle time later.
+      expect(ticks).toEqual([0, 1000, 2000]);
+      expect(outcome).toMatchObject({ ticks: 3, ended: 'asleep' });
+    });
+
     it('stays awake, and says so, when the confirming tick finds a visitor', async () => {
       // Prepare: long idle; the first visitor arrives just as the processor marks itself asleep.
       const { options, table, clock, start } = setup({ deadline: 0 });

@@ -7,7 +7,6 @@ const ENV = {
   WR_MAIN_ORIGIN: 'https://shop.example.com',
   WR_CONFIG_PREFIX: '/waiting-room/config/',
   WR_SIGNING_KEY_PARAMETER: '/waiting-room/signing-key',
-  WR_ARRIVAL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/arrivals.fifo',
   WR_MANAGEMENT_ENDPOINT: 'https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/live',
   WR_PASS_TTL_SECONDS: '900',
   WR_ABANDON_AFTER_SECONDS: '60',
@@ -24,7 +23,6 @@ describe('Lambda settings', () => {
       'mainOrigin',
       'configPrefix',
       'signingKeyParameter',
-      'arrivalQueueUrl',
       'managementEndpoint',
       'passTtlSeconds',
       'abandonAfterSeconds',
@@ -42,7 +40,6 @@ describe('Lambda settings', () => {
       mainOrigin: 'https://shop.example.com',
       configPrefix: '/waiting-room/config/',
       signingKeyParameter: '/waiting-room/signing-key',
-      arrivalQueueUrl: ENV.WR_ARRIVAL_QUEUE_URL,
       managementEndpoint: ENV.WR_MANAGEMENT_ENDPOINT,
       passTtlSeconds: 900,
       abandonAfterSeconds: 60,
@@ -85,16 +82,14 @@ describe('Lambda settings', () => {
     // Prepare
     const env = {
       ...ENV,
-      WR_ARRIVAL_QUEUE_URL: 'http://127.0.0.1:41234/000000000000/room-arrivals.fifo',
       WR_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:41235/live',
     };
 
     // Act
-    const settings = readSettings(['arrivalQueueUrl', 'managementEndpoint'], env);
+    const settings = readSettings(['managementEndpoint'], env);
 
     // Assess
     expect(settings).toEqual({
-      arrivalQueueUrl: env.WR_ARRIVAL_QUEUE_URL,
       managementEndpoint: env.WR_MANAGEMENT_ENDPOINT,
     });
   });
@@ -113,10 +108,8 @@ describe('Lambda settings', () => {
   it.each([
     ['WR_TICK_MS', 'fast', 'must be a whole number'],
     ['WR_MAIN_ORIGIN', 'https://shop.example.com/path', 'must be an origin only'],
-    ['WR_ARRIVAL_QUEUE_URL', 'https://sqs.eu-west-1.amazonaws.com/1/arrivals', 'FIFO queue'],
     ['WR_MANAGEMENT_ENDPOINT', 'wss://a.execute-api.eu-west-1.amazonaws.com/live', 'https URL'],
     ['WR_MANAGEMENT_ENDPOINT', 'http://a.execute-api.eu-west-1.amazonaws.com/live', 'https URL'],
-    ['WR_ARRIVAL_QUEUE_URL', 'http://10.0.0.5:9324/000000000000/a.fifo', 'https URL'],
     ['WR_CONFIG_PREFIX', '/waiting-room/config', 'starts and ends with /'],
     ['WR_ROOM_ID', 'Launch Room', 'lowercase'],
   ])('names %s when its value %j is bad', (variable, value, reason) => {
@@ -125,10 +118,7 @@ describe('Lambda settings', () => {
 
     // Act
     const reading = () =>
-      readSettings(
-        ['tickMs', 'mainOrigin', 'arrivalQueueUrl', 'managementEndpoint', 'configPrefix', 'roomId'],
-        env,
-      );
+      readSettings(['tickMs', 'mainOrigin', 'managementEndpoint', 'configPrefix', 'roomId'], env);
 
     // Assess
     expect(reading).toThrow(SettingsError);
