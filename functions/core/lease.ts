@@ -18,9 +18,11 @@ export interface Lease {
   /**
    * Marks the room's processor asleep (nobody in line: no processor runs until an arrival
    * wakes one through {@link ProcessorWaker}) or awake. Only the holder marks; taking or
-   * renewing the lease leaves the mark as it is.
+   * renewing the lease leaves the mark as it is. Marking asleep at `now` answers since when the
+   * room has been asleep: `now`, or earlier if it already was and no arrival woke it since
+   * (null: not known, or not the holder).
    */
-  setAsleep(asleep: boolean): Promise<void>;
+  setAsleep(asleep: boolean, now: number): Promise<number | null>;
 }
 
 /** What {@link Lease.acquire} got. */

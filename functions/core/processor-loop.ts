@@ -40,9 +40,11 @@ export interface ProcessorLoopOptions {
    */
   sleepAfterIdleMs?: number;
   /**
-   * How long after marking the processor asleep the confirming tick runs: an arrival queue
-   * that hands out an arrival only once it is this old (the AWS arrival log) would otherwise
-   * hide one logged just before the mark. @default 0
+   * How long after marking the processor asleep the confirming tick runs: until then an
+   * arrival may come that the tick would not see (the AWS arrival log hands an arrival out only
+   * once it is a second old, and a join trusts a read of the mark for a second). A room found
+   * asleep since at least this long before this run's first tick needs no confirming tick: its
+   * run ends at once. @default 0
    */
   confirmSleepAfterMs?: number;
   /**
@@ -142,13 +144,22 @@ export async function runProcessorLoop(
             await releaseSafely(options);
             return outcome('asleep');
           }
-          if (idle !== markedAsleep && (await markSafely(options, idle))) {
+          const marked = idle !== markedAsleep ? await markSafely(options, idle, now) : false;
+          if (marked) {
             markedAsleep = idle;
-            // The confirming tick runs as soon as every arrival logged before the mark can be
-            // read: nobody waits a tick for nothing.
+            const confirmAfter = options.confirmSleepAfterMs ?? 0;
+            const since = marked.asleepSince;
+            if (idle && since !== null && since < now && report.at - since >= confirmAfter) {
+              // Asleep since before this tick looked, long enough that it saw every arrival
+              // that did not wake a processor (the schedule's watchdog on an empty room).
+              holding = false;
+              await releaseSafely(options);
+              return outcome('asleep');
+            }
+            // The confirming tick runs as soon as every arrival that saw the processor awake
+            // can be read: nobody waits a tick for nothing.
             if (idle) {
-              const settle = options.confirmSleepAfterMs ?? 0;
-              if (settle > 0) await sleep(settle);
+              if (confirmAfter > 0) await sleep(confirmAfter);
               continue;
             }
           }
@@ -173,7 +184,7 @@ export async function runProcessorLoop(
     }
     // Ending with nobody started to follow: asleep, so that the next arrival wakes one (the
     // schedule's watchdog takes over within a minute otherwise).
-    if (holding && options.handoff && !handedOff) await markSafely(options, true);
+    if (holding && options.handoff && !handedOff) await markSafely(options, true, clock.now());
     return outcome('deadline');
   } finally {
     if (holding) await releaseSafely(options);
@@ -189,11 +200,17 @@ async function releaseSafely(options: ProcessorLoopOptions): Promise<void> {
   }
 }
 
-/** Marks the processor asleep or awake; false (reported) if the mark could not be written. */
-async function markSafely(options: ProcessorLoopOptions, asleep: boolean): Promise<boolean> {
+/**
+ * Marks the processor asleep or awake: since when it is asleep (null: marked awake, or not
+ * known), or false (reported) if the mark could not be written.
+ */
+async function markSafely(
+  options: ProcessorLoopOptions,
+  asleep: boolean,
+  now: number,
+): Promise<{ asleepSince: number | null } | false> {
   try {
-    await options.lease.setAsleep(asleep);
-    return true;
+    return { asleepSince: await options.lease.setAsleep(asleep, now) };
   } catch (error) {
     options.onError?.(error, 'lease');
     return false;

@@ -41,8 +41,11 @@ export interface ProcessorHandlerDeps {
   observability: Observability;
   /** With nobody in line this long, the processor goes to sleep. */
   sleepAfterIdleMs: number;
-  /** How old an arrival must be before the processor's queue hands it out (the arrival log's settle time). */
-  arrivalSettleMs?: number;
+  /**
+   * How long after marking itself asleep the processor looks once more: the arrival log's
+   * settle time plus how long a join trusts a read of the mark.
+   */
+  confirmSleepAfterMs?: number;
   /** Starts another invocation of this function (asynchronously), for the successor. */
   startSuccessor: () => Promise<void>;
   leaseMs?: number;
@@ -69,7 +72,7 @@ export function createProcessorHandler(deps: ProcessorHandlerDeps) {
       deadline,
       waitForLeaseMs: started === 'schedule' ? 0 : STARTED_WAITS_MS,
       sleepAfterIdleMs: deps.sleepAfterIdleMs,
-      confirmSleepAfterMs: deps.arrivalSettleMs ?? 0,
+      confirmSleepAfterMs: deps.confirmSleepAfterMs ?? 0,
       handoff: { leadMs: HANDOFF_LEAD_MS, start: deps.startSuccessor },
       onTick: (report) => {
         logger.debug('tick', { report: summarize(report) });

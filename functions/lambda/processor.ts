@@ -5,7 +5,7 @@
 import { realSleep } from '../adapters/aws/aws-errors.ts';
 import { DEFAULT_SETTLE_MS } from '../adapters/aws/dynamo-arrival-log.ts';
 import { createDynamoLease } from '../adapters/aws/dynamo-lease.ts';
-import { startProcessor } from '../adapters/aws/lambda-waker.ts';
+import { startProcessor, WAKER_CACHE_MS } from '../adapters/aws/lambda-waker.ts';
 import { systemClock } from '../adapters/local/system-clock.ts';
 import { DEFAULT_PROCESSOR_SETTINGS, forgetLine } from '../core/processor.ts';
 import { createObservability } from './observability.ts';
@@ -62,7 +62,7 @@ export const handler = createProcessorHandler({
   sleep: realSleep,
   observability,
   sleepAfterIdleMs: settings.sleepAfterIdleSeconds * 1000,
-  arrivalSettleMs: DEFAULT_SETTLE_MS,
+  confirmSleepAfterMs: DEFAULT_SETTLE_MS + WAKER_CACHE_MS,
   // Lambda names the function it runs: the successor is another invocation of it.
   startSuccessor: () => startProcessor(process.env.AWS_LAMBDA_FUNCTION_NAME as string, 'handoff'),
 });

@@ -447,7 +447,7 @@ describe.each(rooms)('the processor on the %s', (_, createRoom) => {
       const lease: Lease = {
         acquire: async () => 'renewed',
         release: async () => {},
-        setAsleep: async () => {},
+        setAsleep: async () => null,
       };
       const errors: unknown[] = [];
 

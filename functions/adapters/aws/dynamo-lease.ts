@@ -58,21 +58,33 @@ export function createDynamoLease(options: DynamoLeaseOptions): Lease {
         throw error;
       }
     },
-    async setAsleep(asleep) {
+    async setAsleep(asleep, now) {
       try {
-        await client.send(
+        // `asleepAt` stays while the room sleeps on (a waker that wakes it removes it).
+        const { Attributes } = await client.send(
           new UpdateCommand({
             TableName,
             Key,
-            UpdateExpression: 'SET #asleep = :asleep',
+            UpdateExpression: asleep
+              ? 'SET #asleep = :true, #asleepAt = if_not_exists(#asleepAt, :now)'
+              : 'SET #asleep = :false REMOVE #asleepAt',
             ConditionExpression: '#owner = :me',
-            ExpressionAttributeNames: { '#owner': 'owner', '#asleep': 'asleep' },
-            ExpressionAttributeValues: { ':me': owner, ':asleep': asleep },
+            ExpressionAttributeNames: {
+              '#owner': 'owner',
+              '#asleep': 'asleep',
+              '#asleepAt': 'asleepAt',
+            },
+            ExpressionAttributeValues: asleep
+              ? { ':me': owner, ':true': true, ':now': now }
+              : { ':me': owner, ':false': false },
+            ReturnValues: 'ALL_NEW',
           }),
         );
+        return asleep && typeof Attributes?.asleepAt === 'number' ? Attributes.asleepAt : null;
       } catch (error) {
         // Another processor holds the lease now: the mark is its to set.
         if (!isConditionFailed(error)) throw error;
+        return null;
       }
     },
     async release() {

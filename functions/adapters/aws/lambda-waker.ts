@@ -45,6 +45,12 @@ export async function startProcessor(
   );
 }
 
+/**
+ * How long a container trusts one read of the mark: a join that trusted an older "awake" may
+ * log its arrival up to this long after the processor marked itself asleep.
+ */
+export const WAKER_CACHE_MS = 1000;
+
 export interface LambdaWakerOptions {
   tableName: string;
   roomId: string;
@@ -53,7 +59,7 @@ export interface LambdaWakerOptions {
   clock: Clock;
   client?: DynamoDBDocumentClient;
   lambda?: LambdaClient;
-  /** How long a container trusts one read of the mark; @default 1000 */
+  /** How long a container trusts one read of the mark; @default WAKER_CACHE_MS */
   cacheMs?: number;
   /** Told when waking failed; the join goes on (the minute's schedule starts a processor). */
   onError?: (error: unknown) => void;
@@ -62,19 +68,26 @@ export interface LambdaWakerOptions {
 export function createLambdaWaker(options: LambdaWakerOptions): ProcessorWaker {
   const { tableName: TableName, roomId, functionName, clock } = options;
   const client = options.client ?? defaultDocumentClient();
-  const cacheMs = options.cacheMs ?? 1000;
+  const cacheMs = options.cacheMs ?? WAKER_CACHE_MS;
   const Key = { pk: roomPk(roomId), sk: LEASE_SK };
   let awakeSeenAt = Number.NEGATIVE_INFINITY;
-  /** Sets the mark to `to` if it is `from` (a conditional write). */
+  /**
+   * Sets the mark to `to` if it is `from` (a conditional write); asleep from now, or awake
+   * (the time it went to sleep removed: the next sleep starts afresh).
+   */
   const setMark = (to: boolean, from: boolean) =>
     client.send(
       new UpdateCommand({
         TableName,
         Key,
-        UpdateExpression: 'SET #asleep = :to',
+        UpdateExpression: to
+          ? 'SET #asleep = :to, #asleepAt = :now'
+          : 'SET #asleep = :to REMOVE #asleepAt',
         ConditionExpression: '#asleep = :from',
-        ExpressionAttributeNames: { '#asleep': 'asleep' },
-        ExpressionAttributeValues: { ':to': to, ':from': from },
+        ExpressionAttributeNames: { '#asleep': 'asleep', '#asleepAt': 'asleepAt' },
+        ExpressionAttributeValues: to
+          ? { ':to': to, ':from': from, ':now': clock.now() }
+          : { ':to': to, ':from': from },
       }),
     );
   return {

@@ -1,12 +1,12 @@
 /**
- * In-process {@link ArrivalQueue} with the SQS FIFO semantics the core relies on: one ordered
+ * In-process {@link ArrivalQueue} with the queue semantics the core relies on: one ordered
  * group, deduplication by session id while a message is queued, at-least-once delivery (a
  * received message not acknowledged within the visibility timeout comes back), and the group
  * blocked while its oldest message is in flight.
  */
 import type { Arrival, ArrivalQueue, Clock, ReceivedArrival } from '../../core/ports.ts';
 
-/** Width of `order`: as wide as SQS FIFO's SequenceNumber, so both sort the same way. */
+/** Width of `order`, so that orders sort as strings. */
 export const ORDER_WIDTH = 40;
 
 interface Entry {

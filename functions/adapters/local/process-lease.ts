@@ -16,6 +16,6 @@ export function createProcessLease(): Lease {
       held = false;
     },
     // Nothing wakes a local processor: it runs for as long as its process, and never sleeps.
-    setAsleep: async () => {},
+    setAsleep: async () => null,
   };
 }

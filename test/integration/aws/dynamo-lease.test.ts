@@ -115,4 +115,25 @@ describe('DynamoDB processor lease', () => {
     // Assess
     expect(taken).toBe(false);
   });
+
+  it('keeps the time the room went to sleep while it sleeps on, and forgets it once awake', async () => {
+    // Prepare
+    const { first, second } = await twoProcessors();
+    await first.acquire(T0, 15_000);
+
+    // Act: asleep at T0; a watchdog run later marks it again; then it is woken and sleeps anew.
+    const fresh = await first.setAsleep(true, T0);
+    await first.release();
+    await second.acquire(T0 + 60_000, 15_000);
+    const again = await second.setAsleep(true, T0 + 60_000);
+    await second.setAsleep(false, T0 + 61_000);
+    const anew = await second.setAsleep(true, T0 + 62_000);
+    const notHolder = await first.setAsleep(true, T0 + 63_000);
+
+    // Assess
+    expect(fresh).toBe(T0);
+    expect(again).toBe(T0);
+    expect(anew).toBe(T0 + 62_000);
+    expect(notHolder).toBeNull();
+  });
 });

@@ -1,5 +1,6 @@
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiGatewayNotifier } from '../../../functions/adapters/aws/api-gateway-notifier.ts';
 import { createDynamoLease } from '../../../functions/adapters/aws/dynamo-lease.ts';
@@ -73,7 +74,10 @@ async function messageFunction(options: HarnessOptions = {}, invokeFailures = 0)
   return { room, handler, observability, frame, invoked: lambda.invoked };
 }
 
-async function processorFunction(room: Awaited<ReturnType<typeof createAwsHarness>>) {
+async function processorFunction(
+  room: Awaited<ReturnType<typeof createAwsHarness>>,
+  confirmSleepAfterMs = 0,
+) {
   const observability = captureObservability();
   const lease = (owner: string) =>
     createDynamoLease({
@@ -90,6 +94,7 @@ async function processorFunction(room: Awaited<ReturnType<typeof createAwsHarnes
     sleep: async (ms) => room.clock.advance(ms),
     observability,
     sleepAfterIdleMs: 60_000,
+    confirmSleepAfterMs,
     startSuccessor: async () => {
       successors.push(room.clock.now());
     },
@@ -394,6 +399,44 @@ describe('processor handler', () => {
     expect(invoked).toEqual([
       { FunctionName: 'room-processor', InvocationType: 'Event', payload: { waitingRoom: 'wake' } },
     ]);
+  });
+
+  it('lets the watchdog leave a room asleep after one tick, and confirms again after a wake', async () => {
+    // Prepare: the room went to sleep (two ticks, the second 2 s after the mark).
+    const { room, frame } = await messageFunction({ config: { admitPerMinute: 60 } });
+    const { handler } = await processorFunction(room, 2000);
+    const run = (event: unknown) => {
+      const timeoutAt = room.clock.now() + 900_000;
+      return handler(
+        event,
+        lambdaContext(() => timeoutAt - room.clock.now()),
+      );
+    };
+    const first = await run({});
+
+    // Act: the schedule's next run; then a visitor comes and goes; then the schedule again.
+    room.clock.advance(60_000);
+    const watchdog = await run({});
+    await frame('join', 'conn-1', { action: 'join' });
+    const { Item: markAfterJoin } = await db.documentClient.send(
+      new GetCommand({
+        TableName: room.tableName,
+        Key: { pk: 'R#test-room', sk: 'LEASE' },
+        ConsistentRead: true,
+      }),
+    );
+    const woken = await run({ waitingRoom: 'wake' });
+    room.clock.advance(60_000);
+    const afterWake = await run({});
+
+    // Assess
+    expect(first).toMatchObject({ ticks: 2, ended: 'asleep' });
+    expect(watchdog).toMatchObject({ ticks: 1, ended: 'asleep' });
+    expect(markAfterJoin).toMatchObject({ asleep: false });
+    expect(markAfterJoin?.asleepAt).toBeUndefined();
+    expect(woken).toMatchObject({ ended: 'asleep' });
+    expect(room.api.messages('conn-1').map((m) => m.type)).toEqual(['joined', 'admitted']);
+    expect(afterWake).toMatchObject({ ticks: 1, ended: 'asleep' });
   });
 
   it('puts the asleep mark back when the wake cannot be invoked, so that the next join wakes it', async () => {

@@ -330,7 +330,7 @@ afterAll(async () => {
 });
 
 // The same model over both adapter sets: in-process (fast, many runs) and AWS (the DynamoDB
-// store on dynalite, the SQS, SSM and management-API adapters over stand-in clients).
+// store and the arrival log on dynalite, the SSM and management-API adapters over stand-in clients).
 const rooms: [string, RoomFactory, { invariants: number; rate: number; crowd: number }][] = [
   [
     'in-process adapters',

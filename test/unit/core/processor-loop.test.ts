@@ -12,6 +12,7 @@ class LeaseTable {
   owner: string | null = null;
   expiresAt = 0;
   asleep = false;
+  asleepAt: number | null = null;
 
   leaseFor(owner: string): Lease & { acquisitions: number[] } {
     const acquisitions: number[] = [];
@@ -28,8 +29,11 @@ class LeaseTable {
       release: async () => {
         if (this.owner === owner) this.expiresAt = 0;
       },
-      setAsleep: async (asleep) => {
-        if (this.owner === owner) this.asleep = asleep;
+      setAsleep: async (asleep, now) => {
+        if (this.owner !== owner) return null;
+        this.asleep = asleep;
+        this.asleepAt = asleep ? (this.asleepAt ?? now) : null;
+        return this.asleepAt;
       },
     };
   }
@@ -236,7 +240,7 @@ describe('processor loop', () => {
         return lease.acquire(now, ms);
       },
       release: () => lease.release(),
-      setAsleep: (asleep) => lease.setAsleep(asleep),
+      setAsleep: (asleep, now) => lease.setAsleep(asleep, now),
     };
 
     // Act
@@ -321,6 +325,55 @@ describe('processor loop', () => {
       expect(outcome).toMatchObject({ ticks: 3, ended: 'asleep' });
     });
 
+    it('ends after one tick when the room was asleep long enough before it looked (the watchdog)', async () => {
+      // Prepare: marked asleep 5 s before this run; arrivals are read once they are 1 s old and
+      // a join trusts a read of the mark for 1 s, so the first tick saw everything.
+      const { options, table, clock, start } = setup({ deadline: Number.POSITIVE_INFINITY });
+      table.asleep = true;
+      table.asleepAt = start - 5000;
+      const ticks: number[] = [];
+
+      // Act
+      const outcome = await runProcessorLoop({
+        ...options,
+        sleepAfterIdleMs: 60_000,
+        confirmSleepAfterMs: 2000,
+        tick: async () => {
+          ticks.push(clock.now() - start);
+          return { ...report(clock.now()), idleSince: start - 3_600_000 };
+        },
+      });
+
+      // Assess
+      expect(ticks).toEqual([0]);
+      expect(outcome).toMatchObject({ ticks: 1, ended: 'asleep' });
+      expect(table).toMatchObject({ asleep: true, asleepAt: start - 5000, expiresAt: 0 });
+    });
+
+    it('confirms with a second tick when the room went to sleep too shortly before it looked', async () => {
+      // Prepare: marked asleep 1.5 s before this run: a join may have logged its arrival after
+      // the first tick's horizon without waking anyone.
+      const { options, table, clock, start } = setup({ deadline: Number.POSITIVE_INFINITY });
+      table.asleep = true;
+      table.asleepAt = start - 1500;
+      const ticks: number[] = [];
+
+      // Act
+      const outcome = await runProcessorLoop({
+        ...options,
+        sleepAfterIdleMs: 60_000,
+        confirmSleepAfterMs: 2000,
+        tick: async () => {
+          ticks.push(clock.now() - start);
+          return { ...report(clock.now()), idleSince: start - 3_600_000 };
+        },
+      });
+
+      // Assess
+      expect(ticks).toEqual([0, 2000]);
+      expect(outcome).toMatchObject({ ticks: 2, ended: 'asleep' });
+    });
+
     it('stays awake, and says so, when the confirming tick finds a visitor', async () => {
       // Prepare: long idle; the first visitor arrives just as the processor marks itself asleep.
       const { options, table, clock, start } = setup({ deadline: 0 });
@@ -328,10 +381,10 @@ describe('processor loop', () => {
       const lease = table.leaseFor('me');
       const watched: Lease = {
         ...lease,
-        setAsleep: async (asleep) => {
+        setAsleep: async (asleep, now) => {
           marks.push(asleep);
           if (asleep) clock.advance(1);
-          await lease.setAsleep(asleep);
+          return lease.setAsleep(asleep, now);
         },
       };
 
@@ -374,10 +427,10 @@ describe('processor loop', () => {
       let failures = 2;
       const flaky: Lease = {
         ...lease,
-        setAsleep: async (asleep) => {
+        setAsleep: async (asleep, now) => {
           if (!asleep && failures-- > 0) throw new Error('throttled');
           if (asleep) clock.advance(1);
-          await lease.setAsleep(asleep);
+          return lease.setAsleep(asleep, now);
         },
       };
       const ticks: number[] = [];

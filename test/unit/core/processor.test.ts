@@ -204,7 +204,7 @@ describe('processor tick', () => {
     const [id] = await joinMany(h, 1);
     await h.tick();
 
-    // Act: the same arrival comes again (SQS at-least-once).
+    // Act: the same arrival comes again (read twice, or logged twice).
     await h.queue.enqueue({ sessionId: id as string, joinedAt: 0 });
     await joinMany(h, 1, 'late');
     await h.tick();
