@@ -2,6 +2,7 @@
  * The local runtime's settings, read once from the environment at start. A bad value stops the
  * start with a message that names the variable.
  */
+import { resolve } from 'node:path';
 import * as v from 'valibot';
 import { wholeNumberSetting as integer } from '../functions/env.ts';
 
@@ -17,8 +18,16 @@ export interface LocalConfig {
   upstream: string | null;
   /** The origin visitors use: the main site's origin in passes and redirects. */
   publicUrl: string;
-  /** PKCS#8 PEM file of the signing key; null keeps a fresh key in memory. */
+  /**
+   * PKCS#8 PEM file of the signing key; null: `signing-key.pem` in the data directory, or a
+   * fresh key in memory when the room keeps nothing on disk.
+   */
   keyFile: string | null;
+  /**
+   * Where the room keeps the line, the live settings and the key (`WR_DATA_DIR`, default
+   * `./data`); null: in memory only (`WR_DATA_DIR=:memory:`), lost when the process stops.
+   */
+  dataDir: string | null;
   roomId: string;
   /** Messages per second the processor may spend on position updates. */
   positionBudgetPerSecond: number;
@@ -100,6 +109,17 @@ function readOrigin(env: NodeJS.ProcessEnv, name: string): string | null {
   return result.output;
 }
 
+/** The value of `WR_DATA_DIR` that keeps the room in memory only. */
+export const IN_MEMORY = ':memory:';
+export const DEFAULT_DATA_DIR = 'data';
+
+function readDataDir(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.WR_DATA_DIR?.trim() || DEFAULT_DATA_DIR;
+  if (raw === IN_MEMORY) return null;
+  if (raw.includes('\0')) throw new ConfigError('WR_DATA_DIR', 'must be a directory path');
+  return resolve(raw);
+}
+
 /** Reads and validates every setting; throws {@link ConfigError} naming the first bad one. */
 export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   const port = read(env, 'PORT');
@@ -114,6 +134,7 @@ export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConf
     upstream: readOrigin(env, 'WR_UPSTREAM'),
     publicUrl: readOrigin(env, 'WR_PUBLIC_URL') ?? `http://localhost:${port}`,
     keyFile: env.WR_KEY_FILE?.trim() || null,
+    dataDir: readDataDir(env),
     roomId: read(env, 'WR_ROOM_ID'),
     positionBudgetPerSecond: read(env, 'WR_POSITION_BUDGET_PER_SECOND'),
   };

@@ -37,7 +37,9 @@ async function main(): Promise<void> {
     : await startLocalServer(settings, { clientDir, log });
   const runtime = aws
     ? `through the Lambda handlers, DynamoDB ${aws.dynamoEndpoint ?? '(embedded dynalite)'} and an SSM stand-in`
-    : 'in process';
+    : settings.dataDir
+      ? `in process, kept in ${settings.dataDir}`
+      : 'in process, in memory only: a restart forgets the line';
   const base = settings.publicUrl;
   const ws = `${base.replace(/^http/, 'ws')}${WS_PATH}`;
   process.stdout.write(
@@ -58,7 +60,7 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     await server.close();
-    process.exit(0);
+    process.exit(process.exitCode ?? 0);
   };
   process.on('SIGINT', shutdown);
   process.on('SIGTERM', shutdown);

@@ -9,7 +9,14 @@ import { MemoryConfigSource } from '../functions/adapters/local/memory-config.ts
 import { MemorySessionStore } from '../functions/adapters/local/memory-session-store.ts';
 import { createProcessLease } from '../functions/adapters/local/process-lease.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
-import type { Clock, Delivery, Notifier } from '../functions/core/ports.ts';
+import type {
+  ArrivalQueue,
+  Clock,
+  Delivery,
+  Notifier,
+  RoomConfig,
+  SessionStore,
+} from '../functions/core/ports.ts';
 import {
   DEFAULT_PROCESSOR_SETTINGS,
   forgetLine,
@@ -56,8 +63,8 @@ export interface LocalRoom {
   processor: ProcessorDeps;
   config: MemoryConfigSource;
   notifier: SocketNotifier;
-  store: MemorySessionStore;
-  queue: MemoryArrivalQueue;
+  store: SessionStore;
+  queue: ArrivalQueue;
   key: SigningKey;
   jwks: ReturnType<typeof jwksOf>;
   status(): Promise<RoomStatus>;
@@ -68,18 +75,29 @@ export interface LocalRoom {
   ): () => Promise<void>;
 }
 
+/** Where the room's state lives: in memory (the default here), or on disk (`durable-room.ts`). */
+export interface RoomData {
+  store: SessionStore;
+  queue: ArrivalQueue;
+  /** The live settings a previous process left (null: seed them from the environment). */
+  config: RoomConfig | null;
+}
+
 export function createLocalRoom(
   settings: LocalConfig,
   key: SigningKey,
   clock: Clock = systemClock,
   onError?: RouterDeps['onError'],
+  data: RoomData = {
+    store: new MemorySessionStore(),
+    queue: new MemoryArrivalQueue(clock),
+    config: null,
+  },
 ): LocalRoom {
-  const store = new MemorySessionStore();
-  const queue = new MemoryArrivalQueue(clock);
-  const config = new MemoryConfigSource({
-    enabled: settings.enabled,
-    admitPerMinute: settings.admitPerMinute,
-  });
+  const { store, queue } = data;
+  const config = new MemoryConfigSource(
+    data.config ?? { enabled: settings.enabled, admitPerMinute: settings.admitPerMinute },
+  );
   const notifier = new SocketNotifier();
   const signer = createSigner({
     key,

@@ -3,16 +3,23 @@
  * (`room.ts`): sockets answered by the route table in this process, the processor ticking here.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { openDurableRoom } from '../functions/adapters/local/durable-room.ts';
+import {
+  DataDirError,
+  openRoomFile,
+  type RoomFile,
+} from '../functions/adapters/local/room-file.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
 import type { Clock } from '../functions/core/ports.ts';
 import type { TickReport } from '../functions/core/processor.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from '../functions/core/protocol.ts';
 import { handleDisconnect, handleFrame } from '../functions/router.ts';
-import type { LocalConfig } from './config.ts';
+import { ConfigError, type LocalConfig } from './config.ts';
 import { type FrontOptions, type RoomBackend, startFront } from './front.ts';
 import { loadOrCreateKey } from './keys.ts';
-import { createLocalRoom, type LocalConnection, type LocalRoom } from './room.ts';
+import { createLocalRoom, type LocalConnection, type LocalRoom, type RoomData } from './room.ts';
 
 export { HEALTH_PATH, JWKS_PATH, UNGATED_PATHS, WS_PATH } from './front.ts';
 
@@ -38,16 +45,82 @@ export async function startLocalServer(
 ): Promise<LocalServer> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? (() => {});
-  const key = await loadOrCreateKey(settings.keyFile);
-  const room = createLocalRoom(settings, key, clock, (error, context) =>
-    log('error', 'handler failed', { ...context, error: String(error) }),
-  );
-  const { backend: _, ...front } = await startFront(
-    settings,
-    async () => inProcessBackend(room, clock, log, options.onTick),
-    options,
-  );
-  return { ...front, room };
+  const disk = settings.dataDir ? openDataDir(settings, clock, log) : null;
+  try {
+    const key = await loadOrCreateKey(
+      settings.keyFile ?? (disk ? join(disk.file.dir, KEY_FILE) : null),
+      settings.keyFile ? 'WR_KEY_FILE' : 'WR_DATA_DIR',
+    );
+    const room = createLocalRoom(
+      settings,
+      key,
+      clock,
+      (error, context) => log('error', 'handler failed', { ...context, error: String(error) }),
+      disk?.data,
+    );
+    const { backend: _, ...front } = await startFront(
+      settings,
+      async () => inProcessBackend(room, clock, log, options.onTick, disk?.file ?? null),
+      options,
+    );
+    return { ...front, room };
+  } catch (error) {
+    await disk?.file.close();
+    throw error;
+  }
+}
+
+/** The signing key's file in the data directory (unless `WR_KEY_FILE` names one). */
+export const KEY_FILE = 'signing-key.pem';
+
+/**
+ * Opens the room's data directory and what the previous process left there. A directory that
+ * cannot be used stops the start with a message naming `WR_DATA_DIR`; a failed write later
+ * stops the process (a restart takes up what was committed).
+ */
+function openDataDir(
+  settings: LocalConfig,
+  clock: Clock,
+  log: NonNullable<FrontOptions['log']>,
+): { file: RoomFile; data: RoomData } {
+  let file: RoomFile;
+  try {
+    file = openRoomFile(settings.dataDir as string, settings.roomId);
+  } catch (error) {
+    if (error instanceof DataDirError) throw new ConfigError('WR_DATA_DIR', error.message);
+    throw error;
+  }
+  const durable = openDurableRoom(file, clock);
+  const seeded = { enabled: settings.enabled, admitPerMinute: settings.admitPerMinute };
+  if (durable.config === null) {
+    file.journal.write(() => file.put('config', seeded));
+  } else if (
+    durable.config.enabled !== seeded.enabled ||
+    durable.config.admitPerMinute !== seeded.admitPerMinute
+  ) {
+    log('info', 'live settings kept from the data directory (npm run room changes them)', {
+      enabled: durable.config.enabled,
+      admitPerMinute: durable.config.admitPerMinute,
+    });
+  }
+  if (durable.restored.waiting + durable.restored.arriving > 0) {
+    log('info', 'line restored from the data directory', {
+      dir: file.dir,
+      ...durable.restored,
+    });
+  }
+  file.journal.onFailure = (error) => {
+    log(
+      'error',
+      `WR_DATA_DIR: ${file.dir}: ${error.message}; stopping (what was confirmed is kept)`,
+    );
+    process.exitCode = 1;
+    process.kill(process.pid, 'SIGTERM');
+  };
+  return {
+    file,
+    data: { store: durable.store, queue: durable.queue, config: durable.config },
+  };
 }
 
 function inProcessBackend(
@@ -55,7 +128,10 @@ function inProcessBackend(
   clock: Clock,
   log: NonNullable<FrontOptions['log']>,
   onTick: LocalServerOptions['onTick'],
+  file: RoomFile | null,
 ): RoomBackend {
+  /** Frame and disconnect work still running, awaited before the data directory closes. */
+  const inFlight = new Set<Promise<void>>();
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_PAYLOAD });
   let stopProcessor: (() => Promise<void>) | undefined;
 
@@ -94,6 +170,9 @@ function inProcessBackend(
       connection.busy = connection.busy
         .then(() => handleDisconnect(room.router, connectionId))
         .catch(logFailure('disconnect failed', connectionId));
+      const done = connection.busy;
+      inFlight.add(done);
+      void done.finally(() => inFlight.delete(done));
     });
     ws.on('error', () => ws.terminate());
   }
@@ -103,10 +182,15 @@ function inProcessBackend(
     isEnabled: () => room.config.current().enabled,
     status: () => room.status(),
     async changeConfig({ enabled, admitPerMinute }) {
-      room.config.set({
+      const config = room.config.set({
         ...(enabled === undefined ? {} : { enabled }),
         ...(admitPerMinute === undefined ? {} : { admitPerMinute }),
       });
+      // Kept as SSM keeps it on AWS: a restart comes back with the operator's settings.
+      if (file) {
+        file.journal.write(() => file.put('config', config));
+        await file.journal.settled();
+      }
     },
     handleUpgrade(req, socket, head) {
       wss.handleUpgrade(req, socket, head, (ws) => acceptSocket(ws));
@@ -120,6 +204,10 @@ function inProcessBackend(
       await stopProcessor?.();
       for (const ws of wss.clients) ws.terminate();
       wss.close();
+      // The sockets' disconnects are written before the data directory closes.
+      await new Promise((resolve) => setImmediate(resolve));
+      await Promise.all(inFlight);
+      await file?.close();
     },
   };
 }

@@ -53,6 +53,8 @@ function testSettings(port: number, env: Record<string, string>) {
     HOST: '127.0.0.1',
     PORT: String(port),
     WR_PUBLIC_URL: `http://127.0.0.1:${port}`,
+    // Tests that keep the room on disk name their own directory.
+    WR_DATA_DIR: ':memory:',
     ...env,
   });
 }

@@ -5,7 +5,14 @@
 import { MemoryArrivalQueue } from '../../functions/adapters/local/memory-arrival-queue.ts';
 import { MemoryConfigSource } from '../../functions/adapters/local/memory-config.ts';
 import { MemorySessionStore } from '../../functions/adapters/local/memory-session-store.ts';
-import type { Clock, Delivery, Notifier, RoomConfig } from '../../functions/core/ports.ts';
+import type {
+  ArrivalQueue,
+  Clock,
+  Delivery,
+  Notifier,
+  RoomConfig,
+  SessionStore,
+} from '../../functions/core/ports.ts';
 import {
   DEFAULT_PROCESSOR_SETTINGS,
   forgetLine,
@@ -69,13 +76,24 @@ export interface HarnessOptions {
   tickMs?: number;
   abandonAfterMs?: number;
   passTtlSeconds?: number;
+  /** The room's clock (a restarted room goes on from its predecessor's time). */
+  clock?: ManualClock;
+  /** Session ids are this and a counter (a restarted room must not reuse its predecessor's). */
+  idPrefix?: string;
 }
 
-export async function createHarness(options: HarnessOptions = {}) {
-  const clock = new ManualClock();
+/** The store and queue a harness runs on; the in-process ones unless a test brings others. */
+export type HarnessData = (clock: ManualClock) => { store: SessionStore; queue: ArrivalQueue };
+
+const inMemory: HarnessData = (clock) => ({
+  store: new MemorySessionStore(),
+  queue: new MemoryArrivalQueue(clock),
+});
+
+export async function createHarness(options: HarnessOptions = {}, data: HarnessData = inMemory) {
+  const clock = options.clock ?? new ManualClock();
   const key = await testKey();
-  const store = new MemorySessionStore();
-  const queue = new MemoryArrivalQueue(clock);
+  const { store, queue } = data(clock);
   const config = new MemoryConfigSource({ enabled: true, admitPerMinute: 60, ...options.config });
   const notifier = new RecordingNotifier();
   const signer = createSigner({
@@ -92,7 +110,7 @@ export async function createHarness(options: HarnessOptions = {}) {
     signer,
     clock,
     mainOrigin: MAIN_ORIGIN,
-    newId: () => `s${String(++ids).padStart(6, '0')}`,
+    newId: () => `${options.idPrefix ?? 's'}${String(++ids).padStart(6, '0')}`,
   };
   const tickMs = options.tickMs ?? 1000;
   const processor: ProcessorDeps = {

@@ -17,7 +17,15 @@ interface Entry {
   acked: boolean;
 }
 
+/** An arrival still queued, as a durable copy keeps it. */
+export interface QueuedArrival extends Arrival {
+  order: string;
+}
+
 export class MemoryArrivalQueue implements ArrivalQueue {
+  /** Told each arrival queued and each one acknowledged (a durable copy keeps them). */
+  onEnqueued: ((arrival: QueuedArrival) => void) | undefined;
+  onAcknowledged: ((orders: string[]) => void) | undefined;
   #entries: Entry[] = [];
   #head = 0;
   readonly #queued = new Set<string>();
@@ -33,13 +41,33 @@ export class MemoryArrivalQueue implements ArrivalQueue {
     if (this.#queued.has(arrival.sessionId)) return;
     this.#queued.add(arrival.sessionId);
     this.#sequence += 1n;
+    const order = this.#sequence.toString().padStart(ORDER_WIDTH, '0');
     this.#entries.push({
       arrival: { ...arrival },
-      order: this.#sequence.toString().padStart(ORDER_WIDTH, '0'),
+      order,
       receipt: '',
       invisibleUntil: 0,
       acked: false,
     });
+    this.onEnqueued?.({ ...arrival, order });
+  }
+
+  /**
+   * Takes the arrivals a previous process left queued, in order (an empty queue only), and
+   * goes on numbering after `lastOrder`, the highest order it ever gave (queued or numbered).
+   */
+  restore(queued: readonly QueuedArrival[], lastOrder: string | null): void {
+    if (this.#entries.length > 0) throw new Error('restore into an empty queue only');
+    const sorted = [...queued].sort((a, b) => (a.order < b.order ? -1 : 1));
+    for (const { order, ...arrival } of sorted) {
+      this.#queued.add(arrival.sessionId);
+      this.#entries.push({ arrival, order, receipt: '', invisibleUntil: 0, acked: false });
+    }
+    const highest = [lastOrder, sorted.at(-1)?.order]
+      .filter((o): o is string => !!o)
+      .sort()
+      .at(-1);
+    if (highest !== undefined && /^\d+$/.test(highest)) this.#sequence = BigInt(highest);
   }
 
   async receive(max: number): Promise<ReceivedArrival[]> {
@@ -59,12 +87,15 @@ export class MemoryArrivalQueue implements ArrivalQueue {
 
   async acknowledge(arrivals: readonly ReceivedArrival[]): Promise<void> {
     const receipts = new Set(arrivals.map((a) => a.receipt));
+    const acknowledged: string[] = [];
     for (let i = this.#head; i < this.#entries.length; i++) {
       const entry = this.#entries[i] as Entry;
       if (!receipts.has(entry.receipt)) continue;
       this.#queued.delete(entry.arrival.sessionId);
       entry.acked = true;
+      acknowledged.push(entry.order);
     }
+    if (acknowledged.length > 0) this.onAcknowledged?.(acknowledged);
     while (this.#entries[this.#head]?.acked) {
       this.#head += 1;
     }

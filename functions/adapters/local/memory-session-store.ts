@@ -29,6 +29,11 @@ class ForgetQueue {
     this.#entries.push({ id, at });
   }
 
+  /** Puts the entries in due order (after a restore, which pushes them in any order). */
+  sort(): void {
+    this.#entries.sort((a, b) => a.at - b.at);
+  }
+
   /** Removes and returns the ids due by `now` (entries are due in the order they were pushed). */
   *due(now: number): Generator<string> {
     while (this.#head < this.#entries.length && (this.#entries[this.#head]?.at as number) <= now) {
@@ -41,7 +46,17 @@ class ForgetQueue {
   }
 }
 
+/** What a store restored from disk starts from (see {@link MemorySessionStore.restore}). */
+export interface StoreSnapshot {
+  sessions: Session[];
+  roomState: RoomState | null;
+  /** Totals of sessions already forgotten are kept here. */
+  counts: RoomCounts | null;
+}
+
 export class MemorySessionStore implements SessionStore {
+  /** Told the ids of finished sessions it forgets (a durable copy forgets them too). */
+  onForget: ((sessionIds: string[]) => void) | undefined;
   readonly #sessions = new Map<string, Session>();
   readonly #connections = new Map<string, string>();
   /** Waiting sessions in sequence order; entries that left are skipped and compacted away. */
@@ -233,7 +248,52 @@ export class MemorySessionStore implements SessionStore {
     return this.#sessions.size;
   }
 
+  /**
+   * Takes the state a previous process left (an empty store only), `downMs` after it stopped.
+   * Its connections are gone: a session that still had one is disconnected at `now` (its abandon
+   * grace starts afresh, so a restart drops nobody); one already disconnected keeps the time it
+   * left, moved by `downMs`, since nobody could come back while the room was down. Returns the
+   * sessions changed that way.
+   */
+  restore(snapshot: StoreSnapshot, now: number, downMs = 0): Session[] {
+    if (this.#sessions.size > 0) throw new Error('restore into an empty store only');
+    const disconnected: Session[] = [];
+    for (const stored of snapshot.sessions) {
+      const session: Session = { ...stored };
+      const inLine = session.state === 'waiting' || session.state === 'arriving';
+      if (inLine && session.connectionId !== null && session.disconnectedAt === null) {
+        session.disconnectedAt = now;
+        session.connectionVersion += 1;
+        disconnected.push(session);
+      } else if (inLine && session.disconnectedAt !== null && downMs > 0) {
+        session.disconnectedAt = Math.min(now, session.disconnectedAt + downMs);
+        session.connectionVersion += 1;
+        disconnected.push(session);
+      }
+      this.#sessions.set(session.id, session);
+      if (session.state === 'waiting') this.#line.push(session);
+      if (session.state === 'admitted') {
+        if (!session.admissionNotified) this.#pendingNotices.add(session.id);
+        this.#forgetAdmitted.push(session.id, (session.pass?.expiresAt ?? 0) * 1000);
+      }
+      if (session.state === 'abandoned')
+        this.#forgetAbandoned.push(session.id, now + ABANDONED_MEMORY_MS);
+    }
+    this.#line.sort((a, b) => ((a.seq as string) < (b.seq as string) ? -1 : 1));
+    // Admitted ones are due in pass order; the forget queue expects them in that order.
+    this.#forgetAdmitted.sort();
+    const live = { waiting: 0, arriving: 0, admitted: 0, abandoned: 0 };
+    for (const session of this.#sessions.values()) live[session.state] += 1;
+    this.#counts.waiting = live.waiting;
+    this.#counts.arriving = live.arriving;
+    this.#counts.admitted = Math.max(live.admitted, snapshot.counts?.admitted ?? 0);
+    this.#counts.abandoned = Math.max(live.abandoned, snapshot.counts?.abandoned ?? 0);
+    if (snapshot.roomState) this.#roomState = structuredClone(snapshot.roomState);
+    return disconnected.map((session) => ({ ...session }));
+  }
+
   #forgetFinished(now: number): void {
+    const forgotten: string[] = [];
     for (const queue of [this.#forgetAdmitted, this.#forgetAbandoned]) {
       for (const id of queue.due(now)) {
         const session = this.#sessions.get(id);
@@ -243,8 +303,10 @@ export class MemorySessionStore implements SessionStore {
         if (session.connectionId && this.#connections.get(session.connectionId) === id) {
           this.#connections.delete(session.connectionId);
         }
+        forgotten.push(id);
       }
     }
+    if (forgotten.length > 0) this.onForget?.(forgotten);
   }
 
   #move(session: Session, state: Session['state']): void {

@@ -4,7 +4,7 @@
  * clients, so the real adapter code runs). If a behaviour differs between the two, it is a bug
  * in an adapter.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ArrivalQueue, RoomConfig, SessionStore } from '../../../functions/core/ports.ts';
 import type { ProcessorDeps, TickReport } from '../../../functions/core/processor.ts';
 import { runTick } from '../../../functions/core/processor.ts';
@@ -12,6 +12,7 @@ import type { ServerMessage } from '../../../functions/core/protocol.ts';
 import { verifierFor, verifyPass } from '../../../functions/core/tokens.ts';
 import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
 import { createAwsHarness } from '../../helpers/aws-harness.ts';
+import { createDurableHarness, removeDurableRooms } from '../../helpers/durable-harness.ts';
 import {
   createHarness,
   type HarnessOptions,
@@ -47,8 +48,13 @@ afterAll(async () => {
   await db.close();
 });
 
+afterEach(async () => {
+  await removeDurableRooms();
+});
+
 const rooms: [string, (options?: HarnessOptions) => Promise<Room>][] = [
   ['in-process adapters', (options) => createHarness(options)],
+  ['in-process adapters kept on disk', (options) => createDurableHarness(options)],
   ['AWS adapters', (options) => createAwsHarness(db, options)],
 ];
 

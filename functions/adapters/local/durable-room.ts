@@ -1,0 +1,226 @@
+/**
+ * The local runtime's store and arrival queue kept on disk ({@link RoomFile}): the in-process
+ * ones do the work (so a tick reads memory, as before), and every change is written through to
+ * the database in the same turn of the event loop. No call answers before the transaction
+ * holding its writes (and whatever it read) is committed, so what a visitor is told, `joined`
+ * or `admitted` or a position, is never lost by a crash: a restart reads it all back.
+ */
+import type {
+  Arrival,
+  ArrivalQueue,
+  ChangePage,
+  Clock,
+  IssuedPass,
+  ReceivedArrival,
+  RoomConfig,
+  RoomCounts,
+  RoomState,
+  SessionStore,
+} from '../../core/ports.ts';
+import type { Session } from '../../core/session.ts';
+import { MemoryArrivalQueue } from './memory-arrival-queue.ts';
+import { MemorySessionStore } from './memory-session-store.ts';
+import type { RoomFile } from './room-file.ts';
+
+export interface DurableRoom {
+  store: DurableSessionStore;
+  queue: DurableArrivalQueue;
+  /** The operator's live settings as last saved (null: never, in this directory). */
+  config: RoomConfig | null;
+  /** What the restart found: sessions in line and not yet numbered, and how long it was down. */
+  restored: { waiting: number; arriving: number; downMs: number };
+}
+
+/**
+ * The store and queue of the room in `file`, as the previous process left them. The room was
+ * down from its last tick (the token bucket's time) until now: that time does not count against
+ * a disconnected visitor's grace.
+ */
+export function openDurableRoom(file: RoomFile, clock: Clock): DurableRoom {
+  const contents = file.read();
+  const memory = new MemorySessionStore();
+  const now = clock.now();
+  const lastTick = contents.roomState?.refilledAt ?? now;
+  const downMs = Math.max(0, now - lastTick);
+  const disconnected = memory.restore(
+    { sessions: contents.sessions, roomState: contents.roomState, counts: contents.counts },
+    now,
+    downMs,
+  );
+  const arrivals = new MemoryArrivalQueue(clock);
+  arrivals.restore(contents.arrivals, contents.lastOrder);
+  if (disconnected.length > 0) file.journal.write(() => file.putSessions(disconnected));
+  const counts = contents.sessions.reduce(
+    (sum, session) => {
+      if (session.state === 'waiting') sum.waiting += 1;
+      if (session.state === 'arriving') sum.arriving += 1;
+      return sum;
+    },
+    { waiting: 0, arriving: 0 },
+  );
+  return {
+    store: new DurableSessionStore(memory, file),
+    queue: new DurableArrivalQueue(arrivals, file),
+    config: contents.config,
+    restored: { ...counts, downMs },
+  };
+}
+
+export class DurableSessionStore implements SessionStore {
+  readonly #memory: MemorySessionStore;
+  readonly #file: RoomFile;
+
+  constructor(memory: MemorySessionStore, file: RoomFile) {
+    this.#memory = memory;
+    this.#file = file;
+    memory.onForget = (ids) => file.journal.write(() => file.deleteSessions(ids));
+  }
+
+  /** The in-process store underneath (what the runtime's status and tests read). */
+  get memory(): MemorySessionStore {
+    return this.#memory;
+  }
+
+  /** Writes the sessions as they are now (and the totals when they moved), then waits. */
+  async #save(ids: readonly string[], countsChanged: boolean): Promise<void> {
+    const sessions: Session[] = [];
+    for (const id of ids) {
+      const session = await this.#memory.get(id);
+      if (session) sessions.push(session);
+    }
+    const counts = countsChanged ? await this.#memory.counts() : null;
+    this.#file.journal.write(() => {
+      this.#file.putSessions(sessions);
+      if (counts) this.#file.put('counts', counts);
+    });
+    await this.#file.journal.settled();
+  }
+
+  /** A read answers only once what it may have seen is committed. */
+  async #read<T>(value: T): Promise<T> {
+    await this.#file.journal.settled();
+    return value;
+  }
+
+  async create(session: Session, replacing?: string): Promise<void> {
+    await this.#memory.create(session, replacing);
+    await this.#save([session.id], true);
+  }
+
+  async get(sessionId: string): Promise<Session | undefined> {
+    return this.#read(await this.#memory.get(sessionId));
+  }
+
+  async sessionOfConnection(connectionId: string): Promise<string | undefined> {
+    return this.#read(await this.#memory.sessionOfConnection(connectionId));
+  }
+
+  async attachConnection(sessionId: string, connectionId: string): Promise<void> {
+    await this.#memory.attachConnection(sessionId, connectionId);
+    await this.#save([sessionId], false);
+  }
+
+  async detachConnection(connectionId: string, at: number): Promise<string | undefined> {
+    const sessionId = await this.#memory.detachConnection(connectionId, at);
+    if (sessionId) await this.#save([sessionId], false);
+    return sessionId;
+  }
+
+  async askForPosition(sessionId: string): Promise<void> {
+    await this.#memory.askForPosition(sessionId);
+    await this.#read(undefined);
+  }
+
+  async readChanges(cursor: string | null): Promise<ChangePage> {
+    return this.#read(await this.#memory.readChanges(cursor));
+  }
+
+  async numberArrivals(
+    arrivals: readonly Pick<ReceivedArrival, 'sessionId' | 'order'>[],
+  ): Promise<Session[]> {
+    const numbered = await this.#memory.numberArrivals(arrivals);
+    await this.#save(
+      numbered.map((session) => session.id),
+      numbered.length > 0,
+    );
+    return numbered;
+  }
+
+  async readLine(): Promise<Session[]> {
+    return this.#read(await this.#memory.readLine());
+  }
+
+  async admit(sessionId: string, pass: IssuedPass, at: number): Promise<boolean> {
+    const admitted = await this.#memory.admit(sessionId, pass, at);
+    if (admitted) await this.#save([sessionId], true);
+    return this.#read(admitted);
+  }
+
+  async abandon(sessionId: string, disconnectedAt: number, at: number): Promise<boolean> {
+    const abandoned = await this.#memory.abandon(sessionId, disconnectedAt, at);
+    if (abandoned) await this.#save([sessionId], true);
+    return this.#read(abandoned);
+  }
+
+  async pendingAdmissionNotices(limit: number): Promise<Session[]> {
+    return this.#read(await this.#memory.pendingAdmissionNotices(limit));
+  }
+
+  async markAdmissionNotified(sessionIds: readonly string[]): Promise<void> {
+    await this.#memory.markAdmissionNotified(sessionIds);
+    await this.#save(sessionIds, false);
+  }
+
+  async getRoomState(): Promise<RoomState> {
+    return this.#read(await this.#memory.getRoomState());
+  }
+
+  async putRoomState(state: RoomState): Promise<boolean> {
+    const saved = await this.#memory.putRoomState(state);
+    if (saved) {
+      this.#file.journal.write(() => this.#file.put('roomState', state));
+    }
+    return this.#read(saved);
+  }
+
+  async counts(): Promise<RoomCounts> {
+    return this.#read(await this.#memory.counts());
+  }
+}
+
+export class DurableArrivalQueue implements ArrivalQueue {
+  readonly #memory: MemoryArrivalQueue;
+  readonly #file: RoomFile;
+
+  constructor(memory: MemoryArrivalQueue, file: RoomFile) {
+    this.#memory = memory;
+    this.#file = file;
+    memory.onEnqueued = (arrival) =>
+      file.journal.write(() => {
+        file.putArrival(arrival);
+        file.put('lastOrder', arrival.order);
+      });
+    memory.onAcknowledged = (orders) => file.journal.write(() => file.deleteArrivals(orders));
+  }
+
+  /** Arrivals not yet acknowledged. */
+  get depth(): number {
+    return this.#memory.depth;
+  }
+
+  async enqueue(arrival: Arrival): Promise<void> {
+    await this.#memory.enqueue(arrival);
+    await this.#file.journal.settled();
+  }
+
+  async receive(max: number): Promise<ReceivedArrival[]> {
+    const received = await this.#memory.receive(max);
+    await this.#file.journal.settled();
+    return received;
+  }
+
+  async acknowledge(arrivals: readonly ReceivedArrival[]): Promise<void> {
+    await this.#memory.acknowledge(arrivals);
+    await this.#file.journal.settled();
+  }
+}
