@@ -1,6 +1,6 @@
 /**
  * The operator's admin endpoint behind `npm run room`: status, on/off and rate, live, on either
- * runtime. It answers only requests from loopback; the room's config changes apply at the next
+ * runtime, and a backup of the local runtime's data directory. It answers only requests from loopback; the room's config changes apply at the next
  * tick.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -43,6 +43,17 @@ export async function handleAdmin(
       : undefined;
   if (report && req.method === 'GET') {
     sendJson(res, 200, await report());
+    return;
+  }
+  if (route === 'backup' && req.method === 'POST') {
+    if (!room.backup) {
+      sendJson(res, 409, {
+        error:
+          'this room keeps nothing on disk to back up (WR_DATA_DIR=:memory:, or start:aws-local)',
+      });
+      return;
+    }
+    sendJson(res, 200, await room.backup());
     return;
   }
   if (route === 'config' && req.method === 'POST') {

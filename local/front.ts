@@ -67,6 +67,11 @@ export interface RoomBackend {
   status(): Promise<RoomStatus>;
   /** An operator's change; it applies from the next tick. */
   changeConfig(change: ConfigChange): Promise<void>;
+  /**
+   * Backs the room's data directory up while it runs (`npm run room -- backup`); absent when
+   * the room keeps nothing on disk.
+   */
+  backup?(): Promise<{ path: string; bytes: number }>;
   /** Extra loopback-only admin routes (`GET /__room/admin/<name>`), such as AWS usage. */
   adminReports?: Record<string, () => Promise<unknown>>;
   /** Takes over an upgrade request on {@link WS_PATH}. */

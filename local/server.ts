@@ -3,6 +3,7 @@
  * (`room.ts`): sockets answered by the route table in this process, the processor ticking here.
  */
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { openDurableRoom } from '../functions/adapters/local/durable-room.ts';
@@ -45,29 +46,30 @@ export async function startLocalServer(
 ): Promise<LocalServer> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? (() => {});
-  const disk = settings.dataDir ? openDataDir(settings, clock, log) : null;
-  try {
-    const key = await loadOrCreateKey(
-      settings.keyFile ?? (disk ? join(disk.file.dir, KEY_FILE) : null),
-      settings.keyFile ? 'WR_KEY_FILE' : 'WR_DATA_DIR',
-    );
-    const room = createLocalRoom(
-      settings,
-      key,
-      clock,
-      (error, context) => log('error', 'handler failed', { ...context, error: String(error) }),
-      disk?.data,
-    );
-    const { backend: _, ...front } = await startFront(
-      settings,
-      async () => inProcessBackend(room, clock, log, options.onTick, disk?.file ?? null),
-      options,
-    );
-    return { ...front, room };
-  } catch (error) {
-    await disk?.file.close();
-    throw error;
-  }
+  let room: LocalRoom | undefined;
+  // Opened once the port is taken: a port in use fails before anything is read or written.
+  const openBackend = async () => {
+    const disk = settings.dataDir ? openDataDir(settings, clock, log) : null;
+    try {
+      const key = await loadOrCreateKey(
+        settings.keyFile ?? (disk ? join(disk.file.dir, KEY_FILE) : null),
+        settings.keyFile ? 'WR_KEY_FILE' : 'WR_DATA_DIR',
+      );
+      room = createLocalRoom(
+        settings,
+        key,
+        clock,
+        (error, context) => log('error', 'handler failed', { ...context, error: String(error) }),
+        disk?.data,
+      );
+      return inProcessBackend(room, clock, log, options.onTick, disk?.file ?? null);
+    } catch (error) {
+      await disk?.file.close();
+      throw error;
+    }
+  };
+  const { backend: _, ...front } = await startFront(settings, openBackend, options);
+  return { ...front, room: room as LocalRoom };
 }
 
 /** The signing key's file in the data directory (unless `WR_KEY_FILE` names one). */
@@ -195,6 +197,20 @@ function inProcessBackend(
     handleUpgrade(req, socket, head) {
       wss.handleUpgrade(req, socket, head, (ws) => acceptSocket(ws));
     },
+    ...(file
+      ? {
+          async backup() {
+            // Inside the data directory, named by the time: nothing outside it is written.
+            const dir = join(file.dir, 'backups');
+            await mkdir(dir, { recursive: true, mode: 0o700 });
+            const path = join(
+              dir,
+              `room-${new Date(clock.now()).toISOString().replace(/[:.]/g, '-')}.db`,
+            );
+            return { path, bytes: await file.backup(path) };
+          },
+        }
+      : {}),
     start() {
       stopProcessor = room.startProcessor(onTick, (error) =>
         log('error', 'tick failed', { error: String(error) }),

@@ -20,6 +20,7 @@ Commands:
   on                  turn the room on (visitors queue)
   off                 turn the room off (everyone goes straight in)
   rate <perMinute>    set admissions per minute (a whole number, 0 pauses admission)
+  backup              copy the local room's data directory, live, to backups/ inside it
 
 Options:
   --url URL           the local waiting room (default http://127.0.0.1:$PORT, PORT default 8080)
@@ -38,6 +39,7 @@ export class UsageError extends Error {
 
 export type RoomCommand =
   | { kind: 'status' }
+  | { kind: 'backup' }
   | { kind: 'set'; change: { enabled?: boolean; admitPerMinute?: number } };
 
 /** Parses the command words; throws {@link UsageError} with what is wrong. */
@@ -53,6 +55,9 @@ export function parseRoomCommand(words: readonly string[]): RoomCommand {
     case 'off':
       if (value !== undefined) throw new UsageError(`${command} takes no value (got "${value}")`);
       return { kind: 'set', change: { enabled: command === 'on' } };
+    case 'backup':
+      if (value !== undefined) throw new UsageError(`backup takes no value (got "${value}")`);
+      return { kind: 'backup' };
     case 'rate': {
       if (value === undefined || !/^\d+$/.test(value) || Number(value) > 1_000_000) {
         throw new UsageError(
@@ -104,6 +109,11 @@ export async function runRoomCli(argv: string[], deps: RoomCliDeps = {}): Promis
     return 0;
   }
   const command = parseRoomCommand(positionals);
+  if (values.aws && command.kind === 'backup') {
+    throw new UsageError(
+      'backup is for the local room; the deployed table has DynamoDB point-in-time recovery',
+    );
+  }
   if (values.aws) {
     const prefix = values.prefix ?? process.env.WR_CONFIG_PREFIX ?? '/waiting-room/config/';
     if (!/^\/(?:[\w.-]+\/)*$/.test(prefix)) {
@@ -123,7 +133,11 @@ async function localRoom(
   err: (text: string) => void,
 ): Promise<number> {
   const base = url ?? `http://127.0.0.1:${process.env.PORT ?? '8080'}`;
-  const endpoint = command.kind === 'status' ? '/__room/admin/status' : '/__room/admin/config';
+  const endpoint = {
+    status: '/__room/admin/status',
+    set: '/__room/admin/config',
+    backup: '/__room/admin/backup',
+  }[command.kind];
   let response: Response;
   try {
     response = await fetch(new URL(endpoint, base), {
@@ -140,6 +154,11 @@ async function localRoom(
   if (!response.ok) {
     err(`The waiting room refused: ${body.error ?? response.statusText}\n`);
     return 1;
+  }
+  if (command.kind === 'backup') {
+    const backup = body as unknown as { path: string; bytes: number };
+    out(`Backed up to ${backup.path} (${backup.bytes} bytes)\n`);
+    return 0;
   }
   out(`${formatStatus(body)}\n`);
   return 0;

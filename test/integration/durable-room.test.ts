@@ -3,7 +3,7 @@
  * line, positions, passes, the bucket, arrivals not yet numbered, the disconnected visitors'
  * grace), and the data directories it refuses.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,7 @@ import {
   SCHEMA_VERSION,
 } from '../../functions/adapters/local/room-file.ts';
 import type { ServerMessage } from '../../functions/core/protocol.ts';
+import { runRoomCli } from '../../tools/room.ts';
 import {
   closeDurableRooms,
   createDurableHarness,
@@ -22,7 +23,9 @@ import {
   freshDataDir,
   removeDurableRooms,
 } from '../helpers/durable-harness.ts';
+import { startTestRoom } from '../helpers/local-room.ts';
 import { createHarness, joinedOf, ManualClock, ROOM_ID } from '../helpers/room-harness.ts';
+import { WsVisitor } from '../helpers/ws-visitor.ts';
 
 afterEach(async () => {
   await removeDurableRooms();
@@ -229,5 +232,60 @@ describe('a data directory the room cannot use', () => {
       abandoned: 0,
     });
     await file.close();
+  });
+});
+
+describe('npm start with a data directory', () => {
+  it('keeps the key, the live settings and the line across a restart, and backs itself up live', async () => {
+    // Prepare: a room on disk; the operator pauses admission; two visitors join.
+    const dir = freshDataDir();
+    const first = await startTestRoom({ WR_DATA_DIR: dir, WR_ADMIT_PER_MINUTE: '60' });
+    const out: string[] = [];
+    await runRoomCli(['rate', '0', '--url', first.url], { out: (t) => out.push(t) });
+    const a = await WsVisitor.connect(first.wsUrl);
+    a.send({ action: 'join' });
+    await a.next('joined');
+    const b = await WsVisitor.connect(first.wsUrl);
+    b.send({ action: 'join' });
+    await b.next('joined');
+    const jwksBefore = await (await fetch(`${first.url}/.well-known/jwks.json`)).json();
+
+    // Act: a live backup, then a restart with the environment asking for another rate.
+    const backupCode = await runRoomCli(['backup', '--url', first.url], {
+      out: (t) => out.push(t),
+    });
+    await a.close();
+    await b.close();
+    await first.close();
+    const second = await startTestRoom({ WR_DATA_DIR: dir, WR_ADMIT_PER_MINUTE: '600' });
+    const status = await (await fetch(`${second.url}/__room/admin/status`)).json();
+    const jwksAfter = await (await fetch(`${second.url}/.well-known/jwks.json`)).json();
+    await second.close();
+
+    // Assess
+    expect(backupCode).toBe(0);
+    const backupPath = /Backed up to (\S+) \(/.exec(out.join(''))?.[1] as string;
+    expect(backupPath.startsWith(join(dir, 'backups'))).toBe(true);
+    const backup = new Database(backupPath, { readonly: true });
+    const rows = backup.prepare('SELECT COUNT(*) AS n FROM sessions').get() as { n: number };
+    backup.close();
+    expect(rows.n).toBe(2);
+    expect(status).toMatchObject({ admitPerMinute: 0, waiting: 2 });
+    expect(jwksAfter).toEqual(jwksBefore);
+    expect(statSync(join(dir, 'signing-key.pem')).mode & 0o777).toBe(0o600);
+  });
+
+  it('refuses to back up a room kept in memory', async () => {
+    // Prepare
+    const room = await startTestRoom({ WR_DATA_DIR: ':memory:' });
+    const err: string[] = [];
+
+    // Act
+    const code = await runRoomCli(['backup', '--url', room.url], { err: (t) => err.push(t) });
+    await room.close();
+
+    // Assess
+    expect(code).toBe(1);
+    expect(err.join('')).toContain('keeps nothing on disk');
   });
 });

@@ -8,7 +8,10 @@
  * all traffic stays on 127.0.0.1.
  */
 import { type ChildProcess, fork, spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freeLoopbackPort } from './ports.ts';
 import type { ClientCommand, ClientReply } from './socket-clients.ts';
@@ -29,6 +32,8 @@ export interface FanoutFigures {
 
 export interface SocketResult {
   waiting: number;
+  /** Whether the room kept its state on disk (`WR_DATA_DIR`) rather than in memory only. */
+  onDisk: boolean;
   runtime: FanoutFigures;
   bare: FanoutFigures;
   ratio: number;
@@ -122,8 +127,9 @@ async function setRate(base: string, admitPerMinute: number): Promise<void> {
   });
 }
 
-async function benchRuntime(waiting: number, joinBurst: number) {
+async function benchRuntime(waiting: number, joinBurst: number, onDisk: boolean) {
   const port = await freeLoopbackPort();
+  const dataDir = onDisk ? await mkdtemp(join(tmpdir(), 'wr-bench-')) : null;
   const base = `http://127.0.0.1:${port}`;
   const server = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
     cwd: ROOT,
@@ -137,6 +143,7 @@ async function benchRuntime(waiting: number, joinBurst: number) {
       WR_TICK_MS: '1000',
       WR_ABANDON_AFTER_SECONDS: '3600',
       WR_POSITION_BUDGET_PER_SECOND: '1000000',
+      WR_DATA_DIR: dataDir ?? ':memory:',
     },
   });
   const pool = new ClientPool(Math.max(1, Math.ceil(waiting / SOCKETS_PER_CLIENT)));
@@ -178,7 +185,10 @@ async function benchRuntime(waiting: number, joinBurst: number) {
     };
   } finally {
     await pool.close().catch(() => {});
+    const exited = server.exitCode === null ? once(server, 'exit') : Promise.resolve();
     server.kill('SIGTERM');
+    await exited;
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -204,7 +214,7 @@ async function benchBare(waiting: number, messageBytes: number): Promise<FanoutF
 }
 
 /** Runs the socket benchmarks for one line length. */
-export async function benchSockets(waiting: number): Promise<SocketResult> {
+export async function benchSockets(waiting: number, onDisk = false): Promise<SocketResult> {
   // The size of the runtime's position message for a visitor in the middle of this line.
   const messageBytes = JSON.stringify({
     type: 'position',
@@ -214,10 +224,11 @@ export async function benchSockets(waiting: number): Promise<SocketResult> {
   }).length;
   // Stay under the server's 20,000 open files: the line plus the join burst.
   const joinBurst = Math.min(5000, 19_500 - waiting);
-  const runtime = await benchRuntime(waiting, joinBurst);
+  const runtime = await benchRuntime(waiting, joinBurst, onDisk);
   const bare = await benchBare(waiting, messageBytes);
   return {
     waiting,
+    onDisk,
     runtime: runtime.runtime,
     bare,
     ratio: runtime.runtime.messagesPerSecond / bare.messagesPerSecond,

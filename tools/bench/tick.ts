@@ -4,10 +4,21 @@
  * processor taking the lease over does, and the steady ticks after it, which keep the line in
  * memory.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDurableRoom } from '../../functions/adapters/local/durable-room.ts';
 import { MemoryArrivalQueue } from '../../functions/adapters/local/memory-arrival-queue.ts';
 import { MemoryConfigSource } from '../../functions/adapters/local/memory-config.ts';
 import { MemorySessionStore } from '../../functions/adapters/local/memory-session-store.ts';
-import type { Clock, Delivery, Notifier } from '../../functions/core/ports.ts';
+import { openRoomFile } from '../../functions/adapters/local/room-file.ts';
+import type {
+  ArrivalQueue,
+  Clock,
+  Delivery,
+  Notifier,
+  SessionStore,
+} from '../../functions/core/ports.ts';
 import { DEFAULT_PROCESSOR_SETTINGS, forgetLine, runTick } from '../../functions/core/processor.ts';
 import { newSession } from '../../functions/core/session.ts';
 import { createSigner, generateSigningKey } from '../../functions/core/tokens.ts';
@@ -15,6 +26,8 @@ import { type Stats, summarize } from './stats.ts';
 
 export interface TickResult {
   waiting: number;
+  /** Whether the store was the disk one (`WR_DATA_DIR`) rather than memory only. */
+  onDisk: boolean;
   tick: Stats;
   /** The first tick, reading the whole line (a takeover). */
   takeoverMs: number;
@@ -22,16 +35,27 @@ export interface TickResult {
   positionsSent: number;
 }
 
-/** Builds a room with `waiting` connected sessions and times the first tick and `runs` more. */
-export async function benchTick(waiting: number, runs = 5): Promise<TickResult> {
+/**
+ * Builds a room with `waiting` connected sessions and times the first tick and `runs` more;
+ * with `onDisk`, on the local runtime's disk store in a temporary data directory.
+ */
+export async function benchTick(waiting: number, runs = 5, onDisk = false): Promise<TickResult> {
   let time = Date.UTC(2026, 0, 1);
   const clock: Clock = { now: () => time };
-  const store = new MemorySessionStore();
-  const queue = new MemoryArrivalQueue(clock);
-  for (let i = 0; i < waiting; i++) {
-    const id = `s${i}`;
-    await store.create(newSession(id, `c${i}`, '/', time));
-    await queue.enqueue({ sessionId: id, joinedAt: time });
+  const dir = onDisk ? mkdtempSync(join(tmpdir(), 'wr-bench-')) : null;
+  const file = dir ? openRoomFile(dir, 'bench') : null;
+  const { store, queue }: { store: SessionStore; queue: ArrivalQueue } = file
+    ? openDurableRoom(file, clock)
+    : { store: new MemorySessionStore(), queue: new MemoryArrivalQueue(clock) };
+  // Joined a thousand at a time (one commit each on disk, as concurrent joins are).
+  for (let from = 0; from < waiting; from += 1000) {
+    const ids = Array.from({ length: Math.min(1000, waiting - from) }, (_, i) => `s${from + i}`);
+    await Promise.all(
+      ids.map(async (id, i) => {
+        await store.create(newSession(id, `c${from + i}`, '/', time));
+        await queue.enqueue({ sessionId: id, joinedAt: time });
+      }),
+    );
   }
   // Number everyone up front: the benchmark is the steady-state tick, not the first drain.
   for (
@@ -85,5 +109,13 @@ export async function benchTick(waiting: number, runs = 5): Promise<TickResult> 
       takeoverMs = performance.now() - started;
     }
   }
-  return { waiting, tick: summarize(tickTimes), takeoverMs, positionsSent: steadySent / runs };
+  await file?.close();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  return {
+    waiting,
+    onDisk,
+    tick: summarize(tickTimes),
+    takeoverMs,
+    positionsSent: steadySent / runs,
+  };
 }

@@ -122,6 +122,11 @@ export interface RoomFile {
   putArrival(arrival: QueuedArrival): void;
   deleteArrivals(orders: readonly string[]): void;
   put(key: Key, value: unknown): void;
+  /**
+   * Copies the database, as committed, to `destination` while the room runs (SQLite's online
+   * backup); resolves with its size in bytes.
+   */
+  backup(destination: string): Promise<number>;
   /** Commits what is pending and closes the database (and its lock). */
   close(): Promise<void>;
 }
@@ -233,6 +238,11 @@ function prepare(db: Database.Database, dir: string, roomId: string): RoomFile {
     },
     put: (key, value) => {
       putKv.run(key, JSON.stringify(value));
+    },
+    async backup(destination) {
+      await journal.settled();
+      const { totalPages } = await db.backup(destination);
+      return totalPages * (db.pragma('page_size', { simple: true }) as number);
     },
     async close() {
       await journal.settled().catch(() => {});

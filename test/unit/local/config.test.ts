@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, readLocalConfig } from '../../../local/config.ts';
 
@@ -17,7 +18,18 @@ describe('readLocalConfig', () => {
       upstream: null,
       publicUrl: 'http://localhost:8080',
       keyFile: null,
+      dataDir: resolve('data'),
     });
+  });
+
+  it('keeps the room in memory only when WR_DATA_DIR is :memory:, and resolves a directory otherwise', () => {
+    // Act
+    const inMemory = readLocalConfig({ WR_DATA_DIR: ':memory:' });
+    const relative = readLocalConfig({ WR_DATA_DIR: 'rooms/launch' });
+
+    // Assess
+    expect(inMemory.dataDir).toBeNull();
+    expect(relative.dataDir).toBe(resolve('rooms/launch'));
   });
 
   it('reads every variable', () => {

@@ -11,6 +11,7 @@ describe('npm run room', () => {
     [['off'], { kind: 'set', change: { enabled: false } }],
     [['rate', '120'], { kind: 'set', change: { admitPerMinute: 120 } }],
     [['rate', '0'], { kind: 'set', change: { admitPerMinute: 0 } }],
+    [['backup'], { kind: 'backup' }],
   ])('reads %j', (words, expected) => {
     expect(parseRoomCommand(words)).toEqual(expected);
   });
@@ -22,6 +23,7 @@ describe('npm run room', () => {
     [['rate', 'fast']],
     [['jump']],
     [['on', 'now']],
+    [['backup', '/etc/passwd']],
   ])('refuses %j with a usage error', (words) => {
     expect(() => parseRoomCommand(words)).toThrow(UsageError);
   });
