@@ -50,7 +50,7 @@ async function main(): Promise<void> {
       `  Waiting room   ${base}/waiting-room/`,
       `  WebSocket      ${ws}`,
       `  Public keys    ${base}${JWKS_PATH}`,
-      `  Operator       npm run room -- status | on | off | rate <admitPerMinute>`,
+      `  Operator       npm run room -- status | on | off | rate <admitPerMinute>${settings.dataDir && !aws ? ' | backup' : ''}`,
       ...(aws ? [`  AWS usage      ${base}/__room/admin/usage  (loopback only)`] : []),
       '',
     ].join('\n'),
