@@ -15,6 +15,7 @@ import {
   SCHEMA_VERSION,
 } from '../../functions/adapters/local/room-file.ts';
 import type { ServerMessage } from '../../functions/core/protocol.ts';
+import { newSession } from '../../functions/core/session.ts';
 import { runRoomCli } from '../../tools/room.ts';
 import {
   closeDurableRooms,
@@ -166,6 +167,36 @@ describe('the room kept on disk, restarted', () => {
 });
 
 describe('a data directory the room cannot use', () => {
+  it('stops saving at the first write the disk refuses, fails who waits, and keeps what was committed', async () => {
+    // Prepare: a database allowed only a few more pages (a full disk).
+    const dir = freshDataDir();
+    const file = openRoomFile(dir, ROOM_ID, { maxBytes: 64 * 1024 });
+    const room = openDurableRoom(file, new ManualClock());
+    const failures: Error[] = [];
+    file.journal.onFailure = (error) => failures.push(error);
+    await room.store.create(newSession('kept', 'c0', '/', 0));
+
+    // Act: sessions with large return paths until the disk is full.
+    let refused: unknown;
+    for (let i = 0; i < 200 && !refused; i++) {
+      await room.store
+        .create(newSession(`s${i}`, `c${i + 1}`, `/${'x'.repeat(2000)}`, 0))
+        .catch((error: unknown) => {
+          refused = error;
+        });
+    }
+    const later = room.store.create(newSession('later', 'c-later', '/', 0));
+
+    // Assess
+    expect(String(refused)).toMatch(/could not save to disk: .*full/);
+    expect(failures).toHaveLength(1);
+    await expect(later).rejects.toThrow(/could not save to disk/);
+    await file.close();
+    const reopened = openRoomFile(dir, ROOM_ID);
+    expect(reopened.read().sessions.map((s) => s.id)).toContain('kept');
+    await reopened.close();
+  });
+
   it('is refused, naming why: a file in the way', () => {
     // Prepare
     const dir = freshDataDir();

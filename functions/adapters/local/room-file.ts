@@ -73,12 +73,18 @@ export class Journal {
 
   write(statements: () => void): void {
     if (this.#failure) throw this.#failure;
-    if (!this.#open) {
-      this.#db.exec('BEGIN IMMEDIATE');
-      this.#open = true;
-      setImmediate(() => this.#commit());
+    try {
+      if (!this.#open) {
+        this.#db.exec('BEGIN IMMEDIATE');
+        this.#open = true;
+        setImmediate(() => this.#commit());
+      }
+      statements();
+    } catch (error) {
+      // The change is in memory but not on disk: nothing more may be answered.
+      this.#fail(error);
+      throw this.#failure;
     }
-    statements();
   }
 
   /** Resolves when everything written so far is committed. */
@@ -89,25 +95,36 @@ export class Journal {
   }
 
   #commit(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
+    if (this.#failure || !this.#open) return;
     try {
       this.#db.exec('COMMIT');
-      this.#open = false;
-      this.commits += 1;
     } catch (error) {
-      this.#open = false;
-      this.#failure = new Error(`could not save to disk: ${(error as Error).message}`);
+      this.#fail(error);
+      return;
+    }
+    this.#open = false;
+    this.commits += 1;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  /** Rolls the open transaction back, fails its waiters and every later write, says so once. */
+  #fail(error: unknown): void {
+    if (this.#failure) return;
+    this.#failure = new Error(`could not save to disk: ${(error as Error).message}`);
+    if (this.#open) {
       try {
         this.#db.exec('ROLLBACK');
       } catch {
         // Nothing left to roll back.
       }
-      for (const waiter of waiters) waiter.reject(this.#failure);
-      this.onFailure?.(this.#failure);
-      return;
     }
-    for (const waiter of waiters) waiter.resolve();
+    this.#open = false;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.reject(this.#failure);
+    this.onFailure?.(this.#failure);
   }
 }
 
@@ -136,7 +153,14 @@ export interface RoomFile {
  * directory cannot be created or written, holds another room, was written by a newer version,
  * or is in use by another process.
  */
-export function openRoomFile(dir: string, roomId: string): RoomFile {
+export function openRoomFile(
+  dir: string,
+  roomId: string,
+  options: {
+    /** A quota: the database refuses to grow past this many bytes, as a full disk does. */
+    maxBytes?: number;
+  } = {},
+): RoomFile {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (error) {
@@ -150,7 +174,12 @@ export function openRoomFile(dir: string, roomId: string): RoomFile {
     throw new DataDirError(dir, `cannot open ${DATABASE_FILE} (${(error as Error).message})`);
   }
   try {
-    return prepare(db, dir, roomId);
+    const file = prepare(db, dir, roomId);
+    if (options.maxBytes !== undefined) {
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      db.pragma(`max_page_count = ${Math.max(1, Math.floor(options.maxBytes / pageSize))}`);
+    }
+    return file;
   } catch (error) {
     db.close();
     if (error instanceof DataDirError) throw error;
