@@ -59,7 +59,6 @@ async function startRoom(env: Record<string, string>): Promise<RoomProcess> {
   const started = new RoomProcess(await roomPort(), dataDir, {
     WR_TICK_MS: '200',
     WR_ABANDON_AFTER_SECONDS: '600',
-    WR_SOURCE_LIMITS: 'off',
     ...env,
   });
   room = started;
