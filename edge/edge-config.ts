@@ -16,7 +16,14 @@
  */
 import type { JSONWebKeySet } from 'jose';
 import * as v from 'valibot';
-import { type GateConfig, isUngatedPath, nonEmpty, OriginSchema, parseGateConfig } from './gate.ts';
+import {
+  type GateConfig,
+  isUngatedPath,
+  nonEmpty,
+  OriginSchema,
+  PassTtlSchema,
+  parseGateConfig,
+} from './gate.ts';
 import { PublicJwksSchema } from './jwks-document.ts';
 
 /** Where the waiting-room page is when `gate.waitingRoomUrl` is not given. */
@@ -72,6 +79,8 @@ const EdgeGateSchema = v.object({
   ungatedPaths: v.array(v.pipe(v.string(), v.startsWith('/', 'must start with /'))),
   defaultEnabled: v.boolean(),
   flagTtlMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** The lifetime the room signs its passes with; a pass that claims a longer one is refused. */
+  passTtlSeconds: PassTtlSchema,
 });
 
 const SELF_READ_GATED =
@@ -174,7 +183,7 @@ export function parseEdgeConfig(raw: unknown): EdgeConfig {
  * is checked by `parseGateConfig`, which throws on a config that cannot work.
  */
 export function resolveForOrigin(config: EdgeConfig, origin: string): OriginConfig {
-  const { roomId, ungatedPaths, defaultEnabled, flagTtlMs } = config.gate;
+  const { roomId, ungatedPaths, defaultEnabled, flagTtlMs, passTtlSeconds } = config.gate;
   const waitingRoomUrl = config.gate.waitingRoomUrl ?? DEFAULT_WAITING_ROOM_PATH;
   return {
     gate: parseGateConfig({
@@ -184,6 +193,7 @@ export function resolveForOrigin(config: EdgeConfig, origin: string): OriginConf
       ungatedPaths,
       defaultEnabled,
       flagTtlMs,
+      passTtlSeconds,
     }),
     flagUrl: new URL(config.flagUrl, origin).href,
     jwksUrl: config.jwksUrl === undefined ? undefined : new URL(config.jwksUrl, origin).href,

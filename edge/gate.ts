@@ -4,6 +4,7 @@
  * ({@link ./node-gate.ts}). It does no I/O of its own: the caller reads the on/off flag and hands
  * in a pass verifier, so the rules below can be tested without a network or a clock.
  */
+import { decodeJwt } from 'jose';
 import * as v from 'valibot';
 import { mainSiteUrl, safeReturnPath } from '../functions/core/return-path.ts';
 import {
@@ -40,6 +41,20 @@ const AMBIGUOUS_PATH = /\\|\/\/|%2e|%2f|%5c|(^|\/)\.\.?(\/|;|$)/i;
 /** A non-empty string setting. */
 export const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
+/**
+ * The longest pass lifetime a gate config takes: a week, the most `WR_PASS_TTL_SECONDS` allows
+ * (the CDK app allows 20 minutes). A bound at all so that milliseconds given for seconds fail.
+ */
+export const MAX_PASS_TTL_SECONDS = 7 * 24 * 3600;
+
+/** The lifetime of the room's passes, in whole seconds. Shared with the edge config. */
+export const PassTtlSchema = v.pipe(
+  v.number(),
+  v.integer(),
+  v.minValue(1),
+  v.maxValue(MAX_PASS_TTL_SECONDS),
+);
+
 /** Exactly an origin: scheme, host and optional port. Shared with the edge config. */
 export const OriginSchema = v.pipe(
   v.string(),
@@ -66,6 +81,7 @@ export const GateConfigSchema = v.pipe(
     ungatedPaths: v.array(v.pipe(v.string(), v.startsWith('/', 'must start with /'))),
     defaultEnabled: v.boolean(),
     flagTtlMs: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    passTtlSeconds: PassTtlSchema,
   }),
   v.check(
     (c) => !waitingRoomIsGated(c),
@@ -91,6 +107,12 @@ export interface GateConfig {
   defaultEnabled: boolean;
   /** How long a flag read is trusted before the next one, in milliseconds. */
   flagTtlMs: number;
+  /**
+   * The lifetime of the room's passes, in seconds: the one the room signs them with
+   * (`WR_PASS_TTL_SECONDS` locally; on AWS the CDK setting `passTtlSeconds`, which both the
+   * functions and the baked edge config get). A pass whose `exp - iat` is longer is refused.
+   */
+  passTtlSeconds: number;
 }
 
 /** Validates a gate config; throws an Error naming the first bad field. */
@@ -274,22 +296,45 @@ export function isUngatedPath(path: string, prefixes: readonly string[]): boolea
 }
 
 /**
- * Builds the `verify` of a {@link GateContext}: {@link verifyPass} against the room's keys, its
- * id as `iss` and the main origin as `aud`, at time `now` (epoch seconds).
+ * Checks a pass as the gate takes it: everything the core's `verifyPass` checks (signature by a
+ * room key, `iss`, `aud`, `exp`, `nbf`, `iat` at most the allowed clock skew ahead, `kid`, `typ`;
+ * `iat` required), and a lifetime `exp - iat` of at most `passTtlSeconds`. The room signs every
+ * pass with `exp = iat + passTtlSeconds` from one reading of its clock, so a longer one did not
+ * come from the room as configured (a copy of its key, a signer set up wrong); taken, a pass
+ * signed for ten years would open the gate for ten years. No clock-skew slack here: two claims
+ * the same signer wrote differ by the same amount on every clock. Null for anything else.
  */
+export async function verifyGatePass(
+  keys: VerifyKeys,
+  token: string,
+  expected: { roomId: string; mainOrigin: string; passTtlSeconds: number; now: number },
+): Promise<VerifiedPass | null> {
+  const pass = await verifyPass(keys, token, expected);
+  if (!pass) return null;
+  try {
+    // The same bytes the signature was just checked over.
+    const { iat } = decodeJwt(token);
+    if (typeof iat !== 'number' || !Number.isFinite(iat)) return null;
+    return pass.expiresAt - iat <= expected.passTtlSeconds ? pass : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * The gate's pass check for one room: signature, `iss`, `aud` and `exp` by the core's
- * `verifyPass`, behind a bounded cache of passes already verified (see pass-cache.ts). Create it
+ * The gate's pass check for one room: {@link verifyGatePass} against the room's keys, its id as
+ * `iss`, the main origin as `aud` and its pass lifetime, behind a bounded cache of passes already
+ * verified (see pass-cache.ts; only passes that verified, lifetime included, are kept). Create it
  * once per process or container, not per request.
  */
 export function createPassCheck(
   keys: VerifyKeys,
-  config: Pick<GateConfig, 'roomId' | 'mainOrigin'>,
+  config: Pick<GateConfig, 'roomId' | 'mainOrigin' | 'passTtlSeconds'>,
   cacheSize = DEFAULT_PASS_CACHE_SIZE,
 ): PassCheck {
+  const { roomId, mainOrigin, passTtlSeconds } = config;
   return cachePassChecks(
-    (token, now) =>
-      verifyPass(keys, token, { roomId: config.roomId, mainOrigin: config.mainOrigin, now }),
+    (token, now) => verifyGatePass(keys, token, { roomId, mainOrigin, passTtlSeconds, now }),
     cacheSize,
   );
 }

@@ -3,7 +3,9 @@
  * and asset, and an ES256 signature check costs far more than a map lookup, so the gate keeps
  * what it verified, keyed by the whole token (any change to a token is a different key, checked
  * afresh) and honouring `exp` on every hit. Only successes are kept: a flood of bad tokens can
- * neither fill the cache with them nor make a good one fail.
+ * neither fill the cache with them nor make a good one fail, and a token the check refuses (the
+ * gate's refuses one that claims a longer life than the room's passes have) is never served
+ * from here.
  */
 import type { VerifiedPass } from '../functions/core/tokens.ts';
 

@@ -163,6 +163,7 @@ function serveFront(
       ungatedPaths: UNGATED_PATHS,
       defaultEnabled: true,
       flagTtlMs: 0,
+      passTtlSeconds: settings.passTtlSeconds,
     }),
     verifyKeys: verifierFor(backend.jwks as Parameters<typeof verifierFor>[0]),
     isEnabled: () => backend.isEnabled(),

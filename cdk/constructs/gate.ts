@@ -32,10 +32,13 @@ export interface GateProps {
 
 export class Gate extends Construct {
   readonly edgeFunction: cloudfront.experimental.EdgeFunction;
+  /** The config baked into the bundle, as validated. */
+  readonly config: EdgeConfig;
 
   constructor(scope: Construct, id: string, props: GateProps) {
     super(scope, id);
     const config = parseEdgeConfig(props.config);
+    this.config = config;
 
     this.edgeFunction = new cloudfront.experimental.EdgeFunction(this, 'ViewerRequest', {
       stackId: props.stackId,

@@ -95,6 +95,8 @@ export class WaitingRoomStack extends Stack {
       accessLogs,
     });
 
+    // The gate bakes settings.passTtlSeconds, the pass lifetime the functions sign with
+    // (runtimeSettings below): one setting, so what it enforces and what they sign cannot differ.
     this.gate = new Gate(this, 'Gate', {
       config: edgeConfigFor(settings),
       stackId: props.gateStackId,
@@ -285,7 +287,9 @@ export function processorFunctionName(stack: Stack): string {
  * custom domain's DNS points at the distribution. A visitor who comes in on that name waits
  * there, and the room then sends them on to the custom domain, the audience of its passes.
  */
-export function edgeConfigFor(settings: Pick<RoomSettings, 'roomId'>): EdgeConfig {
+export function edgeConfigFor(
+  settings: Pick<RoomSettings, 'roomId' | 'passTtlSeconds'>,
+): EdgeConfig {
   return {
     gate: {
       roomId: settings.roomId,
@@ -293,6 +297,9 @@ export function edgeConfigFor(settings: Pick<RoomSettings, 'roomId'>): EdgeConfi
       ungatedPaths: [...ROOM_PATHS.ungated],
       defaultEnabled: true,
       flagTtlMs: GATE_FLAG_TTL_MS,
+      // The lifetime the message and processor functions sign passes with (WR_PASS_TTL_SECONDS,
+      // from the same setting): a pass that claims a longer one is refused at the edge.
+      passTtlSeconds: settings.passTtlSeconds,
     },
     jwksUrl: ROOM_PATHS.jwks,
     flagUrl: ROOM_PATHS.flag,

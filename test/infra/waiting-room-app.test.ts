@@ -836,9 +836,19 @@ describe('gate', () => {
     expect(bundle).not.toMatch(/"[A-Za-z0-9_-]{43}"/);
   });
 
+  it('bakes the pass lifetime the message and processor functions sign with', () => {
+    // Prepare
+    const bundle = assetFiles('viewer-request.mjs')[0] as string;
+    const signed = ['Message', 'Processor'].map((name) => environmentOf(name)[Env.passTtlSeconds]);
+
+    // Assess: cdk.json's passTtlSeconds, in the bundle and in both functions.
+    expect(bundle).toMatch(/passTtlSeconds:1200[,}]/);
+    expect(signed).toEqual(['1200', '1200']);
+  });
+
   it('never gates the JWKS and the flag it reads from its own distribution', () => {
     // Prepare
-    const config = parseEdgeConfig(edgeConfigFor({ roomId: 'waiting-room' }));
+    const config = parseEdgeConfig(edgeConfigFor({ roomId: 'waiting-room', passTtlSeconds: 1200 }));
 
     // Assess
     for (const path of [ROOM_PATHS.jwks, ROOM_PATHS.flag, ROOM_PATHS.page]) {

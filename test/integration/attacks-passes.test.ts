@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRoom, type TestRoom } from '../helpers/local-room.ts';
 import { WsVisitor } from '../helpers/ws-visitor.ts';
 import {
+  baselinePass,
   foreignSigningKey,
   genuinePass,
   HOSTILE_PASS_NAMES,
@@ -19,13 +20,18 @@ import {
 } from '../unit/security/hostile-passes.ts';
 
 const ROOM_ID = 'waiting-room';
+/**
+ * The room's pass lifetime: not the default, so that the refusal of the lifetime cases shows the
+ * gate enforces `WR_PASS_TTL_SECONDS` as set (a pass 60 s longer would pass a gate set to 1200).
+ */
+const PASS_TTL_SECONDS = 900;
 /** Node's default limit on the request line plus headers; a longer request never reaches the gate. */
 const NODE_MAX_HEADER_BYTES = 16 * 1024;
 
 let room: TestRoom;
 
 beforeAll(async () => {
-  room = await startTestRoom({ WR_TICK_MS: '100' });
+  room = await startTestRoom({ WR_TICK_MS: '100', WR_PASS_TTL_SECONDS: String(PASS_TTL_SECONDS) });
 });
 
 /**
@@ -39,6 +45,7 @@ async function freshHostilePass(name: string): Promise<HostilePass> {
     roomId: ROOM_ID,
     mainOrigin: room.url,
     now: Math.floor(Date.now() / 1000),
+    passTtlSeconds: PASS_TTL_SECONDS,
   });
   return hostilePass(all, name);
 }
@@ -97,6 +104,21 @@ describe('the local runtime refuses every hostile pass over HTTP', () => {
       roomId: ROOM_ID,
       mainOrigin: room.url,
       now: Math.floor(Date.now() / 1000),
+      passTtlSeconds: PASS_TTL_SECONDS,
+    });
+
+    const response = await get('/tickets?show=evening', `wr_pass=${token}`);
+
+    expect(response.status).toBe(200);
+  });
+
+  it('serves the page for the claims every case starts from, so each is refused for its own change', async () => {
+    const token = await baselinePass({
+      key: room.room.key,
+      roomId: ROOM_ID,
+      mainOrigin: room.url,
+      now: Math.floor(Date.now() / 1000),
+      passTtlSeconds: PASS_TTL_SECONDS,
     });
 
     const response = await get('/tickets?show=evening', `wr_pass=${token}`);

@@ -62,6 +62,7 @@ export async function benchGate(
     ungatedPaths: ['/waiting-room/', '/ws', '/.well-known/'],
     defaultEnabled: true,
     flagTtlMs: 5000,
+    passTtlSeconds: 1200,
   });
   const now = Math.floor(Date.now() / 1000);
   const sign = (i: number) =>
@@ -70,7 +71,7 @@ export async function benchGate(
       mainOrigin: ORIGIN,
       sessionId: `s${i}`,
       issuedAt: now,
-      ttlSeconds: 1200,
+      ttlSeconds: config.passTtlSeconds,
       jti: `j${i}`,
     });
   const fresh = await Promise.all(Array.from({ length: firstSight }, (_, i) => sign(i)));

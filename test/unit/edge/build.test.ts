@@ -17,7 +17,7 @@ import type {
 import type { EdgeConfig } from '../../../edge/edge-config.ts';
 import { jwksOf, signPass } from '../../../functions/core/tokens.ts';
 import { viewerRequestEvent } from '../../helpers/cloudfront-events.ts';
-import { gateConfig, type RoomKeys, roomKeys } from './fixtures.ts';
+import { gateConfig, type RoomKeys, roomKeys, signedClaims } from './fixtures.ts';
 
 let room: RoomKeys;
 let outdir: string;
@@ -60,6 +60,14 @@ describe('buildViewerRequest', () => {
     );
     expect(built.bytes).toBeLessThan(EDGE_VIEWER_PACKAGE_LIMIT_BYTES);
     expect(built.gzipBytes).toBeLessThan(built.bytes);
+  });
+
+  it('refuses a config without the pass lifetime, before writing anything', async () => {
+    const { passTtlSeconds: _ttl, ...gate } = config.gate;
+
+    await expect(
+      buildViewerRequest({ config: { ...config, gate }, outdir: join(outdir, 'no-ttl') }),
+    ).rejects.toThrow(/at gate.passTtlSeconds/);
   });
 
   it('refuses a config whose flag URL is plain http to another machine', async () => {
@@ -109,6 +117,7 @@ const SAME_ORIGIN_CONFIG = {
     ungatedPaths: ['/waiting-room/', '/.well-known/', '/__room/'],
     defaultEnabled: true,
     flagTtlMs: 5000,
+    passTtlSeconds: 1200,
   },
   jwksUrl: '/.well-known/jwks.json',
   flagUrl: '/__room/flag.json',
@@ -212,6 +221,36 @@ describe('a bundle built with the same-origin config', () => {
     );
 
     expect(result).toMatchObject({ status: '302' });
+  });
+
+  it('sends a pass signed by the room key that outlasts the baked lifetime to the waiting room', async () => {
+    // Prepare: a minute longer than the 1200 s baked in, and a control of exactly 1200 s.
+    const now = Math.floor(Date.now() / 1000);
+    const lasting = (seconds: number) =>
+      signedClaims(room.key, {
+        iss: 'bundle-room',
+        aud: `https://${host}`,
+        sub: 'session-3',
+        jti: 'pass-3',
+        iat: now - 10,
+        exp: now - 10 + seconds,
+      });
+    const longLived = await lasting(SAME_ORIGIN_CONFIG.gate.passTtlSeconds + 60);
+    const exact = viewerRequestEvent({
+      host,
+      uri: '/sale',
+      cookies: [`wr_pass=${await lasting(SAME_ORIGIN_CONFIG.gate.passTtlSeconds)}`],
+    });
+
+    // Act
+    const refused = await handler(
+      viewerRequestEvent({ host, uri: '/sale', cookies: [`wr_pass=${longLived}`] }),
+    );
+    const taken = await handler(exact);
+
+    // Assess
+    expect(refused).toMatchObject({ status: '302' });
+    expect(taken).toBe(exact.Records[0]?.cf.request);
   });
 
   it('answers 400 to a request without a Host header', async () => {

@@ -13,7 +13,16 @@ import { type EdgeConfig, parseEdgeConfig } from '../../../edge/edge-config.ts';
 import { JWKS_RETRY_AFTER_ERROR_MS, JWKS_TTL_MS } from '../../../edge/key-set.ts';
 import { jwksOf } from '../../../functions/core/tokens.ts';
 import { viewerRequestEvent } from '../../helpers/cloudfront-events.ts';
-import { gateConfig, NOW, PASS_TTL_SECONDS, passFor, type RoomKeys, roomKeys } from './fixtures.ts';
+import {
+  gateConfig,
+  NOW,
+  PASS_TTL_SECONDS,
+  passClaims,
+  passFor,
+  type RoomKeys,
+  roomKeys,
+  signedClaims,
+} from './fixtures.ts';
 
 const SAME_ORIGIN = parseEdgeConfig({
   gate: {
@@ -21,6 +30,7 @@ const SAME_ORIGIN = parseEdgeConfig({
     ungatedPaths: ['/waiting-room/', '/.well-known/', '/__room/'],
     defaultEnabled: true,
     flagTtlMs: 5000,
+    passTtlSeconds: PASS_TTL_SECONDS,
   },
   jwksUrl: '/.well-known/jwks.json',
   flagUrl: '/__room/flag.json',
@@ -103,6 +113,47 @@ describe('createEdgeGateHandler with the same-origin config', () => {
     expect((result as CloudFrontResultResponse).headers?.['set-cookie']?.[0]?.value).toBe(
       `wr_pass=${shopPass}; Path=/; HttpOnly; SameSite=Lax; Max-Age=${PASS_TTL_SECONDS - 60}; Secure`,
     );
+  });
+
+  it('refuses a pass that lasts longer than the baked pass lifetime, cookie or query', async () => {
+    // Prepare: signed by the room key, a minute longer than the room's passes last.
+    const { handler } = harness();
+    const longLived = await signedClaims(
+      room.key,
+      passClaims(NOW - 60, NOW - 60 + PASS_TTL_SECONDS + 60),
+    );
+
+    // Act
+    const inCookie = await handler(
+      viewerRequestEvent({ uri: '/checkout', cookies: [`wr_pass=${longLived}`] }),
+    );
+    const inQuery = await handler(
+      viewerRequestEvent({ uri: '/checkout', querystring: `wr_pass=${longLived}` }),
+    );
+
+    // Assess
+    for (const result of [inCookie, inQuery]) {
+      expect(result).toMatchObject({ status: '302' });
+      expect(locationOf(result)).toBe('https://shop.example.com/waiting-room/?return=%2Fcheckout');
+      expect((result as CloudFrontResultResponse).headers?.['set-cookie']).toBeUndefined();
+    }
+  });
+
+  it('enforces the lifetime baked into its config for every origin it resolves', async () => {
+    const baked = parseEdgeConfig({
+      ...SAME_ORIGIN,
+      gate: { ...SAME_ORIGIN.gate, passTtlSeconds: 300 },
+    });
+    const { handler } = harness({ config: baked });
+    const fiveMinutes = await passFor(room.key, { ttlSeconds: 300 });
+
+    const refused = await handler(
+      viewerRequestEvent({ uri: '/checkout', cookies: [`wr_pass=${shopPass}`] }),
+    );
+    const taken = viewerRequestEvent({ uri: '/checkout', cookies: [`wr_pass=${fiveMinutes}`] });
+
+    expect(refused).toMatchObject({ status: '302' });
+    expect(await handler(taken)).toBe(taken.Records[0]?.cf.request);
   });
 
   it('treats each alias as an origin of its own: a pass is good only where it was issued for', async () => {

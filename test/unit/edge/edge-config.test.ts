@@ -15,7 +15,13 @@ const UNGATED = ['/waiting-room/', '/.well-known/', '/__room/'];
 /** The form the CDK app bakes: no origin, no key, everything a path on the main site. */
 function sameOrigin(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    gate: { roomId: 'spring-sale', ungatedPaths: UNGATED, defaultEnabled: true, flagTtlMs: 5000 },
+    gate: {
+      roomId: 'spring-sale',
+      ungatedPaths: UNGATED,
+      defaultEnabled: true,
+      flagTtlMs: 5000,
+      passTtlSeconds: 1200,
+    },
     jwksUrl: '/.well-known/jwks.json',
     flagUrl: '/__room/flag.json',
     ...overrides,
@@ -38,6 +44,7 @@ describe('parseEdgeConfig, same-origin form', () => {
         ungatedPaths: UNGATED,
         defaultEnabled: true,
         flagTtlMs: 5000,
+        passTtlSeconds: 1200,
       },
     });
 
@@ -62,6 +69,7 @@ describe('parseEdgeConfig, same-origin form', () => {
 
   it('is the form of the example config the repository runs with', () => {
     expect(bakedConfig).toMatchObject({ jwksUrl: '/.well-known/jwks.json' });
+    expect(bakedConfig.gate.passTtlSeconds).toBe(1200);
     expect(bakedConfig.gate.mainOrigin).toBeUndefined();
     expect(bakedConfig.jwks).toBeUndefined();
   });
@@ -79,6 +87,24 @@ describe('parseEdgeConfig, same-origin form', () => {
     );
   });
 
+  it('refuses a config without the pass lifetime (an older form), naming the field', () => {
+    const { passTtlSeconds: _ttl, ...gate } = sameOrigin().gate as Record<string, unknown>;
+
+    expect(() => parseEdgeConfig(sameOrigin({ gate }))).toThrow(
+      /invalid edge config at gate.passTtlSeconds/,
+    );
+  });
+
+  it('refuses a pass lifetime that is not a whole number of seconds up to a week', () => {
+    const gate = sameOrigin().gate as Record<string, unknown>;
+
+    for (const passTtlSeconds of [0, 1.5, 1_200_000, '1200']) {
+      expect(() => parseEdgeConfig(sameOrigin({ gate: { ...gate, passTtlSeconds } }))).toThrow(
+        /at gate.passTtlSeconds/,
+      );
+    }
+  });
+
   it('refuses a flag path that the gate itself would gate', () => {
     expect(() => parseEdgeConfig(sameOrigin({ flagUrl: '/flag.json' }))).toThrow(
       /at flagUrl: flagUrl is a path on the main site but not under gate.ungatedPaths/,
@@ -92,7 +118,12 @@ describe('parseEdgeConfig, same-origin form', () => {
   });
 
   it('refuses a waiting-room path that is gated, given or by default', () => {
-    const gate = { roomId: 'r', ungatedPaths: ['/.well-known/', '/__room/'], defaultEnabled: true };
+    const gate = {
+      roomId: 'r',
+      ungatedPaths: ['/.well-known/', '/__room/'],
+      defaultEnabled: true,
+      passTtlSeconds: 1200,
+    };
 
     expect(() => parseEdgeConfig(sameOrigin({ gate: { ...gate, flagTtlMs: 0 } }))).toThrow(
       /at gate.waitingRoomUrl: the waiting-room page is a path on the main site/,
@@ -174,6 +205,7 @@ describe('resolveForOrigin', () => {
         ungatedPaths: UNGATED,
         defaultEnabled: true,
         flagTtlMs: 5000,
+        passTtlSeconds: 1200,
       },
       flagUrl: 'https://d111.cloudfront.net/__room/flag.json',
       jwksUrl: 'https://d111.cloudfront.net/.well-known/jwks.json',

@@ -1,5 +1,6 @@
 /** Shared keys, passes and config for the gate tests. */
 
+import { type JWTPayload, SignJWT } from 'jose';
 import type { GateConfig } from '../../../edge/gate.ts';
 import {
   generateSigningKey,
@@ -27,6 +28,7 @@ export function gateConfig(overrides: Partial<GateConfig> = {}): GateConfig {
     ungatedPaths: ['/waiting-room/', '/ws', '/.well-known/', '/__room/'],
     defaultEnabled: true,
     flagTtlMs: 5000,
+    passTtlSeconds: PASS_TTL_SECONDS,
     ...overrides,
   };
 }
@@ -55,6 +57,28 @@ export function passFor(key: SigningKey, overrides: Partial<PassClaims> = {}): P
     jti: 'pass-1',
     ...overrides,
   });
+}
+
+/**
+ * A token with a pass's header and exactly `claims` (none added), signed by `key`: for passes
+ * the room never issues, such as one that lasts longer than its pass lifetime.
+ */
+export function signedClaims(key: SigningKey, claims: JWTPayload): Promise<string> {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'ES256', typ: 'JWT', kid: key.kid })
+    .sign(key.privateKey);
+}
+
+/** The claims of a pass of this room and main site issued at `iat` and expiring at `exp`. */
+export function passClaims(iat: number | undefined, exp: number): JWTPayload {
+  return {
+    iss: ROOM_ID,
+    aud: MAIN_ORIGIN,
+    sub: 'session-1',
+    jti: 'pass-1',
+    ...(iat === undefined ? {} : { iat }),
+    exp,
+  };
 }
 
 /** A resume ticket of this room: signed by the same key, yet not a pass. */

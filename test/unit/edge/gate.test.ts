@@ -7,17 +7,23 @@ import {
   type GateContext,
   type GateRequest,
   MAX_PASS_CANDIDATES,
+  MAX_PASS_TTL_SECONDS,
   parseGateConfig,
+  verifyGatePass,
 } from '../../../edge/gate.ts';
 import {
   gateConfig,
   MAIN_ORIGIN,
   NOW,
   PASS_TTL_SECONDS,
+  passClaims,
   passFor,
+  ROOM_ID,
   type RoomKeys,
   roomKeys,
+  signedClaims,
   ticketFor,
+  WAITING_ROOM_URL,
 } from './fixtures.ts';
 
 let room: RoomKeys;
@@ -469,6 +475,141 @@ describe('hostile headers', () => {
   });
 });
 
+describe('the pass lifetime: exp - iat at most the configured passTtlSeconds', () => {
+  /** Issued a minute ago, as `passFor` issues, lasting `seconds`. */
+  const lasting = (seconds: number) =>
+    signedClaims(room.key, passClaims(NOW - 60, NOW - 60 + seconds));
+  const verify = (token: string, passTtlSeconds = PASS_TTL_SECONDS) =>
+    verifyGatePass(room.keys, token, {
+      roomId: ROOM_ID,
+      mainOrigin: MAIN_ORIGIN,
+      passTtlSeconds,
+      now: NOW,
+    });
+  const toWaitingRoom = `${WAITING_ROOM_URL}?return=%2Fcheckout`;
+
+  it('takes a pass signed by the room key that lasts exactly the lifetime', async () => {
+    // Prepare
+    const token = await lasting(PASS_TTL_SECONDS);
+
+    // Act
+    const verified = await verify(token);
+    const decision = await decideGate(request('/checkout', '', `wr_pass=${token}`), context());
+
+    // Assess
+    expect(verified).toEqual({
+      sessionId: 'session-1',
+      expiresAt: NOW - 60 + PASS_TTL_SECONDS,
+      jti: 'pass-1',
+    });
+    expect(decision).toEqual({ kind: 'pass' });
+  });
+
+  it('refuses a pass signed by the room key that lasts the lifetime plus a minute', async () => {
+    // Prepare
+    const token = await lasting(PASS_TTL_SECONDS + 60);
+
+    // Act
+    const verified = await verify(token);
+    const inCookie = await decideGate(request('/checkout', '', `wr_pass=${token}`), context());
+    const inQuery = await decideGate(request('/checkout', `wr_pass=${token}`), context());
+    const posted = await decideGate(
+      request('/checkout', '', `wr_pass=${token}`, 'POST'),
+      context(),
+    );
+
+    // Assess: the same answers as any invalid pass.
+    expect(verified).toBeNull();
+    expect(inCookie).toEqual({
+      kind: 'redirect',
+      status: 302,
+      location: toWaitingRoom,
+      headers: { 'Cache-Control': 'no-store' },
+    });
+    expect(inQuery).toEqual({
+      kind: 'redirect',
+      status: 302,
+      location: toWaitingRoom,
+      headers: { 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' },
+    });
+    expect(posted).toMatchObject({ kind: 'deny', status: 503 });
+  });
+
+  it('refuses a pass one second longer than the lifetime: no slack', async () => {
+    const token = await lasting(PASS_TTL_SECONDS + 1);
+
+    expect(await verify(token)).toBeNull();
+  });
+
+  it('refuses a pass signed by the room key that lasts ten years', async () => {
+    const token = await lasting(10 * 365 * 86400);
+
+    const decision = await decideGate(request('/checkout', '', `wr_pass=${token}`), context());
+
+    expect(await verify(token)).toBeNull();
+    expect(decision).toMatchObject({ kind: 'redirect', location: toWaitingRoom });
+  });
+
+  it('refuses a pass without iat, even one that expires within the lifetime', async () => {
+    const token = await signedClaims(room.key, passClaims(undefined, NOW + 60));
+
+    const decision = await decideGate(request('/checkout', '', `wr_pass=${token}`), context());
+
+    expect(await verify(token)).toBeNull();
+    expect(decision).toMatchObject({ kind: 'redirect', location: toWaitingRoom });
+  });
+
+  it('refuses a pass whose iat is not a number', async () => {
+    const token = await signedClaims(room.key, {
+      ...passClaims(undefined, NOW + 60),
+      iat: String(NOW - 60) as unknown as number,
+    });
+
+    expect(await verify(token)).toBeNull();
+  });
+
+  it('holds to the lifetime of its config, not a fixed one', async () => {
+    // Prepare: a gate set to 5 minutes; a pass of the usual 20.
+    const config = gateConfig({ passTtlSeconds: 300 });
+    const twentyMinutes = await passFor(room.key);
+    const fiveMinutes = await lasting(300);
+
+    // Act
+    const refused = await decideGate(
+      request('/checkout', '', `wr_pass=${twentyMinutes}`),
+      context({}, config),
+    );
+    const taken = await decideGate(
+      request('/checkout', '', `wr_pass=${fiveMinutes}`),
+      context({}, config),
+    );
+
+    // Assess
+    expect(await verify(twentyMinutes, 300)).toBeNull();
+    expect(refused.kind).toBe('redirect');
+    expect(taken.kind).toBe('pass');
+  });
+
+  it('keeps a long-lived pass out of the cache of verified passes, on every sight', async () => {
+    // Prepare: one pass check for the life of the process, as the runtimes make it.
+    const check = createPassCheck(room.keys, gateConfig());
+    const longLived = await lasting(10 * 365 * 86400);
+    const genuine = await lasting(PASS_TTL_SECONDS);
+
+    // Act: the genuine pass is seen (and cached) in between; later sights come at other times.
+    const sights: unknown[] = [];
+    const genuineSights: unknown[] = [];
+    for (const now of [NOW, NOW + 1, NOW + 60, NOW + 600]) {
+      sights.push(await check(longLived, now));
+      genuineSights.push((await check(genuine, now))?.sessionId);
+    }
+
+    // Assess
+    expect(sights).toEqual([null, null, null, null]);
+    expect(genuineSights).toEqual(['session-1', 'session-1', 'session-1', 'session-1']);
+  });
+});
+
 describe('parseGateConfig', () => {
   it('accepts a complete config', () => {
     const config = gateConfig();
@@ -491,5 +632,28 @@ describe('parseGateConfig', () => {
     });
 
     expect(() => parseGateConfig(config)).toThrow(/loop/);
+  });
+
+  it('refuses a config without the pass lifetime, naming the field', () => {
+    const { passTtlSeconds: _ttl, ...withoutTtl } = gateConfig();
+
+    expect(() => parseGateConfig(withoutTtl)).toThrow(/invalid gate config at passTtlSeconds/);
+  });
+
+  it.each([
+    ['zero', 0],
+    ['negative', -1200],
+    ['a fraction', 1200.5],
+    ['over a week (milliseconds given for seconds)', 1_200_000],
+    ['a string', '1200'],
+  ])('refuses a pass lifetime that is %s', (_name, passTtlSeconds) => {
+    expect(() => parseGateConfig({ ...gateConfig(), passTtlSeconds })).toThrow(/passTtlSeconds/);
+  });
+
+  it('takes a pass lifetime from one second to a week', () => {
+    expect(parseGateConfig(gateConfig({ passTtlSeconds: 1 })).passTtlSeconds).toBe(1);
+    expect(
+      parseGateConfig(gateConfig({ passTtlSeconds: MAX_PASS_TTL_SECONDS })).passTtlSeconds,
+    ).toBe(MAX_PASS_TTL_SECONDS);
   });
 });

@@ -21,6 +21,8 @@ export interface PassTarget {
   mainOrigin: string;
   /** The gate's "now", epoch seconds. */
   now: number;
+  /** The lifetime of the room's passes (`WR_PASS_TTL_SECONDS`) the gate is configured with. */
+  passTtlSeconds: number;
 }
 
 export interface HostilePass {
@@ -44,7 +46,7 @@ export function genuinePass(t: PassTarget, sessionId = 'genuine-visitor'): Promi
     mainOrigin: t.mainOrigin,
     sessionId,
     issuedAt: t.now - 10,
-    ttlSeconds: 1200,
+    ttlSeconds: t.passTtlSeconds,
     jti: 'genuine-jti',
   });
 }
@@ -84,6 +86,9 @@ interface BuildContext extends PassTarget {
 
 const padded = (c: BuildContext, bytes: number) => ({ ...c.claims, pad: 'x'.repeat(bytes) });
 
+/** The latest `exp` the gate takes for the base claims: `iat` plus the pass lifetime. */
+const lifetimeEnd = (c: BuildContext) => (c.claims.iat ?? c.now) + c.passTtlSeconds;
+
 /** The cases, in a fixed order; names are known before any key exists (for `it.each`). */
 const CASES: readonly { name: string; build: (c: BuildContext) => string | Promise<string> }[] = [
   { name: 'signed by another key', build: (c) => signWith(c.other, c.claims) },
@@ -110,11 +115,12 @@ const CASES: readonly { name: string; build: (c: BuildContext) => string | Promi
   },
   {
     name: 'expired a second ago',
-    build: (c) => signWith(c.key, { ...c.claims, iat: c.now - 1201, exp: c.now - 1 }),
+    build: (c) =>
+      signWith(c.key, { ...c.claims, iat: c.now - 1 - c.passTtlSeconds, exp: c.now - 1 }),
   },
   {
     name: 'expiring this very second',
-    build: (c) => signWith(c.key, { ...c.claims, iat: c.now - 1200, exp: c.now }),
+    build: (c) => signWith(c.key, { ...c.claims, iat: c.now - c.passTtlSeconds, exp: c.now }),
   },
   {
     name: 'not valid before an hour from now (nbf)',
@@ -122,7 +128,8 @@ const CASES: readonly { name: string; build: (c: BuildContext) => string | Promi
   },
   {
     name: 'issued an hour from now (iat in the future)',
-    build: (c) => signWith(c.key, { ...c.claims, iat: c.now + 3600, exp: c.now + 3600 + 1200 }),
+    build: (c) =>
+      signWith(c.key, { ...c.claims, iat: c.now + 3600, exp: c.now + 3600 + c.passTtlSeconds }),
   },
   {
     // Two seconds, not one: a check against a real clock may fall in the next second.
@@ -164,6 +171,21 @@ const CASES: readonly { name: string; build: (c: BuildContext) => string | Promi
     },
   },
   {
+    name: 'without iat (its lifetime cannot be told)',
+    build: (c) => {
+      const { iat: _iat, ...undated } = c.claims;
+      return signWith(c.key, undated);
+    },
+  },
+  {
+    name: 'lasting a minute longer than the pass lifetime (exp - iat)',
+    build: (c) => signWith(c.key, { ...c.claims, exp: lifetimeEnd(c) + 60 }),
+  },
+  {
+    name: 'lasting ten years, signed by the room key',
+    build: (c) => signWith(c.key, { ...c.claims, exp: lifetimeEnd(c) + 10 * 365 * 86400 }),
+  },
+  {
     name: 'a genuine pass with its payload tampered (another session)',
     build: (c) => withPayload(c.genuine, (claims) => ({ ...claims, sub: 'attacker' })),
   },
@@ -201,14 +223,7 @@ export async function hostilePasses(t: PassTarget): Promise<HostilePass[]> {
   const context: BuildContext = {
     ...t,
     other: await foreignSigningKey(),
-    claims: {
-      iss: t.roomId,
-      aud: t.mainOrigin,
-      sub: 'attacker',
-      iat: t.now - 10,
-      exp: t.now + 1200,
-      jti: 'attacker-jti',
-    },
+    claims: baseClaims(t),
     genuine: await genuinePass(t),
     publicPem: createPublicKey({ key: t.key.publicJwk, format: 'jwk' })
       .export({ type: 'spki', format: 'pem' })
@@ -220,6 +235,29 @@ export async function hostilePasses(t: PassTarget): Promise<HostilePass[]> {
       return { name, token, size: Buffer.byteLength(token) };
     }),
   );
+}
+
+/**
+ * The claims every case starts from: a pass the room could have issued ten seconds ago, lasting
+ * exactly the pass lifetime. Each case changes one thing in them (or in how they are signed).
+ */
+function baseClaims(t: PassTarget): JWTPayload {
+  return {
+    iss: t.roomId,
+    aud: t.mainOrigin,
+    sub: 'attacker',
+    iat: t.now - 10,
+    exp: t.now - 10 + t.passTtlSeconds,
+    jti: 'attacker-jti',
+  };
+}
+
+/**
+ * The base claims signed by the room key as the cases sign them: the control that shows each
+ * case is refused for its own change, not for something all of them share.
+ */
+export function baselinePass(t: PassTarget): Promise<string> {
+  return signWith(t.key, baseClaims(t));
 }
 
 /** The hostile pass of that name, from a list {@link hostilePasses} built. */

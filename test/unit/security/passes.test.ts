@@ -1,12 +1,18 @@
 /**
  * Every hostile token of hostile-passes.ts against the gate's pure decision and against the
- * CloudFront adapter, in the cookie and in the query; plus the clock-skew rule for `iat`.
+ * CloudFront adapter, in the cookie and in the query; plus the clock-skew rule for `iat` and the
+ * pass lifetime rule for `exp - iat`.
  */
 import { SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createViewerRequestHandler } from '../../../edge/cloudfront.ts';
 import type { CloudFrontResultResponse } from '../../../edge/cloudfront-types.ts';
-import { createPassCheck, decideGate, type GateContext } from '../../../edge/gate.ts';
+import {
+  createPassCheck,
+  decideGate,
+  type GateContext,
+  verifyGatePass,
+} from '../../../edge/gate.ts';
 import {
   jwksOf,
   MAX_CLOCK_SKEW_SECONDS,
@@ -18,11 +24,13 @@ import {
   gateConfig,
   MAIN_ORIGIN,
   NOW,
+  PASS_TTL_SECONDS,
   ROOM_ID,
   type RoomKeys,
   roomKeys,
 } from '../edge/fixtures.ts';
 import {
+  baselinePass,
   genuinePass,
   HOSTILE_PASS_NAMES,
   type HostilePass,
@@ -37,7 +45,13 @@ let hostile: HostilePass[];
 
 beforeAll(async () => {
   room = await roomKeys();
-  target = { key: room.key, roomId: ROOM_ID, mainOrigin: MAIN_ORIGIN, now: NOW };
+  target = {
+    key: room.key,
+    roomId: ROOM_ID,
+    mainOrigin: MAIN_ORIGIN,
+    now: NOW,
+    passTtlSeconds: PASS_TTL_SECONDS,
+  };
   hostile = await hostilePasses(target);
 });
 
@@ -115,18 +129,33 @@ describe('decideGate refuses every hostile pass', () => {
     expect(decision.kind, name).toBe('deny');
   });
 
-  it.each(cases)('%s: does not verify as a pass at all', async (name) => {
-    const verified = await verifyPass(verifierFor(jwksOf([room.key])), pick(name).token, {
-      roomId: ROOM_ID,
-      mainOrigin: MAIN_ORIGIN,
-      now: NOW,
-    });
+  it.each(cases)(
+    "%s: does not verify as a pass at all (the gate's verifyGatePass)",
+    async (name) => {
+      const verified = await verifyGatePass(verifierFor(jwksOf([room.key])), pick(name).token, {
+        roomId: ROOM_ID,
+        mainOrigin: MAIN_ORIGIN,
+        passTtlSeconds: PASS_TTL_SECONDS,
+        now: NOW,
+      });
 
-    expect(verified, name).toBeNull();
-  });
+      expect(verified, name).toBeNull();
+    },
+  );
 
   it('lets the genuine pass built the same way through, so the cases above can fail', async () => {
     const token = await genuinePass(target);
+
+    const decision = await decideGate(
+      { method: 'GET', path: '/checkout', query: '', cookieHeader: `wr_pass=${token}` },
+      gateContext(),
+    );
+
+    expect(decision.kind).toBe('pass');
+  });
+
+  it('lets the claims every case starts from through, so each is refused for its own change', async () => {
+    const token = await baselinePass(target);
 
     const decision = await decideGate(
       { method: 'GET', path: '/checkout', query: '', cookieHeader: `wr_pass=${token}` },
