@@ -1,10 +1,12 @@
 /**
  * The operator's admin endpoint behind `npm run room`: status, on/off and rate, live, on either
- * runtime, and a backup of the local runtime's data directory. It answers only requests from loopback; the room's config changes apply at the next
- * tick.
+ * runtime, and a backup of the local runtime's data directory. It answers only requests from
+ * loopback that carry the room's secret (`admin-secret.ts`) and come from no web page; the
+ * room's config changes apply at the next tick.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
+import type { AdminSecret } from './admin-secret.ts';
 import type { RoomBackend } from './front.ts';
 import { BodyTooLargeError, isLoopback, readBody, sendJson } from './http-util.ts';
 
@@ -22,14 +24,56 @@ const ConfigChangeSchema = v.pipe(
 
 export type ConfigChange = v.InferOutput<typeof ConfigChangeSchema>;
 
+/** Host names a request to the admin endpoint may carry (not a rebound DNS name). */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Why a request may not use the admin endpoint, or null. It must come from loopback, name a
+ * loopback host (a page on a rebound DNS name names its own), not come from a browser page
+ * (`Origin`, or `Sec-Fetch-Site` other than `none`: a cross-site form or fetch), and carry the
+ * secret (behind a reverse proxy on this host every request comes from loopback).
+ */
+function refusal(
+  req: IncomingMessage,
+  secret: AdminSecret,
+): { status: number; error: string } | null {
+  if (!isLoopback(req)) {
+    return { status: 403, error: 'the admin endpoint answers only from this machine' };
+  }
+  const host = req.headers.host ?? '';
+  const hostname = URL.canParse(`http://${host}`) ? new URL(`http://${host}`).hostname : '';
+  if (!LOOPBACK_HOSTS.has(hostname)) {
+    return { status: 403, error: 'the admin endpoint answers only to a loopback Host' };
+  }
+  const fetchSite = req.headers['sec-fetch-site'];
+  if (req.headers.origin !== undefined || (fetchSite !== undefined && fetchSite !== 'none')) {
+    return { status: 403, error: 'the admin endpoint does not answer web pages' };
+  }
+  const authorization = req.headers.authorization ?? '';
+  const presented = authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : '';
+  if (!secret.matches(presented)) {
+    return {
+      status: 401,
+      error: `the admin endpoint needs the room's secret (npm run room reads it from ${secret.path})`,
+    };
+  }
+  return null;
+}
+
 export async function handleAdmin(
   room: RoomBackend,
   req: IncomingMessage,
   res: ServerResponse,
   path: string,
+  secret: AdminSecret,
 ): Promise<void> {
-  if (!isLoopback(req)) {
-    sendJson(res, 403, { error: 'the admin endpoint answers only from this machine' });
+  const refused = refusal(req, secret);
+  if (refused) {
+    sendJson(res, refused.status, { error: refused.error });
+    return;
+  }
+  if (req.method === 'POST' && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+    sendJson(res, 415, { error: 'the admin endpoint takes application/json' });
     return;
   }
   const route = path.slice(ADMIN_PREFIX.length);

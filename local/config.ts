@@ -113,7 +113,8 @@ function readOrigin(env: NodeJS.ProcessEnv, name: string): string | null {
 export const IN_MEMORY = ':memory:';
 export const DEFAULT_DATA_DIR = 'data';
 
-function readDataDir(env: NodeJS.ProcessEnv): string | null {
+/** The data directory `WR_DATA_DIR` names (null: `:memory:`), as the room and `npm run room` read it. */
+export function readDataDir(env: NodeJS.ProcessEnv): string | null {
   const raw = env.WR_DATA_DIR?.trim() || DEFAULT_DATA_DIR;
   if (raw === IN_MEMORY) return null;
   if (raw.includes('\0')) throw new ConfigError('WR_DATA_DIR', 'must be a directory path');

@@ -14,7 +14,8 @@ import { admittedInLastMinute } from '../functions/core/admission.ts';
 import type { Clock, RoomConfig, SessionStore } from '../functions/core/ports.ts';
 import { verifierFor } from '../functions/core/tokens.ts';
 import { ADMIN_PREFIX, type ConfigChange, handleAdmin } from './admin.ts';
-import type { LocalConfig } from './config.ts';
+import { type AdminSecret, openAdminSecret } from './admin-secret.ts';
+import { ConfigError, type LocalConfig } from './config.ts';
 import { serveDemoSite } from './demo-site.ts';
 import { BASE_HEADERS, sendJson, sendText } from './http-util.ts';
 import { createUpstreamProxy } from './proxy.ts';
@@ -123,15 +124,25 @@ export async function startFront<B extends RoomBackend>(
     server.once('error', reject);
     server.listen(settings.port, settings.host, () => resolveListen());
   });
+  const port = (server.address() as AddressInfo).port;
   let backend: B;
+  let secret: AdminSecret;
   try {
     backend = await openBackend();
+    try {
+      secret = await openAdminSecret(settings.dataDir, port);
+    } catch (error) {
+      await backend.close();
+      throw new ConfigError(
+        'WR_DATA_DIR',
+        `cannot write the admin secret (${(error as Error).message})`,
+      );
+    }
   } catch (error) {
     await new Promise<void>((done) => server.close(() => done()));
     throw error;
   }
-  serveFront(server, settings, backend, options);
-  const port = (server.address() as AddressInfo).port;
+  serveFront(server, settings, backend, secret, options);
   backend.start();
 
   return {
@@ -142,6 +153,7 @@ export async function startFront<B extends RoomBackend>(
       await backend.close();
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
+      await secret.dispose();
     },
   };
 }
@@ -151,6 +163,7 @@ function serveFront(
   server: Server,
   settings: LocalConfig,
   backend: RoomBackend,
+  secret: AdminSecret,
   options: FrontOptions,
 ): void {
   const clock = options.clock ?? systemClock;
@@ -202,7 +215,7 @@ function serveFront(
     } else if (path === HEALTH_PATH) {
       sendJson(res, 200, { ok: true });
     } else if (path.startsWith(ADMIN_PREFIX)) {
-      await handleAdmin(backend, req, res, path);
+      await handleAdmin(backend, req, res, path, secret);
     } else if (path === '/waiting-room') {
       res.writeHead(301, { ...BASE_HEADERS, location: `${PAGE_PREFIX}${url.search}` });
       res.end();

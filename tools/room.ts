@@ -11,6 +11,8 @@ import {
   ENABLED_PARAMETER,
   RATE_PARAMETER,
 } from '../functions/adapters/aws/ssm-config.ts';
+import { adminFetch } from '../local/admin-secret.ts';
+import { readDataDir } from '../local/config.ts';
 import type { RoomStatus } from '../local/front.ts';
 
 const USAGE = `Usage: npm run room -- <command> [--url URL]
@@ -24,6 +26,9 @@ Commands:
 
 Options:
   --url URL           the local waiting room (default http://127.0.0.1:$PORT, PORT default 8080)
+  --data-dir DIR      the WR_DATA_DIR the local room was started with (default $WR_DATA_DIR or
+                      ./data), where its admin secret is; a room kept in memory (:memory:)
+                      keeps it in the temporary directory, found by its port
   --aws               read and write the deployed room's SSM parameters instead
   --region REGION     with --aws: the room's region (default $AWS_REGION)
   --prefix PREFIX     with --aws: the parameter prefix (default $WR_CONFIG_PREFIX or
@@ -98,6 +103,7 @@ export async function runRoomCli(argv: string[], deps: RoomCliDeps = {}): Promis
     allowPositionals: true,
     options: {
       url: { type: 'string' },
+      'data-dir': { type: 'string' },
       aws: { type: 'boolean', default: false },
       region: { type: 'string' },
       prefix: { type: 'string' },
@@ -123,29 +129,33 @@ export async function runRoomCli(argv: string[], deps: RoomCliDeps = {}): Promis
     const client = deps.ssmClient ?? new SSMClient(region ? { region } : {});
     return awsRoom(client, prefix, command, out, err);
   }
-  return localRoom(values.url, command, out, err);
+  const dataDir = readDataDir(
+    values['data-dir'] === undefined ? process.env : { WR_DATA_DIR: values['data-dir'] },
+  );
+  return localRoom(values.url, dataDir, command, out, err);
 }
 
 async function localRoom(
   url: string | undefined,
+  dataDir: string | null,
   command: RoomCommand,
   out: (text: string) => void,
   err: (text: string) => void,
 ): Promise<number> {
   const base = url ?? `http://127.0.0.1:${process.env.PORT ?? '8080'}`;
-  const endpoint = {
-    status: '/__room/admin/status',
-    set: '/__room/admin/config',
-    backup: '/__room/admin/backup',
-  }[command.kind];
+  const route = { status: 'status', set: 'config', backup: 'backup' }[command.kind];
   let response: Response;
   try {
-    response = await fetch(new URL(endpoint, base), {
-      method: command.kind === 'status' ? 'GET' : 'POST',
-      headers: { 'content-type': 'application/json' },
-      ...(command.kind === 'set' ? { body: JSON.stringify(command.change) } : {}),
-      signal: AbortSignal.timeout(5000),
-    });
+    response = await adminFetch(
+      base,
+      route,
+      {
+        method: command.kind === 'status' ? 'GET' : 'POST',
+        ...(command.kind === 'set' ? { body: JSON.stringify(command.change) } : {}),
+        signal: AbortSignal.timeout(5000),
+      },
+      dataDir,
+    );
   } catch (error) {
     err(`Cannot reach the waiting room at ${base}: ${(error as Error).message}\n`);
     return 1;

@@ -6,6 +6,7 @@
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { adminFetch } from '../../local/admin-secret.ts';
 import { launchChromium } from '../helpers/browser.ts';
 import { RUNTIMES, type RuntimeRoom, startRuntimeRoom } from '../helpers/local-room.ts';
 import { WsVisitor } from '../helpers/ws-visitor.ts';
@@ -42,7 +43,7 @@ async function fillLine(r: RuntimeRoom, count: number): Promise<void> {
 }
 
 async function setRate(r: RuntimeRoom, admitPerMinute: number): Promise<void> {
-  await fetch(`${r.url}/__room/admin/config`, {
+  await adminFetch(r.url, 'config', {
     method: 'POST',
     body: JSON.stringify({ admitPerMinute }),
   });

@@ -93,7 +93,7 @@ describe('every other response the local runtime writes', () => {
     ['the page config', '/waiting-room/config.json', 200],
     ['the JWKS', '/.well-known/jwks.json', 200],
     ['the health check', '/__room/health', 200],
-    ['the admin status', '/__room/admin/status', 200],
+    ['the admin status, asked without the secret', '/__room/admin/status', 401],
     ['a missing page asset', '/waiting-room/nothing-here.js', 404],
     ['the socket path over plain HTTP', '/ws', 426],
     ['the old page path', '/waiting-room', 301],

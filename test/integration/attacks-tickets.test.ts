@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signPass, signTicket, ticketAudience } from '../../functions/core/tokens.ts';
+import { adminFetch } from '../../local/admin-secret.ts';
 import { RUNTIMES, type RuntimeRoom, startRuntimeRoom } from '../helpers/local-room.ts';
 import { WsVisitor } from '../helpers/ws-visitor.ts';
 
@@ -205,7 +206,7 @@ describe.each(RUNTIMES)('on the %s runtime', (runtime) => {
       const sessions = await Promise.all(
         honest.map(async (h) => ({ ...(await room.store.get(h.sessionId)) })),
       );
-      await fetch(`${room.url}/__room/admin/config`, {
+      await adminFetch(room.url, 'config', {
         method: 'POST',
         body: JSON.stringify({ admitPerMinute: 6000 }),
       });

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
+import { adminFetch } from '../../local/admin-secret.ts';
 import { JWKS_PATH, type RoomStatus } from '../../local/front.ts';
 import { runRoomCli } from '../../tools/room.ts';
 import type { TraceEvent } from '../../tools/simulate/events.ts';
@@ -76,7 +77,7 @@ async function killAndRestart(r: RoomProcess): Promise<void> {
 }
 
 async function statusOf(r: RoomProcess): Promise<RoomStatus> {
-  const response = await fetch(`${r.url}/__room/admin/status`);
+  const response = await adminFetch(r.url, 'status', {}, r.dataDir);
   return (await response.json()) as RoomStatus;
 }
 
@@ -84,7 +85,7 @@ async function statusOf(r: RoomProcess): Promise<RoomStatus> {
 async function roomCli(r: RoomProcess, ...words: string[]) {
   let out = '';
   let err = '';
-  const code = await runRoomCli([...words, '--url', r.url], {
+  const code = await runRoomCli([...words, '--url', r.url, '--data-dir', r.dataDir], {
     out: (text) => {
       out += text;
     },

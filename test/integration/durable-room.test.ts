@@ -16,6 +16,7 @@ import {
 } from '../../functions/adapters/local/room-file.ts';
 import type { ServerMessage } from '../../functions/core/protocol.ts';
 import { newSession } from '../../functions/core/session.ts';
+import { adminFetch } from '../../local/admin-secret.ts';
 import { runRoomCli } from '../../tools/room.ts';
 import {
   closeDurableRooms,
@@ -272,7 +273,9 @@ describe('npm start with a data directory', () => {
     const dir = freshDataDir();
     const first = await startTestRoom({ WR_DATA_DIR: dir, WR_ADMIT_PER_MINUTE: '60' });
     const out: string[] = [];
-    await runRoomCli(['rate', '0', '--url', first.url], { out: (t) => out.push(t) });
+    await runRoomCli(['rate', '0', '--url', first.url, '--data-dir', dir], {
+      out: (t) => out.push(t),
+    });
     const a = await WsVisitor.connect(first.wsUrl);
     a.send({ action: 'join' });
     await a.next('joined');
@@ -282,14 +285,14 @@ describe('npm start with a data directory', () => {
     const jwksBefore = await (await fetch(`${first.url}/.well-known/jwks.json`)).json();
 
     // Act: a live backup, then a restart with the environment asking for another rate.
-    const backupCode = await runRoomCli(['backup', '--url', first.url], {
+    const backupCode = await runRoomCli(['backup', '--url', first.url, '--data-dir', dir], {
       out: (t) => out.push(t),
     });
     await a.close();
     await b.close();
     await first.close();
     const second = await startTestRoom({ WR_DATA_DIR: dir, WR_ADMIT_PER_MINUTE: '600' });
-    const status = await (await fetch(`${second.url}/__room/admin/status`)).json();
+    const status = await (await adminFetch(second.url, 'status', {}, dir)).json();
     const jwksAfter = await (await fetch(`${second.url}/.well-known/jwks.json`)).json();
     await second.close();
 

@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { bucketCapacity } from '../../functions/core/admission.ts';
+import { adminFetch } from '../../local/admin-secret.ts';
 import { startTestRoom, type TestRoom } from '../helpers/local-room.ts';
 import { neverRises, WsVisitor } from '../helpers/ws-visitor.ts';
 
@@ -68,7 +69,7 @@ describe('connections gone without a $disconnect', () => {
       ),
     );
     const status = await room.room.status();
-    await fetch(`${room.url}/__room/admin/config`, {
+    await adminFetch(room.url, 'config', {
       method: 'POST',
       body: JSON.stringify({ admitPerMinute: 6000 }),
     });

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import type { JSONWebKeySet } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifierFor, verifyPass } from '../../functions/core/tokens.ts';
+import { adminFetch } from '../../local/admin-secret.ts';
 import { freePort, RUNTIMES, type RuntimeRoom, startRuntimeRoom } from '../helpers/local-room.ts';
 import { WsVisitor } from '../helpers/ws-visitor.ts';
 
@@ -142,7 +143,7 @@ describe.each(RUNTIMES)('%s runtime', (runtime) => {
       room = await startRuntimeRoom(runtime);
 
       // Act
-      const response = await fetch(`${room.url}/__room/admin/config`, {
+      const response = await adminFetch(room.url, 'config', {
         method: 'POST',
         body: JSON.stringify({ admitPerMinute: -3 }),
       });

@@ -4,6 +4,7 @@
  * rate, resume within the grace, abandonment after it, and bad frames that hurt nobody.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminFetch } from '../../local/admin-secret.ts';
 import { RUNTIMES, type RuntimeRoom, startRuntimeRoom } from '../helpers/local-room.ts';
 import { neverRises, WsVisitor } from '../helpers/ws-visitor.ts';
 
@@ -28,9 +29,8 @@ async function sessionIdOf(visitor: WsVisitor): Promise<string> {
 }
 
 async function setRoom(change: { enabled?: boolean; admitPerMinute?: number }): Promise<void> {
-  const response = await fetch(`${(room as RuntimeRoom).url}/__room/admin/config`, {
+  const response = await adminFetch((room as RuntimeRoom).url, 'config', {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
     body: JSON.stringify(change),
   });
   expect(response.status).toBe(200);

@@ -13,6 +13,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { adminFetch } from '../../local/admin-secret.ts';
 import { freeLoopbackPort } from './ports.ts';
 import type { ClientCommand, ClientReply } from './socket-clients.ts';
 import { summarize } from './stats.ts';
@@ -121,7 +122,7 @@ async function waitHealthy(base: string): Promise<void> {
 }
 
 async function setRate(base: string, admitPerMinute: number): Promise<void> {
-  await fetch(`${base}/__room/admin/config`, {
+  await adminFetch(base, 'config', {
     method: 'POST',
     body: JSON.stringify({ admitPerMinute }),
   });

@@ -311,16 +311,14 @@ export function jwksUrlFor(wsUrlValue: URL | string): string {
   return `${scheme}//${url.host}/.well-known/jwks.json`;
 }
 
-/** The admin status address of a local room (answers only from loopback). */
-export function adminStatusUrlFor(wsUrlValue: URL | string): string {
-  return adminUrlFor(wsUrlValue, 'status');
-}
-
-/** A route of the room's loopback-only admin endpoint, on the WebSocket's host. */
-export function adminUrlFor(wsUrlValue: URL | string, route: string): string {
+/**
+ * The origin of a local room's loopback-only admin endpoint, on the WebSocket's host (called
+ * with `adminFetch`, which brings the room's secret).
+ */
+export function adminBaseFor(wsUrlValue: URL | string): string {
   const url = new URL(wsUrlValue);
   const scheme = url.protocol === 'wss:' ? 'https:' : 'http:';
-  return `${scheme}//${url.host}/__room/admin/${route}`;
+  return `${scheme}//${url.host}`;
 }
 
 /** Whether the URL's host is this machine by address (127.0.0.0/8, ::1 or localhost). */

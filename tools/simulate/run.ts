@@ -10,8 +10,10 @@ import { dirname } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { JSONWebKeySet } from 'jose';
+import { adminFetch } from '../../local/admin-secret.ts';
 import { summarizeUsage, usageBetween } from '../../local/aws-local/bill.ts';
 import type { AwsUsage } from '../../local/aws-local/usage.ts';
+import { readDataDir } from '../../local/config.ts';
 import { Aggregator } from './aggregate.ts';
 import { type TraceEvent, unpackEvent, type VisitorPlan } from './events.ts';
 import { renderHtmlReport } from './html.ts';
@@ -22,8 +24,7 @@ import {
   summarize,
 } from './invariants.ts';
 import {
-  adminStatusUrlFor,
-  adminUrlFor,
+  adminBaseFor,
   defaultsFor,
   isLoopbackHost,
   type SimulationInput,
@@ -211,9 +212,12 @@ function inProcessHost(
  */
 async function fetchAwsUsage(wsUrl: string): Promise<AwsUsage | null> {
   try {
-    const response = await fetch(adminUrlFor(wsUrl, 'usage'), {
-      signal: AbortSignal.timeout(5000),
-    });
+    const response = await adminFetch(
+      adminBaseFor(wsUrl),
+      'usage',
+      { signal: AbortSignal.timeout(5000) },
+      readDataDir(process.env),
+    );
     return response.ok ? ((await response.json()) as AwsUsage) : null;
   } catch {
     return null;
@@ -221,15 +225,21 @@ async function fetchAwsUsage(wsUrl: string): Promise<AwsUsage | null> {
 }
 
 async function pollServer(
-  url: string,
+  base: string,
   t0: number,
   samples: ServerSample[],
   signal: AbortSignal,
 ): Promise<void> {
+  const dataDir = readDataDir(process.env);
   while (!signal.aborted) {
     const sentAt = preciseNow();
     try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+      const response = await adminFetch(
+        base,
+        'status',
+        { signal: AbortSignal.timeout(5000) },
+        dataDir,
+      );
       if (response.ok) {
         const s = (await response.json()) as Omit<ServerSample, 'second' | 'rttMs'>;
         samples.push({
@@ -326,7 +336,7 @@ export async function runSimulation(
   const serverSamples: ServerSample[] = [];
   const pollStop = new AbortController();
   const polling = isLoopbackHost(options.url)
-    ? pollServer(adminStatusUrlFor(options.url), t0, serverSamples, pollStop.signal)
+    ? pollServer(adminBaseFor(options.url), t0, serverSamples, pollStop.signal)
     : null;
 
   const display: ProgressDisplay = createProgressDisplay(

@@ -5,6 +5,7 @@
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminFetch } from '../../../local/admin-secret.ts';
 import { ConfigError } from '../../../local/config.ts';
 import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
 import { type RuntimeRoom, startRuntimeRoom } from '../../helpers/local-room.ts';
@@ -68,7 +69,7 @@ describe('start:aws-local', () => {
     v.send({ action: 'join' });
     await v.next('admitted');
     const after = await room.usage?.();
-    const served = await fetch(`${room.url}/__room/admin/usage`);
+    const served = await adminFetch(room.url, 'usage');
 
     // Assess
     // The session, its connection and its arrival: no queue service on the way in.
@@ -151,9 +152,8 @@ describe('start:aws-local config changes', () => {
     await until(async () => (await r.usage?.())?.lambda.processor?.invocations === 1);
 
     // Act
-    const response = await fetch(`${r.url}/__room/admin/config`, {
+    const response = await adminFetch(r.url, 'config', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ enabled: false }),
     });
     const changedAt = Date.now();
