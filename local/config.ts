@@ -28,6 +28,11 @@ export interface LocalConfig {
    * `./data`); null: in memory only (`WR_DATA_DIR=:memory:`), lost when the process stops.
    */
   dataDir: string | null;
+  /**
+   * How often the server pings each socket (`WR_HEARTBEAT_SECONDS`, default 30; 0: never); a
+   * socket that has not answered since the last ping is closed at the next one.
+   */
+  heartbeatSeconds: number;
   roomId: string;
   /** Messages per second the processor may spend on position updates. */
   positionBudgetPerSecond: number;
@@ -84,6 +89,7 @@ const variables = {
   WR_TICK_MS: { schema: integer(50, 60_000), fallback: '1000' },
   WR_ROOM_ID: { schema: roomId, fallback: 'waiting-room' },
   WR_POSITION_BUDGET_PER_SECOND: { schema: integer(1, 1_000_000), fallback: '5000' },
+  WR_HEARTBEAT_SECONDS: { schema: integer(0, 540), fallback: '30' },
 } as const;
 
 function read<K extends keyof typeof variables>(
@@ -136,6 +142,7 @@ export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConf
     publicUrl: readOrigin(env, 'WR_PUBLIC_URL') ?? `http://localhost:${port}`,
     keyFile: env.WR_KEY_FILE?.trim() || null,
     dataDir: readDataDir(env),
+    heartbeatSeconds: read(env, 'WR_HEARTBEAT_SECONDS'),
     roomId: read(env, 'WR_ROOM_ID'),
     positionBudgetPerSecond: read(env, 'WR_POSITION_BUDGET_PER_SECOND'),
   };

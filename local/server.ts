@@ -62,7 +62,14 @@ export async function startLocalServer(
         (error, context) => log('error', 'handler failed', { ...context, error: String(error) }),
         disk?.data,
       );
-      return inProcessBackend(room, clock, log, options.onTick, disk?.file ?? null);
+      return inProcessBackend(
+        room,
+        clock,
+        log,
+        options.onTick,
+        disk?.file ?? null,
+        settings.heartbeatSeconds,
+      );
     } catch (error) {
       await disk?.file.close();
       throw error;
@@ -131,9 +138,13 @@ function inProcessBackend(
   log: NonNullable<FrontOptions['log']>,
   onTick: LocalServerOptions['onTick'],
   file: RoomFile | null,
+  heartbeatSeconds: number,
 ): RoomBackend {
   /** Frame and disconnect work still running, awaited before the data directory closes. */
   const inFlight = new Set<Promise<void>>();
+  /** Sockets that answered (a pong or any frame) since the last heartbeat. */
+  const alive = new WeakSet<WebSocket>();
+  let heartbeat: NodeJS.Timeout | undefined;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_PAYLOAD });
   let stopProcessor: (() => Promise<void>) | undefined;
 
@@ -150,7 +161,10 @@ function inProcessBackend(
       if (ws.readyState !== ws.OPEN) return;
       for (const message of messages) ws.send(JSON.stringify(message));
     };
+    alive.add(ws);
+    ws.on('pong', () => alive.add(ws));
     ws.on('message', (data, isBinary) => {
+      alive.add(ws);
       connection.busy = connection.busy
         .then(async () => {
           if (isBinary) {
@@ -215,8 +229,24 @@ function inProcessBackend(
       stopProcessor = room.startProcessor(onTick, (error) =>
         log('error', 'tick failed', { error: String(error) }),
       );
+      if (heartbeatSeconds > 0) {
+        // A socket that stops answering (a phone gone out of reach, a half-open connection)
+        // is closed at the next beat: its visitor's abandon grace starts, as for any close.
+        heartbeat = setInterval(() => {
+          for (const ws of wss.clients) {
+            if (!alive.has(ws)) {
+              ws.terminate();
+              continue;
+            }
+            alive.delete(ws);
+            ws.ping();
+          }
+        }, heartbeatSeconds * 1000);
+        heartbeat.unref();
+      }
     },
     async close() {
+      clearInterval(heartbeat);
       await stopProcessor?.();
       for (const ws of wss.clients) ws.terminate();
       wss.close();
