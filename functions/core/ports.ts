@@ -121,9 +121,13 @@ export interface SessionStore {
   /**
    * Makes `connectionId` the session's current connection and clears its disconnect mark; for a
    * waiting session the change is logged (the new connection hears its position at the next
-   * tick).
+   * tick). A connection holds one place at a time: another session it was bound to, if that
+   * session's current connection is still this one, is marked disconnected at `at` as
+   * {@link detachConnection} would (its abandon grace starts; if waiting, the change is logged).
+   * However frames of one connection interleave, no session is left connected to a connection
+   * bound to another session.
    */
-  attachConnection(sessionId: string, connectionId: string): Promise<void>;
+  attachConnection(sessionId: string, connectionId: string, at: number): Promise<void>;
   /**
    * Records that a connection is gone. If it was its session's current connection, the session
    * is marked disconnected at `at` (its abandon grace starts) and, if waiting, the change is

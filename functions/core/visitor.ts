@@ -90,7 +90,8 @@ export async function resume(
   if (session.state === 'admitted' && !passStillValid(session, clock.now())) {
     return [passUsedUp()];
   }
-  await store.attachConnection(session.id, connectionId);
+  // A place this connection held until now is let go (marked disconnected): one place at a time.
+  await store.attachConnection(session.id, connectionId, clock.now());
   // Read again once attached: a tick running meanwhile may have admitted the session while it
   // still looked away, and then it left the telling to this resume (frames and ticks run at the
   // same time on AWS). Admitted after this read, it is connected and the tick tells it.

@@ -1,9 +1,10 @@
 /**
  * Hostile frames over real sockets: oversized, binary, deeply nested, 10,000 generated frames
  * and a join flood from one socket, while calm visitors keep asking for their position. Every
- * bad frame gets `error` or `rate_limited`, a connection holds one place at most, a ticket names
- * one place however many sockets resume it, and everyone else keeps getting answers. The
- * status round trip of the calm visitors is measured and printed (no timing is asserted).
+ * bad frame gets `error` or `rate_limited`, a connection holds one place at most (also when it
+ * resumes another place after joining), a ticket names one place however many sockets resume
+ * it, and everyone else keeps getting answers. The status round trip of the calm visitors is
+ * measured and printed (no timing is asserted).
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ import {
   startTestRoom,
   type TestRoom,
 } from '../helpers/local-room.ts';
-import { WsVisitor } from '../helpers/ws-visitor.ts';
+import { neverRises, WsVisitor } from '../helpers/ws-visitor.ts';
 import { sampleFrames } from '../unit/security/hostile-frames.ts';
 
 let room: TestRoom | RuntimeRoom | undefined;
@@ -203,6 +204,59 @@ describe.each(RUNTIMES)('bad frames, one by one, on the %s runtime', (runtime) =
     expect(closeCode).toBe(1009);
     expect(answer.position).toBe(1);
     expect((await r.status()).waiting).toBe(1);
+  });
+});
+
+describe.each(RUNTIMES)('zombie places, on the %s runtime', (runtime) => {
+  it('holds none of them in line after the grace, in front of the visitor who came next', async () => {
+    // Prepare: a place whose ticket the attacker keeps; a grace of one second.
+    const r = await startRuntimeRoom(runtime, {
+      WR_TICK_MS: '100',
+      WR_ADMIT_PER_MINUTE: '0',
+      WR_ABANDON_AFTER_SECONDS: '1',
+    });
+    room = r;
+    const [anchor] = (await connect(r, 1)) as [WsVisitor];
+    anchor.send({ action: 'join' });
+    const { ticket, sessionId: anchorId } = await anchor.next('joined');
+    await anchor.close();
+    const joinedOn = (v: WsVisitor) =>
+      v.messages().flatMap((m) => (m.type === 'joined' ? [m.sessionId] : []));
+
+    // Act: socket after socket joins (a new place), resumes the kept ticket, joins again and
+    // closes; every other socket sends its three frames at once (on AWS they then run at once).
+    const made = new Set<string>();
+    const frames = [{ action: 'join' }, { action: 'resume', ticket }, { action: 'join' }];
+    for (let i = 0; i < 40; i++) {
+      const [socket] = (await connect(r, 1)) as [WsVisitor];
+      for (const [k, frame] of frames.entries()) {
+        socket.send(frame);
+        if (i % 2 === 0) await until(() => joinedOn(socket).length > k);
+      }
+      await until(() => joinedOn(socket).length === frames.length);
+      for (const id of joinedOn(socket)) made.add(id);
+      await socket.close();
+    }
+    made.delete(anchorId);
+    const [honest] = (await connect(r, 1)) as [WsVisitor];
+    honest.send({ action: 'join' });
+    const { sessionId: honestId } = await honest.next('joined');
+    const cleared = await honest.next('position', {
+      since: 0,
+      where: (m) => m.position === 1,
+      timeoutMs: 15_000,
+    });
+
+    // Assess: each socket that waited for its answers made a place; none is left in line.
+    expect(made.size).toBeGreaterThanOrEqual(20);
+    expect(neverRises(honest.positions())).toBe(true);
+    expect(cleared.waiting).toBe(1);
+    const states = await Promise.all(
+      [...made, anchorId].map(async (id) => (await r.store.get(id))?.state),
+    );
+    expect(states).toEqual(states.map(() => 'abandoned'));
+    expect((await r.store.get(honestId))?.state).toBe('waiting');
+    expect(r.errors).toEqual([]);
   });
 });
 

@@ -6,6 +6,8 @@
  *
  * What it costs, and where it differs from the in-process store (both allowed by the port):
  * - A join writes only its own session and connection items; nothing hot is on the join path.
+ *   A resume also marks the place its connection held until then disconnected, and reads the
+ *   binding back once its session is connected (frames of one connection run at once).
  * - The line is a Query on the sparse `line` index (about W / 20 read units per full read of W
  *   waiting sessions of ~400 bytes, eventually consistent). GSIs lag the table by a little:
  *   a session numbered in this tick may only show from the next one (it is always at the tail,
@@ -236,14 +238,15 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
   }
 
   /**
-   * Binds a connection to a session. With `onlyReplacing` (null: the connection must hold
-   * nothing) the write is conditional and fails with a condition failure when it is taken.
+   * Binds a connection to a session and returns the session it was bound to before, if any.
+   * With `onlyReplacing` (null: the connection must hold nothing) the write is conditional and
+   * fails with a condition failure when it is taken.
    */
   async function putConnection(
     connectionId: string,
     sessionId: string,
     onlyReplacing?: string | null,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const conditional =
       onlyReplacing === undefined
         ? {}
@@ -254,7 +257,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               ExpressionAttributeNames: { '#sessionId': 'sessionId' },
               ExpressionAttributeValues: { ':replacing': onlyReplacing },
             };
-    await client.send(
+    const { Attributes } = await client.send(
       new PutCommand({
         TableName,
         Item: {
@@ -263,8 +266,41 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
           ttl: epochSeconds(clock.now()) + connectionTtl,
         },
         ...conditional,
+        ReturnValues: 'ALL_OLD',
       }),
     );
+    return typeof Attributes?.sessionId === 'string' ? Attributes.sessionId : undefined;
+  }
+
+  /** The session a connection is bound to now (consistent read), if any. */
+  async function boundSession(connectionId: string): Promise<string | undefined> {
+    const { Item } = await client.send(
+      new GetCommand({ TableName, Key: connectionKey(connectionId), ConsistentRead: true }),
+    );
+    return typeof Item?.sessionId === 'string' ? Item.sessionId : undefined;
+  }
+
+  /**
+   * Marks a session disconnected at `at` if `connectionId` is still its current connection and
+   * it was not already; a waiting session's change is logged.
+   */
+  async function markDisconnected(
+    sessionId: string,
+    connectionId: string,
+    at: number,
+  ): Promise<void> {
+    const session = await updateSession({
+      Key: sessionKey(sessionId),
+      UpdateExpression: 'SET #disconnectedAt = :at ADD #version :one',
+      ConditionExpression: '#connectionId = :c AND attribute_not_exists(#disconnectedAt)',
+      ExpressionAttributeNames: {
+        '#connectionId': 'connectionId',
+        '#disconnectedAt': 'disconnectedAt',
+        '#version': 'connectionVersion',
+      },
+      ExpressionAttributeValues: { ':c': connectionId, ':at': at, ':one': 1 },
+    });
+    if (session) await logChange(session);
   }
 
   function forgetOldDepartures(): void {
@@ -358,20 +394,21 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
       return Item ? fromSessionItem(Item) : undefined;
     },
 
-    async sessionOfConnection(connectionId) {
-      const { Item } = await client.send(
-        new GetCommand({ TableName, Key: connectionKey(connectionId), ConsistentRead: true }),
-      );
-      return typeof Item?.sessionId === 'string' ? Item.sessionId : undefined;
+    sessionOfConnection(connectionId) {
+      return boundSession(connectionId);
     },
 
-    async attachConnection(sessionId, connectionId) {
+    async attachConnection(sessionId, connectionId, at) {
       // The mapping first: should the session update not follow, the session still points at
       // its old connection, whose `$disconnect` or 410 marks it as gone as before.
-      await putConnection(connectionId, sessionId);
+      const previous = await putConnection(connectionId, sessionId);
+      // One place per connection: the place it held until now is let go, as if it closed.
+      if (previous !== undefined && previous !== sessionId) {
+        await markDisconnected(previous, connectionId, at);
+      }
       // Not logged: the line shows no connection until `joined` is delivered on it, and
       // `markAnnounced` logs that.
-      await conditionalUpdate({
+      const attached = await conditionalUpdate({
         Key: sessionKey(sessionId),
         UpdateExpression: 'SET #connectionId = :c REMOVE #disconnectedAt ADD #version :one',
         ConditionExpression: 'attribute_exists(pk)',
@@ -382,6 +419,14 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
         },
         ExpressionAttributeValues: { ':c': connectionId, ':one': 1 },
       });
+      // Frames of one connection run at once: a resume of another place may have taken the
+      // binding between ours and this update, finding this session not yet on the connection
+      // (so it let nothing go), or the connection closed meanwhile. Read back, the binding
+      // tells: if it no longer names this session, this session lets itself go. A binding taken
+      // after this read finds this session on the connection and lets it go.
+      if (attached && (await boundSession(connectionId)) !== sessionId) {
+        await markDisconnected(sessionId, connectionId, at);
+      }
     },
 
     async detachConnection(connectionId, at) {
@@ -391,18 +436,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
       const sessionId =
         typeof Attributes?.sessionId === 'string' ? Attributes.sessionId : undefined;
       if (!sessionId) return undefined;
-      const session = await updateSession({
-        Key: sessionKey(sessionId),
-        UpdateExpression: 'SET #disconnectedAt = :at ADD #version :one',
-        ConditionExpression: '#connectionId = :c AND attribute_not_exists(#disconnectedAt)',
-        ExpressionAttributeNames: {
-          '#connectionId': 'connectionId',
-          '#disconnectedAt': 'disconnectedAt',
-          '#version': 'connectionVersion',
-        },
-        ExpressionAttributeValues: { ':c': connectionId, ':at': at, ':one': 1 },
-      });
-      if (session) await logChange(session);
+      await markDisconnected(sessionId, connectionId, at);
       return sessionId;
     },
 

@@ -115,9 +115,12 @@ export class DurableSessionStore implements SessionStore {
     return this.#read(await this.#memory.sessionOfConnection(connectionId));
   }
 
-  async attachConnection(sessionId: string, connectionId: string): Promise<void> {
-    await this.#memory.attachConnection(sessionId, connectionId);
-    await this.#save([sessionId], false);
+  async attachConnection(sessionId: string, connectionId: string, at: number): Promise<void> {
+    // The place the connection held until now is marked disconnected too: saved with it.
+    const previous = await this.#memory.sessionOfConnection(connectionId);
+    await this.#memory.attachConnection(sessionId, connectionId, at);
+    const changed = previous === undefined || previous === sessionId ? [] : [previous];
+    await this.#save([sessionId, ...changed], false);
   }
 
   async detachConnection(connectionId: string, at: number): Promise<string | undefined> {

@@ -94,9 +94,14 @@ export class MemorySessionStore implements SessionStore {
     return this.#connections.get(connectionId);
   }
 
-  async attachConnection(sessionId: string, connectionId: string): Promise<void> {
+  async attachConnection(sessionId: string, connectionId: string, at: number): Promise<void> {
     const session = this.#sessions.get(sessionId);
     if (!session) return;
+    // One place per connection: the place it held until now is let go, as if its socket closed.
+    const previous = this.#connections.get(connectionId);
+    if (previous !== undefined && previous !== sessionId) {
+      this.#markDisconnected(previous, connectionId, at);
+    }
     session.connectionId = connectionId;
     session.disconnectedAt = null;
     session.connectionVersion += 1;
@@ -108,13 +113,18 @@ export class MemorySessionStore implements SessionStore {
     const sessionId = this.#connections.get(connectionId);
     this.#connections.delete(connectionId);
     if (!sessionId) return undefined;
+    this.#markDisconnected(sessionId, connectionId, at);
+    return sessionId;
+  }
+
+  /** Marks a session disconnected at `at` if `connectionId` is still its current connection. */
+  #markDisconnected(sessionId: string, connectionId: string, at: number): void {
     const session = this.#sessions.get(sessionId);
     if (session && session.connectionId === connectionId && session.disconnectedAt === null) {
       session.disconnectedAt = at;
       session.connectionVersion += 1;
       this.#logChange(session);
     }
-    return sessionId;
   }
 
   async askForPosition(sessionId: string): Promise<void> {

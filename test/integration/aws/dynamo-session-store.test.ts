@@ -1,4 +1,5 @@
 import {
+  type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
   QueryCommand,
@@ -116,7 +117,7 @@ describe('DynamoSessionStore: sessions and connections', () => {
     const before = (await store.get('s1'))?.connectionVersion as number;
 
     // Act
-    await store.attachConnection('s1', 'c1-again');
+    await store.attachConnection('s1', 'c1-again', 6500);
 
     // Assess
     expect(await store.get('s1')).toMatchObject({
@@ -145,9 +146,9 @@ describe('DynamoSessionStore: sessions and connections', () => {
     // Prepare
     const { store } = await createStore();
     await join(store, 1);
-    await store.attachConnection('s1', 'c1');
+    await store.attachConnection('s1', 'c1', 6500);
     await store.detachConnection('c1', 7000);
-    await store.attachConnection('s1', 'c2');
+    await store.attachConnection('s1', 'c2', 7500);
     await store.detachConnection('c2', 8000);
 
     // Act
@@ -161,7 +162,7 @@ describe('DynamoSessionStore: sessions and connections', () => {
     // Prepare
     const { store } = await createStore();
     await join(store, 1);
-    await store.attachConnection('s1', 'c1-new');
+    await store.attachConnection('s1', 'c1-new', 6500);
 
     // Act
     const sessionId = await store.detachConnection('c1', 7000);
@@ -180,6 +181,107 @@ describe('DynamoSessionStore: sessions and connections', () => {
 
     // Assess
     expect(sessionId).toBeUndefined();
+  });
+});
+
+/**
+ * A client that holds back the update binding session `sessionId` to a connection (the second
+ * step of its attach) until `release` is called; `reached` resolves when it is held.
+ */
+function holdingAttachOf(sessionId: string) {
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let reach = () => {};
+  const reached = new Promise<void>((resolve) => {
+    reach = resolve;
+  });
+  let holding = true;
+  const client = {
+    async send(command: { input: object }) {
+      const input = command.input as UpdateCommand['input'];
+      if (
+        holding &&
+        command instanceof UpdateCommand &&
+        input.Key?.pk === `S#${sessionId}` &&
+        String(input.UpdateExpression).startsWith('SET #connectionId')
+      ) {
+        holding = false;
+        reach();
+        await held;
+      }
+      return db.documentClient.send(command as never);
+    },
+  } as unknown as DynamoDBDocumentClient;
+  return { client, reached, release };
+}
+
+describe('DynamoSessionStore: one place per connection', () => {
+  it('lets go of the place a connection held when it is bound to another, and logs it', async () => {
+    // Prepare: s1 holds c1; s2's visitor is away.
+    const { store } = await createStore();
+    await line(store, 2);
+    await store.detachConnection('c2', 5000);
+    const { cursor } = await store.readChanges(null);
+    const version = (await store.get('s1'))?.connectionVersion as number;
+
+    // Act
+    await store.attachConnection('s2', 'c1', 6000);
+    const changes = (await store.readChanges(cursor)).changes.filter((c) => c.sessionId === 's1');
+    await store.detachConnection('c1', 9000);
+
+    // Assess
+    expect(await store.get('s1')).toMatchObject({
+      connectionId: 'c1',
+      disconnectedAt: 6000,
+      connectionVersion: version + 1,
+    });
+    expect(changes).toMatchObject([{ disconnectedAt: 6000, version: version + 1 }]);
+    expect(await store.get('s2')).toMatchObject({ connectionId: 'c1', disconnectedAt: 9000 });
+  });
+
+  it('leaves no session connected to a connection another resume on it took meanwhile', async () => {
+    // Prepare: s1 holds c1; s2 and s3 are away. Two resumes on c1 at once: s2's binding is
+    // taken first, then s3's whole resume runs before s2's session update.
+    const { client, reached, release } = holdingAttachOf('s2');
+    const { store } = await createStore({ client });
+    await line(store, 3);
+    await store.detachConnection('c2', 5000);
+    await store.detachConnection('c3', 5000);
+
+    // Act
+    const first = store.attachConnection('s2', 'c1', 6000);
+    await reached;
+    await store.attachConnection('s3', 'c1', 6001);
+    release();
+    await first;
+
+    // Assess
+    expect(await store.sessionOfConnection('c1')).toBe('s3');
+    expect(await store.get('s3')).toMatchObject({ connectionId: 'c1', disconnectedAt: null });
+    expect((await store.get('s1'))?.disconnectedAt).toBe(6000);
+    expect((await store.get('s2'))?.disconnectedAt).toBe(6000);
+  });
+
+  it('leaves no session connected to a connection that closed while it was bound', async () => {
+    // Prepare: s1 holds c1; s2 is away. c1 resumes s2 and closes before s2's session update.
+    const { client, reached, release } = holdingAttachOf('s2');
+    const { store } = await createStore({ client });
+    await line(store, 2);
+    await store.detachConnection('c2', 5000);
+
+    // Act
+    const resume = store.attachConnection('s2', 'c1', 6000);
+    await reached;
+    await store.detachConnection('c1', 6500);
+    release();
+    await resume;
+
+    // Assess
+    expect(await store.sessionOfConnection('c1')).toBeUndefined();
+    expect((await store.get('s1'))?.disconnectedAt).toBe(6000);
+    expect(await store.get('s2')).toMatchObject({ connectionId: 'c1', disconnectedAt: 6000 });
   });
 });
 
@@ -285,7 +387,7 @@ describe('DynamoSessionStore: the line', () => {
     await line(store, 2);
     await store.markAnnounced('s1', 'c1');
     await store.markAnnounced('s2', 'c2');
-    await store.attachConnection('s2', 'c2-new');
+    await store.attachConnection('s2', 'c2-new', 6500);
 
     // Act
     const before = await store.readLine();
@@ -302,7 +404,7 @@ describe('DynamoSessionStore: the line', () => {
     // Prepare
     const { store } = await createStore();
     await line(store, 1);
-    await store.attachConnection('s1', 'c1-new');
+    await store.attachConnection('s1', 'c1-new', 6500);
 
     // Act
     await store.markAnnounced('s1', 'c1');
@@ -371,7 +473,7 @@ describe('DynamoSessionStore: admission and abandonment', () => {
     const { store } = await createStore();
     await line(store, 1);
     await store.detachConnection('c1', 5000);
-    await store.attachConnection('s1', 'c1-back');
+    await store.attachConnection('s1', 'c1-back', 6000);
 
     // Act
     const abandoned = await store.abandon('s1', 5000, 200_000);
@@ -386,7 +488,7 @@ describe('DynamoSessionStore: admission and abandonment', () => {
     const { store } = await createStore();
     await line(store, 1);
     await store.detachConnection('c1', 5000);
-    await store.attachConnection('s1', 'c1-back');
+    await store.attachConnection('s1', 'c1-back', 6000);
     await store.detachConnection('c1-back', 8000);
 
     // Act
@@ -503,7 +605,7 @@ describe('DynamoSessionStore: positions, room state and counts', () => {
 
     // Act
     await store.detachConnection('c1', 6000);
-    await store.attachConnection('s1', 'c1-again');
+    await store.attachConnection('s1', 'c1-again', 6500);
     await store.markAnnounced('s1', 'c1-again');
     await store.askForPosition('s2');
     await store.detachConnection('c9', 6000);

@@ -12,13 +12,19 @@ import type { ServerMessage } from '../../../functions/core/protocol.ts';
 import { verifierFor, verifyPass } from '../../../functions/core/tokens.ts';
 import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
 import { createAwsHarness } from '../../helpers/aws-harness.ts';
-import { createDurableHarness, removeDurableRooms } from '../../helpers/durable-harness.ts';
+import {
+  closeDurableRooms,
+  createDurableHarness,
+  durableData,
+  freshDataDir,
+  removeDurableRooms,
+} from '../../helpers/durable-harness.ts';
 import {
   createHarness,
   type HarnessOptions,
   joinedOf,
   MAIN_ORIGIN,
-  type ManualClock,
+  ManualClock,
   ROOM_ID,
 } from '../../helpers/room-harness.ts';
 
@@ -334,9 +340,9 @@ describe.each(rooms)('room on the %s', (_adapters, createRoom) => {
     await room.disconnect('c0');
     room.config.set({ admitPerMinute: 60 });
     const attach = room.store.attachConnection.bind(room.store);
-    room.store.attachConnection = async (sessionId, connectionId) => {
+    room.store.attachConnection = async (sessionId, connectionId, at) => {
       await room.tick();
-      return attach(sessionId, connectionId);
+      return attach(sessionId, connectionId, at);
     };
 
     // Act
@@ -415,6 +421,75 @@ describe.each(rooms)('room on the %s', (_adapters, createRoom) => {
     expect(room.notifier.messages('c0')).toHaveLength(before);
   });
 
+  it('lets go of the place a connection held when it resumes another, from that moment', async () => {
+    // Prepare: A joined on c1; B's visitor left (c2 closed); an honest visitor behind both.
+    const room = await createRoom({ config: { admitPerMinute: 0 }, abandonAfterMs: 5000 });
+    const a = joinedOf(await room.send('c1', { action: 'join' }));
+    const b = joinedOf(await room.send('c2', { action: 'join' }));
+    const [honest] = await joinMany(room, 1, 'honest');
+    await room.tick();
+    await room.disconnect('c2');
+
+    // Act: c1 takes B back (and joins again), stays 3 s, then closes.
+    const resumedAt = room.clock.now();
+    const resumed = joinedOf(await room.send('c1', { action: 'resume', ticket: b.ticket }));
+    const rejoined = joinedOf(await room.send('c1', { action: 'join' }));
+    // The in-memory store hands out its live objects: copy what is checked later.
+    const letGo = { ...(await room.store.get(a.sessionId)) };
+    for (let i = 0; i < 3; i++) await room.tick();
+    await room.disconnect('c1');
+    const closedAt = room.clock.now();
+    for (let i = 0; i < 3; i++) await room.tick();
+    const lineAfterGraceOfA = await waitingLine(room);
+    const aAfterGrace = (await room.store.get(a.sessionId))?.state;
+    const bWithinGrace = { ...(await room.store.get(b.sessionId)) };
+    for (let i = 0; i < 3; i++) await room.tick();
+
+    // Assess: A's grace ran from the resume, B's from the close, as after any disconnect.
+    expect([resumed.sessionId, rejoined.sessionId]).toEqual([b.sessionId, b.sessionId]);
+    expect(letGo).toMatchObject({
+      state: 'waiting',
+      connectionId: 'c1',
+      disconnectedAt: resumedAt,
+    });
+    expect(aAfterGrace).toBe('abandoned');
+    expect(lineAfterGraceOfA).toEqual([b.sessionId, honest]);
+    expect(bWithinGrace).toMatchObject({
+      state: 'waiting',
+      connectionId: 'c1',
+      disconnectedAt: closedAt,
+    });
+    expect((await room.store.get(b.sessionId))?.state).toBe('abandoned');
+    expect(await waitingLine(room)).toEqual([honest]);
+    expect(lastOfType(room, 'honest0', 'position')).toMatchObject({ position: 1, waiting: 1 });
+  });
+
+  it('keeps the place a connection let go of for its visitor who resumes within the grace', async () => {
+    // Prepare: c1 held A, took B back and closed.
+    const room = await createRoom({ config: { admitPerMinute: 0 }, abandonAfterMs: 5000 });
+    const a = joinedOf(await room.send('c1', { action: 'join' }));
+    const b = joinedOf(await room.send('c2', { action: 'join' }));
+    await room.tick();
+    await room.disconnect('c2');
+    await room.send('c1', { action: 'resume', ticket: b.ticket });
+    await room.disconnect('c1');
+    for (let i = 0; i < 3; i++) await room.tick();
+
+    // Act: A's visitor comes back on a new connection within the grace.
+    const replies = await room.send('a-back', { action: 'resume', ticket: a.ticket });
+    for (let i = 0; i < 6; i++) await room.tick();
+
+    // Assess: A keeps its place (first), B is gone after its grace.
+    expect(joinedOf(replies).sessionId).toBe(a.sessionId);
+    expect(await room.store.get(a.sessionId)).toMatchObject({
+      state: 'waiting',
+      connectionId: 'a-back',
+      disconnectedAt: null,
+    });
+    expect(await waitingLine(room)).toEqual([a.sessionId]);
+    expect(lastOfType(room, 'a-back', 'position')).toMatchObject({ position: 1 });
+  });
+
   it('keeps one place per connection however often it joins', async () => {
     // Prepare
     const room = await createRoom();
@@ -426,5 +501,30 @@ describe.each(rooms)('room on the %s', (_adapters, createRoom) => {
     // Assess
     expect(again.sessionId).toBe(first.sessionId);
     expect((await room.store.counts()).arriving).toBe(1);
+  });
+});
+
+describe('the room kept on disk', () => {
+  it('saves the place a connection let go of when it resumed another', async () => {
+    // Prepare
+    const dir = freshDataDir();
+    const clock = new ManualClock();
+    const before = await createDurableHarness({ clock, config: { admitPerMinute: 0 } }, dir);
+    const a = joinedOf(await before.send('c1', { action: 'join' }));
+    const b = joinedOf(await before.send('c2', { action: 'join' }));
+    await before.disconnect('c2');
+    const resumedAt = clock.now();
+    await before.send('c1', { action: 'resume', ticket: b.ticket });
+    await closeDurableRooms();
+
+    // Act: a new process on the same directory 5 s later (no tick ran, so no time counts as down).
+    clock.advance(5000);
+    const after = await createHarness({ clock, idPrefix: 'n' }, durableData(dir));
+
+    // Assess: A's grace runs from the resume; saved as still connected, it would start afresh now.
+    expect(await after.store.get(a.sessionId)).toMatchObject({
+      connectionId: 'c1',
+      disconnectedAt: resumedAt,
+    });
   });
 });
