@@ -5,6 +5,7 @@
  */
 import type { Node } from 'constructs';
 import * as v from 'valibot';
+import { parseOriginList } from '../functions/core/origins.ts';
 
 export interface RoomSettings {
   /** Region of the room (everything but the Lambda@Edge gate, which is in us-east-1). */
@@ -49,6 +50,11 @@ export interface RoomSettings {
    * Empty (the default): every path of the main site is gated but the room's own.
    */
   ungatedMainSitePaths: string[];
+  /**
+   * Origins of pages besides the main site's that may open the room's WebSocket (e.g. a mobile
+   * web app on its own domain); every other browser page is refused at `$connect`.
+   */
+  allowedOrigins: string[];
   /** CDK bootstrap qualifier of the roles the deploy role may assume. */
   bootstrapQualifier: string;
 }
@@ -226,6 +232,23 @@ const SettingsSchema = v.pipe(
       ),
     ),
     ungatedMainSitePaths: pathPatterns,
+    allowedOrigins: v.pipe(
+      v.optional(v.union([v.array(v.string()), v.string()]), []),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        const raw = dataset.value;
+        const text = Array.isArray(raw)
+          ? raw.join(',')
+          : raw.trim().startsWith('[')
+            ? ((safeJson(raw) as string[] | undefined) ?? []).join(',')
+            : raw;
+        try {
+          return parseOriginList(text);
+        } catch (error) {
+          addIssue({ message: (error as Error).message });
+          return NEVER;
+        }
+      }),
+    ),
     bootstrapQualifier: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9]{1,10}$/)), 'hnb659fds'),
   }),
   v.check(
@@ -261,6 +284,7 @@ export const CONTEXT_KEYS = [
   'githubRepository',
   'githubOidcProviderArn',
   'ungatedMainSitePaths',
+  'allowedOrigins',
 ] as const;
 
 /**

@@ -16,6 +16,11 @@ export const Env = {
   roomId: 'WR_ROOM_ID',
   /** The main site's origin (`aud` of passes, origin of redirects). */
   mainOrigin: 'WR_MAIN_ORIGIN',
+  /**
+   * Origins of pages besides the main site's that may open the WebSocket (comma-separated):
+   * `$connect` refuses any other browser page.
+   */
+  allowedOrigins: 'WR_ALLOWED_ORIGINS',
   passTtlSeconds: 'WR_PASS_TTL_SECONDS',
   abandonAfterSeconds: 'WR_ABANDON_AFTER_SECONDS',
   tickMs: 'WR_TICK_MS',

@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import * as v from 'valibot';
+import { parseOriginList } from '../functions/core/origins.ts';
 import { wholeNumberSetting as integer } from '../functions/env.ts';
 
 export interface LocalConfig {
@@ -33,6 +34,11 @@ export interface LocalConfig {
    * socket that has not answered since the last ping is closed at the next one.
    */
   heartbeatSeconds: number;
+  /**
+   * Origins whose pages may open the WebSocket: `publicUrl` and `WR_ALLOWED_ORIGINS`
+   * (comma-separated); an upgrade from any other page is refused.
+   */
+  allowedOrigins: string[];
   roomId: string;
   /** Messages per second the processor may spend on position updates. */
   positionBudgetPerSecond: number;
@@ -130,6 +136,13 @@ export function readDataDir(env: NodeJS.ProcessEnv): string | null {
 /** Reads and validates every setting; throws {@link ConfigError} naming the first bad one. */
 export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   const port = read(env, 'PORT');
+  const publicUrl = readOrigin(env, 'WR_PUBLIC_URL') ?? `http://localhost:${port}`;
+  let extraOrigins: string[];
+  try {
+    extraOrigins = parseOriginList(env.WR_ALLOWED_ORIGINS ?? '');
+  } catch (error) {
+    throw new ConfigError('WR_ALLOWED_ORIGINS', (error as Error).message);
+  }
   return {
     port,
     host: read(env, 'HOST'),
@@ -139,7 +152,8 @@ export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConf
     abandonAfterSeconds: read(env, 'WR_ABANDON_AFTER_SECONDS'),
     tickMs: read(env, 'WR_TICK_MS'),
     upstream: readOrigin(env, 'WR_UPSTREAM'),
-    publicUrl: readOrigin(env, 'WR_PUBLIC_URL') ?? `http://localhost:${port}`,
+    publicUrl,
+    allowedOrigins: [...new Set([publicUrl, ...extraOrigins])],
     keyFile: env.WR_KEY_FILE?.trim() || null,
     dataDir: readDataDir(env),
     heartbeatSeconds: read(env, 'WR_HEARTBEAT_SECONDS'),

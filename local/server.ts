@@ -13,6 +13,7 @@ import {
   type RoomFile,
 } from '../functions/adapters/local/room-file.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
+import { isOriginAllowed } from '../functions/core/origins.ts';
 import type { Clock } from '../functions/core/ports.ts';
 import type { TickReport } from '../functions/core/processor.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from '../functions/core/protocol.ts';
@@ -69,6 +70,7 @@ export async function startLocalServer(
         options.onTick,
         disk?.file ?? null,
         settings.heartbeatSeconds,
+        settings.allowedOrigins,
       );
     } catch (error) {
       await disk?.file.close();
@@ -139,6 +141,7 @@ function inProcessBackend(
   onTick: LocalServerOptions['onTick'],
   file: RoomFile | null,
   heartbeatSeconds: number,
+  allowedOrigins: readonly string[],
 ): RoomBackend {
   /** Frame and disconnect work still running, awaited before the data directory closes. */
   const inFlight = new Set<Promise<void>>();
@@ -209,6 +212,11 @@ function inProcessBackend(
       }
     },
     handleUpgrade(req, socket, head) {
+      // A page on another site would make its visitors' browsers take places.
+      if (!isOriginAllowed(req.headers.origin, allowedOrigins)) {
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => acceptSocket(ws));
     },
     ...(file

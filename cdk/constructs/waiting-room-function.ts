@@ -66,6 +66,8 @@ export interface RoomRuntimeSettings {
   tickMs: number;
   positionBudgetPerSecond: number;
   sleepAfterIdleSeconds: number;
+  /** Origins besides the main site's whose pages may connect, comma-separated. */
+  allowedOrigins: string;
 }
 
 /**
@@ -278,6 +280,7 @@ export class WaitingRoomFunction extends Construct {
       tickMs: Env.tickMs,
       positionBudgetPerSecond: Env.positionBudgetPerSecond,
       sleepAfterIdleSeconds: Env.sleepAfterIdleSeconds,
+      allowedOrigins: Env.allowedOrigins,
     };
     for (const [key, variable] of Object.entries(variables)) {
       const value = settings[key as keyof RoomRuntimeSettings];

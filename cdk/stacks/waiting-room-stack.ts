@@ -168,10 +168,20 @@ export class WaitingRoomStack extends Stack {
       tickMs: settings.tickMs,
       positionBudgetPerSecond: settings.positionBudgetPerSecond,
       sleepAfterIdleSeconds: settings.sleepAfterIdleSeconds,
+      // The page is served on the distribution's own domain too (as well as a custom one).
+      allowedOrigins: [
+        ...(customDomain ? [`https://${this.mainSite.distribution.distributionDomainName}`] : []),
+        ...settings.allowedOrigins,
+      ].join(','),
     };
     // Each function gets what its entry point reads at cold start (functions/lambda/*.ts,
     // `readSettings([...])`) and the permissions its calls need, nothing else. `$connect` makes
-    // no AWS call and reads no setting; `$disconnect` only detaches the connection in the table.
+    // no AWS call and reads only the origins it lets in; `$disconnect` only detaches the
+    // connection in the table.
+    connect.bindRoomSettings({
+      mainOrigin: runtimeSettings.mainOrigin,
+      allowedOrigins: runtimeSettings.allowedOrigins,
+    });
     disconnect
       .bindTable(table, 'connectionWrites')
       .bindRoomSettings({ roomId: runtimeSettings.roomId });
@@ -189,7 +199,7 @@ export class WaitingRoomStack extends Stack {
       .bindTable(table)
       .bindConfig(config)
       .bindSigningKey(signingKey)
-      .bindRoomSettings(runtimeSettings)
+      .bindRoomSettings({ ...runtimeSettings, allowedOrigins: undefined })
       .allowInvokingItself();
 
     // Replies (message) and pushes (processor); `$connect` and `$disconnect` post nothing.

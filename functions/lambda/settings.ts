@@ -4,6 +4,7 @@
  * entry point asks only for the settings it uses; the CDK app sets them (names in `env.ts`).
  */
 import * as v from 'valibot';
+import { parseOriginList } from '../core/origins.ts';
 import { Env, wholeNumberSetting as integer } from '../env.ts';
 
 export class SettingsError extends Error {
@@ -63,6 +64,21 @@ const settingSchemas = {
     ),
   },
   mainOrigin: { variable: Env.mainOrigin, schema: origin },
+  allowedOrigins: {
+    variable: Env.allowedOrigins,
+    schema: v.pipe(
+      v.string(),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        try {
+          return parseOriginList(dataset.value);
+        } catch (error) {
+          addIssue({ message: (error as Error).message });
+          return NEVER;
+        }
+      }),
+    ),
+    fallback: '',
+  },
   configPrefix: {
     variable: Env.configPrefix,
     schema: v.pipe(

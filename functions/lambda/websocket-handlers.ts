@@ -4,6 +4,7 @@
  */
 import type { APIGatewayProxyWebsocketEventV2, Context } from 'aws-lambda';
 import type { DynamoSessionStore } from '../adapters/aws/dynamo-session-store.ts';
+import { isOriginAllowed } from '../core/origins.ts';
 import type { Clock, Notifier } from '../core/ports.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from '../core/protocol.ts';
 import { handleDisconnect, handleFrame, type RouterDeps } from '../router.ts';
@@ -15,6 +16,7 @@ export interface WebSocketResult {
 }
 
 const OK: WebSocketResult = { statusCode: 200 };
+const FORBIDDEN: WebSocketResult = { statusCode: 403 };
 
 export interface AnswerFrameDeps {
   router: RouterDeps;
@@ -141,13 +143,24 @@ function countReplies(
 
 export interface ConnectHandlerDeps {
   observability: Observability;
+  /** Origins whose pages may connect (the main site's and `WR_ALLOWED_ORIGINS`). */
+  allowedOrigins: readonly string[];
 }
 
-/** `$connect`: every connection is accepted; a place is only taken by `join`. */
+/**
+ * `$connect`: a connection from a page on another site is refused (403: API Gateway refuses the
+ * handshake); every other one is accepted, and a place is only taken by `join`.
+ */
 export function createConnectHandler(deps: ConnectHandlerDeps) {
   const { logger } = deps.observability;
   return async (event: APIGatewayProxyWebsocketEventV2, context: Context) => {
     logger.addContext(context);
+    const headers = (event as { headers?: Record<string, string | undefined> }).headers ?? {};
+    const origin = Object.entries(headers).find(([name]) => name.toLowerCase() === 'origin')?.[1];
+    if (!isOriginAllowed(origin, deps.allowedOrigins)) {
+      logger.info('refused a page from another origin', { origin: origin?.slice(0, 200) });
+      return FORBIDDEN;
+    }
     logger.debug('connected', { connectionId: event.requestContext.connectionId });
     return OK;
   };

@@ -192,6 +192,9 @@ async function assemble(
     [Env.managementEndpoint]: api.managementEndpoint,
     [Env.roomId]: settings.roomId,
     [Env.mainOrigin]: settings.publicUrl,
+    [Env.allowedOrigins]: settings.allowedOrigins
+      .filter((origin) => origin !== settings.publicUrl)
+      .join(','),
     [Env.passTtlSeconds]: String(settings.passTtlSeconds),
     [Env.abandonAfterSeconds]: String(settings.abandonAfterSeconds),
     [Env.tickMs]: String(settings.tickMs),

@@ -129,10 +129,20 @@ describe('an existing site on its own domain', () => {
     const functions = Object.values(room.findResources('AWS::Lambda::Function')).filter(
       (f) => f.Properties.Environment?.Variables?.[Env.mainOrigin],
     );
-    expect(functions).toHaveLength(2);
+    // The message and processor functions sign; $connect checks the pages that connect.
+    expect(functions).toHaveLength(3);
     for (const f of functions) {
       expect(f.Properties.Environment.Variables[Env.mainOrigin]).toBe('https://shop.example.com');
     }
+  });
+
+  it("lets $connect accept the page on the distribution's own domain too", () => {
+    const connect = Object.values(room.findResources('AWS::Lambda::Function')).find(
+      (f) => f.Properties.Environment?.Variables?.[Env.allowedOrigins] !== undefined,
+    );
+    expect(JSON.stringify(connect?.Properties.Environment.Variables[Env.allowedOrigins])).toMatch(
+      /https:\/\/.*DomainName/,
+    );
   });
 
   it('passes the AwsSolutions checks with the custom certificate', () => {
@@ -249,5 +259,38 @@ describe('the ungatedMainSitePaths setting', () => {
       /invalid CDK context "ungatedMainSitePaths"/,
     );
     expect(() => parseSettings({ ungatedMainSitePaths: value })).toThrow(message);
+  });
+});
+
+describe('the allowedOrigins setting', () => {
+  it('is empty by default, and takes an array, a JSON array or a comma-separated list', () => {
+    expect(parseSettings({}).allowedOrigins).toEqual([]);
+    expect(parseSettings({ allowedOrigins: ['https://app.example.com'] }).allowedOrigins).toEqual([
+      'https://app.example.com',
+    ]);
+    expect(
+      parseSettings({ allowedOrigins: '["https://a.example","https://b.example:8443"]' })
+        .allowedOrigins,
+    ).toEqual(['https://a.example', 'https://b.example:8443']);
+    expect(
+      parseSettings({ allowedOrigins: 'https://A.example/ , https://b.example' }).allowedOrigins,
+    ).toEqual(['https://a.example', 'https://b.example']);
+  });
+
+  it('refuses what is not an origin, naming the key', () => {
+    expect(() => parseSettings({ allowedOrigins: 'https://a.example/path' })).toThrow(
+      /invalid CDK context "allowedOrigins".*not an origin/,
+    );
+  });
+
+  it('reaches $connect, and only it', () => {
+    const { room } = synthApp({ allowedOrigins: 'https://app.example.com' }, { bundle: false });
+    const holders = Object.values(
+      Template.fromStack(room).findResources('AWS::Lambda::Function'),
+    ).filter((f) => f.Properties.Environment?.Variables?.[Env.allowedOrigins] !== undefined);
+    expect(holders).toHaveLength(1);
+    expect(holders[0]?.Properties.Environment.Variables[Env.allowedOrigins]).toBe(
+      'https://app.example.com',
+    );
   });
 });

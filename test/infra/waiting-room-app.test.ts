@@ -279,7 +279,7 @@ describe('functions', () => {
   );
 
   it.each([
-    ['Connect', []],
+    ['Connect', [Env.mainOrigin, Env.allowedOrigins]],
     ['Disconnect', [Env.roomId, Env.tableName]],
     [
       'Message',

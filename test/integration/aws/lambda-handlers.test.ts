@@ -250,15 +250,42 @@ describe('message handler (join, resume, status, ping and $default)', () => {
 });
 
 describe('$connect and $disconnect handlers', () => {
-  it('accepts every connection', async () => {
+  const allowedOrigins = ['https://shop.example.com', 'https://partner.example'];
+  const connectFrom = (origin: string | undefined, headerName = 'Origin') => ({
+    ...websocketEvent('$connect', 'conn-1'),
+    headers:
+      origin === undefined ? { Host: 'ws.example' } : { Host: 'ws.example', [headerName]: origin },
+  });
+
+  it.each([
+    ['no Origin (not a browser page)', undefined],
+    ["the main site's page", 'https://shop.example.com'],
+    ['an allowed origin, however its header is spelled', 'HTTPS://PARTNER.example:443'],
+  ])('accepts a connection from %s', async (_, origin) => {
     // Prepare
-    const handler = createConnectHandler({ observability: captureObservability() });
+    const handler = createConnectHandler({ observability: captureObservability(), allowedOrigins });
 
     // Act
-    const result = await handler(websocketEvent('$connect', 'conn-1'), lambdaContext());
+    const result = await handler(connectFrom(origin, 'origin'), lambdaContext());
 
     // Assess
     expect(result).toEqual({ statusCode: 200 });
+  });
+
+  it.each([
+    ['a page on another site', 'https://evil.example'],
+    ['a look-alike host', 'https://shop.example.com.evil.example'],
+    ['another scheme of the main site', 'http://shop.example.com'],
+    ['a sandboxed or file page', 'null'],
+  ])('refuses a connection from %s (403: no handshake)', async (_, origin) => {
+    // Prepare
+    const handler = createConnectHandler({ observability: captureObservability(), allowedOrigins });
+
+    // Act
+    const result = await handler(connectFrom(origin), lambdaContext());
+
+    // Assess
+    expect(result).toEqual({ statusCode: 403 });
   });
 
   it('starts the abandon grace of the session whose connection closed', async () => {
