@@ -12,6 +12,7 @@ import { systemClock } from '../functions/adapters/local/system-clock.ts';
 import type {
   ArrivalQueue,
   Clock,
+  ConnectionCloser,
   Delivery,
   Notifier,
   RoomConfig,
@@ -40,7 +41,7 @@ export interface LocalConnection {
 }
 
 /** Open sockets by connection id; the local stand-in for the API Gateway management API. */
-export class SocketNotifier implements Notifier {
+export class SocketNotifier implements Notifier, ConnectionCloser {
   readonly sockets = new Map<string, LocalConnection>();
 
   async send(connectionId: string, message: ServerMessage): Promise<Delivery> {
@@ -53,6 +54,17 @@ export class SocketNotifier implements Notifier {
     if (socket.readyState !== socket.OPEN) return 'gone';
     socket.send(JSON.stringify(message));
     return 'sent';
+  }
+
+  /**
+   * Tells the old connection of a resumed place and closes it, without waiting for its frame in
+   * progress: two tabs resuming one place at once would otherwise wait on each other.
+   */
+  async supersede(connectionId: string): Promise<void> {
+    const socket = this.sockets.get(connectionId)?.socket;
+    if (!socket || socket.readyState !== socket.OPEN) return;
+    socket.send(JSON.stringify({ type: 'superseded' }));
+    socket.close(1000, 'superseded');
   }
 }
 
@@ -114,6 +126,7 @@ export function createLocalRoom(
     mainOrigin: settings.publicUrl,
     // Generous for a person, tight for a script: 20 frames at once, 5 a second after that.
     limiter: createConnectionRateLimiter({ burst: 20, perSecond: 5 }),
+    connections: notifier,
     ...(onError ? { onError } : {}),
   };
   const processor: ProcessorDeps = {

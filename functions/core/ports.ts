@@ -193,6 +193,15 @@ export interface ProcessorWaker {
   wakeIfAsleep(): Promise<void>;
 }
 
+/**
+ * Closes a connection whose place went to another one: tells it `superseded`, then closes it
+ * (on AWS a post and a DeleteConnection on the management API). Never throws: a connection
+ * already gone needs nothing.
+ */
+export interface ConnectionCloser {
+  supersede(connectionId: string): Promise<void>;
+}
+
 /** Outcome of one push to a connection. */
 export type Delivery = 'sent' | 'gone';
 

@@ -81,6 +81,13 @@ export interface OpenMessage {
 export interface PongMessage {
   type: 'pong';
 }
+/**
+ * This connection's place was taken up on another connection (a `resume` of its ticket in
+ * another tab or window): the room closes this one, and the page offers to take it back here.
+ */
+export interface SupersededMessage {
+  type: 'superseded';
+}
 export interface ErrorMessage {
   type: 'error';
   code: ErrorCode;
@@ -92,6 +99,7 @@ export type ServerMessage =
   | AdmittedMessage
   | OpenMessage
   | PongMessage
+  | SupersededMessage
   | ErrorMessage;
 
 export type ParsedFrame = { ok: true; message: ClientMessage } | { ok: false; error: ErrorMessage };

@@ -7,6 +7,7 @@ import {
   type ArrivalQueue,
   type Clock,
   type ConfigSource,
+  type ConnectionCloser,
   ConnectionTakenError,
   type ProcessorWaker,
   type RoomConfig,
@@ -29,6 +30,8 @@ export interface VisitorDeps {
    * sleeps (the local runtime). Never throws.
    */
   waker?: ProcessorWaker;
+  /** Closes the connection a resumed place leaves (`superseded`); unset: none is told. */
+  connections?: ConnectionCloser;
   /** Creates session ids; random UUIDs unless a test needs to know them. */
   newId?: () => string;
 }
@@ -90,8 +93,13 @@ export async function resume(
   if (session.state === 'admitted' && !passStillValid(session, clock.now())) {
     return [passUsedUp()];
   }
+  // Read before attaching (the in-process store hands out the stored session itself).
+  const previous = session.disconnectedAt === null ? session.connectionId : null;
   // A place this connection held until now is let go (marked disconnected): one place at a time.
   await store.attachConnection(session.id, connectionId, clock.now());
+  // The connection that held this place until now (another tab, a socket not yet closed) is
+  // told and closed: two pages never wait on one place, and its close no longer touches it.
+  if (previous !== null && previous !== connectionId) await deps.connections?.supersede(previous);
   // Read again once attached: a tick running meanwhile may have admitted the session while it
   // still looked away, and then it left the telling to this resume (frames and ticks run at the
   // same time on AWS). Admitted after this read, it is connected and the tick tells it.

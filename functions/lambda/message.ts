@@ -25,6 +25,7 @@ const settings = readSettings([
 ]);
 const observability = createObservability('message');
 const store = sessionStoreFrom(settings);
+const replies = notifierFrom(settings);
 
 export const handler = createMessageHandler({
   router: {
@@ -36,9 +37,10 @@ export const handler = createMessageHandler({
     mainOrigin: settings.mainOrigin,
     waker: wakerFrom(settings, observability),
     limiter: frameLimiter(),
+    connections: replies,
   },
   store,
-  replies: notifierFrom(settings),
+  replies,
   clock: systemClock,
   observability,
 });

@@ -16,7 +16,13 @@ import { createMirroredConfigSource } from '../adapters/aws/mirrored-config.ts';
 import { createSsmConfigSource } from '../adapters/aws/ssm-config.ts';
 import { loadSigningKeyFromSsm } from '../adapters/aws/ssm-signing-key.ts';
 import { systemClock } from '../adapters/local/system-clock.ts';
-import type { ConfigSource, Notifier, ProcessorWaker, Signer } from '../core/ports.ts';
+import type {
+  ConfigSource,
+  ConnectionCloser,
+  Notifier,
+  ProcessorWaker,
+  Signer,
+} from '../core/ports.ts';
 import { createConnectionRateLimiter } from '../core/rate-limiter.ts';
 import { createLazySigner } from './lazy-signer.ts';
 import type { Observability } from './observability.ts';
@@ -94,7 +100,9 @@ export function wakerFrom(
   });
 }
 
-export function notifierFrom(settings: Pick<Settings, 'managementEndpoint'>): Notifier {
+export function notifierFrom(
+  settings: Pick<Settings, 'managementEndpoint'>,
+): Notifier & ConnectionCloser {
   return createApiGatewayNotifier({ endpoint: settings.managementEndpoint });
 }
 

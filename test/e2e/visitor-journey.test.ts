@@ -117,7 +117,7 @@ describe.each(RUNTIMES)('a visitor in Chromium, on the %s runtime', (runtime) =>
     expect(problems).toEqual([]);
   });
 
-  it('keeps the one place through a reload and in a second tab', async () => {
+  it('keeps the one place through a reload and in a second tab, which the first can take back', async () => {
     // Prepare
     room = await startRuntimeRoom(runtime, { WR_TICK_MS: '200', WR_ADMIT_PER_MINUTE: '0' });
     await fillLine(room, 2);
@@ -133,10 +133,17 @@ describe.each(RUNTIMES)('a visitor in Chromium, on the %s runtime', (runtime) =>
     await secondTab.goto(`${room.url}/about`);
     await positionShown(secondTab, 3);
 
+    const elsewhere = page.getByText('Your place continues in another tab or window');
+    await elsewhere.waitFor();
+    await page.getByRole('button', { name: 'Continue here instead' }).click();
+    await positionShown(page, 3);
+    await secondTab.getByText('Your place continues in another tab or window').waitFor();
+
     // Assess
     const status = await room.status();
     expect(status.waiting + status.arriving).toBe(3);
     await expect(page.getByText('Live').first().isVisible()).resolves.toBe(true);
+    await expect(elsewhere.isVisible()).resolves.toBe(false);
     expect(problems).toEqual([]);
   });
 });

@@ -302,6 +302,10 @@ export class SimVisitor {
       case 'pong':
         this.#emit({ t, k: 'pong' });
         return;
+      case 'superseded':
+        // One socket per simulated visitor: only a socket already being replaced hears this,
+        // and its close is handled as any other.
+        return;
       case 'error':
         this.#emit({ t, k: 'error', code: message.code });
         this.#onError(message.code);

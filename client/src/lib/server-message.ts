@@ -8,6 +8,7 @@ import type {
   PongMessage,
   PositionMessage,
   ServerMessage,
+  SupersededMessage,
 } from '../../../functions/core/protocol.ts';
 
 // The schemas restate the server's message types; `satisfies` below makes the compiler refuse
@@ -52,6 +53,11 @@ const PongSchema = v.object({ type: v.literal('pong') }) satisfies v.GenericSche
   PongMessage
 >;
 
+const SupersededSchema = v.object({ type: v.literal('superseded') }) satisfies v.GenericSchema<
+  unknown,
+  SupersededMessage
+>;
+
 const ErrorSchema = v.object({
   type: v.literal('error'),
   code: v.picklist(errorCodes),
@@ -64,6 +70,7 @@ const ServerMessageSchema = v.variant('type', [
   AdmittedSchema,
   OpenSchema,
   PongSchema,
+  SupersededSchema,
   ErrorSchema,
 ]);
 

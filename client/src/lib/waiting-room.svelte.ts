@@ -3,7 +3,11 @@ import { peopleAhead as countAhead, progressPercent } from './progress.ts';
 import { parseServerMessage } from './server-message.ts';
 
 /** How the page stands with the server, as the visitor sees it. */
-export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline';
+/**
+ * `elsewhere`: the place was taken up in another tab or window (the room said `superseded` and
+ * closed this socket); this page stays quiet until the visitor takes the place back here.
+ */
+export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'elsewhere';
 
 /** Where the visitor is in the line's life: before a place, in line, or let in. */
 export type QueuePhase = 'joining' | 'waiting' | 'admitted' | 'open';
@@ -194,6 +198,17 @@ export class WaitingRoom {
     this.#clear('reconnect');
   }
 
+  /**
+   * Takes the place back on this page after another tab or window took it (`elsewhere`): that
+   * one is told in turn. Only a click calls this, so two pages never take it from each other
+   * by themselves.
+   */
+  takeBack(): void {
+    if (!this.#started || this.#finished || this.connection !== 'elsewhere') return;
+    this.#attempt = 0;
+    this.#connect();
+  }
+
   /** The network came back: reconnect at once, without waiting out a backoff. */
   handleOnline(): void {
     if (!this.#active() || this.connection === 'live') return;
@@ -223,7 +238,7 @@ export class WaitingRoom {
   }
 
   #active(): boolean {
-    return this.#started && !this.#finished;
+    return this.#started && !this.#finished && this.connection !== 'elsewhere';
   }
 
   #connect(): void {
@@ -309,6 +324,12 @@ export class WaitingRoom {
         this.#handleError({ code: message.code, message: message.message });
         return;
       case 'pong':
+        return;
+      case 'superseded':
+        // No reconnect: the other page has the place; a reconnect here would take it back.
+        this.#dropSocket();
+        this.#clear('reconnect');
+        this.connection = 'elsewhere';
         return;
     }
   }

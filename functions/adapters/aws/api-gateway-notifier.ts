@@ -6,12 +6,15 @@
  *   account shares 10,000 requests/s): retried with exponential backoff and full jitter, a few
  *   times, then rejected.
  * - Anything else rejects at once; the processor retries at its next tick.
+ *
+ * `supersede` posts `superseded` and deletes the connection (a resumed place's old one).
  */
 import {
   type ApiGatewayManagementApiClient,
+  DeleteConnectionCommand,
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
-import type { Delivery, Notifier } from '../../core/ports.ts';
+import type { ConnectionCloser, Delivery, Notifier } from '../../core/ports.ts';
 import type { ServerMessage } from '../../core/protocol.ts';
 import { backoffDelay, errorName, httpStatusOf, isThrottling, realSleep } from './aws-errors.ts';
 import { defaultManagementClient } from './clients.ts';
@@ -29,7 +32,9 @@ export interface ApiGatewayNotifierOptions {
   random?: () => number;
 }
 
-export function createApiGatewayNotifier(options: ApiGatewayNotifierOptions): Notifier {
+export function createApiGatewayNotifier(
+  options: ApiGatewayNotifierOptions,
+): Notifier & ConnectionCloser {
   const client = options.client ?? defaultClientFor(options.endpoint);
   const maxAttempts = Math.max(1, options.maxAttempts ?? 4);
   const baseDelayMs = options.baseDelayMs ?? 50;
@@ -49,6 +54,16 @@ export function createApiGatewayNotifier(options: ApiGatewayNotifierOptions): No
           if (!isThrottling(error) || attempt + 1 >= maxAttempts) throw error;
           await sleep(backoffDelay(attempt, baseDelayMs, maxDelayMs, options.random));
         }
+      }
+    },
+
+    async supersede(connectionId: string): Promise<void> {
+      try {
+        if ((await this.send(connectionId, { type: 'superseded' })) === 'gone') return;
+        await client.send(new DeleteConnectionCommand({ ConnectionId: connectionId }));
+      } catch {
+        // Gone already, or the post failed: the old page hears nothing, and its place, now
+        // bound to the new connection, is not touched by its close.
       }
     },
   };

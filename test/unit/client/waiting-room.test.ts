@@ -728,3 +728,53 @@ describe('server errors', () => {
     expect(s.sockets.sockets).toHaveLength(1);
   });
 });
+
+describe('a place taken up in another tab', () => {
+  it('says so, closes its socket and does not reconnect by itself, even when the tab comes back', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s, 'T-two-tabs');
+    s.sockets.latest.receive(position(7));
+
+    // Act
+    s.sockets.latest.receive({ type: 'superseded' });
+    s.sockets.latest.drop();
+    vi.advanceTimersByTime(10 * 60_000);
+    s.room.handleVisible();
+    s.room.handleOnline();
+
+    // Assess
+    expect(s.room.connection).toBe('elsewhere');
+    expect(s.sockets.sockets).toHaveLength(1);
+    expect(s.room.position).toBe(7);
+    expect(s.storage.getItem(TICKET_KEY)).toBe('T-two-tabs');
+  });
+
+  it('takes the place back here when the visitor asks, with the same ticket', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s, 'T-two-tabs');
+    s.sockets.latest.receive({ type: 'superseded' });
+
+    // Act
+    s.room.takeBack();
+    s.sockets.latest.open();
+
+    // Assess
+    expect(s.sockets.sockets).toHaveLength(2);
+    expect(s.sockets.latest.sent).toEqual([{ action: 'resume', ticket: 'T-two-tabs' }]);
+    expect(s.room.connection).toBe('live');
+  });
+
+  it('ignores a take-back while it holds the place', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.room.takeBack();
+
+    // Assess
+    expect(s.sockets.sockets).toHaveLength(1);
+  });
+});
