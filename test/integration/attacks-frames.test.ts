@@ -289,20 +289,22 @@ describe('one place per ticket', () => {
     await owner.next('position');
     const [first, second] = (await connect(room, 2)) as [WsVisitor, WsVisitor];
 
-    // Act: both resume at once, then each also sends a join of its own.
+    // Act: both resume at once (the later one takes the place, the other is told superseded
+    // and closed), then the holder also sends a join of its own.
     first.send({ action: 'resume', ticket });
     second.send({ action: 'resume', ticket });
     const resumed = await Promise.all([first.next('joined'), second.next('joined')]);
-    first.send({ action: 'join' });
-    second.send({ action: 'join' });
-    const rejoined = await Promise.all([
-      first.next('joined', { since: first.received.length }),
-      second.next('joined', { since: second.received.length }),
+    const loser = await Promise.race([
+      first.next('superseded', { since: 0 }).then(() => first),
+      second.next('superseded', { since: 0 }).then(() => second),
     ]);
+    const holder = loser === first ? second : first;
+    holder.send({ action: 'join' });
+    const rejoined = await holder.next('joined', { since: holder.received.length });
     const inLine = await room.room.status();
     room.room.config.set({ admitPerMinute: 6000 });
     await ahead.next('admitted');
-    const pushed = await Promise.race([first.next('admitted'), second.next('admitted')]);
+    const pushed = await holder.next('admitted');
     const late = await WsVisitor.connect(room.wsUrl);
     opened.push(late);
     late.send({ action: 'resume', ticket });
@@ -310,7 +312,8 @@ describe('one place per ticket', () => {
 
     // Assess
     expect(resumed.map((j) => j.sessionId)).toEqual([sessionId, sessionId]);
-    expect(rejoined.map((j) => j.sessionId)).toEqual([sessionId, sessionId]);
+    expect(rejoined.sessionId).toBe(sessionId);
+    expect(owner.messages().map((m) => m.type)).toContain('superseded');
     expect(inLine.waiting + inLine.arriving).toBe(2);
     const admittedOn = [owner, first, second].map(
       (v) => v.messages().filter((m) => m.type === 'admitted').length,
