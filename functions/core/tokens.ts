@@ -22,6 +22,7 @@ import {
   SignJWT,
 } from 'jose';
 import type { Signer } from './ports.ts';
+import { checkTicketsOnBudget } from './ticket-checks.ts';
 
 export const PASS_ALG = 'ES256';
 const PASS_TYP = 'JWT';
@@ -240,8 +241,9 @@ export function createSigner(options: SignerOptions): Signer {
         ttlSeconds: ticketTtlSeconds,
       });
     },
-    readTicket(ticket, now) {
-      return verifyTicket(keys, ticket, { roomId, now: seconds(now) });
-    },
+    readTicket: checkTicketsOnBudget(
+      (ticket, now) => verifyTicket(keys, ticket, { roomId, now: seconds(now) }),
+      { roomId, audience: ticketAudience(roomId), typ: TICKET_TYP },
+    ),
   };
 }

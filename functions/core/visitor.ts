@@ -17,6 +17,7 @@ import {
 import { ErrorCode, errorMessage, type ServerMessage } from './protocol.ts';
 import { mainSiteUrl, safeReturnPath } from './return-path.ts';
 import { isInLine, newSession, type Session } from './session.ts';
+import { TicketChecksBusyError } from './ticket-checks.ts';
 
 export interface VisitorDeps {
   store: SessionStore;
@@ -84,7 +85,14 @@ export async function resume(
   ticket: string,
 ): Promise<ServerMessage[]> {
   const { store, signer, clock } = deps;
-  const sessionId = await signer.readTicket(ticket, clock.now());
+  let sessionId: string | null;
+  try {
+    sessionId = await signer.readTicket(ticket, clock.now());
+  } catch (error) {
+    if (!(error instanceof TicketChecksBusyError)) throw error;
+    // Forged tickets spent the room's budget of failed checks: try again shortly.
+    return [errorMessage(ErrorCode.rateLimited, 'too many tickets to check; try again shortly')];
+  }
   const session = sessionId ? await store.get(sessionId) : undefined;
   if (!session) return [errorMessage(ErrorCode.invalidTicket, 'this ticket is not valid here')];
   if (session.state === 'abandoned') {

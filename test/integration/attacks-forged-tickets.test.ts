@@ -1,0 +1,74 @@
+/**
+ * A flood of `resume` frames with forged tickets, each socket within its own frame limits, on
+ * both runtimes: the room checks signatures on a budget (`functions/core/ticket-checks.ts`), so
+ * once forgeries have spent it they are answered `rate_limited` unchecked, while a visitor in
+ * line keeps its place and its answers, and an honest resume gets through once the flood stops.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { RUNTIMES, type RuntimeRoom, startRuntimeRoom } from '../helpers/local-room.ts';
+import { WsVisitor } from '../helpers/ws-visitor.ts';
+
+let room: RuntimeRoom | undefined;
+const visitors: WsVisitor[] = [];
+afterEach(async () => {
+  await Promise.all(visitors.splice(0).map((v) => v.close()));
+  await room?.close();
+  room = undefined;
+});
+
+async function connect(r: RuntimeRoom): Promise<WsVisitor> {
+  const visitor = await WsVisitor.connect(r.wsUrl);
+  visitors.push(visitor);
+  return visitor;
+}
+
+describe.each(RUNTIMES)('forged tickets (%s)', (runtime) => {
+  it('are checked on a budget: past it they are answered rate_limited, and nobody else is hurt', async () => {
+    // Prepare: a visitor in line, and its ticket as the template of the forgeries.
+    room = await startRuntimeRoom(runtime, { WR_ADMIT_PER_MINUTE: '0', WR_TICK_MS: '200' });
+    const honest = await connect(room);
+    honest.send({ action: 'join' });
+    const { ticket, sessionId } = await honest.next('joined');
+    await honest.next('position');
+    const [header, payload] = ticket.split('.');
+    const forgery = (n: number) =>
+      `${header}.${payload}.${n.toString(36).padStart(86, 'A').slice(-86)}`;
+
+    // Act: 40 sockets send 15 forged resumes each, all at once (600 signatures to check).
+    const attackers = await Promise.all(
+      Array.from({ length: 40 }, () => connect(room as RuntimeRoom)),
+    );
+    const floodStart = Date.now();
+    attackers.forEach((a, i) => {
+      for (let k = 0; k < 15; k++) a.send({ action: 'resume', ticket: forgery(i * 100 + k) });
+    });
+    await Promise.all(
+      attackers.map(async (a) => {
+        while (a.messages().filter((m) => m.type === 'error').length < 15) {
+          await a.next('error', { since: a.received.length, timeoutMs: 20_000 });
+        }
+      }),
+    );
+    const floodSeconds = (Date.now() - floodStart) / 1000;
+    honest.send({ action: 'status' });
+    const stillThere = await honest.next('position', { timeoutMs: 20_000 });
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const again = await connect(room);
+    again.send({ action: 'resume', ticket });
+    const resumed = await again.next('joined', { timeoutMs: 10_000 });
+
+    // Assess
+    const codes = attackers.flatMap((a) =>
+      a.messages().flatMap((m) => (m.type === 'error' ? [m.code] : [])),
+    );
+    expect(codes).toHaveLength(600);
+    // At most the budget (400 at once, 200 a second after) was checked; the rest waited.
+    const checked = codes.filter((c) => c === 'invalid_ticket').length;
+    expect(checked).toBeLessThanOrEqual(400 + 200 * floodSeconds + 10);
+    expect(codes.filter((c) => c !== 'invalid_ticket' && c !== 'rate_limited')).toEqual([]);
+    // In process the flood is answered faster than the budget refills.
+    if (runtime === 'local') expect(checked).toBeLessThan(600);
+    expect(stillThere.position).toBe(1);
+    expect(resumed.sessionId).toBe(sessionId);
+  });
+});
