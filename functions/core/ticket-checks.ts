@@ -49,33 +49,34 @@ export function checkTicketsOnBudget(
   const burst = options.failureBurst ?? 400;
   const remember = options.remember ?? 20_000;
   const good = new Map<string, { sessionId: string; expiresAt: number }>();
-  const bad = new Set<string>();
+  const bad = new Map<string, true>();
   let tokens = burst;
   let refilledAt: number | null = null;
 
-  function plausible(ticket: string, now: number): boolean {
+  /** When a ticket that could be this room's expires (epoch ms), or null if it cannot be. */
+  function plausibleUntil(ticket: string, now: number): number | null {
     const parts = ticket.split('.');
-    if (parts.length !== 3 || parts[2]?.length !== ES256_SIGNATURE_LENGTH) return false;
+    if (parts.length !== 3 || parts[2]?.length !== ES256_SIGNATURE_LENGTH) return null;
     try {
       const header = decodeProtectedHeader(ticket);
       const claims = decodeJwt(ticket);
-      return (
+      const plausible =
         header.alg === 'ES256' &&
         header.typ === options.typ &&
         claims.iss === options.roomId &&
         claims.aud === options.audience &&
         typeof claims.sub === 'string' &&
         typeof claims.exp === 'number' &&
-        claims.exp * 1000 > now
-      );
+        claims.exp * 1000 > now;
+      return plausible ? (claims.exp as number) * 1000 : null;
     } catch {
-      return false;
+      return null;
     }
   }
 
-  function remembered<V>(map: Map<string, V> | Set<string>, key: string, value?: V): void {
-    if (map instanceof Map) map.set(key, value as V);
-    else map.add(key);
+  /** Remembers `key`, forgetting the oldest entry past `remember`. */
+  function keep<V>(map: Map<string, V>, key: string, value: V): void {
+    map.set(key, value);
     if (map.size > remember) {
       const oldest = map.keys().next().value;
       if (oldest !== undefined) map.delete(oldest);
@@ -88,7 +89,8 @@ export function checkTicketsOnBudget(
       if (known.expiresAt > now) return known.sessionId;
       good.delete(ticket);
     }
-    if (bad.has(ticket) || !plausible(ticket, now)) return null;
+    const expiresAt = bad.has(ticket) ? null : plausibleUntil(ticket, now);
+    if (expiresAt === null) return null;
     tokens = Math.min(burst, tokens + ((now - (refilledAt ?? now)) / 1000) * rate);
     refilledAt = now;
     if (tokens < 1) throw new TicketChecksBusyError();
@@ -96,11 +98,11 @@ export function checkTicketsOnBudget(
     tokens -= 1;
     const sessionId = await verify(ticket, now);
     if (sessionId === null) {
-      remembered(bad, ticket);
+      keep(bad, ticket, true);
       return null;
     }
     tokens = Math.min(burst, tokens + 1);
-    remembered(good, ticket, { sessionId, expiresAt: (decodeJwt(ticket).exp as number) * 1000 });
+    keep(good, ticket, { sessionId, expiresAt });
     return sessionId;
   };
 }

@@ -8,8 +8,10 @@
  * | connection           | `C#<connId>`    | `C`                 | `sessionId`; TTL a few hours            |
  * | room state           | `R#<roomId>`    | `STATE`             | token bucket, last line length, totals  |
  * | pending `admitted`   | `R#<roomId>`    | `OUTBOX#<sessionId>`| one per admission not yet delivered     |
- * | processor lease      | `R#<roomId>`    | `LEASE`             | `owner`, `expiresAt`                    |
+ * | processor lease      | `R#<roomId>`    | `LEASE`             | `owner`, `expiresAt`, `asleep(At)`      |
+ * | arrival log cursor   | `R#<roomId>`    | `ARRIVALS`          | the last arrival key numbered           |
  * | connection change    | `R#<roomId>#CHG#<shard>` | `<ms>#<sessionId>#<version>` | TTL an hour; see below |
+ * | arrival              | `R#<roomId>#ARR#<shard>` | `<ms>#<counter>#<sessionId>` | TTL a day; `dynamo-arrival-log.ts` |
  *
  * Connection changes of waiting sessions are logged for the processor, which keeps the line in
  * memory: spread over {@link CHANGE_SHARDS} partitions by session id (a partition takes 1,000

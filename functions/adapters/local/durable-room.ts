@@ -76,11 +76,6 @@ export class DurableSessionStore implements SessionStore {
     memory.onForget = (ids) => file.journal.write(() => file.deleteSessions(ids));
   }
 
-  /** The in-process store underneath (what the runtime's status and tests read). */
-  get memory(): MemorySessionStore {
-    return this.#memory;
-  }
-
   /** Writes the sessions as they are now (and the totals when they moved), then waits. */
   async #save(ids: readonly string[], countsChanged: boolean): Promise<void> {
     const sessions: Session[] = [];
@@ -204,11 +199,6 @@ export class DurableArrivalQueue implements ArrivalQueue {
         file.put('lastOrder', arrival.order);
       });
     memory.onAcknowledged = (orders) => file.journal.write(() => file.deleteArrivals(orders));
-  }
-
-  /** Arrivals not yet acknowledged. */
-  get depth(): number {
-    return this.#memory.depth;
   }
 
   async enqueue(arrival: Arrival): Promise<void> {

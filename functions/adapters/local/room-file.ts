@@ -60,15 +60,9 @@ export class Journal {
   #failure: Error | null = null;
   /** Told once when a commit fails. */
   onFailure: ((error: Error) => void) | undefined;
-  /** Commits (for tests and benchmarks). */
-  commits = 0;
 
   constructor(db: Database.Database) {
     this.#db = db;
-  }
-
-  get failure(): Error | null {
-    return this.#failure;
   }
 
   write(statements: () => void): void {
@@ -103,7 +97,6 @@ export class Journal {
       return;
     }
     this.#open = false;
-    this.commits += 1;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.resolve();
