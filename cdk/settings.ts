@@ -6,6 +6,7 @@
 import type { Node } from 'constructs';
 import * as v from 'valibot';
 import { parseOriginList } from '../functions/core/origins.ts';
+import { DEFAULT_MAX_PLACES_PER_SOURCE } from '../functions/core/sources.ts';
 
 export interface RoomSettings {
   /** Region of the room (everything but the Lambda@Edge gate, which is in us-east-1). */
@@ -26,6 +27,10 @@ export interface RoomSettings {
   positionBudgetPerSecond: number;
   /** How long the processor stays awake with nobody in line before it sleeps. */
   sleepAfterIdleSeconds: number;
+  /** Places one source address may hold at once (`functions/core/sources.ts`). */
+  maxPlacesPerSource: number;
+  /** Whether the limits per source address apply (false only for load tests). */
+  sourceLimits: boolean;
   /** Steady-state and burst limits of WebSocket messages per second on the stage. */
   webSocketRateLimit: number;
   webSocketBurstLimit: number;
@@ -201,6 +206,14 @@ const SettingsSchema = v.pipe(
     tickMs: integer(100, 1000),
     positionBudgetPerSecond: integer(1, 5000),
     sleepAfterIdleSeconds: integer(1, 60, 3600),
+    maxPlacesPerSource: integer(1, DEFAULT_MAX_PLACES_PER_SOURCE, 1_000_000),
+    sourceLimits: v.pipe(
+      v.optional(
+        v.union([v.boolean(), v.picklist(['true', 'false', 'on', 'off'], 'must be on or off')]),
+        true,
+      ),
+      v.transform((value) => value === true || value === 'true' || value === 'on'),
+    ),
     webSocketRateLimit: integer(1, 5000),
     webSocketBurstLimit: integer(1, 5000),
     webSocketAccessLogs: booleanFlag,
@@ -275,6 +288,8 @@ export const CONTEXT_KEYS = [
   'tickMs',
   'positionBudgetPerSecond',
   'sleepAfterIdleSeconds',
+  'maxPlacesPerSource',
+  'sourceLimits',
   'webSocketRateLimit',
   'webSocketBurstLimit',
   'webSocketAccessLogs',

@@ -33,6 +33,10 @@ export const Env = {
   processorFunctionName: 'WR_PROCESSOR_FUNCTION_NAME',
   /** How long the processor stays awake with nobody in line before it sleeps (seconds). */
   sleepAfterIdleSeconds: 'WR_SLEEP_AFTER_IDLE_SECONDS',
+  /** Places one source address may hold at once (`core/sources.ts`). */
+  maxPlacesPerSource: 'WR_MAX_PLACES_PER_SOURCE',
+  /** `off` turns every limit per source address off (load tests from one machine). */
+  sourceLimits: 'WR_SOURCE_LIMITS',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];

@@ -24,10 +24,11 @@ type Route<A extends ClientMessage['action']> = (
   deps: RouterDeps,
   connectionId: string,
   message: Extract<ClientMessage, { action: A }>,
+  source: string | null,
 ) => Promise<ServerMessage[]>;
 
 const routes: { [A in ClientMessage['action']]: Route<A> } = {
-  join: (deps, connectionId, message) => join(deps, connectionId, message.return),
+  join: (deps, connectionId, message, source) => join(deps, connectionId, message.return, source),
   resume: (deps, connectionId, message) => resume(deps, connectionId, message.ticket),
   status: (deps, connectionId) => status(deps, connectionId),
   ping: async () => [{ type: 'pong' }],
@@ -36,11 +37,13 @@ const routes: { [A in ClientMessage['action']]: Route<A> } = {
 /**
  * Handles one text frame from a connection and returns the replies for that connection.
  * Never throws: bad frames get `bad_request`, floods `rate_limited`, failures `internal`.
+ * `source` is the key of the connection's address (`sourceKey`), null when unknown.
  */
 export async function handleFrame(
   deps: RouterDeps,
   connectionId: string,
   frame: string,
+  source: string | null = null,
 ): Promise<ServerMessage[]> {
   if (deps.limiter && !deps.limiter.allow(connectionId, deps.clock.now())) {
     return [errorMessage(ErrorCode.rateLimited, 'too many messages; slow down')];
@@ -50,7 +53,7 @@ export async function handleFrame(
   const { message } = parsed;
   try {
     const route = routes[message.action] as Route<typeof message.action>;
-    return await route(deps, connectionId, message as never);
+    return await route(deps, connectionId, message as never, source);
   } catch (error) {
     deps.onError?.(error, { connectionId, action: message.action });
     return [errorMessage(ErrorCode.internal, 'something went wrong; please retry')];

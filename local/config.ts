@@ -5,6 +5,11 @@
 import { resolve } from 'node:path';
 import * as v from 'valibot';
 import { parseOriginList } from '../functions/core/origins.ts';
+import {
+  DEFAULT_MAX_PLACES_PER_SOURCE,
+  type SourceLimits,
+  sourceLimitsFor,
+} from '../functions/core/sources.ts';
 import { wholeNumberSetting as integer } from '../functions/env.ts';
 
 export interface LocalConfig {
@@ -39,6 +44,11 @@ export interface LocalConfig {
    * (comma-separated); an upgrade from any other page is refused.
    */
   allowedOrigins: string[];
+  /**
+   * What one source address may hold (`WR_MAX_PLACES_PER_SOURCE` places, default 100; the rest
+   * follows from it, see `sources.ts`); null when `WR_SOURCE_LIMITS=off`.
+   */
+  sourceLimits: SourceLimits | null;
   roomId: string;
   /** Messages per second the processor may spend on position updates. */
   positionBudgetPerSecond: number;
@@ -96,6 +106,11 @@ const variables = {
   WR_ROOM_ID: { schema: roomId, fallback: 'waiting-room' },
   WR_POSITION_BUDGET_PER_SECOND: { schema: integer(1, 1_000_000), fallback: '5000' },
   WR_HEARTBEAT_SECONDS: { schema: integer(0, 540), fallback: '30' },
+  WR_MAX_PLACES_PER_SOURCE: {
+    schema: integer(1, 1_000_000),
+    fallback: String(DEFAULT_MAX_PLACES_PER_SOURCE),
+  },
+  WR_SOURCE_LIMITS: { schema: boolean, fallback: 'on' },
 } as const;
 
 function read<K extends keyof typeof variables>(
@@ -157,6 +172,9 @@ export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConf
     keyFile: env.WR_KEY_FILE?.trim() || null,
     dataDir: readDataDir(env),
     heartbeatSeconds: read(env, 'WR_HEARTBEAT_SECONDS'),
+    sourceLimits: read(env, 'WR_SOURCE_LIMITS')
+      ? sourceLimitsFor(read(env, 'WR_MAX_PLACES_PER_SOURCE'))
+      : null,
     roomId: read(env, 'WR_ROOM_ID'),
     positionBudgetPerSecond: read(env, 'WR_POSITION_BUDGET_PER_SECOND'),
   };

@@ -7,6 +7,7 @@ import type { WebSocket } from 'ws';
 import { MemoryArrivalQueue } from '../functions/adapters/local/memory-arrival-queue.ts';
 import { MemoryConfigSource } from '../functions/adapters/local/memory-config.ts';
 import { MemorySessionStore } from '../functions/adapters/local/memory-session-store.ts';
+import { MemorySourcePlaces } from '../functions/adapters/local/memory-source-places.ts';
 import { createProcessLease } from '../functions/adapters/local/process-lease.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
 import type {
@@ -28,10 +29,11 @@ import {
 import { runProcessorLoop } from '../functions/core/processor-loop.ts';
 import type { ServerMessage } from '../functions/core/protocol.ts';
 import { createConnectionRateLimiter } from '../functions/core/rate-limiter.ts';
-import { createSigner, jwksOf, type SigningKey } from '../functions/core/tokens.ts';
+import { createSigner, type jwksOf, type SigningKey } from '../functions/core/tokens.ts';
 import type { RouterDeps } from '../functions/router.ts';
 import type { LocalConfig } from './config.ts';
 import { type RoomStatus, readRoomStatus } from './front.ts';
+import type { LocalKeyRing } from './keys.ts';
 
 /** An open socket and the frame handling in progress on it. */
 export interface LocalConnection {
@@ -77,8 +79,13 @@ export interface LocalRoom {
   notifier: SocketNotifier;
   store: SessionStore;
   queue: ArrivalQueue;
-  key: SigningKey;
-  jwks: ReturnType<typeof jwksOf>;
+  /** The key that signs now (it changes when the ring rotates). */
+  readonly key: SigningKey;
+  /** The JWKS to publish now (it changes when the ring rotates). */
+  readonly jwks: ReturnType<typeof jwksOf>;
+  keyRing: LocalKeyRing;
+  /** Places per source address; null when `WR_SOURCE_LIMITS=off`. */
+  sources: MemorySourcePlaces | null;
   status(): Promise<RoomStatus>;
   /** Starts ticking every `tickMs`; ticks never overlap. Returns a function that stops it. */
   startProcessor(
@@ -93,11 +100,13 @@ export interface RoomData {
   queue: ArrivalQueue;
   /** The live settings a previous process left (null: seed them from the environment). */
   config: RoomConfig | null;
+  /** The source of each place a previous process left in line. */
+  sourcesInLine?: readonly string[];
 }
 
 export function createLocalRoom(
   settings: LocalConfig,
-  key: SigningKey,
+  keyRing: LocalKeyRing,
   clock: Clock = systemClock,
   onError?: RouterDeps['onError'],
   data: RoomData = {
@@ -111,8 +120,12 @@ export function createLocalRoom(
     data.config ?? { enabled: settings.enabled, admitPerMinute: settings.admitPerMinute },
   );
   const notifier = new SocketNotifier();
+  const sources = settings.sourceLimits
+    ? new MemorySourcePlaces(settings.sourceLimits.maxPlaces, data.sourcesInLine)
+    : null;
+  // One signer for the room's life: it asks the ring for its keys at each use.
   const signer = createSigner({
-    key,
+    keys: { get: () => keyRing.signerKeys() },
     roomId: settings.roomId,
     mainOrigin: settings.publicUrl,
     passTtlSeconds: settings.passTtlSeconds,
@@ -127,6 +140,7 @@ export function createLocalRoom(
     // Generous for a person, tight for a script: 20 frames at once, 5 a second after that.
     limiter: createConnectionRateLimiter({ burst: 20, perSecond: 5 }),
     connections: notifier,
+    ...(sources ? { sources } : {}),
     ...(onError ? { onError } : {}),
   };
   const processor: ProcessorDeps = {
@@ -145,6 +159,7 @@ export function createLocalRoom(
       // In memory a page costs nothing: read the line in one.
     },
     memory: forgetLine(),
+    ...(sources ? { sources } : {}),
   };
 
   return {
@@ -154,8 +169,14 @@ export function createLocalRoom(
     notifier,
     store,
     queue,
-    key,
-    jwks: jwksOf([key]),
+    get key() {
+      return keyRing.current;
+    },
+    get jwks() {
+      return keyRing.jwks();
+    },
+    keyRing,
+    sources,
     status: () => readRoomStatus(config.current(), store, notifier.sockets.size, clock.now()),
     startProcessor(onTick, onTickError) {
       const stop = new AbortController();

@@ -17,6 +17,7 @@ import { isOriginAllowed } from '../functions/core/origins.ts';
 import type { Clock } from '../functions/core/ports.ts';
 import type { TickReport } from '../functions/core/processor.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from '../functions/core/protocol.ts';
+import { createKeyedBucket, type SourceLimits, sourceKey } from '../functions/core/sources.ts';
 import { handleDisconnect, handleFrame } from '../functions/router.ts';
 import { ConfigError, type LocalConfig } from './config.ts';
 import { type FrontOptions, type RoomBackend, startFront } from './front.ts';
@@ -71,6 +72,7 @@ export async function startLocalServer(
         disk?.file ?? null,
         settings.heartbeatSeconds,
         settings.allowedOrigins,
+        settings.sourceLimits,
       );
     } catch (error) {
       await disk?.file.close();
@@ -142,6 +144,7 @@ function inProcessBackend(
   file: RoomFile | null,
   heartbeatSeconds: number,
   allowedOrigins: readonly string[],
+  sourceLimits: SourceLimits | null,
 ): RoomBackend {
   /** Frame and disconnect work still running, awaited before the data directory closes. */
   const inFlight = new Set<Promise<void>>();
@@ -150,12 +153,15 @@ function inProcessBackend(
   let heartbeat: NodeJS.Timeout | undefined;
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_PAYLOAD });
   let stopProcessor: (() => Promise<void>) | undefined;
+  /** Open sockets per source address, and the new sockets each may still open. */
+  const socketsOf = new Map<string, number>();
+  const newSockets = sourceLimits ? createKeyedBucket(sourceLimits.newSockets) : null;
 
   // A connection's chain of work must never stay rejected, or every later push would fail.
   const logFailure = (message: string, connectionId: string) => (error: unknown) =>
     log('error', message, { connectionId, error: String(error) });
 
-  function acceptSocket(ws: WebSocket): void {
+  function acceptSocket(ws: WebSocket, source: string | null): void {
     const connectionId = randomUUID();
     // Frames of one connection are handled one after another, in order, as they arrived.
     const connection: LocalConnection = { socket: ws, busy: Promise.resolve() };
@@ -180,7 +186,7 @@ function inProcessBackend(
             ]);
             return;
           }
-          reply(await handleFrame(room.router, connectionId, data.toString()));
+          reply(await handleFrame(room.router, connectionId, data.toString(), source));
         })
         .catch(logFailure('frame failed', connectionId));
     });
@@ -217,7 +223,26 @@ function inProcessBackend(
         socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => acceptSocket(ws));
+      const source = sourceKey(req.socket.remoteAddress);
+      if (source !== null && sourceLimits) {
+        // One address opening sockets by the thousand: refused before the handshake, as
+        // API Gateway's `$connect` refuses it (the page backs off and tries again).
+        const open = socketsOf.get(source) ?? 0;
+        if (open >= sourceLimits.maxSockets || !newSockets?.take(source, clock.now())) {
+          socket.end(
+            'HTTP/1.1 429 Too Many Requests\r\nRetry-After: 5\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+          );
+          return;
+        }
+        socketsOf.set(source, open + 1);
+        // The TCP socket's close: after the WebSocket's, or after a handshake that failed.
+        socket.once('close', () => {
+          const left = (socketsOf.get(source) ?? 1) - 1;
+          if (left > 0) socketsOf.set(source, left);
+          else socketsOf.delete(source);
+        });
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => acceptSocket(ws, source));
     },
     ...(file
       ? {

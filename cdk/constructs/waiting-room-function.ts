@@ -15,7 +15,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { LINE_INDEX } from '../../functions/adapters/aws/dynamo-items.ts';
+import { LINE_INDEX, sourcePk } from '../../functions/adapters/aws/dynamo-items.ts';
 import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
 import { Env } from '../../functions/env.ts';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../../functions/lambda/observability.ts';
@@ -68,6 +68,9 @@ export interface RoomRuntimeSettings {
   sleepAfterIdleSeconds: number;
   /** Origins besides the main site's whose pages may connect, comma-separated. */
   allowedOrigins: string;
+  maxPlacesPerSource: number;
+  /** `on` or `off`. */
+  sourceLimits: 'on' | 'off';
 }
 
 /**
@@ -76,7 +79,9 @@ export interface RoomRuntimeSettings {
  * handler logs an arrival with PutItem, the processor reads the log with a consistent Query and
  * reads and moves its cursor with GetItem and UpdateItem). `connectionWrites`: what `$disconnect`
  * does (`DynamoSessionStore.detachConnection`): delete the connection item, mark the session
- * disconnected, log the change for the processor; no read, no index.
+ * disconnected, log the change for the processor; no read, no index. `sourceCounts`: what
+ * `$connect` does (`DynamoSourceLimits.takeSocket`): one conditional UpdateItem on its source's
+ * items, whose partition keys are the only ones it may write.
  */
 const TABLE_ACCESS = {
   readWrite: [
@@ -89,6 +94,7 @@ const TABLE_ACCESS = {
     'dynamodb:BatchWriteItem',
   ],
   connectionWrites: ['dynamodb:DeleteItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem'],
+  sourceCounts: ['dynamodb:UpdateItem'],
 } as const;
 
 export type TableAccess = keyof typeof TABLE_ACCESS;
@@ -165,7 +171,7 @@ export class WaitingRoomFunction extends Construct {
    * `connectionWrites`: only the item writes of `$disconnect`, on the table alone.
    * Sets `WR_TABLE_NAME`.
    */
-  bindTable(table: ITable, access: TableAccess = 'readWrite'): this {
+  bindTable(table: ITable, access: TableAccess = 'readWrite', roomId?: string): this {
     this.role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         actions: [...TABLE_ACCESS[access]],
@@ -173,6 +179,16 @@ export class WaitingRoomFunction extends Construct {
           access === 'readWrite'
             ? [table.tableArn, `${table.tableArn}/index/${LINE_INDEX}`]
             : [table.tableArn],
+        // `$connect` counts sockets per source address: those items, and no other.
+        ...(access === 'sourceCounts'
+          ? {
+              conditions: {
+                'ForAllValues:StringLike': {
+                  'dynamodb:LeadingKeys': [sourcePk(roomId ?? '*', '*')],
+                },
+              },
+            }
+          : {}),
       }),
     );
     this.lambda.addEnvironment(Env.tableName, table.tableName);
@@ -281,6 +297,8 @@ export class WaitingRoomFunction extends Construct {
       positionBudgetPerSecond: Env.positionBudgetPerSecond,
       sleepAfterIdleSeconds: Env.sleepAfterIdleSeconds,
       allowedOrigins: Env.allowedOrigins,
+      maxPlacesPerSource: Env.maxPlacesPerSource,
+      sourceLimits: Env.sourceLimits,
     };
     for (const [key, variable] of Object.entries(variables)) {
       const value = settings[key as keyof RoomRuntimeSettings];

@@ -168,6 +168,8 @@ export class WaitingRoomStack extends Stack {
       tickMs: settings.tickMs,
       positionBudgetPerSecond: settings.positionBudgetPerSecond,
       sleepAfterIdleSeconds: settings.sleepAfterIdleSeconds,
+      maxPlacesPerSource: settings.maxPlacesPerSource,
+      sourceLimits: settings.sourceLimits ? ('on' as const) : ('off' as const),
       // The page is served on the distribution's own domain too (as well as a custom one).
       allowedOrigins: [
         ...(customDomain ? [`https://${this.mainSite.distribution.distributionDomainName}`] : []),
@@ -175,13 +177,17 @@ export class WaitingRoomStack extends Stack {
       ].join(','),
     };
     // Each function gets what its entry point reads at cold start (functions/lambda/*.ts,
-    // `readSettings([...])`) and the permissions its calls need, nothing else. `$connect` makes
-    // no AWS call and reads only the origins it lets in; `$disconnect` only detaches the
-    // connection in the table.
+    // `readSettings([...])`) and the permissions its calls need, nothing else. `$connect`
+    // only counts new sockets per source address and reads the origins it lets in;
+    // `$disconnect` only detaches the connection in the table.
     connect.bindRoomSettings({
+      roomId: runtimeSettings.roomId,
       mainOrigin: runtimeSettings.mainOrigin,
       allowedOrigins: runtimeSettings.allowedOrigins,
+      maxPlacesPerSource: runtimeSettings.maxPlacesPerSource,
+      sourceLimits: runtimeSettings.sourceLimits,
     });
+    connect.bindTable(table, 'sourceCounts', settings.roomId);
     disconnect
       .bindTable(table, 'connectionWrites')
       .bindRoomSettings({ roomId: runtimeSettings.roomId });
@@ -193,6 +199,8 @@ export class WaitingRoomStack extends Stack {
         roomId: runtimeSettings.roomId,
         mainOrigin: runtimeSettings.mainOrigin,
         passTtlSeconds: runtimeSettings.passTtlSeconds,
+        maxPlacesPerSource: runtimeSettings.maxPlacesPerSource,
+        sourceLimits: runtimeSettings.sourceLimits,
       })
       .bindProcessorWake(processor);
     processor

@@ -31,6 +31,8 @@ export interface LineEntry {
   disconnectedAt: number | null;
   /** Version of the connection fields; a change with a version not above it is stale. */
   connectionVersion: number;
+  /** The source the place is counted under (given back when it leaves), or null. */
+  source: string | null;
   /** The position last told on any connection; never rises. */
   sentPosition: number | null;
   /** When it was told on the current connection; null once a new connection attached. */
@@ -148,6 +150,7 @@ export class WaitingLine {
       connectionId: session.connectionId,
       disconnectedAt: session.disconnectedAt,
       connectionVersion: session.connectionVersion,
+      source: session.source ?? null,
       sentPosition: null,
       sentAt: null,
       openTold: null,

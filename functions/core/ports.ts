@@ -202,6 +202,21 @@ export interface ConnectionCloser {
   supersede(connectionId: string): Promise<void>;
 }
 
+/**
+ * Places held at once per source address (limits in `sources.ts`): a DynamoDB counter per
+ * source on AWS, a map in memory locally.
+ */
+export interface SourcePlaces {
+  /** Counts one more place for `source`; false, counting nothing, when it holds the most. */
+  take(source: string): Promise<boolean>;
+  /**
+   * Gives back one place per entry (a source listed twice gets two back): sessions admitted or
+   * abandoned, or a join that failed after its `take`. Never throws: a place not given back
+   * costs its source one place until the count expires.
+   */
+  release(sources: readonly string[]): Promise<void>;
+}
+
 /** Outcome of one push to a connection. */
 export type Delivery = 'sent' | 'gone';
 

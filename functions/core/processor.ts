@@ -16,6 +16,7 @@ import type {
   RoomConfig,
   SessionStore,
   Signer,
+  SourcePlaces,
 } from './ports.ts';
 import type { PositionMessage, ServerMessage } from './protocol.ts';
 import { mainSiteUrl } from './return-path.ts';
@@ -83,6 +84,8 @@ export interface ProcessorDeps {
   clock: Clock;
   settings: ProcessorSettings;
   memory: ProcessorMemory;
+  /** Where places per source are counted: admitted and abandoned places are given back. */
+  sources?: SourcePlaces;
 }
 
 /** What one tick did, for logs, metrics and tests. */
@@ -253,16 +256,18 @@ async function applyChanges({ store, memory }: ProcessorDeps, line: WaitingLine)
 
 /** Drops the sessions whose connection has been gone longer than the grace; returns their ids. */
 async function abandonGone(
-  { store, settings }: ProcessorDeps,
+  { store, settings, sources }: ProcessorDeps,
   line: WaitingLine,
   now: number,
 ): Promise<string[]> {
   const abandoned: string[] = [];
+  const freed: string[] = [];
   for (const entry of line.disconnectedBefore(now - settings.abandonAfterMs)) {
     // Conditional on the same absence: a visitor who came back meanwhile keeps the place (and
     // the line learns the new connection from the change log).
     if (await store.abandon(entry.id, entry.disconnectedAt as number, now)) {
       abandoned.push(entry.id);
+      if (entry.source !== null) freed.push(entry.source);
       line.remove(entry.id);
     } else {
       // The store knows better (a change not yet read, or a lost one): take its word.
@@ -271,6 +276,7 @@ async function abandonGone(
       else line.refresh(current);
     }
   }
+  if (freed.length > 0) await sources?.release(freed);
   return abandoned;
 }
 
@@ -280,7 +286,7 @@ async function abandonGone(
  * tried leaves the line: admitted here, or (its conditional admission refused) admitted before.
  */
 async function admitFromHead(
-  { store, signer, settings }: ProcessorDeps,
+  { store, signer, settings, sources }: ProcessorDeps,
   config: RoomConfig,
   line: WaitingLine,
   now: number,
@@ -296,14 +302,20 @@ async function admitFromHead(
   // since it was read here; its tokens are not this tick's to spend.
   if (!(await store.putRoomState(next))) return [];
   const admitted: string[] = [];
+  const freed: string[] = [];
   while (admitted.length < admit && line.size > 0) {
     const entry = line.heads(1)[0] as LineEntry;
     const pass = await signer.issuePass(entry.id, now);
     // Refused: admitted already, by a tick of this processor that failed after it or by one
     // that overlapped it (both spent their own tokens on it); the token goes to the next.
-    if (await store.admit(entry.id, pass, now)) admitted.push(entry.id);
+    if (await store.admit(entry.id, pass, now)) {
+      admitted.push(entry.id);
+      if (entry.source !== null) freed.push(entry.source);
+    }
     line.remove(entry.id);
   }
+  // One call for the tick's admissions: on AWS, one update per source, not per visitor.
+  if (freed.length > 0) await sources?.release(freed);
   return admitted;
 }
 

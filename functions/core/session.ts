@@ -32,6 +32,11 @@ export interface Session {
   admittedAt: number | null;
   /** Whether the `admitted` message has been delivered (or made moot by a lost connection). */
   admissionNotified: boolean;
+  /**
+   * The source address key (`sourceKey`) the place is counted under while in line; absent when
+   * it is not counted (limits off, or no address known).
+   */
+  source?: string;
 }
 
 /** A fresh session in state `arriving`, bound to the connection that joined. */

@@ -13,6 +13,7 @@ import {
   type RoomConfig,
   type SessionStore,
   type Signer,
+  type SourcePlaces,
 } from './ports.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from './protocol.ts';
 import { mainSiteUrl, safeReturnPath } from './return-path.ts';
@@ -33,15 +34,22 @@ export interface VisitorDeps {
   waker?: ProcessorWaker;
   /** Closes the connection a resumed place leaves (`superseded`); unset: none is told. */
   connections?: ConnectionCloser;
+  /** Counts places per source address (`sources.ts`); unset: no limit per source. */
+  sources?: SourcePlaces;
   /** Creates session ids; random UUIDs unless a test needs to know them. */
   newId?: () => string;
 }
 
-/** Takes a new place in line, or answers for the place this connection already holds. */
+/**
+ * Takes a new place in line, or answers for the place this connection already holds. `source`
+ * is the key of the connection's address (`sourceKey`): a source holding its most places gets
+ * `rate_limited`.
+ */
 export async function join(
   deps: VisitorDeps,
   connectionId: string,
   rawReturn: unknown,
+  source: string | null = null,
 ): Promise<ServerMessage[]> {
   const { store, queue, signer, clock } = deps;
   const config = await deps.config.get();
@@ -58,11 +66,24 @@ export async function join(
   const now = clock.now();
   const session = newSession((deps.newId ?? randomUUID)(), connectionId, returnPath, now);
   const ticket = await signer.issueTicket(session.id, now);
+  if (source !== null && deps.sources) {
+    if (!(await deps.sources.take(source))) {
+      return [
+        errorMessage(
+          ErrorCode.rateLimited,
+          'too many places are held from your network; try again in a little while',
+        ),
+      ];
+    }
+    session.source = source;
+  }
   try {
     // The binding this connection has (to a place given up, or to one long forgotten) is the
     // one to replace.
     await store.create(session, heldId);
   } catch (error) {
+    // No place was taken: the one counted for it goes back.
+    if (session.source !== undefined) await deps.sources?.release([session.source]);
     if (!(error instanceof ConnectionTakenError)) throw error;
     // Another join on this connection, running at the same time, took the place first.
     const winner = await store.sessionOfConnection(connectionId);

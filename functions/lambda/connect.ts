@@ -2,10 +2,21 @@
 import { createObservability } from './observability.ts';
 import { readSettings } from './settings.ts';
 import { createConnectHandler } from './websocket-handlers.ts';
+import { sourceLimitsFrom } from './wiring.ts';
 
-const settings = readSettings(['mainOrigin', 'allowedOrigins']);
+const settings = readSettings([
+  'mainOrigin',
+  'allowedOrigins',
+  'tableName',
+  'roomId',
+  'maxPlacesPerSource',
+  'sourceLimits',
+]);
+const observability = createObservability('connect');
+const limits = sourceLimitsFrom(settings, observability);
 
 export const handler = createConnectHandler({
-  observability: createObservability('connect'),
+  observability,
   allowedOrigins: [settings.mainOrigin, ...settings.allowedOrigins],
+  ...(limits ? { takeSocket: limits.takeSocket } : {}),
 });

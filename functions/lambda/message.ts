@@ -9,6 +9,7 @@ import {
   notifierFrom,
   sessionStoreFrom,
   signerFrom,
+  sourceLimitsFrom,
   visitorConfigFrom,
   wakerFrom,
 } from './wiring.ts';
@@ -22,10 +23,13 @@ const settings = readSettings([
   'managementEndpoint',
   'passTtlSeconds',
   'processorFunctionName',
+  'maxPlacesPerSource',
+  'sourceLimits',
 ]);
 const observability = createObservability('message');
 const store = sessionStoreFrom(settings);
 const replies = notifierFrom(settings);
+const limits = sourceLimitsFrom(settings, observability);
 
 export const handler = createMessageHandler({
   router: {
@@ -38,6 +42,7 @@ export const handler = createMessageHandler({
     waker: wakerFrom(settings, observability),
     limiter: frameLimiter(),
     connections: replies,
+    ...(limits ? { sources: limits.places } : {}),
   },
   store,
   replies,

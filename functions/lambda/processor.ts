@@ -17,6 +17,7 @@ import {
   processorConfigFrom,
   sessionStoreFrom,
   signerFrom,
+  sourceLimitsFrom,
 } from './wiring.ts';
 
 const settings = readSettings([
@@ -31,8 +32,11 @@ const settings = readSettings([
   'tickMs',
   'positionBudgetPerSecond',
   'sleepAfterIdleSeconds',
+  'maxPlacesPerSource',
+  'sourceLimits',
 ]);
 const observability = createObservability('processor');
+const limits = sourceLimitsFrom(settings, observability);
 
 export const handler = createProcessorHandler({
   processor: {
@@ -55,6 +59,7 @@ export const handler = createProcessorHandler({
     },
     // Kept by the container from one invocation to the next while it keeps the lease.
     memory: forgetLine(),
+    ...(limits ? { sources: limits.places } : {}),
   },
   lease: (owner) =>
     createDynamoLease({ tableName: settings.tableName, roomId: settings.roomId, owner }),

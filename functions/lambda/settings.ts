@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import { parseOriginList } from '../core/origins.ts';
+import { DEFAULT_MAX_PLACES_PER_SOURCE } from '../core/sources.ts';
 import { Env, wholeNumberSetting as integer } from '../env.ts';
 
 export class SettingsError extends Error {
@@ -115,6 +116,22 @@ const settingSchemas = {
     schema: integer(1, 3600),
     // A minute: a lull between two waves of a sale keeps the processor (and its line) warm.
     fallback: '60',
+  },
+  maxPlacesPerSource: {
+    variable: Env.maxPlacesPerSource,
+    schema: integer(1, 1_000_000),
+    fallback: String(DEFAULT_MAX_PLACES_PER_SOURCE),
+  },
+  sourceLimits: {
+    variable: Env.sourceLimits,
+    schema: v.pipe(
+      v.string(),
+      v.trim(),
+      v.toLowerCase(),
+      v.picklist(['on', 'off'], 'must be on or off'),
+      v.transform((s) => s === 'on'),
+    ),
+    fallback: 'on',
   },
   processorFunctionName: {
     variable: Env.processorFunctionName,

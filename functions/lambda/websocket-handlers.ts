@@ -7,6 +7,7 @@ import type { DynamoSessionStore } from '../adapters/aws/dynamo-session-store.ts
 import { isOriginAllowed } from '../core/origins.ts';
 import type { Clock, Notifier } from '../core/ports.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from '../core/protocol.ts';
+import { sourceKey } from '../core/sources.ts';
 import { handleDisconnect, handleFrame, type RouterDeps } from '../router.ts';
 import { Metric, MetricUnit, type Observability, publish } from './observability.ts';
 
@@ -17,6 +18,14 @@ export interface WebSocketResult {
 
 const OK: WebSocketResult = { statusCode: 200 };
 const FORBIDDEN: WebSocketResult = { statusCode: 403 };
+const TOO_MANY: WebSocketResult = { statusCode: 429 };
+
+/** The key of the address an event came from (API Gateway's `identity.sourceIp`), or null. */
+export function sourceOfEvent(event: APIGatewayProxyWebsocketEventV2): string | null {
+  const context = event.requestContext as { identity?: { sourceIp?: unknown } };
+  const ip = context.identity?.sourceIp;
+  return sourceKey(typeof ip === 'string' ? ip : null);
+}
 
 export interface AnswerFrameDeps {
   router: RouterDeps;
@@ -42,16 +51,18 @@ export interface AnsweredFrame {
  * could overtake the reply.
  *
  * `frame` is null for a binary frame, which gets `bad_request` like any other bad frame.
+ * `source` is the key of the connection's address, null when unknown.
  */
 export async function answerFrame(
   deps: AnswerFrameDeps,
   connectionId: string,
   frame: string | null,
+  source: string | null = null,
 ): Promise<AnsweredFrame> {
   const replies =
     frame === null
       ? [errorMessage(ErrorCode.badRequest, 'binary frames are not accepted')]
-      : await handleFrame(deps.router, connectionId, frame);
+      : await handleFrame(deps.router, connectionId, frame, source);
   const answered = await postInOrder(deps, connectionId, replies);
   for (const reply of replies.slice(0, answered.posted)) {
     if (reply.type === 'joined') await deps.store.markAnnounced(reply.sessionId, connectionId);
@@ -99,7 +110,12 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
     logger.appendKeys({ connectionId, routeKey });
     try {
       const frame = event.isBase64Encoded ? null : (event.body ?? '');
-      const answered = await answerFrame({ ...deps, router }, connectionId, frame);
+      const answered = await answerFrame(
+        { ...deps, router },
+        connectionId,
+        frame,
+        sourceOfEvent(event),
+      );
       countReplies(deps.observability, routeKey, answered);
       if (answered.failure?.kind === 'gone') {
         logger.info('connection gone before the replies were posted');
@@ -145,11 +161,14 @@ export interface ConnectHandlerDeps {
   observability: Observability;
   /** Origins whose pages may connect (the main site's and `WR_ALLOWED_ORIGINS`). */
   allowedOrigins: readonly string[];
+  /** Whether a source address may open one more socket now; unset: no limit per source. */
+  takeSocket?: (source: string) => Promise<boolean>;
 }
 
 /**
  * `$connect`: a connection from a page on another site is refused (403: API Gateway refuses the
- * handshake); every other one is accepted, and a place is only taken by `join`.
+ * handshake), and so is one from an address opening sockets faster than its limit (429); every
+ * other one is accepted, and a place is only taken by `join`.
  */
 export function createConnectHandler(deps: ConnectHandlerDeps) {
   const { logger } = deps.observability;
@@ -160,6 +179,11 @@ export function createConnectHandler(deps: ConnectHandlerDeps) {
     if (!isOriginAllowed(origin, deps.allowedOrigins)) {
       logger.info('refused a page from another origin', { origin: origin?.slice(0, 200) });
       return FORBIDDEN;
+    }
+    const source = sourceOfEvent(event);
+    if (source !== null && deps.takeSocket && !(await deps.takeSocket(source))) {
+      logger.info('refused a socket over its source limit', { source });
+      return TOO_MANY;
     }
     logger.debug('connected', { connectionId: event.requestContext.connectionId });
     return OK;

@@ -11,6 +11,10 @@ import {
   createDynamoSessionStore,
   type DynamoSessionStore,
 } from '../adapters/aws/dynamo-session-store.ts';
+import {
+  createDynamoSourceLimits,
+  type DynamoSourceLimits,
+} from '../adapters/aws/dynamo-source-limits.ts';
 import { createLambdaWaker } from '../adapters/aws/lambda-waker.ts';
 import { createMirroredConfigSource } from '../adapters/aws/mirrored-config.ts';
 import { createSsmConfigSource } from '../adapters/aws/ssm-config.ts';
@@ -24,6 +28,7 @@ import type {
   Signer,
 } from '../core/ports.ts';
 import { createConnectionRateLimiter } from '../core/rate-limiter.ts';
+import { sourceLimitsFor } from '../core/sources.ts';
 import { createLazySigner } from './lazy-signer.ts';
 import type { Observability } from './observability.ts';
 import type { Settings } from './settings.ts';
@@ -71,6 +76,21 @@ export function visitorConfigFrom(
         }),
     }),
     onError: (error) => observability.logger.error('mirrored room config read failed', { error }),
+  });
+}
+
+/** The counts per source address; null when `WR_SOURCE_LIMITS=off`. */
+export function sourceLimitsFrom(
+  settings: Pick<Settings, 'tableName' | 'roomId' | 'maxPlacesPerSource' | 'sourceLimits'>,
+  { logger }: Observability,
+): DynamoSourceLimits | null {
+  if (!settings.sourceLimits) return null;
+  return createDynamoSourceLimits({
+    tableName: settings.tableName,
+    roomId: settings.roomId,
+    limits: sourceLimitsFor(settings.maxPlacesPerSource),
+    onError: (error) =>
+      logger.error('a count per source address failed; the visitor was let through', { error }),
   });
 }
 

@@ -201,6 +201,8 @@ async function assemble(
     [Env.positionBudgetPerSecond]: String(settings.positionBudgetPerSecond),
     [Env.processorFunctionName]: processorName,
     [Env.sleepAfterIdleSeconds]: String(Math.round(aws.sleepAfterIdleMs / 1000)),
+    [Env.sourceLimits]: settings.sourceLimits ? 'on' : 'off',
+    [Env.maxPlacesPerSource]: String(settings.sourceLimits?.maxPlaces ?? 1),
   };
   // Every container is waited for, so that none is left running when another fails to start.
   const started = await Promise.allSettled(

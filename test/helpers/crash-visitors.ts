@@ -134,6 +134,7 @@ export class RoomProcess {
         PORT: String(this.port),
         WR_PUBLIC_URL: this.url,
         WR_DATA_DIR: this.dataDir,
+        WR_SOURCE_LIMITS: 'off',
         ...this.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -131,6 +131,7 @@ export async function benchAws(options: {
     WR_PUBLIC_URL: `http://127.0.0.1:${port}`,
     WR_ADMIT_PER_MINUTE: '0',
     WR_TICK_MS: '1000',
+    WR_SOURCE_LIMITS: 'off',
   };
   const server = await startAwsLocalServer(readLocalConfig(env), readAwsLocalConfig(env), {
     clientDir: CLIENT_DIST,

@@ -12,6 +12,8 @@
  * | arrival log cursor   | `R#<roomId>`    | `ARRIVALS`          | the last arrival key numbered           |
  * | connection change    | `R#<roomId>#CHG#<shard>` | `<ms>#<sessionId>#<version>` | TTL an hour; see below |
  * | arrival              | `R#<roomId>#ARR#<shard>` | `<ms>#<counter>#<sessionId>` | TTL a day; `dynamo-arrival-log.ts` |
+ * | places of a source   | `R#<roomId>#SRC#<source>` | `PLACES`           | TTL a day; `dynamo-source-limits.ts`   |
+ * | sockets of a source  | `R#<roomId>#SRC#<source>` | `SOCKETS#<window>` | TTL a minute past the window           |
  *
  * Connection changes of waiting sessions are logged for the processor, which keeps the line in
  * memory: spread over {@link CHANGE_SHARDS} partitions by session id (a partition takes 1,000
@@ -73,6 +75,9 @@ export const lineShardKey = (roomId: string, shard: number) => `${roomId}#${shar
 
 export const changeShardPk = (roomId: string, shard: number) => `R#${roomId}#CHG#${shard}`;
 
+/** The partition of one source address's counts (`sourceKey`). */
+export const sourcePk = (roomId: string, source: string) => `R#${roomId}#SRC#${source}`;
+
 /** The sort key of a change: time first (13 digits, so it sorts), unique per session version. */
 export const changeSk = (at: number, sessionId: string, version: number) =>
   `${String(Math.max(0, Math.floor(at))).padStart(13, '0')}#${sessionId}#${version}`;
@@ -95,6 +100,8 @@ export interface SessionItem {
   line?: string;
   /** The connection on which the session's `joined` was delivered. */
   announced?: string;
+  /** The source address key the place is counted under. */
+  source?: string;
   /** Epoch seconds after which DynamoDB may delete the item. */
   ttl?: number;
 }
@@ -115,6 +122,7 @@ export function toSessionItem(session: Session, roomId: string, ttl?: number): S
   if (session.disconnectedAt !== null) item.disconnectedAt = session.disconnectedAt;
   if (session.pass !== null) item.pass = { ...session.pass };
   if (session.admittedAt !== null) item.admittedAt = session.admittedAt;
+  if (session.source !== undefined) item.source = session.source;
   if (session.state === 'waiting' && session.seq !== null)
     item.line = lineKeyOf(roomId, session.id);
   if (ttl !== undefined) item.ttl = ttl;
@@ -151,6 +159,7 @@ export function fromSessionItem(item: Record<string, unknown>): Session {
         : null,
     admittedAt: numberOrNull(item.admittedAt),
     admissionNotified: item.admissionNotified === true,
+    ...(typeof item.source === 'string' ? { source: item.source } : {}),
   };
 }
 

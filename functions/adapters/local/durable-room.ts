@@ -29,6 +29,8 @@ export interface DurableRoom {
   config: RoomConfig | null;
   /** What the restart found: sessions in line and not yet numbered, and how long it was down. */
   restored: { waiting: number; arriving: number; downMs: number };
+  /** The source of every place in line (waiting or arriving) counted under one. */
+  sourcesInLine: string[];
 }
 
 /**
@@ -50,19 +52,19 @@ export function openDurableRoom(file: RoomFile, clock: Clock): DurableRoom {
   const arrivals = new MemoryArrivalQueue(clock);
   arrivals.restore(contents.arrivals, contents.lastOrder);
   if (disconnected.length > 0) file.journal.write(() => file.putSessions(disconnected));
-  const counts = contents.sessions.reduce(
-    (sum, session) => {
-      if (session.state === 'waiting') sum.waiting += 1;
-      if (session.state === 'arriving') sum.arriving += 1;
-      return sum;
-    },
-    { waiting: 0, arriving: 0 },
-  );
+  const counts = { waiting: 0, arriving: 0 };
+  const sourcesInLine: string[] = [];
+  for (const session of contents.sessions) {
+    if (session.state !== 'waiting' && session.state !== 'arriving') continue;
+    counts[session.state] += 1;
+    if (session.source !== undefined) sourcesInLine.push(session.source);
+  }
   return {
     store: new DurableSessionStore(memory, file),
     queue: new DurableArrivalQueue(arrivals, file),
     config: contents.config,
     restored: { ...counts, downMs },
+    sourcesInLine,
   };
 }
 
