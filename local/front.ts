@@ -11,8 +11,9 @@ import { parseGateConfig } from '../edge/gate.ts';
 import { createNodeGate } from '../edge/node-gate.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
 import { admittedInLastMinute } from '../functions/core/admission.ts';
+import type { KeyRotationResult } from '../functions/core/key-ring.ts';
 import type { Clock, RoomConfig, SessionStore } from '../functions/core/ports.ts';
-import { verifierFor } from '../functions/core/tokens.ts';
+import { liveVerifierFor } from '../functions/core/tokens.ts';
 import { ADMIN_PREFIX, type ConfigChange, handleAdmin } from './admin.ts';
 import { type AdminSecret, openAdminSecret } from './admin-secret.ts';
 import { ConfigError, type LocalConfig } from './config.ts';
@@ -61,8 +62,11 @@ export async function readRoomStatus(
 
 /** Where a runtime keeps the room, and what answers its WebSockets. */
 export interface RoomBackend {
-  /** The room's public keys, served at {@link JWKS_PATH} and used by the gate. */
-  jwks: { keys: object[] };
+  /**
+   * The room's public keys, served at {@link JWKS_PATH} and used by the gate; read at each use,
+   * so a key rotation reaches both at once.
+   */
+  readonly jwks: { keys: object[] };
   /** Whether the room is on, for the gate (a failure counts as on). */
   isEnabled(): boolean | Promise<boolean>;
   status(): Promise<RoomStatus>;
@@ -73,6 +77,12 @@ export interface RoomBackend {
    * the room keeps nothing on disk.
    */
   backup?(): Promise<{ path: string; bytes: number }>;
+  /**
+   * Rotates the room's signing keys (`npm run room -- rotate-key [--force]`): the next key
+   * (already published) signs from now on. A rotation refused as too soon is an answer, not an
+   * error; a room that cannot rotate at all (a key pinned by `WR_KEY_FILE`) throws.
+   */
+  rotateKey?(options: { force: boolean }): Promise<KeyRotationResult>;
   /** Extra loopback-only admin routes (`GET /__room/admin/<name>`), such as AWS usage. */
   adminReports?: Record<string, () => Promise<unknown>>;
   /** Takes over an upgrade request on {@link WS_PATH}. */
@@ -178,7 +188,7 @@ function serveFront(
       flagTtlMs: 0,
       passTtlSeconds: settings.passTtlSeconds,
     }),
-    verifyKeys: verifierFor(backend.jwks as Parameters<typeof verifierFor>[0]),
+    verifyKeys: liveVerifierFor(() => backend.jwks),
     isEnabled: () => backend.isEnabled(),
     clock,
   });

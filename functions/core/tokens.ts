@@ -1,5 +1,6 @@
 /**
- * Passes and resume tickets: ES256 JWTs signed with one room key.
+ * Passes and resume tickets: ES256 JWTs signed with the current key of the room's key ring
+ * (`key-ring.ts`); tickets verify with any key of the ring, by `kid`.
  *
  * A pass lets a visitor through the gate: `aud` is the main site's origin. A ticket lets a browser
  * take its place back: `aud` is {@link ticketAudience} of the room, and its header `typ` differs
@@ -11,6 +12,7 @@ import {
   type CryptoKey,
   calculateJwkThumbprint,
   createLocalJWKSet,
+  decodeProtectedHeader,
   exportJWK,
   exportPKCS8,
   generateKeyPair,
@@ -21,6 +23,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
+import { type KeyRing, liveKeys, mapKeyRing } from './key-ring.ts';
 import type { Signer } from './ports.ts';
 import { checkTicketsOnBudget } from './ticket-checks.ts';
 
@@ -69,6 +72,22 @@ async function describeKey(privateKey: CryptoKey): Promise<SigningKey> {
   const bare: JWK = { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y };
   const kid = await calculateJwkThumbprint(bare, 'sha256');
   return { kid, privateKey, publicJwk: { ...bare, kid, use: 'sig', alg: PASS_ALG } };
+}
+
+/** A stored ring (PEMs) with every key imported; each keeps its PEM. */
+export function importKeyRing(
+  ring: KeyRing<string>,
+): Promise<KeyRing<SigningKey & { pkcs8: string }>> {
+  return mapKeyRing(ring, async (pem) => ({ ...(await importSigningKey(pem)), pkcs8: pem }));
+}
+
+/** The JWKS of a ring at `now`: current, next, and retired keys within their keep time. */
+export function jwksOfRing(
+  ring: KeyRing<SigningKey>,
+  now: number,
+  keepSeconds: number,
+): JSONWebKeySet {
+  return jwksOf(liveKeys(ring, now, keepSeconds));
 }
 
 /** The public JWKS that origins and the gate verify passes with. */
@@ -132,6 +151,22 @@ export type VerifyKeys = ReturnType<typeof createLocalJWKSet>;
 /** Builds the key lookup that {@link verifyPass} and {@link verifyTicket} take. */
 export function verifierFor(jwks: JSONWebKeySet): VerifyKeys {
   return createLocalJWKSet(jwks);
+}
+
+/**
+ * A key lookup over a JWKS that may change (a key rotation): `read` is asked at each
+ * verification, and the lookup is rebuilt only when it returns another object.
+ */
+export function liveVerifierFor(read: () => { keys: object[] }): VerifyKeys {
+  let last: { jwks: object; keys: VerifyKeys } | undefined;
+  const keys = (): VerifyKeys => {
+    const jwks = read();
+    if (last?.jwks !== jwks) last = { jwks, keys: verifierFor(jwks as JSONWebKeySet) };
+    return last.keys;
+  };
+  return Object.assign((...args: Parameters<VerifyKeys>) => keys()(...args), {
+    jwks: () => keys().jwks(),
+  });
 }
 
 export interface VerifiedPass {
@@ -206,24 +241,68 @@ export async function verifyTicket(
 /** How long a resume ticket stays good: longer than any sensible wait in line. */
 export const TICKET_TTL_SECONDS = 48 * 3600;
 
-export interface SignerOptions {
-  key: SigningKey;
+/** The keys a signer works with at one moment: one signs, all of them verify tickets. */
+export interface SignerKeys {
+  /** Signs every new pass and ticket. */
+  current: SigningKey;
+  /** Every key a ticket of this room may carry (current included), picked by `kid`. */
+  verify: VerifyKeys;
+  kids: ReadonlySet<string>;
+}
+
+/** {@link SignerKeys} of a ring: `current` signs, every key in `all` (and current) verifies. */
+export function signerKeysOf(current: SigningKey, all: readonly SigningKey[] = []): SignerKeys {
+  const keys = [current, ...all.filter((k) => k.kid !== current.kid)];
+  return { current, verify: verifierFor(jwksOf(keys)), kids: new Set(keys.map((k) => k.kid)) };
+}
+
+/** A ring's {@link SignerKeys} at `now`: current signs, every live key verifies tickets. */
+export function signerKeysOfRing(
+  ring: KeyRing<SigningKey>,
+  now: number,
+  keepSeconds: number,
+): SignerKeys {
+  return signerKeysOf(ring.current.key, liveKeys(ring, now, keepSeconds));
+}
+
+/** Where a signer gets its keys: fixed, or a ring that rotates while the signer lives. */
+export interface SignerKeySource {
+  get(): SignerKeys | Promise<SignerKeys>;
+  /**
+   * Asked when a ticket names a `kid` the keys from {@link get} do not hold: the ring may have
+   * rotated since they were read. Resolves the keys to check with (read again, or the same
+   * when a read is not due); the source decides how often it really reads.
+   */
+  refresh?(): Promise<SignerKeys>;
+}
+
+interface SignerSettings {
   roomId: string;
   mainOrigin: string;
   passTtlSeconds: number;
   ticketTtlSeconds?: number;
 }
 
-/** The core's {@link Signer} over one room key. */
+export type SignerOptions = SignerSettings & ({ key: SigningKey } | { keys: SignerKeySource });
+
+/**
+ * The core's {@link Signer}: signs with the current key of its source, verifies tickets with
+ * every key the source holds (by `kid`). One signer lives through rotations, so its memory of
+ * checked tickets and its budget of failed checks ({@link checkTicketsOnBudget}) do too.
+ */
 export function createSigner(options: SignerOptions): Signer {
-  const { key, roomId, mainOrigin, passTtlSeconds } = options;
+  const { roomId, mainOrigin, passTtlSeconds } = options;
   const ticketTtlSeconds = options.ticketTtlSeconds ?? TICKET_TTL_SECONDS;
-  const keys = verifierFor(jwksOf([key]));
+  const source: SignerKeySource =
+    'key' in options
+      ? ((fixed) => ({ get: () => fixed }))(signerKeysOf(options.key))
+      : options.keys;
   const seconds = (ms: number) => Math.floor(ms / 1000);
   return {
     async issuePass(sessionId, now) {
+      const { current } = await source.get();
       const issuedAt = seconds(now);
-      const token = await signPass(key, {
+      const token = await signPass(current, {
         roomId,
         mainOrigin,
         sessionId,
@@ -233,8 +312,9 @@ export function createSigner(options: SignerOptions): Signer {
       });
       return { token, expiresAt: issuedAt + passTtlSeconds };
     },
-    issueTicket(sessionId, now) {
-      return signTicket(key, {
+    async issueTicket(sessionId, now) {
+      const { current } = await source.get();
+      return signTicket(current, {
         roomId,
         sessionId,
         issuedAt: seconds(now),
@@ -242,8 +322,22 @@ export function createSigner(options: SignerOptions): Signer {
       });
     },
     readTicket: checkTicketsOnBudget(
-      (ticket, now) => verifyTicket(keys, ticket, { roomId, now: seconds(now) }),
+      async (ticket, now) => {
+        let keys = await source.get();
+        if (source.refresh && !keys.kids.has(kidOf(ticket) ?? '')) keys = await source.refresh();
+        return verifyTicket(keys.verify, ticket, { roomId, now: seconds(now) });
+      },
       { roomId, audience: ticketAudience(roomId), typ: TICKET_TYP },
     ),
   };
+}
+
+/** The `kid` in a token's header, or null when it has none or is not a JWS. */
+function kidOf(token: string): string | null {
+  try {
+    const { kid } = decodeProtectedHeader(token);
+    return typeof kid === 'string' ? kid : null;
+  } catch {
+    return null;
+  }
 }
