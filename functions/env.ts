@@ -33,6 +33,8 @@ export const Env = {
   processorFunctionName: 'WR_PROCESSOR_FUNCTION_NAME',
   /** How long the processor stays awake with nobody in line before it sleeps (seconds). */
   sleepAfterIdleSeconds: 'WR_SLEEP_AFTER_IDLE_SECONDS',
+  /** The bucket the key rotation function publishes `.well-known/jwks.json` to. */
+  jwksBucket: 'WR_JWKS_BUCKET',
   /** Places one source address may hold at once (`core/sources.ts`). */
   maxPlacesPerSource: 'WR_MAX_PLACES_PER_SOURCE',
   /** `off` turns every limit per source address off (load tests from one machine). */
@@ -40,6 +42,12 @@ export const Env = {
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];
+
+/**
+ * The SSM parameter (under the room's config prefix) naming the key rotation function, so that
+ * `npm run room -- rotate-key --aws` finds it from the same region and prefix as the settings.
+ */
+export const KEY_ROTATION_FUNCTION_PARAMETER = 'key-rotation-function';
 
 /**
  * The schema of a whole-number setting read from an environment variable: the one rule the local

@@ -9,6 +9,7 @@ import * as v from 'valibot';
 import type { AdminSecret } from './admin-secret.ts';
 import type { RoomBackend } from './front.ts';
 import { BodyTooLargeError, isLoopback, readBody, sendJson } from './http-util.ts';
+import { KeyRotationUnavailableError } from './keys.ts';
 
 export const ADMIN_PREFIX = '/__room/admin/';
 
@@ -23,6 +24,8 @@ const ConfigChangeSchema = v.pipe(
 );
 
 export type ConfigChange = v.InferOutput<typeof ConfigChangeSchema>;
+
+const RotateKeySchema = v.strictObject({ force: v.optional(v.boolean()) });
 
 /** Host names a request to the admin endpoint may carry (not a rebound DNS name). */
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -100,6 +103,10 @@ export async function handleAdmin(
     sendJson(res, 200, await room.backup());
     return;
   }
+  if (route === 'rotate-key' && req.method === 'POST') {
+    await rotateKey(room, req, res);
+    return;
+  }
   if (route === 'config' && req.method === 'POST') {
     let body: unknown;
     try {
@@ -123,4 +130,42 @@ export async function handleAdmin(
     return;
   }
   sendJson(res, 404, { error: `no admin route ${req.method} ${path}` });
+}
+
+/**
+ * `POST rotate-key {"force"?: true}`: 200 with the ring after a rotation (or after publishing
+ * the next key of a ring that had none); 409 when it is refused (too soon, or a pinned key).
+ */
+async function rotateKey(room: RoomBackend, req: IncomingMessage, res: ServerResponse) {
+  let body: unknown;
+  try {
+    const text = await readBody(req, 1024);
+    body = text.trim() === '' ? {} : JSON.parse(text);
+  } catch (error) {
+    const tooLarge = error instanceof BodyTooLargeError;
+    sendJson(res, tooLarge ? 413 : 400, { error: tooLarge ? error.message : 'body must be JSON' });
+    return;
+  }
+  const options = v.safeParse(RotateKeySchema, body);
+  if (!options.success) {
+    sendJson(res, 400, {
+      error: `rotate-key takes {"force": true|false} (${options.issues[0]?.message})`,
+    });
+    return;
+  }
+  if (!room.rotateKey) {
+    sendJson(res, 409, { error: 'this room cannot rotate its signing key' });
+    return;
+  }
+  try {
+    const result = await room.rotateKey({ force: options.output.force === true });
+    if (result.outcome === 'refused') {
+      sendJson(res, 409, { error: `rotation refused: ${result.reason}`, ...result });
+    } else {
+      sendJson(res, 200, result);
+    }
+  } catch (error) {
+    if (!(error instanceof KeyRotationUnavailableError)) throw error;
+    sendJson(res, 409, { error: error.message });
+  }
 }

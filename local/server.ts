@@ -21,7 +21,7 @@ import { createKeyedBucket, type SourceLimits, sourceKey } from '../functions/co
 import { handleDisconnect, handleFrame } from '../functions/router.ts';
 import { ConfigError, type LocalConfig } from './config.ts';
 import { type FrontOptions, type RoomBackend, startFront } from './front.ts';
-import { loadOrCreateKey } from './keys.ts';
+import { openLocalKeyRing } from './keys.ts';
 import { createLocalRoom, type LocalConnection, type LocalRoom, type RoomData } from './room.ts';
 
 export { HEALTH_PATH, JWKS_PATH, UNGATED_PATHS, WS_PATH } from './front.ts';
@@ -53,13 +53,15 @@ export async function startLocalServer(
   const openBackend = async () => {
     const disk = settings.dataDir ? openDataDir(settings, clock, log) : null;
     try {
-      const key = await loadOrCreateKey(
-        settings.keyFile ?? (disk ? join(disk.file.dir, KEY_FILE) : null),
-        settings.keyFile ? 'WR_KEY_FILE' : 'WR_DATA_DIR',
-      );
+      const keyRing = await openLocalKeyRing({
+        keyFile: settings.keyFile,
+        dataDir: disk ? disk.file.dir : null,
+        passTtlSeconds: settings.passTtlSeconds,
+        clock,
+      });
       room = createLocalRoom(
         settings,
-        key,
+        keyRing,
         clock,
         (error, context) => log('error', 'handler failed', { ...context, error: String(error) }),
         disk?.data,
@@ -82,9 +84,6 @@ export async function startLocalServer(
   const { backend: _, ...front } = await startFront(settings, openBackend, options);
   return { ...front, room: room as LocalRoom };
 }
-
-/** The signing key's file in the data directory (unless `WR_KEY_FILE` names one). */
-export const KEY_FILE = 'signing-key.pem';
 
 /**
  * Opens the room's data directory and what the previous process left there. A directory that
@@ -203,7 +202,11 @@ function inProcessBackend(
   }
 
   return {
-    jwks: room.jwks,
+    // Read at each request: a rotation changes it.
+    get jwks() {
+      return room.jwks;
+    },
+    rotateKey: (options) => room.keyRing.rotate(options),
     isEnabled: () => room.config.current().enabled,
     status: () => room.status(),
     async changeConfig({ enabled, admitPerMinute }) {

@@ -1,16 +1,20 @@
 /**
- * `npm run room -- status | on | off | rate <admitPerMinute> [--url URL | --aws ...]`: operator
+ * `npm run room -- status | on | off | rate <admitPerMinute> | backup | rotate-key [--force]
+ * [--url URL | --aws ...]`: operator
  * control of a running local waiting room through its loopback-only admin endpoint, or of a
  * deployed one through its SSM parameters.
  */
 import { parseArgs } from 'node:util';
-import { SSMClient } from '@aws-sdk/client-ssm';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import {
   createSsmConfigSource,
   createSsmConfigWriter,
   ENABLED_PARAMETER,
   RATE_PARAMETER,
 } from '../functions/adapters/aws/ssm-config.ts';
+import type { KeyRotationResult } from '../functions/core/key-ring.ts';
+import { KEY_ROTATION_FUNCTION_PARAMETER } from '../functions/env.ts';
 import { adminFetch } from '../local/admin-secret.ts';
 import { readDataDir } from '../local/config.ts';
 import type { RoomStatus } from '../local/front.ts';
@@ -23,13 +27,20 @@ Commands:
   off                 turn the room off (everyone goes straight in)
   rate <perMinute>    set admissions per minute (a whole number, 0 pauses admission)
   backup              copy the local room's data directory, live, to backups/ inside it
+  rotate-key          sign with the next key (published beside the current one for at least
+                      15 minutes, so no pass or ticket is cut); the old key stays published
+                      until what it signed has expired; a new next key is published
 
 Options:
   --url URL           the local waiting room (default http://127.0.0.1:$PORT, PORT default 8080)
   --data-dir DIR      the WR_DATA_DIR the local room was started with (default $WR_DATA_DIR or
                       ./data), where its admin secret is; a room kept in memory (:memory:)
                       keeps it in the temporary directory, found by its port
-  --aws               read and write the deployed room's SSM parameters instead
+  --force             with rotate-key: rotate even if the next key was published less than
+                      15 minutes ago (passes signed in the next minutes may be refused by
+                      gates still holding the old key set)
+  --aws               read and write the deployed room's SSM parameters instead (rotate-key:
+                      invoke its key rotation function, named in <prefix>key-rotation-function)
   --region REGION     with --aws: the room's region (default $AWS_REGION)
   --prefix PREFIX     with --aws: the parameter prefix (default $WR_CONFIG_PREFIX or
                       /waiting-room/config/)
@@ -45,6 +56,7 @@ export class UsageError extends Error {
 export type RoomCommand =
   | { kind: 'status' }
   | { kind: 'backup' }
+  | { kind: 'rotate-key' }
   | { kind: 'set'; change: { enabled?: boolean; admitPerMinute?: number } };
 
 /** Parses the command words; throws {@link UsageError} with what is wrong. */
@@ -63,6 +75,9 @@ export function parseRoomCommand(words: readonly string[]): RoomCommand {
     case 'backup':
       if (value !== undefined) throw new UsageError(`backup takes no value (got "${value}")`);
       return { kind: 'backup' };
+    case 'rotate-key':
+      if (value !== undefined) throw new UsageError(`rotate-key takes no value (got "${value}")`);
+      return { kind: 'rotate-key' };
     case 'rate': {
       if (value === undefined || !/^\d+$/.test(value) || Number(value) > 1_000_000) {
         throw new UsageError(
@@ -90,6 +105,8 @@ export function formatStatus(s: RoomStatus): string {
 export interface RoomCliDeps {
   /** The SSM client for --aws (tests hand in a mocked one). */
   ssmClient?: SSMClient;
+  /** The Lambda client for rotate-key --aws. */
+  lambdaClient?: Pick<LambdaClient, 'send'>;
   out?: (text: string) => void;
   err?: (text: string) => void;
 }
@@ -105,6 +122,7 @@ export async function runRoomCli(argv: string[], deps: RoomCliDeps = {}): Promis
       url: { type: 'string' },
       'data-dir': { type: 'string' },
       aws: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
       region: { type: 'string' },
       prefix: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -115,6 +133,9 @@ export async function runRoomCli(argv: string[], deps: RoomCliDeps = {}): Promis
     return 0;
   }
   const command = parseRoomCommand(positionals);
+  if (values.force && command.kind !== 'rotate-key') {
+    throw new UsageError('--force goes with rotate-key only');
+  }
   if (values.aws && command.kind === 'backup') {
     throw new UsageError(
       'backup is for the local room; the deployed table has DynamoDB point-in-time recovery',
@@ -127,23 +148,39 @@ export async function runRoomCli(argv: string[], deps: RoomCliDeps = {}): Promis
     }
     const region = values.region ?? process.env.AWS_REGION;
     const client = deps.ssmClient ?? new SSMClient(region ? { region } : {});
+    if (command.kind === 'rotate-key') {
+      const lambda = deps.lambdaClient ?? new LambdaClient(region ? { region } : {});
+      return awsRotateKey(client, lambda, prefix, values.force === true, out, err);
+    }
     return awsRoom(client, prefix, command, out, err);
   }
   const dataDir = readDataDir(
     values['data-dir'] === undefined ? process.env : { WR_DATA_DIR: values['data-dir'] },
   );
-  return localRoom(values.url, dataDir, command, out, err);
+  return localRoom(values.url, dataDir, command, values.force === true, out, err);
 }
 
 async function localRoom(
   url: string | undefined,
   dataDir: string | null,
   command: RoomCommand,
+  force: boolean,
   out: (text: string) => void,
   err: (text: string) => void,
 ): Promise<number> {
   const base = url ?? `http://127.0.0.1:${process.env.PORT ?? '8080'}`;
-  const route = { status: 'status', set: 'config', backup: 'backup' }[command.kind];
+  const route = {
+    status: 'status',
+    set: 'config',
+    backup: 'backup',
+    'rotate-key': 'rotate-key',
+  }[command.kind];
+  const requestBody =
+    command.kind === 'set'
+      ? JSON.stringify(command.change)
+      : command.kind === 'rotate-key'
+        ? JSON.stringify({ force })
+        : undefined;
   let response: Response;
   try {
     response = await adminFetch(
@@ -151,7 +188,7 @@ async function localRoom(
       route,
       {
         method: command.kind === 'status' ? 'GET' : 'POST',
-        ...(command.kind === 'set' ? { body: JSON.stringify(command.change) } : {}),
+        ...(requestBody === undefined ? {} : { body: requestBody }),
         signal: AbortSignal.timeout(5000),
       },
       dataDir,
@@ -165,6 +202,10 @@ async function localRoom(
     err(`The waiting room refused: ${body.error ?? response.statusText}\n`);
     return 1;
   }
+  if (command.kind === 'rotate-key') {
+    out(formatRotation(body as unknown as KeyRotationResult));
+    return 0;
+  }
   if (command.kind === 'backup') {
     const backup = body as unknown as { path: string; bytes: number };
     out(`Backed up to ${backup.path} (${backup.bytes} bytes)\n`);
@@ -172,6 +213,73 @@ async function localRoom(
   }
   out(`${formatStatus(body)}\n`);
   return 0;
+}
+
+/** What `rotate-key` prints: what happened, and the ring's key ids and times. */
+export function formatRotation(result: KeyRotationResult): string {
+  const at = (seconds: number) => new Date(seconds * 1000).toISOString();
+  const { ring } = result;
+  const lines = [
+    result.outcome === 'rotated'
+      ? 'Rotated: the next key signs from now on; passes and tickets already issued stay valid.'
+      : result.outcome === 'next-published'
+        ? 'The ring had no next key: one is published now; the current key keeps signing. Rotate again once every cache holds it.'
+        : `Refused: ${'reason' in result ? result.reason : ''}`,
+    `current    ${ring.current.kid}`,
+    `next       ${ring.next ? `${ring.next.kid} (published; may sign from ${ring.rotateAfter === null ? 'now' : at(ring.rotateAfter)})` : 'none'}`,
+    ...ring.retired.map(
+      (r, i) =>
+        `${i === 0 ? 'retired   ' : '          '} ${r.kid} (stopped signing ${at(r.retiredAt)}, published until ${at(r.dropAfter)})`,
+    ),
+    `published  ${ring.published.length} keys in the JWKS`,
+  ];
+  if (result.outcome !== 'refused' && result.warning) lines.push(`Warning: ${result.warning}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * `rotate-key --aws`: invokes the room's key rotation function (its name is in SSM beside the
+ * room's settings), which rotates the ring in SSM and publishes the JWKS.
+ */
+async function awsRotateKey(
+  ssm: SSMClient,
+  lambda: Pick<LambdaClient, 'send'>,
+  prefix: string,
+  force: boolean,
+  out: (text: string) => void,
+  err: (text: string) => void,
+): Promise<number> {
+  const parameter = `${prefix}${KEY_ROTATION_FUNCTION_PARAMETER}`;
+  let functionName: string | undefined;
+  try {
+    functionName = (await ssm.send(new GetParameterCommand({ Name: parameter }))).Parameter?.Value;
+    if (!functionName) throw new Error('it is empty');
+  } catch (error) {
+    err(
+      `Cannot find the key rotation function: SSM parameter ${parameter} (${(error as Error).message}). Is the room deployed with key rotation, and are --region and --prefix right?\n`,
+    );
+    return 1;
+  }
+  try {
+    const response = await lambda.send(
+      new InvokeCommand({
+        FunctionName: functionName,
+        Payload: new TextEncoder().encode(JSON.stringify({ force })),
+      }),
+    );
+    const text = new TextDecoder().decode(response.Payload ?? new Uint8Array());
+    if (response.FunctionError) throw new Error(`${response.FunctionError}: ${text}`);
+    const result = JSON.parse(text) as KeyRotationResult;
+    if (result.outcome === 'refused') {
+      err(formatRotation(result));
+      return 1;
+    }
+    out(formatRotation(result));
+    return 0;
+  } catch (error) {
+    err(`The key rotation function ${functionName} failed: ${(error as Error).message}\n`);
+    return 1;
+  }
 }
 
 /** The deployed room: its settings are the SSM parameters the processor and gate read. */

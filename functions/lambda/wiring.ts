@@ -18,8 +18,9 @@ import {
 import { createLambdaWaker } from '../adapters/aws/lambda-waker.ts';
 import { createMirroredConfigSource } from '../adapters/aws/mirrored-config.ts';
 import { createSsmConfigSource } from '../adapters/aws/ssm-config.ts';
-import { loadSigningKeyFromSsm } from '../adapters/aws/ssm-signing-key.ts';
+import { loadSignerKeysFromSsm } from '../adapters/aws/ssm-signing-key.ts';
 import { systemClock } from '../adapters/local/system-clock.ts';
+import { retiredKeepSeconds } from '../core/key-ring.ts';
 import type {
   ConfigSource,
   ConnectionCloser,
@@ -29,6 +30,7 @@ import type {
 } from '../core/ports.ts';
 import { createConnectionRateLimiter } from '../core/rate-limiter.ts';
 import { sourceLimitsFor } from '../core/sources.ts';
+import { TICKET_TTL_SECONDS } from '../core/tokens.ts';
 import { createLazySigner } from './lazy-signer.ts';
 import type { Observability } from './observability.ts';
 import type { Settings } from './settings.ts';
@@ -94,14 +96,34 @@ export function sourceLimitsFrom(
   });
 }
 
+/**
+ * The signer over the key ring in SSM, read again every minute (a rotation reaches every
+ * container within a minute, no redeploy); a failed read keeps the last good ring.
+ */
 export function signerFrom(
   settings: Pick<Settings, 'signingKeyParameter' | 'roomId' | 'mainOrigin' | 'passTtlSeconds'>,
+  observability?: Observability,
 ): Signer {
-  return createLazySigner(() => loadSigningKeyFromSsm({ name: settings.signingKeyParameter }), {
-    roomId: settings.roomId,
-    mainOrigin: settings.mainOrigin,
+  const keepSeconds = retiredKeepSeconds({
     passTtlSeconds: settings.passTtlSeconds,
+    ticketTtlSeconds: TICKET_TTL_SECONDS,
   });
+  return createLazySigner(
+    () => loadSignerKeysFromSsm({ name: settings.signingKeyParameter, keepSeconds }),
+    {
+      roomId: settings.roomId,
+      mainOrigin: settings.mainOrigin,
+      passTtlSeconds: settings.passTtlSeconds,
+      ...(observability
+        ? {
+            onReloadError: (error: unknown) =>
+              observability.logger.error('key ring read failed; signing with the last good', {
+                error,
+              }),
+          }
+        : {}),
+    },
+  );
 }
 
 export function wakerFrom(

@@ -22,9 +22,20 @@ import {
   createSsmConfigSource,
   createSsmConfigWriter,
 } from '../../functions/adapters/aws/ssm-config.ts';
+import {
+  loadSignerKeysFromSsm,
+  rotateKeyRingInSsm,
+} from '../../functions/adapters/aws/ssm-signing-key.ts';
+import { newKeyRing, retiredKeepSeconds, serializeKeyRing } from '../../functions/core/key-ring.ts';
 import type { SessionStore } from '../../functions/core/ports.ts';
 import { CLIENT_ACTIONS } from '../../functions/core/protocol.ts';
-import { jwksOf, type SigningKey } from '../../functions/core/tokens.ts';
+import {
+  generateSigningKey,
+  importKeyRing,
+  jwksOfRing,
+  type SigningKey,
+  TICKET_TTL_SECONDS,
+} from '../../functions/core/tokens.ts';
 import { Env } from '../../functions/env.ts';
 import { ConfigError, type LocalConfig } from '../config.ts';
 import { type Log, type RoomBackend, readRoomStatus } from '../front.ts';
@@ -100,7 +111,19 @@ async function assemble(
   closeAll: () => Promise<void>,
 ): Promise<AwsBackend> {
   const since = Date.now();
-  const key = await loadOrCreateKey(settings.keyFile);
+  // What the deploy's custom resource makes: a ring of the key (WR_KEY_FILE's, as a parameter
+  // that already holds a key, or a new one) and a next key, published from now.
+  const seed = settings.keyFile
+    ? await loadOrCreateKey(settings.keyFile)
+    : await generateSigningKey();
+  const keepSeconds = retiredKeepSeconds({
+    passTtlSeconds: settings.passTtlSeconds,
+    ticketTtlSeconds: TICKET_TTL_SECONDS,
+  });
+  const ring = newKeyRing(seed.pkcs8, (await generateSigningKey()).pkcs8, Math.floor(since / 1000));
+  /** The JWKS as the room's bucket holds it; written by the rotation, as on AWS. */
+  let published = jwksOfRing(await importKeyRing(ring), Math.floor(since / 1000), keepSeconds);
+  let key: SigningKey = seed;
 
   const ssm = await startSsmStandIn();
   cleanup.push(() => ssm.close());
@@ -112,7 +135,7 @@ async function assemble(
   const writer = createSsmConfigWriter({ client: ssmClient, prefix: CONFIG_PREFIX });
   await writer.setEnabled(settings.enabled);
   await writer.setRate(settings.admitPerMinute);
-  await put(SIGNING_KEY_PARAMETER, key.pkcs8, 'SecureString');
+  await put(SIGNING_KEY_PARAMETER, serializeKeyRing(ring), 'SecureString');
 
   const dynamo = await startLocalDynamo(aws.dynamoEndpoint);
   cleanup.push(() => dynamo.close());
@@ -272,7 +295,32 @@ async function assemble(
   };
 
   return {
-    jwks: jwksOf([key]),
+    get jwks() {
+      return published;
+    },
+    // What `rotate-key --aws` makes the key rotation function do, on the SSM stand-in; the
+    // functions' containers read the new ring within a minute, as deployed.
+    async rotateKey({ force }) {
+      const result = await rotateKeyRingInSsm({
+        client: ssmClient,
+        name: SIGNING_KEY_PARAMETER,
+        keepSeconds,
+        force,
+        publish: async (jwks) => {
+          published = jwks;
+        },
+      });
+      if (result.outcome !== 'refused') {
+        key = (
+          await loadSignerKeysFromSsm({
+            client: ssmClient,
+            name: SIGNING_KEY_PARAMETER,
+            keepSeconds,
+          })
+        ).current;
+      }
+      return result;
+    },
     isEnabled: async () => (await gateConfig.get()).enabled,
     status: async () =>
       readRoomStatus(await operatorConfig.get(), store, api.connections, Date.now()),
@@ -287,7 +335,9 @@ async function assemble(
     },
     adminReports: { usage: () => usage() },
     store,
-    key,
+    get key() {
+      return key;
+    },
     handleUpgrade: (req, socket, head) => api.handleUpgrade(req, socket, head),
     start() {
       runProcessor();

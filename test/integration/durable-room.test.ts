@@ -306,7 +306,7 @@ describe('npm start with a data directory', () => {
     expect(rows.n).toBe(2);
     expect(status).toMatchObject({ admitPerMinute: 0, waiting: 2 });
     expect(jwksAfter).toEqual(jwksBefore);
-    expect(statSync(join(dir, 'signing-key.pem')).mode & 0o777).toBe(0o600);
+    expect(statSync(join(dir, 'signing-keys.json')).mode & 0o777).toBe(0o600);
   });
 
   it('refuses to back up a room kept in memory', async () => {

@@ -1,49 +1,130 @@
 /**
- * The room's signing key from SSM: a SecureString holding a PKCS#8 PEM P-256 private key, read
- * with decryption once per container and kept in memory (a failed read is not kept, so the next
- * call tries again).
+ * The room's key ring in SSM: one SecureString holding the ring's stored form (`key-ring.ts`:
+ * JSON with PKCS#8 PEMs and times), or, in a room deployed before rings, a bare PEM, read as a
+ * ring of that one current key. Read with decryption; errors name the parameter, never its value.
+ *
+ * {@link rotateKeyRingInSsm} is what `npm run room -- rotate-key --aws` runs (through the key
+ * rotation function) and what start:aws-local runs against its SSM stand-in. It publishes the
+ * new JWKS before it writes the ring, so what is published is always at least what any
+ * container signs with: if the write fails after the publication, the published set merely
+ * holds one extra next key that never signs, and a retry publishes a set without it.
  */
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { importSigningKey, type SigningKey } from '../../core/tokens.ts';
+import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import type { JSONWebKeySet } from 'jose';
+import {
+  describeKeyRing,
+  type KeyRing,
+  type KeyRotationResult,
+  mapKeyRing,
+  parseKeyRing,
+  rotateKeyRing,
+  serializeKeyRing,
+} from '../../core/key-ring.ts';
+import {
+  generateSigningKey,
+  importKeyRing,
+  jwksOfRing,
+  type SignerKeys,
+  type SigningKey,
+  signerKeysOfRing,
+} from '../../core/tokens.ts';
 import { defaultSsmClient } from './clients.ts';
 
-export interface SigningKeyParameterOptions {
-  client?: SSMClient;
+export interface KeyRingParameterOptions {
+  client?: Pick<SSMClient, 'send'>;
   /** Name of the SecureString parameter. */
   name: string;
 }
 
-const loaded = new WeakMap<SSMClient, Map<string, Promise<SigningKey>>>();
-
-/** Loads (once per client and name) and imports the signing key. */
-export function loadSigningKeyFromSsm(options: SigningKeyParameterOptions): Promise<SigningKey> {
+/** The ring as stored (PEMs), or an error naming the parameter. */
+export async function readKeyRingFromSsm(
+  options: KeyRingParameterOptions,
+): Promise<KeyRing<string>> {
   const client = options.client ?? defaultSsmClient();
-  let byName = loaded.get(client);
-  if (!byName) {
-    byName = new Map();
-    loaded.set(client, byName);
+  const { Parameter } = await client.send(
+    new GetParameterCommand({ Name: options.name, WithDecryption: true }),
+  );
+  if (!Parameter?.Value) throw new Error(`SSM parameter ${options.name} holds no signing key`);
+  try {
+    return parseKeyRing(Parameter.Value);
+  } catch (error) {
+    throw notAKeyError(options.name, error);
   }
-  const cache = byName;
-  let key = cache.get(options.name);
-  if (!key) {
-    key = readKey(client, options.name);
-    cache.set(options.name, key);
-    key.catch(() => cache.delete(options.name));
-  }
-  return key;
 }
 
-async function readKey(client: SSMClient, name: string): Promise<SigningKey> {
-  const { Parameter } = await client.send(
-    new GetParameterCommand({ Name: name, WithDecryption: true }),
-  );
-  if (!Parameter?.Value) throw new Error(`SSM parameter ${name} holds no signing key`);
+/** The ring with its keys imported. */
+async function readImportedRing(options: KeyRingParameterOptions) {
+  const ring = await readKeyRingFromSsm(options);
   try {
-    return await importSigningKey(Parameter.Value);
+    return await importKeyRing(ring);
   } catch (error) {
-    // The message names the parameter, never its value.
-    throw new Error(`SSM parameter ${name} is not a PKCS#8 PEM P-256 private key`, {
-      cause: error instanceof Error ? error.name : undefined,
-    });
+    throw notAKeyError(options.name, error);
   }
+}
+
+function notAKeyError(name: string, error: unknown): Error {
+  // The message names the parameter, never its value.
+  return new Error(`SSM parameter ${name} is not a PKCS#8 PEM P-256 private key or key ring`, {
+    cause: error instanceof Error ? error.name : undefined,
+  });
+}
+
+/** Reads the ring and returns what a signer needs at `now` (epoch ms). */
+export async function loadSignerKeysFromSsm(
+  options: KeyRingParameterOptions & { keepSeconds: number; now?: () => number },
+): Promise<SignerKeys> {
+  const ring = await readImportedRing(options);
+  const now = Math.floor((options.now ?? Date.now)() / 1000);
+  return signerKeysOfRing(ring, now, options.keepSeconds);
+}
+
+/** Writes the ring (SecureString, overwriting the previous ring). */
+export async function writeKeyRingToSsm(
+  options: KeyRingParameterOptions & { ring: KeyRing<string> },
+): Promise<void> {
+  const client = options.client ?? defaultSsmClient();
+  await client.send(
+    new PutParameterCommand({
+      Name: options.name,
+      Value: serializeKeyRing(options.ring),
+      Type: 'SecureString',
+      Overwrite: true,
+    }),
+  );
+}
+
+export interface RotateInSsmOptions extends KeyRingParameterOptions {
+  /** Publishes the JWKS (S3 on AWS); must resolve only once it is written. */
+  publish: (jwks: JSONWebKeySet) => Promise<void>;
+  keepSeconds: number;
+  force?: boolean;
+  /** Epoch ms. */
+  now?: () => number;
+}
+
+/** Rotates the ring in SSM; see the module doc for the order of the writes. */
+export async function rotateKeyRingInSsm(options: RotateInSsmOptions): Promise<KeyRotationResult> {
+  const now = Math.floor((options.now ?? Date.now)() / 1000);
+  const ring = await readImportedRing(options);
+  const outcome = await rotateKeyRing<SigningKey & { pkcs8: string }>(
+    ring,
+    now,
+    generateSigningKey,
+    { keepSeconds: options.keepSeconds, ...(options.force ? { force: true } : {}) },
+  );
+  if (outcome.kind === 'refused') {
+    return {
+      outcome: 'refused',
+      reason: outcome.reason,
+      rotateAfter: outcome.rotateAfter,
+      ring: describeKeyRing(ring, now, options.keepSeconds),
+    };
+  }
+  await options.publish(jwksOfRing(outcome.ring, now, options.keepSeconds));
+  const stored = await mapKeyRing(outcome.ring, (key) => key.pkcs8);
+  await writeKeyRingToSsm({ ...options, ring: stored });
+  const report = describeKeyRing(outcome.ring, now, options.keepSeconds);
+  return outcome.kind === 'rotated' && outcome.warning
+    ? { outcome: 'rotated', ring: report, warning: outcome.warning }
+    : { outcome: outcome.kind, ring: report };
 }

@@ -12,7 +12,7 @@ import {
   createSsmConfigWriter,
   RoomConfigError,
 } from '../../../functions/adapters/aws/ssm-config.ts';
-import { loadSigningKeyFromSsm } from '../../../functions/adapters/aws/ssm-signing-key.ts';
+import { loadSignerKeysFromSsm } from '../../../functions/adapters/aws/ssm-signing-key.ts';
 import { generateSigningKey } from '../../../functions/core/tokens.ts';
 import { type SsmStandIn, startSsmStandIn } from '../../../local/aws-local/ssm-stand-in.ts';
 import { ManualClock } from '../../helpers/room-harness.ts';
@@ -168,16 +168,21 @@ describe('SSM stand-in behind the room config adapters', () => {
     expect(errors).toEqual([expect.any(RoomConfigError)]);
   });
 
-  it('loads a signing key stored as a SecureString', async () => {
+  it('loads a signing key stored as a bare PEM SecureString as a ring of one current key', async () => {
     // Prepare
     const key = await generateSigningKey();
     await put({ Name: '/room/signing-key', Value: key.pkcs8, Type: 'SecureString' });
 
     // Act
-    const loaded = await loadSigningKeyFromSsm({ client, name: '/room/signing-key' });
+    const loaded = await loadSignerKeysFromSsm({
+      client,
+      name: '/room/signing-key',
+      keepSeconds: 3600,
+    });
 
     // Assess
-    expect(loaded.kid).toBe(key.kid);
-    expect(loaded.publicJwk).toEqual(key.publicJwk);
+    expect(loaded.current.kid).toBe(key.kid);
+    expect(loaded.current.publicJwk).toEqual(key.publicJwk);
+    expect([...loaded.kids]).toEqual([key.kid]);
   });
 });

@@ -11,7 +11,8 @@ import {
   createSsmConfigWriter,
   RoomConfigError,
 } from '../../../functions/adapters/aws/ssm-config.ts';
-import { loadSigningKeyFromSsm } from '../../../functions/adapters/aws/ssm-signing-key.ts';
+import { loadSignerKeysFromSsm } from '../../../functions/adapters/aws/ssm-signing-key.ts';
+import { newKeyRing, serializeKeyRing } from '../../../functions/core/key-ring.ts';
 import { generateSigningKey } from '../../../functions/core/tokens.ts';
 import '../../helpers/aws-sdk-env.ts';
 import { ManualClock } from '../../helpers/room-harness.ts';
@@ -199,21 +200,27 @@ describe('room config writer', () => {
   });
 });
 
-describe('signing key from SSM', () => {
-  it('reads the SecureString with decryption once per container', async () => {
+describe('key ring from SSM', () => {
+  const load = (client: SSMClient) =>
+    loadSignerKeysFromSsm({ client, name: '/room/key', keepSeconds: 3600 });
+
+  it('reads the SecureString with decryption at each load (the signer decides how often)', async () => {
     // Prepare
-    const { pkcs8, kid } = await generateSigningKey();
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/room/key', Value: pkcs8 } });
+    const current = await generateSigningKey();
+    const next = await generateSigningKey();
+    const ring = serializeKeyRing(newKeyRing(current.pkcs8, next.pkcs8, 1_000));
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: '/room/key', Value: ring } });
     const client = new SSMClient({ region: 'eu-west-1' });
 
     // Act
-    const first = await loadSigningKeyFromSsm({ client, name: '/room/key' });
-    const second = await loadSigningKeyFromSsm({ client, name: '/room/key' });
+    const first = await load(client);
+    await load(client);
 
     // Assess
-    expect(first.kid).toBe(kid);
-    expect(second).toBe(first);
+    expect(first.current.kid).toBe(current.kid);
+    expect([...first.kids].sort()).toEqual([current.kid, next.kid].sort());
     expect(ssm.commandCalls(GetParameterCommand).map((c) => c.args[0].input)).toEqual([
+      { Name: '/room/key', WithDecryption: true },
       { Name: '/room/key', WithDecryption: true },
     ]);
   });
@@ -226,13 +233,13 @@ describe('signing key from SSM', () => {
       .rejectsOnce(new Error('throttled'))
       .resolves({ Parameter: { Name: '/room/key', Value: pkcs8 } });
     const client = new SSMClient({ region: 'eu-west-1' });
-    await expect(loadSigningKeyFromSsm({ client, name: '/room/key' })).rejects.toThrow();
+    await expect(load(client)).rejects.toThrow();
 
     // Act
-    const key = await loadSigningKeyFromSsm({ client, name: '/room/key' });
+    const keys = await load(client);
 
     // Assess
-    expect(key.kid).toBeTruthy();
+    expect(keys.current.kid).toBeTruthy();
   });
 
   it('names the parameter but never shows its value when it is not a key', async () => {
@@ -242,13 +249,12 @@ describe('signing key from SSM', () => {
       .resolves({ Parameter: { Name: '/room/key', Value: 'secret-junk' } });
 
     // Act
-    const loading = loadSigningKeyFromSsm({
-      client: new SSMClient({ region: 'eu-west-1' }),
-      name: '/room/key',
-    });
+    const loading = load(new SSMClient({ region: 'eu-west-1' }));
 
     // Assess
-    await expect(loading).rejects.toThrow('/room/key is not a PKCS#8 PEM P-256 private key');
+    await expect(loading).rejects.toThrow(
+      '/room/key is not a PKCS#8 PEM P-256 private key or key ring',
+    );
     await expect(loading).rejects.not.toThrow('secret-junk');
   });
 });
