@@ -40,7 +40,7 @@ export function sourceLimitsFor(maxPlaces: number): SourceLimits {
     maxPlaces,
     // A page opens one socket and reconnects with backoff: a shared address's visitors all
     // opening the page within a second or two pass; a script opening thousands does not.
-    newSockets: { perSecond: Math.max(10, Math.ceil(maxPlaces / 5)), burst: maxPlaces },
+    newSockets: { perSecond: Math.max(10, Math.ceil(maxPlaces / 5)), burst: maxPlaces * 2 },
     // Each visitor a tab or two, plus reconnects whose old socket has not closed yet.
     maxSockets: maxPlaces * 2,
   };

@@ -12,7 +12,7 @@ export function websocketEvent(
   routeKey: string,
   connectionId: string,
   body?: string | object,
-  options: { isBase64Encoded?: boolean } = {},
+  options: { isBase64Encoded?: boolean; sourceIp?: string } = {},
 ): APIGatewayProxyWebsocketEventV2 {
   const eventType =
     routeKey === '$connect' ? 'CONNECT' : routeKey === '$disconnect' ? 'DISCONNECT' : 'MESSAGE';
@@ -33,6 +33,8 @@ export function websocketEvent(
       domainName: DOMAIN,
       connectionId,
       apiId: API_ID,
+      // API Gateway names the client's address on every WebSocket event.
+      identity: { sourceIp: options.sourceIp ?? '198.51.100.10' },
     },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
     isBase64Encoded: options.isBase64Encoded ?? false,

@@ -16,17 +16,24 @@ export class WsVisitor {
   closed = false;
   #waiters: { test: (m: ServerMessage) => boolean; resolve: (m: ServerMessage) => void }[] = [];
 
-  private constructor(readonly url: string) {}
+  private constructor(
+    readonly url: string,
+    /** The loopback address the visitor's sockets come from (127.0.0.1 unless given). */
+    readonly localAddress?: string,
+  ) {}
 
-  static async connect(url: string): Promise<WsVisitor> {
-    const visitor = new WsVisitor(url);
+  static async connect(url: string, options: { localAddress?: string } = {}): Promise<WsVisitor> {
+    const visitor = new WsVisitor(url, options.localAddress);
     await visitor.open();
     return visitor;
   }
 
   /** Opens a new socket (a reload or reconnect keeps what was received before). */
   async open(): Promise<void> {
-    const socket = new WebSocket(this.url);
+    const socket = new WebSocket(
+      this.url,
+      this.localAddress === undefined ? {} : { localAddress: this.localAddress },
+    );
     this.socket = socket;
     this.closed = false;
     socket.on('message', (data) => {

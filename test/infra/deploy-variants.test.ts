@@ -294,3 +294,33 @@ describe('the allowedOrigins setting', () => {
     );
   });
 });
+
+describe('the limits per source address', () => {
+  it('default to 100 places and on, and refuse what is not a count or on/off, naming the key', () => {
+    expect(parseSettings({})).toMatchObject({ maxPlacesPerSource: 100, sourceLimits: true });
+    expect(parseSettings({ maxPlacesPerSource: '20', sourceLimits: 'off' })).toMatchObject({
+      maxPlacesPerSource: 20,
+      sourceLimits: false,
+    });
+    expect(() => parseSettings({ maxPlacesPerSource: '0' })).toThrow(
+      /invalid CDK context "maxPlacesPerSource"/,
+    );
+    expect(() => parseSettings({ sourceLimits: 'maybe' })).toThrow(
+      /invalid CDK context "sourceLimits"/,
+    );
+  });
+
+  it('reach $connect, the message function and the processor as set', () => {
+    const { room } = synthApp({ maxPlacesPerSource: 20, sourceLimits: false }, { bundle: false });
+    const holders = Object.values(
+      Template.fromStack(room).findResources('AWS::Lambda::Function'),
+    ).filter((f) => f.Properties.Environment?.Variables?.[Env.sourceLimits] !== undefined);
+    expect(holders).toHaveLength(3);
+    for (const f of holders) {
+      expect(f.Properties.Environment.Variables).toMatchObject({
+        [Env.sourceLimits]: 'off',
+        [Env.maxPlacesPerSource]: '20',
+      });
+    }
+  });
+});

@@ -279,7 +279,17 @@ describe('functions', () => {
   );
 
   it.each([
-    ['Connect', [Env.mainOrigin, Env.allowedOrigins]],
+    [
+      'Connect',
+      [
+        Env.mainOrigin,
+        Env.allowedOrigins,
+        Env.tableName,
+        Env.roomId,
+        Env.maxPlacesPerSource,
+        Env.sourceLimits,
+      ],
+    ],
     ['Disconnect', [Env.roomId, Env.tableName]],
     [
       'Message',
@@ -292,6 +302,8 @@ describe('functions', () => {
         Env.mainOrigin,
         Env.passTtlSeconds,
         Env.processorFunctionName,
+        Env.maxPlacesPerSource,
+        Env.sourceLimits,
       ],
     ],
     [
@@ -308,6 +320,8 @@ describe('functions', () => {
         Env.tickMs,
         Env.positionBudgetPerSecond,
         Env.sleepAfterIdleSeconds,
+        Env.maxPlacesPerSource,
+        Env.sourceLimits,
       ],
     ],
   ] as const)('%s gets no room variable beyond what it uses', (name, expected) => {
@@ -401,8 +415,21 @@ function tableActionsOf(name: string): string[] {
 }
 
 describe('least privilege', () => {
-  it('lets $connect, which makes no AWS call, do nothing but log and trace', () => {
-    expect(ownActionsOf('Connect')).toEqual([]);
+  it("lets $connect only count new sockets: UpdateItem on its room's per-source items, nothing else", () => {
+    expect(ownActionsOf('Connect')).toEqual(['dynamodb:UpdateItem']);
+    const dynamo = statementsOf('Connect').filter((s) =>
+      actionsOf([s]).some((a) => a.startsWith('dynamodb:')),
+    );
+    expect(dynamo).toEqual([
+      expect.objectContaining({
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^Table/), 'Arn'] },
+        Condition: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['R#waiting-room#SRC#*'] },
+        },
+      }),
+    ]);
+    expect(environmentOf('Connect')[Env.sourceLimits]).toBe('on');
+    expect(environmentOf('Connect')[Env.maxPlacesPerSource]).toBe('100');
   });
 
   it('lets $disconnect only delete, update and put items of the table: no read, no index, no config, key or API', () => {

@@ -4,7 +4,9 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiGatewayNotifier } from '../../../functions/adapters/aws/api-gateway-notifier.ts';
 import { createDynamoLease } from '../../../functions/adapters/aws/dynamo-lease.ts';
+import { createDynamoSourceLimits } from '../../../functions/adapters/aws/dynamo-source-limits.ts';
 import { createLambdaWaker } from '../../../functions/adapters/aws/lambda-waker.ts';
+import { sourceLimitsFor } from '../../../functions/core/sources.ts';
 import { createProcessorHandler } from '../../../functions/lambda/processor-handler.ts';
 import {
   createConnectHandler,
@@ -286,6 +288,78 @@ describe('$connect and $disconnect handlers', () => {
 
     // Assess
     expect(result).toEqual({ statusCode: 403 });
+  });
+
+  it('refuses an address that opens sockets faster than its limit (429), counted in the table, and lets others in', async () => {
+    // Prepare: 5 places a source: 50 new sockets in a 5-second window.
+    const tableName = await db.createTable();
+    const limits = createDynamoSourceLimits({
+      tableName,
+      roomId: 'test-room',
+      limits: sourceLimitsFor(5),
+      client: db.documentClient,
+    });
+    const handler = createConnectHandler({
+      observability: captureObservability(),
+      allowedOrigins,
+      takeSocket: limits.takeSocket,
+    });
+    const from = (sourceIp: string, i: number) =>
+      handler(websocketEvent('$connect', `conn-${i}`, undefined, { sourceIp }), lambdaContext());
+
+    // Act
+    const flood = [];
+    for (let i = 0; i < 60; i++) flood.push((await from('203.0.113.9', i)).statusCode);
+    const other = await from('2001:db8:5:6::1', 99);
+
+    // Assess: 50 in, unless the flood spans two windows (then up to 100).
+    const accepted = flood.filter((code) => code === 200).length;
+    expect(accepted).toBeGreaterThanOrEqual(50);
+    expect(flood.filter((code) => code === 429)).toHaveLength(60 - accepted);
+    expect(flood.slice(0, 50)).toEqual(Array(50).fill(200));
+    expect(other.statusCode).toBe(200);
+  });
+
+  it('counts the places a join takes under the address API Gateway names, and refuses the one over the most', async () => {
+    // Prepare
+    const { room } = await messageFunction();
+    const limits = createDynamoSourceLimits({
+      tableName: room.tableName,
+      roomId: 'test-room',
+      limits: sourceLimitsFor(2),
+      client: db.documentClient,
+    });
+    const limited = createMessageHandler({
+      router: { ...room.router, sources: limits.places },
+      store: room.store,
+      replies: createApiGatewayNotifier({
+        client: room.api as unknown as ApiGatewayManagementApiClient,
+        sleep: async () => {},
+      }),
+      clock: room.clock,
+      observability: captureObservability(),
+    });
+    const join = (connectionId: string, sourceIp: string) =>
+      limited(
+        websocketEvent('join', connectionId, { action: 'join' }, { sourceIp }),
+        lambdaContext(),
+      );
+
+    // Act
+    for (const id of ['c1', 'c2', 'c3']) await join(id, '::ffff:203.0.113.20');
+    await join('c4', '203.0.113.21');
+
+    // Assess
+    const first = (id: string) => room.api.messages(id)[0];
+    expect(['c1', 'c2', 'c3', 'c4'].map((id) => first(id)?.type)).toEqual([
+      'joined',
+      'joined',
+      'error',
+      'joined',
+    ]);
+    expect(first('c3')).toMatchObject({ code: 'rate_limited' });
+    const session = await room.store.get((first('c1') as { sessionId: string }).sessionId);
+    expect(session?.source).toBe('203.0.113.20');
   });
 
   it('starts the abandon grace of the session whose connection closed', async () => {
