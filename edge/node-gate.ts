@@ -57,14 +57,26 @@ export function createNodeGate(options: NodeGateOptions): NodeGate {
   };
 }
 
+/**
+ * The origin-form (`/path?query`) of a request target. An absolute-form target (`GET
+ * http://host/path HTTP/1.1`, which any client may send) keeps what follows its authority byte
+ * for byte; its host is ignored. It is not parsed as a URL: that would resolve dot segments,
+ * plain and encoded (`/a/%2e%2e/.well-known/x` would become `/.well-known/x`), and the path
+ * checked would not be the path the main site is sent. Null for a target that is neither (`*`,
+ * an authority, another scheme).
+ */
+export function originFormOf(target: string): string | null {
+  if (target.startsWith('/')) return target;
+  const authority = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (!authority) return null;
+  const rest = target.slice(authority[0].length);
+  return rest.startsWith('/') ? rest : `/${rest}`;
+}
+
 /** Splits `req.url` into path and raw query; an absolute-form target keeps only its path. */
 export function gateRequestOf(req: IncomingMessage): GateRequest {
-  let target = req.url ?? '/';
-  // A request to a proxy may carry an absolute URL (`GET http://host/path HTTP/1.1`).
-  if (!target.startsWith('/') && URL.canParse(target)) {
-    const url = new URL(target);
-    target = `${url.pathname}${url.search}`;
-  }
+  const raw = req.url ?? '/';
+  const target = originFormOf(raw) ?? raw;
   const q = target.indexOf('?');
   return {
     method: req.method ?? 'GET',
