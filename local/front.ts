@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseGateConfig } from '../edge/gate.ts';
-import { createNodeGate } from '../edge/node-gate.ts';
+import { createNodeGate, originFormOf } from '../edge/node-gate.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
 import { admittedInLastMinute } from '../functions/core/admission.ts';
 import type { KeyRotationResult } from '../functions/core/key-ring.ts';
@@ -19,7 +19,7 @@ import { type AdminSecret, openAdminSecret } from './admin-secret.ts';
 import { ConfigError, type LocalConfig } from './config.ts';
 import { serveDemoSite } from './demo-site.ts';
 import { BASE_HEADERS, sendJson, sendText } from './http-util.ts';
-import { createUpstreamProxy } from './proxy.ts';
+import { createUpstreamProxy, type UpstreamProxyOptions } from './proxy.ts';
 import { createPageServer, PAGE_PREFIX } from './static-page.ts';
 
 export const WS_PATH = '/ws';
@@ -27,6 +27,20 @@ export const JWKS_PATH = '/.well-known/jwks.json';
 export const HEALTH_PATH = '/__room/health';
 /** Paths the waiting room itself needs: never gated. */
 export const UNGATED_PATHS = [PAGE_PREFIX, WS_PATH, '/.well-known/', '/__room/', '/favicon.ico'];
+
+/**
+ * Prefixes of ungated paths that are the room's alone: what the room does not serve under them
+ * is a 404 from the room, never a request to the main site. Ungated and forwarded, any path under
+ * them would reach the main site without a pass. (`/favicon.ico` itself is the main site's.)
+ */
+const ROOM_ONLY_PREFIXES = ['/.well-known/', '/__room/', `${WS_PATH}/`, '/favicon.ico/'];
+
+/** Whether `path` is one of {@link ROOM_ONLY_PREFIXES} or lies under one. */
+function isRoomOnlyPath(path: string): boolean {
+  return ROOM_ONLY_PREFIXES.some(
+    (prefix) => path.startsWith(prefix) || path === prefix.slice(0, -1),
+  );
+}
 
 /** What `npm run room -- status` shows. */
 export interface RoomStatus {
@@ -103,6 +117,8 @@ export interface FrontOptions {
   clientDir: string;
   clock?: Clock;
   log?: Log;
+  /** Limits and timeouts of the `WR_UPSTREAM` proxy (tests shorten them). */
+  proxy?: Partial<UpstreamProxyOptions>;
 }
 
 export interface Front {
@@ -152,7 +168,7 @@ export async function startFront<B extends RoomBackend>(
     await new Promise<void>((done) => server.close(() => done()));
     throw error;
   }
-  serveFront(server, settings, backend, secret, options);
+  const closeFront = serveFront(server, settings, backend, secret, options);
   backend.start();
 
   return {
@@ -163,19 +179,23 @@ export async function startFront<B extends RoomBackend>(
       await backend.close();
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
+      await closeFront();
       await secret.dispose();
     },
   };
 }
 
-/** Replaces the listening server's start-up answers with the room's routes. */
+/**
+ * Replaces the listening server's start-up answers with the room's routes; resolves a function
+ * that closes what they opened (the upstream proxy's connections).
+ */
 function serveFront(
   server: Server,
   settings: LocalConfig,
   backend: RoomBackend,
   secret: AdminSecret,
   options: FrontOptions,
-): void {
+): () => Promise<void> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? (() => {});
   const gate = createNodeGate({
@@ -197,8 +217,9 @@ function serveFront(
     mainOrigin: settings.publicUrl,
     roomName: 'Aurora Live',
   });
-  const serveMain = settings.upstream
-    ? createUpstreamProxy(settings.upstream)
+  const proxy = settings.upstream ? createUpstreamProxy(settings.upstream, options.proxy) : null;
+  const serveMain = proxy
+    ? proxy.handle
     : (req: IncomingMessage, res: ServerResponse) =>
         serveDemoSite(req, res, new URL(req.url ?? '/', settings.publicUrl));
 
@@ -215,8 +236,17 @@ function serveFront(
   });
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://local');
+    // One target for every check below and for the main site: an absolute-form target
+    // (`GET http://host/path`) becomes its path and query, its host ignored.
+    const target = originFormOf(req.url ?? '/');
+    if (target === null) {
+      sendText(res, 400, 'The request target is not a path.');
+      return;
+    }
+    req.url = target;
+    const url = new URL(target, 'http://local');
     const path = url.pathname;
+    const rawPath = target.split('?', 1)[0] ?? target;
     if (path === JWKS_PATH) {
       sendJson(res, 200, backend.jwks, {
         'cache-control': 'public, max-age=300',
@@ -233,6 +263,9 @@ function serveFront(
       await servePage(req, res, path);
     } else if (path === WS_PATH) {
       sendText(res, 426, 'This address takes WebSocket connections.');
+    } else if (isRoomOnlyPath(path) || isRoomOnlyPath(rawPath)) {
+      // Either reading of the path (as sent, or with its dot segments resolved) counts.
+      sendText(res, 404, 'Not found.');
     } else if (!(await gate(req, res))) {
       serveMain(req, res);
     }
@@ -246,4 +279,8 @@ function serveFront(
     }
     backend.handleUpgrade(req, socket, head);
   });
+
+  return async () => {
+    await proxy?.close();
+  };
 }
