@@ -131,7 +131,12 @@ function openDataDir(
   };
   return {
     file,
-    data: { store: durable.store, queue: durable.queue, config: durable.config },
+    data: {
+      store: durable.store,
+      queue: durable.queue,
+      config: durable.config,
+      sourcesInLine: durable.sourcesInLine,
+    },
   };
 }
 
@@ -284,10 +289,14 @@ function inProcessBackend(
     async close() {
       clearInterval(heartbeat);
       await stopProcessor?.();
+      // The sockets' disconnects are written before the data directory closes: a socket's
+      // 'close' comes a few turns after its terminate, and its disconnect is queued then.
+      const closed = [...wss.clients].map(
+        (ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())),
+      );
       for (const ws of wss.clients) ws.terminate();
       wss.close();
-      // The sockets' disconnects are written before the data directory closes.
-      await new Promise((resolve) => setImmediate(resolve));
+      await Promise.all(closed);
       await Promise.all(inFlight);
       await file?.close();
     },
