@@ -29,7 +29,8 @@ type Route<A extends ClientMessage['action']> = (
 
 const routes: { [A in ClientMessage['action']]: Route<A> } = {
   join: (deps, connectionId, message, source) => join(deps, connectionId, message.return, source),
-  resume: (deps, connectionId, message) => resume(deps, connectionId, message.ticket),
+  resume: (deps, connectionId, message, source) =>
+    resume(deps, connectionId, message.ticket, source),
   status: (deps, connectionId) => status(deps, connectionId),
   ping: async () => [{ type: 'pong' }],
 };

@@ -250,7 +250,8 @@ function inProcessBackend(
           else socketsOf.delete(source);
         });
       }
-      wss.handleUpgrade(req, socket, head, (ws) => acceptSocket(ws, source));
+      // With the limits off (`WR_SOURCE_LIMITS=off`) nothing is counted per source.
+      wss.handleUpgrade(req, socket, head, (ws) => acceptSocket(ws, sourceLimits ? source : null));
     },
     ...(file
       ? {

@@ -247,6 +247,10 @@ export interface IssuedPass {
 export interface Signer {
   issuePass(sessionId: string, now: number): Promise<IssuedPass>;
   issueTicket(sessionId: string, now: number): Promise<string>;
-  /** The session id a ticket of this room names, or null for any bad ticket. */
-  readTicket(ticket: string, now: number): Promise<string | null>;
+  /**
+   * The session id a ticket of this room names, or null for any bad ticket. `source` is the
+   * key of the asking address: forged tickets are checked on a budget per source and per room
+   * (over it: `TicketChecksBusyError`).
+   */
+  readTicket(ticket: string, now: number, source?: string | null): Promise<string | null>;
 }

@@ -119,5 +119,10 @@ export function createKeyedBucket(options: {
       buckets.set(key, { tokens: tokens - 1, at: now });
       return true;
     },
+    /** Gives back one `take` (what it was spent on turned out not to count). */
+    give(key: string): void {
+      const bucket = buckets.get(key);
+      if (bucket) bucket.tokens = Math.min(burst, bucket.tokens + 1);
+    },
   };
 }

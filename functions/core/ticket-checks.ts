@@ -11,9 +11,13 @@
  * - the room has a budget of failed signature checks (a token bucket): once forged tickets
  *   have spent it, a ticket it has not seen is answered "busy" without being checked, until
  *   the budget refills. Good tickets never spend it, so honest resumes only wait while an attack
- *   is going on, and then retry (the page backs off on `rate_limited`).
+ *   is going on, and then retry (the page backs off on `rate_limited`);
+ * - each source address has a budget of its own, a tenth of the room's: one machine forging
+ *   tickets is answered "busy" once it has spent its share, and leaves the room's budget, and
+ *   so the resumes of everyone else, alone. It takes many machines to spend the room's.
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { createKeyedBucket } from './sources.ts';
 
 /** The room spent its budget of failed ticket checks: answer `rate_limited`, check nothing. */
 export class TicketChecksBusyError extends Error {
@@ -30,6 +34,9 @@ export interface TicketCheckOptions {
   /** Failed signature checks a second the room allows itself, and how many at once. */
   failuresPerSecond?: number;
   failureBurst?: number;
+  /** The same for one source address; a tenth of the room's by default. */
+  sourceFailuresPerSecond?: number;
+  sourceFailureBurst?: number;
   /** Tickets remembered, good and bad. */
   remember?: number;
 }
@@ -39,14 +46,19 @@ const ES256_SIGNATURE_LENGTH = 86;
 
 /**
  * Wraps `verify` (the signature and claims check; resolves the session id or null) with the
- * checks above. `now` is epoch ms.
+ * checks above. `now` is epoch ms; `source` the key of the asking address (null: unknown, only
+ * the room's budget applies).
  */
 export function checkTicketsOnBudget(
   verify: (ticket: string, now: number) => Promise<string | null>,
   options: TicketCheckOptions,
-): (ticket: string, now: number) => Promise<string | null> {
+): (ticket: string, now: number, source?: string | null) => Promise<string | null> {
   const rate = options.failuresPerSecond ?? 200;
   const burst = options.failureBurst ?? 400;
+  const perSource = createKeyedBucket({
+    perSecond: options.sourceFailuresPerSecond ?? rate / 10,
+    burst: options.sourceFailureBurst ?? burst / 10,
+  });
   const remember = options.remember ?? 20_000;
   const good = new Map<string, { sessionId: string; expiresAt: number }>();
   const bad = new Map<string, true>();
@@ -83,7 +95,7 @@ export function checkTicketsOnBudget(
     }
   }
 
-  return async (ticket, now) => {
+  return async (ticket, now, source = null) => {
     const known = good.get(ticket);
     if (known) {
       if (known.expiresAt > now) return known.sessionId;
@@ -91,10 +103,14 @@ export function checkTicketsOnBudget(
     }
     const expiresAt = bad.has(ticket) ? null : plausibleUntil(ticket, now);
     if (expiresAt === null) return null;
+    // Both budgets are spent up front (checks run concurrently), given back if the ticket is good.
+    if (source !== null && !perSource.take(source, now)) throw new TicketChecksBusyError();
     tokens = Math.min(burst, tokens + ((now - (refilledAt ?? now)) / 1000) * rate);
     refilledAt = now;
-    if (tokens < 1) throw new TicketChecksBusyError();
-    // Spent up front (checks run concurrently), given back if the ticket is good.
+    if (tokens < 1) {
+      if (source !== null) perSource.give(source);
+      throw new TicketChecksBusyError();
+    }
     tokens -= 1;
     const sessionId = await verify(ticket, now);
     if (sessionId === null) {
@@ -102,6 +118,7 @@ export function checkTicketsOnBudget(
       return null;
     }
     tokens = Math.min(burst, tokens + 1);
+    if (source !== null) perSource.give(source);
     keep(good, ticket, { sessionId, expiresAt });
     return sessionId;
   };

@@ -99,16 +99,20 @@ export async function join(
   return [{ type: 'joined', ticket, sessionId: session.id }];
 }
 
-/** Takes back the place a ticket names, on a new connection. */
+/**
+ * Takes back the place a ticket names, on a new connection. `source` is the key of the
+ * connection's address: a source that sent too many forged tickets gets `rate_limited`.
+ */
 export async function resume(
   deps: VisitorDeps,
   connectionId: string,
   ticket: string,
+  source: string | null = null,
 ): Promise<ServerMessage[]> {
   const { store, signer, clock } = deps;
   let sessionId: string | null;
   try {
-    sessionId = await signer.readTicket(ticket, clock.now());
+    sessionId = await signer.readTicket(ticket, clock.now(), source);
   } catch (error) {
     if (!(error instanceof TicketChecksBusyError)) throw error;
     // Forged tickets spent the room's budget of failed checks: try again shortly.

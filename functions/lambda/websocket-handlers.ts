@@ -114,7 +114,8 @@ export function createMessageHandler(deps: MessageHandlerDeps) {
         { ...deps, router },
         connectionId,
         frame,
-        sourceOfEvent(event),
+        // Limits per source apply when places are counted per source (`WR_SOURCE_LIMITS`).
+        deps.router.sources ? sourceOfEvent(event) : null,
       );
       countReplies(deps.observability, routeKey, answered);
       if (answered.failure?.kind === 'gone') {

@@ -16,8 +16,11 @@ afterEach(async () => {
   room = undefined;
 });
 
-async function connect(r: RuntimeRoom): Promise<WsVisitor> {
-  const visitor = await WsVisitor.connect(r.wsUrl);
+async function connect(r: RuntimeRoom, localAddress?: string): Promise<WsVisitor> {
+  const visitor = await WsVisitor.connect(
+    r.wsUrl,
+    localAddress === undefined ? {} : { localAddress },
+  );
   visitors.push(visitor);
   return visitor;
 }
@@ -69,6 +72,48 @@ describe.each(RUNTIMES)('forged tickets (%s)', (runtime) => {
     // In process the flood is answered faster than the budget refills.
     if (runtime === 'local') expect(checked).toBeLessThan(600);
     expect(stillThere.position).toBe(1);
+    expect(resumed.sessionId).toBe(sessionId);
+  });
+
+  it("spend one address's budget, not the room's: a resume from another address is checked at once, mid-flood", async () => {
+    // Prepare: limits per source on; a visitor in line from one address.
+    room = await startRuntimeRoom(runtime, {
+      WR_ADMIT_PER_MINUTE: '0',
+      WR_TICK_MS: '200',
+      WR_SOURCE_LIMITS: 'on',
+    });
+    const honest = await connect(room, '127.0.0.21');
+    honest.send({ action: 'join' });
+    const { ticket, sessionId } = await honest.next('joined');
+    await honest.next('position');
+    const [header, payload] = ticket.split('.');
+    const forgery = (n: number) =>
+      `${header}.${payload}.${n.toString(36).padStart(86, 'A').slice(-86)}`;
+
+    // Act: one address, 10 sockets, 15 forged resumes each (150 signatures to check).
+    const attackers = [];
+    for (let i = 0; i < 10; i++) attackers.push(await connect(room, '127.0.0.22'));
+    attackers.forEach((a, i) => {
+      for (let k = 0; k < 15; k++) a.send({ action: 'resume', ticket: forgery(i * 100 + k) });
+    });
+    const again = await connect(room, '127.0.0.23');
+    again.send({ action: 'resume', ticket });
+    const resumed = await again.next('joined', { timeoutMs: 10_000 });
+    await Promise.all(
+      attackers.map(async (a) => {
+        while (a.messages().filter((m) => m.type === 'error').length < 15) {
+          await a.next('error', { since: a.received.length, timeoutMs: 20_000 });
+        }
+      }),
+    );
+
+    // Assess: the address's share is 40 at once and 20 a second: most of the 150 went unchecked.
+    const codes = attackers.flatMap((a) =>
+      a.messages().flatMap((m) => (m.type === 'error' ? [m.code] : [])),
+    );
+    expect(codes).toHaveLength(150);
+    expect(codes.filter((c) => c === 'invalid_ticket').length).toBeLessThan(100);
+    expect(codes.filter((c) => c === 'rate_limited').length).toBeGreaterThan(50);
     expect(resumed.sessionId).toBe(sessionId);
   });
 });

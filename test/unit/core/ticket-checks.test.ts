@@ -29,7 +29,12 @@ function forged(good: string, n: number): string {
 /** The checks around a verify that counts its calls and knows `good` only. */
 function checked(
   good: string,
-  options: { failuresPerSecond?: number; failureBurst?: number } = {},
+  options: {
+    failuresPerSecond?: number;
+    failureBurst?: number;
+    sourceFailuresPerSecond?: number;
+    sourceFailureBurst?: number;
+  } = {},
 ) {
   const calls = { n: 0 };
   const read = checkTicketsOnBudget(
@@ -113,5 +118,34 @@ describe('ticket checks on a budget', () => {
 
     // Assess
     expect(answers).toEqual(['s-good', null]);
+  });
+
+  it("spends one source's budget on its forgeries and leaves the room's, and everyone else's resumes, alone", async () => {
+    // Prepare: the room 400 at once, each source 40.
+    const { good } = await room();
+    const { read, calls } = checked(good);
+    const attempt = (ticket: string, source: string) =>
+      read(ticket, NOW, source).then(
+        (sessionId) => sessionId ?? 'refused',
+        (error: unknown) => (error instanceof TicketChecksBusyError ? 'busy' : 'error'),
+      );
+
+    // Act
+    const attacker = [];
+    for (let i = 0; i < 100; i++) attacker.push(await attempt(forged(good, i), '203.0.113.9'));
+    const checkedForAttacker = calls.n;
+    const honest = await attempt(good, '198.51.100.7');
+    const attackerGood = await attempt(good, '203.0.113.9');
+    const later = await read(forged(good, 1000), NOW + 1000, '203.0.113.9').catch(() => 'busy');
+
+    // Assess
+    expect(attacker.slice(0, 40)).toEqual(Array(40).fill('refused'));
+    expect(attacker.slice(40)).toEqual(Array(60).fill('busy'));
+    expect(checkedForAttacker).toBe(40);
+    expect(honest).toBe('s-good');
+    // Remembered as good: answered without a check, even for the spent source.
+    expect(attackerGood).toBe('s-good');
+    // 20 a second come back.
+    expect(later).toBeNull();
   });
 });
