@@ -217,7 +217,13 @@ function serveFront(
     mainOrigin: settings.publicUrl,
     roomName: 'Aurora Live',
   });
-  const proxy = settings.upstream ? createUpstreamProxy(settings.upstream, options.proxy) : null;
+  const proxy = settings.upstream
+    ? createUpstreamProxy(settings.upstream, {
+        // The cap per client address is a limit per source: `WR_SOURCE_LIMITS=off` lifts it.
+        ...(settings.sourceLimits ? {} : { maxInFlightPerClient: Number.POSITIVE_INFINITY }),
+        ...options.proxy,
+      })
+    : null;
   const serveMain = proxy
     ? proxy.handle
     : (req: IncomingMessage, res: ServerResponse) =>
