@@ -140,6 +140,11 @@ export class WaitingRoom {
   redirectUrl = $state<string | null>(null);
   /** The last error the server sent; for diagnostics, not for alarming the visitor. */
   lastError = $state<RoomError | null>(null);
+  /**
+   * The room turned a new place down for now (`rate_limited` before any place was held: many
+   * places are held from this network, or the room is flooded); the page keeps asking.
+   */
+  placeDeferred = $state(false);
   /** The position last put to the polite live region (changes at most every `announceEveryMs`). */
   announcedPosition = $state<number | null>(null);
 
@@ -309,6 +314,7 @@ export class WaitingRoom {
         this.#write(TICKET_KEY, message.ticket);
         this.#attempt = 0;
         this.#joinedOnSocket = true;
+        this.placeDeferred = false;
         if (this.phase === 'joining') this.phase = 'waiting';
         this.#scheduleStatus(this.#timing.statusAfterMs);
         return;
@@ -405,6 +411,8 @@ export class WaitingRoom {
         if (this.#joinedOnSocket) {
           this.#scheduleStatus(this.#timing.statusAfterMs * 4);
         } else {
+          // Without a place yet: say so (not "the connection dropped"), and ask again later.
+          if (this.#ticket === null) this.placeDeferred = true;
           // Skip the quick first steps: at least 4 s, 4-8 s with jitter.
           this.#attempt = Math.max(this.#attempt, 4);
           this.#socketLost();

@@ -698,6 +698,24 @@ describe('server errors', () => {
     // Assess
     expect(during).toBe(1);
     expect(s.sockets.sockets).toHaveLength(2);
+    expect(s.room.placeDeferred).toBe(true);
+  });
+
+  it('says a place was turned down for now until one is given', () => {
+    // Prepare
+    const s = setup();
+    s.room.start();
+    s.sockets.latest.open();
+    s.sockets.latest.receive({ type: 'error', code: 'rate_limited', message: 'too many places' });
+    vi.advanceTimersByTime(8_000);
+
+    // Act
+    s.sockets.latest.open();
+    s.sockets.latest.receive({ type: 'joined', ticket: 'T', sessionId: 'S' });
+
+    // Assess
+    expect(s.room.placeDeferred).toBe(false);
+    expect(s.room.phase).toBe('waiting');
   });
 
   it('keeps going quietly after a bad_request', () => {
