@@ -18,6 +18,8 @@ export type RoomFunctionName = keyof typeof ROOM_FUNCTION_ENTRIES;
 export const GLUE_ENTRIES = {
   signingKey: join(REPO_ROOT, 'cdk/custom-resources/signing-key.ts'),
   flagDocument: join(REPO_ROOT, 'cdk/handlers/flag.ts'),
+  /** `npm run room -- rotate-key --aws` invokes it. */
+  keyRotation: join(REPO_ROOT, 'functions/lambda/rotate-key.ts'),
 } as const;
 
 /** The built waiting-room page (`npm run build`). */

@@ -50,8 +50,6 @@ export interface PublishProps {
   /** The distribution that serves the documents (invalidated on each deploy). */
   distribution: cloudfront.IDistribution;
   page: PageConfig;
-  /** The JWKS document (JSON text, may be a deploy-time value). */
-  jwks: string;
 }
 
 export interface RoomBehaviorsProps {
@@ -199,8 +197,10 @@ export class RoomSite extends Construct {
   }
 
   /**
-   * Uploads the page with its `config.json`, and the JWKS, then invalidates them on the
-   * distribution. Hashed assets go first and are never pruned, so a page loaded just before a
+   * Uploads the page with its `config.json`, then invalidates it on the distribution. The JWKS
+   * is not deployed from here: the signing key's custom resource and the key rotation function
+   * write it from the key ring in SSM (cdk/constructs/signing-key.ts), so that a deploy never
+   * puts back a JWKS older than a rotation's. Hashed assets go first and are never pruned, so a page loaded just before a
    * deploy can still fetch its scripts.
    */
   publish(props: PublishProps): void {
@@ -224,15 +224,5 @@ export class RoomSite extends Construct {
       distributionPaths: [`${ROOM_PATHS.page}*`],
     });
     page.node.addDependency(assets);
-    new s3deploy.BucketDeployment(this, 'Jwks', {
-      destinationBucket: this.bucket,
-      destinationKeyPrefix: '.well-known/',
-      sources: [s3deploy.Source.data('jwks.json', props.jwks)],
-      contentType: 'application/json',
-      cacheControl: [s3deploy.CacheControl.fromString('public, max-age=300')],
-      prune: false,
-      distribution: props.distribution,
-      distributionPaths: [ROOM_PATHS.jwks],
-    });
   }
 }

@@ -86,13 +86,17 @@ export class WaitingRoomStack extends Stack {
       initialEnabled: true,
       initialAdmitPerMinute: settings.initialAdmitPerMinute,
     });
-    const signingKey = new SigningKey(this, 'SigningKey', {
-      parameterName: settings.signingKeyParameter,
-    });
     const roomSite = new RoomSite(this, 'RoomSite', {
       clientDist: props.clientDist ?? CLIENT_DIST,
       config,
       accessLogs,
+    });
+    // The key ring, its JWKS in the room site's bucket, and the function that rotates it.
+    const signingKey = new SigningKey(this, 'SigningKey', {
+      parameterName: settings.signingKeyParameter,
+      bucket: roomSite.bucket,
+      passTtlSeconds: settings.passTtlSeconds,
+      configPrefix: settings.configPrefix,
     });
 
     // The gate bakes settings.passTtlSeconds, the pass lifetime the functions sign with
@@ -244,7 +248,6 @@ export class WaitingRoomStack extends Stack {
     roomSite.publish({
       distribution: this.mainSite.distribution,
       page: { wsUrl: webSocket.stage.url, mainOrigin, roomName: settings.roomName },
-      jwks: signingKey.jwks,
     });
 
     const monitoring = new RoomMonitoring(this, 'Monitoring', {

@@ -1,6 +1,6 @@
 /**
- * The infrastructure glue the CDK app deploys: the signing-key custom resource (never overwrites,
- * returns only the public half) and the flag document handler (live from SSM, never cached on
+ * The infrastructure glue the CDK app deploys: the signing-key custom resource (makes the key
+ * ring once, never replaces a key, publishes the JWKS only when it made or changed the ring) and the flag document handler (live from SSM, never cached on
  * failure). SSM is aws-sdk-client-mock.
  */
 import { generateKeyPairSync } from 'node:crypto';
@@ -17,10 +17,12 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { createSigningKeyHandler } from '../../cdk/custom-resources/signing-key.ts';
 import { createFlagDocumentHandler } from '../../cdk/handlers/flag-document.ts';
 import { parseSettings } from '../../cdk/settings.ts';
+import { newKeyRing, parseKeyRing, serializeKeyRing } from '../../functions/core/key-ring.ts';
 import { importSigningKey } from '../../functions/core/tokens.ts';
 
 const ssm = mockClient(SSMClient);
 const KEY = '/waiting-room/signing-key';
+const BUCKET = 'room-site-bucket';
 
 function keyEvent(requestType: 'Create' | 'Update' | 'Delete'): CloudFormationCustomResourceEvent {
   const common = {
@@ -30,14 +32,19 @@ function keyEvent(requestType: 'Create' | 'Update' | 'Delete'): CloudFormationCu
     RequestId: 'request-1',
     LogicalResourceId: 'SigningKey',
     ResourceType: 'Custom::WaitingRoomSigningKey',
-    ResourceProperties: { ServiceToken: 'x', ParameterName: KEY },
+    ResourceProperties: {
+      ServiceToken: 'x',
+      ParameterName: KEY,
+      BucketName: BUCKET,
+      KeepRetiredSeconds: '173100',
+    },
   };
   if (requestType === 'Create') return { ...common, RequestType: 'Create' };
   return {
     ...common,
     RequestType: requestType,
     PhysicalResourceId: KEY,
-    OldResourceProperties: { ServiceToken: 'x', ParameterName: KEY },
+    OldResourceProperties: { ServiceToken: 'x', ParameterName: KEY, BucketName: BUCKET },
   } as CloudFormationCustomResourceEvent;
 }
 
@@ -51,64 +58,109 @@ beforeEach(() => {
 });
 
 describe('signing-key custom resource', () => {
-  it('stores a new P-256 key as a SecureString without ever overwriting', async () => {
-    ssm.on(PutParameterCommand).resolves({ Version: 1 });
-    const handler = createSigningKeyHandler({ ssm: new SSMClient({}) });
+  const published: { bucket: string; jwks: { keys: Array<Record<string, unknown>> } }[] = [];
+  const handler = () =>
+    createSigningKeyHandler({
+      ssm: new SSMClient({}),
+      publisher: (bucket) => async (jwks) => {
+        published.push({ bucket, jwks: jwks as (typeof published)[number]['jwks'] });
+      },
+    });
+  const notFound = Object.assign(new Error('not found'), { name: 'ParameterNotFound' });
 
-    const result = await handler(keyEvent('Create'));
+  beforeEach(() => {
+    published.length = 0;
+  });
+
+  it('makes a ring of a current and a next key as a SecureString, without ever overwriting, and publishes both', async () => {
+    ssm.on(GetParameterCommand).rejects(notFound);
+    ssm.on(PutParameterCommand).resolves({ Version: 1 });
+
+    const result = await handler()(keyEvent('Create'));
 
     const put = ssm.commandCalls(PutParameterCommand)[0]?.args[0].input;
     expect(put).toMatchObject({ Name: KEY, Type: 'SecureString', Overwrite: false });
-    expect(put?.Value).toMatch(/^-----BEGIN PRIVATE KEY-----/);
-    const key = await importSigningKey(put?.Value as string);
-    expect(JSON.parse(result.Data?.PublicJwk ?? '')).toEqual(key.publicJwk);
-    expect(result.Data?.Kid).toBe(key.kid);
+    const ring = parseKeyRing(put?.Value as string);
+    const current = await importSigningKey(ring.current.key);
+    const next = await importSigningKey(ring.next?.key as string);
+    expect(JSON.parse(result.Data?.PublicJwk ?? '')).toEqual(current.publicJwk);
+    expect(result.Data?.Kid).toBe(current.kid);
+    expect(published).toEqual([
+      { bucket: BUCKET, jwks: { keys: [current.publicJwk, next.publicJwk] } },
+    ]);
     expect(result.PhysicalResourceId).toBe(KEY);
   });
 
-  it('returns only public key material', async () => {
+  it('returns and publishes only public key material', async () => {
+    ssm.on(GetParameterCommand).rejects(notFound);
     ssm.on(PutParameterCommand).resolves({ Version: 1 });
-    const handler = createSigningKeyHandler({ ssm: new SSMClient({}) });
 
-    const result = await handler(keyEvent('Create'));
+    const result = await handler()(keyEvent('Create'));
 
     const jwks = JSON.parse(result.Data?.Jwks ?? '');
-    expect(jwks.keys).toHaveLength(1);
-    expect(jwks.keys[0]).not.toHaveProperty('d');
+    expect(jwks.keys).toHaveLength(2);
+    for (const key of jwks.keys) expect(key).not.toHaveProperty('d');
     expect(JSON.stringify(result)).not.toContain('PRIVATE KEY');
+    expect(JSON.stringify(published)).not.toContain('"d"');
   });
 
-  it('keeps a key that already exists and answers with its public half', async () => {
+  it('keeps the key of a room deployed before rings as the current key, and adds a next key', async () => {
     const existing = pem();
-    ssm
-      .on(PutParameterCommand)
-      .rejects(new ParameterAlreadyExists({ message: 'exists', $metadata: {} }));
     ssm
       .on(GetParameterCommand, { Name: KEY, WithDecryption: true })
       .resolves({ Parameter: { Name: KEY, Value: existing } });
-    const handler = createSigningKeyHandler({ ssm: new SSMClient({}) });
+    ssm.on(PutParameterCommand).resolves({ Version: 2 });
 
-    const result = await handler(keyEvent('Update'));
+    const result = await handler()(keyEvent('Update'));
 
     expect(result.Data?.Kid).toBe((await importSigningKey(existing)).kid);
-    expect(ssm.commandCalls(PutParameterCommand)).toHaveLength(1);
-    expect(ssm.commandCalls(PutParameterCommand)[0]?.args[0].input.Overwrite).toBe(false);
+    const put = ssm.commandCalls(PutParameterCommand)[0]?.args[0].input;
+    expect(put?.Overwrite).toBe(true);
+    const ring = parseKeyRing(put?.Value as string);
+    expect(ring.current.key.trim()).toBe(existing.trim());
+    expect(ring.next).not.toBeNull();
+    expect(published[0]?.jwks.keys).toHaveLength(2);
   });
 
-  it('leaves the key in place when the stack deletes the resource', async () => {
-    const handler = createSigningKeyHandler({ ssm: new SSMClient({}) });
+  it('leaves a ring alone on a later deploy: no write, and no JWKS older than a rotation published', async () => {
+    const ring = serializeKeyRing(newKeyRing(pem(), pem(), 1_800_000_000));
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Name: KEY, Value: ring } });
 
-    const result = await handler(keyEvent('Delete'));
+    const result = await handler()(keyEvent('Update'));
+
+    expect(ssm.commandCalls(PutParameterCommand)).toHaveLength(0);
+    expect(published).toEqual([]);
+    expect(JSON.parse(result.Data?.Jwks ?? '').keys).toHaveLength(2);
+  });
+
+  it('takes a ring another writer made first when its own create loses the race', async () => {
+    const theirs = serializeKeyRing(newKeyRing(pem(), pem(), 1_800_000_000));
+    ssm
+      .on(GetParameterCommand)
+      .rejectsOnce(notFound)
+      .resolves({ Parameter: { Name: KEY, Value: theirs } });
+    ssm
+      .on(PutParameterCommand)
+      .rejects(new ParameterAlreadyExists({ message: 'exists', $metadata: {} }));
+
+    const result = await handler()(keyEvent('Create'));
+
+    const current = await importSigningKey(parseKeyRing(theirs).current.key);
+    expect(result.Data?.Kid).toBe(current.kid);
+    expect(published.at(-1)?.jwks.keys[0]).toEqual(current.publicJwk);
+  });
+
+  it('leaves the ring in place when the stack deletes the resource', async () => {
+    const result = await handler()(keyEvent('Delete'));
 
     expect(result).toEqual({ PhysicalResourceId: KEY });
     expect(ssm.calls()).toHaveLength(0);
   });
 
   it('fails the deploy on any other SSM error', async () => {
-    ssm.on(PutParameterCommand).rejects(new Error('AccessDenied'));
-    const handler = createSigningKeyHandler({ ssm: new SSMClient({}) });
+    ssm.on(GetParameterCommand).rejects(new Error('AccessDenied'));
 
-    await expect(handler(keyEvent('Create'))).rejects.toThrow('AccessDenied');
+    await expect(handler()(keyEvent('Create'))).rejects.toThrow('AccessDenied');
   });
 });
 

@@ -60,7 +60,11 @@ describe('a deploy with passTtlSeconds=300', () => {
     expect(synthesized.room.gate.config.gate.passTtlSeconds).toBe(300);
   });
 
-  it('has the message and processor functions sign passes for the same 300 seconds', () => {
-    expect(functionLifetimes()).toEqual({ Message: '300', Processor: '300' });
+  it('has the message and processor functions sign passes for the same 300 seconds, and the key rotation keep retired keys for them', () => {
+    expect(functionLifetimes()).toEqual({
+      Message: '300',
+      Processor: '300',
+      SigningKeyRotation: '300',
+    });
   });
 });

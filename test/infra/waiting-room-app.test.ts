@@ -574,17 +574,60 @@ describe('room config and signing key', () => {
     ]);
   });
 
-  it('never lets CloudFormation own a config value', () => {
-    room.resourceCountIs('AWS::SSM::Parameter', 0);
+  it("never lets CloudFormation own an operator's value: it owns only the key rotation function's name", () => {
+    const [, parameter] = onlyResource(room, 'AWS::SSM::Parameter');
+    expect(parameter.Properties).toMatchObject({
+      Name: '/waiting-room/config/key-rotation-function',
+      Type: 'String',
+      Value: { Ref: functionLogicalId('SigningKeyRotation') },
+    });
   });
 
-  it('makes the signing key with its own custom resource and publishes only its JWKS', () => {
-    const [keyId] = onlyResource(room, 'Custom::WaitingRoomSigningKey', {
+  it('makes the key ring with its own custom resource, which publishes the JWKS; no deploy-time copy of it is deployed', () => {
+    const [keyId, key] = onlyResource(room, 'Custom::WaitingRoomSigningKey', {
       ParameterName: '/waiting-room/signing-key',
     });
+    expect(JSON.stringify(key.Properties.BucketName)).toMatch(/RoomSiteBucket/);
+    expect(Number(key.Properties.KeepRetiredSeconds)).toBe(48 * 3600 + 300);
     const deployments = JSON.stringify(resources(room, 'Custom::CDKBucketDeployment'));
-    expect(deployments).toContain(`"Fn::GetAtt":["${keyId}","Jwks"]`);
-    expect(deployments).not.toContain(`"Fn::GetAtt":["${keyId}","PublicJwk"]`);
+    expect(deployments).not.toContain(keyId);
+    expect(deployments).not.toContain('jwks.json');
+  });
+
+  it.each(['SigningKeyHandler', 'SigningKeyRotation'])(
+    '%s may only read and write the key ring, through SSM encrypt and decrypt it, and write the JWKS object',
+    (name) => {
+      const statements = statementsOf(name).filter(
+        (s) => !actionsOf([s]).some((a) => a.startsWith('logs:') || a.startsWith('xray:')),
+      );
+      expect(actionsOf(statements).sort()).toEqual([
+        'kms:Decrypt',
+        'kms:Encrypt',
+        's3:PutObject',
+        'ssm:GetParameter',
+        'ssm:PutParameter',
+      ]);
+      const byAction = (action: string) => statements.find((s) => actionsOf([s]).includes(action));
+      expect(JSON.stringify(byAction('ssm:PutParameter')?.Resource)).toMatch(
+        /:parameter\/waiting-room\/signing-key"\]\]\}$/,
+      );
+      expect(JSON.stringify(byAction('s3:PutObject')?.Resource)).toMatch(
+        /^\{"Fn::Join":\["",\[\{"Fn::GetAtt":\["RoomSiteBucket\w+","Arn"\]\},"\/\.well-known\/jwks\.json"\]\]\}$/,
+      );
+      const kms = byAction('kms:Encrypt');
+      expect(kms?.Condition?.StringEquals?.['kms:ViaService']).toBe('ssm.eu-west-1.amazonaws.com');
+      expect(
+        JSON.stringify(kms?.Condition?.StringEquals?.['kms:EncryptionContext:PARAMETER_ARN']),
+      ).toContain(':parameter/waiting-room/signing-key');
+    },
+  );
+
+  it('tells the key rotation function the ring, the bucket and the pass lifetime', () => {
+    expect(environmentOf('SigningKeyRotation')).toMatchObject({
+      [Env.signingKeyParameter]: '/waiting-room/signing-key',
+      [Env.jwksBucket]: { Ref: expect.stringMatching(/^RoomSiteBucket/) },
+      [Env.passTtlSeconds]: '1200',
+    });
   });
 });
 

@@ -146,7 +146,9 @@ describe('key ring', () => {
     let at = T0;
     for (let i = 0; i < MAX_RETIRED_KEYS; i++) {
       at += MIN_NEXT_AGE_SECONDS;
-      ring = (await rotateKeyRing(ring, at, pem, { keepSeconds: KEEP })).ring as KeyRing<string>;
+      const outcome = await rotateKeyRing(ring, at, pem, { keepSeconds: KEEP });
+      if (outcome.kind !== 'rotated') throw new Error(outcome.kind);
+      ring = outcome.ring;
     }
 
     // Act
