@@ -25,17 +25,23 @@ async function connect(r: RuntimeRoom, localAddress?: string): Promise<WsVisitor
   return visitor;
 }
 
+/** A visitor in line, its ticket, and forgeries shaped like it (another signature each). */
+async function inLine(r: RuntimeRoom, localAddress?: string) {
+  const honest = await connect(r, localAddress);
+  honest.send({ action: 'join' });
+  const { ticket, sessionId } = await honest.next('joined');
+  await honest.next('position');
+  const [header, payload] = ticket.split('.');
+  const forgery = (n: number) =>
+    `${header}.${payload}.${n.toString(36).padStart(86, 'A').slice(-86)}`;
+  return { honest, ticket, sessionId, forgery };
+}
+
 describe.each(RUNTIMES)('forged tickets (%s)', (runtime) => {
   it('are checked on a budget: past it they are answered rate_limited, and nobody else is hurt', async () => {
     // Prepare: a visitor in line, and its ticket as the template of the forgeries.
     room = await startRuntimeRoom(runtime, { WR_ADMIT_PER_MINUTE: '0', WR_TICK_MS: '200' });
-    const honest = await connect(room);
-    honest.send({ action: 'join' });
-    const { ticket, sessionId } = await honest.next('joined');
-    await honest.next('position');
-    const [header, payload] = ticket.split('.');
-    const forgery = (n: number) =>
-      `${header}.${payload}.${n.toString(36).padStart(86, 'A').slice(-86)}`;
+    const { honest, ticket, sessionId, forgery } = await inLine(room);
 
     // Act: 40 sockets send 15 forged resumes each, all at once (600 signatures to check).
     const attackers = await Promise.all(
@@ -82,13 +88,7 @@ describe.each(RUNTIMES)('forged tickets (%s)', (runtime) => {
       WR_TICK_MS: '200',
       WR_SOURCE_LIMITS: 'on',
     });
-    const honest = await connect(room, '127.0.0.21');
-    honest.send({ action: 'join' });
-    const { ticket, sessionId } = await honest.next('joined');
-    await honest.next('position');
-    const [header, payload] = ticket.split('.');
-    const forgery = (n: number) =>
-      `${header}.${payload}.${n.toString(36).padStart(86, 'A').slice(-86)}`;
+    const { ticket, sessionId, forgery } = await inLine(room, '127.0.0.21');
 
     // Act: one address, 10 sockets, 15 forged resumes each (150 signatures to check).
     const attackers = [];
