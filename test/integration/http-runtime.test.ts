@@ -9,7 +9,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { JSONWebKeySet } from 'jose';
+import { decodeProtectedHeader, type JSONWebKeySet } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { verifierFor, verifyPass } from '../../functions/core/tokens.ts';
 import { adminFetch } from '../../local/admin-secret.ts';
@@ -115,8 +115,10 @@ describe.each(RUNTIMES)('%s runtime', (runtime) => {
       });
 
       // Assess
-      expect(jwks.keys).toHaveLength(1);
-      expect(jwks.keys[0]).not.toHaveProperty('d');
+      // The key ring: the current key, which signs, and the next one, published ahead.
+      expect(jwks.keys).toHaveLength(2);
+      expect(jwks.keys[0]?.kid).toBe(decodeProtectedHeader(admitted.pass).kid);
+      for (const key of jwks.keys) expect(key).not.toHaveProperty('d');
       expect(verified?.expiresAt).toBe(admitted.expiresAt);
     });
   });
