@@ -36,7 +36,7 @@ export const handler = createMessageHandler({
     store,
     queue: arrivalLogFrom(settings),
     config: visitorConfigFrom(settings, observability),
-    signer: signerFrom(settings),
+    signer: signerFrom(settings, observability),
     clock: systemClock,
     mainOrigin: settings.mainOrigin,
     waker: wakerFrom(settings, observability),

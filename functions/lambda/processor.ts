@@ -44,7 +44,7 @@ export const handler = createProcessorHandler({
     queue: arrivalLogFrom(settings),
     config: processorConfigFrom(settings, observability),
     notifier: notifierFrom(settings),
-    signer: signerFrom(settings),
+    signer: signerFrom(settings, observability),
     clock: systemClock,
     settings: {
       ...DEFAULT_PROCESSOR_SETTINGS,

@@ -337,6 +337,9 @@ function awsSection(aws: AwsResult): string[] {
     'Lambda time. Lambda GB-s are this',
     "machine's durations against local stand-ins, not AWS's; docs/CAPACITY.md prices duration",
     'separately. Index write units are estimated (one per write that touches a waiting session).',
+    'The limits per source address are on (a count at `$connect` and at `join`); every visitor here',
+    'comes from 127.0.0.1, so the places a tick gives back are one write, where visitors on their own',
+    'addresses cost one each.',
     '',
     `| per visitor | visitors | rate/min | mean wait (s) | ${COUNT_HEADERS} | $ per 100k (${AWS_PRICES.region}) |`,
     `| --- | ---: | ---: | ---: | ${COUNT_HEADERS.split(' | ')
