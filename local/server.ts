@@ -292,9 +292,9 @@ function inProcessBackend(
       await stopProcessor?.();
       // The sockets' disconnects are written before the data directory closes: a socket's
       // 'close' comes a few turns after its terminate, and its disconnect is queued then.
-      const closed = [...wss.clients].map(
-        (ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())),
-      );
+      const closed = [...wss.clients]
+        .filter((ws) => ws.readyState !== ws.CLOSED)
+        .map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())));
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       await Promise.all(closed);
