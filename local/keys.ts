@@ -52,6 +52,11 @@ export const KEY_RING_FILE = 'signing-keys.json';
 export const LEGACY_KEY_FILE = 'signing-key.pem';
 
 /** Why a rotation cannot be done at all here (not merely "too soon"). */
+/** Why a room whose key `WR_KEY_FILE` pins cannot rotate it (both local runtimes say this). */
+export function pinnedKeyMessage(file: string): string {
+  return `the signing key is pinned by WR_KEY_FILE (${file}): the room signs with that one key and cannot publish a next one. Unset WR_KEY_FILE to let the room keep a key ring in WR_DATA_DIR, or replace the file yourself (every pass and ticket it signed stops working)`;
+}
+
 export class KeyRotationUnavailableError extends Error {
   constructor(message: string) {
     super(message);
@@ -96,7 +101,7 @@ export async function openLocalKeyRing(location: KeyRingLocation): Promise<Local
     const file = location.keyFile;
     return ringOver({ current: { key, since: 0 }, next: null, retired: [] }, keepSeconds, now, {
       save: null,
-      pinned: `the signing key is pinned by WR_KEY_FILE (${file}): the room signs with that one key and cannot publish a next one. Unset WR_KEY_FILE to let the room keep a key ring in WR_DATA_DIR, or replace the file yourself (every pass and ticket it signed stops working)`,
+      pinned: pinnedKeyMessage(file),
     });
   }
 

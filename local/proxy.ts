@@ -24,6 +24,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import { Pool } from 'undici';
 import { PASS_PARAM } from '../edge/gate.ts';
 import { takeQueryParam } from '../edge/request-parts.ts';
+import { sourceKey } from '../functions/core/sources.ts';
 import { sendText, urlHoldsPass } from './http-util.ts';
 
 export interface UpstreamProxyOptions {
@@ -265,20 +266,12 @@ function plainAddress(address: string): string {
 }
 
 /**
- * The key of a client for the in-flight cap: its IPv4 address, or the /64 of its IPv6 address
- * (one subscriber's network holds a whole /64, and could otherwise take a slot per address).
+ * The key of a client for the in-flight cap: its source address key (`sourceKey`: an IPv4
+ * address, or the /64 of an IPv6 one, a subscriber's whole network), as for every limit per
+ * source.
  */
 export function clientKey(address: string): string {
-  const plain = plainAddress(address).split('%')[0] ?? '';
-  if (!plain.includes(':')) return plain;
-  const [head = '', tail] = plain.split('::');
-  const width = (part: string) => (part.includes('.') ? 2 : 1);
-  const heads = head ? head.split(':') : [];
-  const tails = tail ? tail.split(':') : [];
-  const used = [...heads, ...tails].reduce((sum, part) => sum + width(part), 0);
-  const groups = tail === undefined ? heads : [...heads, ...Array(8 - used).fill('0'), ...tails];
-  const prefix = groups.slice(0, 4).map((g) => Number.parseInt(g, 16).toString(16));
-  return `${prefix.join(':')}::/64`;
+  return sourceKey(address) ?? address;
 }
 
 /** A request the proxy answers itself with `status`. */

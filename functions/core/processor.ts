@@ -262,7 +262,24 @@ async function abandonGone(
 ): Promise<string[]> {
   const abandoned: string[] = [];
   const freed: string[] = [];
-  for (const entry of line.disconnectedBefore(now - settings.abandonAfterMs)) {
+  try {
+    await abandonEach(store, line, now - settings.abandonAfterMs, now, abandoned, freed);
+  } finally {
+    // Given back even when a later one failed: those already abandoned are out of the line.
+    if (freed.length > 0) await sources?.release(freed);
+  }
+  return abandoned;
+}
+
+async function abandonEach(
+  store: SessionStore,
+  line: WaitingLine,
+  goneBefore: number,
+  now: number,
+  abandoned: string[],
+  freed: string[],
+): Promise<void> {
+  for (const entry of line.disconnectedBefore(goneBefore)) {
     // Conditional on the same absence: a visitor who came back meanwhile keeps the place (and
     // the line learns the new connection from the change log).
     if (await store.abandon(entry.id, entry.disconnectedAt as number, now)) {
@@ -276,8 +293,6 @@ async function abandonGone(
       else line.refresh(current);
     }
   }
-  if (freed.length > 0) await sources?.release(freed);
-  return abandoned;
 }
 
 /**
@@ -303,19 +318,23 @@ async function admitFromHead(
   if (!(await store.putRoomState(next))) return [];
   const admitted: string[] = [];
   const freed: string[] = [];
-  while (admitted.length < admit && line.size > 0) {
-    const entry = line.heads(1)[0] as LineEntry;
-    const pass = await signer.issuePass(entry.id, now);
-    // Refused: admitted already, by a tick of this processor that failed after it or by one
-    // that overlapped it (both spent their own tokens on it); the token goes to the next.
-    if (await store.admit(entry.id, pass, now)) {
-      admitted.push(entry.id);
-      if (entry.source !== null) freed.push(entry.source);
+  try {
+    while (admitted.length < admit && line.size > 0) {
+      const entry = line.heads(1)[0] as LineEntry;
+      const pass = await signer.issuePass(entry.id, now);
+      // Refused: admitted already, by a tick of this processor that failed after it or by one
+      // that overlapped it (both spent their own tokens on it); the token goes to the next.
+      if (await store.admit(entry.id, pass, now)) {
+        admitted.push(entry.id);
+        if (entry.source !== null) freed.push(entry.source);
+      }
+      line.remove(entry.id);
     }
-    line.remove(entry.id);
+  } finally {
+    // One call for the tick's admissions (on AWS one update per source, not per visitor),
+    // made even when a later admission failed: those made are out of the line for good.
+    if (freed.length > 0) await sources?.release(freed);
   }
-  // One call for the tick's admissions: on AWS, one update per source, not per visitor.
-  if (freed.length > 0) await sources?.release(freed);
   return admitted;
 }
 

@@ -39,7 +39,7 @@ import {
 import { Env } from '../../functions/env.ts';
 import { ConfigError, type LocalConfig } from '../config.ts';
 import { type Log, type RoomBackend, readRoomStatus } from '../front.ts';
-import { loadOrCreateKey } from '../keys.ts';
+import { KeyRotationUnavailableError, loadOrCreateKey, pinnedKeyMessage } from '../keys.ts';
 import { ensureRoomTable, localDynamoClient, startLocalDynamo } from './dynamo.ts';
 import { type LambdaFunction, startLambdaFunction } from './lambda-runtime.ts';
 import { startLambdaStandIn } from './lambda-stand-in.ts';
@@ -301,6 +301,9 @@ async function assemble(
     // What `rotate-key --aws` makes the key rotation function do, on the SSM stand-in; the
     // functions' containers read the new ring within a minute, as deployed.
     async rotateKey({ force }) {
+      // As on `npm start`: a pinned key is the operator's, and a restart would go back to it.
+      if (settings.keyFile)
+        throw new KeyRotationUnavailableError(pinnedKeyMessage(settings.keyFile));
       const result = await rotateKeyRingInSsm({
         client: ssmClient,
         name: SIGNING_KEY_PARAMETER,

@@ -162,6 +162,30 @@ describe.each(RUNTIMES)('places per source address (%s)', (runtime) => {
   }, 60_000);
 });
 
+describe.each(RUNTIMES)('WR_SOURCE_LIMITS=off (%s)', (runtime) => {
+  it('lets one address take any number of places and open sockets in bursts', async () => {
+    // Prepare
+    const r = await startRuntimeRoom(runtime, {
+      WR_SOURCE_LIMITS: 'off',
+      WR_MAX_PLACES_PER_SOURCE: '2',
+      WR_ADMIT_PER_MINUTE: '0',
+    });
+    room = r;
+
+    // Act
+    const joins = [];
+    for (let i = 0; i < 5; i++) joins.push(await joinFrom(r, '127.0.0.31'));
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, () => handshake(r.wsUrl, '127.0.0.31')),
+    );
+    for (const { ws } of burst) ws.terminate();
+
+    // Assess
+    expect(kinds(joins)).toEqual(Array(5).fill('joined'));
+    expect(burst.map((b) => b.outcome)).toEqual(Array(30).fill('open'));
+  }, 60_000);
+});
+
 describe('places per source address, npm start', () => {
   it('holds a client that tries to take 5,000 places to the default 100, and the next address joins right behind them', async () => {
     // Prepare: the default limits (100 places, 200 sockets open, a burst of 100 new sockets).

@@ -8,10 +8,11 @@
  *   `ADD n 1` at `$connect`. A source refused in a window is remembered by the container for
  *   the rest of it, so a flood of handshakes costs a write only until its first refusal.
  *
- * The counts expire (TTL): a places count a day after the last place was taken, a window a
- * minute after it ends. A place that is never given back (a processor that died between an
- * admission and its release) so costs its source one place for a day at most; a count is never
- * taken below zero.
+ * The counts expire (TTL): a places count a day after it was first written (not moved by later
+ * takes, so even a busy address's count starts afresh daily), a window a minute after it ends.
+ * A place that is never given back (a processor that died between an admission and its release,
+ * a visitor gone before its arrival was logged) so costs its source one place for a day at most;
+ * a count is never taken below zero, and one started afresh counts only the places taken since.
  */
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Clock, SourcePlaces } from '../../core/ports.ts';
@@ -23,7 +24,7 @@ import { mapLimited } from './concurrency.ts';
 import { sourcePk } from './dynamo-items.ts';
 
 export const PLACES_SK = 'PLACES';
-/** How long a places count lives after the last place was taken. */
+/** How long a places count lives after it was first written. */
 const PLACES_TTL_SECONDS = 24 * 3600;
 /** The window new sockets are counted in. */
 export const SOCKET_WINDOW_MS = 5000;
@@ -96,7 +97,7 @@ export function createDynamoSourceLimits(options: DynamoSourceLimitsOptions): Dy
             new UpdateCommand({
               TableName,
               Key: { pk: sourcePk(roomId, source), sk: PLACES_SK },
-              UpdateExpression: 'ADD places :one SET #ttl = :ttl',
+              UpdateExpression: 'ADD places :one SET #ttl = if_not_exists(#ttl, :ttl)',
               ConditionExpression: 'attribute_not_exists(places) OR places < :max',
               ExpressionAttributeNames: { '#ttl': 'ttl' },
               ExpressionAttributeValues: {

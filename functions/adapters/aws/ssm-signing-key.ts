@@ -7,7 +7,9 @@
  * rotation function) and what start:aws-local runs against its SSM stand-in. It publishes the
  * new JWKS before it writes the ring, so what is published is always at least what any
  * container signs with: if the write fails after the publication, the published set merely
- * holds one extra next key that never signs, and a retry publishes a set without it.
+ * holds one extra next key that never signs, and a retry publishes a set without it. Two
+ * rotations at once (two operators, a retried invoke): the one that finds the parameter changed
+ * since it read it writes nothing, publishes the JWKS of the ring that is stored, and fails.
  */
 import { GetParameterCommand, PutParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import type { JSONWebKeySet } from 'jose';
@@ -49,6 +51,23 @@ export async function readKeyRingFromSsm(
     return parseKeyRing(Parameter.Value);
   } catch (error) {
     throw notAKeyError(options.name, error);
+  }
+}
+
+/** The parameter's version, to tell whether another writer came in between. */
+async function versionOf(options: KeyRingParameterOptions): Promise<number | undefined> {
+  const client = options.client ?? defaultSsmClient();
+  const { Parameter } = await client.send(new GetParameterCommand({ Name: options.name }));
+  return Parameter?.Version;
+}
+
+/** Another rotation wrote the ring while this one ran: nothing of this one was kept. */
+export class ConcurrentRotationError extends Error {
+  constructor(name: string) {
+    super(
+      `another rotation changed ${name} while this one ran: this one wrote nothing and published the stored ring's keys; run rotate-key again`,
+    );
+    this.name = 'ConcurrentRotationError';
   }
 }
 
@@ -105,6 +124,7 @@ export interface RotateInSsmOptions extends KeyRingParameterOptions {
 /** Rotates the ring in SSM; see the module doc for the order of the writes. */
 export async function rotateKeyRingInSsm(options: RotateInSsmOptions): Promise<KeyRotationResult> {
   const now = Math.floor((options.now ?? Date.now)() / 1000);
+  const version = await versionOf(options);
   const ring = await readImportedRing(options);
   const outcome = await rotateKeyRing<SigningKey & { pkcs8: string }>(
     ring,
@@ -120,7 +140,14 @@ export async function rotateKeyRingInSsm(options: RotateInSsmOptions): Promise<K
       ring: describeKeyRing(ring, now, options.keepSeconds),
     };
   }
+  const changed = async () => (await versionOf(options)) !== version;
+  if (await changed()) throw new ConcurrentRotationError(options.name);
   await options.publish(jwksOfRing(outcome.ring, now, options.keepSeconds));
+  if (await changed()) {
+    // The other rotation's next key must be in what is published before anything signs with it.
+    await options.publish(jwksOfRing(await readImportedRing(options), now, options.keepSeconds));
+    throw new ConcurrentRotationError(options.name);
+  }
   const stored = await mapKeyRing(outcome.ring, (key) => key.pkcs8);
   await writeKeyRingToSsm({ ...options, ring: stored });
   const report = describeKeyRing(outcome.ring, now, options.keepSeconds);

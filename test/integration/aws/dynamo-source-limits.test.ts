@@ -45,13 +45,17 @@ async function limits(maxPlaces: number, clock = { now: () => T0 }) {
 }
 
 describe('DynamoDB counts per source address', () => {
-  it('lets a source take places up to the most, each source on its own, and expires the count a day after the last', async () => {
+  it('lets a source take places up to the most, each source on its own, and expires the count a day after its first', async () => {
     // Prepare
-    const { counts, held, errors } = await limits(3);
+    let now = T0;
+    const { counts, held, errors } = await limits(3, { now: () => now });
 
     // Act
     const taken = [];
-    for (let i = 0; i < 5; i++) taken.push(await counts.places.take('203.0.113.7'));
+    for (let i = 0; i < 5; i++) {
+      taken.push(await counts.places.take('203.0.113.7'));
+      now += 60_000;
+    }
     const other = await counts.places.take('2001:db8:1:2::/64');
 
     // Assess

@@ -15,7 +15,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createSigningKeyHandler } from '../../../cdk/custom-resources/signing-key.ts';
 import { createS3JwksPublisher } from '../../../functions/adapters/aws/s3-jwks.ts';
 import { loadSignerKeysFromSsm } from '../../../functions/adapters/aws/ssm-signing-key.ts';
-import { MIN_NEXT_AGE_SECONDS, parseKeyRing } from '../../../functions/core/key-ring.ts';
+import {
+  MIN_NEXT_AGE_SECONDS,
+  parseKeyRing,
+  serializeKeyRing,
+} from '../../../functions/core/key-ring.ts';
 import { generateSigningKey, verifierFor, verifyPass } from '../../../functions/core/tokens.ts';
 import { createKeyRotationHandler } from '../../../functions/lambda/key-rotation.ts';
 import { createLazySigner, KEY_RELOAD_MS } from '../../../functions/lambda/lazy-signer.ts';
@@ -141,6 +145,46 @@ describe('the key rotation function', () => {
     const after = (await ssm.send(new GetParameterCommand({ Name: KEY, WithDecryption: true })))
       .Parameter?.Value;
     expect(after).toBe(before);
+  });
+
+  it('writes nothing when another rotation changed the ring meanwhile, and publishes the ring that is stored', async () => {
+    // Prepare: while this rotation publishes, another one stores a ring with another next key.
+    await deploy();
+    clock.advance(MIN_NEXT_AGE_SECONDS * 1000);
+    const theirNext = await generateSigningKey();
+    let calls = 0;
+    s3.on(PutObjectCommand).callsFake(async () => {
+      calls += 1;
+      if (calls === 1) {
+        const stored = (
+          await ssm.send(new GetParameterCommand({ Name: KEY, WithDecryption: true }))
+        ).Parameter?.Value as string;
+        const ring = parseKeyRing(stored);
+        const theirs = { ...ring, next: { key: theirNext.pkcs8, since: clock.now() / 1000 } };
+        await ssm.send(
+          new PutParameterCommand({
+            Name: KEY,
+            Value: serializeKeyRing(theirs),
+            Type: 'SecureString',
+            Overwrite: true,
+          }),
+        );
+      }
+      return {};
+    });
+
+    // Act
+    const failed = rotation()({});
+
+    // Assess
+    await expect(failed).rejects.toThrow(/another rotation changed/);
+    const stored = parseKeyRing(
+      (await ssm.send(new GetParameterCommand({ Name: KEY, WithDecryption: true }))).Parameter
+        ?.Value as string,
+    );
+    expect(stored.next?.key).toBe(theirNext.pkcs8);
+    const last = publishedJwks().at(-1);
+    expect(kidsOf(last)).toContain(theirNext.kid);
   });
 
   it('lets a container sign with the new key within a minute, and keeps checking tickets of the old one', async () => {

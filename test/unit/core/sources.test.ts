@@ -1,12 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemorySourcePlaces } from '../../../functions/adapters/local/memory-source-places.ts';
+import type { ServerMessage } from '../../../functions/core/protocol.ts';
 import {
   createKeyedBucket,
   DEFAULT_MAX_PLACES_PER_SOURCE,
   sourceKey,
   sourceLimitsFor,
 } from '../../../functions/core/sources.ts';
+import { handleFrame } from '../../../functions/router.ts';
+import { createHarness } from '../../helpers/room-harness.ts';
 
 describe('sourceKey', () => {
   it.each([
@@ -134,5 +137,69 @@ describe('MemorySourcePlaces', () => {
       true,
       false,
     ]);
+  });
+});
+
+describe('places per source in the core', () => {
+  async function limitedRoom(max: number) {
+    const room = await createHarness({ config: { admitPerMinute: 0 } });
+    const places = new MemorySourcePlaces(max);
+    room.router.sources = places;
+    room.processor.sources = places;
+    const join = async (connectionId: string, source: string): Promise<ServerMessage> =>
+      (
+        await handleFrame(room.router, connectionId, '{"action":"join"}', source)
+      )[0] as ServerMessage;
+    return { room, places, join };
+  }
+
+  it('counts a join under its source, refuses the one over the most, and gives back what is admitted or abandoned', async () => {
+    // Prepare
+    const { room, places, join } = await limitedRoom(2);
+
+    // Act
+    const answers = [await join('c1', 'a'), await join('c2', 'a'), await join('c3', 'a')];
+    const other = await join('c4', 'b');
+    await room.tick();
+    await room.disconnect('c2');
+    room.config.set({ admitPerMinute: 60 });
+    room.clock.advance(200_000);
+    await room.tick();
+
+    // Assess
+    expect(answers.map((a) => (a.type === 'error' ? a.code : a.type))).toEqual([
+      'joined',
+      'joined',
+      'rate_limited',
+    ]);
+    expect(other.type).toBe('joined');
+    // c1 admitted (one a tick), c2 abandoned: both of the source's places came back.
+    expect(places.held('a')).toBe(0);
+    expect(places.held('b')).toBe(1);
+  });
+
+  it('gives back the places of a tick that admitted some and then failed', async () => {
+    // Prepare
+    const { room, places, join } = await limitedRoom(5);
+    for (const id of ['c1', 'c2', 'c3']) await join(id, 'a');
+    await room.tick();
+    const admit = room.store.admit.bind(room.store);
+    let calls = 0;
+    room.store.admit = async (...args) => {
+      calls += 1;
+      if (calls === 2) throw new Error('throttled');
+      return admit(...args);
+    };
+    room.config.set({ admitPerMinute: 6000 });
+
+    // Act
+    const failed = await room.tick().then(
+      () => false,
+      () => true,
+    );
+
+    // Assess
+    expect(failed).toBe(true);
+    expect(places.held('a')).toBe(2);
   });
 });
