@@ -216,4 +216,20 @@ describe('npm run room -- rotate-key on start:aws-local (the ring in SSM, as dep
     expect([oldCurrent, oldNext]).toContain(decodeProtectedHeader(later.pass).kid);
     expect(await opensGate(room.url, later.pass)).toBe(true);
   }, 60_000);
+
+  it('refuses to rotate a key pinned by WR_KEY_FILE, as npm start does', async () => {
+    // Prepare
+    const dir = await mkdtemp(join(tmpdir(), 'wr-rotate-'));
+    room = await startRuntimeRoom('aws-local', { ...FAST, WR_KEY_FILE: join(dir, 'pinned.pem') });
+    closing.push(() => room.close());
+    const before = await jwksKids(room.url);
+
+    // Act
+    const refused = await rotateKey(room, null, '--force');
+
+    // Assess
+    expect(refused.code).toBe(1);
+    expect(refused.err).toContain('pinned by WR_KEY_FILE');
+    expect(await jwksKids(room.url)).toEqual(before);
+  }, 60_000);
 });
