@@ -6,6 +6,12 @@
 import type { Node } from 'constructs';
 import * as v from 'valibot';
 import { parseOriginList } from '../functions/core/origins.ts';
+import {
+  BrandColorSchema,
+  EventLogoSchema,
+  EventTextSchema,
+  RoomNameSchema,
+} from '../functions/core/page-branding.ts';
 import { DEFAULT_MAX_PLACES_PER_SOURCE } from '../functions/core/sources.ts';
 
 export interface RoomSettings {
@@ -13,8 +19,14 @@ export interface RoomSettings {
   region: string;
   /** The room id: `iss` of passes. */
   roomId: string;
-  /** Heading of the waiting-room page; empty for the page's default. */
+  /** The event's name: heading and title of the waiting-room page; empty for the page's default. */
   roomName: string;
+  /** The organiser's short plain-text message on the page; empty for none. */
+  eventText: string;
+  /** The organiser's logo: a path on the main site's origin or a `data:image/...` URL; empty for none. */
+  eventLogo: string;
+  /** The brand colour, `#rrggbb`; empty for the page's own. */
+  brandColor: string;
   /** Prefix of the SSM room config parameters; starts and ends with `/`. */
   configPrefix: string;
   /** Name of the SSM SecureString holding the signing key. */
@@ -181,7 +193,11 @@ const SettingsSchema = v.pipe(
       ),
       'waiting-room',
     ),
-    roomName: v.optional(v.pipe(v.string(), v.maxLength(120)), ''),
+    // The page's branding follows the rules the page itself checks config.json with.
+    roomName: v.optional(RoomNameSchema, ''),
+    eventText: v.optional(EventTextSchema, ''),
+    eventLogo: v.optional(EventLogoSchema, ''),
+    brandColor: v.optional(BrandColorSchema, ''),
     configPrefix: v.optional(
       v.pipe(
         v.string(),
@@ -280,6 +296,9 @@ export const CONTEXT_KEYS = [
   'region',
   'roomId',
   'roomName',
+  'eventText',
+  'eventLogo',
+  'brandColor',
   'configPrefix',
   'signingKeyParameter',
   'initialAdmitPerMinute',

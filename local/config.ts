@@ -6,6 +6,13 @@ import { resolve } from 'node:path';
 import * as v from 'valibot';
 import { parseOriginList } from '../functions/core/origins.ts';
 import {
+  BrandColorSchema,
+  EventLogoSchema,
+  EventTextSchema,
+  type PageBranding,
+  RoomNameSchema,
+} from '../functions/core/page-branding.ts';
+import {
   DEFAULT_MAX_PLACES_PER_SOURCE,
   type SourceLimits,
   sourceLimitsFor,
@@ -50,6 +57,11 @@ export interface LocalConfig {
    */
   sourceLimits: SourceLimits | null;
   roomId: string;
+  /**
+   * The organiser's branding of the waiting-room page, published in its `config.json`:
+   * `WR_EVENT_NAME`, `WR_EVENT_TEXT`, `WR_EVENT_LOGO`, `WR_BRAND_COLOR`.
+   */
+  branding: PageBranding;
   /** Messages per second the processor may spend on position updates. */
   positionBudgetPerSecond: number;
 }
@@ -111,7 +123,13 @@ const variables = {
     fallback: String(DEFAULT_MAX_PLACES_PER_SOURCE),
   },
   WR_SOURCE_LIMITS: { schema: boolean, fallback: 'on' },
+  WR_EVENT_TEXT: { schema: EventTextSchema, fallback: '' },
+  WR_EVENT_LOGO: { schema: EventLogoSchema, fallback: '' },
+  WR_BRAND_COLOR: { schema: BrandColorSchema, fallback: '' },
 } as const;
+
+/** The event of the demo main site (local/demo-site.ts), named when no upstream is guarded. */
+export const DEMO_EVENT_NAME = 'Aurora Live';
 
 function read<K extends keyof typeof variables>(
   env: NodeJS.ProcessEnv,
@@ -121,9 +139,27 @@ function read<K extends keyof typeof variables>(
   const raw = env[name]?.trim() ? (env[name] as string) : fallback;
   const result = v.safeParse(schema, raw);
   if (!result.success) {
-    throw new ConfigError(name, `${result.issues[0]?.message ?? 'invalid'} (got "${raw}")`);
+    throw new ConfigError(name, `${result.issues[0]?.message ?? 'invalid'} (got "${quoted(raw)}")`);
   }
   return result.output as v.InferOutput<(typeof variables)[K]['schema']>;
+}
+
+/**
+ * `WR_EVENT_NAME`; unset: the demo site's event when the room serves the demo site, and no name
+ * (the page says "Waiting room" in the visitor's language) when it guards a real upstream, whose
+ * visitors must never see the demo's name.
+ */
+function readEventName(env: NodeJS.ProcessEnv, upstream: string | null): string {
+  const raw = env.WR_EVENT_NAME;
+  if (raw === undefined || raw.trim() === '') return upstream ? '' : DEMO_EVENT_NAME;
+  const result = v.safeParse(RoomNameSchema, raw);
+  if (!result.success) {
+    throw new ConfigError(
+      'WR_EVENT_NAME',
+      `${result.issues[0]?.message ?? 'invalid'} (got "${raw}")`,
+    );
+  }
+  return result.output;
 }
 
 function readOrigin(env: NodeJS.ProcessEnv, name: string): string | null {
@@ -134,6 +170,11 @@ function readOrigin(env: NodeJS.ProcessEnv, name: string): string | null {
     throw new ConfigError(name, `${result.issues[0]?.message ?? 'invalid'} (got "${raw}")`);
   }
   return result.output;
+}
+
+/** A value as an error message shows it: a long one (an inline logo) cut short. */
+function quoted(raw: string): string {
+  return raw.length > 80 ? `${raw.slice(0, 77)}...` : raw;
 }
 
 /** The value of `WR_DATA_DIR` that keeps the room in memory only. */
@@ -151,6 +192,7 @@ export function readDataDir(env: NodeJS.ProcessEnv): string | null {
 /** Reads and validates every setting; throws {@link ConfigError} naming the first bad one. */
 export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   const port = read(env, 'PORT');
+  const upstream = readOrigin(env, 'WR_UPSTREAM');
   const publicUrl = readOrigin(env, 'WR_PUBLIC_URL') ?? `http://localhost:${port}`;
   let extraOrigins: string[];
   try {
@@ -166,7 +208,7 @@ export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConf
     passTtlSeconds: read(env, 'WR_PASS_TTL_SECONDS'),
     abandonAfterSeconds: read(env, 'WR_ABANDON_AFTER_SECONDS'),
     tickMs: read(env, 'WR_TICK_MS'),
-    upstream: readOrigin(env, 'WR_UPSTREAM'),
+    upstream,
     publicUrl,
     allowedOrigins: [...new Set([publicUrl, ...extraOrigins])],
     keyFile: env.WR_KEY_FILE?.trim() || null,
@@ -176,6 +218,12 @@ export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConf
       ? sourceLimitsFor(read(env, 'WR_MAX_PLACES_PER_SOURCE'))
       : null,
     roomId: read(env, 'WR_ROOM_ID'),
+    branding: {
+      roomName: readEventName(env, upstream),
+      eventText: read(env, 'WR_EVENT_TEXT'),
+      eventLogo: read(env, 'WR_EVENT_LOGO'),
+      brandColor: read(env, 'WR_BRAND_COLOR'),
+    },
     positionBudgetPerSecond: read(env, 'WR_POSITION_BUDGET_PER_SECOND'),
   };
 }

@@ -215,7 +215,7 @@ function serveFront(
   const servePage = createPageServer(options.clientDir, {
     wsUrl: null,
     mainOrigin: settings.publicUrl,
-    roomName: 'Aurora Live',
+    ...settings.branding,
   });
   const proxy = settings.upstream
     ? createUpstreamProxy(settings.upstream, {

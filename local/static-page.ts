@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, resolve, sep } from 'node:path';
+import type { PageBranding } from '../functions/core/page-branding.ts';
 import { BASE_HEADERS, sendText } from './http-util.ts';
 
 export const PAGE_PREFIX = '/waiting-room/';
@@ -21,20 +22,24 @@ const TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-export interface PageConfig {
+/** What the page reads from `config.json`: its socket, the main site and the organiser's branding. */
+export interface PageConfig extends PageBranding {
   wsUrl: string | null;
   mainOrigin: string;
-  roomName: string;
 }
 
-/** The page's Content-Security-Policy: its own scripts and styles, its own socket, nothing else. */
+/**
+ * The page's Content-Security-Policy: its own scripts and styles, its own socket, nothing else.
+ * Images: its own origin and `data:`, so that the organiser's logo can come inline in
+ * `config.json`; a logo on another origin is refused by the settings and by this policy alike.
+ */
 export function pageSecurityPolicy(wsOrigin: string | null): string {
   const connect = ["'self'", ...(wsOrigin ? [wsOrigin] : [])].join(' ');
   return [
     "default-src 'none'",
     "script-src 'self'",
     "style-src 'self'",
-    "img-src 'self'",
+    "img-src 'self' data:",
     `connect-src ${connect}`,
     "base-uri 'none'",
     "form-action 'none'",

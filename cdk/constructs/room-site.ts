@@ -24,18 +24,11 @@ import { Construct } from 'constructs';
 // The page's and the data documents' Content-Security-Policy are the local runtime's own, so
 // that the two runtimes cannot drift; both modules are plain functions and constants.
 import { DATA_SECURITY_POLICY } from '../../local/http-util.ts';
-import { pageSecurityPolicy } from '../../local/static-page.ts';
+import { type PageConfig, pageSecurityPolicy } from '../../local/static-page.ts';
 import { GLUE_ENTRIES } from '../paths.ts';
 import { ROOM_PATHS } from '../settings.ts';
 import type { RoomConfigParameters } from './room-config.ts';
 import { WaitingRoomFunction } from './waiting-room-function.ts';
-
-/** What the page reads from `config.json` next to itself (client/src/lib/config.ts). */
-export interface PageConfig {
-  wsUrl: string | null;
-  mainOrigin: string;
-  roomName: string;
-}
 
 export interface RoomSiteProps {
   /** The built page (`npm run build` writes client/dist). */
@@ -49,6 +42,7 @@ export interface RoomSiteProps {
 export interface PublishProps {
   /** The distribution that serves the documents (invalidated on each deploy). */
   distribution: cloudfront.IDistribution;
+  /** What the page reads from `config.json` next to itself (client/src/lib/config.ts). */
   page: PageConfig;
 }
 

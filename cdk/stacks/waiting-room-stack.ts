@@ -247,7 +247,14 @@ export class WaitingRoomStack extends Stack {
 
     roomSite.publish({
       distribution: this.mainSite.distribution,
-      page: { wsUrl: webSocket.stage.url, mainOrigin, roomName: settings.roomName },
+      page: {
+        wsUrl: webSocket.stage.url,
+        mainOrigin,
+        roomName: settings.roomName,
+        eventText: settings.eventText,
+        eventLogo: settings.eventLogo,
+        brandColor: settings.brandColor,
+      },
     });
 
     const monitoring = new RoomMonitoring(this, 'Monitoring', {

@@ -3,6 +3,8 @@
  * repository), and a site that is protected on its own domain in front of an existing origin.
  * Only the templates' shape matters here, so assets are not bundled.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -323,4 +325,81 @@ describe('the limits per source address', () => {
       });
     }
   });
+});
+
+describe("the organiser's branding of the waiting-room page", () => {
+  const LOGO = 'data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciLz4=';
+
+  it('is empty by default: a generic page in the visitor language', () => {
+    expect(parseSettings({})).toMatchObject({
+      roomName: '',
+      eventText: '',
+      eventLogo: '',
+      brandColor: '',
+    });
+  });
+
+  it('refuses a colour that is not hex, a logo on another origin and HTML in the text, naming the key', () => {
+    expect(() => parseSettings({ brandColor: 'teal' })).toThrow(
+      'invalid CDK context "brandColor": must be a hex colour',
+    );
+    expect(() => parseSettings({ eventLogo: 'https://cdn.example.com/logo.png' })).toThrow(
+      /invalid CDK context "eventLogo": must be a path on the waiting room's own origin/,
+    );
+    expect(() => parseSettings({ eventText: 'Sale <b>now</b>' })).toThrow(
+      'invalid CDK context "eventText": must be plain text (no HTML tags)',
+    );
+    expect(() => parseSettings({ eventText: 'x'.repeat(281) })).toThrow(
+      'invalid CDK context "eventText": must be at most 280 characters',
+    );
+  });
+
+  it('writes the settings into config.json next to the page, the colour as #rrggbb', () => {
+    // Prepare
+    const branded = synthApp(
+      {
+        roomName: 'Aurora Live',
+        eventText: 'Tickets go on sale at 10:00.',
+        eventLogo: LOGO,
+        brandColor: '#0B7',
+      },
+      { bundle: false },
+    );
+
+    // Act
+    const outdir = branded.app.outdir;
+    const configs = readdirSync(outdir)
+      .filter((entry) => entry.startsWith('asset.'))
+      .map((entry) => join(outdir, entry, 'config.json'))
+      .filter((file) => existsSync(file))
+      .map((file) => JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>);
+
+    // Assess
+    expect(configs).toHaveLength(1);
+    expect(configs[0]).toMatchObject({
+      roomName: 'Aurora Live',
+      eventText: 'Tickets go on sale at 10:00.',
+      eventLogo: LOGO,
+      brandColor: '#00bb77',
+    });
+  }, 120_000);
+
+  it("lets the page show an inline logo: its CSP allows images from 'self' and data: only", () => {
+    // Prepare
+    const room = Template.fromStack(synthApp({}, { bundle: false }).room);
+
+    // Act
+    const policies = Object.values(room.findResources('AWS::CloudFront::ResponseHeadersPolicy'));
+    const csp = policies
+      .map(
+        (p) =>
+          p.Properties.ResponseHeadersPolicyConfig.SecurityHeadersConfig?.ContentSecurityPolicy
+            ?.ContentSecurityPolicy as unknown,
+      )
+      .map((value) => JSON.stringify(value))
+      .find((value) => value.includes('script-src'));
+
+    // Assess
+    expect(csp).toContain("img-src 'self' data:;");
+  }, 120_000);
 });

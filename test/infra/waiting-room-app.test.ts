@@ -748,7 +748,7 @@ describe('main site distribution', () => {
     expect(tlsOnly).toHaveLength(3);
   });
 
-  it('writes config.json with the stage URL, the main origin and the room name next to the page', () => {
+  it('writes config.json with the stage URL, the main origin and the (empty) branding next to the page', () => {
     const page = Object.values(resources(room, 'Custom::CDKBucketDeployment')).find(
       (d) => d.Properties.DestinationBucketKeyPrefix === 'waiting-room/',
     );
@@ -763,7 +763,14 @@ describe('main site distribution', () => {
     const markers = sourceMarkers[1] ?? {};
     const resolve = (text: string) =>
       text.replace(/<<marker:0xbaba:\d+>>/g, (m) => JSON.stringify(markers[m]));
-    expect(Object.keys(config).sort()).toEqual(['mainOrigin', 'roomName', 'wsUrl']);
+    expect(Object.keys(config).sort()).toEqual([
+      'brandColor',
+      'eventLogo',
+      'eventText',
+      'mainOrigin',
+      'roomName',
+      'wsUrl',
+    ]);
     expect(resolve(config.wsUrl ?? '')).toMatch(
       /^wss:\/\/\{"Ref":"WebSocketApi\w+"\}\.execute-api\.eu-west-1\.\{"Ref":"AWS::URLSuffix"\}\/live$/,
     );
@@ -771,6 +778,7 @@ describe('main site distribution', () => {
       /^https:\/\/\{"Fn::GetAtt":\["MainSiteDistribution\w+","DomainName"\]\}$/,
     );
     expect(config.roomName).toBe('');
+    expect([config.eventText, config.eventLogo, config.brandColor]).toEqual(['', '', '']);
   });
 });
 

@@ -22,6 +22,62 @@ describe('readLocalConfig', () => {
     });
   });
 
+  it("names the demo site's event by default, and no event when it guards an upstream", () => {
+    // Act
+    const demo = readLocalConfig({});
+    const upstream = readLocalConfig({ WR_UPSTREAM: 'http://127.0.0.1:3000' });
+
+    // Assess
+    expect(demo.branding).toEqual({
+      roomName: 'Aurora Live',
+      eventText: '',
+      eventLogo: '',
+      brandColor: '',
+    });
+    expect(upstream.branding.roomName).toBe('');
+  });
+
+  it("reads the organiser's branding of the page", () => {
+    // Act
+    const config = readLocalConfig({
+      WR_EVENT_NAME: '  Spring sale ',
+      WR_EVENT_TEXT: 'Doors open at 10:00.',
+      WR_EVENT_LOGO: '/waiting-room/brand/logo.svg',
+      WR_BRAND_COLOR: '#0B7A75',
+    });
+
+    // Assess
+    expect(config.branding).toEqual({
+      roomName: 'Spring sale',
+      eventText: 'Doors open at 10:00.',
+      eventLogo: '/waiting-room/brand/logo.svg',
+      brandColor: '#0b7a75',
+    });
+  });
+
+  it.each([
+    ['WR_EVENT_NAME', 'x'.repeat(121), 'must be at most 120 characters'],
+    ['WR_EVENT_TEXT', 'Sale <script>alert(1)</script>', 'must be plain text (no HTML tags)'],
+    [
+      'WR_EVENT_LOGO',
+      'https://cdn.example.com/logo.png',
+      "must be a path on the waiting room's own origin",
+    ],
+    [
+      'WR_EVENT_LOGO',
+      `data:image/png;base64,${'A'.repeat(70_000)}`,
+      'must be at most 65536 characters',
+    ],
+    ['WR_BRAND_COLOR', 'teal', 'must be a hex colour'],
+  ])('stops the start on a bad %s, naming it', (variable, value, message) => {
+    // Act
+    const read = () => readLocalConfig({ [variable]: value });
+
+    // Assess
+    expect(read).toThrow(ConfigError);
+    expect(read).toThrow(`${variable}: ${message}`);
+  });
+
   it('keeps the room in memory only when WR_DATA_DIR is :memory:, and resolves a directory otherwise', () => {
     // Act
     const inMemory = readLocalConfig({ WR_DATA_DIR: ':memory:' });
