@@ -1,7 +1,9 @@
 import { mount } from 'svelte';
 import App from './App.svelte';
 import './app.css';
+import { brandProperties } from './lib/brand-palette.ts';
 import { displayHost, loadConfig, readReturnPath, resolveSocketUrl } from './lib/config.ts';
+import { browserLanguages, pageTexts } from './lib/i18n.ts';
 import { type KeyValueStorage, WaitingRoom } from './lib/waiting-room.svelte.ts';
 
 /**
@@ -25,6 +27,8 @@ function browserStorage(): KeyValueStorage {
 }
 
 async function start(target: HTMLElement): Promise<void> {
+  const texts = pageTexts(browserLanguages(navigator));
+  document.documentElement.lang = texts.language;
   const config = await loadConfig(
     (url, init) => fetch(url, init),
     `${import.meta.env.BASE_URL}config.json`,
@@ -38,11 +42,20 @@ async function start(target: HTMLElement): Promise<void> {
     navigate: (url) => window.location.replace(url),
     isOnline: () => navigator.onLine,
   });
+  // Through the CSSOM, which the page's CSP (`style-src 'self'`) allows, unlike a style attribute.
+  if (config.brandColor !== '') {
+    for (const [name, value] of brandProperties(config.brandColor)) {
+      document.documentElement.style.setProperty(name, value);
+    }
+  }
   mount(App, {
     target,
     props: {
       room,
+      texts,
       roomName: config.roomName,
+      eventText: config.eventText,
+      eventLogo: config.eventLogo,
       mainHost: displayHost(config.mainOrigin),
     },
   });

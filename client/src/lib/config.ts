@@ -1,27 +1,39 @@
 import * as v from 'valibot';
+import {
+  BrandColorSchema,
+  EventLogoSchema,
+  EventTextSchema,
+  NO_BRANDING,
+  type PageBranding,
+  RoomNameSchema,
+} from '../../../functions/core/page-branding.ts';
 
-/** The runtime settings the server publishes next to the page as `config.json`. */
-export interface RoomConfig {
+/**
+ * The runtime settings the server publishes next to the page as `config.json`: where the socket
+ * and the main site are, and the organiser's branding (`functions/core/page-branding.ts`). They
+ * come from the operator's configuration only; nothing in the page's URL changes them.
+ */
+export interface RoomConfig extends PageBranding {
   /** The WebSocket URL; null means the page's own origin at `/ws`. */
   wsUrl: string | null;
   /** The main site's origin, where visitors go once admitted. Empty when unknown. */
   mainOrigin: string;
-  /** The name shown as the page's heading. */
-  roomName: string;
 }
 
-export const DEFAULT_ROOM_NAME = 'Waiting room';
-
-export const DEFAULT_CONFIG: RoomConfig = { wsUrl: null, mainOrigin: '', roomName: '' };
+export const DEFAULT_CONFIG: RoomConfig = { wsUrl: null, mainOrigin: '', ...NO_BRANDING };
 
 // Each field falls back on its own: one bad value must not cost the page its other settings.
+// The branding fields are checked with the very rules the server's settings passed.
 const ConfigSchema = v.object({
   wsUrl: v.fallback(
     v.nullable(v.pipe(v.string(), v.trim(), v.minLength(1), v.maxLength(2048))),
     null,
   ),
   mainOrigin: v.fallback(v.pipe(v.string(), v.maxLength(2048)), ''),
-  roomName: v.fallback(v.pipe(v.string(), v.trim(), v.maxLength(120)), ''),
+  roomName: v.fallback(RoomNameSchema, ''),
+  eventText: v.fallback(EventTextSchema, ''),
+  eventLogo: v.fallback(EventLogoSchema, ''),
+  brandColor: v.fallback(BrandColorSchema, ''),
 });
 
 /** Reads a `config.json` body; whatever is missing or wrong takes its default. */

@@ -18,6 +18,9 @@ describe('parseConfig', () => {
       wsUrl: 'wss://ws.example.com/prod',
       mainOrigin: 'https://shop.example.com',
       roomName: 'Spring sale',
+      eventText: 'Doors open at 10:00.\nOne order per visitor.',
+      eventLogo: '/waiting-room/brand/logo.svg',
+      brandColor: '#0b7a75',
     };
 
     // Act
@@ -36,10 +39,47 @@ describe('parseConfig', () => {
 
     // Assess
     expect(config).toEqual({
+      ...DEFAULT_CONFIG,
       wsUrl: null,
       mainOrigin: 'https://shop.example.com',
       roomName: 'Spring sale',
     });
+  });
+
+  it('takes an inline logo and writes a short colour out in full', () => {
+    // Prepare
+    const logo =
+      'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==';
+
+    // Act
+    const config = parseConfig({ eventLogo: logo, brandColor: '#E60' });
+
+    // Assess
+    expect(config.eventLogo).toBe(logo);
+    expect(config.brandColor).toBe('#ee6600');
+  });
+
+  it.each([
+    ['a logo on another origin', { eventLogo: 'https://evil.example/logo.png' }],
+    ['a protocol-relative logo', { eventLogo: '//evil.example/logo.png' }],
+    ['a script URL as the logo', { eventLogo: 'javascript:alert(1)' }],
+    ['an HTML data URL as the logo', { eventLogo: 'data:text/html;base64,PGI+' }],
+    ['a colour that is not hex', { brandColor: 'red; background: url(x)' }],
+    ['HTML in the text', { eventText: '<img src=x onerror=alert(1)>' }],
+    ['a text over 280 characters', { eventText: 'x'.repeat(281) }],
+    ['a name over 120 characters', { roomName: 'x'.repeat(121) }],
+    ['a name on two lines', { roomName: 'Spring\nsale' }],
+  ])('drops %s and keeps the rest', (_case, bad) => {
+    // Prepare
+    const body = { mainOrigin: 'https://shop.example.com', roomName: 'Sale', ...bad };
+
+    // Act
+    const config = parseConfig(body);
+
+    // Assess
+    const field = Object.keys(bad)[0] as keyof typeof DEFAULT_CONFIG;
+    expect(config[field]).toBe(DEFAULT_CONFIG[field]);
+    expect(config.mainOrigin).toBe('https://shop.example.com');
   });
 
   it('gives the defaults for a body that is not an object', () => {

@@ -1,0 +1,375 @@
+/**
+ * Every word the waiting-room page shows or announces, one object per language, and the choice of
+ * language from the browser's preferences (`navigator.languages`). Numbers and durations go
+ * through `Intl` in the visitor's locale.
+ *
+ * To add a language: copy `en` below, translate every entry (the compiler and a unit test refuse
+ * one with a key missing), and add it to `MESSAGES`. Nothing else changes.
+ */
+
+/** Where an admitted visitor goes: the main site's host, or null when the page does not know it. */
+type Host = string | null;
+
+export interface Messages {
+  /** The heading when the organiser gave no event name. */
+  defaultRoomName: string;
+  /** The small label above the heading. */
+  eyebrow: string;
+  /** Document titles. */
+  titleTurn: (name: string) => string;
+  titlePosition: (position: string, name: string) => string;
+  /** The connection pill. */
+  connectionLabel: string;
+  connecting: string;
+  live: string;
+  reconnecting: string;
+  offline: string;
+  elsewhere: string;
+  /** Said by screen readers (a polite live region). */
+  announceAdmitted: (host: Host) => string;
+  announceOpen: (host: Host) => string;
+  announceNext: string;
+  announcePosition: (position: string) => string;
+  /** Leaving for the main site. */
+  turnTitle: string;
+  openTitle: string;
+  takingYouTo: (host: Host) => string;
+  continueTo: (host: Host) => string;
+  /** Before the first position. */
+  waitingForConnection: string;
+  findingPlace: string;
+  /** "You are number / 12 / in line", shown on three lines. */
+  positionLead: string;
+  positionTail: string;
+  next: string;
+  aheadOfYou: string;
+  waitingInTotal: string;
+  estimatedWait: string;
+  /** The estimated wait. */
+  etaPaused: string;
+  etaUnderAMinute: string;
+  etaOverADay: string;
+  etaAbout: (duration: string) => string;
+  hoursAndMinutes: (hours: string, minutes: string) => string;
+  /** Notices. */
+  placeDeferred: string;
+  reconnectingNotice: string;
+  offlineNotice: string;
+  elsewhereNotice: string;
+  continueHere: string;
+  keepTabOpen: string;
+  letInInOrder: string;
+  pausedNote: string;
+  /** Footer: "Waiting room for" + the host. */
+  waitingRoomFor: string;
+  reloadSafe: string;
+  /** The progress bar. */
+  progressLabel: string;
+  progressJustJoined: string;
+  progressMovedUp: (count: number, places: string) => string;
+  joinedAt: (position: string) => string;
+  frontOfLine: string;
+}
+
+const en: Messages = {
+  defaultRoomName: 'Waiting room',
+  eyebrow: 'Waiting room',
+  titleTurn: (name) => `It's your turn · ${name}`,
+  titlePosition: (position, name) => `#${position} in line · ${name}`,
+  connectionLabel: 'Connection:',
+  connecting: 'Connecting…',
+  live: 'Live',
+  reconnecting: 'Reconnecting…',
+  offline: 'Offline',
+  elsewhere: 'Open in another tab',
+  announceAdmitted: (host) => `It's your turn. Taking you to ${host ?? 'the site'} now.`,
+  announceOpen: (host) => `You can go in now. Taking you to ${host ?? 'the site'}.`,
+  announceNext: 'You are number 1 in line. You are next.',
+  announcePosition: (position) => `You are number ${position} in line.`,
+  turnTitle: "It's your turn",
+  openTitle: 'You can go in now',
+  takingYouTo: (host) => `Taking you to ${host ?? 'the site'}…`,
+  continueTo: (host) => `Continue to ${host ?? 'the site'}`,
+  waitingForConnection: 'Waiting for a connection…',
+  findingPlace: 'Finding your place in line…',
+  positionLead: 'You are number',
+  positionTail: 'in line',
+  next: "You're next. Get ready!",
+  aheadOfYou: 'Ahead of you',
+  waitingInTotal: 'Waiting in total',
+  estimatedWait: 'Estimated wait',
+  etaPaused: 'paused by the organiser',
+  etaUnderAMinute: 'less than a minute',
+  etaOverADay: 'more than a day',
+  etaAbout: (duration) => `about ${duration}`,
+  hoursAndMinutes: (hours, minutes) => `${hours} ${minutes}`,
+  placeDeferred:
+    "Many people on your network are already in line, so the room can't give you a place just yet. This page keeps trying by itself.",
+  reconnectingNotice:
+    'The connection dropped for a moment. Reconnecting automatically; your place is held.',
+  offlineNotice:
+    "You're offline. We'll reconnect automatically as soon as your connection is back.",
+  elsewhereNotice:
+    'Your place continues in another tab or window, where it keeps moving up. This page no longer follows it.',
+  continueHere: 'Continue here instead',
+  keepTabOpen: 'Keep this tab open.',
+  letInInOrder: "You'll be let in automatically in the order you arrived.",
+  pausedNote: 'Entry is paused for the moment; you keep your place.',
+  waitingRoomFor: 'Waiting room for',
+  reloadSafe: 'Your place is saved in this browser, so reloading this page is safe.',
+  progressLabel: 'Progress to the front of the line',
+  progressJustJoined: 'You have just joined the line',
+  progressMovedUp: (count, places) =>
+    `You have moved up ${places} ${count === 1 ? 'place' : 'places'} since you joined`,
+  joinedAt: (position) => `Joined at ${position}`,
+  frontOfLine: 'Front of the line',
+};
+
+// Formal address ("Sie"), as German ticket and shop sites use.
+const de: Messages = {
+  defaultRoomName: 'Warteraum',
+  eyebrow: 'Warteraum',
+  titleTurn: (name) => `Sie sind an der Reihe · ${name}`,
+  titlePosition: (position, name) => `Platz ${position} in der Warteschlange · ${name}`,
+  connectionLabel: 'Verbindung:',
+  connecting: 'Verbinden…',
+  live: 'Verbunden',
+  reconnecting: 'Verbinde erneut…',
+  offline: 'Offline',
+  elsewhere: 'In anderem Tab geöffnet',
+  announceAdmitted: (host) =>
+    `Sie sind an der Reihe. Sie werden jetzt ${host ? `zu ${host}` : 'zur Website'} weitergeleitet.`,
+  announceOpen: (host) =>
+    `Der Zugang ist frei. Sie werden ${host ? `zu ${host}` : 'zur Website'} weitergeleitet.`,
+  announceNext: 'Sie sind Nummer 1 in der Warteschlange. Sie sind als Nächstes dran.',
+  announcePosition: (position) => `Sie sind Nummer ${position} in der Warteschlange.`,
+  turnTitle: 'Sie sind an der Reihe',
+  openTitle: 'Der Zugang ist frei',
+  takingYouTo: (host) => `Weiterleitung ${host ? `zu ${host}` : 'zur Website'}…`,
+  continueTo: (host) => `Weiter ${host ? `zu ${host}` : 'zur Website'}`,
+  waitingForConnection: 'Warten auf eine Verbindung…',
+  findingPlace: 'Ihr Platz in der Warteschlange wird ermittelt…',
+  positionLead: 'Sie sind Nummer',
+  positionTail: 'in der Warteschlange',
+  next: 'Sie sind als Nächstes dran. Halten Sie sich bereit!',
+  aheadOfYou: 'Vor Ihnen',
+  waitingInTotal: 'Wartende insgesamt',
+  estimatedWait: 'Geschätzte Wartezeit',
+  etaPaused: 'vom Veranstalter angehalten',
+  etaUnderAMinute: 'weniger als eine Minute',
+  etaOverADay: 'mehr als ein Tag',
+  etaAbout: (duration) => `etwa ${duration}`,
+  hoursAndMinutes: (hours, minutes) => `${hours} ${minutes}`,
+  placeDeferred:
+    'Aus Ihrem Netzwerk warten bereits sehr viele Personen, deshalb kann Ihnen der Warteraum gerade noch keinen Platz geben. Diese Seite versucht es automatisch weiter.',
+  reconnectingNotice:
+    'Die Verbindung war kurz unterbrochen und wird automatisch wiederhergestellt. Ihr Platz bleibt erhalten.',
+  offlineNotice:
+    'Sie sind offline. Sobald Ihre Verbindung wieder besteht, verbinden wir Sie automatisch neu.',
+  elsewhereNotice:
+    'Ihr Platz wird in einem anderen Tab oder Fenster fortgeführt und rückt dort weiter vor. Diese Seite verfolgt ihn nicht mehr.',
+  continueHere: 'Stattdessen hier fortfahren',
+  keepTabOpen: 'Lassen Sie diesen Tab geöffnet.',
+  letInInOrder: 'Sie werden automatisch in der Reihenfolge Ihrer Ankunft eingelassen.',
+  pausedNote: 'Der Einlass ist gerade angehalten; Ihr Platz bleibt erhalten.',
+  waitingRoomFor: 'Warteraum für',
+  reloadSafe:
+    'Ihr Platz ist in diesem Browser gespeichert. Sie können die Seite also bedenkenlos neu laden.',
+  progressLabel: 'Fortschritt bis zur Spitze der Warteschlange',
+  progressJustJoined: 'Sie haben sich gerade eingereiht',
+  progressMovedUp: (count, places) =>
+    `Sie sind seit Ihrer Ankunft ${places} ${count === 1 ? 'Platz' : 'Plätze'} vorgerückt`,
+  joinedAt: (position) => `Start: Platz ${position}`,
+  frontOfLine: 'Spitze der Warteschlange',
+};
+
+// Informal address ("tú"), as Spanish ticket and shop sites mostly use.
+const es: Messages = {
+  defaultRoomName: 'Sala de espera',
+  eyebrow: 'Sala de espera',
+  titleTurn: (name) => `Es tu turno · ${name}`,
+  titlePosition: (position, name) => `Puesto ${position} en la fila · ${name}`,
+  connectionLabel: 'Conexión:',
+  connecting: 'Conectando…',
+  live: 'Conectado',
+  reconnecting: 'Reconectando…',
+  offline: 'Sin conexión',
+  elsewhere: 'Abierta en otra pestaña',
+  announceAdmitted: (host) => `Es tu turno. Te llevamos ${host ? `a ${host}` : 'al sitio'}.`,
+  announceOpen: (host) => `Ya puedes entrar. Te llevamos ${host ? `a ${host}` : 'al sitio'}.`,
+  announceNext: 'Estás en el puesto 1 de la fila. Ya casi es tu turno.',
+  announcePosition: (position) => `Estás en el puesto ${position} de la fila.`,
+  turnTitle: 'Es tu turno',
+  openTitle: 'Ya puedes entrar',
+  takingYouTo: (host) => `Te llevamos ${host ? `a ${host}` : 'al sitio'}…`,
+  continueTo: (host) => `Continuar ${host ? `a ${host}` : 'al sitio'}`,
+  waitingForConnection: 'Esperando conexión…',
+  findingPlace: 'Buscando tu lugar en la fila…',
+  positionLead: 'Estás en el puesto',
+  positionTail: 'de la fila',
+  next: '¡Ya casi es tu turno! Prepárate.',
+  aheadOfYou: 'Delante de ti',
+  waitingInTotal: 'Total en espera',
+  estimatedWait: 'Espera estimada',
+  etaPaused: 'en pausa por el organizador',
+  etaUnderAMinute: 'menos de un minuto',
+  etaOverADay: 'más de un día',
+  etaAbout: (duration) => `alrededor de ${duration}`,
+  hoursAndMinutes: (hours, minutes) => `${hours} y ${minutes}`,
+  placeDeferred:
+    'Ya hay muchas personas de tu red en la fila, así que todavía no podemos darte un lugar. Esta página lo seguirá intentando automáticamente.',
+  reconnectingNotice:
+    'La conexión se ha interrumpido un momento. Nos reconectamos automáticamente y conservas tu lugar.',
+  offlineNotice: 'No tienes conexión. Nos reconectaremos automáticamente en cuanto vuelva.',
+  elsewhereNotice:
+    'Tu lugar continúa en otra pestaña o ventana, donde sigue avanzando. Esta página ya no lo sigue.',
+  continueHere: 'Continuar aquí',
+  keepTabOpen: 'Mantén esta pestaña abierta.',
+  letInInOrder: 'Entrarás automáticamente por orden de llegada.',
+  pausedNote: 'La entrada está en pausa por el momento; conservas tu lugar.',
+  waitingRoomFor: 'Sala de espera de',
+  reloadSafe:
+    'Tu lugar se guarda en este navegador, así que puedes recargar la página sin problema.',
+  progressLabel: 'Avance hacia el principio de la fila',
+  progressJustJoined: 'Acabas de entrar en la fila',
+  progressMovedUp: (count, places) =>
+    `Has avanzado ${places} ${count === 1 ? 'puesto' : 'puestos'} desde que llegaste`,
+  joinedAt: (position) => `Inicio: puesto ${position}`,
+  frontOfLine: 'Principio de la fila',
+};
+
+// "vous"; French puts a no-break space before ":", ";", "!" and "?".
+const fr: Messages = {
+  defaultRoomName: "Salle d'attente",
+  eyebrow: "Salle d'attente",
+  titleTurn: (name) => `C'est votre tour · ${name}`,
+  titlePosition: (position, name) => `N°\u00a0${position} dans la file · ${name}`,
+  connectionLabel: 'Connexion\u00a0:',
+  connecting: 'Connexion…',
+  live: 'Connecté',
+  reconnecting: 'Reconnexion…',
+  offline: 'Hors ligne',
+  elsewhere: 'Ouvert dans un autre onglet',
+  announceAdmitted: (host) =>
+    `C'est votre tour. Redirection ${host ? `vers ${host}` : 'vers le site'}.`,
+  announceOpen: (host) =>
+    `Vous pouvez entrer. Redirection ${host ? `vers ${host}` : 'vers le site'}.`,
+  announceNext: 'Vous êtes numéro 1 dans la file. Vous passez juste après.',
+  announcePosition: (position) => `Vous êtes numéro ${position} dans la file.`,
+  turnTitle: "C'est votre tour",
+  openTitle: 'Vous pouvez entrer',
+  takingYouTo: (host) => `Redirection ${host ? `vers ${host}` : 'vers le site'}…`,
+  continueTo: (host) => `Continuer ${host ? `vers ${host}` : 'vers le site'}`,
+  waitingForConnection: 'En attente de connexion…',
+  findingPlace: 'Recherche de votre place dans la file…',
+  positionLead: 'Vous êtes numéro',
+  positionTail: "dans la file d'attente",
+  next: 'Vous passez juste après. Préparez-vous\u00a0!',
+  aheadOfYou: 'Devant vous',
+  waitingInTotal: 'En attente au total',
+  estimatedWait: 'Attente estimée',
+  etaPaused: "suspendue par l'organisateur",
+  etaUnderAMinute: "moins d'une minute",
+  etaOverADay: "plus d'un jour",
+  etaAbout: (duration) => `environ ${duration}`,
+  hoursAndMinutes: (hours, minutes) => `${hours} ${minutes}`,
+  placeDeferred:
+    'Beaucoup de personnes de votre réseau sont déjà dans la file, nous ne pouvons donc pas encore vous attribuer de place. Cette page réessaie automatiquement.',
+  reconnectingNotice:
+    'La connexion a été interrompue un instant. Reconnexion automatique en cours\u00a0; votre place est conservée.',
+  offlineNotice:
+    'Vous êtes hors ligne. Nous nous reconnecterons automatiquement dès le retour de votre connexion.',
+  elsewhereNotice:
+    "Votre place se poursuit dans un autre onglet ou une autre fenêtre, où elle continue d'avancer. Cette page ne la suit plus.",
+  continueHere: 'Continuer ici',
+  keepTabOpen: 'Gardez cet onglet ouvert.',
+  letInInOrder: "Vous entrerez automatiquement, dans l'ordre d'arrivée.",
+  pausedNote: "L'entrée est suspendue pour le moment\u00a0; vous gardez votre place.",
+  waitingRoomFor: "Salle d'attente pour",
+  reloadSafe:
+    'Votre place est enregistrée dans ce navigateur\u00a0: vous pouvez recharger la page sans risque.',
+  progressLabel: 'Progression vers la tête de la file',
+  progressJustJoined: 'Vous venez de rejoindre la file',
+  progressMovedUp: (count, places) =>
+    `Vous avez avancé de ${places} ${count === 1 ? 'place' : 'places'} depuis votre arrivée`,
+  joinedAt: (position) => `Au départ\u00a0: n°\u00a0${position}`,
+  frontOfLine: 'Tête de la file',
+};
+
+/** Every language the page speaks; English is the default. */
+export const MESSAGES = { en, de, es, fr } as const satisfies Record<string, Messages>;
+
+export type Language = keyof typeof MESSAGES;
+
+export const DEFAULT_LANGUAGE: Language = 'en';
+
+function isLanguage(code: string): code is Language {
+  return Object.hasOwn(MESSAGES, code);
+}
+
+/** `de-CH` → `de`; `zh-Hant-TW` → `zh`. */
+function baseLanguage(tag: string): string {
+  return tag.trim().toLowerCase().split(/[-_]/)[0] ?? '';
+}
+
+/** The language and the locale the page uses, with its messages and number formats. */
+export interface PageTexts {
+  language: Language;
+  /** The browser's own tag for that language (`de-CH` formats numbers the Swiss way). */
+  locale: string;
+  t: Messages;
+  /** A count in the locale's digits and grouping: `1,234`, `1.234`, `1 234`. */
+  number(value: number): string;
+  /** A number of whole minutes or hours in words, in the locale: `3 minutes`, `1 Stunde`. */
+  duration(value: number, unit: 'minute' | 'hour'): string;
+}
+
+/**
+ * The first of the browser's preferred languages (`navigator.languages`, best first) the page
+ * speaks, matched on the base language (`de-AT` is German); English when none is.
+ */
+export function chooseLanguage(preferred: readonly string[]): {
+  language: Language;
+  locale: string;
+} {
+  for (const tag of preferred) {
+    const base = baseLanguage(tag);
+    if (isLanguage(base)) return { language: base, locale: usableLocale(tag, base) };
+  }
+  return { language: DEFAULT_LANGUAGE, locale: DEFAULT_LANGUAGE };
+}
+
+/** `tag` when `Intl` knows it (a garbled tag would throw), else the bare language. */
+function usableLocale(tag: string, base: string): string {
+  try {
+    return Intl.NumberFormat.supportedLocalesOf([tag.trim()])[0] ?? base;
+  } catch {
+    return base;
+  }
+}
+
+/** The page's texts for the browser's preferred languages. */
+export function pageTexts(preferred: readonly string[]): PageTexts {
+  const { language, locale } = chooseLanguage(preferred);
+  const numbers = new Intl.NumberFormat(locale);
+  const units = {
+    minute: new Intl.NumberFormat(locale, { style: 'unit', unit: 'minute', unitDisplay: 'long' }),
+    hour: new Intl.NumberFormat(locale, { style: 'unit', unit: 'hour', unitDisplay: 'long' }),
+  };
+  return {
+    language,
+    locale,
+    t: MESSAGES[language],
+    number: (value) => numbers.format(value),
+    duration: (value, unit) => units[unit].format(value),
+  };
+}
+
+/** The browser's preferred languages, best first. */
+export function browserLanguages(nav: {
+  languages?: readonly string[];
+  language?: string;
+}): string[] {
+  if (nav.languages && nav.languages.length > 0) return [...nav.languages];
+  return nav.language ? [nav.language] : [];
+}
