@@ -1,6 +1,6 @@
 /**
- * `npm run room -- status | on | off | rate <admitPerMinute> | backup | rotate-key [--force]
- * [--url URL | --aws ...]`: operator
+ * `npm run room -- status | on | off | rate <admitPerMinute> | backup | rotate-key [--force] |
+ * console [--port N] [--url URL | --aws ...]`: operator
  * control of a running local waiting room through its loopback-only admin endpoint, or of a
  * deployed one through its SSM parameters.
  */
@@ -18,6 +18,8 @@ import { KEY_ROTATION_FUNCTION_PARAMETER } from '../functions/env.ts';
 import { adminFetch } from '../local/admin-secret.ts';
 import { readDataDir } from '../local/config.ts';
 import type { RoomStatus } from '../local/front.ts';
+import { type ConsoleOptions, runConsole } from './console/main.ts';
+import { DEFAULT_CONSOLE_PORT } from './console/server.ts';
 
 const USAGE = `Usage: npm run room -- <command> [--url URL]
 
@@ -30,6 +32,8 @@ Commands:
   rotate-key          sign with the next key (published beside the current one for at least
                       15 minutes, so no pass or ticket is cut); the old key stays published
                       until what it signed has expired; a new next key is published
+  console             serve the operator console (live figures, charts, on/off and rate) on
+                      127.0.0.1 and print its address, which carries its access token
 
 Options:
   --url URL           the local waiting room (default http://127.0.0.1:$PORT, PORT default 8080)
@@ -44,6 +48,10 @@ Options:
   --region REGION     with --aws: the room's region (default $AWS_REGION)
   --prefix PREFIX     with --aws: the parameter prefix (default $WR_CONFIG_PREFIX or
                       /waiting-room/config/)
+  --port N            with console: its port on 127.0.0.1 (default 8090; 0: any free port)
+  --table NAME        with console --aws: the room's DynamoDB table, for live figures (default
+                      $WR_TABLE_NAME, else <prefix>table-name in SSM; without it, CloudWatch's)
+  --room-id ID        with console --aws: the room id (default $WR_ROOM_ID or waiting-room)
 `;
 
 export class UsageError extends Error {
@@ -57,6 +65,7 @@ export type RoomCommand =
   | { kind: 'status' }
   | { kind: 'backup' }
   | { kind: 'rotate-key' }
+  | { kind: 'console' }
   | { kind: 'set'; change: { enabled?: boolean; admitPerMinute?: number } };
 
 /** Parses the command words; throws {@link UsageError} with what is wrong. */
@@ -78,6 +87,9 @@ export function parseRoomCommand(words: readonly string[]): RoomCommand {
     case 'rotate-key':
       if (value !== undefined) throw new UsageError(`rotate-key takes no value (got "${value}")`);
       return { kind: 'rotate-key' };
+    case 'console':
+      if (value !== undefined) throw new UsageError(`console takes no value (got "${value}")`);
+      return { kind: 'console' };
     case 'rate': {
       if (value === undefined || !/^\d+$/.test(value) || Number(value) > 1_000_000) {
         throw new UsageError(
@@ -107,6 +119,8 @@ export interface RoomCliDeps {
   ssmClient?: SSMClient;
   /** The Lambda client for rotate-key --aws. */
   lambdaClient?: Pick<LambdaClient, 'send'>;
+  /** Runs the console (tests hand in one that returns once it started). */
+  runConsole?: (options: ConsoleOptions) => Promise<number>;
   out?: (text: string) => void;
   err?: (text: string) => void;
 }
@@ -125,6 +139,9 @@ export async function runRoomCli(argv: string[], deps: RoomCliDeps = {}): Promis
       force: { type: 'boolean', default: false },
       region: { type: 'string' },
       prefix: { type: 'string' },
+      port: { type: 'string' },
+      table: { type: 'string' },
+      'room-id': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -136,16 +153,53 @@ export async function runRoomCli(argv: string[], deps: RoomCliDeps = {}): Promis
   if (values.force && command.kind !== 'rotate-key') {
     throw new UsageError('--force goes with rotate-key only');
   }
+  if (command.kind !== 'console') {
+    for (const flag of ['port', 'table', 'room-id'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with console only`);
+    }
+  }
+  if (command.kind === 'console') {
+    const port = values.port ?? String(DEFAULT_CONSOLE_PORT);
+    if (!/^\d+$/.test(port) || Number(port) > 65_535) {
+      throw new UsageError(`--port needs a port number from 0 to 65535 (got "${port}")`);
+    }
+    if (!values.aws && (values.table !== undefined || values['room-id'] !== undefined)) {
+      throw new UsageError('--table and --room-id go with console --aws');
+    }
+    const run = deps.runConsole ?? runConsole;
+    return run({
+      port: Number(port),
+      ...(values.aws
+        ? {
+            aws: {
+              region: values.region ?? process.env.AWS_REGION,
+              prefix: awsPrefix(values.prefix),
+              tableName: values.table ?? process.env.WR_TABLE_NAME,
+              roomId: values['room-id'] ?? process.env.WR_ROOM_ID ?? 'waiting-room',
+              ...(deps.ssmClient ? { ssmClient: deps.ssmClient } : {}),
+            },
+          }
+        : {
+            local: {
+              url: values.url ?? `http://127.0.0.1:${process.env.PORT ?? '8080'}`,
+              dataDir: readDataDir(
+                values['data-dir'] === undefined
+                  ? process.env
+                  : { WR_DATA_DIR: values['data-dir'] },
+              ),
+            },
+          }),
+      out,
+      err,
+    });
+  }
   if (values.aws && command.kind === 'backup') {
     throw new UsageError(
       'backup is for the local room; the deployed table has DynamoDB point-in-time recovery',
     );
   }
   if (values.aws) {
-    const prefix = values.prefix ?? process.env.WR_CONFIG_PREFIX ?? '/waiting-room/config/';
-    if (!/^\/(?:[\w.-]+\/)*$/.test(prefix)) {
-      throw new UsageError(`--prefix must start and end with "/" (got "${prefix}")`);
-    }
+    const prefix = awsPrefix(values.prefix);
     const region = values.region ?? process.env.AWS_REGION;
     const client = deps.ssmClient ?? new SSMClient(region ? { region } : {});
     if (command.kind === 'rotate-key') {
@@ -160,10 +214,19 @@ export async function runRoomCli(argv: string[], deps: RoomCliDeps = {}): Promis
   return localRoom(values.url, dataDir, command, values.force === true, out, err);
 }
 
+/** The deployed room's parameter prefix, from `--prefix` or the environment. */
+function awsPrefix(flag: string | undefined): string {
+  const prefix = flag ?? process.env.WR_CONFIG_PREFIX ?? '/waiting-room/config/';
+  if (!/^\/(?:[\w.-]+\/)*$/.test(prefix)) {
+    throw new UsageError(`--prefix must start and end with "/" (got "${prefix}")`);
+  }
+  return prefix;
+}
+
 async function localRoom(
   url: string | undefined,
   dataDir: string | null,
-  command: RoomCommand,
+  command: Exclude<RoomCommand, { kind: 'console' }>,
   force: boolean,
   out: (text: string) => void,
   err: (text: string) => void,

@@ -1,0 +1,390 @@
+/**
+ * The operator console's server (`npm run room -- console`): on loopback only, it samples the
+ * room every {@link DEFAULT_INTERVAL_MS}, keeps an hour of samples in memory, streams them to the
+ * console page over server-sent events, and passes the operator's changes on to the room.
+ *
+ * Access is by a random token in the address it prints (as notebook servers do): the first
+ * request exchanges it for an HttpOnly, SameSite=Strict cookie and redirects to the bare address,
+ * so the token leaves the address bar and the history. Without the token or its cookie every
+ * route answers 401. Like the room's admin endpoint it answers only a loopback `Host` (a page on
+ * a rebound DNS name names its own) and no other page (`Origin` not its own, `Sec-Fetch-Site`
+ * other than `same-origin` or `none`: another site, or another local service on another port,
+ * which counts as the same *site*).
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { extname, join, resolve, sep } from 'node:path';
+import * as v from 'valibot';
+import {
+  BASE_HEADERS,
+  BodyTooLargeError,
+  isLoopback,
+  readBody,
+  sendJson,
+  sendText,
+} from '../../local/http-util.ts';
+import { SampleHistory } from './history.ts';
+import {
+  type ConsoleConfigAnswer,
+  type ConsoleSample,
+  type ConsoleSnapshot,
+  EVENT_SAMPLE,
+  EVENT_SNAPSHOT,
+} from './protocol.ts';
+import { RoomRefusedError, type RoomSource } from './sources.ts';
+
+export const DEFAULT_CONSOLE_PORT = 8090;
+export const DEFAULT_INTERVAL_MS = 2000;
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** The console page's policy: its own scripts, styles and stream, nothing else. */
+export const CONSOLE_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self'",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+const MAX_ADMIT_PER_MINUTE = 1_000_000;
+const ConfigChangeSchema = v.pipe(
+  v.strictObject({
+    enabled: v.optional(v.boolean()),
+    admitPerMinute: v.optional(
+      v.pipe(
+        v.number(),
+        v.integer('must be a whole number'),
+        v.minValue(0, 'must be at least 0'),
+        v.maxValue(MAX_ADMIT_PER_MINUTE, `must be at most ${MAX_ADMIT_PER_MINUTE}`),
+      ),
+    ),
+    confirm: v.optional(v.boolean()),
+  }),
+  v.check((c) => c.enabled !== undefined || c.admitPerMinute !== undefined, 'nothing to change'),
+);
+
+/**
+ * Why a change needs the operator's confirmation, or null: turning the room off lets everyone
+ * in at once, and a rate of 0 stops admission. The page asks first; the server insists too.
+ */
+export function confirmationNeeded(change: {
+  enabled?: boolean;
+  admitPerMinute?: number;
+}): string | null {
+  if (change.enabled === false) return 'turning the room off lets everyone in at once';
+  if (change.admitPerMinute === 0) return 'a rate of 0 stops admission';
+  return null;
+}
+
+export interface ConsoleServerOptions {
+  source: RoomSource;
+  /** The built console page (console/dist). */
+  distDir: string;
+  /** 0: any free port. */
+  port?: number;
+  intervalMs?: number;
+  /** The access token (tests set one); a random one by default. */
+  token?: string;
+  now?: () => number;
+  log?: (message: string) => void;
+}
+
+export interface ConsoleServer {
+  /** The address to open: the console with its token. */
+  url: string;
+  /** The console's origin, without the token. */
+  origin: string;
+  port: number;
+  token: string;
+  /** The cookie that the token is exchanged for. */
+  cookieName: string;
+  /** Samples held, oldest first. */
+  samples(): ConsoleSample[];
+  close(): Promise<void>;
+}
+
+export async function startConsoleServer(options: ConsoleServerOptions): Promise<ConsoleServer> {
+  const { source } = options;
+  const now = options.now ?? Date.now;
+  const intervalMs = options.intervalMs ?? DEFAULT_INTERVAL_MS;
+  const token = options.token ?? randomBytes(32).toString('base64url');
+  const expected = Buffer.from(token);
+  const matches = (presented: string | undefined) => {
+    const given = Buffer.from(presented ?? '');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+  const history = new SampleHistory();
+  const streams = new Set<ServerResponse>();
+  const root = resolve(options.distDir);
+  const files = new Map<string, Buffer>();
+
+  const server = createServer((req, res) => {
+    route(req, res).catch((error: unknown) => {
+      options.log?.(`console request failed: ${String(error)}`);
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((done, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? DEFAULT_CONSOLE_PORT, '127.0.0.1', () => done());
+  });
+  const port = (server.address() as AddressInfo).port;
+  // One console per port: cookies are per host, not per port.
+  const cookieName = `wr_console_${port}`;
+  const origin = `http://127.0.0.1:${port}`;
+
+  function snapshot(): ConsoleSnapshot {
+    return { target: source.target, intervalMs, samples: history.samples() };
+  }
+
+  function broadcast(sample: ConsoleSample) {
+    const frame = `event: ${EVENT_SAMPLE}\ndata: ${JSON.stringify(sample)}\n\n`;
+    for (const stream of streams) stream.write(frame);
+  }
+
+  let sampling: Promise<ConsoleSample> | null = null;
+  /** Takes a sample now (one at a time: a caller during a read gets that read's sample). */
+  function sampleNow(): Promise<ConsoleSample> {
+    sampling ??= source
+      .read()
+      .then((reading) => {
+        const sample = history.add(reading, now());
+        broadcast(sample);
+        return sample;
+      })
+      .finally(() => {
+        sampling = null;
+      });
+    return sampling;
+  }
+
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+  const loop = async () => {
+    await sampleNow().catch((error: unknown) => options.log?.(`sampling failed: ${error}`));
+    if (!closed) timer = setTimeout(loop, intervalMs);
+  };
+  if (source.history) {
+    const until = now();
+    await source
+      .history(until - history.keepMs, until)
+      .then((older) => history.seed(older))
+      .catch((error: unknown) => {
+        source.target.notes.push(`No history from CloudWatch: ${(error as Error).message}`);
+      });
+  }
+  await loop();
+
+  /** Why this request may not be answered, or null. */
+  function refusal(req: IncomingMessage): { status: number; error: string } | null {
+    if (!isLoopback(req)) return { status: 403, error: 'the console answers only this machine' };
+    const host = req.headers.host ?? '';
+    const url = URL.canParse(`http://${host}`) ? new URL(`http://${host}`) : null;
+    if (!url || !LOOPBACK_HOSTS.has(url.hostname) || Number(url.port) !== port) {
+      return { status: 403, error: 'the console answers only to its loopback address' };
+    }
+    const pageOrigin = req.headers.origin;
+    if (pageOrigin !== undefined && pageOrigin !== `http://${host}`) {
+      return { status: 403, error: 'the console does not answer other pages' };
+    }
+    const fetchSite = req.headers['sec-fetch-site'];
+    if (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') {
+      return { status: 403, error: 'the console does not answer other pages' };
+    }
+    return null;
+  }
+
+  function presentedToken(req: IncomingMessage): string | undefined {
+    const authorization = req.headers.authorization ?? '';
+    if (authorization.startsWith('Bearer ')) return authorization.slice(7).trim();
+    for (const part of (req.headers.cookie ?? '').split(';')) {
+      const [name, ...value] = part.trim().split('=');
+      if (name === cookieName) return value.join('=');
+    }
+    return undefined;
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const refused = refusal(req);
+    if (refused) {
+      sendJson(res, refused.status, { error: refused.error });
+      return;
+    }
+    const url = new URL(req.url ?? '/', origin);
+    const offered = url.searchParams.get('token');
+    if (offered !== null) {
+      if (!matches(offered)) {
+        sendText(res, 401, 'Wrong token: open the address `npm run room -- console` printed.');
+        return;
+      }
+      // The token becomes a cookie, and leaves the address bar (and the history).
+      res.writeHead(303, {
+        ...BASE_HEADERS,
+        location: url.pathname,
+        'set-cookie': `${cookieName}=${token}; Path=/; HttpOnly; SameSite=Strict`,
+        'cache-control': 'no-store',
+        'referrer-policy': 'no-referrer',
+      });
+      res.end();
+      return;
+    }
+    if (!matches(presentedToken(req))) {
+      if (url.pathname.startsWith('/api/')) {
+        sendJson(res, 401, { error: 'the console needs its token' });
+      } else {
+        sendText(
+          res,
+          401,
+          'This console needs its token: open the address `npm run room -- console` printed (it ends in ?token=...).',
+        );
+      }
+      return;
+    }
+    const path = url.pathname;
+    if (path === '/api/events' && req.method === 'GET') {
+      openStream(res);
+    } else if (path === '/api/state' && req.method === 'GET') {
+      sendJson(res, 200, snapshot());
+    } else if (path === '/api/config') {
+      if (req.method !== 'POST') {
+        sendJson(res, 405, { error: 'POST a change' }, { allow: 'POST' });
+        return;
+      }
+      await changeConfig(req, res);
+    } else if (req.method === 'GET' || req.method === 'HEAD') {
+      await serveFile(req, res, path);
+    } else {
+      sendJson(res, 405, { error: `${req.method} is not served here` });
+    }
+  }
+
+  function openStream(res: ServerResponse) {
+    res.writeHead(200, {
+      ...BASE_HEADERS,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
+    res.write(
+      `retry: ${intervalMs}\nevent: ${EVENT_SNAPSHOT}\ndata: ${JSON.stringify(snapshot())}\n\n`,
+    );
+    streams.add(res);
+    res.on('close', () => streams.delete(res));
+  }
+
+  async function changeConfig(req: IncomingMessage, res: ServerResponse) {
+    if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+      sendJson(res, 415, { error: 'the console takes application/json' });
+      return;
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(await readBody(req, 1024));
+    } catch (error) {
+      const tooLarge = error instanceof BodyTooLargeError;
+      sendJson(res, tooLarge ? 413 : 400, {
+        error: tooLarge ? error.message : 'body must be JSON',
+      });
+      return;
+    }
+    const parsed = v.safeParse(ConfigChangeSchema, body);
+    if (!parsed.success) {
+      const issue = parsed.issues[0];
+      const field = issue ? v.getDotPath(issue) : null;
+      sendJson(res, 400, { error: `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid'}` });
+      return;
+    }
+    const { confirm, ...change } = parsed.output;
+    const reason = confirmationNeeded(change);
+    if (reason && confirm !== true) {
+      sendJson(res, 409, { error: `confirm first: ${reason}`, confirmationRequired: true });
+      return;
+    }
+    try {
+      await source.change(change);
+    } catch (error) {
+      // The console itself is fine: the room (or AWS) said no, or could not be reached.
+      sendJson(res, 502, {
+        error:
+          error instanceof RoomRefusedError
+            ? `the room refused the change: ${error.message}`
+            : `cannot change the room: ${(error as Error).message}`,
+      });
+      return;
+    }
+    options.log?.(`changed ${JSON.stringify(change)}`);
+    const answer: ConsoleConfigAnswer = { sample: await sampleNow() };
+    sendJson(res, 200, answer);
+  }
+
+  async function serveFile(req: IncomingMessage, res: ServerResponse, path: string) {
+    let relative: string;
+    try {
+      relative = decodeURIComponent(path.slice(1)) || 'index.html';
+    } catch {
+      sendText(res, 400, 'Bad path');
+      return;
+    }
+    const file = resolve(join(root, relative));
+    if (!file.startsWith(root + sep)) {
+      sendText(res, 404, 'Not found');
+      return;
+    }
+    let body = files.get(file);
+    if (!body) {
+      try {
+        body = await readFile(file);
+      } catch {
+        sendText(
+          res,
+          404,
+          relative === 'index.html'
+            ? 'The console page is not built: run `npm run build`.'
+            : 'Not found',
+        );
+        return;
+      }
+      files.set(file, body);
+    }
+    res.writeHead(200, {
+      ...BASE_HEADERS,
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'cache-control': relative.startsWith('assets/')
+        ? 'private, max-age=31536000, immutable'
+        : 'no-store',
+      'content-security-policy': CONSOLE_SECURITY_POLICY,
+      'referrer-policy': 'no-referrer',
+    });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  }
+
+  return {
+    url: `${origin}/?token=${token}`,
+    origin,
+    port,
+    token,
+    cookieName,
+    samples: () => history.samples(),
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      await sampling?.catch(() => {});
+      for (const stream of streams) stream.end();
+      server.closeAllConnections();
+      await new Promise<void>((done) => server.close(() => done()));
+    },
+  };
+}

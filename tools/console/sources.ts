@@ -1,0 +1,317 @@
+/**
+ * Where the console reads the room and sends the operator's changes: the local room's admin
+ * endpoint (with its secret, as `npm run room` does), or the deployed room's SSM parameters,
+ * its room state item in DynamoDB (when the table is known) and its CloudWatch metrics.
+ */
+import {
+  type CloudWatchClient,
+  GetMetricDataCommand,
+  type MetricDataQuery,
+} from '@aws-sdk/client-cloudwatch';
+import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
+import { type DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { roomPk, STATE_SK } from '../../functions/adapters/aws/dynamo-items.ts';
+import {
+  createSsmConfigSource,
+  createSsmConfigWriter,
+} from '../../functions/adapters/aws/ssm-config.ts';
+import { METRICS_NAMESPACE, Metric, SERVICE_NAME } from '../../functions/lambda/observability.ts';
+import type { ConfigChange } from '../../local/admin.ts';
+import { adminFetch } from '../../local/admin-secret.ts';
+import type { RoomStatus } from '../../local/front.ts';
+import { MINUTE_MS, type RoomReading } from './history.ts';
+import type { ConsoleSample, ConsoleTarget } from './protocol.ts';
+
+export interface RoomSource {
+  readonly target: ConsoleTarget;
+  /** One look at the room now; what fails is reported in `error`, never thrown. */
+  read(): Promise<RoomReading>;
+  /** Applies an operator's change; throws with a message for the operator. */
+  change(change: ConfigChange): Promise<void>;
+  /** Minute figures for [since, until), from before the console started (CloudWatch). */
+  history?(since: number, until: number): Promise<ConsoleSample[]>;
+}
+
+/** A change the room refused, with its reason. */
+export class RoomRefusedError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'RoomRefusedError';
+  }
+}
+
+const EMPTY_READING: RoomReading = {
+  enabled: null,
+  admitPerMinute: null,
+  waiting: null,
+  arriving: null,
+  admittedLastMinute: null,
+  admittedTotal: null,
+  abandonedTotal: null,
+  connections: null,
+  schedule: null,
+  error: null,
+};
+
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * The local room at `base` (either runtime), through its loopback admin endpoint: the secret is
+ * read as `npm run room` reads it (the room's temporary directory, else `dataDir`).
+ */
+export function createLocalSource(base: string, dataDir: string | null): RoomSource {
+  const call = async (route: string, init: RequestInit = {}) => {
+    const response = await adminFetch(
+      base,
+      route,
+      { ...init, signal: AbortSignal.timeout(5000) },
+      dataDir,
+    );
+    const body = (await response.json().catch(() => ({}))) as RoomStatus & { error?: string };
+    if (!response.ok) {
+      throw new RoomRefusedError(body.error ?? response.statusText, response.status);
+    }
+    return body;
+  };
+  return {
+    target: { kind: 'local', label: base, notes: [] },
+    async read() {
+      try {
+        const status = await call('status');
+        return {
+          enabled: status.enabled,
+          admitPerMinute: status.admitPerMinute,
+          waiting: status.waiting,
+          arriving: status.arriving,
+          admittedLastMinute: status.admittedLastMinute,
+          admittedTotal: status.admittedTotal,
+          abandonedTotal: status.abandonedTotal,
+          connections: status.connections,
+          schedule: null,
+          error: null,
+        };
+      } catch (error) {
+        return { ...EMPTY_READING, error: `cannot reach the room at ${base}: ${message(error)}` };
+      }
+    },
+    async change(change) {
+      await call('config', { method: 'POST', body: JSON.stringify(change) });
+    },
+  };
+}
+
+/** SSM parameter (under the config prefix) that names the room's table, if the stack sets it. */
+export const TABLE_PARAMETER = 'table-name';
+
+export interface AwsSourceOptions {
+  ssm: SSMClient;
+  cloudWatch: Pick<CloudWatchClient, 'send'>;
+  /** For the room state item; absent: CloudWatch's minute figures only. */
+  dynamo?: Pick<DynamoDBDocumentClient, 'send'>;
+  region: string;
+  prefix: string;
+  /** The room's table (`--table`); else `<prefix>table-name` in SSM if the stack wrote one. */
+  tableName?: string;
+  roomId: string;
+  now?: () => number;
+}
+
+/** The room's figures in CloudWatch (EMF from the processor and the message function). */
+const FIGURES = [
+  { id: 'waiting', metric: Metric.waiting, stat: 'Maximum' },
+  { id: 'admitted', metric: Metric.admitted, stat: 'Sum' },
+  { id: 'joins', metric: Metric.joins, stat: 'Sum' },
+  { id: 'abandoned', metric: Metric.abandoned, stat: 'Sum' },
+] as const;
+
+type Figure = (typeof FIGURES)[number]['id'];
+/** CloudWatch holds a minute's figures a little after it ends: read it again this long. */
+const CLOUDWATCH_REFRESH_MS = 30_000;
+
+/**
+ * The deployed room: settings from SSM (read and written as `npm run room -- --aws` does), the
+ * line from the room state item the processor writes each tick (one eventually consistent
+ * GetItem a sample), and minute figures from CloudWatch (history, and joins without the table).
+ */
+export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSource> {
+  const now = options.now ?? Date.now;
+  const { ssm, prefix } = options;
+  const problems: unknown[] = [];
+  const config = createSsmConfigSource({
+    client: ssm,
+    prefix,
+    ttlMs: 0,
+    onError: (error) => problems.push(error),
+  });
+  const writer = createSsmConfigWriter({ client: ssm, prefix });
+  let tableName = options.tableName;
+  const notes = ['Open connections are not counted on AWS.'];
+  if (!tableName) {
+    try {
+      const answer = await ssm.send(
+        new GetParameterCommand({ Name: `${prefix}${TABLE_PARAMETER}` }),
+      );
+      tableName = answer.Parameter?.Value || undefined;
+    } catch {
+      // Not published by this stack (or not readable): CloudWatch alone, said in the notes.
+    }
+  }
+  if (!tableName || !options.dynamo) {
+    notes.push(
+      'The room table is not known (--table): the figures are CloudWatch minutes, a minute or two behind.',
+    );
+  }
+  const dynamo = tableName ? options.dynamo : undefined;
+
+  async function minutes(
+    since: number,
+    until: number,
+  ): Promise<Map<number, Record<Figure, number>>> {
+    const queries: MetricDataQuery[] = FIGURES.map((f) => ({
+      Id: f.id,
+      MetricStat: {
+        Metric: {
+          Namespace: METRICS_NAMESPACE,
+          MetricName: f.metric,
+          Dimensions: [{ Name: 'service', Value: SERVICE_NAME }],
+        },
+        Period: 60,
+        Stat: f.stat,
+      },
+    }));
+    const start = Math.floor(since / MINUTE_MS) * MINUTE_MS;
+    // Whole minutes only: the one under way is not a figure yet.
+    const end = Math.floor(until / MINUTE_MS) * MINUTE_MS;
+    const byMinute = new Map<number, Record<Figure, number>>();
+    for (let at = start; at < end; at += MINUTE_MS) {
+      // A minute without a figure is a minute nothing happened: the processor sleeps (and emits
+      // nothing) while nobody waits.
+      byMinute.set(at, { waiting: 0, admitted: 0, joins: 0, abandoned: 0 });
+    }
+    let nextToken: string | undefined;
+    do {
+      const answer = await options.cloudWatch.send(
+        new GetMetricDataCommand({
+          MetricDataQueries: queries,
+          StartTime: new Date(start),
+          EndTime: new Date(end),
+          ScanBy: 'TimestampAscending',
+          NextToken: nextToken,
+        }),
+      );
+      for (const result of answer.MetricDataResults ?? []) {
+        const id = result.Id as Figure;
+        (result.Timestamps ?? []).forEach((time, i) => {
+          const minute = byMinute.get(new Date(time).getTime());
+          const value = result.Values?.[i];
+          if (minute && value !== undefined) minute[id] = value;
+        });
+      }
+      nextToken = answer.NextToken;
+    } while (nextToken);
+    return byMinute;
+  }
+
+  let lastMinute: { readAt: number; figures: Record<Figure, number> | null; error: string | null } =
+    { readAt: Number.NEGATIVE_INFINITY, figures: null, error: null };
+  /** The last complete minute CloudWatch holds, read again every {@link CLOUDWATCH_REFRESH_MS}. */
+  async function latestMinute() {
+    if (now() - lastMinute.readAt < CLOUDWATCH_REFRESH_MS) return lastMinute;
+    try {
+      const until = Math.floor(now() / MINUTE_MS) * MINUTE_MS;
+      const byMinute = await minutes(until - 3 * MINUTE_MS, until);
+      // The newest minute with anything in it: the very last may not be published yet.
+      const figures =
+        [...byMinute.values()].reverse().find((f) => Object.values(f).some((n) => n > 0)) ??
+        [...byMinute.values()].at(-1) ??
+        null;
+      lastMinute = { readAt: now(), figures, error: null };
+    } catch (error) {
+      lastMinute = { readAt: now(), figures: lastMinute.figures, error: message(error) };
+    }
+    return lastMinute;
+  }
+
+  async function readState(): Promise<Partial<RoomReading>> {
+    if (!dynamo || !tableName) return {};
+    const { Item } = await dynamo.send(
+      new GetCommand({ TableName: tableName, Key: { pk: roomPk(options.roomId), sk: STATE_SK } }),
+    );
+    const at = now();
+    const recent = Array.isArray(Item?.recentAdmissions) ? Item.recentAdmissions : [];
+    return {
+      waiting: numberOr(Item?.waiting, 0),
+      admittedTotal: numberOr(Item?.admittedTotal, 0),
+      abandonedTotal: numberOr(Item?.abandonedTotal, 0),
+      admittedLastMinute: recent
+        .filter((e: { at?: unknown }) => numberOr(e.at, 0) > at - MINUTE_MS)
+        .reduce((sum: number, e: { count?: unknown }) => sum + numberOr(e.count, 0), 0),
+    };
+  }
+
+  return {
+    target: { kind: 'aws', label: `${options.region} ${prefix}`, notes },
+    async read() {
+      const errors: string[] = [];
+      problems.length = 0;
+      const settings = await config.get();
+      const settingsOk = problems.length === 0;
+      if (!settingsOk) errors.push(`SSM ${prefix}: ${message(problems[0])}`);
+      const reading: RoomReading = {
+        ...EMPTY_READING,
+        enabled: settingsOk ? settings.enabled : null,
+        admitPerMinute: settingsOk ? settings.admitPerMinute : null,
+      };
+      if (dynamo) {
+        try {
+          Object.assign(reading, await readState());
+        } catch (error) {
+          errors.push(`DynamoDB ${tableName}: ${message(error)}`);
+        }
+      } else {
+        const minute = await latestMinute();
+        if (minute.error) errors.push(`CloudWatch: ${minute.error}`);
+        if (minute.figures) {
+          reading.waiting = minute.figures.waiting;
+          reading.admittedLastMinute = minute.figures.admitted;
+          reading.joinsLastMinute = minute.figures.joins;
+          reading.abandonedLastMinute = minute.figures.abandoned;
+        }
+      }
+      reading.error = errors.length > 0 ? errors.join('; ') : null;
+      return reading;
+    },
+    async change(change) {
+      if (change.enabled !== undefined) await writer.setEnabled(change.enabled);
+      if (change.admitPerMinute !== undefined) await writer.setRate(change.admitPerMinute);
+    },
+    async history(since, until) {
+      const byMinute = await minutes(since, until);
+      return [...byMinute].map(([minute, f]) => ({
+        // A minute's figures are whole at its end.
+        at: minute + MINUTE_MS,
+        origin: 'cloudwatch' as const,
+        enabled: null,
+        admitPerMinute: null,
+        waiting: f.waiting,
+        arriving: null,
+        admittedLastMinute: f.admitted,
+        joinsLastMinute: f.joins,
+        abandonedLastMinute: f.abandoned,
+        admittedTotal: null,
+        abandonedTotal: null,
+        connections: null,
+        lastInLineWaitSeconds: null,
+        schedule: null,
+        error: null,
+      }));
+    },
+  };
+}
+
+function numberOr(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
+}
