@@ -99,3 +99,35 @@ describe('npm run room -- --aws', () => {
     expect(printed).toContain('AccessDenied');
   });
 });
+
+describe('npm run room -- console', () => {
+  it('starts the console on the port asked, against the local room or the deployed one', async () => {
+    // Prepare
+    const runs: unknown[] = [];
+    const runConsole = async (options: unknown) => {
+      runs.push(options);
+      return 0;
+    };
+
+    // Act
+    await runRoomCli(['console', '--port', '0', '--url', 'http://127.0.0.1:9999'], { runConsole });
+    await runRoomCli(
+      ['console', '--aws', '--region', 'eu-west-1', '--table', 'room-table', '--room-id', 'r1'],
+      { runConsole },
+    );
+
+    // Assess
+    expect(runs[0]).toMatchObject({ port: 0, local: { url: 'http://127.0.0.1:9999' } });
+    expect(runs[1]).toMatchObject({
+      port: 8090,
+      aws: { region: 'eu-west-1', tableName: 'room-table', roomId: 'r1' },
+    });
+  });
+
+  it('refuses a bad port, and console-only flags elsewhere', async () => {
+    // Act / Assess
+    await expect(runRoomCli(['console', '--port', '70000'])).rejects.toThrow(UsageError);
+    await expect(runRoomCli(['console', '--table', 't'])).rejects.toThrow(/--aws/);
+    await expect(runRoomCli(['status', '--port', '1'])).rejects.toThrow(/console only/);
+  });
+});
