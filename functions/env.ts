@@ -50,6 +50,12 @@ export type EnvName = (typeof Env)[keyof typeof Env];
 export const KEY_ROTATION_FUNCTION_PARAMETER = 'key-rotation-function';
 
 /**
+ * The SSM parameter (under the room's config prefix) naming the room's table, so that
+ * `npm run room -- console --aws` reads the line's state from the same region and prefix.
+ */
+export const TABLE_NAME_PARAMETER = 'table-name';
+
+/**
  * The schema of a whole-number setting read from an environment variable: the one rule the local
  * runtime's settings and the Lambda settings share.
  */

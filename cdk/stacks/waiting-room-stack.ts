@@ -13,9 +13,11 @@ import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cd
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { EdgeConfig } from '../../edge/edge-config.ts';
 import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
+import { TABLE_NAME_PARAMETER } from '../../functions/env.ts';
 import { acknowledgeCdkSingletons } from '../constructs/cdk-singletons.ts';
 import { allowCloudFrontLogDelivery } from '../constructs/cloudfront-access-logs.ts';
 import { Gate } from '../constructs/gate.ts';
@@ -81,6 +83,12 @@ export class WaitingRoomStack extends Stack {
     allowCloudFrontLogDelivery(accessLogs, this.mainSiteLogSource);
 
     const table = new RoomTable(this, 'Table').table;
+    // Where `npm run room -- console --aws` finds the table: beside the settings it reads.
+    new ssm.StringParameter(this, 'TableNameParameter', {
+      parameterName: `${settings.configPrefix}${TABLE_NAME_PARAMETER}`,
+      stringValue: table.tableName,
+      description: "The waiting room's table (npm run room -- console --aws)",
+    });
     const config = new RoomConfigParameters(this, 'Config', {
       prefix: settings.configPrefix,
       initialEnabled: true,

@@ -574,13 +574,25 @@ describe('room config and signing key', () => {
     ]);
   });
 
-  it("never lets CloudFormation own an operator's value: it owns only the key rotation function's name", () => {
-    const [, parameter] = onlyResource(room, 'AWS::SSM::Parameter');
-    expect(parameter.Properties).toMatchObject({
-      Name: '/waiting-room/config/key-rotation-function',
-      Type: 'String',
-      Value: { Ref: functionLogicalId('SigningKeyRotation') },
-    });
+  it("never lets CloudFormation own an operator's value: it owns only the names of the key rotation function and the table", () => {
+    const parameters = Object.values(resources(room, 'AWS::SSM::Parameter')).map(
+      (p) => p.Properties,
+    );
+    expect(parameters).toHaveLength(2);
+    expect(parameters).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Name: '/waiting-room/config/key-rotation-function',
+          Type: 'String',
+          Value: { Ref: functionLogicalId('SigningKeyRotation') },
+        }),
+        expect.objectContaining({
+          Name: '/waiting-room/config/table-name',
+          Type: 'String',
+          Value: { Ref: expect.stringMatching(/^Table/) },
+        }),
+      ]),
+    );
   });
 
   it('makes the key ring with its own custom resource, which publishes the JWKS; no deploy-time copy of it is deployed', () => {

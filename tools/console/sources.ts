@@ -15,6 +15,7 @@ import {
   createSsmConfigSource,
   createSsmConfigWriter,
 } from '../../functions/adapters/aws/ssm-config.ts';
+import { TABLE_NAME_PARAMETER } from '../../functions/env.ts';
 import { METRICS_NAMESPACE, Metric, SERVICE_NAME } from '../../functions/lambda/observability.ts';
 import type { ConfigChange } from '../../local/admin.ts';
 import { adminFetch } from '../../local/admin-secret.ts';
@@ -103,8 +104,8 @@ export function createLocalSource(base: string, dataDir: string | null): RoomSou
   };
 }
 
-/** SSM parameter (under the config prefix) that names the room's table, if the stack sets it. */
-export const TABLE_PARAMETER = 'table-name';
+/** SSM parameter (under the config prefix) that names the room's table; the stack writes it. */
+export const TABLE_PARAMETER = TABLE_NAME_PARAMETER;
 
 export interface AwsSourceOptions {
   ssm: SSMClient;
