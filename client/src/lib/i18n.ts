@@ -132,9 +132,9 @@ const de: Messages = {
   titleTurn: (name) => `Sie sind an der Reihe · ${name}`,
   titlePosition: (position, name) => `Platz ${position} in der Warteschlange · ${name}`,
   connectionLabel: 'Verbindung:',
-  connecting: 'Verbinden…',
+  connecting: 'Verbindung wird hergestellt…',
   live: 'Verbunden',
-  reconnecting: 'Verbinde erneut…',
+  reconnecting: 'Verbindung wird wiederhergestellt…',
   offline: 'Offline',
   elsewhere: 'In anderem Tab geöffnet',
   announceAdmitted: (host) =>
@@ -183,7 +183,8 @@ const de: Messages = {
   frontOfLine: 'Spitze der Warteschlange',
 };
 
-// Informal address ("tú"), as Spanish ticket and shop sites mostly use.
+// Informal address ("tú"), as Spanish ticket and shop sites mostly use; "fila" for the line
+// (understood everywhere; Spain also says "cola": a regional variant would go under es-ES).
 const es: Messages = {
   defaultRoomName: 'Sala de espera',
   eyebrow: 'Sala de espera',
@@ -245,7 +246,7 @@ const fr: Messages = {
   titleTurn: (name) => `C'est votre tour · ${name}`,
   titlePosition: (position, name) => `N°\u00a0${position} dans la file · ${name}`,
   connectionLabel: 'Connexion\u00a0:',
-  connecting: 'Connexion…',
+  connecting: 'Connexion en cours…',
   live: 'Connecté',
   reconnecting: 'Reconnexion…',
   offline: 'Hors ligne',
@@ -254,7 +255,7 @@ const fr: Messages = {
     `C'est votre tour. Redirection ${host ? `vers ${host}` : 'vers le site'}.`,
   announceOpen: (host) =>
     `Vous pouvez entrer. Redirection ${host ? `vers ${host}` : 'vers le site'}.`,
-  announceNext: 'Vous êtes numéro 1 dans la file. Vous passez juste après.',
+  announceNext: "Vous êtes numéro 1 dans la file. C'est bientôt à vous.",
   announcePosition: (position) => `Vous êtes numéro ${position} dans la file.`,
   turnTitle: "C'est votre tour",
   openTitle: 'Vous pouvez entrer',
@@ -264,7 +265,7 @@ const fr: Messages = {
   findingPlace: 'Recherche de votre place dans la file…',
   positionLead: 'Vous êtes numéro',
   positionTail: "dans la file d'attente",
-  next: 'Vous passez juste après. Préparez-vous\u00a0!',
+  next: 'Vous êtes en tête de file. Préparez-vous\u00a0!',
   aheadOfYou: 'Devant vous',
   waitingInTotal: 'En attente au total',
   estimatedWait: 'Attente estimée',
