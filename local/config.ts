@@ -137,11 +137,18 @@ function read<K extends keyof typeof variables>(
 ): v.InferOutput<(typeof variables)[K]['schema']> {
   const { schema, fallback } = variables[name];
   const raw = env[name]?.trim() ? (env[name] as string) : fallback;
+  return parseSetting(name, schema as v.GenericSchema<string, unknown>, raw) as v.InferOutput<
+    (typeof variables)[K]['schema']
+  >;
+}
+
+/** `raw` through `schema`, or a {@link ConfigError} naming `name` and (the start of) the value. */
+function parseSetting<T>(name: string, schema: v.GenericSchema<string, T>, raw: string): T {
   const result = v.safeParse(schema, raw);
   if (!result.success) {
     throw new ConfigError(name, `${result.issues[0]?.message ?? 'invalid'} (got "${quoted(raw)}")`);
   }
-  return result.output as v.InferOutput<(typeof variables)[K]['schema']>;
+  return result.output;
 }
 
 /**
@@ -152,24 +159,13 @@ function read<K extends keyof typeof variables>(
 function readEventName(env: NodeJS.ProcessEnv, upstream: string | null): string {
   const raw = env.WR_EVENT_NAME;
   if (raw === undefined || raw.trim() === '') return upstream ? '' : DEMO_EVENT_NAME;
-  const result = v.safeParse(RoomNameSchema, raw);
-  if (!result.success) {
-    throw new ConfigError(
-      'WR_EVENT_NAME',
-      `${result.issues[0]?.message ?? 'invalid'} (got "${raw}")`,
-    );
-  }
-  return result.output;
+  return parseSetting('WR_EVENT_NAME', RoomNameSchema, raw);
 }
 
 function readOrigin(env: NodeJS.ProcessEnv, name: string): string | null {
   const raw = env[name]?.trim();
   if (!raw) return null;
-  const result = v.safeParse(origin, raw);
-  if (!result.success) {
-    throw new ConfigError(name, `${result.issues[0]?.message ?? 'invalid'} (got "${raw}")`);
-  }
-  return result.output;
+  return parseSetting(name, origin, raw);
 }
 
 /** A value as an error message shows it: a long one (an inline logo) cut short. */
