@@ -110,8 +110,11 @@ export class SampleHistory {
 
   /**
    * How much a total grew in the last minute: against the oldest live sample of that minute;
-   * while the console holds less than a minute, extrapolated from what it holds. Null with too
-   * little to go on, or when the total went down (the room restarted and counts afresh).
+   * while the console holds less than a minute, extrapolated from what it holds. When the total
+   * went down in that minute (the room restarted and counts afresh), the window starts after the
+   * last drop, or after the last sample without it (a restart may hide there): against the old
+   * base, a drop then regrowth past it would give too low a figure. Null with too little to go on,
+   * or when the total went down just now.
    */
   #perMinute(
     at: number,
@@ -119,14 +122,22 @@ export class SampleHistory {
     total: (s: ConsoleSample) => number | null,
   ): number | null {
     if (now === null) return null;
-    const base = this.#samples.find(
-      (s) => s.origin === 'live' && s.at >= at - MINUTE_MS && total(s) !== null,
-    );
-    if (!base) return null;
-    const then = total(base) as number;
+    let base: { at: number; total: number } | null = null;
+    let previous: number | null = null;
+    for (const s of this.#samples) {
+      if (s.origin !== 'live' || s.at < at - MINUTE_MS) continue;
+      const value = total(s);
+      if (value === null) {
+        base = null;
+      } else if (base === null || (previous !== null && value < previous)) {
+        base = { at: s.at, total: value };
+      }
+      previous = value;
+    }
+    if (!base || (previous !== null && now < previous)) return null;
     const window = at - base.at;
-    if (now < then || window < MIN_WINDOW_MS) return null;
-    const grown = now - then;
+    if (window < MIN_WINDOW_MS) return null;
+    const grown = now - base.total;
     return window >= MINUTE_MS - MIN_WINDOW_MS ? grown : Math.round((grown * MINUTE_MS) / window);
   }
 

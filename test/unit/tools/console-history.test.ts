@@ -64,6 +64,34 @@ describe('SampleHistory', () => {
     expect(sample.joinsLastMinute).toBeNull();
   });
 
+  it('counts from after a restart whose totals grew back past the old ones within the minute', () => {
+    // Prepare: 500 admitted, then the room restarted (counting afresh) and 600 were admitted.
+    const history = new SampleHistory();
+    history.add(reading({ admittedTotal: 500 }), T0);
+    history.add(reading({ admittedTotal: 520 }), T0 + 10_000);
+    history.add(reading({ admittedTotal: 0 }), T0 + 20_000);
+
+    // Act: 40 s after the restart, 40 visitors have joined since.
+    const sample = history.add(reading({ admittedTotal: 540 }), T0 + 60_000);
+
+    // Assess: against the sample after the restart, over 40 s, not against 500 over a minute.
+    expect(sample.joinsLastMinute).toBe(Math.round((540 * 60) / 40));
+  });
+
+  it('counts from after a gap in the totals, where a restart may hide', () => {
+    // Prepare: the room could not be read for a while.
+    const history = new SampleHistory();
+    history.add(reading({ abandonedTotal: 50 }), T0);
+    history.add(reading({ abandonedTotal: null, error: 'unreachable' }), T0 + 10_000);
+    history.add(reading({ abandonedTotal: 2 }), T0 + 20_000);
+
+    // Act
+    const sample = history.add(reading({ abandonedTotal: 62 }), T0 + 60_000);
+
+    // Assess
+    expect(sample.abandonedLastMinute).toBe(Math.round((60 * 60) / 40));
+  });
+
   it('estimates the last in line from everyone in line and the rate, and not while paused or off', () => {
     // Prepare
     const history = new SampleHistory();
