@@ -167,10 +167,17 @@ export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSo
   }
   const dynamo = tableName ? options.dynamo : undefined;
 
+  /**
+   * CloudWatch's figures for the whole minutes in [since, until), by minute, oldest first. A
+   * minute CloudWatch holds nothing for is left out: not published yet (a minute or two behind),
+   * or the room was idle (the processor then publishes none of these); either way it is not a
+   * zero. A figure missing from a minute that has others is null, but for joins: the message
+   * function counts one per join, so a minute the processor published without joins had none.
+   */
   async function minutes(
     since: number,
     until: number,
-  ): Promise<Map<number, Record<Figure, number>>> {
+  ): Promise<Map<number, Record<Figure, number | null>>> {
     const queries: MetricDataQuery[] = FIGURES.map((f) => ({
       Id: f.id,
       MetricStat: {
@@ -186,12 +193,7 @@ export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSo
     const start = Math.floor(since / MINUTE_MS) * MINUTE_MS;
     // Whole minutes only: the one under way is not a figure yet.
     const end = Math.floor(until / MINUTE_MS) * MINUTE_MS;
-    const byMinute = new Map<number, Record<Figure, number>>();
-    for (let at = start; at < end; at += MINUTE_MS) {
-      // A minute without a figure is a minute nothing happened: the processor sleeps (and emits
-      // nothing) while nobody waits.
-      byMinute.set(at, { waiting: 0, admitted: 0, joins: 0, abandoned: 0 });
-    }
+    const byMinute = new Map<number, Record<Figure, number | null>>();
     let nextToken: string | undefined;
     do {
       const answer = await options.cloudWatch.send(
@@ -206,29 +208,41 @@ export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSo
       for (const result of answer.MetricDataResults ?? []) {
         const id = result.Id as Figure;
         (result.Timestamps ?? []).forEach((time, i) => {
-          const minute = byMinute.get(new Date(time).getTime());
+          const at = new Date(time).getTime();
           const value = result.Values?.[i];
-          if (minute && value !== undefined) minute[id] = value;
+          if (value === undefined || at < start || at >= end) return;
+          const minute = byMinute.get(at) ?? {
+            waiting: null,
+            admitted: null,
+            joins: null,
+            abandoned: null,
+          };
+          minute[id] = value;
+          byMinute.set(at, minute);
         });
       }
       nextToken = answer.NextToken;
     } while (nextToken);
-    return byMinute;
+    for (const minute of byMinute.values()) {
+      if (minute.joins === null && minute.waiting !== null) minute.joins = 0;
+    }
+    return new Map([...byMinute].sort(([a], [b]) => a - b));
   }
 
-  let lastMinute: { readAt: number; figures: Record<Figure, number> | null; error: string | null } =
-    { readAt: Number.NEGATIVE_INFINITY, figures: null, error: null };
+  let lastMinute: {
+    readAt: number;
+    figures: Record<Figure, number | null> | null;
+    error: string | null;
+  } = { readAt: Number.NEGATIVE_INFINITY, figures: null, error: null };
   /** The last complete minute CloudWatch holds, read again every {@link CLOUDWATCH_REFRESH_MS}. */
   async function latestMinute() {
     if (now() - lastMinute.readAt < CLOUDWATCH_REFRESH_MS) return lastMinute;
     try {
       const until = Math.floor(now() / MINUTE_MS) * MINUTE_MS;
       const byMinute = await minutes(until - 3 * MINUTE_MS, until);
-      // The newest minute with anything in it: the very last may not be published yet.
-      const figures =
-        [...byMinute.values()].reverse().find((f) => Object.values(f).some((n) => n > 0)) ??
-        [...byMinute.values()].at(-1) ??
-        null;
+      // The newest minute CloudWatch holds (the very last may not be published yet); none in
+      // three minutes: unknown (an idle room publishes nothing), not zeros.
+      const figures = [...byMinute.values()].at(-1) ?? null;
       lastMinute = { readAt: now(), figures, error: null };
     } catch (error) {
       lastMinute = { readAt: now(), figures: lastMinute.figures, error: message(error) };
@@ -238,15 +252,20 @@ export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSo
 
   async function readState(): Promise<Partial<RoomReading>> {
     if (!dynamo || !tableName) return {};
-    const { Item } = await dynamo.send(
-      new GetCommand({ TableName: tableName, Key: { pk: roomPk(options.roomId), sk: STATE_SK } }),
-    );
+    const key = { pk: roomPk(options.roomId), sk: STATE_SK };
+    const { Item } = await dynamo.send(new GetCommand({ TableName: tableName, Key: key }));
+    if (!Item) {
+      // Not an empty room: a wrong --room-id or table, or a room whose processor never ran.
+      throw new Error(
+        `no room state item ${key.pk} / ${key.sk} (is --room-id ${options.roomId} right? the processor writes it on its first tick)`,
+      );
+    }
     const at = now();
-    const recent = Array.isArray(Item?.recentAdmissions) ? Item.recentAdmissions : [];
+    const recent = Array.isArray(Item.recentAdmissions) ? Item.recentAdmissions : [];
     return {
-      waiting: numberOr(Item?.waiting, 0),
-      admittedTotal: numberOr(Item?.admittedTotal, 0),
-      abandonedTotal: numberOr(Item?.abandonedTotal, 0),
+      waiting: numberOr(Item.waiting, 0),
+      admittedTotal: numberOr(Item.admittedTotal, 0),
+      abandonedTotal: numberOr(Item.abandonedTotal, 0),
       admittedLastMinute: recent
         .filter((e: { at?: unknown }) => numberOr(e.at, 0) > at - MINUTE_MS)
         .reduce((sum: number, e: { count?: unknown }) => sum + numberOr(e.count, 0), 0),
@@ -275,12 +294,11 @@ export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSo
       } else {
         const minute = await latestMinute();
         if (minute.error) errors.push(`CloudWatch: ${minute.error}`);
-        if (minute.figures) {
-          reading.waiting = minute.figures.waiting;
-          reading.admittedLastMinute = minute.figures.admitted;
-          reading.joinsLastMinute = minute.figures.joins;
-          reading.abandonedLastMinute = minute.figures.abandoned;
-        }
+        // CloudWatch's minute figures, or unknown (never derived from totals it does not have).
+        reading.waiting = minute.figures?.waiting ?? null;
+        reading.admittedLastMinute = minute.figures?.admitted ?? null;
+        reading.joinsLastMinute = minute.figures?.joins ?? null;
+        reading.abandonedLastMinute = minute.figures?.abandoned ?? null;
       }
       reading.error = errors.length > 0 ? errors.join('; ') : null;
       return reading;

@@ -180,6 +180,35 @@ describe('the --aws source', () => {
     });
   });
 
+  it('reports a missing room state item by its key, with the figures unknown rather than zero', async () => {
+    // Prepare: the table holds no state item for this room id (a wrong --room-id).
+    const source = await createAwsSource({
+      ssm,
+      cloudWatch: new CloudWatchClient({}),
+      dynamo: dynamo.documentClient,
+      region: 'us-east-1',
+      prefix: PREFIX,
+      tableName: table,
+      roomId: 'no-such-room',
+      now: () => NOW,
+    });
+
+    // Act
+    const reading = await source.read();
+
+    // Assess
+    expect(reading).toMatchObject({
+      enabled: true,
+      admitPerMinute: 120,
+      waiting: null,
+      admittedTotal: null,
+      abandonedTotal: null,
+      admittedLastMinute: null,
+    });
+    expect(reading.error).toContain('R#no-such-room / STATE');
+    expect(reading.error).toContain('--room-id');
+  });
+
   it('fills the console history of the last hour from CloudWatch, one sample per whole minute', async () => {
     // Prepare
     const source = await createAwsSource({
@@ -196,15 +225,71 @@ describe('the --aws source', () => {
     // Act
     const history = await source.history?.(NOW - 3_600_000, NOW);
 
-    // Assess
-    expect(history).toHaveLength(60);
+    // Assess: only the minutes CloudWatch holds; the hour before them is not a run of zeros.
     expect(history?.every((s) => s.origin === 'cloudwatch' && s.at <= NOW)).toBe(true);
-    expect(history?.slice(-3).map((s) => [s.waiting, s.joinsLastMinute])).toEqual([
+    expect(history?.map((s) => [s.waiting, s.joinsLastMinute])).toEqual([
       [300, 240],
       [420, 225],
       [510, 210],
     ]);
-    expect(history?.[0]?.waiting).toBe(0);
+  });
+
+  it('leaves out the minutes CloudWatch has not published yet, and a figure it lacks is unknown', async () => {
+    // Prepare: the last whole minute is not published yet; the one before lacks "admitted".
+    const minute = (ago: number) => new Date(Math.floor((NOW - ago * MINUTE) / MINUTE) * MINUTE);
+    cloudWatch.on(GetMetricDataCommand).resolves({
+      MetricDataResults: [
+        { Id: 'waiting', Timestamps: [minute(3), minute(2)], Values: [300, 420] },
+        { Id: 'admitted', Timestamps: [minute(3)], Values: [120] },
+        { Id: 'joins', Timestamps: [minute(3)], Values: [240] },
+        { Id: 'abandoned', Timestamps: [minute(3), minute(2)], Values: [2, 4] },
+      ],
+    });
+    const source = await createAwsSource({
+      ssm,
+      cloudWatch: new CloudWatchClient({}),
+      region: 'us-east-1',
+      prefix: PREFIX,
+      roomId: ROOM,
+      now: () => NOW,
+    });
+
+    // Act
+    const history = await source.history?.(NOW - 3_600_000, NOW);
+    const reading = await source.read();
+
+    // Assess
+    expect(history?.map((s) => [s.at, s.waiting, s.admittedLastMinute, s.joinsLastMinute])).toEqual(
+      [
+        [minute(3).getTime() + MINUTE, 300, 120, 240],
+        // No join is published as none, but a missing processor figure is not a zero.
+        [minute(2).getTime() + MINUTE, 420, null, 0],
+      ],
+    );
+    expect(reading).toMatchObject({ waiting: 420, admittedLastMinute: null });
+  });
+
+  it('shows the figures as unknown when CloudWatch holds none of the last minutes', async () => {
+    // Prepare
+    cloudWatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
+    const source = await createAwsSource({
+      ssm,
+      cloudWatch: new CloudWatchClient({}),
+      region: 'us-east-1',
+      prefix: PREFIX,
+      roomId: ROOM,
+      now: () => NOW,
+    });
+
+    // Act
+    const reading = await source.read();
+
+    // Assess
+    expect(reading).toMatchObject({
+      waiting: null,
+      admittedLastMinute: null,
+      joinsLastMinute: null,
+    });
   });
 
   it('writes on/off and rate where the room reads them, through the console server', async () => {
