@@ -3,34 +3,19 @@
  * The organiser's page in a real browser: the event's name, text, logo and colour from the
  * room's settings, and the page's words in the language the browser asks for.
  */
-import type { Browser, BrowserContext } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium } from '../helpers/browser.ts';
+import { describe, expect, it } from 'vitest';
+import { openPage, useChromium } from '../helpers/browser.ts';
 import { startTestRoom, type TestRoom } from '../helpers/local-room.ts';
-import { WsVisitor } from '../helpers/ws-visitor.ts';
 
 const LOGO =
   'data:image/svg+xml;base64,PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHZpZXdCb3g9IjAgMCA0MCA0MCIgd2lkdGg9IjQwIiBoZWlnaHQ9IjQwIj48cmVjdCB3aWR0aD0iNDAiIGhlaWdodD0iNDAiIHJ4PSI4IiBmaWxsPSIjMGI3YTc1Ii8+PC9zdmc+';
 
-let browser: Browser;
 let room: TestRoom | undefined;
-let context: BrowserContext | undefined;
-const aheadOfUs: WsVisitor[] = [];
-
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
-
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  await Promise.all(aheadOfUs.splice(0).map((v) => v.close()));
-  await room?.close();
-  room = undefined;
+const chromium = useChromium({
+  afterEach: async () => {
+    await room?.close();
+    room = undefined;
+  },
 });
 
 async function brandedRoomWithTwoAhead(): Promise<TestRoom> {
@@ -42,12 +27,7 @@ async function brandedRoomWithTwoAhead(): Promise<TestRoom> {
     WR_EVENT_LOGO: LOGO,
     WR_BRAND_COLOR: '#0b7a75',
   });
-  for (let i = 0; i < 2; i++) {
-    const visitor = await WsVisitor.connect(r.wsUrl);
-    aheadOfUs.push(visitor);
-    visitor.send({ action: 'join' });
-    await visitor.next('joined');
-  }
+  await chromium.lineUp(r.wsUrl, 2);
   return r;
 }
 
@@ -55,13 +35,7 @@ describe("the organiser's page in Chromium", () => {
   it('shows the configured name, text, logo and colour, in German for a de-DE browser', async () => {
     // Prepare
     room = await brandedRoomWithTwoAhead();
-    context = await browser.newContext({ locale: 'de-DE' });
-    const page = await context.newPage();
-    const problems: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error') problems.push(message.text());
-    });
-    page.on('pageerror', (error) => problems.push(error.message));
+    const { page, problems } = await openPage(await chromium.newContext({ locale: 'de-DE' }));
 
     // Act: the visitor's URL tries to rename and recolour the page.
     await page.goto(
@@ -99,8 +73,7 @@ describe("the organiser's page in Chromium", () => {
   it('speaks English to a browser whose languages the page does not speak', async () => {
     // Prepare
     room = await brandedRoomWithTwoAhead();
-    context = await browser.newContext({ locale: 'ja-JP' });
-    const page = await context.newPage();
+    const page = await (await chromium.newContext({ locale: 'ja-JP' })).newPage();
 
     // Act
     await page.goto(`${room.url}/waiting-room/`);

@@ -4,42 +4,23 @@
  * build through `start:aws-local`): ask for a page of the main site, wait in line watching the
  * position fall, get admitted, and land on that page with the pass in a cookie.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
 import { adminFetch } from '../../local/admin-secret.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { openPage as openRecordedPage, useChromium } from '../helpers/browser.ts';
 import { RUNTIMES, type RuntimeRoom, startRuntimeRoom } from '../helpers/local-room.ts';
-import { WsVisitor } from '../helpers/ws-visitor.ts';
 
-let browser: Browser;
 let room: RuntimeRoom | undefined;
-let context: BrowserContext | undefined;
-const aheadOfUs: WsVisitor[] = [];
-
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
-
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  await Promise.all(aheadOfUs.splice(0).map((v) => v.close()));
-  await room?.close();
-  room = undefined;
+const chromium = useChromium({
+  afterEach: async () => {
+    await room?.close();
+    room = undefined;
+  },
 });
 
 /** Puts `count` scripted visitors in line before the browser arrives. */
 async function fillLine(r: RuntimeRoom, count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const visitor = await WsVisitor.connect(r.wsUrl);
-    aheadOfUs.push(visitor);
-    visitor.send({ action: 'join' });
-    await visitor.next('joined');
-  }
+  await chromium.lineUp(r.wsUrl, count);
 }
 
 async function setRate(r: RuntimeRoom, admitPerMinute: number): Promise<void> {
@@ -49,18 +30,9 @@ async function setRate(r: RuntimeRoom, admitPerMinute: number): Promise<void> {
   });
 }
 
-/** A page that records every position it shows and every console error or CSP violation. */
-async function openPage(ctx: BrowserContext): Promise<{ page: Page; problems: string[] }> {
-  const page = await ctx.newPage();
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(error.message));
-  page.on('response', (response) => {
-    if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
-  });
-  return { page, problems };
+/** A page that records every console error, CSP violation and failed response. */
+function openPage(ctx: BrowserContext): Promise<{ page: Page; problems: string[] }> {
+  return openRecordedPage(ctx, { failedResponses: true });
 }
 
 /** Runs in every page: reports each position the page shows to the test (across navigations). */
@@ -84,7 +56,7 @@ describe.each(RUNTIMES)('a visitor in Chromium, on the %s runtime', (runtime) =>
     // Prepare: three visitors ahead, admission paused.
     room = await startRuntimeRoom(runtime, { WR_TICK_MS: '200', WR_ADMIT_PER_MINUTE: '0' });
     await fillLine(room, 3);
-    context = await browser.newContext();
+    const context = await chromium.newContext();
     const shown: number[] = [];
     await context.exposeFunction('reportPosition', (position: number) => shown.push(position));
     await context.addInitScript(REPORT_POSITIONS);
@@ -121,7 +93,7 @@ describe.each(RUNTIMES)('a visitor in Chromium, on the %s runtime', (runtime) =>
     // Prepare
     room = await startRuntimeRoom(runtime, { WR_TICK_MS: '200', WR_ADMIT_PER_MINUTE: '0' });
     await fillLine(room, 2);
-    context = await browser.newContext();
+    const context = await chromium.newContext();
     const { page, problems } = await openPage(context);
     await page.goto(`${room.url}/about`);
     await positionShown(page, 3);

@@ -8,7 +8,15 @@
 import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  type BrowserContextOptions,
+  chromium,
+  type Page,
+} from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { WsVisitor } from './ws-visitor.ts';
 
 export const SYSTEM_CHROMIUM = '/usr/bin/chromium';
 /** The packaged build: pinned, so its unpacked copy can be reused across runs. */
@@ -101,4 +109,80 @@ async function unpackPackagedChromium(): Promise<string> {
 
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: await resolveChromium(), args: FLAGS });
+}
+
+export interface ChromiumForTests {
+  /** The file's browser (launched before its first test). */
+  readonly browser: Browser;
+  /** A fresh context (cookies, storage), closed after the test. */
+  newContext(options?: BrowserContextOptions): Promise<BrowserContext>;
+  /** `count` scripted visitors who join the line one after the other, closed after the test. */
+  lineUp(wsUrl: string, count: number): Promise<WsVisitor[]>;
+}
+
+/**
+ * One Chromium for a test file, launched before its tests and closed after them; the contexts
+ * and scripted visitors a test opens are closed after it, and then `afterEach` runs (to stop the
+ * room they talked to). Call once, at the top of the file.
+ */
+export function useChromium(options: { afterEach?: () => Promise<void> } = {}): ChromiumForTests {
+  let browser: Browser | undefined;
+  const contexts: BrowserContext[] = [];
+  const visitors: WsVisitor[] = [];
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterEach(async () => {
+    await Promise.all(contexts.splice(0).map((c) => c.close()));
+    await Promise.all(visitors.splice(0).map((v) => v.close()));
+    await options.afterEach?.();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  const chromium: ChromiumForTests = {
+    get browser() {
+      if (!browser) throw new Error('Chromium is launched before the first test (useChromium)');
+      return browser;
+    },
+    async newContext(options) {
+      const context = await chromium.browser.newContext(options);
+      contexts.push(context);
+      return context;
+    },
+    async lineUp(wsUrl, count) {
+      const joined: WsVisitor[] = [];
+      for (let i = 0; i < count; i++) {
+        const visitor = await WsVisitor.connect(wsUrl);
+        visitors.push(visitor);
+        visitor.send({ action: 'join' });
+        await visitor.next('joined');
+        joined.push(visitor);
+      }
+      return joined;
+    },
+  };
+  return chromium;
+}
+
+/**
+ * A new page that records its console errors and uncaught errors (CSP violations among them) in
+ * `problems`; with `failedResponses`, every answer of 400 or more too.
+ */
+export async function openPage(
+  context: BrowserContext,
+  options: { failedResponses?: boolean } = {},
+): Promise<{ page: Page; problems: string[] }> {
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  if (options.failedResponses) {
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`${response.status()} ${response.url()}`);
+    });
+  }
+  return { page, problems };
 }
