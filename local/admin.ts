@@ -13,22 +13,54 @@ import { KeyRotationUnavailableError } from './keys.ts';
 
 export const ADMIN_PREFIX = '/__room/admin/';
 
-const ConfigChangeSchema = v.pipe(
-  v.strictObject({
-    enabled: v.optional(v.boolean()),
-    admitPerMinute: v.optional(
-      v.pipe(v.number(), v.integer('must be a whole number'), v.minValue(0), v.maxValue(1_000_000)),
+/** The highest rate the room takes (the admin endpoint and the operator console alike). */
+export const MAX_ADMIT_PER_MINUTE = 1_000_000;
+
+/** The fields of a config change; the console adds its own (`confirm`) to these. */
+export const CONFIG_CHANGE_ENTRIES = {
+  enabled: v.optional(v.boolean()),
+  admitPerMinute: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer('must be a whole number'),
+      v.minValue(0, 'must be at least 0'),
+      v.maxValue(MAX_ADMIT_PER_MINUTE, `must be at most ${MAX_ADMIT_PER_MINUTE}`),
     ),
-  }),
-  v.check((c) => c.enabled !== undefined || c.admitPerMinute !== undefined, 'nothing to change'),
+  ),
+};
+
+/** A change must change something (a pipe step, for this schema and the console's). */
+export function somethingToChange<T extends { enabled?: boolean; admitPerMinute?: number }>() {
+  return v.check<T, string>(
+    (c) => c.enabled !== undefined || c.admitPerMinute !== undefined,
+    'nothing to change',
+  );
+}
+
+/** `POST config`: on/off and rate, at least one of them. */
+export const ConfigChangeSchema = v.pipe(
+  v.strictObject(CONFIG_CHANGE_ENTRIES),
+  somethingToChange(),
 );
 
 export type ConfigChange = v.InferOutput<typeof ConfigChangeSchema>;
 
 const RotateKeySchema = v.strictObject({ force: v.optional(v.boolean()) });
 
-/** Host names a request to the admin endpoint may carry (not a rebound DNS name). */
+/** Host names a loopback-only endpoint may be asked for (not a rebound DNS name). */
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * The request's `Host` as a URL (hostname and port) when it names a loopback host, else null:
+ * a page on a rebound DNS name (DNS rebinding) names its own. The admin endpoint and the
+ * operator console both refuse anything else.
+ */
+export function loopbackHost(req: IncomingMessage): URL | null {
+  const host = req.headers.host ?? '';
+  if (!URL.canParse(`http://${host}`)) return null;
+  const url = new URL(`http://${host}`);
+  return LOOPBACK_HOSTS.has(url.hostname) ? url : null;
+}
 
 /**
  * Why a request may not use the admin endpoint, or null. It must come from loopback, name a
@@ -43,9 +75,7 @@ function refusal(
   if (!isLoopback(req)) {
     return { status: 403, error: 'the admin endpoint answers only from this machine' };
   }
-  const host = req.headers.host ?? '';
-  const hostname = URL.canParse(`http://${host}`) ? new URL(`http://${host}`).hostname : '';
-  if (!LOOPBACK_HOSTS.has(hostname)) {
+  if (!loopbackHost(req)) {
     return { status: 403, error: 'the admin endpoint answers only to a loopback Host' };
   }
   const fetchSite = req.headers['sec-fetch-site'];

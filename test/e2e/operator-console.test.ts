@@ -1,32 +1,32 @@
 /// <reference lib="dom" />
 /**
- * The operator console in a real browser against a real local room: the token in the printed
- * address opens it (and leaves the address bar), the figures follow visitors as they join, and
- * a rate set in it reaches the room: at once for a normal rate, only after the confirmation
- * dialog for a pause.
+ * The operator console in a real browser against a real local room: the printed address (token
+ * in its fragment) opens it and the token leaves the address bar (no cookie is set); a page
+ * without it says where to find it and gets nothing from the API; the figures follow visitors as
+ * they join; and a rate set in it reaches the room: at once for a normal rate, only after the
+ * confirmation dialog for a pause or a rate that lets the whole line in.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { CONSOLE_DIST } from '../../tools/console/main.ts';
 import { type ConsoleServer, startConsoleServer } from '../../tools/console/server.ts';
 import { createLocalSource } from '../../tools/console/sources.ts';
-import { launchChromium } from '../helpers/browser.ts';
+import { openPage, useChromium } from '../helpers/browser.ts';
 import { startTestRoom, type TestRoom } from '../helpers/local-room.ts';
-import { WsVisitor } from '../helpers/ws-visitor.ts';
 
-let browser: Browser;
-let room: TestRoom;
-let server: ConsoleServer;
-let context: BrowserContext;
-const visitors: WsVisitor[] = [];
-
-beforeAll(async () => {
-  browser = await launchChromium();
+let room: TestRoom | undefined;
+let server: ConsoleServer | undefined;
+const chromium = useChromium({
+  afterEach: async () => {
+    await server?.close();
+    await room?.close();
+    server = undefined;
+    room = undefined;
+  },
 });
 
-afterAll(async () => {
-  await browser?.close();
-});
+/** The room and console of the current test (set in beforeEach). */
+const current = () => ({ room: room as TestRoom, server: server as ConsoleServer });
 
 beforeEach(async () => {
   // Paused, so that the visitors stay in line and the figures are exact.
@@ -36,25 +36,12 @@ beforeEach(async () => {
     distDir: CONSOLE_DIST,
     port: 0,
   });
-  context = await browser.newContext();
 });
 
-afterEach(async () => {
-  await context?.close();
-  await Promise.all(visitors.splice(0).map((v) => v.close()));
-  await server?.close();
-  await room?.close();
-});
-
-/** A page that records console errors, failed requests and CSP violations. */
+/** The console at its printed address, live, in a fresh context. */
 async function openConsole(): Promise<{ page: Page; problems: string[] }> {
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(error.message));
-  await page.goto(server.url);
+  const { page, problems } = await openPage(await chromium.newContext());
+  await page.goto(current().server.url);
   await page.locator('[data-stream="live"]').waitFor();
   return { page, problems };
 }
@@ -64,36 +51,54 @@ function figure(page: Page, name: string) {
 }
 
 async function join(count: number): Promise<void> {
-  for (let i = 0; i < count; i++) {
-    const visitor = await WsVisitor.connect(room.wsUrl);
-    visitor.send({ action: 'join' });
-    await visitor.next('joined');
-    visitors.push(visitor);
-  }
+  await chromium.lineUp(current().room.wsUrl, count);
 }
 
 async function roomRate(expected: number): Promise<number> {
   const deadline = Date.now() + 5000;
-  let rate = (await room.room.status()).admitPerMinute;
+  let rate = (await current().room.room.status()).admitPerMinute;
   while (rate !== expected && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    rate = (await room.room.status()).admitPerMinute;
+    rate = (await current().room.room.status()).admitPerMinute;
   }
   return rate;
 }
 
 describe('operator console', () => {
-  it('opens with the printed address, drops the token from it, and refuses a page without it', async () => {
+  it('opens with the printed address, takes the token out of it, sets no cookie, and keeps working after a reload', async () => {
     // Act
     const { page, problems } = await openConsole();
-    const stranger = await browser.newContext();
-    const refused = await (await stranger.newPage()).goto(server.origin);
-    await stranger.close();
+    const address = page.url();
+    await page.reload();
+    await page.locator('[data-stream="live"]').waitFor();
 
     // Assess
-    expect(page.url()).toBe(`${server.origin}/`);
-    expect(refused?.status()).toBe(401);
+    expect(current().server.url).toContain('/#token=');
+    expect(address).toBe(`${current().server.origin}/`);
+    expect(page.url()).toBe(`${current().server.origin}/`);
+    expect(await page.context().cookies()).toEqual([]);
     expect(problems).toEqual([]);
+  });
+
+  it('tells a page opened without the token where to find it, and its API answers 401', async () => {
+    // Prepare
+    const { page, problems } = await openPage(await chromium.newContext());
+
+    // Act
+    await page.goto(current().server.origin);
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    const api = await page.evaluate(async () =>
+      Promise.all(['/api/state', '/api/events'].map(async (path) => (await fetch(path)).status)),
+    );
+
+    // Assess
+    expect(await alert.textContent()).toContain(
+      'Open the address that npm run room -- console printed',
+    );
+    expect(api).toEqual([401, 401]);
+    expect(await page.locator('[data-figure="waiting"] .figure-value').textContent()).toBe('—');
+    expect(problems.filter((p) => !p.includes('401'))).toEqual([]);
   });
 
   it('shows the line grow as visitors join', async () => {
@@ -126,12 +131,12 @@ describe('operator console', () => {
   });
 
   it('pauses admission only after the confirmation dialog, and not when it is cancelled', async () => {
-    // Prepare
-    await join(3);
+    // Prepare: a rate, then three in line (a rate of 3 or more would let them all in at once).
     const { page, problems } = await openConsole();
     await page.getByLabel('Admissions per minute').fill('30');
     await page.keyboard.press('Enter');
     expect(await roomRate(30)).toBe(30);
+    await join(3);
     const dialog = page.getByRole('dialog', { name: 'Pause admission?' });
 
     // Act: ask for 0 and cancel with Escape (the dialog has the focus, on Cancel).
@@ -141,7 +146,7 @@ describe('operator console', () => {
     const focused = await page.evaluate(() => document.activeElement?.textContent?.trim());
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'hidden' });
-    const afterCancel = (await room.room.status()).admitPerMinute;
+    const afterCancel = (await current().room.room.status()).admitPerMinute;
 
     // Act: ask again and confirm.
     await page.getByRole('button', { name: 'Pause admission…' }).click();
@@ -152,6 +157,27 @@ describe('operator console', () => {
     expect(afterCancel).toBe(30);
     expect(await roomRate(0)).toBe(0);
     await expect.poll(() => figure(page, 'last-in-line').textContent()).toBe('Paused');
+    expect(problems).toEqual([]);
+  });
+
+  it('asks before a rate that lets the whole line in within a minute, and sets it once confirmed', async () => {
+    // Prepare
+    await join(3);
+    const { page, problems } = await openConsole();
+    await expect.poll(() => figure(page, 'waiting').textContent(), { timeout: 8000 }).toBe('3');
+    const dialog = page.getByRole('dialog', { name: 'Let the whole line in?' });
+
+    // Act
+    await page.getByLabel('Admissions per minute').fill('5');
+    await page.getByRole('button', { name: 'Set rate' }).click();
+    await dialog.waitFor();
+    const beforeConfirm = (await current().room.room.status()).admitPerMinute;
+    await dialog.getByRole('button', { name: 'Set 5 a minute' }).click();
+
+    // Assess
+    expect(beforeConfirm).toBe(0);
+    expect(await roomRate(5)).toBe(5);
+    await expect.poll(() => page.getByRole('status').textContent()).toContain('5 a minute');
     expect(problems).toEqual([]);
   });
 });

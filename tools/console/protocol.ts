@@ -69,8 +69,10 @@ export interface ConsoleSnapshot {
 }
 
 /**
- * `POST /api/config`: a change of the room's settings. A change that lets everyone in (turning
- * the room off) or stops admission (rate 0) must carry `confirm: true`, else 409.
+ * `POST /api/config`: a change of the room's settings. A change that `confirmationNeeded`
+ * (`confirmation.ts`) names must carry `confirm: true`, else 409 with `confirmationRequired`:
+ * turning the room off, a rate of 0, a rate that lets the whole line in within about a minute,
+ * or one more than ten times the current rate and above 600 a minute.
  */
 export interface ConsoleConfigChange {
   enabled?: boolean;

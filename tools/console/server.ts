@@ -3,13 +3,17 @@
  * room every {@link DEFAULT_INTERVAL_MS}, keeps an hour of samples in memory, streams them to the
  * console page over server-sent events, and passes the operator's changes on to the room.
  *
- * Access is by a random token in the address it prints (as notebook servers do): the first
- * request exchanges it for an HttpOnly, SameSite=Strict cookie and redirects to the bare address,
- * so the token leaves the address bar and the history. Without the token or its cookie every
- * route answers 401. Like the room's admin endpoint it answers only a loopback `Host` (a page on
- * a rebound DNS name names its own) and no other page (`Origin` not its own, `Sec-Fetch-Site`
- * other than `same-origin` or `none`: another site, or another local service on another port,
- * which counts as the same *site*).
+ * Access is by a random token made at each start, in the fragment of the address it prints
+ * (`/#token=...`): a fragment never reaches a server, so the token is in no request line, log or
+ * proxy. The page moves it to sessionStorage (per origin, so per port), clears it from the address
+ * bar, and sends it as `Authorization: Bearer` with every API call. No cookie: browsers send
+ * cookies for 127.0.0.1 to every port on it, so any other local service (the room itself, and
+ * through its proxy the upstream) would receive one. The page's shell (HTML, JS, CSS) holds no
+ * data and is served to anyone who may reach the console; every `/api/` route answers 401 without
+ * the token. Like the room's admin endpoint it answers only a loopback `Host` (a page on a
+ * rebound DNS name names its own) and no other page (`Origin` not its own, `Sec-Fetch-Site` other
+ * than `same-origin` or `none`: another site, or another local service on another port, which
+ * counts as the same *site*).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -17,6 +21,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { extname, join, resolve, sep } from 'node:path';
 import * as v from 'valibot';
+import { CONFIG_CHANGE_ENTRIES, loopbackHost, somethingToChange } from '../../local/admin.ts';
 import {
   BASE_HEADERS,
   BodyTooLargeError,
@@ -25,6 +30,7 @@ import {
   sendJson,
   sendText,
 } from '../../local/http-util.ts';
+import { confirmationNeeded } from './confirmation.ts';
 import { SampleHistory } from './history.ts';
 import {
   type ConsoleConfigAnswer,
@@ -37,7 +43,6 @@ import { RoomRefusedError, type RoomSource } from './sources.ts';
 
 export const DEFAULT_CONSOLE_PORT = 8090;
 export const DEFAULT_INTERVAL_MS = 2000;
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 /** The console page's policy: its own scripts, styles and stream, nothing else. */
 export const CONSOLE_SECURITY_POLICY = [
@@ -58,35 +63,15 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-const MAX_ADMIT_PER_MINUTE = 1_000_000;
+/** The admin endpoint's change, plus the operator's confirmation (see `confirmation.ts`). */
 const ConfigChangeSchema = v.pipe(
-  v.strictObject({
-    enabled: v.optional(v.boolean()),
-    admitPerMinute: v.optional(
-      v.pipe(
-        v.number(),
-        v.integer('must be a whole number'),
-        v.minValue(0, 'must be at least 0'),
-        v.maxValue(MAX_ADMIT_PER_MINUTE, `must be at most ${MAX_ADMIT_PER_MINUTE}`),
-      ),
-    ),
-    confirm: v.optional(v.boolean()),
-  }),
-  v.check((c) => c.enabled !== undefined || c.admitPerMinute !== undefined, 'nothing to change'),
+  v.strictObject({ ...CONFIG_CHANGE_ENTRIES, confirm: v.optional(v.boolean()) }),
+  somethingToChange(),
 );
 
-/**
- * Why a change needs the operator's confirmation, or null: turning the room off lets everyone
- * in at once, and a rate of 0 stops admission. The page asks first; the server insists too.
- */
-export function confirmationNeeded(change: {
-  enabled?: boolean;
-  admitPerMinute?: number;
-}): string | null {
-  if (change.enabled === false) return 'turning the room off lets everyone in at once';
-  if (change.admitPerMinute === 0) return 'a rate of 0 stops admission';
-  return null;
-}
+/** What `/api/` answers without the token (the page shows its own words for it). */
+const NEEDS_TOKEN =
+  'the console needs its token: open the address `npm run room -- console` printed (it ends in #token=...)';
 
 export interface ConsoleServerOptions {
   source: RoomSource;
@@ -102,14 +87,12 @@ export interface ConsoleServerOptions {
 }
 
 export interface ConsoleServer {
-  /** The address to open: the console with its token. */
+  /** The address to open: the console with its token in the fragment (`/#token=...`). */
   url: string;
   /** The console's origin, without the token. */
   origin: string;
   port: number;
   token: string;
-  /** The cookie that the token is exchanged for. */
-  cookieName: string;
   /** Samples held, oldest first. */
   samples(): ConsoleSample[];
   close(): Promise<void>;
@@ -142,8 +125,6 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     server.listen(options.port ?? DEFAULT_CONSOLE_PORT, '127.0.0.1', () => done());
   });
   const port = (server.address() as AddressInfo).port;
-  // One console per port: cookies are per host, not per port.
-  const cookieName = `wr_console_${port}`;
   const origin = `http://127.0.0.1:${port}`;
 
   function snapshot(): ConsoleSnapshot {
@@ -156,7 +137,10 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   }
 
   let sampling: Promise<ConsoleSample> | null = null;
-  /** Takes a sample now (one at a time: a caller during a read gets that read's sample). */
+  /**
+   * Takes a sample now (one at a time: a caller during a read gets that read's sample, which may
+   * have started before whatever the caller just did; see {@link sampleAfter}).
+   */
   function sampleNow(): Promise<ConsoleSample> {
     sampling ??= source
       .read()
@@ -169,6 +153,17 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
         sampling = null;
       });
     return sampling;
+  }
+
+  /**
+   * A sample from a read that starts after this call: the answer to a change must show it, and
+   * a read already under way may have read the room before the change was written. Reads go one
+   * at a time, so any read started once that one is over started after this call.
+   */
+  async function sampleAfter(): Promise<ConsoleSample> {
+    const under = sampling;
+    if (under) await under.catch(() => {});
+    return sampleNow();
   }
 
   let closed = false;
@@ -191,13 +186,12 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   /** Why this request may not be answered, or null. */
   function refusal(req: IncomingMessage): { status: number; error: string } | null {
     if (!isLoopback(req)) return { status: 403, error: 'the console answers only this machine' };
-    const host = req.headers.host ?? '';
-    const url = URL.canParse(`http://${host}`) ? new URL(`http://${host}`) : null;
-    if (!url || !LOOPBACK_HOSTS.has(url.hostname) || Number(url.port) !== port) {
+    const host = loopbackHost(req);
+    if (!host || Number(host.port) !== port) {
       return { status: 403, error: 'the console answers only to its loopback address' };
     }
     const pageOrigin = req.headers.origin;
-    if (pageOrigin !== undefined && pageOrigin !== `http://${host}`) {
+    if (pageOrigin !== undefined && pageOrigin !== `http://${req.headers.host}`) {
       return { status: 403, error: 'the console does not answer other pages' };
     }
     const fetchSite = req.headers['sec-fetch-site'];
@@ -207,14 +201,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     return null;
   }
 
-  function presentedToken(req: IncomingMessage): string | undefined {
+  function bearer(req: IncomingMessage): string | undefined {
     const authorization = req.headers.authorization ?? '';
-    if (authorization.startsWith('Bearer ')) return authorization.slice(7).trim();
-    for (const part of (req.headers.cookie ?? '').split(';')) {
-      const [name, ...value] = part.trim().split('=');
-      if (name === cookieName) return value.join('=');
-    }
-    return undefined;
+    return authorization.startsWith('Bearer ') ? authorization.slice(7).trim() : undefined;
   }
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -224,36 +213,32 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       return;
     }
     const url = new URL(req.url ?? '/', origin);
-    const offered = url.searchParams.get('token');
-    if (offered !== null) {
-      if (!matches(offered)) {
-        sendText(res, 401, 'Wrong token: open the address `npm run room -- console` printed.');
-        return;
-      }
-      // The token becomes a cookie, and leaves the address bar (and the history).
-      res.writeHead(303, {
-        ...BASE_HEADERS,
-        location: url.pathname,
-        'set-cookie': `${cookieName}=${token}; Path=/; HttpOnly; SameSite=Strict`,
-        'cache-control': 'no-store',
-        'referrer-policy': 'no-referrer',
-      });
-      res.end();
-      return;
-    }
-    if (!matches(presentedToken(req))) {
-      if (url.pathname.startsWith('/api/')) {
-        sendJson(res, 401, { error: 'the console needs its token' });
-      } else {
-        sendText(
-          res,
-          401,
-          'This console needs its token: open the address `npm run room -- console` printed (it ends in ?token=...).',
-        );
-      }
+    if (url.searchParams.has('token')) {
+      // The address of an earlier version (`/?token=`): its token is from an earlier start, so
+      // useless, and a token in a query string ends up in the history; not honoured.
+      sendText(
+        res,
+        400,
+        'The console takes its token after # now: open the address `npm run room -- console` printed (it ends in #token=...).',
+      );
       return;
     }
     const path = url.pathname;
+    if (path.startsWith('/api/')) {
+      if (!matches(bearer(req))) {
+        sendJson(res, 401, { error: NEEDS_TOKEN }, { 'www-authenticate': 'Bearer' });
+        return;
+      }
+      await api(req, res, path);
+    } else if (req.method === 'GET' || req.method === 'HEAD') {
+      // The shell holds no data: without the token it can only say where to find it.
+      await serveFile(req, res, path);
+    } else {
+      sendJson(res, 405, { error: `${req.method} is not served here` });
+    }
+  }
+
+  async function api(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
     if (path === '/api/events' && req.method === 'GET') {
       openStream(res);
     } else if (path === '/api/state' && req.method === 'GET') {
@@ -264,10 +249,8 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
         return;
       }
       await changeConfig(req, res);
-    } else if (req.method === 'GET' || req.method === 'HEAD') {
-      await serveFile(req, res, path);
     } else {
-      sendJson(res, 405, { error: `${req.method} is not served here` });
+      sendJson(res, 404, { error: `no console route ${req.method} ${path}` });
     }
   }
 
@@ -308,7 +291,15 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       return;
     }
     const { confirm, ...change } = parsed.output;
-    const reason = confirmationNeeded(change);
+    // Judged on the latest sample (at most an interval old), as the page judges it.
+    const latest = history.samples().findLast((s) => s.origin === 'live');
+    const reason = confirmationNeeded(change, {
+      admitPerMinute: latest?.admitPerMinute ?? null,
+      inLine:
+        latest?.waiting === null || latest?.waiting === undefined
+          ? null
+          : latest.waiting + (latest.arriving ?? 0),
+    });
     if (reason && confirm !== true) {
       sendJson(res, 409, { error: `confirm first: ${reason}`, confirmationRequired: true });
       return;
@@ -326,7 +317,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       return;
     }
     options.log?.(`changed ${JSON.stringify(change)}`);
-    const answer: ConsoleConfigAnswer = { sample: await sampleNow() };
+    const answer: ConsoleConfigAnswer = { sample: await sampleAfter() };
     sendJson(res, 200, answer);
   }
 
@@ -372,11 +363,10 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   }
 
   return {
-    url: `${origin}/?token=${token}`,
+    url: `${origin}/#token=${token}`,
     origin,
     port,
     token,
-    cookieName,
     samples: () => history.samples(),
     async close() {
       closed = true;

@@ -1,7 +1,8 @@
 /**
- * The operator console's server against a scripted room: access by token only, loopback Host
- * and same-origin only, the stream of samples, and changes passed to the room (the ones that let
- * everyone in or stop admission only when confirmed; malformed ones never).
+ * The operator console's server against a scripted room: its API by bearer token only (no
+ * cookie), loopback Host and same-origin only, the stream of samples, and changes passed to the
+ * room (the ones that let everyone in or stop admission only when confirmed; malformed ones
+ * never), each answered with a sample read after it.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -20,12 +21,15 @@ import type { RoomSource } from '../../../tools/console/sources.ts';
 
 const TOKEN = 'a'.repeat(43);
 
-/** A room that answers with what the test sets and records the changes it gets. */
+/**
+ * A room that answers with what the test sets and records the changes it gets. A read takes
+ * its figures when it starts, and finishes when `hold` (if set) resolves.
+ */
 function scriptedRoom() {
   const reading: RoomReading = {
     enabled: true,
     admitPerMinute: 60,
-    waiting: 10,
+    waiting: 500,
     arriving: 0,
     admittedLastMinute: 5,
     admittedTotal: 100,
@@ -35,15 +39,26 @@ function scriptedRoom() {
     error: null,
   };
   const changes: ConfigChange[] = [];
-  const source: RoomSource = {
-    target: { kind: 'local', label: 'scripted', notes: [] },
-    read: async () => ({ ...reading }),
-    async change(change) {
-      changes.push(change);
-      Object.assign(reading, change);
-    },
+  const script = {
+    reading,
+    changes,
+    hold: null as Promise<void> | null,
+    readsStarted: 0,
+    source: {
+      target: { kind: 'local', label: 'scripted', notes: [] },
+      async read() {
+        const figures = { ...reading };
+        script.readsStarted += 1;
+        await script.hold;
+        return figures;
+      },
+      async change(change) {
+        changes.push(change);
+        Object.assign(reading, change);
+      },
+    } as RoomSource,
   };
-  return { reading, changes, source };
+  return script;
 }
 
 let server: ConsoleServer;
@@ -100,15 +115,15 @@ function call(
   });
 }
 
-const withCookie = (headers: Record<string, string> = {}) => ({
-  cookie: `${server.cookieName}=${TOKEN}`,
+const withToken = (headers: Record<string, string> = {}) => ({
+  authorization: `Bearer ${TOKEN}`,
   ...headers,
 });
 
 function post(body: unknown, headers: Record<string, string> = {}) {
   return call('/api/config', {
     method: 'POST',
-    headers: withCookie({
+    headers: withToken({
       'content-type': 'application/json',
       origin: server.origin,
       'sec-fetch-site': 'same-origin',
@@ -118,66 +133,101 @@ function post(body: unknown, headers: Record<string, string> = {}) {
   });
 }
 
+/** Until the console has sampled the room as it is now. */
+async function sampled(check: (s: ConsoleSample) => boolean): Promise<void> {
+  await expect
+    .poll(() => {
+      const latest = server.samples().at(-1);
+      return latest !== undefined && check(latest);
+    })
+    .toBe(true);
+}
+
 describe('access', () => {
-  it('answers 401 to the page and the API without the token', async () => {
-    // Act
-    const page = await call('/');
-    const api = await call('/api/state');
-    const events = await call('/api/events');
-
+  it('prints an address with the token in its fragment, which no request carries', () => {
     // Assess
-    expect([page.status, api.status, events.status]).toEqual([401, 401, 401]);
-    expect(api.body).not.toContain('"samples"');
+    expect(server.url).toBe(`${server.origin}/#token=${TOKEN}`);
   });
 
-  it('answers 401 to a wrong token, in the address, the cookie or the header', async () => {
+  it('answers 401 on every API route without the token, and sets no cookie', async () => {
     // Act
-    const inAddress = await call(`/?token=${'b'.repeat(43)}`);
-    const inCookie = await call('/api/state', {
-      headers: { cookie: `${server.cookieName}=${'b'.repeat(43)}` },
+    const answers = await Promise.all([
+      call('/api/state'),
+      call('/api/events'),
+      call('/api/config', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"admitPerMinute":10}',
+      }),
+    ]);
+
+    // Assess
+    expect(answers.map((a) => a.status)).toEqual([401, 401, 401]);
+    expect(answers.map((a) => a.headers['set-cookie'])).toEqual([undefined, undefined, undefined]);
+    expect(answers[0]?.body).not.toContain('"samples"');
+    expect(room.changes).toEqual([]);
+  });
+
+  it('answers 401 on the API to a wrong bearer, and to the right token in a cookie or the address', async () => {
+    // Act
+    const wrong = await call('/api/state', {
+      headers: { authorization: `Bearer ${'b'.repeat(43)}` },
     });
-    const inHeader = await call('/api/state', { headers: { authorization: 'Bearer nope' } });
+    const shorter = await call('/api/state', { headers: { authorization: 'Bearer nope' } });
+    const notBearer = await call('/api/state', { headers: { authorization: `Basic ${TOKEN}` } });
+    const cookie = await call('/api/state', { headers: { cookie: `wr_console=${TOKEN}` } });
+    const query = await call(`/api/state?token=${TOKEN}`);
 
     // Assess
-    expect([inAddress.status, inCookie.status, inHeader.status]).toEqual([401, 401, 401]);
-    expect(inAddress.headers['set-cookie']).toBeUndefined();
+    expect([wrong.status, shorter.status, notBearer.status, cookie.status]).toEqual([
+      401, 401, 401, 401,
+    ]);
+    expect(query.status).toBe(400);
   });
 
-  it('exchanges the token in the address for an HttpOnly SameSite=Strict cookie and drops it from the address', async () => {
+  it('answers the API with the token as a bearer', async () => {
     // Act
-    const answer = await call(`/?token=${TOKEN}`, { headers: { 'sec-fetch-site': 'none' } });
+    const answer = await call('/api/state', { headers: withToken() });
 
     // Assess
-    expect(answer.status).toBe(303);
-    expect(answer.headers.location).toBe('/');
-    const cookie = String(answer.headers['set-cookie']);
-    expect(cookie).toContain(`${server.cookieName}=${TOKEN}`);
-    expect(cookie).toMatch(/HttpOnly/);
-    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(answer.status).toBe(200);
+    expect((JSON.parse(answer.body) as ConsoleSnapshot).samples.length).toBeGreaterThan(0);
   });
 
-  it('serves the page with the cookie, under a self-only Content-Security-Policy', async () => {
+  it('serves the page shell without the token (it holds no data), under a self-only Content-Security-Policy', async () => {
     // Act
-    const answer = await call('/', { headers: withCookie() });
+    const answer = await call('/', { headers: { 'sec-fetch-site': 'none' } });
 
     // Assess
     expect(answer.status).toBe(200);
     expect(answer.body).toContain('<title>console</title>');
+    expect(answer.headers['set-cookie']).toBeUndefined();
     expect(answer.headers['content-security-policy']).toBe(CONSOLE_SECURITY_POLICY);
     expect(CONSOLE_SECURITY_POLICY).toContain("default-src 'none'");
     expect(CONSOLE_SECURITY_POLICY).not.toMatch(/unsafe|\*/);
   });
 
+  it('does not honour a token in the query string of an earlier version', async () => {
+    // Act
+    const answer = await call(`/?token=${TOKEN}`, { headers: { 'sec-fetch-site': 'none' } });
+
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.body).toContain('#token=');
+    expect(answer.body).not.toContain(TOKEN);
+    expect(answer.headers.location).toBeUndefined();
+  });
+
   it('refuses a Host that is not its loopback address (DNS rebinding), even with the token', async () => {
     // Act
     const rebound = await call('/api/state', {
-      headers: withCookie({ host: `attacker.example:${server.port}` }),
+      headers: withToken({ host: `attacker.example:${server.port}` }),
     });
     const otherPort = await call('/api/state', {
-      headers: withCookie({ host: `127.0.0.1:${server.port + 1}` }),
+      headers: withToken({ host: `127.0.0.1:${server.port + 1}` }),
     });
     const localhost = await call('/api/state', {
-      headers: withCookie({ host: `localhost:${server.port}` }),
+      headers: withToken({ host: `localhost:${server.port}` }),
     });
 
     // Assess
@@ -194,11 +244,14 @@ describe('access', () => {
       { origin: 'http://127.0.0.1:8080', 'sec-fetch-site': 'same-site' },
     );
     const crossSiteRead = await call('/api/state', {
-      headers: withCookie({ 'sec-fetch-site': 'cross-site' }),
+      headers: withToken({ 'sec-fetch-site': 'cross-site' }),
     });
+    const crossSiteShell = await call('/', { headers: { 'sec-fetch-site': 'cross-site' } });
 
     // Assess
-    expect([foreign.status, otherPort.status, crossSiteRead.status]).toEqual([403, 403, 403]);
+    expect([foreign.status, otherPort.status, crossSiteRead.status, crossSiteShell.status]).toEqual(
+      [403, 403, 403, 403],
+    );
     expect(room.changes).toEqual([]);
   });
 });
@@ -211,7 +264,7 @@ describe('samples', () => {
 
     // Act
     const response = await fetch(`${server.origin}/api/events`, {
-      headers: withCookie(),
+      headers: withToken(),
       signal: controller.signal,
     });
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
@@ -273,6 +326,64 @@ describe('changes', () => {
     expect(JSON.parse(off.body).confirmationRequired).toBe(true);
     expect(confirmed.status).toBe(200);
     expect(room.changes).toEqual([{ admitPerMinute: 0 }]);
+  });
+
+  it('refuses a rate that lets the whole line in within a minute unless it is confirmed', async () => {
+    // Prepare: 40 numbered and 10 arriving are in line.
+    room.reading.waiting = 40;
+    room.reading.arriving = 10;
+    await sampled((s) => s.waiting === 40);
+
+    // Act
+    const below = await post({ admitPerMinute: 49 });
+    const wholeLine = await post({ admitPerMinute: 50 });
+    const confirmed = await post({ admitPerMinute: 50, confirm: true });
+
+    // Assess
+    expect([below.status, wholeLine.status, confirmed.status]).toEqual([200, 409, 200]);
+    expect(JSON.parse(wholeLine.body)).toMatchObject({ confirmationRequired: true });
+    expect(JSON.parse(wholeLine.body).error).toContain('all 50 in line');
+    expect(room.changes).toEqual([{ admitPerMinute: 49 }, { admitPerMinute: 50 }]);
+  });
+
+  it('refuses a rate more than ten times the current one and above 600 unless it is confirmed', async () => {
+    // Prepare: a long line at 60 a minute.
+    room.reading.waiting = 100_000;
+    await sampled((s) => s.waiting === 100_000);
+
+    // Act
+    const tenTimes = await post({ admitPerMinute: 600 });
+    room.reading.admitPerMinute = 60;
+    await sampled((s) => s.admitPerMinute === 60);
+    const surge = await post({ admitPerMinute: 601 });
+    const confirmed = await post({ admitPerMinute: 601, confirm: true });
+
+    // Assess
+    expect([tenTimes.status, surge.status, confirmed.status]).toEqual([200, 409, 200]);
+    expect(JSON.parse(surge.body).error).toContain('more than 10 times the current 60');
+    expect(room.changes).toEqual([{ admitPerMinute: 600 }, { admitPerMinute: 601 }]);
+  });
+
+  it('answers a change with a sample read after it, not one read already under way', async () => {
+    // Prepare: a read of the room, before the change, is under way and not back yet.
+    let release = () => {};
+    room.hold = new Promise<void>((done) => {
+      release = done;
+    });
+    const before = room.readsStarted;
+    const first = post({ admitPerMinute: 100 });
+    await expect.poll(() => room.readsStarted).toBeGreaterThan(before);
+    await expect.poll(() => room.changes.length).toBe(1);
+
+    // Act: a second change, while that read (which saw 100) is still out.
+    const second = post({ admitPerMinute: 200 });
+    await expect.poll(() => room.changes.length).toBe(2);
+    room.hold = null;
+    release();
+    const [, answer] = await Promise.all([first, second]);
+
+    // Assess
+    expect(JSON.parse(answer.body).sample.admitPerMinute).toBe(200);
   });
 
   it('refuses malformed changes and changes nothing', async () => {
