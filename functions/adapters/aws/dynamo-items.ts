@@ -14,6 +14,7 @@
  * | arrival              | `R#<roomId>#ARR#<shard>` | `<ms>#<counter>#<sessionId>` | TTL a day; `dynamo-arrival-log.ts` |
  * | places of a source   | `R#<roomId>#SRC#<source>` | `PLACES`           | TTL a day; `dynamo-source-limits.ts`   |
  * | sockets of a source  | `R#<roomId>#SRC#<source>` | `SOCKETS#<window>` | TTL a minute past the window           |
+ * | identity binding     | `R#<roomId>#ID#<identity>` | `ID`            | `sessionId`; TTL 3 days from its claim  |
  *
  * Connection changes of waiting sessions are logged for the processor, which keeps the line in
  * memory: spread over {@link CHANGE_SHARDS} partitions by session id (a partition takes 1,000
@@ -23,6 +24,11 @@
  * A session item stores the {@link Session} fields that are not null (a null is an absent
  * attribute, so `seq` and `line` never hold a NULL that the index would refuse), plus `line`,
  * `announced` (the connection `joined` was delivered on) and `ttl`.
+ *
+ * An identity binding ties a person's key (`identity.ts`: a hash, never the site's user id) to
+ * the session last made for them, one partition per person: taken with a conditional PutItem
+ * (free, or still naming the place being replaced), read consistently. Its TTL outlives a
+ * ticket's 48 hours; a binding gone names no place, and the next join claims it afresh.
  */
 import type { IssuedPass } from '../../core/ports.ts';
 import type { Session, SessionState } from '../../core/session.ts';
@@ -32,6 +38,7 @@ export const CONNECTION_SK = 'C';
 export const STATE_SK = 'STATE';
 export const LEASE_SK = 'LEASE';
 export const OUTBOX_PREFIX = 'OUTBOX#';
+export const IDENTITY_SK = 'ID';
 /** Partitions of the connection change log. */
 export const CHANGE_SHARDS = 8;
 /** Name of the sparse GSI that holds the waiting line in `seq` order. */
@@ -49,6 +56,11 @@ export const connectionKey = (connectionId: string) => ({
   sk: CONNECTION_SK,
 });
 export const roomPk = (roomId: string) => `R#${roomId}`;
+/** The binding of a person's key (`identity.ts`) to the session last made for them. */
+export const identityBindingKey = (roomId: string, identity: string) => ({
+  pk: `R#${roomId}#ID#${identity}`,
+  sk: IDENTITY_SK,
+});
 export const outboxKey = (roomId: string, sessionId: string) => ({
   pk: roomPk(roomId),
   sk: `${OUTBOX_PREFIX}${sessionId}`,
@@ -102,6 +114,8 @@ export interface SessionItem {
   announced?: string;
   /** The source address key the place is counted under. */
   source?: string;
+  /** The person's key (`identity.ts`) the place was made for. */
+  identity?: string;
   /** Epoch seconds after which DynamoDB may delete the item. */
   ttl?: number;
 }
@@ -123,6 +137,7 @@ export function toSessionItem(session: Session, roomId: string, ttl?: number): S
   if (session.pass !== null) item.pass = { ...session.pass };
   if (session.admittedAt !== null) item.admittedAt = session.admittedAt;
   if (session.source !== undefined) item.source = session.source;
+  if (session.identity !== undefined) item.identity = session.identity;
   if (session.state === 'waiting' && session.seq !== null)
     item.line = lineKeyOf(roomId, session.id);
   if (ttl !== undefined) item.ttl = ttl;
@@ -160,6 +175,7 @@ export function fromSessionItem(item: Record<string, unknown>): Session {
     admittedAt: numberOrNull(item.admittedAt),
     admissionNotified: item.admissionNotified === true,
     ...(typeof item.source === 'string' ? { source: item.source } : {}),
+    ...(typeof item.identity === 'string' ? { identity: item.identity } : {}),
   };
 }
 

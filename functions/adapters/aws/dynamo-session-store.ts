@@ -69,6 +69,7 @@ import {
   changeSk,
   connectionKey,
   fromSessionItem,
+  identityBindingKey,
   LINE_INDEX,
   LINE_SHARDS,
   lineKeyOf,
@@ -98,6 +99,11 @@ export interface DynamoSessionStoreOptions {
    * beyond a ticket's 48 hours. Numbering removes it: a session in line never expires.
    */
   arrivingTtlSeconds?: number;
+  /**
+   * Lifetime of an identity binding from its claim: beyond a ticket's 48 hours, so a person's
+   * place is found for as long as a ticket could still resume it.
+   */
+  identityTtlSeconds?: number;
   /** How long sessions this store admitted or abandoned stay out of the line whatever the index says. */
   departedMemoryMs?: number;
   /** Sessions joined but not yet numbered, for `counts()`: the arrival queue's depth. */
@@ -139,6 +145,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
   const finishedRetention = options.finishedRetentionSeconds ?? DAY_SECONDS;
   const connectionTtl = options.connectionTtlSeconds ?? 3 * 3600;
   const arrivingTtl = options.arrivingTtlSeconds ?? 3 * DAY_SECONDS;
+  const identityTtl = options.identityTtlSeconds ?? 3 * DAY_SECONDS;
   const departedMemoryMs = options.departedMemoryMs ?? 60_000;
   const stateKey = { pk: roomPk(roomId), sk: STATE_SK };
 
@@ -396,6 +403,46 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
 
     sessionOfConnection(connectionId) {
       return boundSession(connectionId);
+    },
+
+    async sessionOfIdentity(identity) {
+      const { Item } = await client.send(
+        new GetCommand({
+          TableName,
+          Key: identityBindingKey(roomId, identity),
+          ConsistentRead: true,
+        }),
+      );
+      return typeof Item?.sessionId === 'string' ? Item.sessionId : undefined;
+    },
+
+    async claimIdentity(identity, sessionId, previous) {
+      // One conditional write on the person's own item: of two joins racing, one wins.
+      const condition =
+        previous === null
+          ? { ConditionExpression: 'attribute_not_exists(pk)' }
+          : {
+              ConditionExpression: '#sessionId = :previous',
+              ExpressionAttributeNames: { '#sessionId': 'sessionId' },
+              ExpressionAttributeValues: { ':previous': previous },
+            };
+      try {
+        await client.send(
+          new PutCommand({
+            TableName,
+            Item: {
+              ...identityBindingKey(roomId, identity),
+              sessionId,
+              ttl: epochSeconds(clock.now()) + identityTtl,
+            },
+            ...condition,
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailed(error)) return false;
+        throw error;
+      }
     },
 
     async attachConnection(sessionId, connectionId, at) {

@@ -285,6 +285,121 @@ describe('DynamoSessionStore: one place per connection', () => {
   });
 });
 
+const PERSON = 'k3y0fAPers0nW1thExactly32Chars_-';
+
+describe('DynamoSessionStore: one place per person', () => {
+  it('binds a free identity to a session, with a TTL of a few days, and reads it back', async () => {
+    // Prepare
+    const { store, clock, rawItem } = await createStore();
+
+    // Act
+    const claimed = await store.claimIdentity(PERSON, 's1', null);
+
+    // Assess
+    expect(claimed).toBe(true);
+    expect(await store.sessionOfIdentity(PERSON)).toBe('s1');
+    expect(await store.sessionOfIdentity('someone-else')).toBeUndefined();
+    const binding = await rawItem(`R#${ROOM}#ID#${PERSON}`, 'ID');
+    expect(binding?.ttl).toBe(Math.floor(clock.now() / 1000) + 3 * 24 * 3600);
+  });
+
+  it('refuses to bind an identity another session already holds', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await store.claimIdentity(PERSON, 's1', null);
+
+    // Act
+    const claimed = await store.claimIdentity(PERSON, 's2', null);
+
+    // Assess
+    expect(claimed).toBe(false);
+    expect(await store.sessionOfIdentity(PERSON)).toBe('s1');
+  });
+
+  it('moves an identity on from the session it still names', async () => {
+    // Prepare
+    const { store } = await createStore();
+    await store.claimIdentity(PERSON, 's1', null);
+
+    // Act
+    const claimed = await store.claimIdentity(PERSON, 's2', 's1');
+
+    // Assess
+    expect(claimed).toBe(true);
+    expect(await store.sessionOfIdentity(PERSON)).toBe('s2');
+  });
+
+  it('refuses to move an identity on from a session it no longer names', async () => {
+    // Prepare: s2 took the identity from s1 meanwhile.
+    const { store } = await createStore();
+    await store.claimIdentity(PERSON, 's1', null);
+    await store.claimIdentity(PERSON, 's2', 's1');
+
+    // Act
+    const claimed = await store.claimIdentity(PERSON, 's3', 's1');
+
+    // Assess
+    expect(claimed).toBe(false);
+    expect(await store.sessionOfIdentity(PERSON)).toBe('s2');
+  });
+
+  it('refuses to move on an identity that is bound to nothing', async () => {
+    // Prepare
+    const { store } = await createStore();
+
+    // Act
+    const claimed = await store.claimIdentity(PERSON, 's2', 's1');
+
+    // Assess
+    expect(claimed).toBe(false);
+    expect(await store.sessionOfIdentity(PERSON)).toBeUndefined();
+  });
+
+  it('lets one of two joins racing for a free identity bind it', async () => {
+    // Prepare
+    const { store } = await createStore();
+
+    // Act
+    const results = await Promise.all([
+      store.claimIdentity(PERSON, 's1', null),
+      store.claimIdentity(PERSON, 's2', null),
+    ]);
+
+    // Assess
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(await store.sessionOfIdentity(PERSON)).toBe(results[0] ? 's1' : 's2');
+  });
+
+  it('keeps the identity a session was made for through its life', async () => {
+    // Prepare
+    const { store } = await createStore();
+    const session: Session = { ...newSession('s1', 'c1', '/', 1000), identity: PERSON };
+
+    // Act
+    await store.create(session);
+    const created = await store.get('s1');
+    await store.numberArrivals([{ sessionId: 's1', order: order(1) }]);
+    await store.admit('s1', PASS, 2000);
+    const admitted = await store.get('s1');
+
+    // Assess
+    expect(created).toEqual(session);
+    expect(admitted).toMatchObject({ state: 'admitted', identity: PERSON });
+  });
+
+  it('stores no identity for a session made without one', async () => {
+    // Prepare
+    const { store, rawItem } = await createStore();
+
+    // Act
+    await store.create(newSession('s1', 'c1', '/', 1000));
+
+    // Assess
+    expect(await store.get('s1')).not.toHaveProperty('identity');
+    expect(await rawItem('S#s1', 'S')).not.toHaveProperty('identity');
+  });
+});
+
 describe('DynamoSessionStore: the line', () => {
   it('numbers an arriving session with its order and puts it in the line', async () => {
     // Prepare
