@@ -6,6 +6,7 @@ import { createMessageHandler } from './websocket-handlers.ts';
 import {
   arrivalLogFrom,
   frameLimiter,
+  identityVerifierFrom,
   notifierFrom,
   sessionStoreFrom,
   signerFrom,
@@ -25,11 +26,15 @@ const settings = readSettings([
   'processorFunctionName',
   'maxPlacesPerSource',
   'sourceLimits',
+  'identityPublicKey',
+  'identityJwksUrl',
+  'identityRequired',
 ]);
 const observability = createObservability('message');
 const store = sessionStoreFrom(settings);
 const replies = notifierFrom(settings);
 const limits = sourceLimitsFrom(settings, observability);
+const identities = identityVerifierFrom(settings, observability);
 
 export const handler = createMessageHandler({
   router: {
@@ -43,6 +48,7 @@ export const handler = createMessageHandler({
     limiter: frameLimiter(),
     connections: replies,
     ...(limits ? { sources: limits.places } : {}),
+    ...(identities ? { identities } : {}),
   },
   store,
   replies,

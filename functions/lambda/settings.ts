@@ -6,7 +6,7 @@
 import * as v from 'valibot';
 import { parseOriginList } from '../core/origins.ts';
 import { DEFAULT_MAX_PLACES_PER_SOURCE } from '../core/sources.ts';
-import { Env, wholeNumberSetting as integer } from '../env.ts';
+import { Env, wholeNumberSetting as integer, parseIdentityPublicKey } from '../env.ts';
 
 export class SettingsError extends Error {
   constructor(
@@ -53,6 +53,23 @@ const origin = v.pipe(
   }, 'must be an origin only (scheme, host and port)'),
   v.transform((s) => new URL(s).origin),
 );
+
+/** `true` or `false`. */
+const flag = v.pipe(
+  v.string(),
+  v.trim(),
+  v.toLowerCase(),
+  v.picklist(['true', 'false'], 'must be true or false'),
+  v.transform((s) => s === 'true'),
+);
+
+/** Settings that may be left unset: they read as null then. */
+type Spec = {
+  variable: string;
+  schema: v.GenericSchema<string, unknown>;
+  fallback?: string;
+  optional?: true;
+};
 
 const settingSchemas = {
   tableName: { variable: Env.tableName, schema: text },
@@ -141,14 +158,39 @@ const settingSchemas = {
       v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be a Lambda function name'),
     ),
   },
-} as const satisfies Record<
-  string,
-  { variable: string; schema: v.GenericSchema<string, unknown>; fallback?: string }
->;
+  identityPublicKey: {
+    variable: Env.identityPublicKey,
+    schema: v.pipe(
+      v.string(),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        try {
+          return parseIdentityPublicKey(dataset.value);
+        } catch (error) {
+          addIssue({ message: (error as Error).message });
+          return NEVER;
+        }
+      }),
+    ),
+    optional: true,
+  },
+  identityJwksUrl: {
+    variable: Env.identityJwksUrl,
+    schema: httpsUrl("the site's key set, e.g. https://shop.example.com/.well-known/jwks.json"),
+    optional: true,
+  },
+  identityRequired: { variable: Env.identityRequired, schema: flag, fallback: 'false' },
+} as const satisfies Record<string, Spec>;
 
 type SettingSchemas = typeof settingSchemas;
 export type SettingName = keyof SettingSchemas;
-export type Settings = { [K in SettingName]: v.InferOutput<SettingSchemas[K]['schema']> };
+export type Settings = {
+  [K in SettingName]: SettingSchemas[K] extends { optional: true }
+    ? v.InferOutput<SettingSchemas[K]['schema']> | null
+    : v.InferOutput<SettingSchemas[K]['schema']>;
+};
+
+/** The identity settings, which are checked together whichever of them is asked for. */
+const IDENTITY_SETTINGS = ['identityPublicKey', 'identityJwksUrl', 'identityRequired'] as const;
 
 /**
  * Reads and validates the named settings; throws {@link SettingsError} naming the first
@@ -159,19 +201,43 @@ export function readSettings<K extends SettingName>(
   env: Record<string, string | undefined> = process.env,
 ): Pick<Settings, K> {
   const settings: Partial<Settings> = {};
-  for (const name of names) {
-    const spec: { variable: string; schema: v.GenericSchema<string, unknown>; fallback?: string } =
-      settingSchemas[name];
-    const raw = env[spec.variable]?.trim() ? (env[spec.variable] as string) : spec.fallback;
-    if (raw === undefined) throw new SettingsError(spec.variable, 'must be set');
-    const result = v.safeParse(spec.schema, raw);
-    if (!result.success) {
-      throw new SettingsError(
-        spec.variable,
-        `${result.issues[0]?.message ?? 'invalid'} (got "${raw.slice(0, 200)}")`,
-      );
-    }
-    (settings as Record<string, unknown>)[name] = result.output;
+  for (const name of names) (settings as Record<string, unknown>)[name] = readSetting(name, env);
+  if (names.some((name) => (IDENTITY_SETTINGS as readonly string[]).includes(name))) {
+    checkIdentitySettings(env);
   }
   return settings as Pick<Settings, K>;
+}
+
+function readSetting(name: SettingName, env: Record<string, string | undefined>): unknown {
+  const spec: Spec = settingSchemas[name];
+  const raw = env[spec.variable]?.trim() ? (env[spec.variable] as string) : spec.fallback;
+  if (raw === undefined) {
+    if (spec.optional) return null;
+    throw new SettingsError(spec.variable, 'must be set');
+  }
+  const result = v.safeParse(spec.schema, raw);
+  if (!result.success) {
+    throw new SettingsError(
+      spec.variable,
+      `${result.issues[0]?.message ?? 'invalid'} (got "${raw.slice(0, 200)}")`,
+    );
+  }
+  return result.output;
+}
+
+/** One way to check identity tokens at most, and one at least when they are required. */
+function checkIdentitySettings(env: Record<string, string | undefined>): void {
+  const [key, url, required] = IDENTITY_SETTINGS.map((name) => readSetting(name, env));
+  if (key !== null && url !== null) {
+    throw new SettingsError(
+      Env.identityJwksUrl,
+      `set either it or ${Env.identityPublicKey}, not both`,
+    );
+  }
+  if (required === true && key === null && url === null) {
+    throw new SettingsError(
+      Env.identityRequired,
+      `true needs ${Env.identityPublicKey} or ${Env.identityJwksUrl} to check the tokens with`,
+    );
+  }
 }

@@ -2,6 +2,7 @@
  * The AWS adapters built from the functions' settings, with the default SDK clients: the AWS
  * counterpart of `local/room.ts`. Each entry point builds only what it uses, once per container.
  */
+import { createRemoteJWKSet } from 'jose';
 import { createApiGatewayNotifier } from '../adapters/aws/api-gateway-notifier.ts';
 import {
   createDynamoArrivalLog,
@@ -20,6 +21,7 @@ import { createMirroredConfigSource } from '../adapters/aws/mirrored-config.ts';
 import { createSsmConfigSource } from '../adapters/aws/ssm-config.ts';
 import { loadSignerKeysFromSsm } from '../adapters/aws/ssm-signing-key.ts';
 import { systemClock } from '../adapters/local/system-clock.ts';
+import { createIdentityVerifier, type IdentityVerifier } from '../core/identity.ts';
 import { retiredKeepSeconds } from '../core/key-ring.ts';
 import type {
   ConfigSource,
@@ -124,6 +126,31 @@ export function signerFrom(
         : {}),
     },
   );
+}
+
+/**
+ * The check of the site's identity tokens, with its public key or its JWKS URL (fetched when a
+ * token names a key not yet seen, cached by jose per container); undefined when neither is set:
+ * places are then not tied to people.
+ */
+export function identityVerifierFrom(
+  settings: Pick<Settings, 'roomId' | 'identityPublicKey' | 'identityJwksUrl' | 'identityRequired'>,
+  { logger }: Observability,
+): IdentityVerifier | undefined {
+  const key =
+    settings.identityPublicKey ??
+    (settings.identityJwksUrl ? createRemoteJWKSet(new URL(settings.identityJwksUrl)) : null);
+  if (key === null) return undefined;
+  return createIdentityVerifier({
+    roomId: settings.roomId,
+    key,
+    required: settings.identityRequired,
+    onKeyError: (error) =>
+      logger.error("the site's identity key set could not be read; the token was refused", {
+        error,
+        url: settings.identityJwksUrl,
+      }),
+  });
 }
 
 export function wakerFrom(

@@ -1,7 +1,11 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createApiGatewayNotifier } from '../../../functions/adapters/aws/api-gateway-notifier.ts';
 import { createDynamoLease } from '../../../functions/adapters/aws/dynamo-lease.ts';
 import { createDynamoSourceLimits } from '../../../functions/adapters/aws/dynamo-source-limits.ts';
@@ -13,6 +17,7 @@ import {
   createDisconnectHandler,
   createMessageHandler,
 } from '../../../functions/lambda/websocket-handlers.ts';
+import { identityVerifierFrom } from '../../../functions/lambda/wiring.ts';
 import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
 import { lambdaContext, websocketEvent } from '../../helpers/aws-events.ts';
 import { createAwsHarness } from '../../helpers/aws-harness.ts';
@@ -248,6 +253,135 @@ describe('message handler (join, resume, status, ping and $default)', () => {
     // Assess
     expect(result).toEqual({ statusCode: 200 });
     expect((await room.store.get('s000001'))?.disconnectedAt).toBe(room.clock.now());
+  });
+});
+
+describe('message handler: one place per person (identity tokens)', () => {
+  const site = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+  /** The message handler as message.ts wires it with the site's public key. */
+  async function withIdentities(required: boolean) {
+    const { room } = await messageFunction({ config: { admitPerMinute: 0 } });
+    const observability = captureObservability();
+    const identities = identityVerifierFrom(
+      {
+        roomId: 'test-room',
+        identityPublicKey: site.publicKey,
+        identityJwksUrl: null,
+        identityRequired: required,
+      },
+      observability,
+    );
+    const replies = createApiGatewayNotifier({
+      client: room.api as unknown as ApiGatewayManagementApiClient,
+      sleep: async () => {},
+    });
+    const handler = createMessageHandler({
+      router: { ...room.router, connections: replies, ...(identities ? { identities } : {}) },
+      store: room.store,
+      replies,
+      clock: room.clock,
+      observability,
+    });
+    const token = (sub: string) =>
+      new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256' })
+        .setSubject(sub)
+        .setAudience('test-room')
+        .setExpirationTime(Math.floor(room.clock.now() / 1000) + 300)
+        .sign(site.privateKey);
+    const join = (connectionId: string, identity?: string) =>
+      handler(
+        websocketEvent('join', connectionId, { action: 'join', ...(identity ? { identity } : {}) }),
+        lambdaContext(),
+      );
+    return { room, join, token };
+  }
+
+  it("continues a person's place on the connection they join again from, and supersedes the first", async () => {
+    // Prepare
+    const { room, join, token } = await withIdentities(false);
+    await join('conn-1', await token('user-42'));
+    const first = room.api.messages('conn-1')[0] as { sessionId: string };
+
+    // Act
+    await join('conn-2', await token('user-42'));
+    await join('conn-3', await token('user-7'));
+
+    // Assess
+    expect(room.api.messages('conn-1').map((m) => m.type)).toEqual(['joined', 'superseded']);
+    expect(room.api.messages('conn-2')[0]).toMatchObject({ sessionId: first.sessionId });
+    expect(room.api.messages('conn-3')[0]).not.toMatchObject({ sessionId: first.sessionId });
+    expect(await room.store.sessionOfConnection('conn-2')).toBe(first.sessionId);
+    const session = await room.store.get(first.sessionId);
+    expect(session?.identity).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    expect(await room.store.sessionOfIdentity(session?.identity as string)).toBe(first.sessionId);
+  });
+
+  it('refuses a join without a token when tokens are required', async () => {
+    // Prepare
+    const { room, join } = await withIdentities(true);
+
+    // Act
+    await join('conn-1');
+
+    // Assess
+    expect(room.api.messages('conn-1')).toEqual([
+      expect.objectContaining({ type: 'error', code: 'invalid_identity' }),
+    ]);
+    expect(await room.store.sessionOfConnection('conn-1')).toBeUndefined();
+  });
+
+  it("logs a site's key set that cannot be read, and refuses the token", async () => {
+    // Prepare: the site's JWKS URL answers with something that is no key set.
+    const server = createServer((_, response) => response.end('{"keys":"none today"}'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const observability = captureObservability();
+    const logged = vi.spyOn(observability.logger, 'error');
+    const identities = identityVerifierFrom(
+      {
+        roomId: 'test-room',
+        identityPublicKey: null,
+        identityJwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json`,
+        identityRequired: true,
+      },
+      observability,
+    );
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid: 'site-1' })
+      .setSubject('user-42')
+      .setAudience('test-room')
+      .setExpirationTime('5m')
+      .sign(site.privateKey);
+
+    // Act
+    const verified = await identities?.verify(token, Date.now());
+    server.close();
+
+    // Assess
+    expect(identities?.required).toBe(true);
+    expect(verified).toBeNull();
+    expect(logged).toHaveBeenCalledWith(
+      expect.stringContaining('identity key set could not be read'),
+      expect.objectContaining({ url: `http://127.0.0.1:${port}/.well-known/jwks.json` }),
+    );
+  });
+
+  it('gives no verifier when neither a key nor a key set is set', () => {
+    // Act
+    const identities = identityVerifierFrom(
+      {
+        roomId: 'test-room',
+        identityPublicKey: null,
+        identityJwksUrl: null,
+        identityRequired: false,
+      },
+      captureObservability(),
+    );
+
+    // Assess
+    expect(identities).toBeUndefined();
   });
 });
 
