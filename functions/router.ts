@@ -28,7 +28,7 @@ type Route<A extends ClientMessage['action']> = (
 ) => Promise<ServerMessage[]>;
 
 const routes: { [A in ClientMessage['action']]: Route<A> } = {
-  join: (deps, connectionId, message, source) => join(deps, connectionId, message.return, source),
+  join: (deps, connectionId, message, source) => join(deps, connectionId, message, source),
   resume: (deps, connectionId, message, source) =>
     resume(deps, connectionId, message.ticket, source),
   status: (deps, connectionId) => status(deps, connectionId),

@@ -2,8 +2,10 @@
  * The local runtime's settings, read once from the environment at start. A bad value stops the
  * start with a message that names the variable.
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as v from 'valibot';
+import { parseIdentityPublicKey } from '../functions/core/identity.ts';
 import { parseOriginList } from '../functions/core/origins.ts';
 import {
   BrandColorSchema,
@@ -56,6 +58,14 @@ export interface LocalConfig {
    * follows from it, see `sources.ts`); null when `WR_SOURCE_LIMITS=off`.
    */
   sourceLimits: SourceLimits | null;
+  /**
+   * The site's public key for identity tokens (the PEM text read from
+   * `WR_IDENTITY_PUBLIC_KEY_FILE`), or its key set (`WR_IDENTITY_JWKS_URL`); both null: places
+   * are not tied to people. `identityRequired` (`WR_IDENTITY_REQUIRED`) refuses a join without one.
+   */
+  identityPublicKeyPem: string | null;
+  identityJwksUrl: string | null;
+  identityRequired: boolean;
   roomId: string;
   /**
    * The organiser's branding of the waiting-room page, published in its `config.json`:
@@ -123,6 +133,7 @@ const variables = {
     fallback: String(DEFAULT_MAX_PLACES_PER_SOURCE),
   },
   WR_SOURCE_LIMITS: { schema: boolean, fallback: 'on' },
+  WR_IDENTITY_REQUIRED: { schema: boolean, fallback: 'false' },
   WR_EVENT_TEXT: { schema: EventTextSchema, fallback: '' },
   WR_EVENT_LOGO: { schema: EventLogoSchema, fallback: '' },
   WR_BRAND_COLOR: { schema: BrandColorSchema, fallback: '' },
@@ -185,6 +196,58 @@ export function readDataDir(env: NodeJS.ProcessEnv): string | null {
   return resolve(raw);
 }
 
+/** The identity token settings: a key from a file, or a key set's URL, not both. */
+function readIdentity(
+  env: NodeJS.ProcessEnv,
+): Pick<LocalConfig, 'identityPublicKeyPem' | 'identityJwksUrl' | 'identityRequired'> {
+  const file = env.WR_IDENTITY_PUBLIC_KEY_FILE?.trim() || null;
+  const url = env.WR_IDENTITY_JWKS_URL?.trim() || null;
+  const required = read(env, 'WR_IDENTITY_REQUIRED');
+  if (file && url) {
+    throw new ConfigError(
+      'WR_IDENTITY_JWKS_URL',
+      'set either WR_IDENTITY_PUBLIC_KEY_FILE or WR_IDENTITY_JWKS_URL, not both',
+    );
+  }
+  let pem: string | null = null;
+  if (file) {
+    try {
+      pem = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new ConfigError(
+        'WR_IDENTITY_PUBLIC_KEY_FILE',
+        `cannot read ${file}: ${(error as Error).message}`,
+      );
+    }
+    try {
+      parseIdentityPublicKey(pem);
+    } catch (error) {
+      throw new ConfigError('WR_IDENTITY_PUBLIC_KEY_FILE', `${file} ${(error as Error).message}`);
+    }
+  }
+  if (url) parseSetting('WR_IDENTITY_JWKS_URL', identityJwksUrl, url);
+  if (required && !pem && !url) {
+    throw new ConfigError(
+      'WR_IDENTITY_REQUIRED',
+      "needs the site's key: set WR_IDENTITY_PUBLIC_KEY_FILE or WR_IDENTITY_JWKS_URL",
+    );
+  }
+  return { identityPublicKeyPem: pem, identityJwksUrl: url, identityRequired: required };
+}
+
+/** A key set's URL: https, or http on a loopback host (a site running beside the room). */
+const identityJwksUrl = v.pipe(
+  v.string(),
+  v.check((s) => {
+    if (!URL.canParse(s)) return false;
+    const url = new URL(s);
+    return (
+      url.protocol === 'https:' ||
+      (url.protocol === 'http:' && /^(?:127(?:\.\d{1,3}){3}|localhost|\[::1\])$/.test(url.hostname))
+    );
+  }, 'must be an https URL (http only on a loopback host)'),
+);
+
 /** Reads and validates every setting; throws {@link ConfigError} naming the first bad one. */
 export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConfig {
   const port = read(env, 'PORT');
@@ -213,6 +276,7 @@ export function readLocalConfig(env: NodeJS.ProcessEnv = process.env): LocalConf
     sourceLimits: read(env, 'WR_SOURCE_LIMITS')
       ? sourceLimitsFor(read(env, 'WR_MAX_PLACES_PER_SOURCE'))
       : null,
+    ...readIdentity(env),
     roomId: read(env, 'WR_ROOM_ID'),
     branding: {
       roomName: readEventName(env, upstream),

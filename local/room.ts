@@ -3,6 +3,7 @@
  * wiring. One room per process.
  */
 import { setTimeout as wait } from 'node:timers/promises';
+import { createRemoteJWKSet } from 'jose';
 import type { WebSocket } from 'ws';
 import { MemoryArrivalQueue } from '../functions/adapters/local/memory-arrival-queue.ts';
 import { MemoryConfigSource } from '../functions/adapters/local/memory-config.ts';
@@ -10,6 +11,11 @@ import { MemorySessionStore } from '../functions/adapters/local/memory-session-s
 import { MemorySourcePlaces } from '../functions/adapters/local/memory-source-places.ts';
 import { createProcessLease } from '../functions/adapters/local/process-lease.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
+import {
+  createIdentityVerifier,
+  type IdentityVerifier,
+  parseIdentityPublicKey,
+} from '../functions/core/identity.ts';
 import type {
   ArrivalQueue,
   Clock,
@@ -130,6 +136,7 @@ export function createLocalRoom(
     mainOrigin: settings.publicUrl,
     passTtlSeconds: settings.passTtlSeconds,
   });
+  const identities = identityVerifierOf(settings, onError);
   const router: RouterDeps = {
     store,
     queue,
@@ -141,6 +148,7 @@ export function createLocalRoom(
     limiter: createConnectionRateLimiter({ burst: 20, perSecond: 5 }),
     connections: notifier,
     ...(sources ? { sources } : {}),
+    ...(identities ? { identities } : {}),
     ...(onError ? { onError } : {}),
   };
   const processor: ProcessorDeps = {
@@ -201,4 +209,26 @@ export function createLocalRoom(
       };
     },
   };
+}
+
+/** The verifier of the site's identity tokens, when the settings name its key. */
+function identityVerifierOf(
+  settings: Pick<
+    LocalConfig,
+    'roomId' | 'identityPublicKeyPem' | 'identityJwksUrl' | 'identityRequired'
+  >,
+  onError?: RouterDeps['onError'],
+): IdentityVerifier | undefined {
+  const key = settings.identityPublicKeyPem
+    ? parseIdentityPublicKey(settings.identityPublicKeyPem)
+    : settings.identityJwksUrl
+      ? createRemoteJWKSet(new URL(settings.identityJwksUrl))
+      : null;
+  if (key === null) return undefined;
+  return createIdentityVerifier({
+    roomId: settings.roomId,
+    key,
+    required: settings.identityRequired,
+    onKeyError: (error) => onError?.(error, { connectionId: '-', action: 'join' }),
+  });
 }

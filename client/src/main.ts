@@ -2,7 +2,14 @@ import { mount } from 'svelte';
 import App from './App.svelte';
 import './app.css';
 import { brandProperties } from './lib/brand-palette.ts';
-import { displayHost, loadConfig, readReturnPath, resolveSocketUrl } from './lib/config.ts';
+import {
+  displayHost,
+  loadConfig,
+  readIdentity,
+  readReturnPath,
+  resolveSocketUrl,
+  withoutIdentity,
+} from './lib/config.ts';
 import { browserLanguages, pageTexts } from './lib/i18n.ts';
 import { type KeyValueStorage, WaitingRoom } from './lib/waiting-room.svelte.ts';
 
@@ -26,6 +33,25 @@ function browserStorage(): KeyValueStorage {
   }
 }
 
+/**
+ * The site's identity token from the page's address, moved out of it (and so out of the
+ * history and any copied link) into this tab's session storage, where a reload finds it again.
+ */
+function takeIdentity(): string | null {
+  const KEY = 'wr_identity';
+  const fromUrl = readIdentity(window.location.search);
+  try {
+    if (fromUrl !== null) {
+      window.sessionStorage.setItem(KEY, fromUrl);
+      window.history.replaceState(window.history.state, '', withoutIdentity(window.location));
+      return fromUrl;
+    }
+    return window.sessionStorage.getItem(KEY);
+  } catch {
+    return fromUrl;
+  }
+}
+
 async function start(target: HTMLElement): Promise<void> {
   const texts = pageTexts(browserLanguages(navigator));
   document.documentElement.lang = texts.language;
@@ -36,6 +62,7 @@ async function start(target: HTMLElement): Promise<void> {
   const room = new WaitingRoom({
     url: resolveSocketUrl(config, window.location),
     returnPath: readReturnPath(window.location.search),
+    identity: takeIdentity(),
     createSocket: (url) => new WebSocket(url),
     storage: browserStorage(),
     // `replace`: Back from the main site must not land here and take a new place.

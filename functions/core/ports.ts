@@ -118,6 +118,14 @@ export interface SessionStore {
   get(sessionId: string): Promise<Session | undefined>;
   /** The session a connection belongs to (the latest one bound), if any. */
   sessionOfConnection(connectionId: string): Promise<string | undefined>;
+  /** The session an identity (a person's key, `identity.ts`) was last bound to, if any. */
+  sessionOfIdentity(identity: string): Promise<string | undefined>;
+  /**
+   * Binds an identity to a new session, only if it is bound to none (`previous` null) or still
+   * to `previous` (a place that ended, or was never made); false when another join took it
+   * meanwhile. Two joins of one person racing, on any connection, so make one place.
+   */
+  claimIdentity(identity: string, sessionId: string, previous: string | null): Promise<boolean>;
   /**
    * Makes `connectionId` the session's current connection and clears its disconnect mark; for a
    * waiting session the change is logged (the new connection hears its position at the next

@@ -15,6 +15,7 @@ export const ErrorCode = {
   invalidTicket: 'invalid_ticket',
   rateLimited: 'rate_limited',
   internal: 'internal',
+  invalidIdentity: 'invalid_identity',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -22,6 +23,8 @@ const JoinSchema = v.strictObject({
   action: v.literal('join'),
   // Validated loosely here: an unusable return path is replaced by `/`, never refused.
   return: v.optional(v.unknown()),
+  /** The site's identity token for its user (`identity.ts`): one place per person. */
+  identity: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_FRAME_BYTES))),
 });
 const ResumeSchema = v.strictObject({
   action: v.literal('resume'),

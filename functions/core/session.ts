@@ -37,6 +37,8 @@ export interface Session {
    * it is not counted (limits off, or no address known).
    */
   source?: string;
+  /** The person's key (`identity.ts`) the place was taken for; absent without identity tokens. */
+  identity?: string;
 }
 
 /** A fresh session in state `arriving`, bound to the connection that joined. */

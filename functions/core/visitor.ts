@@ -3,6 +3,7 @@
  * back on the asking connection; none of them throws for bad input.
  */
 import { randomUUID } from 'node:crypto';
+import type { IdentityVerifier } from './identity.ts';
 import {
   type ArrivalQueue,
   type Clock,
@@ -36,6 +37,8 @@ export interface VisitorDeps {
   connections?: ConnectionCloser;
   /** Counts places per source address (`sources.ts`); unset: no limit per source. */
   sources?: SourcePlaces;
+  /** Checks the site's identity tokens (`identity.ts`); unset: places are not tied to people. */
+  identities?: IdentityVerifier;
   /** Creates session ids; random UUIDs unless a test needs to know them. */
   newId?: () => string;
 }
@@ -43,28 +46,51 @@ export interface VisitorDeps {
 /**
  * Takes a new place in line, or answers for the place this connection already holds. `source`
  * is the key of the connection's address (`sourceKey`): a source holding its most places gets
- * `rate_limited`.
+ * `rate_limited`. With identity tokens (`identity.ts`), a person holds one place: a join for a
+ * person whose place is still good continues that place on this connection.
  */
 export async function join(
   deps: VisitorDeps,
   connectionId: string,
-  rawReturn: unknown,
+  request: { return?: unknown; identity?: string },
   source: string | null = null,
 ): Promise<ServerMessage[]> {
   const { store, queue, signer, clock } = deps;
   const config = await deps.config.get();
-  const returnPath = safeReturnPath(rawReturn ?? '/', deps.mainOrigin);
+  const returnPath = safeReturnPath(request.return ?? '/', deps.mainOrigin);
   const heldId = await store.sessionOfConnection(connectionId);
   const held = heldId ? await store.get(heldId) : undefined;
   if (held && held.state !== 'abandoned') {
     // One place per connection: a repeated join answers for the place already held.
     return answerFor(deps, held, config, await signer.issueTicket(held.id, clock.now()));
   }
+  let identity: string | null = null;
+  if (deps.identities) {
+    identity = request.identity
+      ? await deps.identities.verify(request.identity, clock.now())
+      : null;
+    if (identity === null && (request.identity || deps.identities.required)) {
+      return [
+        errorMessage(
+          ErrorCode.invalidIdentity,
+          request.identity
+            ? 'this sign-in link is not valid here, or has expired: follow the link on the site again'
+            : 'sign in on the site first, and follow its link to the waiting room',
+        ),
+      ];
+    }
+  }
   if (!config.enabled) {
     return [{ type: 'open', redirectUrl: mainSiteUrl(deps.mainOrigin, returnPath) }];
   }
   const now = clock.now();
   const session = newSession((deps.newId ?? randomUUID)(), connectionId, returnPath, now);
+  if (identity !== null) {
+    const own = await claimPlaceOf(deps, identity, session.id);
+    // The person's place is still good: it continues on this connection.
+    if (own) return continueHere(deps, connectionId, own, await signer.issueTicket(own.id, now));
+    session.identity = identity;
+  }
   const ticket = await signer.issueTicket(session.id, now);
   if (source !== null && deps.sources) {
     if (!(await deps.sources.take(source))) {
@@ -126,6 +152,57 @@ export async function resume(
   if (session.state === 'admitted' && !passStillValid(session, clock.now())) {
     return [passUsedUp()];
   }
+  return continueHere(deps, connectionId, session, ticket);
+}
+
+/** Whether a session still holds something for its visitor: a place in line, or a good pass. */
+function stillGood(session: Session, now: number): boolean {
+  return isInLine(session) || (session.state === 'admitted' && passStillValid(session, now));
+}
+
+/**
+ * The place a person already holds, if it is still good; else binds the person to `sessionId`
+ * (the place about to be made) and returns undefined. A race with another join of the same
+ * person is settled by the store: the loser reads the winner's place and continues it.
+ */
+async function claimPlaceOf(
+  deps: VisitorDeps,
+  identity: string,
+  sessionId: string,
+): Promise<Session | undefined> {
+  const { store, clock } = deps;
+  let unmade = 0;
+  for (let attempt = 0; attempt < 3 + UNMADE_CHECKS; attempt++) {
+    const boundId = (await store.sessionOfIdentity(identity)) ?? null;
+    const bound = boundId ? await store.get(boundId) : undefined;
+    if (bound && stillGood(bound, clock.now())) return bound;
+    // Bound to a place not made yet: another join of this person is making it right now (its
+    // claim comes just before its create), or died in between. Wait for it a little.
+    if (boundId && !bound && unmade < UNMADE_CHECKS) {
+      unmade += 1;
+      await new Promise((resolve) => setTimeout(resolve, UNMADE_WAIT_MS));
+      continue;
+    }
+    if (await store.claimIdentity(identity, sessionId, boundId)) return undefined;
+  }
+  throw new Error('the identity kept changing hands: try again');
+}
+
+/** How long a join waits for a place another join of the same person is making: 0.5 s. */
+const UNMADE_CHECKS = 20;
+const UNMADE_WAIT_MS = 25;
+
+/**
+ * Takes a place over on a new connection (a `resume`, or a person joining again elsewhere): the
+ * connection that held it until now is told `superseded` and closed.
+ */
+async function continueHere(
+  deps: VisitorDeps,
+  connectionId: string,
+  session: Session,
+  ticket: string,
+): Promise<ServerMessage[]> {
+  const { store, clock } = deps;
   // Read before attaching (the in-process store hands out the stored session itself).
   const previous = session.disconnectedAt === null ? session.connectionId : null;
   // A place this connection held until now is let go (marked disconnected): one place at a time.

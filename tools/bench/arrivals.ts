@@ -198,7 +198,7 @@ export async function benchArrivals(
                 mainOrigin: MAIN,
               },
               connectionId,
-              '/',
+              { return: '/' },
             );
             const joined = replies.find((m) => m.type === 'joined');
             if (joined?.type !== 'joined') throw new Error('no joined');

@@ -105,6 +105,20 @@ export function readReturnPath(search: string): string {
   return value === null || value === '' ? '/' : value;
 }
 
+/** The site's identity token the page was linked with (`?identity=...`), or null. */
+export function readIdentity(search: string): string | null {
+  const value = new URLSearchParams(search).get('identity');
+  return value === null || value === '' || value.length > 4096 ? null : value;
+}
+
+/** The page's address without its identity token (which must not stay in the history). */
+export function withoutIdentity(location: Pick<Location, 'pathname' | 'search' | 'hash'>): string {
+  const params = new URLSearchParams(location.search);
+  params.delete('identity');
+  const search = params.toString();
+  return `${location.pathname}${search ? `?${search}` : ''}${location.hash}`;
+}
+
 /** The main site's host for display ("shop.example.com"), or null when the origin is unusable. */
 export function displayHost(origin: string): string | null {
   if (origin === '') return null;

@@ -53,6 +53,8 @@ export interface Messages {
   hoursAndMinutes: (hours: string, minutes: string) => string;
   /** Notices. */
   placeDeferred: string;
+  /** The site's sign-in link was refused (`invalid_identity`); `host` is the main site. */
+  identityRefused: (host: string | null) => string;
   reconnectingNotice: string;
   offlineNotice: string;
   elsewhereNotice: string;
@@ -105,6 +107,8 @@ const en: Messages = {
   hoursAndMinutes: (hours, minutes) => `${hours} ${minutes}`,
   placeDeferred:
     "Many people on your network are already in line, so the room can't give you a place just yet. This page keeps trying by itself.",
+  identityRefused: (host) =>
+    `This waiting room takes you in from ${host ?? 'the site'}'s own link, once you are signed in there. Go back to ${host ?? 'the site'} and follow its link again.`,
   reconnectingNotice:
     'The connection dropped for a moment. Reconnecting automatically; your place is held.',
   offlineNotice:
@@ -162,6 +166,8 @@ const de: Messages = {
   hoursAndMinutes: (hours, minutes) => `${hours} ${minutes}`,
   placeDeferred:
     'Aus Ihrem Netzwerk warten bereits sehr viele Personen, deshalb kann Ihnen der Warteraum gerade noch keinen Platz geben. Diese Seite versucht es automatisch weiter.',
+  identityRefused: (host) =>
+    `Dieser Warteraum nimmt Sie über den Link ${host ? `von ${host}` : 'der Website'} auf, nachdem Sie sich dort angemeldet haben. Gehen Sie zurück ${host ? `zu ${host}` : 'zur Website'} und folgen Sie dem Link erneut.`,
   reconnectingNotice:
     'Die Verbindung war kurz unterbrochen und wird automatisch wiederhergestellt. Ihr Platz bleibt erhalten.',
   offlineNotice:
@@ -219,6 +225,8 @@ const es: Messages = {
   hoursAndMinutes: (hours, minutes) => `${hours} y ${minutes}`,
   placeDeferred:
     'Ya hay muchas personas de tu red en la fila, así que todavía no podemos darte un lugar. Esta página lo seguirá intentando automáticamente.',
+  identityRefused: (host) =>
+    `Esta sala de espera te recibe desde el enlace de ${host ?? 'la web'}, una vez que hayas iniciado sesión allí. Vuelve a ${host ?? 'la web'} y sigue su enlace de nuevo.`,
   reconnectingNotice:
     'La conexión se ha interrumpido un momento. Nos reconectamos automáticamente y conservas tu lugar.',
   offlineNotice: 'No tienes conexión. Nos reconectaremos automáticamente en cuanto vuelva.',
@@ -276,6 +284,8 @@ const fr: Messages = {
   hoursAndMinutes: (hours, minutes) => `${hours} ${minutes}`,
   placeDeferred:
     'Beaucoup de personnes de votre réseau sont déjà dans la file, nous ne pouvons donc pas encore vous attribuer de place. Cette page réessaie automatiquement.',
+  identityRefused: (host) =>
+    `Cette salle d'attente vous accueille depuis le lien ${host ? `de ${host}` : 'du site'}, après connexion à votre compte. Retournez sur ${host ?? 'le site'} et suivez à nouveau son lien.`,
   reconnectingNotice:
     'La connexion a été interrompue un instant. Reconnexion automatique en cours\u00a0; votre place est conservée.',
   offlineNotice:

@@ -19,6 +19,7 @@ const errorCodes = [
   'invalid_ticket',
   'rate_limited',
   'internal',
+  'invalid_identity',
 ] as const satisfies readonly ErrorCode[];
 
 const JoinedSchema = v.object({

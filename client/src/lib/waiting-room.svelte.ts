@@ -88,6 +88,8 @@ export interface WaitingRoomOptions {
   url: string;
   /** The main-site path to go back to, sent as-is in `join`; the server sanitises it. */
   returnPath: string;
+  /** The site's identity token for its signed-in user, sent with `join` (one place a person). */
+  identity?: string | null;
   /** Opens a socket; in the browser `(url) => new WebSocket(url)`. */
   createSocket: (url: string) => SocketLike;
   /** Keeps the ticket across reloads and tabs; in the browser `localStorage`. */
@@ -145,6 +147,8 @@ export class WaitingRoom {
    * places are held from this network, or the room is flooded); the page keeps asking.
    */
   placeDeferred = $state(false);
+  /** The room refused the site's sign-in link (`invalid_identity`): nothing more is tried. */
+  identityRefused = $state(false);
   /** The position last put to the polite live region (changes at most every `announceEveryMs`). */
   announcedPosition = $state<number | null>(null);
 
@@ -295,7 +299,12 @@ export class WaitingRoom {
       this.#send({ action: 'resume', ticket: this.#ticket });
     } else {
       this.#forgetPlace();
-      this.#send({ action: 'join', return: this.#options.returnPath });
+      const identity = this.#options.identity;
+      this.#send({
+        action: 'join',
+        return: this.#options.returnPath,
+        ...(identity ? { identity } : {}),
+      });
     }
     this.#expectReply();
   }
@@ -402,6 +411,11 @@ export class WaitingRoom {
   #handleError(error: RoomError): void {
     this.lastError = error;
     switch (error.code) {
+      case 'invalid_identity':
+        // Trying again changes nothing: the visitor must come back through the site's link.
+        this.identityRefused = true;
+        this.stop();
+        return;
       case 'invalid_ticket':
         // The old place is gone (expired, abandoned or from another room): take a new one.
         this.#ticket = null;

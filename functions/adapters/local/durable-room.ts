@@ -112,6 +112,18 @@ export class DurableSessionStore implements SessionStore {
     return this.#read(await this.#memory.sessionOfConnection(connectionId));
   }
 
+  async sessionOfIdentity(identity: string): Promise<string | undefined> {
+    return this.#read(await this.#memory.sessionOfIdentity(identity));
+  }
+
+  /**
+   * In memory only: the binding is written with the session that takes it (`create`), and a
+   * restart rebuilds it from the sessions. A crash between the two leaves nothing to undo.
+   */
+  async claimIdentity(identity: string, sessionId: string, previous: string | null) {
+    return this.#memory.claimIdentity(identity, sessionId, previous);
+  }
+
   async attachConnection(sessionId: string, connectionId: string, at: number): Promise<void> {
     // The place the connection held until now is marked disconnected too: saved with it.
     const previous = await this.#memory.sessionOfConnection(connectionId);

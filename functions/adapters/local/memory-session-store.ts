@@ -73,6 +73,8 @@ export class MemorySessionStore implements SessionStore {
   // pass back), abandoned ones after ABANDONED_MEMORY_MS. The counts keep the totals.
   readonly #forgetAdmitted = new ForgetQueue();
   readonly #forgetAbandoned = new ForgetQueue();
+  /** Person (identity key) -> the session last bound to them. */
+  readonly #identities = new Map<string, string>();
 
   async create(session: Session, replacing?: string): Promise<void> {
     this.#forgetFinished(session.joinedAt);
@@ -84,6 +86,18 @@ export class MemorySessionStore implements SessionStore {
     this.#sessions.set(session.id, { ...session });
     this.#counts[session.state] += 1;
     if (session.connectionId) this.#connections.set(session.connectionId, session.id);
+    if (session.identity !== undefined) this.#identities.set(session.identity, session.id);
+  }
+
+  async sessionOfIdentity(identity: string): Promise<string | undefined> {
+    return this.#identities.get(identity);
+  }
+
+  async claimIdentity(identity: string, sessionId: string, previous: string | null) {
+    const bound = this.#identities.get(identity) ?? null;
+    if (bound !== previous && bound !== sessionId) return false;
+    this.#identities.set(identity, sessionId);
+    return true;
   }
 
   async get(sessionId: string): Promise<Session | undefined> {
@@ -281,6 +295,14 @@ export class MemorySessionStore implements SessionStore {
         disconnected.push(session);
       }
       this.#sessions.set(session.id, session);
+      if (session.identity !== undefined) {
+        // The person's latest place is theirs.
+        const bound = this.#identities.get(session.identity);
+        const other = bound === undefined ? undefined : this.#sessions.get(bound);
+        if (!other || other.joinedAt <= session.joinedAt) {
+          this.#identities.set(session.identity, session.id);
+        }
+      }
       if (session.state === 'waiting') this.#line.push(session);
       if (session.state === 'admitted') {
         if (!session.admissionNotified) this.#pendingNotices.add(session.id);
@@ -312,6 +334,9 @@ export class MemorySessionStore implements SessionStore {
         this.#pendingNotices.delete(id);
         if (session.connectionId && this.#connections.get(session.connectionId) === id) {
           this.#connections.delete(session.connectionId);
+        }
+        if (session.identity !== undefined && this.#identities.get(session.identity) === id) {
+          this.#identities.delete(session.identity);
         }
         forgotten.push(id);
       }

@@ -238,3 +238,22 @@ describe('displayHost', () => {
     expect(hosts).toEqual([null, null]);
   });
 });
+
+describe('the identity token in the address', () => {
+  it('is read from ?identity= and taken out of the address, the rest kept', async () => {
+    const { readIdentity, withoutIdentity } = await import('../../../client/src/lib/config.ts');
+    expect(readIdentity('?return=%2Ftickets&identity=abc.def.ghi')).toBe('abc.def.ghi');
+    expect(readIdentity('?return=%2F')).toBeNull();
+    expect(readIdentity('?identity=')).toBeNull();
+    expect(
+      withoutIdentity({
+        pathname: '/waiting-room/',
+        search: '?return=%2Ftickets&identity=abc',
+        hash: '#x',
+      }),
+    ).toBe('/waiting-room/?return=%2Ftickets#x');
+    expect(withoutIdentity({ pathname: '/waiting-room/', search: '?identity=abc', hash: '' })).toBe(
+      '/waiting-room/',
+    );
+  });
+});

@@ -796,3 +796,24 @@ describe('a place taken up in another tab', () => {
     expect(s.sockets.sockets).toHaveLength(1);
   });
 });
+
+describe("the site's identity token", () => {
+  it('goes with the join, and a refusal stops the page with nothing more tried', () => {
+    // Prepare
+    const s = setup({ identity: 'eyJ.site.token' });
+    s.room.start();
+    s.sockets.latest.open();
+
+    // Act
+    const sent = [...s.sockets.latest.sent];
+    s.sockets.latest.receive({ type: 'error', code: 'invalid_identity', message: 'expired' });
+    vi.advanceTimersByTime(120_000);
+
+    // Assess
+    expect(sent).toEqual([
+      { action: 'join', return: '/tickets?show=42', identity: 'eyJ.site.token' },
+    ]);
+    expect(s.room.identityRefused).toBe(true);
+    expect(s.sockets.sockets).toHaveLength(1);
+  });
+});

@@ -137,3 +137,58 @@ describe('readLocalConfig', () => {
     expect(read).toThrow(new RegExp(`^${name}: `));
   });
 });
+
+describe('identity token settings', () => {
+  it("reads the site's key from WR_IDENTITY_PUBLIC_KEY_FILE, or a JWKS URL, and refuses what cannot work, naming the variable", async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'wr-config-'));
+    const good = join(dir, 'site.pem');
+    const bad = join(dir, 'bad.pem');
+    writeFileSync(
+      good,
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({
+        type: 'spki',
+        format: 'pem',
+      }),
+    );
+    writeFileSync(bad, 'not a key');
+
+    expect(readLocalConfig({})).toMatchObject({
+      identityPublicKeyPem: null,
+      identityJwksUrl: null,
+      identityRequired: false,
+    });
+    expect(
+      readLocalConfig({ WR_IDENTITY_PUBLIC_KEY_FILE: good, WR_IDENTITY_REQUIRED: 'true' }),
+    ).toMatchObject({
+      identityPublicKeyPem: expect.stringContaining('BEGIN PUBLIC KEY'),
+      identityRequired: true,
+    });
+    expect(
+      readLocalConfig({ WR_IDENTITY_JWKS_URL: 'https://shop.example.com/jwks.json' }),
+    ).toMatchObject({
+      identityJwksUrl: 'https://shop.example.com/jwks.json',
+    });
+    expect(() => readLocalConfig({ WR_IDENTITY_PUBLIC_KEY_FILE: bad })).toThrow(
+      /^WR_IDENTITY_PUBLIC_KEY_FILE: .*PEM public key/,
+    );
+    expect(() =>
+      readLocalConfig({ WR_IDENTITY_PUBLIC_KEY_FILE: join(dir, 'missing.pem') }),
+    ).toThrow(/^WR_IDENTITY_PUBLIC_KEY_FILE: cannot read/);
+    expect(() => readLocalConfig({ WR_IDENTITY_JWKS_URL: 'http://shop.example.com/jwks' })).toThrow(
+      /^WR_IDENTITY_JWKS_URL: must be an https URL/,
+    );
+    expect(() =>
+      readLocalConfig({
+        WR_IDENTITY_PUBLIC_KEY_FILE: good,
+        WR_IDENTITY_JWKS_URL: 'https://a.example/j',
+      }),
+    ).toThrow(/^WR_IDENTITY_JWKS_URL: set either/);
+    expect(() => readLocalConfig({ WR_IDENTITY_REQUIRED: 'true' })).toThrow(
+      /^WR_IDENTITY_REQUIRED: needs/,
+    );
+  });
+});
