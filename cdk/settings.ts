@@ -13,6 +13,7 @@ import {
   RoomNameSchema,
 } from '../functions/core/page-branding.ts';
 import { DEFAULT_MAX_PLACES_PER_SOURCE } from '../functions/core/sources.ts';
+import { parseIdentityPublicKey } from '../functions/env.ts';
 
 export interface RoomSettings {
   /** Region of the room (everything but the Lambda@Edge gate, which is in us-east-1). */
@@ -72,6 +73,16 @@ export interface RoomSettings {
    * web app on its own domain); every other browser page is refused at `$connect`.
    */
   allowedOrigins: string[];
+  /**
+   * The site's public key for identity tokens (`functions/core/identity.ts`), as PEM text (SPKI,
+   * EC P-256 or RSA of 2048 bits or more); undefined: none. At most one of it and
+   * `identityJwksUrl`.
+   */
+  identityPublicKey?: string;
+  /** The site's JWKS URL (https) for identity tokens, instead of a key; undefined: none. */
+  identityJwksUrl?: string;
+  /** Whether a join without a valid identity token is refused (needs a key or a JWKS URL). */
+  identityRequired: boolean;
   /** CDK bootstrap qualifier of the roles the deploy role may assume. */
   bootstrapQualifier: string;
 }
@@ -278,8 +289,50 @@ const SettingsSchema = v.pipe(
         }
       }),
     ),
+    identityPublicKey: optional(
+      v.pipe(
+        v.string(),
+        v.rawTransform(({ dataset, addIssue, NEVER }) => {
+          try {
+            // Passed on as the key's own PEM: line breaks written as `\n` become real ones.
+            const key = parseIdentityPublicKey(dataset.value);
+            return (key.export({ type: 'spki', format: 'pem' }) as string).trim();
+          } catch (error) {
+            addIssue({ message: (error as Error).message });
+            return NEVER;
+          }
+        }),
+      ),
+    ),
+    identityJwksUrl: optional(
+      v.pipe(
+        v.string(),
+        v.trim(),
+        v.check(
+          (s) => URL.canParse(s) && new URL(s).protocol === 'https:',
+          "must be an https URL (the site's key set, e.g. https://shop.example.com/.well-known/jwks.json)",
+        ),
+      ),
+    ),
+    identityRequired: booleanFlag,
     bootstrapQualifier: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9]{1,10}$/)), 'hnb659fds'),
   }),
+  v.forward(
+    v.partialCheck(
+      [['identityPublicKey'], ['identityJwksUrl']],
+      (s) => !(s.identityPublicKey && s.identityJwksUrl),
+      'set either it or identityPublicKey, not both',
+    ),
+    ['identityJwksUrl'],
+  ),
+  v.forward(
+    v.partialCheck(
+      [['identityPublicKey'], ['identityJwksUrl'], ['identityRequired']],
+      (s) => !s.identityRequired || !!s.identityPublicKey || !!s.identityJwksUrl,
+      'true needs identityPublicKey or identityJwksUrl to check the tokens with',
+    ),
+    ['identityRequired'],
+  ),
   v.check(
     (s) => !s.mainSiteDomain || isCloudFrontDomain(s.mainSiteDomain) || !!s.mainSiteCertificateArn,
     'mainSiteDomain is a custom domain: set mainSiteCertificateArn (an ACM certificate in us-east-1 for it)',
@@ -319,6 +372,9 @@ export const CONTEXT_KEYS = [
   'githubOidcProviderArn',
   'ungatedMainSitePaths',
   'allowedOrigins',
+  'identityPublicKey',
+  'identityJwksUrl',
+  'identityRequired',
 ] as const;
 
 /**

@@ -71,6 +71,12 @@ export interface RoomRuntimeSettings {
   maxPlacesPerSource: number;
   /** `on` or `off`. */
   sourceLimits: 'on' | 'off';
+  /** The site's public key for identity tokens (PEM text), when the deploy sets one. */
+  identityPublicKey?: string;
+  /** The site's JWKS URL for identity tokens, when the deploy sets one. */
+  identityJwksUrl?: string;
+  /** `true` when a join needs a valid identity token (the function's default is false). */
+  identityRequired?: 'true';
 }
 
 /**
@@ -285,7 +291,8 @@ export class WaitingRoomFunction extends Construct {
 
   /**
    * The room's plain settings that this function reads (the rest are left out): room id, main
-   * origin, pass TTL, abandon grace, tick, budget, idle time before the processor sleeps.
+   * origin, pass TTL, abandon grace, tick, budget, idle time before the processor sleeps, limits
+   * per source, the identity token checks (each only when given).
    */
   bindRoomSettings(settings: Partial<RoomRuntimeSettings>): this {
     const variables: Record<keyof RoomRuntimeSettings, string> = {
@@ -299,6 +306,9 @@ export class WaitingRoomFunction extends Construct {
       allowedOrigins: Env.allowedOrigins,
       maxPlacesPerSource: Env.maxPlacesPerSource,
       sourceLimits: Env.sourceLimits,
+      identityPublicKey: Env.identityPublicKey,
+      identityJwksUrl: Env.identityJwksUrl,
+      identityRequired: Env.identityRequired,
     };
     for (const [key, variable] of Object.entries(variables)) {
       const value = settings[key as keyof RoomRuntimeSettings];

@@ -213,6 +213,10 @@ export class WaitingRoomStack extends Stack {
         passTtlSeconds: runtimeSettings.passTtlSeconds,
         maxPlacesPerSource: runtimeSettings.maxPlacesPerSource,
         sourceLimits: runtimeSettings.sourceLimits,
+        // Identity tokens are checked at join only; each variable only when the deploy sets it.
+        identityPublicKey: settings.identityPublicKey,
+        identityJwksUrl: settings.identityJwksUrl,
+        identityRequired: settings.identityRequired ? 'true' : undefined,
       })
       .bindProcessorWake(processor);
     processor

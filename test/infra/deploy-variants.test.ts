@@ -3,6 +3,7 @@
  * repository), and a site that is protected on its own domain in front of an existing origin.
  * Only the templates' shape matters here, so assets are not bundled.
  */
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
@@ -293,6 +294,97 @@ describe('the allowedOrigins setting', () => {
     expect(holders).toHaveLength(1);
     expect(holders[0]?.Properties.Environment.Variables[Env.allowedOrigins]).toBe(
       'https://app.example.com',
+    );
+  });
+});
+
+describe('identity tokens (one place per person)', () => {
+  const spki = (key: KeyObject) => key.export({ type: 'spki', format: 'pem' }) as string;
+  const ecKey = spki(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey);
+  const rsaKey = spki(generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey);
+  const JWKS_URL = 'https://shop.example.com/.well-known/jwks.json';
+
+  /** The room functions holding any identity variable, by logical id. */
+  function identityHolders(context: Record<string, unknown>) {
+    const { room } = synthApp(context, { bundle: false });
+    const functions = Template.fromStack(room).findResources('AWS::Lambda::Function');
+    return Object.entries(functions)
+      .map(([id, f]) => {
+        const variables: Record<string, string> = f.Properties.Environment?.Variables ?? {};
+        const held = Object.fromEntries(
+          [Env.identityPublicKey, Env.identityJwksUrl, Env.identityRequired]
+            .filter((name) => variables[name] !== undefined)
+            .map((name) => [name, variables[name]]),
+        );
+        return [id, held] as const;
+      })
+      .filter(([, held]) => Object.keys(held).length > 0);
+  }
+
+  it('are off by default: no key, no key set, not required, and no function told of them', () => {
+    const settings = parseSettings({});
+    expect(settings.identityPublicKey).toBeUndefined();
+    expect(settings.identityJwksUrl).toBeUndefined();
+    expect(settings.identityRequired).toBe(false);
+    expect(identityHolders({})).toEqual([]);
+  });
+
+  it('take an EC P-256 or RSA public key as PEM text, line breaks written as \\n or not', () => {
+    expect(parseSettings({ identityPublicKey: ecKey }).identityPublicKey).toBe(ecKey.trim());
+    expect(parseSettings({ identityPublicKey: rsaKey }).identityPublicKey).toBe(rsaKey.trim());
+    expect(
+      parseSettings({ identityPublicKey: ecKey.replaceAll('\n', '\\n') }).identityPublicKey,
+    ).toBe(ecKey.trim());
+  });
+
+  it('reach the message function, and only it, when set', () => {
+    const holders = identityHolders({ identityPublicKey: ecKey, identityRequired: true });
+    expect(holders).toHaveLength(1);
+    expect(holders[0]?.[0]).toMatch(/^Message/);
+    expect(holders[0]?.[1]).toEqual({
+      [Env.identityPublicKey]: ecKey.trim(),
+      [Env.identityRequired]: 'true',
+    });
+    expect(identityHolders({ identityJwksUrl: JWKS_URL })).toEqual([
+      [expect.stringMatching(/^Message/), { [Env.identityJwksUrl]: JWKS_URL }],
+    ]);
+  });
+
+  it.each([
+    ['identityPublicKey', 'not a key', 'must be a PEM public key'],
+    [
+      'identityPublicKey',
+      generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+      }),
+      'must be a PEM public key',
+    ],
+    [
+      'identityPublicKey',
+      spki(generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey),
+      '2048 bits or more',
+    ],
+    [
+      'identityPublicKey',
+      spki(generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey),
+      'EC P-256 or an RSA',
+    ],
+    ['identityJwksUrl', 'http://shop.example.com/.well-known/jwks.json', 'https URL'],
+    ['identityJwksUrl', 'shop.example.com/jwks.json', 'https URL'],
+    ['identityRequired', 'maybe', 'but received "maybe"'],
+  ])('refuse a bad %s, naming the key (%#)', (key, value, reason) => {
+    expect(() => parseSettings({ [key]: value })).toThrow(
+      new RegExp(`invalid CDK context "${key}".*${reason}`),
+    );
+  });
+
+  it('refuse a key and a key set both, and tokens required with neither, naming the key', () => {
+    expect(() => parseSettings({ identityPublicKey: ecKey, identityJwksUrl: JWKS_URL })).toThrow(
+      /invalid CDK context "identityJwksUrl": set either it or identityPublicKey, not both/,
+    );
+    expect(() => parseSettings({ identityRequired: 'true' })).toThrow(
+      /invalid CDK context "identityRequired": true needs identityPublicKey or identityJwksUrl/,
     );
   });
 });

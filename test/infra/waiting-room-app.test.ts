@@ -238,17 +238,30 @@ const ENTRY_OF = {
 } as const satisfies Record<string, RoomFunctionName>;
 
 /**
- * The variables an entry point reads at cold start: the names it lists in `readSettings([...])`
- * (each setting is named like its `Env` key). A missing one crashes the function's cold start.
+ * Variables a function may go without (the setting then reads as unset): the deploy sets each
+ * only when its context key is set (`deploy-variants.test.ts`).
+ */
+const UNSET_UNLESS_USED: readonly string[] = [
+  Env.identityPublicKey,
+  Env.identityJwksUrl,
+  Env.identityRequired,
+];
+
+/**
+ * The variables an entry point needs at cold start: the names it lists in `readSettings([...])`
+ * (each setting is named like its `Env` key) but those it may go without. A missing one crashes
+ * the function's cold start.
  */
 function variablesReadBy(name: keyof typeof ENTRY_OF): string[] {
   const source = readFileSync(ROOM_FUNCTION_ENTRIES[ENTRY_OF[name]], 'utf8');
   const list = /readSettings\(\[([^\]]*)\]/.exec(source)?.[1] ?? '';
-  return [...list.matchAll(/'(\w+)'/g)].map(([, setting]) => {
-    const variable = Env[setting as keyof typeof Env];
-    if (!variable) throw new Error(`${name} reads ${setting}, which functions/env.ts lacks`);
-    return variable;
-  });
+  return [...list.matchAll(/'(\w+)'/g)]
+    .map(([, setting]) => {
+      const variable = Env[setting as keyof typeof Env];
+      if (!variable) throw new Error(`${name} reads ${setting}, which functions/env.ts lacks`);
+      return variable;
+    })
+    .filter((variable) => !UNSET_UNLESS_USED.includes(variable));
 }
 
 function roomVariablesOf(name: string): string[] {
