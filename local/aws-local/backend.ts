@@ -227,6 +227,15 @@ async function assemble(
     [Env.sourceLimits]: settings.sourceLimits ? 'on' : 'off',
     [Env.maxPlacesPerSource]: String(settings.sourceLimits?.maxPlaces ?? 1),
   };
+  // As a deploy does: identity tokens are the message function's alone, each variable only
+  // when set (a function has no file to read: the key travels as its PEM text).
+  const identityEnvironment: Record<string, string> = {
+    ...(settings.identityPublicKeyPem
+      ? { [Env.identityPublicKey]: settings.identityPublicKeyPem }
+      : {}),
+    ...(settings.identityJwksUrl ? { [Env.identityJwksUrl]: settings.identityJwksUrl } : {}),
+    ...(settings.identityRequired ? { [Env.identityRequired]: 'true' } : {}),
+  };
   // Every container is waited for, so that none is left running when another fails to start.
   const started = await Promise.allSettled(
     (Object.keys(ROOM_FUNCTION_ENTRIES) as RoomFunctionName[]).map(async (name) => {
@@ -237,6 +246,7 @@ async function assemble(
         entry: ROOM_FUNCTION_ENTRIES[name],
         environment: {
           ...environment,
+          ...(name === 'message' ? identityEnvironment : {}),
           AWS_LAMBDA_FUNCTION_NAME:
             name === 'processor' ? processorName : `waiting-room-${settings.roomId}-${name}`,
           AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(sizing.memoryMb),

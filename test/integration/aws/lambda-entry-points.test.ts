@@ -2,6 +2,7 @@
  * The entry points as the Lambda runtime loads them: settings read at cold start, adapters
  * wired with the default clients (no call is made until an event comes).
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import '../../helpers/aws-sdk-env.ts';
 
@@ -54,5 +55,40 @@ describe('Lambda entry points', () => {
 
     // Assess
     await expect(loading).rejects.toThrow(`${variable}: must be set`);
+  });
+
+  it.each([
+    [
+      'a public key',
+      {
+        WR_IDENTITY_PUBLIC_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export(
+          {
+            type: 'spki',
+            format: 'pem',
+          },
+        ) as string,
+      },
+    ],
+    ['a key set URL', { WR_IDENTITY_JWKS_URL: 'https://shop.example.com/.well-known/jwks.json' }],
+  ])('message exports a handler that checks identity tokens with %s', async (_, identity) => {
+    // Prepare
+    stubEnv({ ...ENV, ...identity, WR_IDENTITY_REQUIRED: 'true' });
+
+    // Act
+    const module = (await import('../../../functions/lambda/message.ts')) as { handler: unknown };
+
+    // Assess
+    expect(module.handler).toBeTypeOf('function');
+  });
+
+  it('message fails at cold start when identity tokens are required with nothing to check them', async () => {
+    // Prepare
+    stubEnv({ ...ENV, WR_IDENTITY_REQUIRED: 'true' });
+
+    // Act
+    const loading = import('../../../functions/lambda/message.ts');
+
+    // Assess
+    await expect(loading).rejects.toThrow(/^WR_IDENTITY_REQUIRED: true needs/);
   });
 });
