@@ -69,6 +69,8 @@ type Spec = {
   schema: v.GenericSchema<string, unknown>;
   fallback?: string;
   optional?: true;
+  /** Never echoed in an error: a private key pasted by mistake must not reach the logs. */
+  quiet?: true;
 };
 
 const settingSchemas = {
@@ -172,6 +174,7 @@ const settingSchemas = {
       }),
     ),
     optional: true,
+    quiet: true,
   },
   identityJwksUrl: {
     variable: Env.identityJwksUrl,
@@ -219,7 +222,7 @@ function readSetting(name: SettingName, env: Record<string, string | undefined>)
   if (!result.success) {
     throw new SettingsError(
       spec.variable,
-      `${result.issues[0]?.message ?? 'invalid'} (got "${raw.slice(0, 200)}")`,
+      `${result.issues[0]?.message ?? 'invalid'}${spec.quiet ? '' : ` (got "${raw.slice(0, 200)}")`}`,
     );
   }
   return result.output;

@@ -207,6 +207,23 @@ describe('Lambda settings: identity tokens', () => {
     expect(reading).toThrow(new RegExp(`^WR_IDENTITY_PUBLIC_KEY: .*${reason}`));
   });
 
+  it('never repeats the value of a refused key in its error (it may be a private key)', () => {
+    // Prepare
+    const pem = EC_KEY.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+    const env = { WR_IDENTITY_PUBLIC_KEY: pem };
+
+    // Act
+    const reading = () => readSettings(IDENTITY, env);
+
+    // Assess
+    expect(reading).toThrow(
+      new SettingsError(
+        'WR_IDENTITY_PUBLIC_KEY',
+        'must be a PEM public key (-----BEGIN PUBLIC KEY-----, SPKI)',
+      ),
+    );
+  });
+
   it.each([
     'https://shop.example.com/.well-known/jwks.json',
     'http://127.0.0.1:41234/.well-known/site-jwks.json',
