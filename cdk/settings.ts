@@ -5,6 +5,7 @@
  */
 import type { Node } from 'constructs';
 import * as v from 'valibot';
+import { parseIdentityPublicKey } from '../functions/core/identity.ts';
 import { parseOriginList } from '../functions/core/origins.ts';
 import {
   BrandColorSchema,
@@ -13,7 +14,6 @@ import {
   RoomNameSchema,
 } from '../functions/core/page-branding.ts';
 import { DEFAULT_MAX_PLACES_PER_SOURCE } from '../functions/core/sources.ts';
-import { parseIdentityPublicKey } from '../functions/env.ts';
 
 export interface RoomSettings {
   /** Region of the room (everything but the Lambda@Edge gate, which is in us-east-1). */

@@ -3,7 +3,6 @@
  * them, together with the IAM grant that goes with each) and `functions/` (which reads them), so
  * the two can never drift.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
 import * as v from 'valibot';
 export const Env = {
   /** DynamoDB table of sessions, connections, arrivals, room state and the processor lease. */
@@ -79,28 +78,3 @@ export const wholeNumberSetting = (min: number, max: number) =>
     v.minValue(min, `must be at least ${min}`),
     v.maxValue(max, `must be at most ${max}`),
   );
-
-/**
- * The site's public key for identity tokens from its PEM text (SPKI `BEGIN PUBLIC KEY`; a `\n`
- * written as two characters is taken as a line break), checked to be one it may sign ES256 or
- * RS256 with: EC P-256, or RSA of at least 2048 bits. Throws an error saying what is wrong: the
- * one rule the CDK app (at synth), the Lambda settings and the local runtime share.
- */
-export function parseIdentityPublicKey(pem: string): KeyObject {
-  const text = pem.replaceAll('\\n', '\n').trim();
-  // `createPublicKey` would also derive a public key from a private key or a certificate: a
-  // private key has no business in a setting, so only the public key's own form is taken.
-  if (!/^-----BEGIN PUBLIC KEY-----\s[\s\S]+\s-----END PUBLIC KEY-----$/.test(text)) {
-    throw new Error('must be a PEM public key (-----BEGIN PUBLIC KEY-----, SPKI)');
-  }
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: text, format: 'pem' });
-  } catch {
-    throw new Error('is not a readable PEM public key');
-  }
-  const details = key.asymmetricKeyDetails ?? {};
-  if (key.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1') return key;
-  if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) >= 2048) return key;
-  throw new Error('must be an EC P-256 or an RSA (2048 bits or more) public key');
-}

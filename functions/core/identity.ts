@@ -19,6 +19,20 @@ export const IDENTITY_CLOCK_TOLERANCE_SECONDS = 60;
 /** Longest `sub` taken (the site's user id). */
 const MAX_SUB_LENGTH = 256;
 
+/** What jose throws about a token itself (as opposed to the key set it was checked with). */
+const TOKEN_ERRORS = [
+  errors.JWTInvalid,
+  errors.JWTExpired,
+  errors.JWTClaimValidationFailed,
+  errors.JWSInvalid,
+  errors.JWSSignatureVerificationFailed,
+  errors.JOSEAlgNotAllowed,
+  errors.JOSENotSupported,
+  errors.JWKSNoMatchingKey,
+  errors.JWKSMultipleMatchingKeys,
+  errors.JWKInvalid,
+];
+
 /** Checks the identity tokens of one room. */
 export interface IdentityVerifier {
   /** Whether a `join` without a valid identity token is refused. */
@@ -37,20 +51,28 @@ export interface IdentityVerifierOptions {
 }
 
 /**
- * The site's public key from its PEM (SPKI): an EC P-256 key (ES256) or an RSA key of at least
- * 2048 bits (RS256). Throws an error saying what is wrong with it (never echoing it).
+ * The site's public key for identity tokens from its PEM text (SPKI `BEGIN PUBLIC KEY`; a `\n`
+ * written as two characters, as an environment variable may hold it, is a line break), checked
+ * to be one it may sign ES256 or RS256 with: EC P-256, or RSA of at least 2048 bits. Only the
+ * public key's own form is taken (`createPublicKey` would also derive one from a private key or
+ * a certificate: a private key has no business in a setting). Throws an error saying what is
+ * wrong, never echoing the text.
  */
 export function parseIdentityPublicKey(pem: string): KeyObject {
+  const text = pem.replaceAll('\\n', '\n').trim();
+  if (!/^-----BEGIN PUBLIC KEY-----\s[\s\S]+\s-----END PUBLIC KEY-----$/.test(text)) {
+    throw new Error('must be a PEM public key (-----BEGIN PUBLIC KEY-----, SPKI)');
+  }
   let key: KeyObject;
   try {
-    key = createPublicKey(pem);
+    key = createPublicKey({ key: text, format: 'pem' });
   } catch {
-    throw new Error('must be a PEM public key (-----BEGIN PUBLIC KEY-----)');
+    throw new Error('is not a readable PEM public key');
   }
-  const details = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType === 'ec' && details?.namedCurve === 'prime256v1') return key;
-  if (key.asymmetricKeyType === 'rsa' && (details?.modulusLength ?? 0) >= 2048) return key;
-  throw new Error('must be an EC P-256 (ES256) or an RSA key of at least 2048 bits (RS256)');
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'ec' && details.namedCurve === 'prime256v1') return key;
+  if (key.asymmetricKeyType === 'rsa' && (details.modulusLength ?? 0) >= 2048) return key;
+  throw new Error('must be an EC P-256 or an RSA (2048 bits or more) public key');
 }
 
 /** The key a person's places are bound to: never the user's id itself. */
@@ -76,13 +98,9 @@ export function createIdentityVerifier(options: IdentityVerifierOptions): Identi
         if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUB_LENGTH) return null;
         return identityKey(roomId, sub);
       } catch (error) {
-        // A key set that cannot be read is the site's problem, not the visitor's: say so.
-        if (
-          error instanceof errors.JWKSTimeout ||
-          (error instanceof errors.JOSEError && error.code === 'ERR_JWKS_INVALID')
-        ) {
-          options.onKeyError?.(error);
-        }
+        // A key set that cannot be read (down, not JSON, not a key set, too slow) is the site's
+        // problem, not the visitor's: say so. A bad token is just refused.
+        if (!TOKEN_ERRORS.some((kind) => error instanceof kind)) options.onKeyError?.(error);
         return null;
       }
     },

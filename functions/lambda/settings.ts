@@ -4,9 +4,10 @@
  * entry point asks only for the settings it uses; the CDK app sets them (names in `env.ts`).
  */
 import * as v from 'valibot';
+import { parseIdentityPublicKey } from '../core/identity.ts';
 import { parseOriginList } from '../core/origins.ts';
 import { DEFAULT_MAX_PLACES_PER_SOURCE } from '../core/sources.ts';
-import { Env, wholeNumberSetting as integer, parseIdentityPublicKey } from '../env.ts';
+import { Env, wholeNumberSetting as integer } from '../env.ts';
 
 export class SettingsError extends Error {
   constructor(

@@ -84,12 +84,37 @@ describe('identity tokens', () => {
     expect(await verifier.verify(await make(), NOW)).toBeNull();
   });
 
+  it('tells the site when its key set cannot be read, and refuses the token', async () => {
+    // Prepare
+    const problems: unknown[] = [];
+    const down = createIdentityVerifier({
+      roomId: ROOM_ID,
+      key: async () => {
+        throw new Error('connect ECONNREFUSED');
+      },
+      required: false,
+      onKeyError: (error) => problems.push(error),
+    });
+
+    // Act
+    const verified = await down.verify(await token('u'), NOW);
+    const badToken = await down.verify('not-a-token', NOW);
+
+    // Assess
+    expect(verified).toBeNull();
+    expect(badToken).toBeNull();
+    expect(problems).toHaveLength(1);
+  });
+
   it('refuses keys that are not EC P-256 or RSA of 2048 bits, saying why', () => {
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 });
     const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' });
-    expect(() => parseIdentityPublicKey(pem(small.publicKey))).toThrow(/at least 2048/);
+    expect(() => parseIdentityPublicKey(pem(small.publicKey))).toThrow(/2048 bits or more/);
     expect(() => parseIdentityPublicKey(pem(p384.publicKey))).toThrow(/P-256/);
     expect(() => parseIdentityPublicKey('garbage')).toThrow(/PEM public key/);
+    // A private key would give its public half: a setting never takes one.
+    const privatePem = site.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    expect(() => parseIdentityPublicKey(privatePem)).toThrow(/PEM public key/);
   });
 });
 
