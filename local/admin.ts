@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
 import type { AdminSecret } from './admin-secret.ts';
 import type { RoomBackend } from './front.ts';
-import { BodyTooLargeError, isLoopback, readBody, sendJson } from './http-util.ts';
+import { isLoopback, readJsonRequest, sendJson } from './http-util.ts';
 import { KeyRotationUnavailableError } from './keys.ts';
 
 export const ADMIN_PREFIX = '/__room/admin/';
@@ -138,24 +138,9 @@ export async function handleAdmin(
     return;
   }
   if (route === 'config' && req.method === 'POST') {
-    let body: unknown;
-    try {
-      body = JSON.parse(await readBody(req, 4096));
-    } catch (error) {
-      const tooLarge = error instanceof BodyTooLargeError;
-      sendJson(res, tooLarge ? 413 : 400, {
-        error: tooLarge ? error.message : 'body must be JSON',
-      });
-      return;
-    }
-    const change = v.safeParse(ConfigChangeSchema, body);
-    if (!change.success) {
-      const issue = change.issues[0];
-      const field = issue ? v.getDotPath(issue) : null;
-      sendJson(res, 400, { error: `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid'}` });
-      return;
-    }
-    await room.changeConfig(change.output);
+    const change = await readJsonRequest(req, res, ConfigChangeSchema, { limit: 4096 });
+    if (change === undefined) return;
+    await room.changeConfig(change);
     sendJson(res, 200, await room.status());
     return;
   }
@@ -167,28 +152,18 @@ export async function handleAdmin(
  * the next key of a ring that had none); 409 when it is refused (too soon, or a pinned key).
  */
 async function rotateKey(room: RoomBackend, req: IncomingMessage, res: ServerResponse) {
-  let body: unknown;
-  try {
-    const text = await readBody(req, 1024);
-    body = text.trim() === '' ? {} : JSON.parse(text);
-  } catch (error) {
-    const tooLarge = error instanceof BodyTooLargeError;
-    sendJson(res, tooLarge ? 413 : 400, { error: tooLarge ? error.message : 'body must be JSON' });
-    return;
-  }
-  const options = v.safeParse(RotateKeySchema, body);
-  if (!options.success) {
-    sendJson(res, 400, {
-      error: `rotate-key takes {"force": true|false} (${options.issues[0]?.message})`,
-    });
-    return;
-  }
+  const options = await readJsonRequest(req, res, RotateKeySchema, {
+    limit: 1024,
+    empty: {},
+    describe: (problem) => `rotate-key takes {"force": true|false} (${problem})`,
+  });
+  if (options === undefined) return;
   if (!room.rotateKey) {
     sendJson(res, 409, { error: 'this room cannot rotate its signing key' });
     return;
   }
   try {
-    const result = await room.rotateKey({ force: options.output.force === true });
+    const result = await room.rotateKey({ force: options.force === true });
     if (result.outcome === 'refused') {
       sendJson(res, 409, { error: `rotation refused: ${result.reason}`, ...result });
     } else {

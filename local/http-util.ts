@@ -1,5 +1,6 @@
 /** Small helpers for the local runtime's plain `node:http` handlers. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as v from 'valibot';
 import { PASS_PARAM } from '../edge/gate.ts';
 
 /**
@@ -76,4 +77,35 @@ export class BodyTooLargeError extends Error {
     super(`request body larger than ${limit} bytes`);
     this.name = 'BodyTooLargeError';
   }
+}
+
+/**
+ * Reads a JSON request body of at most `limit` bytes through `schema`. On a body too large (413),
+ * not JSON or not what the schema takes (400, naming the field) it answers the request itself
+ * and resolves undefined. `empty` stands for an empty body, where one is allowed.
+ */
+export async function readJsonRequest<T>(
+  req: IncomingMessage,
+  res: ServerResponse,
+  schema: v.GenericSchema<unknown, T>,
+  options: { limit: number; empty?: unknown; describe?: (problem: string) => string },
+): Promise<T | undefined> {
+  let body: unknown;
+  try {
+    const text = await readBody(req, options.limit);
+    body = options.empty !== undefined && text.trim() === '' ? options.empty : JSON.parse(text);
+  } catch (error) {
+    const tooLarge = error instanceof BodyTooLargeError;
+    sendJson(res, tooLarge ? 413 : 400, { error: tooLarge ? error.message : 'body must be JSON' });
+    return undefined;
+  }
+  const parsed = v.safeParse(schema, body);
+  if (!parsed.success) {
+    const issue = parsed.issues[0];
+    const field = issue ? v.getDotPath(issue) : null;
+    const problem = `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid'}`;
+    sendJson(res, 400, { error: options.describe ? options.describe(problem) : problem });
+    return undefined;
+  }
+  return parsed.output;
 }

@@ -10,7 +10,8 @@ import { BASE_HEADERS, sendText } from './http-util.ts';
 
 export const PAGE_PREFIX = '/waiting-room/';
 
-const TYPES: Record<string, string> = {
+/** Content types of the files a Vite build holds. */
+export const FILE_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -47,27 +48,31 @@ export function pageSecurityPolicy(wsOrigin: string | null): string {
   ].join('; ');
 }
 
-export function createPageServer(distDir: string, pageConfig: PageConfig) {
+export interface BuiltFilesOptions {
+  /** The Content-Security-Policy of every file served. */
+  csp: string;
+  /** `Cache-Control` of what is not a content-hashed asset (those are kept for good). */
+  cacheControl: string;
+  /** Whether the hashed assets may be kept by shared caches too (`public`) or only the browser. */
+  shared: boolean;
+  /** The 404 text for a file not there (say, the page not built yet). */
+  notFound?: (relative: string) => string;
+}
+
+/**
+ * Serves a Vite build (`dist`): files read once and kept, nothing outside the directory, the
+ * content-hashed `assets/` cached for good and the rest as `cacheControl` says. Takes the path
+ * below the build's mount point, still URL-encoded.
+ */
+export function createBuiltFiles(distDir: string, options: BuiltFilesOptions) {
   const root = resolve(distDir);
   const cache = new Map<string, Buffer>();
-  const csp = pageSecurityPolicy(pageConfig.wsUrl ? new URL(pageConfig.wsUrl).origin : null);
-  const configBody = Buffer.from(JSON.stringify(pageConfig));
-
-  return async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> => {
+  return async (req: IncomingMessage, res: ServerResponse, encoded: string): Promise<void> => {
     let relative: string;
     try {
-      relative = decodeURIComponent(pathname.slice(PAGE_PREFIX.length)) || 'index.html';
+      relative = decodeURIComponent(encoded) || 'index.html';
     } catch {
       sendText(res, 400, 'Bad path');
-      return;
-    }
-    if (relative === 'config.json') {
-      res.writeHead(200, {
-        ...BASE_HEADERS,
-        'content-type': TYPES['.json'] as string,
-        'cache-control': 'no-cache',
-      });
-      res.end(configBody);
       return;
     }
     const file = resolve(join(root, relative));
@@ -80,21 +85,43 @@ export function createPageServer(distDir: string, pageConfig: PageConfig) {
       try {
         body = await readFile(file);
       } catch {
-        sendText(res, 404, 'Not found');
+        sendText(res, 404, options.notFound?.(relative) ?? 'Not found');
         return;
       }
       cache.set(file, body);
     }
-    // Only Vite's content-hashed assets may be cached for good; everything else revalidates.
+    // Only Vite's content-hashed assets may be cached for good; everything else as told.
     const hashed = relative.startsWith('assets/');
     res.writeHead(200, {
       ...BASE_HEADERS,
-      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-      // Hashed assets never change; the page itself must always be fresh.
-      'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'no-cache',
-      'content-security-policy': csp,
+      'content-type': FILE_TYPES[extname(file)] ?? 'application/octet-stream',
+      'cache-control': hashed
+        ? `${options.shared ? 'public' : 'private'}, max-age=31536000, immutable`
+        : options.cacheControl,
+      'content-security-policy': options.csp,
       'referrer-policy': 'no-referrer',
     });
     res.end(req.method === 'HEAD' ? undefined : body);
+  };
+}
+
+export function createPageServer(distDir: string, pageConfig: PageConfig) {
+  const csp = pageSecurityPolicy(pageConfig.wsUrl ? new URL(pageConfig.wsUrl).origin : null);
+  const configBody = Buffer.from(JSON.stringify(pageConfig));
+  // The page itself must always be fresh.
+  const serveFile = createBuiltFiles(distDir, { csp, cacheControl: 'no-cache', shared: true });
+
+  return async (req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> => {
+    const encoded = pathname.slice(PAGE_PREFIX.length);
+    if (encoded === 'config.json') {
+      res.writeHead(200, {
+        ...BASE_HEADERS,
+        'content-type': FILE_TYPES['.json'] as string,
+        'cache-control': 'no-cache',
+      });
+      res.end(configBody);
+      return;
+    }
+    await serveFile(req, res, encoded);
   };
 }

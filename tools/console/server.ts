@@ -16,20 +16,18 @@
  * counts as the same *site*).
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, resolve, sep } from 'node:path';
 import * as v from 'valibot';
 import { CONFIG_CHANGE_ENTRIES, loopbackHost, somethingToChange } from '../../local/admin.ts';
 import {
   BASE_HEADERS,
-  BodyTooLargeError,
   isLoopback,
-  readBody,
+  readJsonRequest,
   sendJson,
   sendText,
 } from '../../local/http-util.ts';
+import { createBuiltFiles } from '../../local/static-page.ts';
 import { confirmationNeeded } from './confirmation.ts';
 import { SampleHistory } from './history.ts';
 import {
@@ -55,13 +53,6 @@ export const CONSOLE_SECURITY_POLICY = [
   "form-action 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-};
 
 /** The admin endpoint's change, plus the operator's confirmation (see `confirmation.ts`). */
 const ConfigChangeSchema = v.pipe(
@@ -110,8 +101,15 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   };
   const history = new SampleHistory();
   const streams = new Set<ServerResponse>();
-  const root = resolve(options.distDir);
-  const files = new Map<string, Buffer>();
+  const serveFile = createBuiltFiles(options.distDir, {
+    csp: CONSOLE_SECURITY_POLICY,
+    cacheControl: 'no-store',
+    shared: false,
+    notFound: (relative) =>
+      relative === 'index.html'
+        ? 'The console page is not built: run `npm run build`.'
+        : 'Not found',
+  });
 
   const server = createServer((req, res) => {
     route(req, res).catch((error: unknown) => {
@@ -232,7 +230,7 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       await api(req, res, path);
     } else if (req.method === 'GET' || req.method === 'HEAD') {
       // The shell holds no data: without the token it can only say where to find it.
-      await serveFile(req, res, path);
+      await serveFile(req, res, path.slice(1));
     } else {
       sendJson(res, 405, { error: `${req.method} is not served here` });
     }
@@ -273,24 +271,9 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       sendJson(res, 415, { error: 'the console takes application/json' });
       return;
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(await readBody(req, 1024));
-    } catch (error) {
-      const tooLarge = error instanceof BodyTooLargeError;
-      sendJson(res, tooLarge ? 413 : 400, {
-        error: tooLarge ? error.message : 'body must be JSON',
-      });
-      return;
-    }
-    const parsed = v.safeParse(ConfigChangeSchema, body);
-    if (!parsed.success) {
-      const issue = parsed.issues[0];
-      const field = issue ? v.getDotPath(issue) : null;
-      sendJson(res, 400, { error: `${field ? `${field}: ` : ''}${issue?.message ?? 'invalid'}` });
-      return;
-    }
-    const { confirm, ...change } = parsed.output;
+    const parsed = await readJsonRequest(req, res, ConfigChangeSchema, { limit: 1024 });
+    if (parsed === undefined) return;
+    const { confirm, ...change } = parsed;
     // Judged on the latest sample (at most an interval old), as the page judges it.
     const latest = history.samples().findLast((s) => s.origin === 'live');
     const reason = confirmationNeeded(change, {
@@ -319,47 +302,6 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
     options.log?.(`changed ${JSON.stringify(change)}`);
     const answer: ConsoleConfigAnswer = { sample: await sampleAfter() };
     sendJson(res, 200, answer);
-  }
-
-  async function serveFile(req: IncomingMessage, res: ServerResponse, path: string) {
-    let relative: string;
-    try {
-      relative = decodeURIComponent(path.slice(1)) || 'index.html';
-    } catch {
-      sendText(res, 400, 'Bad path');
-      return;
-    }
-    const file = resolve(join(root, relative));
-    if (!file.startsWith(root + sep)) {
-      sendText(res, 404, 'Not found');
-      return;
-    }
-    let body = files.get(file);
-    if (!body) {
-      try {
-        body = await readFile(file);
-      } catch {
-        sendText(
-          res,
-          404,
-          relative === 'index.html'
-            ? 'The console page is not built: run `npm run build`.'
-            : 'Not found',
-        );
-        return;
-      }
-      files.set(file, body);
-    }
-    res.writeHead(200, {
-      ...BASE_HEADERS,
-      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
-      'cache-control': relative.startsWith('assets/')
-        ? 'private, max-age=31536000, immutable'
-        : 'no-store',
-      'content-security-policy': CONSOLE_SECURITY_POLICY,
-      'referrer-policy': 'no-referrer',
-    });
-    res.end(req.method === 'HEAD' ? undefined : body);
   }
 
   return {
