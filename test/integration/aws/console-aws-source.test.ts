@@ -78,6 +78,19 @@ async function putRoomState(item: Record<string, unknown>) {
   );
 }
 
+/** The console's AWS source as `--aws` makes it, on the stand-ins; `extra` adds or overrides. */
+function awsSource(extra: Partial<Parameters<typeof createAwsSource>[0]> = {}) {
+  return createAwsSource({
+    ssm,
+    cloudWatch: new CloudWatchClient({}),
+    region: 'us-east-1',
+    prefix: PREFIX,
+    roomId: ROOM,
+    now: () => NOW,
+    ...extra,
+  });
+}
+
 describe('the --aws source', () => {
   it('reads the settings from SSM and the line from the room state item the processor writes', async () => {
     // Prepare
@@ -91,15 +104,9 @@ describe('the --aws source', () => {
         { at: NOW - 1_000, count: 2 },
       ],
     });
-    const source = await createAwsSource({
-      ssm,
-      cloudWatch: new CloudWatchClient({}),
+    const source = await awsSource({
       dynamo: dynamo.documentClient,
-      region: 'us-east-1',
-      prefix: PREFIX,
       tableName: table,
-      roomId: ROOM,
-      now: () => NOW,
     });
 
     // Act
@@ -131,14 +138,8 @@ describe('the --aws source', () => {
     await putRoomState({ waiting: 7 });
 
     // Act
-    const source = await createAwsSource({
-      ssm,
-      cloudWatch: new CloudWatchClient({}),
+    const source = await awsSource({
       dynamo: dynamo.documentClient,
-      region: 'us-east-1',
-      prefix: PREFIX,
-      roomId: ROOM,
-      now: () => NOW,
     });
 
     // Assess
@@ -147,14 +148,7 @@ describe('the --aws source', () => {
 
   it('without the table, shows the latest CloudWatch minute and says so', async () => {
     // Prepare
-    const source = await createAwsSource({
-      ssm,
-      cloudWatch: new CloudWatchClient({}),
-      region: 'us-east-1',
-      prefix: PREFIX,
-      roomId: ROOM,
-      now: () => NOW,
-    });
+    const source = await awsSource();
 
     // Act
     const reading = await source.read();
@@ -182,15 +176,10 @@ describe('the --aws source', () => {
 
   it('reports a missing room state item by its key, with the figures unknown rather than zero', async () => {
     // Prepare: the table holds no state item for this room id (a wrong --room-id).
-    const source = await createAwsSource({
-      ssm,
-      cloudWatch: new CloudWatchClient({}),
+    const source = await awsSource({
       dynamo: dynamo.documentClient,
-      region: 'us-east-1',
-      prefix: PREFIX,
       tableName: table,
       roomId: 'no-such-room',
-      now: () => NOW,
     });
 
     // Act
@@ -211,15 +200,9 @@ describe('the --aws source', () => {
 
   it('fills the console history of the last hour from CloudWatch, one sample per whole minute', async () => {
     // Prepare
-    const source = await createAwsSource({
-      ssm,
-      cloudWatch: new CloudWatchClient({}),
+    const source = await awsSource({
       dynamo: dynamo.documentClient,
-      region: 'us-east-1',
-      prefix: PREFIX,
       tableName: table,
-      roomId: ROOM,
-      now: () => NOW,
     });
 
     // Act
@@ -245,14 +228,7 @@ describe('the --aws source', () => {
         { Id: 'abandoned', Timestamps: [minute(3), minute(2)], Values: [2, 4] },
       ],
     });
-    const source = await createAwsSource({
-      ssm,
-      cloudWatch: new CloudWatchClient({}),
-      region: 'us-east-1',
-      prefix: PREFIX,
-      roomId: ROOM,
-      now: () => NOW,
-    });
+    const source = await awsSource();
 
     // Act
     const history = await source.history?.(NOW - 3_600_000, NOW);
@@ -272,14 +248,7 @@ describe('the --aws source', () => {
   it('shows the figures as unknown when CloudWatch holds none of the last minutes', async () => {
     // Prepare
     cloudWatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [] });
-    const source = await createAwsSource({
-      ssm,
-      cloudWatch: new CloudWatchClient({}),
-      region: 'us-east-1',
-      prefix: PREFIX,
-      roomId: ROOM,
-      now: () => NOW,
-    });
+    const source = await awsSource();
 
     // Act
     const reading = await source.read();
@@ -294,14 +263,10 @@ describe('the --aws source', () => {
 
   it('writes on/off and rate where the room reads them, through the console server', async () => {
     // Prepare
-    const source = await createAwsSource({
-      ssm,
-      cloudWatch: new CloudWatchClient({}),
+    const source = await awsSource({
       dynamo: dynamo.documentClient,
-      region: 'us-east-1',
-      prefix: PREFIX,
       tableName: table,
-      roomId: ROOM,
+      now: undefined,
     });
     const server = await startConsoleServer({
       source,
@@ -335,14 +300,11 @@ describe('the --aws source', () => {
 
   it('reports an SSM failure in the sample instead of showing made-up settings', async () => {
     // Prepare
-    const source = await createAwsSource({
-      ssm,
-      cloudWatch: new CloudWatchClient({}),
+    const source = await awsSource({
       dynamo: dynamo.documentClient,
-      region: 'us-east-1',
       prefix: '/nothing-here/',
       tableName: table,
-      roomId: ROOM,
+      now: undefined,
     });
 
     // Act
