@@ -234,11 +234,29 @@ export interface Notifier {
   send(connectionId: string, message: ServerMessage): Promise<Delivery>;
 }
 
-/** Live room configuration, as the operator set it. */
+/**
+ * Live room configuration, as the operator set it. The fair-launch settings are optional: absent
+ * means their default (no schedule, no proof of work, no message, open for sale), so a config
+ * stored before they existed reads as it did.
+ */
 export interface RoomConfig {
   enabled: boolean;
   /** Admissions per minute; 0 pauses admission. */
   admitPerMinute: number;
+  /**
+   * When admission opens (epoch ms), or null/absent: it is open. Until then everyone who joins
+   * is in the pre-queue, shuffled at the opening (`draw.ts`).
+   */
+  opensAt?: number | null;
+  /** The proof-of-work cost a `join` must pay (`proof-of-work.ts`); 0 or absent: none. */
+  powCost?: number;
+  /** The operator's words to everyone waiting (plain text), or null/absent: none. */
+  message?: string | null;
+  /**
+   * The sale is over: the operator's words to everyone waiting and every later join; nobody
+   * more is admitted. Null/absent: the room is open for sale.
+   */
+  closed?: string | null;
 }
 
 export interface ConfigSource {

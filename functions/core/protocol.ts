@@ -16,6 +16,7 @@ export const ErrorCode = {
   rateLimited: 'rate_limited',
   internal: 'internal',
   invalidIdentity: 'invalid_identity',
+  invalidProof: 'invalid_proof',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -25,6 +26,16 @@ const JoinSchema = v.strictObject({
   return: v.optional(v.unknown()),
   /** The site's identity token for its user (`identity.ts`): one place per person. */
   identity: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(MAX_FRAME_BYTES))),
+  /**
+   * The solved proof of work (`proof-of-work.ts`) while the room asks for one: the `challenge`
+   * as the room sent it and the client's `solution`. Checked there, so only its shape here.
+   */
+  proof: v.optional(
+    v.strictObject({
+      challenge: v.record(v.string(), v.unknown()),
+      solution: v.record(v.string(), v.unknown()),
+    }),
+  ),
 });
 const ResumeSchema = v.strictObject({
   action: v.literal('resume'),
@@ -70,6 +81,11 @@ export interface PositionMessage {
    * has passed with nothing heard. Added to the contract's message; older pages ignore it.
    */
   nextUpdateSeconds: number;
+  /**
+   * For a visitor whose place was drawn at a scheduled opening: the draw's seed and commitment,
+   * so anyone can check the order (`draw.ts`). Absent otherwise.
+   */
+  draw?: DrawRecord;
 }
 export interface AdmittedMessage {
   type: 'admitted';
@@ -91,6 +107,46 @@ export interface PongMessage {
 export interface SupersededMessage {
   type: 'superseded';
 }
+/**
+ * Before a scheduled opening: the visitor is in the pre-queue, whose order is drawn at the
+ * opening (`draw.ts`). `opensAt` in epoch seconds; `waiting` how many are in the pre-queue;
+ * `commitment` the hash of the draw's secret seed, published before the draw (added to the
+ * contract's message; the seed follows in `position.draw` once drawn).
+ */
+export interface PrequeueMessage {
+  type: 'prequeue';
+  opensAt: number;
+  waiting: number;
+  commitment: string;
+}
+/** The shuffle of the pre-queue at the opening, for anyone to recompute (`draw.ts`). */
+export interface DrawRecord {
+  /** SHA-256 of the seed (hex), published before the opening. */
+  commitment: string;
+  /** The seed (hex), published once drawn. */
+  seed: string;
+}
+/**
+ * A `join` must first pay a proof of work: `challenge` is an ALTCHA v2 challenge to solve and
+ * send back with the next `join` (`proof`). No place was taken.
+ */
+export interface ChallengeMessage {
+  type: 'challenge';
+  challenge: Record<string, unknown>;
+}
+/** The sale is over: nobody more is admitted; `message` is the operator's words. */
+export interface ClosedMessage {
+  type: 'closed';
+  message: string;
+}
+/**
+ * The operator's words to everyone waiting (plain text, never HTML), or null: the banner is
+ * taken down.
+ */
+export interface NoticeMessage {
+  type: 'notice';
+  message: string | null;
+}
 export interface ErrorMessage {
   type: 'error';
   code: ErrorCode;
@@ -103,6 +159,10 @@ export type ServerMessage =
   | OpenMessage
   | PongMessage
   | SupersededMessage
+  | PrequeueMessage
+  | ChallengeMessage
+  | ClosedMessage
+  | NoticeMessage
   | ErrorMessage;
 
 export type ParsedFrame = { ok: true; message: ClientMessage } | { ok: false; error: ErrorMessage };
@@ -159,3 +219,6 @@ function utf8Length(text: string): number {
 function fail(message: string): ParsedFrame {
   return { ok: false, error: errorMessage(ErrorCode.badRequest, message) };
 }
+
+/** Longest operator message or closing text (characters), shown as plain text. */
+export const MAX_OPERATOR_TEXT = 500;
