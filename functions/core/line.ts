@@ -17,6 +17,7 @@
  * What each visitor was last told (`sentPosition`, `sentAt`) lives here only: pushes write
  * nothing to the store.
  */
+import type { DrawnSession } from './draw.ts';
 import type { FanoutCandidate } from './fanout.ts';
 import type { ConnectionChange } from './ports.ts';
 import type { Session } from './session.ts';
@@ -25,6 +26,11 @@ import type { Session } from './session.ts';
 export interface LineEntry {
   id: string;
   seq: string;
+  /**
+   * Where it stands in the line's order, as a string that sorts as the line does: the line's
+   * `placeOf` (by default its `seq`; members of a draw by their rank, `draw.ts`).
+   */
+  place: string;
   joinedAt: number;
   returnPath: string;
   connectionId: string | null;
@@ -37,8 +43,13 @@ export interface LineEntry {
   sentPosition: number | null;
   /** When it was told on the current connection; null once a new connection attached. */
   sentAt: number | null;
-  /** The connection told `open` since the room was last turned off (null: none). */
+  /**
+   * The connection told the room's standing (`open` with the room off, `closed` with the sale
+   * over) since it last changed (null: none).
+   */
   openTold: string | null;
+  /** The version of the operator's message it heard (processor's `notice`; 0: none). */
+  noticeHeard: number;
   /** Waiting to be told its position (never told on this connection, or asking). */
   untold: boolean;
   /** The last `candidates` call that offered it (so that one call offers it once). */
@@ -92,11 +103,31 @@ export class WaitingLine {
   /** Where the rotating fan-out window starts next (a slot). */
   #cursor = 0;
 
-  /** A line built from the store's listing, in sequence order. */
-  static from(sessions: Iterable<Session>): WaitingLine {
-    const line = new WaitingLine();
-    for (const session of sessions) line.append(session);
+  /** Where a session stands in this line's order (see `LineEntry.place`). */
+  readonly placeOf: (session: DrawnSession) => string;
+
+  constructor(placeOf?: WaitingLine['placeOf']) {
+    this.placeOf = placeOf ?? ((session) => session.seq);
+  }
+
+  /** A line built from the store's listing (any order: it is sorted by place). */
+  static from(sessions: Iterable<Session>, placeOf?: WaitingLine['placeOf']): WaitingLine {
+    const line = new WaitingLine(placeOf);
+    const placed: [string, Session][] = [];
+    for (const session of sessions) {
+      if (session.seq !== null) placed.push([line.placeOf(session as DrawnSession), session]);
+    }
+    placed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [, session] of placed) line.append(session);
     return line;
+  }
+
+  /**
+   * The same sessions in the order of another `placeOf` (a draw made or undone): connections
+   * and abandon marks are kept; what each was told is forgotten, so everyone hears again.
+   */
+  reordered(placeOf: WaitingLine['placeOf']): WaitingLine {
+    return WaitingLine.from([...this.entries()].map(sessionOfEntry), placeOf);
   }
 
   get size(): number {
@@ -111,12 +142,12 @@ export class WaitingLine {
     return this.#slots.length - this.#head;
   }
 
-  /** The sequence of the last session appended (null when the line never held anyone). */
-  get lastSeq(): string | null {
-    return this.#tailSeq;
+  /** The place of the last session appended (null when the line never held anyone). */
+  get lastPlace(): string | null {
+    return this.#tailPlace;
   }
 
-  #tailSeq: string | null = null;
+  #tailPlace: string | null = null;
 
   has(sessionId: string): boolean {
     return this.#slotOf.has(sessionId);
@@ -136,15 +167,17 @@ export class WaitingLine {
     if (session.seq === null || session.state !== 'waiting' || this.#slotOf.has(session.id)) {
       return false;
     }
-    const tail = this.lastSeq;
-    if (tail !== null && session.seq < tail) {
-      this.#insertOutOfOrder(session);
+    const place = this.placeOf(session as DrawnSession);
+    const tail = this.lastPlace;
+    if (tail !== null && place < tail) {
+      this.#insertOutOfOrder(session, place);
       return true;
     }
     if (this.#slots.length >= this.#departures.capacity) this.#rebuild();
     const entry: LineEntry = {
       id: session.id,
       seq: session.seq,
+      place,
       joinedAt: session.joinedAt,
       returnPath: session.returnPath,
       connectionId: session.connectionId,
@@ -154,34 +187,34 @@ export class WaitingLine {
       sentPosition: null,
       sentAt: null,
       openTold: null,
+      noticeHeard: 0,
       untold: false,
       round: 0,
     };
     this.#slotOf.set(entry.id, this.#slots.length);
     this.#slots.push(entry);
-    this.#tailSeq = entry.seq;
+    this.#tailPlace = entry.place;
     if (entry.disconnectedAt !== null) this.#disconnected.set(entry.id, entry.disconnectedAt);
     else if (entry.connectionId !== null) this.#markUntold(entry);
     return true;
   }
 
-  #insertOutOfOrder(session: Session): void {
+  #insertOutOfOrder(session: Session, place: string): void {
     const live = [...this.entries()];
-    const seq = session.seq as string;
-    const at = live.findIndex((entry) => entry.seq > seq);
-    const tailSeq = this.#tailSeq;
+    const at = live.findIndex((entry) => entry.place > place);
+    const tailPlace = this.#tailPlace;
     this.#slots = at < 0 ? live : live.slice(0, at);
     this.#head = 0;
     this.#rebuild();
     const rest = at < 0 ? [] : live.slice(at);
-    this.#tailSeq = null;
+    this.#tailPlace = null;
     this.append(session);
     for (const entry of rest) {
       this.#slotOf.set(entry.id, this.#slots.length);
       this.#slots.push(entry);
     }
     if (this.#slots.length >= this.#departures.capacity) this.#rebuild();
-    this.#tailSeq = tailSeq;
+    this.#tailPlace = tailPlace;
   }
 
   /** Takes a session out of the line (admitted or abandoned). */
@@ -354,9 +387,15 @@ export class WaitingLine {
     this.#cursor = slot;
   }
 
-  /** The room was turned off: everyone still in line is to be told `open` again. */
+  /** The room's standing changed (off, closed): everyone in line is to be told it again. */
   forgetOpens(): void {
     for (const entry of this.entries()) entry.openTold = null;
+  }
+
+  /** Records that a session heard from the room now, without a place (the pre-queue). */
+  heard(entry: LineEntry, now: number): void {
+    entry.sentAt = now;
+    entry.untold = false;
   }
 
   /** Records that a session was told `position` now. */
@@ -386,4 +425,22 @@ export class WaitingLine {
     this.#departures = new DepartureCounts(Math.max(1024, live.length * 2));
     this.#cursor = Math.min(Math.max(0, cursorEntry), live.length);
   }
+}
+
+/** The session a line entry stands for, as the store would list it. */
+function sessionOfEntry(entry: LineEntry): Session {
+  return {
+    id: entry.id,
+    state: 'waiting',
+    returnPath: entry.returnPath,
+    joinedAt: entry.joinedAt,
+    seq: entry.seq,
+    connectionId: entry.connectionId,
+    disconnectedAt: entry.disconnectedAt,
+    connectionVersion: entry.connectionVersion,
+    pass: null,
+    admittedAt: null,
+    admissionNotified: false,
+    ...(entry.source === null ? {} : { source: entry.source }),
+  };
 }

@@ -2,6 +2,7 @@
  * What the core needs from the world, declared by the core. Adapters (local/ in-process, aws/)
  * implement these; the entry points and the local runtime wire them together.
  */
+import type { RoomDraw } from './draw.ts';
 import type { ServerMessage } from './protocol.ts';
 import type { Session } from './session.ts';
 
@@ -89,6 +90,11 @@ export interface RoomState {
    * here (one item, cached) instead of each container asking the config source (SSM on AWS).
    */
   config: RoomConfig | null;
+  /**
+   * The draw for a scheduled opening (`draw.ts`): its secret seed and, once made, where it
+   * ended; null or absent without a schedule.
+   */
+  draw?: RoomDraw | null;
 }
 
 export interface RoomCounts {

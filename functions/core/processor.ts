@@ -6,6 +6,16 @@
  * before anyone is admitted, and `admitted` messages are kept in an outbox until delivered.
  */
 import { allowance, etaSeconds } from './admission.ts';
+import {
+  type DrawnSession,
+  drawFor,
+  dueToDraw,
+  isMember,
+  isPrequeue,
+  placeOf,
+  type RoomDraw,
+  recordDraw,
+} from './draw.ts';
 import { planPositionUpdates } from './fanout.ts';
 import { type LineEntry, WaitingLine } from './line.ts';
 import type {
@@ -18,7 +28,7 @@ import type {
   Signer,
   SourcePlaces,
 } from './ports.ts';
-import type { PositionMessage, ServerMessage } from './protocol.ts';
+import type { PositionMessage, PrequeueMessage, ServerMessage } from './protocol.ts';
 import { mainSiteUrl } from './return-path.ts';
 
 export interface ProcessorSettings {
@@ -67,12 +77,31 @@ export interface ProcessorMemory {
   changes: string | null;
   /** The config last mirrored onto the room state for the handlers (null: not this run). */
   mirrored: RoomConfig | null;
-  /** Whether the last tick found the room off (telling the line `open`). */
-  roomOff: boolean;
+  /**
+   * What the last tick told the line: places (`positions`), the pre-queue, or once per
+   * connection that the room is off (`open`) or the sale `closed`.
+   */
+  standing: Standing;
+  /** The draw the line is ordered by (`draw.ts`), as last read or made. */
+  draw: RoomDraw | null;
+  /**
+   * The operator's message as last broadcast, with a version that goes up with each change
+   * (entries remember the version they heard); null before this run's first tick.
+   */
+  notice: { message: string | null; version: number } | null;
 }
 
+export type Standing = 'positions' | 'prequeue' | 'open' | 'closed';
+
 export function forgetLine(): ProcessorMemory {
-  return { line: null, changes: null, mirrored: null, roomOff: false };
+  return {
+    line: null,
+    changes: null,
+    mirrored: null,
+    standing: 'positions',
+    draw: null,
+    notice: null,
+  };
 }
 
 export interface ProcessorDeps {
@@ -102,6 +131,14 @@ export interface TickReport {
   admissionsDelivered: number;
   positionsSent: number;
   opensSent: number;
+  /** `prequeue` messages sent (before a scheduled opening). */
+  prequeuesSent: number;
+  /** `closed` messages sent (the sale is over). */
+  closedSent: number;
+  /** `notice` messages sent (the operator's message changed). */
+  noticesSent: number;
+  /** The draw the room has (`draw.ts`), or null without a schedule. */
+  draw: RoomDraw | null;
   waiting: number;
   /**
    * Since when the room has had nobody in line and nothing to do (epoch ms; 0 if it never
@@ -131,23 +168,33 @@ export async function runTick(
   const config = await deps.config.get();
   await mirrorConfig(deps, config);
   const lineRead = memory.line === null;
-  const line = memory.line ?? (await readLine(deps));
-  memory.line = line;
-  const numbered = await numberArrivals(deps, line);
-  const changes = await applyChanges(deps, line);
+  memory.line = memory.line ?? (await readLine(deps));
+  const numbered = await numberArrivals(deps, memory.line);
+  const changes = await applyChanges(deps, memory.line);
   const now = clock.now();
+  // May put the line in a new order (a draw made): read the line after it.
+  const draw = await settleDraw(deps, config, memory.line, now);
+  const line = memory.line;
 
   const abandoned = await abandonGone(deps, line, now);
-  const admitted = config.enabled ? await admitFromHead(deps, config, line, now) : [];
+  const standing = standingOf(config, draw);
+  const admitted = standing === 'positions' ? await admitFromHead(deps, config, line, now) : [];
   const admissionsDelivered = await deliverAdmissions(deps);
   if (stillHeld && !(await stillHeld())) throw new LeaseLostError();
-  const { positionsSent, opensSent } = config.enabled
-    ? await sendPositions(deps, config, line, now, {
-        admissions: admissionsDelivered,
-        arrivals: numbered,
-      })
-    : { positionsSent: 0, opensSent: await sendOpens(deps, line) };
-  memory.roomOff = !config.enabled;
+  const noticesSent = await sendNotices(deps, config, line);
+  const sent = { positionsSent: 0, opensSent: 0, prequeuesSent: 0, closedSent: 0 };
+  const spent = { admissions: admissionsDelivered + noticesSent, arrivals: numbered };
+  if (standing === 'positions') {
+    sent.positionsSent = await sendPositions(deps, config, line, now, spent, draw);
+  } else if (standing === 'prequeue') {
+    sent.prequeuesSent = await sendPrequeue(deps, draw as RoomDraw, line, now, spent);
+  } else {
+    if (memory.standing !== standing) line.forgetOpens();
+    const count = await tellOnce(deps, line, standing, config);
+    if (standing === 'open') sent.opensSent = count;
+    else sent.closedSent = count;
+  }
+  memory.standing = standing;
 
   const busy =
     line.size > 0 ||
@@ -172,8 +219,9 @@ export async function runTick(
     admitted,
     abandoned,
     admissionsDelivered,
-    positionsSent,
-    opensSent,
+    ...sent,
+    noticesSent,
+    draw,
     waiting: line.size,
     idleSince: busy ? null : (state.activeAt ?? 0),
   };
@@ -186,20 +234,76 @@ export async function runTick(
  */
 async function mirrorConfig({ store, memory }: ProcessorDeps, config: RoomConfig): Promise<void> {
   const last = memory.mirrored;
-  if (last?.enabled === config.enabled && last.admitPerMinute === config.admitPerMinute) return;
+  if (last !== null && sameConfig(last, config)) return;
   await store.putRoomState({ ...(await store.getRoomState()), config });
   memory.mirrored = config;
 }
 
+function sameConfig(a: RoomConfig, b: RoomConfig): boolean {
+  return (
+    a.enabled === b.enabled &&
+    a.admitPerMinute === b.admitPerMinute &&
+    (a.opensAt ?? null) === (b.opensAt ?? null) &&
+    (a.powCost ?? 0) === (b.powCost ?? 0) &&
+    (a.message ?? null) === (b.message ?? null) &&
+    (a.closed ?? null) === (b.closed ?? null)
+  );
+}
+
 /**
- * Reads the whole line from the store, once, when the lease is taken over. The change log is
- * opened first, so a connection change made while the line is read is applied after it.
+ * What the line is told this tick: the room off sends everyone in (`open`), even a closed sale
+ * or a pre-queue; a closed sale admits nobody more; before the opening, the pre-queue waits.
+ */
+function standingOf(config: RoomConfig, draw: RoomDraw | null): Standing {
+  if (!config.enabled) return 'open';
+  if (config.closed != null) return 'closed';
+  if (isPrequeue(draw)) return 'prequeue';
+  return 'positions';
+}
+
+/**
+ * Reads the whole line from the store, once, when the lease is taken over, in the order of the
+ * room's draw. The change log is opened first, so a connection change made while the line is
+ * read is applied after it.
  */
 async function readLine({ store, memory }: ProcessorDeps): Promise<WaitingLine> {
   memory.changes = (await store.readChanges(null)).cursor;
-  const line = new WaitingLine();
-  for (const session of await store.readLine()) line.append(session);
-  return line;
+  memory.draw = (await store.getRoomState()).draw ?? null;
+  return WaitingLine.from(await store.readLine(), orderOf(memory.draw));
+}
+
+/** The line's order under a draw: members by their rank, ahead of the rest in sequence. */
+function orderOf(draw: RoomDraw | null): ((session: DrawnSession) => string) | undefined {
+  return draw?.drawnAt == null ? undefined : (session) => placeOf(draw, session);
+}
+
+/** What decides the line's order under a draw (two draws with the same one order alike). */
+function orderKeyOf(draw: RoomDraw | null): string {
+  return draw?.drawnAt == null ? '' : `${draw.seed}|${draw.lastSeq}|${draw.opensAt}`;
+}
+
+/**
+ * Brings the room's draw in line with the schedule (`drawFor`), and makes it once its time has
+ * come: the draw is saved before the line takes its order, so a processor that fails in
+ * between, or the next one, orders the line the same way from the store.
+ */
+async function settleDraw(
+  { store, memory }: ProcessorDeps,
+  config: RoomConfig,
+  line: WaitingLine,
+  now: number,
+): Promise<RoomDraw | null> {
+  const state = await store.getRoomState();
+  const stored = state.draw ?? null;
+  let draw = drawFor(stored, config.opensAt, now);
+  if (dueToDraw(draw, now)) draw = recordDraw(draw, line.entries(), now);
+  // Refused: a newer tick (another processor's) saved the state since; its draw stands.
+  if (draw !== stored && !(await store.putRoomState({ ...state, draw }))) draw = stored;
+  if (orderKeyOf(draw) !== orderKeyOf(memory.draw)) {
+    memory.line = line.reordered(orderOf(draw) ?? ((session) => session.seq));
+  }
+  memory.draw = draw;
+  return draw;
 }
 
 /**
@@ -403,16 +507,10 @@ async function sendPositions(
   line: WaitingLine,
   now: number,
   spent: { admissions: number; arrivals: number },
-): Promise<{ positionsSent: number; opensSent: number }> {
+  draw: RoomDraw | null,
+): Promise<number> {
   const { settings } = deps;
-  const full = (settings.positionBudgetPerSecond * settings.tickMs) / 1000;
-  const afterAdmissions = full - spent.admissions;
-  // The arrivals' own messages come off it too, down to a floor that keeps the front moving
-  // (the admissions' are never held back, and can leave less than that).
-  const budget = Math.max(
-    Math.min(afterAdmissions, full * MIN_POSITION_SHARE),
-    afterAdmissions - spent.arrivals * JOIN_MESSAGES,
-  );
+  const budget = pushBudget(settings, spent);
   const frontCount = Math.max(100, config.admitPerMinute);
   const candidates = line.candidates(
     Math.min(frontCount, Math.max(0, budget)),
@@ -430,38 +528,136 @@ async function sendPositions(
     // place is back below what it was told.
     .filter(({ entry, position }) => entry.sentPosition === null || position <= entry.sentPosition);
   const promise = nextUpdateSeconds(line.span, Math.max(0, budget), settings);
+  const published =
+    draw?.drawnAt == null ? undefined : { commitment: draw.commitment, seed: draw.seed };
   let positionsSent = 0;
   await forEachLimited(chosen, settings.sendConcurrency, async ({ entry, position }) => {
     const connectionId = entry.connectionId as string;
     line.told(entry, position, now);
     const message = positionMessage(position, line.size, config.admitPerMinute, promise);
+    // A member of the draw is given its seed, to check its place.
+    if (published && isMember(draw, entry)) message.draw = published;
     // A gone connection is marked in the store, whose change log tells the line next tick.
     if ((await sendSafely(deps, connectionId, message)) === 'sent') positionsSent += 1;
   });
-  return { positionsSent, opensSent: 0 };
+  return positionsSent;
 }
 
 /**
- * With the room off, every connected visitor still in line is told to go straight in, once per
- * connection, within the push budget: the window rotates through the line, so a tick costs its
- * budget, not the line, and everyone is told within `span / budget` ticks. (A visitor who joins
- * or comes back meanwhile hears `open` from the handler itself.)
+ * The messages a tick may push, less what admissions (never held back) and the arrivals' own
+ * messages spent: the arrivals' come off down to a floor that keeps the front moving.
  */
-async function sendOpens(deps: ProcessorDeps, line: WaitingLine): Promise<number> {
-  const { settings, memory } = deps;
-  if (!memory.roomOff) line.forgetOpens();
+function pushBudget(
+  settings: ProcessorSettings,
+  spent: { admissions: number; arrivals: number },
+): number {
+  const full = (settings.positionBudgetPerSecond * settings.tickMs) / 1000;
+  const afterAdmissions = full - spent.admissions;
+  return Math.max(
+    Math.min(afterAdmissions, full * MIN_POSITION_SHARE),
+    afterAdmissions - spent.arrivals * JOIN_MESSAGES,
+  );
+}
+
+/**
+ * Before the opening: the pre-queue hears `prequeue` (the opening, how many wait, the draw's
+ * commitment) instead of places, within the push budget: those not told on their connection
+ * (new, back, asking) first, then a rotating window whose members are told again every
+ * `positionRefreshMs`.
+ */
+async function sendPrequeue(
+  deps: ProcessorDeps,
+  draw: RoomDraw,
+  line: WaitingLine,
+  now: number,
+  spent: { admissions: number; arrivals: number },
+): Promise<number> {
+  const { settings } = deps;
+  const budget = Math.max(0, Math.floor(pushBudget(settings, spent)));
+  const due = line
+    .candidates(0, budget)
+    .filter(
+      ({ entry }) => entry.sentAt === null || now - entry.sentAt >= settings.positionRefreshMs,
+    )
+    .slice(0, budget);
+  const message: PrequeueMessage = {
+    type: 'prequeue',
+    opensAt: Math.ceil(draw.opensAt / 1000),
+    waiting: line.size,
+    commitment: draw.commitment,
+  };
+  let sent = 0;
+  await forEachLimited(due, settings.sendConcurrency, async ({ entry }) => {
+    line.heard(entry, now);
+    if ((await sendSafely(deps, entry.connectionId as string, message)) === 'sent') sent += 1;
+  });
+  return sent;
+}
+
+/**
+ * With the room off (`open`: go straight in) or the sale closed (`closed`: the operator's
+ * words), every connected visitor still in line is told once per connection, within the push
+ * budget: the window rotates through the line, so a tick costs its budget, not the line, and
+ * everyone is told within `span / budget` ticks. (A visitor who joins or comes back meanwhile
+ * hears it from the handler itself.)
+ */
+async function tellOnce(
+  deps: ProcessorDeps,
+  line: WaitingLine,
+  standing: 'open' | 'closed',
+  config: RoomConfig,
+): Promise<number> {
+  const { settings } = deps;
   const budget = Math.floor((settings.positionBudgetPerSecond * settings.tickMs) / 1000);
   const due = line.rotation(budget).filter((entry) => entry.openTold !== entry.connectionId);
   let sent = 0;
   await forEachLimited(due, settings.sendConcurrency, async (entry) => {
     const connectionId = entry.connectionId as string;
-    const message: ServerMessage = {
-      type: 'open',
-      redirectUrl: mainSiteUrl(settings.mainOrigin, entry.returnPath),
-    };
+    const message: ServerMessage =
+      standing === 'open'
+        ? { type: 'open', redirectUrl: mainSiteUrl(settings.mainOrigin, entry.returnPath) }
+        : { type: 'closed', message: config.closed ?? '' };
     const delivery = await sendSafely(deps, connectionId, message);
     // A failed push is tried again at a later tick; a gone connection is told on its next one.
     if (delivery !== 'failed') entry.openTold = connectionId;
+    if (delivery === 'sent') sent += 1;
+  });
+  return sent;
+}
+
+/**
+ * Tells everyone in line the operator's message when it changes (`notice`; null takes the
+ * banner down), ahead of positions: up to the whole push budget a tick, through the rotating
+ * window, so a line within the budget hears it at the next tick and a longer one within
+ * `span / budget` ticks. A visitor who joins or comes back hears it from the handler itself.
+ */
+async function sendNotices(
+  deps: ProcessorDeps,
+  config: RoomConfig,
+  line: WaitingLine,
+): Promise<number> {
+  const { settings, memory } = deps;
+  const message = config.message ?? null;
+  if (memory.notice === null) {
+    // A processor's first tick: those in line heard the message from the handlers and the
+    // processor before it, unless it is new; a message set is told again (harmless), none is not.
+    memory.notice = { message, version: message === null ? 0 : 1 };
+  } else if (memory.notice.message !== message) {
+    memory.notice = { message, version: memory.notice.version + 1 };
+  }
+  const { version } = memory.notice;
+  if (version === 0) return 0;
+  const budget = Math.floor((settings.positionBudgetPerSecond * settings.tickMs) / 1000);
+  const due = line
+    .rotation(Math.min(budget, line.span))
+    .filter((entry) => entry.noticeHeard !== version);
+  let sent = 0;
+  await forEachLimited(due, settings.sendConcurrency, async (entry) => {
+    const delivery = await sendSafely(deps, entry.connectionId as string, {
+      type: 'notice',
+      message,
+    });
+    if (delivery !== 'failed') entry.noticeHeard = version;
     if (delivery === 'sent') sent += 1;
   });
   return sent;

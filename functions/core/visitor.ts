@@ -64,6 +64,8 @@ export async function join(
     // One place per connection: a repeated join answers for the place already held.
     return answerFor(deps, held, config, await signer.issueTicket(held.id, clock.now()));
   }
+  // The sale is over: no more places.
+  if (config.closed != null && config.enabled) return [closedMessage(config.closed)];
   let identity: string | null = null;
   if (deps.identities) {
     identity = request.identity
@@ -296,7 +298,16 @@ function stateMessages(session: Session, config: RoomConfig, line: LineContext):
   if (isInLine(session) && !config.enabled) {
     return [{ type: 'open', redirectUrl: mainSiteUrl(line.mainOrigin, session.returnPath) }];
   }
+  if (isInLine(session) && config.closed != null) return [closedMessage(config.closed)];
+  // The operator's words, for a visitor who was not there when the processor told the line.
+  if (isInLine(session) && config.message != null) {
+    return [{ type: 'notice', message: config.message }];
+  }
   return [];
+}
+
+function closedMessage(message: string): ServerMessage {
+  return { type: 'closed', message };
 }
 
 function passUsedUp(): ServerMessage {

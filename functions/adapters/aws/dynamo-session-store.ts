@@ -45,6 +45,7 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { EMPTY_ROOM_STATE } from '../../core/admission.ts';
+import type { RoomDraw } from '../../core/draw.ts';
 import type {
   ChangePage,
   Clock,
@@ -706,7 +707,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
           new UpdateCommand({
             TableName,
             Key: stateKey,
-            UpdateExpression: `SET #tokens = :tokens, ${refilled ? '#refilledAt = :refilledAt, ' : ''}#recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt, #config = :config ADD #admittedTotal :admitted, #abandonedTotal :abandoned`,
+            UpdateExpression: `SET #tokens = :tokens, ${refilled ? '#refilledAt = :refilledAt, ' : ''}#recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt, #config = :config, #draw = :draw ADD #admittedTotal :admitted, #abandonedTotal :abandoned`,
             ExpressionAttributeNames: {
               '#tokens': 'tokens',
               '#refilledAt': 'refilledAt',
@@ -715,6 +716,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               '#tickedAt': 'tickedAt',
               '#activeAt': 'activeAt',
               '#config': 'config',
+              '#draw': 'draw',
               '#admittedTotal': 'admittedTotal',
               '#abandonedTotal': 'abandonedTotal',
             },
@@ -726,6 +728,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               ':tickedAt': state.tickedAt,
               ':activeAt': state.activeAt,
               ':config': state.config,
+              ':draw': state.draw ?? null,
               ':admitted': admitted,
               ':abandoned': abandoned,
               ':null': 'NULL',
@@ -797,6 +800,27 @@ function toRoomState(item: Record<string, unknown>): RoomState {
     tickedAt: typeof item.tickedAt === 'number' ? item.tickedAt : null,
     activeAt: typeof item.activeAt === 'number' ? item.activeAt : null,
     config: toRoomConfig(item.config),
+    draw: toRoomDraw(item.draw),
+  };
+}
+
+/** The draw kept on the room state item (`draw.ts`), or null if there is none or it is malformed. */
+function toRoomDraw(value: unknown): RoomDraw | null {
+  const draw = value as Partial<RoomDraw> | null | undefined;
+  if (
+    typeof draw?.opensAt !== 'number' ||
+    typeof draw.seed !== 'string' ||
+    typeof draw.commitment !== 'string'
+  ) {
+    return null;
+  }
+  return {
+    opensAt: draw.opensAt,
+    seed: draw.seed,
+    commitment: draw.commitment,
+    drawnAt: typeof draw.drawnAt === 'number' ? draw.drawnAt : null,
+    lastSeq: typeof draw.lastSeq === 'string' ? draw.lastSeq : null,
+    members: typeof draw.members === 'number' ? draw.members : null,
   };
 }
 

@@ -51,6 +51,10 @@ function report(at: number): TickReport {
     admissionsDelivered: 0,
     positionsSent: 0,
     opensSent: 0,
+    prequeuesSent: 0,
+    closedSent: 0,
+    noticesSent: 0,
+    draw: null,
     waiting: 0,
     idleSince: null,
   };
