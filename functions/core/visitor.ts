@@ -124,7 +124,8 @@ export async function join(
   await queue.enqueue({ sessionId: session.id, joinedAt: now });
   // Queued first: a processor that goes to sleep looks at the queue once more after saying so.
   await deps.waker?.wakeIfAsleep();
-  return [{ type: 'joined', ticket, sessionId: session.id }];
+  const joined: ServerMessage = { type: 'joined', ticket, sessionId: session.id };
+  return config.message == null ? [joined] : [joined, { type: 'notice', message: config.message }];
 }
 
 /**

@@ -1,0 +1,349 @@
+/**
+ * A fair launch, run over the in-process adapters (in memory and kept on disk) and the AWS
+ * adapters wired together (as `scenarios.test.ts`): the pre-queue before a scheduled opening,
+ * the draw at the opening across takeovers and crashes, the operator's message and a closed sale.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { commitmentOf, DRAW_SETTLE_MS, drawRank } from '../../../functions/core/draw.ts';
+import type { ArrivalQueue, RoomConfig, SessionStore } from '../../../functions/core/ports.ts';
+import type { ProcessorDeps, TickReport } from '../../../functions/core/processor.ts';
+import { forgetLine, runTick } from '../../../functions/core/processor.ts';
+import type { ServerMessage } from '../../../functions/core/protocol.ts';
+import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
+import { createAwsHarness } from '../../helpers/aws-harness.ts';
+import {
+  closeDurableRooms,
+  createDurableHarness,
+  durableData,
+  freshDataDir,
+  removeDurableRooms,
+} from '../../helpers/durable-harness.ts';
+import {
+  createHarness,
+  type HarnessOptions,
+  joinedOf,
+  type ManualClock,
+} from '../../helpers/room-harness.ts';
+
+/** What the scenarios use of a room; every harness has this shape. */
+interface Room {
+  clock: ManualClock;
+  store: SessionStore;
+  queue: ArrivalQueue;
+  config: { set(change: Partial<RoomConfig>): unknown };
+  notifier: { messages(connectionId: string): ServerMessage[] };
+  processor: ProcessorDeps;
+  send(connectionId: string, frame: unknown): Promise<ServerMessage[]>;
+  disconnect(connectionId: string): Promise<void>;
+  tick(): Promise<TickReport>;
+}
+
+let db: Dynalite;
+beforeAll(async () => {
+  db = await startDynalite();
+});
+afterAll(async () => {
+  await db.close();
+});
+afterEach(async () => {
+  await removeDurableRooms();
+});
+
+const rooms: [string, (options?: HarnessOptions) => Promise<Room>][] = [
+  ['in-process adapters', (options) => createHarness(options)],
+  ['in-process adapters kept on disk', (options) => createDurableHarness(options)],
+  ['AWS adapters', (options) => createAwsHarness(db, options)],
+];
+
+/** The opening, 10 s after the harness clock starts. */
+const START = Date.UTC(2026, 10, 25, 12, 0, 0);
+const OPENS_AT = START + 10_000;
+
+async function joinMany(room: Room, count: number, prefix: string): Promise<string[]> {
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    ids.push(joinedOf(await room.send(`${prefix}${i}`, { action: 'join' })).sessionId);
+  }
+  return ids;
+}
+
+function lastOfType<T extends ServerMessage['type']>(room: Room, connectionId: string, type: T) {
+  return room.notifier
+    .messages(connectionId)
+    .filter((m): m is Extract<ServerMessage, { type: T }> => m.type === type)
+    .at(-1);
+}
+
+/** Ticks until the clock passes `at`. */
+async function tickPast(room: Room, at: number): Promise<TickReport> {
+  let report = await room.tick();
+  while (room.clock.now() < at) report = await room.tick();
+  return report;
+}
+
+/** The order the draw gives `members`, recomputed as anyone can from the published seed. */
+function drawnOrder(seed: string, members: string[]): string[] {
+  return [...members].sort((a, b) => (drawRank(seed, a) < drawRank(seed, b) ? -1 : 1));
+}
+
+/** The draw's seed as the first of the pre-queue's `count` connections that was told it heard it. */
+function seedHeardBy(room: Room, count: number): string {
+  for (let i = 0; i < count; i++) {
+    const seed = lastOfType(room, `p${i}`, 'position')?.draw?.seed;
+    if (seed) return seed;
+  }
+  throw new Error('nobody in the pre-queue heard the seed');
+}
+
+/** Each connection's last position, as a map from connection to place. */
+function positionsOf(room: Room, connections: string[]): number[] {
+  return connections.map((c) => lastOfType(room, c, 'position')?.position ?? Number.NaN);
+}
+
+describe.each(rooms)('a fair launch on the %s', (_adapters, createRoom) => {
+  it('tells the pre-queue when the room opens and how many wait, and admits nobody before', async () => {
+    // Prepare
+    const room = await createRoom({ config: { opensAt: OPENS_AT, admitPerMinute: 600 } });
+    await joinMany(room, 3, 'p');
+
+    // Act
+    const report = await room.tick();
+
+    // Assess
+    expect(report.admitted).toEqual([]);
+    expect(report.prequeuesSent).toBe(3);
+    const heard = lastOfType(room, 'p1', 'prequeue');
+    expect(heard).toEqual({
+      type: 'prequeue',
+      opensAt: OPENS_AT / 1000,
+      waiting: 3,
+      commitment: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
+    expect(lastOfType(room, 'p1', 'position')).toBeUndefined();
+  });
+
+  it('draws the pre-queue at the opening, ahead of everyone who joins after, as the seed says', async () => {
+    // Prepare
+    const room = await createRoom({ config: { opensAt: OPENS_AT, admitPerMinute: 0 } });
+    const early = await joinMany(room, 8, 'p');
+    await room.tick();
+    const commitment = lastOfType(room, 'p0', 'prequeue')?.commitment as string;
+    room.clock.advance(OPENS_AT - room.clock.now());
+    const late = await joinMany(room, 3, 'l');
+
+    // Act
+    const report = await tickPast(room, OPENS_AT + DRAW_SETTLE_MS);
+    await room.tick();
+
+    // Assess
+    expect(report.draw).toMatchObject({ members: 8, drawnAt: expect.any(Number) });
+    const drawn = lastOfType(room, 'p0', 'position')?.draw;
+    expect(drawn?.commitment).toBe(commitment);
+    expect(commitmentOf(drawn?.seed as string)).toBe(commitment);
+    const order = drawnOrder(drawn?.seed as string, early);
+    const places = positionsOf(
+      room,
+      order.map((id) => `p${early.indexOf(id)}`),
+    );
+    expect(places).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(positionsOf(room, ['l0', 'l1', 'l2'])).toEqual([9, 10, 11]);
+    expect(lastOfType(room, 'l0', 'position')?.draw).toBeUndefined();
+    expect(late).toHaveLength(3);
+  });
+
+  it('admits in the drawn order, and every position after the opening is exact and never rises', async () => {
+    // Prepare
+    const room = await createRoom({ config: { opensAt: OPENS_AT, admitPerMinute: 60 } });
+    const early = await joinMany(room, 6, 'p');
+    // The tick that draws admits the first drawn at once.
+    const admitted = [...(await tickPast(room, OPENS_AT + DRAW_SETTLE_MS)).admitted];
+    const seed = seedHeardBy(room, early.length);
+    const order = drawnOrder(seed, early);
+    const told = new Map<string, number>();
+
+    // Act
+    for (let t = 0; t < 12 && admitted.length < 6; t++) {
+      admitted.push(...(await room.tick()).admitted);
+      for (const [i, id] of early.entries()) {
+        const position = lastOfType(room, `p${i}`, 'position')?.position;
+        if (position === undefined || admitted.includes(id)) continue;
+        // Assess: exact (1 + those of the draw still ahead) and never up.
+        const ahead = order.slice(0, order.indexOf(id)).filter((a) => !admitted.includes(a));
+        expect(position).toBeGreaterThanOrEqual(ahead.length + 1);
+        expect(position).toBeLessThanOrEqual(told.get(id) ?? Number.POSITIVE_INFINITY);
+        told.set(id, position);
+      }
+    }
+
+    // Assess
+    expect(admitted).toEqual(order);
+  });
+
+  it('keeps the drawn order when another processor takes over, or one crashes once it is drawn', async () => {
+    // Prepare
+    const room = await createRoom({ config: { opensAt: OPENS_AT, admitPerMinute: 0 } });
+    const early = await joinMany(room, 7, 'p');
+    await room.tick();
+    room.clock.advance(OPENS_AT + DRAW_SETTLE_MS - room.clock.now());
+    const put = room.store.putRoomState.bind(room.store);
+    let crash = true;
+    room.store.putRoomState = async (state) => {
+      const saved = await put(state);
+      // Dies right after the draw is saved, before anyone is told a place.
+      if (crash && state.draw?.drawnAt != null) {
+        crash = false;
+        throw new Error('crash after the draw');
+      }
+      return saved;
+    };
+    await expect(runTick(room.processor)).rejects.toThrow('crash after the draw');
+    Object.assign(room.processor.memory, forgetLine());
+    const late = await joinMany(room, 2, 'l');
+
+    // Act
+    await room.tick();
+    await room.tick();
+    const before = positionsOf(room, [...early.map((_, i) => `p${i}`), 'l0', 'l1']);
+    Object.assign(room.processor.memory, forgetLine());
+    room.clock.advance(11_000);
+    const report = await room.tick();
+
+    // Assess
+    expect(report.lineRead).toBe(true);
+    const seed = lastOfType(room, 'p0', 'position')?.draw?.seed as string;
+    const order = drawnOrder(seed, early);
+    expect(
+      positionsOf(
+        room,
+        order.map((id) => `p${early.indexOf(id)}`),
+      ),
+    ).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(positionsOf(room, [...early.map((_, i) => `p${i}`), 'l0', 'l1'])).toEqual(before);
+    expect(late).toHaveLength(2);
+  });
+
+  it('keeps a pre-queue visitor who reloads in the draw, with its ticket', async () => {
+    // Prepare
+    const room = await createRoom({ config: { opensAt: OPENS_AT, admitPerMinute: 0 } });
+    const [first] = await joinMany(room, 1, 'p');
+    const ticket = joinedOf(await room.send('x0', { action: 'join' })).ticket;
+    await room.tick();
+    await room.disconnect('x0');
+    room.clock.advance(OPENS_AT - 500 - room.clock.now());
+    const later = await joinMany(room, 1, 'l');
+
+    // Act
+    const resumed = await room.send('x1', { action: 'resume', ticket });
+    await room.tick();
+    const waitingBefore = lastOfType(room, 'x1', 'prequeue');
+    await tickPast(room, OPENS_AT + DRAW_SETTLE_MS + 1000);
+
+    // Assess
+    expect(resumed[0]?.type).toBe('joined');
+    expect(waitingBefore?.waiting).toBe(3);
+    expect(lastOfType(room, 'x1', 'position')?.draw).toBeDefined();
+    expect(lastOfType(room, 'l0', 'position')?.draw).toBeDefined();
+    expect(first).toBeDefined();
+    expect(later).toHaveLength(1);
+  });
+
+  it('keeps arrival order when the schedule is cleared before the opening', async () => {
+    // Prepare
+    const room = await createRoom({ config: { opensAt: OPENS_AT, admitPerMinute: 0 } });
+    await joinMany(room, 4, 'p');
+    await room.tick();
+
+    // Act
+    await room.config.set({ opensAt: null });
+    const report = await room.tick();
+
+    // Assess
+    expect(report.draw).toBeNull();
+    expect(positionsOf(room, ['p0', 'p1', 'p2', 'p3'])).toEqual([1, 2, 3, 4]);
+  });
+
+  it('shows the operator message to everyone waiting at the next tick, and to whoever joins later', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    await joinMany(room, 3, 'c');
+    await room.tick();
+
+    // Act
+    await room.config.set({ message: 'Sizes S and M are sold out.' });
+    const report = await room.tick();
+    const joined = await room.send('n0', { action: 'join' });
+    await room.config.set({ message: null });
+    await room.tick();
+
+    // Assess
+    expect(report.noticesSent).toBe(3);
+    expect(room.notifier.messages('c2').filter((m) => m.type === 'notice')).toEqual([
+      { type: 'notice', message: 'Sizes S and M are sold out.' },
+      { type: 'notice', message: null },
+    ]);
+    expect(joined).toContainEqual({ type: 'notice', message: 'Sizes S and M are sold out.' });
+    expect(lastOfType(room, 'n0', 'notice')).toEqual({ type: 'notice', message: null });
+  });
+
+  it('ends the sale: everyone waiting and every later join hears closed, and nobody more is admitted', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 600 } });
+    await joinMany(room, 3, 'c');
+    await room.tick();
+
+    // Act
+    await room.config.set({ closed: 'Sold out. Thank you!' });
+    const report = await room.tick();
+    const later = await room.tick();
+    const joined = await room.send('n0', { action: 'join' });
+
+    // Assess
+    expect(report.closedSent + report.admitted.length).toBeLessThanOrEqual(3);
+    expect(later.admitted).toEqual([]);
+    expect(later.closedSent).toBe(0);
+    const closedOf = (c: string) => lastOfType(room, c, 'closed');
+    const stillWaiting = ['c0', 'c1', 'c2'].filter((c) => !lastOfType(room, c, 'admitted'));
+    for (const c of stillWaiting) {
+      expect(closedOf(c)).toEqual({ type: 'closed', message: 'Sold out. Thank you!' });
+    }
+    expect(joined).toEqual([{ type: 'closed', message: 'Sold out. Thank you!' }]);
+  });
+});
+
+describe('a fair launch kept on disk', () => {
+  it('keeps the drawn order after the process restarts', async () => {
+    // Prepare
+    const dir = freshDataDir();
+    const options = { config: { opensAt: OPENS_AT, admitPerMinute: 0 } };
+    const first = await createDurableHarness(options, dir);
+    const tickets: string[] = [];
+    const early: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const joined = joinedOf(await first.send(`p${i}`, { action: 'join' }));
+      tickets.push(joined.ticket);
+      early.push(joined.sessionId);
+    }
+    await tickPast(first, OPENS_AT + DRAW_SETTLE_MS);
+    const seed = lastOfType(first, 'p0', 'position')?.draw?.seed as string;
+    await closeDurableRooms();
+
+    // Act
+    const second = await createHarness(
+      { ...options, clock: first.clock, idPrefix: 'r' },
+      durableData(dir),
+    );
+    for (const [i, ticket] of tickets.entries()) {
+      await second.send(`q${i}`, { action: 'resume', ticket });
+    }
+    await second.tick();
+
+    // Assess
+    const order = drawnOrder(seed, early);
+    const places = positionsOf(
+      second,
+      order.map((id) => `q${early.indexOf(id)}`),
+    );
+    expect(places).toEqual([1, 2, 3, 4, 5, 6]);
+    expect((await second.store.getRoomState()).draw?.seed).toBe(seed);
+  });
+});
