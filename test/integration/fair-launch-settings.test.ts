@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_OPERATOR_TEXT } from '../../functions/core/protocol.ts';
 import { MAX_POW_COST } from '../../functions/core/room-settings.ts';
 import { adminFetch } from '../../local/admin-secret.ts';
+import { createLocalSource } from '../../tools/console/sources.ts';
 import { freshDataDir, removeDurableRooms } from '../helpers/durable-harness.ts';
 import {
   RUNTIMES,
@@ -144,6 +145,42 @@ describe('the admin endpoint, given a bad fair-launch setting', () => {
 
     // Assess
     expect(answer.body.message).toBe(text);
+  });
+});
+
+describe('the operator console on the local room', () => {
+  it('samples the schedule, the pow cost, the message and the closing words from the status', async () => {
+    // Prepare
+    const local = await startTestRoom();
+    await postConfig(local.url, { opensAt: OPENS_AT, powCost: 300, message: 'Hold on' });
+    const source = createLocalSource(local.url, null);
+
+    // Act
+    const reading = await source.read();
+    await local.close();
+
+    // Assess
+    expect(reading).toMatchObject({
+      schedule: { opensAt: OPENS_AT, prequeue: null },
+      powCost: 300,
+      message: 'Hold on',
+      closed: null,
+      error: null,
+    });
+  });
+
+  it('closes the sale through the console source, as the admin endpoint does', async () => {
+    // Prepare
+    const local = await startTestRoom();
+    const source = createLocalSource(local.url, null);
+
+    // Act
+    await source.change({ closed: 'Sold out' });
+    const status = await local.room.status();
+    await local.close();
+
+    // Assess
+    expect(status.closed).toBe('Sold out');
   });
 });
 
