@@ -1,11 +1,18 @@
 /**
- * The operator's admin endpoint behind `npm run room`: status, on/off and rate, live, on either
+ * The operator's admin endpoint behind `npm run room`: status, on/off, rate and the fair-launch
+ * settings (opening time, proof-of-work cost, message, closing words), live, on either
  * runtime, and a backup of the local runtime's data directory. It answers only requests from
  * loopback that carry the room's secret (`admin-secret.ts`) and come from no web page; the
  * room's config changes apply at the next tick.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
+import type { RoomConfig } from '../functions/core/ports.ts';
+import {
+  isOpeningTime,
+  MAX_POW_COST,
+  operatorTextProblem,
+} from '../functions/core/room-settings.ts';
 import type { AdminSecret } from './admin-secret.ts';
 import type { RoomBackend } from './front.ts';
 import { isLoopback, readJsonRequest, sendJson } from './http-util.ts';
@@ -15,6 +22,20 @@ export const ADMIN_PREFIX = '/__room/admin/';
 
 /** The highest rate the room takes (the admin endpoint and the operator console alike). */
 export const MAX_ADMIT_PER_MINUTE = 1_000_000;
+
+/**
+ * An operator's text (message or closing words), as the room keeps it: trimmed, one line of
+ * plain text of 1 to `MAX_OPERATOR_TEXT` characters (`operatorTextProblem`).
+ */
+const OperatorTextSchema = v.pipe(
+  v.string('must be a string (or null to clear it)'),
+  v.trim(),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    const problem = operatorTextProblem(dataset.value);
+    if (problem) addIssue({ message: problem });
+  }),
+);
 
 /** The fields of a config change; the console adds its own (`confirm`) to these. */
 export const CONFIG_CHANGE_ENTRIES = {
@@ -27,23 +48,70 @@ export const CONFIG_CHANGE_ENTRIES = {
       v.maxValue(MAX_ADMIT_PER_MINUTE, `must be at most ${MAX_ADMIT_PER_MINUTE}`),
     ),
   ),
+  /** When admission opens (epoch ms), or null: no schedule. */
+  opensAt: v.optional(
+    v.nullable(
+      v.pipe(
+        v.number('must be a time in epoch milliseconds (or null to clear it)'),
+        v.check(isOpeningTime, 'must be a whole number of epoch milliseconds from 0'),
+      ),
+    ),
+  ),
+  /** The proof-of-work cost of a join; 0 turns it off. */
+  powCost: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer('must be a whole number'),
+      v.minValue(0, 'must be at least 0'),
+      v.maxValue(MAX_POW_COST, `must be at most ${MAX_POW_COST}`),
+    ),
+  ),
+  /** The operator's words to everyone waiting, or null: none. */
+  message: v.optional(v.nullable(OperatorTextSchema)),
+  /** The sale is over, with these closing words; null: open for sale. */
+  closed: v.optional(v.nullable(OperatorTextSchema)),
 };
 
+/** The settings a change may set (every field of a change but the console's `confirm`). */
+const SETTING_FIELDS = [
+  'enabled',
+  'admitPerMinute',
+  'opensAt',
+  'powCost',
+  'message',
+  'closed',
+] as const;
+
 /** A change must change something (a pipe step, for this schema and the console's). */
-export function somethingToChange<T extends { enabled?: boolean; admitPerMinute?: number }>() {
+export function somethingToChange<
+  T extends Partial<Record<(typeof SETTING_FIELDS)[number], unknown>>,
+>() {
   return v.check<T, string>(
-    (c) => c.enabled !== undefined || c.admitPerMinute !== undefined,
+    (c) => SETTING_FIELDS.some((field) => c[field] !== undefined),
     'nothing to change',
   );
 }
 
-/** `POST config`: on/off and rate, at least one of them. */
+/**
+ * `POST config`: any of on/off, rate, opening time, proof-of-work cost, message and closing
+ * words, at least one of them. A bad field refuses the whole change (400 naming it).
+ */
 export const ConfigChangeSchema = v.pipe(
   v.strictObject(CONFIG_CHANGE_ENTRIES),
   somethingToChange(),
 );
 
 export type ConfigChange = v.InferOutput<typeof ConfigChangeSchema>;
+
+/** The settings a change sets, without the fields it leaves as they are (or `confirm`). */
+export function settingsOf(change: ConfigChange): Partial<RoomConfig> {
+  return Object.fromEntries(
+    SETTING_FIELDS.filter((field) => change[field] !== undefined).map((field) => [
+      field,
+      change[field],
+    ]),
+  ) as Partial<RoomConfig>;
+}
 
 const RotateKeySchema = v.strictObject({ force: v.optional(v.boolean()) });
 
@@ -138,7 +206,8 @@ export async function handleAdmin(
     return;
   }
   if (route === 'config' && req.method === 'POST') {
-    const change = await readJsonRequest(req, res, ConfigChangeSchema, { limit: 4096 });
+    // Room for two texts of MAX_OPERATOR_TEXT characters, each escaped as \uXXXX at worst.
+    const change = await readJsonRequest(req, res, ConfigChangeSchema, { limit: 8192 });
     if (change === undefined) return;
     await room.changeConfig(change);
     sendJson(res, 200, await room.status());

@@ -13,6 +13,7 @@ import { systemClock } from '../functions/adapters/local/system-clock.ts';
 import { admittedInLastMinute } from '../functions/core/admission.ts';
 import type { KeyRotationResult } from '../functions/core/key-ring.ts';
 import type { Clock, RoomConfig, SessionStore } from '../functions/core/ports.ts';
+import { fairLaunchOf } from '../functions/core/room-settings.ts';
 import { liveVerifierFor } from '../functions/core/tokens.ts';
 import { ADMIN_PREFIX, type ConfigChange, handleAdmin } from './admin.ts';
 import { type AdminSecret, openAdminSecret } from './admin-secret.ts';
@@ -46,6 +47,14 @@ function isRoomOnlyPath(path: string): boolean {
 export interface RoomStatus {
   enabled: boolean;
   admitPerMinute: number;
+  /** When admission opens (epoch ms), or null: no schedule. */
+  opensAt: number | null;
+  /** The proof-of-work cost of a join; 0: off. */
+  powCost: number;
+  /** The operator's words to everyone waiting, or null. */
+  message: string | null;
+  /** The closing words when the sale is over, or null: open for sale. */
+  closed: string | null;
   waiting: number;
   arriving: number;
   admittedLastMinute: number;
@@ -65,6 +74,7 @@ export async function readRoomStatus(
   return {
     enabled: config.enabled,
     admitPerMinute: config.admitPerMinute,
+    ...fairLaunchOf(config),
     waiting: counts.waiting,
     arriving: counts.arriving,
     admittedLastMinute: admittedInLastMinute(state, now),

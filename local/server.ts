@@ -19,6 +19,7 @@ import type { TickReport } from '../functions/core/processor.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from '../functions/core/protocol.ts';
 import { createKeyedBucket, type SourceLimits, sourceKey } from '../functions/core/sources.ts';
 import { handleDisconnect, handleFrame } from '../functions/router.ts';
+import { settingsOf } from './admin.ts';
 import { ConfigError, type LocalConfig } from './config.ts';
 import { type FrontOptions, type RoomBackend, startFront } from './front.ts';
 import { openLocalKeyRing } from './keys.ts';
@@ -214,11 +215,8 @@ function inProcessBackend(
     rotateKey: (options) => room.keyRing.rotate(options),
     isEnabled: () => room.config.current().enabled,
     status: () => room.status(),
-    async changeConfig({ enabled, admitPerMinute }) {
-      const config = room.config.set({
-        ...(enabled === undefined ? {} : { enabled }),
-        ...(admitPerMinute === undefined ? {} : { admitPerMinute }),
-      });
+    async changeConfig(change) {
+      const config = room.config.set(settingsOf(change));
       // Kept as SSM keeps it on AWS: a restart comes back with the operator's settings.
       if (file) {
         file.journal.write(() => file.put('config', config));

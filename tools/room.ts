@@ -1,5 +1,6 @@
 /**
- * `npm run room -- status | on | off | rate <admitPerMinute> | backup | rotate-key [--force] |
+ * `npm run room -- status | on | off | rate <admitPerMinute> | schedule <ISO time>|none |
+ * pow <cost> | message <text>|none | close <text> | reopen | backup | rotate-key [--force] |
  * console [--port N] [--url URL | --aws ...]`: operator
  * control of a running local waiting room through its loopback-only admin endpoint, or of a
  * deployed one through its SSM parameters.
@@ -8,12 +9,22 @@ import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import {
+  CONFIG_PARAMETERS,
   createSsmConfigSource,
   createSsmConfigWriter,
-  ENABLED_PARAMETER,
-  RATE_PARAMETER,
 } from '../functions/adapters/aws/ssm-config.ts';
 import type { KeyRotationResult } from '../functions/core/key-ring.ts';
+import type { RoomConfig } from '../functions/core/ports.ts';
+import { MAX_OPERATOR_TEXT } from '../functions/core/protocol.ts';
+import {
+  type FairLaunchSettings,
+  fairLaunchOf,
+  formatOpeningTime,
+  isNone,
+  MAX_POW_COST,
+  operatorTextProblem,
+  parseOpeningTime,
+} from '../functions/core/room-settings.ts';
 import { KEY_ROTATION_FUNCTION_PARAMETER } from '../functions/env.ts';
 import { adminFetch } from '../local/admin-secret.ts';
 import { readDataDir } from '../local/config.ts';
@@ -24,10 +35,22 @@ import { DEFAULT_CONSOLE_PORT } from './console/server.ts';
 const USAGE = `Usage: npm run room -- <command> [--url URL]
 
 Commands:
-  status              show whether the room is on, the rate, who is waiting and admitted
+  status              show whether the room is on, the rate, the opening time, proof of work,
+                      message and sale, who is waiting and admitted
   on                  turn the room on (visitors queue)
   off                 turn the room off (everyone goes straight in)
   rate <perMinute>    set admissions per minute (a whole number, 0 pauses admission)
+  schedule <time>     open admission at this time: ISO-8601 with its zone, such as
+                      2026-12-01T10:00:00Z or 2026-12-01T11:00+01:00 (until then visitors
+                      gather in a pre-queue, put in line in random order at the opening)
+  schedule none       take the schedule away (admission is open)
+  pow <cost>          make each join solve a proof of work of this cost (a whole number up to
+                      ${MAX_POW_COST.toLocaleString('en')}; 0 turns it off)
+  message "<text>"    show these words to everyone waiting (one line of plain text, at most
+                      ${MAX_OPERATOR_TEXT} characters); message none takes them down
+  close "<text>"      the sale is over: nobody more is admitted, and everyone waiting and
+                      every later visitor reads these words
+  reopen              the sale is open again (takes the closing words away)
   backup              copy the local room's data directory, live, to backups/ inside it
   rotate-key          sign with the next key (published beside the current one for at least
                       15 minutes, so no pass or ticket is cut); the old key stays published
@@ -66,12 +89,30 @@ export type RoomCommand =
   | { kind: 'backup' }
   | { kind: 'rotate-key' }
   | { kind: 'console' }
-  | { kind: 'set'; change: { enabled?: boolean; admitPerMinute?: number } };
+  | {
+      kind: 'set';
+      change: Partial<RoomConfig>;
+      /** Said before the change is made (a schedule in the past). */
+      warning?: string;
+    };
 
-/** Parses the command words; throws {@link UsageError} with what is wrong. */
-export function parseRoomCommand(words: readonly string[]): RoomCommand {
+const SCHEDULE_FORMAT =
+  'an ISO-8601 time with its zone (Z or an offset), such as 2026-12-01T10:00:00Z or 2026-12-01T11:00+01:00, or "none"';
+
+/**
+ * Parses the command words; throws {@link UsageError} with what is wrong. `now` (epoch ms) is
+ * what a schedule is checked against: one in the past is taken, with a warning.
+ */
+export function parseRoomCommand(words: readonly string[], now = Date.now()): RoomCommand {
   const [command, value, ...rest] = words;
-  if (rest.length > 0) throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
+  if (rest.length > 0) {
+    if (command === 'message' || command === 'close') {
+      throw new UsageError(
+        `${command} takes its text as one argument: put it in quotes (npm run room -- ${command} "${[value, ...rest].join(' ')}")`,
+      );
+    }
+    throw new UsageError(`unexpected arguments: ${rest.join(' ')}`);
+  }
   switch (command) {
     case 'status':
     case undefined:
@@ -98,15 +139,89 @@ export function parseRoomCommand(words: readonly string[]): RoomCommand {
       }
       return { kind: 'set', change: { admitPerMinute: Number(value) } };
     }
+    case 'schedule': {
+      if (value === undefined) throw new UsageError(`schedule needs ${SCHEDULE_FORMAT}`);
+      if (isNone(value)) return { kind: 'set', change: { opensAt: null } };
+      const opensAt = parseOpeningTime(value);
+      if (opensAt === null) {
+        throw new UsageError(`schedule needs ${SCHEDULE_FORMAT} (cannot read "${value}")`);
+      }
+      if (opensAt > now) return { kind: 'set', change: { opensAt } };
+      return {
+        kind: 'set',
+        change: { opensAt },
+        warning: `${formatOpeningTime(opensAt)} is in the past: the room opens at once`,
+      };
+    }
+    case 'pow': {
+      if (value === undefined || !/^\d+$/.test(value) || Number(value) > MAX_POW_COST) {
+        throw new UsageError(
+          `pow needs a whole number from 0 (off) to ${MAX_POW_COST} (got "${value ?? ''}")`,
+        );
+      }
+      return { kind: 'set', change: { powCost: Number(value) } };
+    }
+    case 'message': {
+      if (value === undefined) {
+        throw new UsageError('message needs its text in quotes, or "none" to take it down');
+      }
+      if (isNone(value)) return { kind: 'set', change: { message: null } };
+      return { kind: 'set', change: { message: operatorText('message', value) } };
+    }
+    case 'close': {
+      if (value === undefined || isNone(value)) {
+        throw new UsageError(
+          'close needs the closing words in quotes, for everyone waiting to read (reopen opens the sale again)',
+        );
+      }
+      return { kind: 'set', change: { closed: operatorText('close', value) } };
+    }
+    case 'reopen':
+      if (value !== undefined) throw new UsageError(`reopen takes no value (got "${value}")`);
+      return { kind: 'set', change: { closed: null } };
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
 }
 
-export function formatStatus(s: RoomStatus): string {
+/** An operator's text as the room keeps it (trimmed), or a {@link UsageError} saying why not. */
+function operatorText(command: string, text: string): string {
+  const problem = operatorTextProblem(text);
+  if (problem) throw new UsageError(`${command}: the text ${problem}`);
+  return text.trim();
+}
+
+/** "in 2 d 3 h", "in 5 min", "in 45 s". */
+function fromNow(ms: number): string {
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `in ${s} s`;
+  const minutes = Math.round(s / 60);
+  if (minutes < 60) return `in ${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `in ${hours} h ${String(minutes % 60).padStart(2, '0')} min`;
+  return `in ${Math.floor(hours / 24)} d ${hours % 24} h`;
+}
+
+/** The on/off, rate and fair-launch lines of a status, as both runtimes print them. */
+export function formatSettings(config: RoomConfig, now: number): string[] {
+  const f: FairLaunchSettings = fairLaunchOf(config);
   return [
-    `room         ${s.enabled ? 'ON (visitors queue)' : 'OFF (everyone goes straight in)'}`,
-    `rate         ${s.admitPerMinute} per minute${s.admitPerMinute === 0 ? ' (admission paused)' : ''}`,
+    `room         ${config.enabled ? 'ON (visitors queue)' : 'OFF (everyone goes straight in)'}`,
+    `rate         ${config.admitPerMinute} per minute${config.admitPerMinute === 0 ? ' (admission paused)' : ''}`,
+    `opens        ${
+      f.opensAt === null
+        ? 'not scheduled (admission is open)'
+        : `${formatOpeningTime(f.opensAt)} ${f.opensAt > now ? `(${fromNow(f.opensAt - now)}; until then a pre-queue)` : '(passed: admission is open)'}`
+    }`,
+    `pow          ${f.powCost === 0 ? 'off' : `cost ${f.powCost} (each join solves a proof of work)`}`,
+    `message      ${f.message === null ? 'none' : JSON.stringify(f.message)}`,
+    `sale         ${f.closed === null ? 'open' : `CLOSED (nobody more is admitted): ${JSON.stringify(f.closed)}`}`,
+  ];
+}
+
+export function formatStatus(s: RoomStatus, now = Date.now()): string {
+  return [
+    ...formatSettings(s, now),
     `waiting      ${s.waiting}${s.arriving > 0 ? ` (+${s.arriving} arriving)` : ''}`,
     `admitted     ${s.admittedLastMinute} in the last minute, ${s.admittedTotal} in all`,
     `abandoned    ${s.abandonedTotal}`,
@@ -150,6 +265,7 @@ export async function runRoomCli(argv: string[], deps: RoomCliDeps = {}): Promis
     return 0;
   }
   const command = parseRoomCommand(positionals);
+  if (command.kind === 'set' && command.warning) err(`Warning: ${command.warning}\n`);
   if (values.force && command.kind !== 'rotate-key') {
     throw new UsageError('--force goes with rotate-key only');
   }
@@ -355,11 +471,7 @@ async function awsRoom(
 ): Promise<number> {
   try {
     if (command.kind === 'set') {
-      const writer = createSsmConfigWriter({ client, prefix });
-      if (command.change.enabled !== undefined) await writer.setEnabled(command.change.enabled);
-      if (command.change.admitPerMinute !== undefined) {
-        await writer.setRate(command.change.admitPerMinute);
-      }
+      await createSsmConfigWriter({ client, prefix }).write(command.change);
     }
     const problems: unknown[] = [];
     const config = await createSsmConfigSource({
@@ -370,9 +482,8 @@ async function awsRoom(
     if (problems.length > 0) throw problems[0];
     out(
       [
-        `room         ${config.enabled ? 'ON (visitors queue)' : 'OFF (everyone goes straight in)'}`,
-        `rate         ${config.admitPerMinute} per minute${config.admitPerMinute === 0 ? ' (admission paused)' : ''}`,
-        `parameters   ${prefix}${ENABLED_PARAMETER}, ${prefix}${RATE_PARAMETER}`,
+        ...formatSettings(config, Date.now()),
+        `parameters   under ${prefix}: ${Object.values(CONFIG_PARAMETERS).join(', ')}`,
         'The processor applies a change within 5 s; the line itself is on the CloudWatch dashboard.',
         '',
       ].join('\n'),

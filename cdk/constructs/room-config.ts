@@ -1,6 +1,8 @@
 /**
- * The operator's room config in SSM: `${prefix}enabled` and `${prefix}admit-per-minute`, plain
- * String parameters.
+ * The operator's room config in SSM: `${prefix}enabled` and `${prefix}admit-per-minute`, and the
+ * fair-launch settings `${prefix}opens-at` (`none`), `${prefix}pow-cost` (`0`), `${prefix}message`
+ * (`none`) and `${prefix}closed` (`none`), plain String parameters (one cannot be empty, hence
+ * the word `none`; `functions/adapters/aws/ssm-config.ts` reads them).
  *
  * They are made by a custom resource that calls `PutParameter` with `Overwrite: false` and takes
  * `ParameterAlreadyExists` as success, on create and on update alike, and does nothing on delete.
@@ -12,6 +14,15 @@
 import { Stack } from 'aws-cdk-lib';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
+import {
+  CLOSED_PARAMETER,
+  ENABLED_PARAMETER,
+  MESSAGE_PARAMETER,
+  OPENS_AT_PARAMETER,
+  POW_COST_PARAMETER,
+  RATE_PARAMETER,
+} from '../../functions/adapters/aws/ssm-config.ts';
+import { NONE } from '../../functions/core/room-settings.ts';
 import type { BindableRoomConfig } from './waiting-room-function.ts';
 
 export interface RoomConfigParametersProps {
@@ -26,13 +37,15 @@ export class RoomConfigParameters extends Construct implements BindableRoomConfi
   readonly prefix: string;
   readonly enabledParameterName: string;
   readonly admitPerMinuteParameterName: string;
+  /** Every parameter's name: enabled, the rate and the fair-launch settings. */
+  readonly parameterNames: readonly string[];
   readonly parameterArns: readonly string[];
 
   constructor(scope: Construct, id: string, props: RoomConfigParametersProps) {
     super(scope, id);
     this.prefix = props.prefix;
-    this.enabledParameterName = `${props.prefix}enabled`;
-    this.admitPerMinuteParameterName = `${props.prefix}admit-per-minute`;
+    this.enabledParameterName = `${props.prefix}${ENABLED_PARAMETER}`;
+    this.admitPerMinuteParameterName = `${props.prefix}${RATE_PARAMETER}`;
 
     const parameters = [
       {
@@ -49,8 +62,37 @@ export class RoomConfigParameters extends Construct implements BindableRoomConfi
         description:
           'Visitors admitted per minute (0 pauses admission). Set by operators; a deploy never overwrites it.',
       },
+      {
+        id: 'OpensAt',
+        name: `${props.prefix}${OPENS_AT_PARAMETER}`,
+        value: NONE,
+        description:
+          'When admission opens (ISO-8601 with its zone), or none. Set by operators; a deploy never overwrites it.',
+      },
+      {
+        id: 'PowCost',
+        name: `${props.prefix}${POW_COST_PARAMETER}`,
+        value: '0',
+        description:
+          'Proof-of-work cost of a join (0: off). Set by operators; a deploy never overwrites it.',
+      },
+      {
+        id: 'Message',
+        name: `${props.prefix}${MESSAGE_PARAMETER}`,
+        value: NONE,
+        description:
+          "The operator's words to everyone waiting (plain text), or none. Set by operators; a deploy never overwrites it.",
+      },
+      {
+        id: 'Closed',
+        name: `${props.prefix}${CLOSED_PARAMETER}`,
+        value: NONE,
+        description:
+          'The sale is over: the closing words (plain text), or none. Set by operators; a deploy never overwrites it.',
+      },
     ];
 
+    this.parameterNames = parameters.map((p) => p.name);
     this.parameterArns = parameters.map((p) => parameterArn(this, p.name));
 
     for (const parameter of parameters) {

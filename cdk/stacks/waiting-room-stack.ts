@@ -239,13 +239,14 @@ export class WaitingRoomStack extends Stack {
       targets: [new targets.LambdaFunction(processor.lambda, { retryAttempts: 0 })],
     });
     // The handlers read the config the processor mirrors at each tick: a change made while it
-    // sleeps wakes it, so the mirror follows within a second (SSM emits a change event).
+    // sleeps (any setting: a closing or a message must reach the line at once too) wakes it,
+    // so the mirror follows within a second (SSM emits a change event).
     new events.Rule(this, 'ConfigChanged', {
       description: 'Wakes the waiting room processor when an operator changes the room config',
       eventPattern: {
         source: ['aws.ssm'],
         detailType: ['Parameter Store Change'],
-        detail: { name: [config.enabledParameterName, config.admitPerMinuteParameterName] },
+        detail: { name: [...config.parameterNames] },
       },
       targets: [
         new targets.LambdaFunction(processor.lambda, {

@@ -29,6 +29,7 @@ import {
 import { newKeyRing, retiredKeepSeconds, serializeKeyRing } from '../../functions/core/key-ring.ts';
 import type { SessionStore } from '../../functions/core/ports.ts';
 import { CLIENT_ACTIONS } from '../../functions/core/protocol.ts';
+import { FAIR_LAUNCH_DEFAULTS } from '../../functions/core/room-settings.ts';
 import {
   generateSigningKey,
   importKeyRing,
@@ -37,6 +38,7 @@ import {
   TICKET_TTL_SECONDS,
 } from '../../functions/core/tokens.ts';
 import { Env } from '../../functions/env.ts';
+import { settingsOf } from '../admin.ts';
 import { ConfigError, type LocalConfig } from '../config.ts';
 import { type Log, type RoomBackend, readRoomStatus } from '../front.ts';
 import { KeyRotationUnavailableError, loadOrCreateKey, pinnedKeyMessage } from '../keys.ts';
@@ -135,6 +137,7 @@ async function assemble(
   const writer = createSsmConfigWriter({ client: ssmClient, prefix: CONFIG_PREFIX });
   await writer.setEnabled(settings.enabled);
   await writer.setRate(settings.admitPerMinute);
+  await writer.write(FAIR_LAUNCH_DEFAULTS);
   await put(SIGNING_KEY_PARAMETER, serializeKeyRing(ring), 'SecureString');
 
   const dynamo = await startLocalDynamo(aws.dynamoEndpoint);
@@ -337,9 +340,8 @@ async function assemble(
     isEnabled: async () => (await gateConfig.get()).enabled,
     status: async () =>
       readRoomStatus(await operatorConfig.get(), store, api.connections, Date.now()),
-    async changeConfig({ enabled, admitPerMinute }) {
-      if (enabled !== undefined) await writer.setEnabled(enabled);
-      if (admitPerMinute !== undefined) await writer.setRate(admitPerMinute);
+    async changeConfig(change) {
+      await writer.write(settingsOf(change));
       // What the deployed EventBridge rule on the parameters does: wake the processor, whose
       // next tick mirrors the new config for the handlers.
       functions.processor?.invoke({ waitingRoom: 'wake' }).catch((error: unknown) => {

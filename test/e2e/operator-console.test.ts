@@ -4,10 +4,12 @@
  * in its fragment) opens it and the token leaves the address bar (no cookie is set); a page
  * without it says where to find it and gets nothing from the API; the figures follow visitors as
  * they join; and a rate set in it reaches the room: at once for a normal rate, only after the
- * confirmation dialog for a pause or a rate that lets the whole line in.
+ * confirmation dialog for a pause or a rate that lets the whole line in; and the launch card
+ * shows the fair-launch settings, the operator's words as plain text.
  */
 import type { Page } from 'playwright-core';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { adminFetch } from '../../local/admin-secret.ts';
 import { CONSOLE_DIST } from '../../tools/console/main.ts';
 import { type ConsoleServer, startConsoleServer } from '../../tools/console/server.ts';
 import { createLocalSource } from '../../tools/console/sources.ts';
@@ -48,6 +50,15 @@ async function openConsole(): Promise<{ page: Page; problems: string[] }> {
 
 function figure(page: Page, name: string) {
   return page.locator(`[data-figure="${name}"] .figure-value`);
+}
+
+/** A change through the room's admin endpoint, as `npm run room` makes it. */
+async function adminChange(change: Record<string, unknown>): Promise<void> {
+  const response = await adminFetch(current().room.url, 'config', {
+    method: 'POST',
+    body: JSON.stringify(change),
+  });
+  expect(response.status).toBe(200);
 }
 
 async function join(count: number): Promise<void> {
@@ -178,6 +189,32 @@ describe('operator console', () => {
     expect(beforeConfirm).toBe(0);
     expect(await roomRate(5)).toBe(5);
     await expect.poll(() => page.getByRole('status').textContent()).toContain('5 a minute');
+    expect(problems).toEqual([]);
+  });
+
+  it('shows the launch card: a countdown to the opening, the pow cost, the message as plain text and a closed sale', async () => {
+    // Prepare
+    const opensAt = Date.now() + 2 * 3_600_000;
+    await adminChange({
+      opensAt,
+      powCost: 50_000,
+      message: '<img src=x onerror=alert(1)> Doors open soon',
+      closed: 'Sold out, thank you',
+    });
+
+    // Act
+    const { page, problems } = await openConsole();
+
+    // Assess
+    await expect
+      .poll(() => figure(page, 'opens-in').textContent(), { timeout: 8000 })
+      .toMatch(/^[12]:\d\d:\d\d$/);
+    expect(await figure(page, 'pow').textContent()).toBe('50,000');
+    expect(await figure(page, 'sale').textContent()).toBe('Closed');
+    expect(await page.locator('[data-figure="message"] p').textContent()).toBe(
+      '<img src=x onerror=alert(1)> Doors open soon',
+    );
+    expect(await page.locator('[data-figure="message"] img').count()).toBe(0);
     expect(problems).toEqual([]);
   });
 });

@@ -373,14 +373,21 @@ describe('functions', () => {
     });
   });
 
-  it('wakes the processor when an operator changes the enabled flag or the rate in SSM', () => {
+  it('wakes the processor when an operator changes any room setting in SSM', () => {
     const processorId = functionLogicalId('Processor');
     room.hasResourceProperties('AWS::Events::Rule', {
       EventPattern: {
         source: ['aws.ssm'],
         'detail-type': ['Parameter Store Change'],
         detail: {
-          name: ['/waiting-room/config/enabled', '/waiting-room/config/admit-per-minute'],
+          name: [
+            '/waiting-room/config/enabled',
+            '/waiting-room/config/admit-per-minute',
+            '/waiting-room/config/opens-at',
+            '/waiting-room/config/pow-cost',
+            '/waiting-room/config/message',
+            '/waiting-room/config/closed',
+          ],
         },
       },
       Targets: [
@@ -538,8 +545,16 @@ describe('least privilege', () => {
     const ssm = statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('ssm:')));
     expect(ssm).toHaveLength(2);
     const text = JSON.stringify(ssm);
-    expect(text).toContain(':parameter/waiting-room/config/enabled');
-    expect(text).toContain(':parameter/waiting-room/config/admit-per-minute');
+    for (const name of [
+      'enabled',
+      'admit-per-minute',
+      'opens-at',
+      'pow-cost',
+      'message',
+      'closed',
+    ]) {
+      expect(text).toContain(`:parameter/waiting-room/config/${name}"`);
+    }
     expect(text).toContain(':parameter/waiting-room/signing-key');
     expect(actionsOf(ssm).sort()).toEqual(['ssm:GetParameter', 'ssm:GetParameters']);
   });
@@ -565,7 +580,7 @@ describe('least privilege', () => {
 describe('room config and signing key', () => {
   it('creates each config parameter with PutParameter Overwrite=false, on create and update alike, and never deletes it', () => {
     const parameters = Object.values(resources(room, 'Custom::RoomConfigParameter'));
-    expect(parameters).toHaveLength(2);
+    expect(parameters).toHaveLength(6);
     const names = [];
     for (const parameter of parameters) {
       const props = parameter.Properties;
@@ -583,9 +598,40 @@ describe('room config and signing key', () => {
     }
     expect(names.sort()).toEqual([
       '/waiting-room/config/admit-per-minute',
+      '/waiting-room/config/closed',
       '/waiting-room/config/enabled',
+      '/waiting-room/config/message',
+      '/waiting-room/config/opens-at',
+      '/waiting-room/config/pow-cost',
     ]);
   });
+
+  it('creates the fair-launch parameters with their defaults: no schedule, no proof of work, no message, open for sale', () => {
+    const initial = Object.fromEntries(
+      Object.values(resources(room, 'Custom::RoomConfigParameter')).map((parameter) => {
+        const { Name, Value } = JSON.parse(parameter.Properties.Create as string).parameters;
+        return [Name, Value];
+      }),
+    );
+    expect(initial).toMatchObject({
+      '/waiting-room/config/opens-at': 'none',
+      '/waiting-room/config/pow-cost': '0',
+      '/waiting-room/config/message': 'none',
+      '/waiting-room/config/closed': 'none',
+    });
+  });
+
+  it.each(['Message', 'Processor'])(
+    '%s may read every room setting parameter, and write none of them',
+    (name) => {
+      const ssm = statementsOf(name).filter((s) => actionsOf([s]).includes('ssm:GetParameters'));
+      const text = JSON.stringify(ssm);
+      for (const setting of ['opens-at', 'pow-cost', 'message', 'closed']) {
+        expect(text).toContain(`:parameter/waiting-room/config/${setting}"`);
+      }
+      expect(actionsOf(statementsOf(name))).not.toContain('ssm:PutParameter');
+    },
+  );
 
   it("never lets CloudFormation own an operator's value: it owns only the names of the key rotation function and the table", () => {
     const parameters = Object.values(resources(room, 'AWS::SSM::Parameter')).map(

@@ -21,13 +21,17 @@ export interface CurrentRoom {
  * - a rate of 0 stops admission;
  * - a rate at least the whole line (with someone in it) lets the line in within about a minute;
  * - a rate more than ten times the current one and above 600 a minute (above 600 when the
- *   current rate is unknown) floods the site.
+ *   current rate is unknown) floods the site;
+ * - closing the sale ends it for everyone waiting.
  */
 export function confirmationNeeded(
-  change: { enabled?: boolean; admitPerMinute?: number },
+  change: { enabled?: boolean; admitPerMinute?: number; closed?: string | null },
   current: CurrentRoom,
 ): string | null {
   if (change.enabled === false) return 'turning the room off lets everyone in at once';
+  if (typeof change.closed === 'string') {
+    return 'closing the sale admits nobody more: everyone waiting is told it is over';
+  }
   const rate = change.admitPerMinute;
   if (rate === undefined) return null;
   if (rate === 0) return 'a rate of 0 stops admission';

@@ -24,6 +24,9 @@ export interface RoomReading {
   joinsLastMinute?: number | null;
   abandonedLastMinute?: number | null;
   schedule: ScheduleFigures | null;
+  powCost: number | null;
+  message: string | null;
+  closed: string | null;
   error: string | null;
 }
 
@@ -101,6 +104,9 @@ export class SampleHistory {
         reading.enabled,
       ),
       schedule: reading.schedule,
+      powCost: reading.powCost,
+      message: reading.message,
+      closed: reading.closed,
       error: reading.error,
     };
     this.#samples.push(sample);

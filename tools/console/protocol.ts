@@ -5,15 +5,15 @@
  */
 
 /**
- * A scheduled opening (`npm run room -- schedule`, to come): until `opensAt` visitors gather in
- * a pre-queue, and are put in line in random order when it opens. Null while no schedule is set
- * (always, until schedules exist): the page shows nothing for it.
+ * A scheduled opening (`npm run room -- schedule`): until `opensAt` visitors gather in a
+ * pre-queue, and are put in line in random order when it opens. Null while no schedule is set
+ * (or the settings could not be read): the page shows nothing for it.
  */
 export interface ScheduleFigures {
-  /** When the room opens (epoch ms). */
+  /** When the room opens (epoch ms); it may have passed (the room is open since). */
   opensAt: number;
-  /** Visitors gathered in the pre-queue so far. */
-  prequeue: number;
+  /** Visitors gathered in the pre-queue so far; null while no source counts them apart. */
+  prequeue: number | null;
 }
 
 /**
@@ -47,6 +47,12 @@ export interface ConsoleSample {
    */
   lastInLineWaitSeconds: number | null;
   schedule: ScheduleFigures | null;
+  /** The proof-of-work cost of a join (0: off); null when the settings could not be read. */
+  powCost: number | null;
+  /** The operator's words to everyone waiting; null: none (or the settings unread). */
+  message: string | null;
+  /** The closing words when the sale is over; null: open for sale (or the settings unread). */
+  closed: string | null;
   /** Why the room could not be read (entirely or in part), or null. */
   error: string | null;
 }
@@ -69,14 +75,19 @@ export interface ConsoleSnapshot {
 }
 
 /**
- * `POST /api/config`: a change of the room's settings. A change that `confirmationNeeded`
- * (`confirmation.ts`) names must carry `confirm: true`, else 409 with `confirmationRequired`:
- * turning the room off, a rate of 0, a rate that lets the whole line in within about a minute,
- * or one more than ten times the current rate and above 600 a minute.
+ * `POST /api/config`: a change of the room's settings (the admin endpoint's fields). A change
+ * that `confirmationNeeded` (`confirmation.ts`) names must carry `confirm: true`, else 409 with
+ * `confirmationRequired`: turning the room off, a rate of 0, a rate that lets the whole line in
+ * within about a minute, one more than ten times the current rate and above 600 a minute, or
+ * closing the sale.
  */
 export interface ConsoleConfigChange {
   enabled?: boolean;
   admitPerMinute?: number;
+  opensAt?: number | null;
+  powCost?: number;
+  message?: string | null;
+  closed?: string | null;
   confirm?: boolean;
 }
 

@@ -58,6 +58,9 @@ function simulatedHour(end: number, waitingNow: number): ConsoleSample[] {
       connections: null,
       lastInLineWaitSeconds: lastInLineWaitSeconds(shown, m.rate, true),
       schedule: null,
+      powCost: null,
+      message: null,
+      closed: null,
       error: null,
     };
   });

@@ -271,7 +271,8 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       sendJson(res, 415, { error: 'the console takes application/json' });
       return;
     }
-    const parsed = await readJsonRequest(req, res, ConfigChangeSchema, { limit: 1024 });
+    // Room for a message and closing words of MAX_OPERATOR_TEXT characters each, escaped.
+    const parsed = await readJsonRequest(req, res, ConfigChangeSchema, { limit: 8192 });
     if (parsed === undefined) return;
     const { confirm, ...change } = parsed;
     // Judged on the latest sample (at most an interval old), as the page judges it.

@@ -15,9 +15,11 @@ import {
   createSsmConfigSource,
   createSsmConfigWriter,
 } from '../../functions/adapters/aws/ssm-config.ts';
+import type { RoomConfig } from '../../functions/core/ports.ts';
+import { fairLaunchOf } from '../../functions/core/room-settings.ts';
 import { TABLE_NAME_PARAMETER } from '../../functions/env.ts';
 import { METRICS_NAMESPACE, Metric, SERVICE_NAME } from '../../functions/lambda/observability.ts';
-import type { ConfigChange } from '../../local/admin.ts';
+import { type ConfigChange, settingsOf } from '../../local/admin.ts';
 import { adminFetch } from '../../local/admin-secret.ts';
 import type { RoomStatus } from '../../local/front.ts';
 import { MINUTE_MS, type RoomReading } from './history.ts';
@@ -54,8 +56,25 @@ const EMPTY_READING: RoomReading = {
   abandonedTotal: null,
   connections: null,
   schedule: null,
+  powCost: null,
+  message: null,
+  closed: null,
   error: null,
 };
+
+/** The fair-launch figures of a sample from the room's settings as read. */
+function fairLaunchReading(
+  config: RoomConfig,
+): Pick<RoomReading, 'schedule' | 'powCost' | 'message' | 'closed'> {
+  const settings = fairLaunchOf(config);
+  return {
+    // The pre-queue is not counted apart by either source (yet): a dash on the page.
+    schedule: settings.opensAt === null ? null : { opensAt: settings.opensAt, prequeue: null },
+    powCost: settings.powCost,
+    message: settings.message,
+    closed: settings.closed,
+  };
+}
 
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -91,7 +110,7 @@ export function createLocalSource(base: string, dataDir: string | null): RoomSou
           admittedTotal: status.admittedTotal,
           abandonedTotal: status.abandonedTotal,
           connections: status.connections,
-          schedule: null,
+          ...fairLaunchReading(status),
           error: null,
         };
       } catch (error) {
@@ -99,7 +118,7 @@ export function createLocalSource(base: string, dataDir: string | null): RoomSou
       }
     },
     async change(change) {
-      await call('config', { method: 'POST', body: JSON.stringify(change) });
+      await call('config', { method: 'POST', body: JSON.stringify(settingsOf(change)) });
     },
   };
 }
@@ -284,6 +303,7 @@ export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSo
         ...EMPTY_READING,
         enabled: settingsOk ? settings.enabled : null,
         admitPerMinute: settingsOk ? settings.admitPerMinute : null,
+        ...(settingsOk ? fairLaunchReading(settings) : {}),
       };
       if (dynamo) {
         try {
@@ -304,8 +324,7 @@ export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSo
       return reading;
     },
     async change(change) {
-      if (change.enabled !== undefined) await writer.setEnabled(change.enabled);
-      if (change.admitPerMinute !== undefined) await writer.setRate(change.admitPerMinute);
+      await writer.write(settingsOf(change));
     },
     async history(since, until) {
       const byMinute = await minutes(since, until);
@@ -325,6 +344,9 @@ export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSo
         connections: null,
         lastInLineWaitSeconds: null,
         schedule: null,
+        powCost: null,
+        message: null,
+        closed: null,
         error: null,
       }));
     },

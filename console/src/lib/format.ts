@@ -40,3 +40,18 @@ export function clockSeconds(at: number): string {
   const d = new Date(at);
   return `${clock(at)}:${String(d.getSeconds()).padStart(2, '0')}`;
 }
+
+const dateTimeFormat = new Intl.DateTimeFormat('en', {
+  weekday: 'short',
+  day: 'numeric',
+  month: 'short',
+  hour: '2-digit',
+  minute: '2-digit',
+  second: '2-digit',
+  hourCycle: 'h23',
+});
+
+/** A date and time on this machine's clock, "Mon, 1 Jun, 09:00:00". */
+export function dateTime(at: number): string {
+  return dateTimeFormat.format(at);
+}

@@ -58,6 +58,7 @@ import type {
   SessionStore,
 } from '../../core/ports.ts';
 import { ConnectionTakenError } from '../../core/ports.ts';
+import { isOpeningTime, isPowCost, operatorTextProblem } from '../../core/room-settings.ts';
 import type { Session } from '../../core/session.ts';
 import { systemClock } from '../local/system-clock.ts';
 import { backoffDelay, isConditionFailed, realSleep } from './aws-errors.ts';
@@ -778,13 +779,32 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
   };
 }
 
-/** The config mirrored on the room state item, or null if there is none (or it is malformed). */
+/**
+ * The config mirrored on the room state item, or null if there is none (or its `enabled` or
+ * rate is malformed). A fair-launch setting that is absent (mirrored by a processor from before
+ * it existed) or malformed reads as its default: it never costs the handlers the whole config.
+ */
 export function toRoomConfig(value: unknown): RoomConfig | null {
   const config = value as Partial<RoomConfig> | null | undefined;
   if (typeof config?.enabled !== 'boolean') return null;
   const rate = config.admitPerMinute;
   if (typeof rate !== 'number' || !Number.isInteger(rate) || rate < 0) return null;
-  return { enabled: config.enabled, admitPerMinute: rate };
+  const { opensAt, powCost, message, closed } = config;
+  const text = (t: unknown) =>
+    typeof t === 'string' && operatorTextProblem(t) === null ? t : null;
+  // Each as it was mirrored; absent stays absent (the default), malformed is the default.
+  return {
+    enabled: config.enabled,
+    admitPerMinute: rate,
+    ...(opensAt === undefined
+      ? {}
+      : { opensAt: typeof opensAt === 'number' && isOpeningTime(opensAt) ? opensAt : null }),
+    ...(powCost === undefined
+      ? {}
+      : { powCost: typeof powCost === 'number' && isPowCost(powCost) ? powCost : 0 }),
+    ...(message === undefined ? {} : { message: text(message) }),
+    ...(closed === undefined ? {} : { closed: text(closed) }),
+  };
 }
 
 function toRoomState(item: Record<string, unknown>): RoomState {

@@ -13,6 +13,7 @@ import {
   RoomConfigError,
 } from '../../../functions/adapters/aws/ssm-config.ts';
 import { loadSignerKeysFromSsm } from '../../../functions/adapters/aws/ssm-signing-key.ts';
+import { FAIR_LAUNCH_DEFAULTS } from '../../../functions/core/room-settings.ts';
 import { generateSigningKey } from '../../../functions/core/tokens.ts';
 import { type SsmStandIn, startSsmStandIn } from '../../../local/aws-local/ssm-stand-in.ts';
 import { ManualClock } from '../../helpers/room-harness.ts';
@@ -136,7 +137,7 @@ describe('SSM stand-in behind the room config adapters', () => {
     const config = await source.get();
 
     // Assess
-    expect(config).toEqual({ enabled: true, admitPerMinute: 120 });
+    expect(config).toEqual({ enabled: true, admitPerMinute: 120, ...FAIR_LAUNCH_DEFAULTS });
   });
 
   it('keeps the last good config and reports the error when SSM is gone', async () => {
@@ -149,7 +150,7 @@ describe('SSM stand-in behind the room config adapters', () => {
     const config = await source.get();
 
     // Assess
-    expect(config).toEqual({ enabled: true, admitPerMinute: 60 });
+    expect(config).toEqual({ enabled: true, admitPerMinute: 60, ...FAIR_LAUNCH_DEFAULTS });
     expect(errors).toHaveLength(1);
     expect(errors[0]).toBeInstanceOf(Error);
   });

@@ -126,6 +126,52 @@ describe('the --aws source', () => {
     expect(source.target.notes.join(' ')).toMatch(/connections are not counted/i);
   });
 
+  it('reads the schedule, the pow cost, the message and the closing words from SSM', async () => {
+    // Prepare
+    for (const [name, value] of [
+      ['opens-at', '2026-11-28T13:00:00Z'],
+      ['pow-cost', '5000'],
+      ['message', 'Doors open at one'],
+      ['closed', 'none'],
+    ]) {
+      await ssm.send(
+        new PutParameterCommand({ Name: `${PREFIX}${name}`, Value: value, Type: 'String' }),
+      );
+    }
+    const source = await awsSource({ dynamo: dynamo.documentClient, tableName: table });
+    await putRoomState({ waiting: 0 });
+
+    // Act
+    const reading = await source.read();
+
+    // Assess
+    expect(reading).toMatchObject({
+      schedule: { opensAt: Date.UTC(2026, 10, 28, 13), prequeue: null },
+      powCost: 5000,
+      message: 'Doors open at one',
+      closed: null,
+      error: null,
+    });
+  });
+
+  it('shows no schedule, pow off, no message and open for sale on a stack without those parameters', async () => {
+    // Prepare
+    const source = await awsSource({ dynamo: dynamo.documentClient, tableName: table });
+    await putRoomState({ waiting: 0 });
+
+    // Act
+    const reading = await source.read();
+
+    // Assess
+    expect(reading).toMatchObject({
+      schedule: null,
+      powCost: 0,
+      message: null,
+      closed: null,
+      error: null,
+    });
+  });
+
   it('finds the table through <prefix>table-name in SSM when no --table is given', async () => {
     // Prepare
     await ssm.send(
@@ -293,6 +339,12 @@ describe('the --aws source', () => {
       expect(await value('admit-per-minute')).toBe('250');
       expect(await value('enabled')).toBe('false');
       expect(((await off.json()) as { sample: { enabled: boolean } }).sample.enabled).toBe(false);
+      const close = await post({ closed: 'Sold out', confirm: true });
+      expect(close.status).toBe(200);
+      expect(await value('closed')).toBe('Sold out');
+      expect(((await close.json()) as { sample: { closed: string } }).sample.closed).toBe(
+        'Sold out',
+      );
     } finally {
       await server.close();
     }
@@ -313,6 +365,7 @@ describe('the --aws source', () => {
     // Assess
     expect(reading.enabled).toBeNull();
     expect(reading.admitPerMinute).toBeNull();
+    expect(reading.powCost).toBeNull();
     expect(reading.error).toMatch(/SSM \/nothing-here\//);
   });
 });

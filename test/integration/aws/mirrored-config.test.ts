@@ -58,6 +58,52 @@ describe('the config the handlers read (mirrored by each tick)', () => {
     expect(fallbackReads).toEqual([]);
   });
 
+  it('carries the fair-launch settings the tick mirrored: schedule, pow cost, message, closing words', async () => {
+    // Prepare
+    const { source, mirror } = await setup();
+    const mirrored: RoomConfig = {
+      enabled: true,
+      admitPerMinute: 60,
+      opensAt: Date.parse('2030-06-01T09:00:00Z'),
+      powCost: 5000,
+      message: 'Doors open at nine',
+      closed: null,
+    };
+    await mirror(mirrored);
+
+    // Act
+    const config = await source.get();
+
+    // Assess
+    expect(config).toEqual(mirrored);
+  });
+
+  it('reads a malformed fair-launch setting in the mirror as its default, keeping the rest', async () => {
+    // Prepare
+    const { source, mirror } = await setup();
+    await mirror({
+      enabled: true,
+      admitPerMinute: 60,
+      opensAt: -1,
+      powCost: 2.5,
+      message: 'two\nlines',
+      closed: 'Sold out',
+    });
+
+    // Act
+    const config = await source.get();
+
+    // Assess
+    expect(config).toEqual({
+      enabled: true,
+      admitPerMinute: 60,
+      opensAt: null,
+      powCost: 0,
+      message: null,
+      closed: 'Sold out',
+    });
+  });
+
   it('asks SSM until a tick has mirrored a config (a fresh deploy)', async () => {
     // Prepare
     const { source, fallbackReads } = await setup();

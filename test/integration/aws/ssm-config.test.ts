@@ -33,6 +33,23 @@ function parameters(enabled: string | null, rate: string | null) {
   };
 }
 
+/** The room with no fair-launch setting made yet: their defaults. */
+const DEFAULTS = { opensAt: null, powCost: 0, message: null, closed: null };
+const ALL_NAMES = ['enabled', 'admit-per-minute', 'opens-at', 'pow-cost', 'message', 'closed'].map(
+  (name) => `${PREFIX}${name}`,
+);
+
+/** Every parameter, by its name under the prefix (absent: missing). */
+function allParameters(values: Record<string, string>) {
+  return {
+    Parameters: Object.entries(values).map(([name, Value]) => ({
+      Name: `${PREFIX}${name}`,
+      Value,
+    })),
+    InvalidParameters: ALL_NAMES.filter((name) => !(name.slice(PREFIX.length) in values)),
+  };
+}
+
 function createSource() {
   const clock = new ManualClock();
   const errors: unknown[] = [];
@@ -51,19 +68,138 @@ beforeEach(() => {
 });
 
 describe('room config from SSM', () => {
-  it('reads both settings with one GetParameters call', async () => {
+  it('reads every setting with one GetParameters call', async () => {
     // Prepare
-    ssm.on(GetParametersCommand).resolves(parameters('false', '120'));
-    const { source } = createSource();
+    ssm.on(GetParametersCommand).resolves(
+      allParameters({
+        enabled: 'false',
+        'admit-per-minute': '120',
+        'opens-at': '2030-06-01T11:00:00+02:00',
+        'pow-cost': '50000',
+        message: '  Doors open at nine.  ',
+        closed: 'Sold out',
+      }),
+    );
+    const { source, errors } = createSource();
 
     // Act
     const config = await source.get();
 
     // Assess
-    expect(config).toEqual({ enabled: false, admitPerMinute: 120 });
-    expect(ssm.commandCalls(GetParametersCommand)[0]?.args[0].input).toEqual({
-      Names: [`${PREFIX}enabled`, `${PREFIX}admit-per-minute`],
+    expect(config).toEqual({
+      enabled: false,
+      admitPerMinute: 120,
+      opensAt: Date.parse('2030-06-01T09:00:00Z'),
+      powCost: 50_000,
+      message: 'Doors open at nine.',
+      closed: 'Sold out',
     });
+    expect(errors).toEqual([]);
+    expect(ssm.commandCalls(GetParametersCommand)).toHaveLength(1);
+    expect(ssm.commandCalls(GetParametersCommand)[0]?.args[0].input).toEqual({ Names: ALL_NAMES });
+  });
+
+  it('reads none as no schedule, no message and open for sale', async () => {
+    // Prepare
+    ssm.on(GetParametersCommand).resolves(
+      allParameters({
+        enabled: 'true',
+        'admit-per-minute': '60',
+        'opens-at': 'none',
+        'pow-cost': '0',
+        message: 'none',
+        closed: 'none',
+      }),
+    );
+    const { source, errors } = createSource();
+
+    // Act
+    const config = await source.get();
+
+    // Assess
+    expect(config).toEqual({ enabled: true, admitPerMinute: 60, ...DEFAULTS });
+    expect(errors).toEqual([]);
+  });
+
+  it('reads the fair-launch settings of a stack deployed before they existed as their defaults, reporting nothing', async () => {
+    // Prepare
+    ssm.on(GetParametersCommand).resolves(parameters('true', '90'));
+    const { source, errors } = createSource();
+
+    // Act
+    const config = await source.get();
+
+    // Assess
+    expect(config).toEqual({ enabled: true, admitPerMinute: 90, ...DEFAULTS });
+    expect(errors).toEqual([]);
+  });
+
+  it('reads a malformed fair-launch value as its default, reports it, and keeps the rest', async () => {
+    // Prepare
+    ssm.on(GetParametersCommand).resolves(
+      allParameters({
+        enabled: 'true',
+        'admit-per-minute': '60',
+        'opens-at': '2030-06-01T09:00',
+        'pow-cost': '99999999999',
+        message: 'two\nlines',
+        closed: 'Sold out',
+      }),
+    );
+    const { source, errors } = createSource();
+
+    // Act
+    const config = await source.get();
+
+    // Assess
+    expect(config).toEqual({
+      enabled: true,
+      admitPerMinute: 60,
+      ...DEFAULTS,
+      closed: 'Sold out',
+    });
+    expect(errors[0]).toBeInstanceOf(RoomConfigError);
+    expect(String(errors[0])).toContain(`${PREFIX}opens-at (bad value "2030-06-01T09:00")`);
+    expect(String(errors[0])).toContain(`${PREFIX}pow-cost (bad value`);
+    expect(String(errors[0])).toContain(`${PREFIX}message (bad value`);
+  });
+
+  it('keeps the last good value of a fair-launch setting that turns bad', async () => {
+    // Prepare
+    ssm
+      .on(GetParametersCommand)
+      .resolvesOnce(allParameters({ enabled: 'true', 'admit-per-minute': '60', 'pow-cost': '500' }))
+      .resolves(allParameters({ enabled: 'true', 'admit-per-minute': '60', 'pow-cost': 'lots' }));
+    const { source, clock, errors } = createSource();
+    await source.get();
+    clock.advance(5000);
+
+    // Act
+    const config = await source.get();
+
+    // Assess
+    expect(config.powCost).toBe(500);
+    expect(String(errors[0])).toContain(`${PREFIX}pow-cost (bad value "lots")`);
+  });
+
+  it('still reads on/off and the rate when SSM denies the fair-launch parameters', async () => {
+    // Prepare
+    const denied = Object.assign(new Error('not authorized to perform ssm:GetParameters'), {
+      name: 'AccessDeniedException',
+    });
+    ssm
+      .on(GetParametersCommand, { Names: ALL_NAMES })
+      .rejects(denied)
+      .on(GetParametersCommand, { Names: [`${PREFIX}enabled`, `${PREFIX}admit-per-minute`] })
+      .resolves(parameters('false', '30'));
+    const { source, errors } = createSource();
+
+    // Act
+    const config = await source.get();
+
+    // Assess
+    expect(config).toEqual({ enabled: false, admitPerMinute: 30, ...DEFAULTS });
+    expect(errors).toEqual([denied]);
   });
 
   it('asks SSM again only once the cached answer is older than its TTL', async () => {
@@ -113,7 +249,7 @@ describe('room config from SSM', () => {
     const config = await source.get();
 
     // Assess
-    expect(config).toEqual({ enabled: false, admitPerMinute: 30 });
+    expect(config).toEqual({ enabled: false, admitPerMinute: 30, ...DEFAULTS });
     expect(errors).toEqual([expect.objectContaining({ name: 'ThrottlingException' })]);
   });
 
@@ -131,7 +267,7 @@ describe('room config from SSM', () => {
     const config = await source.get();
 
     // Assess
-    expect(config).toEqual({ enabled: false, admitPerMinute: 30 });
+    expect(config).toEqual({ enabled: false, admitPerMinute: 30, ...DEFAULTS });
     expect(errors[0]).toBeInstanceOf(RoomConfigError);
     expect(String(errors[0])).toContain(`${PREFIX}enabled (missing)`);
     expect(String(errors[0])).toContain(`${PREFIX}admit-per-minute (bad value "-5")`);
@@ -146,7 +282,7 @@ describe('room config from SSM', () => {
     const config = await source.get();
 
     // Assess
-    expect(config).toEqual({ enabled: true, admitPerMinute: 0 });
+    expect(config).toEqual({ enabled: true, admitPerMinute: 0, ...DEFAULTS });
   });
 
   it('does not ask a failing SSM again before the TTL', async () => {
@@ -182,6 +318,61 @@ describe('room config writer', () => {
       { Name: `${PREFIX}enabled`, Value: 'false', Type: 'String', Overwrite: true },
       { Name: `${PREFIX}admit-per-minute`, Value: '0', Type: 'String', Overwrite: true },
     ]);
+  });
+
+  it('writes the fair-launch settings: the opening time in ISO-8601 UTC, none for a cleared one', async () => {
+    // Prepare
+    ssm.on(PutParameterCommand).resolves({ Version: 2 });
+    const writer = createSsmConfigWriter({
+      client: new SSMClient({ region: 'eu-west-1' }),
+      prefix: PREFIX,
+    });
+
+    // Act
+    await writer.write({
+      opensAt: Date.parse('2030-06-01T09:00:00Z'),
+      powCost: 2000,
+      message: '  Hold on  ',
+      closed: null,
+    });
+    await writer.write({ opensAt: null, message: null, closed: 'Sold out' });
+
+    // Assess
+    expect(
+      ssm
+        .commandCalls(PutParameterCommand)
+        .map((c) => [c.args[0].input.Name, c.args[0].input.Value]),
+    ).toEqual([
+      [`${PREFIX}opens-at`, '2030-06-01T09:00:00.000Z'],
+      [`${PREFIX}pow-cost`, '2000'],
+      [`${PREFIX}message`, 'Hold on'],
+      [`${PREFIX}closed`, 'none'],
+      [`${PREFIX}opens-at`, 'none'],
+      [`${PREFIX}message`, 'none'],
+      [`${PREFIX}closed`, 'Sold out'],
+    ]);
+  });
+
+  it('refuses a fair-launch value SSM could not give back as it was set, writing nothing', async () => {
+    // Prepare
+    const writer = createSsmConfigWriter({
+      client: new SSMClient({ region: 'eu-west-1' }),
+      prefix: PREFIX,
+    });
+
+    // Act
+    const writes = [
+      writer.setPowCost(-1),
+      writer.setPowCost(10_000_001),
+      writer.setOpensAt(1.5),
+      writer.setMessage('none'),
+      writer.setMessage('a\nb'),
+      writer.setClosed(''),
+    ];
+
+    // Assess
+    for (const write of writes) await expect(write).rejects.toBeInstanceOf(RangeError);
+    expect(ssm.commandCalls(PutParameterCommand)).toHaveLength(0);
   });
 
   it('refuses a rate that is not a whole number of at least 0', async () => {

@@ -16,6 +16,9 @@ function reading(totals: Partial<RoomReading>): RoomReading {
     abandonedTotal: 0,
     connections: 0,
     schedule: null,
+    powCost: 0,
+    message: null,
+    closed: null,
     error: null,
     ...totals,
   };

@@ -36,6 +36,9 @@ function scriptedRoom() {
     abandonedTotal: 3,
     connections: 12,
     schedule: null,
+    powCost: 0,
+    message: null,
+    closed: null,
     error: null,
   };
   const changes: ConfigChange[] = [];
@@ -328,6 +331,41 @@ describe('changes', () => {
     expect(room.changes).toEqual([{ admitPerMinute: 0 }]);
   });
 
+  it('refuses to close the sale unless the change is confirmed, and reopens without one', async () => {
+    // Act
+    const close = await post({ closed: 'Sold out' });
+    const confirmed = await post({ closed: 'Sold out', confirm: true });
+    const reopen = await post({ closed: null });
+
+    // Assess
+    expect(close.status).toBe(409);
+    expect(JSON.parse(close.body).error).toContain('closing the sale');
+    expect([confirmed.status, reopen.status]).toEqual([200, 200]);
+    expect(room.changes).toEqual([{ closed: 'Sold out' }, { closed: null }]);
+  });
+
+  it('passes the schedule, the pow cost and the message to the room, and samples them after', async () => {
+    // Act
+    const answer = await post({ opensAt: 1_900_000_000_000, powCost: 500, message: 'Hold on' });
+
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(room.changes).toEqual([
+      { opensAt: 1_900_000_000_000, powCost: 500, message: 'Hold on' },
+    ]);
+    expect(JSON.parse(answer.body).sample).toMatchObject({ powCost: 500, message: 'Hold on' });
+  });
+
+  it('refuses a message on more than one line, naming the field', async () => {
+    // Act
+    const answer = await post({ message: 'one\ntwo' });
+
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(JSON.parse(answer.body).error).toContain('message: ');
+    expect(room.changes).toEqual([]);
+  });
+
   it('refuses a rate that lets the whole line in within a minute unless it is confirmed', async () => {
     // Prepare: 40 numbered and 10 arriving are in line.
     room.reading.waiting = 40;
@@ -398,7 +436,7 @@ describe('changes', () => {
       post({}),
       post({ admitPerMinute: 60, extra: true }),
       post({ admitPerMinute: 60 }, { 'content-type': 'text/plain' }),
-      post(JSON.stringify({ admitPerMinute: 60, pad: 'x'.repeat(2000) })),
+      post(JSON.stringify({ admitPerMinute: 60, pad: 'x'.repeat(9000) })),
     ]);
 
     // Assess
