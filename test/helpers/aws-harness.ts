@@ -74,8 +74,7 @@ export async function createAwsHarness(db: Dynalite, options: HarnessOptions = {
     prefix: CONFIG_PREFIX,
   });
   const initial: RoomConfig = { enabled: true, admitPerMinute: 60, ...options.config };
-  await writer.setEnabled(initial.enabled);
-  await writer.setRate(initial.admitPerMinute);
+  await writer.write(initial);
   // No caching: a test's change applies at the next tick, as in the in-process config.
   const source = createSsmConfigSource({
     client: ssm as unknown as SSMClient,
@@ -86,8 +85,7 @@ export async function createAwsHarness(db: Dynalite, options: HarnessOptions = {
   const config = {
     get: () => source.get(),
     async set(change: Partial<RoomConfig>): Promise<void> {
-      if (change.enabled !== undefined) await writer.setEnabled(change.enabled);
-      if (change.admitPerMinute !== undefined) await writer.setRate(change.admitPerMinute);
+      await writer.write(change);
     },
   };
   const pushes = createApiGatewayNotifier({
