@@ -4,6 +4,7 @@
  * the health check, the operator's admin endpoint and the WebSocket upgrade on `/ws`. What sits
  * behind `/ws`, and where the room's state and settings live, is the {@link RoomBackend}'s.
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -11,6 +12,7 @@ import { parseGateConfig } from '../edge/gate.ts';
 import { createNodeGate, originFormOf } from '../edge/node-gate.ts';
 import { systemClock } from '../functions/adapters/local/system-clock.ts';
 import { admittedInLastMinute } from '../functions/core/admission.ts';
+import { type PublishedDraw, publishedDraw } from '../functions/core/draw.ts';
 import type { KeyRotationResult } from '../functions/core/key-ring.ts';
 import type { Clock, RoomConfig, SessionStore } from '../functions/core/ports.ts';
 import { fairLaunchOf } from '../functions/core/room-settings.ts';
@@ -55,6 +57,11 @@ export interface RoomStatus {
   message: string | null;
   /** The closing words when the sale is over, or null: open for sale. */
   closed: string | null;
+  /**
+   * The draw of a scheduled opening as published (`draw.ts`): its commitment, and its seed and
+   * the number drawn once made; null without a schedule.
+   */
+  draw: PublishedDraw | null;
   waiting: number;
   arriving: number;
   admittedLastMinute: number;
@@ -75,6 +82,7 @@ export async function readRoomStatus(
     enabled: config.enabled,
     admitPerMinute: config.admitPerMinute,
     ...fairLaunchOf(config),
+    draw: state.draw ? publishedDraw(state.draw) : null,
     waiting: counts.waiting,
     arriving: counts.arriving,
     admittedLastMinute: admittedInLastMinute(state, now),

@@ -5,6 +5,7 @@
  * control of a running local waiting room through its loopback-only admin endpoint, or of a
  * deployed one through its SSM parameters.
  */
+
 import { parseArgs } from 'node:util';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
@@ -13,6 +14,7 @@ import {
   createSsmConfigSource,
   createSsmConfigWriter,
 } from '../functions/adapters/aws/ssm-config.ts';
+import type { PublishedDraw } from '../functions/core/draw.ts';
 import type { KeyRotationResult } from '../functions/core/key-ring.ts';
 import type { RoomConfig } from '../functions/core/ports.ts';
 import { MAX_OPERATOR_TEXT } from '../functions/core/protocol.ts';
@@ -219,9 +221,23 @@ export function formatSettings(config: RoomConfig, now: number): string[] {
   ];
 }
 
+/** The draw's lines of a status: the commitment before the opening, then the seed too. */
+function formatDraw(draw: PublishedDraw | null): string[] {
+  if (draw === null) return [];
+  if (draw.seed === null || draw.drawnAt === null) {
+    return [`draw         commitment ${draw.commitment} (the seed follows at the opening)`];
+  }
+  return [
+    `draw         ${draw.members ?? 0} drawn at ${new Date(draw.drawnAt).toISOString()}`,
+    `             commitment ${draw.commitment}`,
+    `             seed       ${draw.seed}`,
+  ];
+}
+
 export function formatStatus(s: RoomStatus, now = Date.now()): string {
   return [
     ...formatSettings(s, now),
+    ...formatDraw(s.draw ?? null),
     `waiting      ${s.waiting}${s.arriving > 0 ? ` (+${s.arriving} arriving)` : ''}`,
     `admitted     ${s.admittedLastMinute} in the last minute, ${s.admittedTotal} in all`,
     `abandoned    ${s.abandonedTotal}`,

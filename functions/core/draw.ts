@@ -147,10 +147,11 @@ export function recordDraw(
   return { ...draw, drawnAt: now, lastSeq: lastSeq ?? '', members };
 }
 
+/** A draw as the room publishes it: the seed only once the draw is made. */
+export type PublishedDraw = Omit<RoomDraw, 'seed' | 'lastSeq'> & { seed: string | null };
+
 /** The draw as published (never the seed before it is made). */
-export function publishedDraw(
-  draw: RoomDraw,
-): Omit<RoomDraw, 'seed' | 'lastSeq'> & { seed: string | null } {
+export function publishedDraw(draw: RoomDraw): PublishedDraw {
   return {
     opensAt: draw.opensAt,
     commitment: draw.commitment,

@@ -65,11 +65,11 @@ const EMPTY_READING: RoomReading = {
 /** The fair-launch figures of a sample from the room's settings as read. */
 function fairLaunchReading(
   config: RoomConfig,
+  prequeue: number | null = null,
 ): Pick<RoomReading, 'schedule' | 'powCost' | 'message' | 'closed'> {
   const settings = fairLaunchOf(config);
   return {
-    // The pre-queue is not counted apart by either source (yet): a dash on the page.
-    schedule: settings.opensAt === null ? null : { opensAt: settings.opensAt, prequeue: null },
+    schedule: settings.opensAt === null ? null : { opensAt: settings.opensAt, prequeue },
     powCost: settings.powCost,
     message: settings.message,
     closed: settings.closed,
@@ -110,7 +110,11 @@ export function createLocalSource(base: string, dataDir: string | null): RoomSou
           admittedTotal: status.admittedTotal,
           abandonedTotal: status.abandonedTotal,
           connections: status.connections,
-          ...fairLaunchReading(status),
+          // Until the draw is made, everyone in line (and arriving) is in the pre-queue.
+          ...fairLaunchReading(
+            status,
+            status.draw && status.draw.drawnAt === null ? status.waiting + status.arriving : null,
+          ),
           error: null,
         };
       } catch (error) {
@@ -269,7 +273,7 @@ export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSo
     return lastMinute;
   }
 
-  async function readState(): Promise<Partial<RoomReading>> {
+  async function readState(reading: RoomReading): Promise<Partial<RoomReading>> {
     if (!dynamo || !tableName) return {};
     const key = { pk: roomPk(options.roomId), sk: STATE_SK };
     const { Item } = await dynamo.send(new GetCommand({ TableName: tableName, Key: key }));
@@ -281,7 +285,12 @@ export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSo
     }
     const at = now();
     const recent = Array.isArray(Item.recentAdmissions) ? Item.recentAdmissions : [];
+    const draw = Item.draw as { drawnAt?: unknown } | null | undefined;
     return {
+      // Until the draw is made, everyone in line is in the pre-queue.
+      ...(draw && draw.drawnAt == null && reading.schedule
+        ? { schedule: { ...reading.schedule, prequeue: numberOr(Item.waiting, 0) } }
+        : {}),
       waiting: numberOr(Item.waiting, 0),
       admittedTotal: numberOr(Item.admittedTotal, 0),
       abandonedTotal: numberOr(Item.abandonedTotal, 0),
@@ -307,7 +316,7 @@ export async function createAwsSource(options: AwsSourceOptions): Promise<RoomSo
       };
       if (dynamo) {
         try {
-          Object.assign(reading, await readState());
+          Object.assign(reading, await readState(reading));
         } catch (error) {
           errors.push(`DynamoDB ${tableName}: ${message(error)}`);
         }

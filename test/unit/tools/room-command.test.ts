@@ -12,6 +12,7 @@ const STATUS = {
   powCost: 0,
   message: null,
   closed: null,
+  draw: null,
   waiting: 1200,
   arriving: 3,
   admittedLastMinute: 0,
@@ -122,6 +123,29 @@ describe('npm run room', () => {
     expect(text).toMatch(/pow\s+cost 50000/);
     expect(text).toMatch(/message\s+"Hold on"/);
     expect(text).toMatch(/sale\s+CLOSED.*"Sold out"/);
+  });
+
+  it('prints the draw: the commitment before the opening, the seed and the number drawn after', () => {
+    // Prepare
+    const commitment = 'c'.repeat(64);
+    const pending = { opensAt: OPENS_AT, commitment, seed: null, drawnAt: null, members: null };
+
+    // Act
+    const before = formatStatus({ ...STATUS, opensAt: OPENS_AT, draw: pending }, NOW);
+    const after = formatStatus(
+      {
+        ...STATUS,
+        opensAt: OPENS_AT,
+        draw: { ...pending, seed: 'a'.repeat(64), drawnAt: OPENS_AT + 2000, members: 1721 },
+      },
+      OPENS_AT + 5000,
+    );
+
+    // Assess
+    expect(before).toMatch(/draw\s+commitment c{64} \(the seed follows at the opening\)/);
+    expect(before).not.toContain('seed  ');
+    expect(after).toMatch(/draw\s+1721 drawn at 2030-06-01T09:00:02.000Z/);
+    expect(after).toMatch(/seed\s+a{64}/);
   });
 
   it('says an opening time that has passed is open', () => {
