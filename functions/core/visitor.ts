@@ -125,7 +125,7 @@ export async function join(
   // Queued first: a processor that goes to sleep looks at the queue once more after saying so.
   await deps.waker?.wakeIfAsleep();
   const joined: ServerMessage = { type: 'joined', ticket, sessionId: session.id };
-  return config.message == null ? [joined] : [joined, { type: 'notice', message: config.message }];
+  return [joined, ...noticeFor(session, config)];
 }
 
 /**
@@ -235,7 +235,8 @@ export async function status(deps: VisitorDeps, connectionId: string): Promise<S
   if (session.state === 'arriving') await requeue(deps, session);
   // The processor keeps the line and tells the position: it hears the question at its next tick.
   if (session.state === 'waiting') await deps.store.askForPosition(session.id);
-  return stateMessages(session, await deps.config.get(), lineContext(deps));
+  const config = await deps.config.get();
+  return [...stateMessages(session, config, lineContext(deps)), ...noticeFor(session, config)];
 }
 
 async function answerFor(
@@ -246,7 +247,11 @@ async function answerFor(
 ): Promise<ServerMessage[]> {
   if (session.state === 'arriving') await requeue(deps, session);
   const joined: ServerMessage = { type: 'joined', ticket, sessionId: session.id };
-  return [joined, ...stateMessages(session, config, lineContext(deps))];
+  return [
+    joined,
+    ...stateMessages(session, config, lineContext(deps)),
+    ...noticeFor(session, config),
+  ];
 }
 
 /**
@@ -300,11 +305,16 @@ function stateMessages(session: Session, config: RoomConfig, line: LineContext):
     return [{ type: 'open', redirectUrl: mainSiteUrl(line.mainOrigin, session.returnPath) }];
   }
   if (isInLine(session) && config.closed != null) return [closedMessage(config.closed)];
-  // The operator's words, for a visitor who was not there when the processor told the line.
-  if (isInLine(session) && config.message != null) {
-    return [{ type: 'notice', message: config.message }];
-  }
   return [];
+}
+
+/**
+ * The operator's words for a visitor in line, who may have missed them while away (a page
+ * takes its banner down at `joined`, and puts up what follows).
+ */
+function noticeFor(session: Session, config: RoomConfig): ServerMessage[] {
+  if (!isInLine(session) || !config.enabled || config.closed != null) return [];
+  return config.message == null ? [] : [{ type: 'notice', message: config.message }];
 }
 
 function closedMessage(message: string): ServerMessage {
