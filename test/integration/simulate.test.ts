@@ -71,6 +71,49 @@ describe('the load simulator', () => {
     expect(html).toContain('All invariants held');
   }, 90_000);
 
+  it('plays a scheduled opening: the pre-queue is drawn, admitted in the seed order ahead of later joins, churn keeping membership', async () => {
+    // Prepare: the opening 3 s into a 6 s ramp, so about half join the pre-queue. The room's
+    // config is set directly (the admin endpoint's opensAt is not in this branch yet).
+    const testRoom = await startTestRoom({ WR_TICK_MS: '100', WR_ADMIT_PER_MINUTE: '1200' });
+    room = testRoom;
+    const changes: unknown[] = [];
+
+    // Act
+    const { report, exitCode } = await runSimulation(
+      {
+        url: testRoom.wsUrl,
+        users: 30,
+        rampSeconds: 6,
+        churn: 0.2,
+        workers: 0,
+        durationSeconds: 60,
+        progress: 'none',
+        seed: 20_261_128,
+        prequeue: true,
+        opensAfterSeconds: 3,
+      },
+      {
+        configureRoom: async (change) => {
+          changes.push(change);
+          testRoom.room.config.set(change);
+        },
+      },
+    );
+
+    // Assess
+    expect(report.invariants.results.filter((r) => !r.ok)).toEqual([]);
+    expect(report.invariants.results.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(exitCode).toBe(0);
+    expect(report.counts.admitted).toBe(30);
+    const prequeue = report.prequeue;
+    expect(prequeue?.scheduledBy).toBe('simulator');
+    expect(prequeue?.members).toBeGreaterThan(5);
+    expect(prequeue?.laterJoins).toBeGreaterThan(5);
+    expect(prequeue?.seedMatchesCommitment).toBe(true);
+    expect(prequeue?.churnedBeforeOpening).toBeGreaterThan(0);
+    expect(changes).toEqual([{ opensAt: expect.any(Number) }, { opensAt: null }]);
+  }, 90_000);
+
   it('plays 2,000 visitors with churn through the AWS build (start:aws-local), every invariant holding, and prices the run', async () => {
     // Prepare: the run, at a rate that lets everyone in within the test's time.
     room = await startRuntimeRoom('aws-local', { WR_ADMIT_PER_MINUTE: '6000' });

@@ -6,11 +6,16 @@
 /** Why a visitor opened a socket. */
 export type DialPurpose = 'join' | 'resume' | 'recheck';
 
+/** What became of a deliberately replayed proof of work (it must be refused). */
+export type ReplayResult = 'refused' | 'accepted' | 'challenged' | 'no-answer' | 'unreachable';
+
 /** Where a visitor stands; the last ones (see {@link FINAL_STATES}) never change again. */
 export type VisitorState =
   | 'scheduled'
   | 'connecting'
   | 'joining'
+  /** Solving the proof of work the room asked for before it takes a place. */
+  | 'solving'
   | 'waiting'
   | 'paused'
   | 'resuming'
@@ -41,7 +46,21 @@ export type TraceEvent =
   | { t: number; k: 'open' }
   | { t: number; k: 'send'; action: 'join' | 'resume' | 'status' | 'ping' }
   | { t: number; k: 'joined'; sessionId: string }
-  | { t: number; k: 'position'; position: number; waiting: number }
+  /** `drawn`: the position carried the draw of a scheduled opening (see the `draw` event). */
+  | { t: number; k: 'position'; position: number; waiting: number; drawn?: boolean }
+  /**
+   * Before a scheduled opening: `opensAt` in epoch seconds; `commitment` as heard, or null when
+   * it is the one this visitor heard last (kept out of most events: it is 64 characters).
+   */
+  | { t: number; k: 'prequeue'; opensAt: number; waiting: number; commitment: string | null }
+  /** A drawn position's seed and commitment, recorded when they first come (or change). */
+  | { t: number; k: 'draw'; seed: string; commitment: string }
+  /** The room asked for a proof of work; `attempts` is its announced cost (0: not said). */
+  | { t: number; k: 'challenge'; attempts: number }
+  /** A proof of work done (`ok`) or not; `ms` solving, `queuedMs` waiting for a solver slot. */
+  | { t: number; k: 'solved'; ms: number; queuedMs: number; ok: boolean }
+  /** A used proof sent again on a new socket: what the room said. */
+  | { t: number; k: 'replay'; result: ReplayResult }
   | { t: number; k: 'admitted'; pass: string; redirectUrl: string; expiresAt: number }
   | { t: number; k: 'open-room'; redirectUrl: string }
   | { t: number; k: 'pong' }
@@ -65,6 +84,8 @@ export type TraceEventKind = TraceEvent['k'];
 export const RECEIVED_KINDS: ReadonlySet<TraceEventKind> = new Set([
   'joined',
   'position',
+  'prequeue',
+  'challenge',
   'admitted',
   'open-room',
   'pong',
@@ -84,6 +105,8 @@ export interface VisitorPlan {
   abandon: { atShare: number } | null;
   /** After admission, comes back once with its ticket to check it gets the same pass. */
   recheck: { pauseMs: number } | null;
+  /** Once its place is taken with a proof of work, sends that proof again on a new socket. */
+  replay?: { pauseMs: number } | null;
   /** Local address to connect from (spreads sockets over loopback addresses), or null. */
   localAddress: string | null;
 }
@@ -112,7 +135,21 @@ export function packEvent(index: number, e: TraceEvent): PackedEvent {
     case 'joined':
       return [index, e.t, e.k, e.sessionId];
     case 'position':
-      return [index, e.t, e.k, e.position, e.waiting];
+      return e.drawn
+        ? [index, e.t, e.k, e.position, e.waiting, 1]
+        : [index, e.t, e.k, e.position, e.waiting];
+    case 'prequeue':
+      return e.commitment === null
+        ? [index, e.t, e.k, e.opensAt, e.waiting]
+        : [index, e.t, e.k, e.opensAt, e.waiting, e.commitment];
+    case 'draw':
+      return [index, e.t, e.k, e.seed, e.commitment];
+    case 'challenge':
+      return [index, e.t, e.k, e.attempts];
+    case 'solved':
+      return [index, e.t, e.k, e.ms, e.queuedMs, e.ok ? 1 : 0];
+    case 'replay':
+      return [index, e.t, e.k, e.result];
     case 'admitted':
       return [index, e.t, e.k, e.pass, e.redirectUrl, e.expiresAt];
     case 'open-room':
@@ -155,7 +192,34 @@ export function unpackEvent(p: PackedEvent): { index: number; event: TraceEvent 
       event = { t, k: 'joined', sessionId: s(a) };
       break;
     case 'position':
-      event = { t, k: 'position', position: n(a), waiting: n(b) };
+      event = {
+        t,
+        k: 'position',
+        position: n(a),
+        waiting: n(b),
+        ...(c === 1 ? { drawn: true } : {}),
+      };
+      break;
+    case 'prequeue':
+      event = {
+        t,
+        k: 'prequeue',
+        opensAt: n(a),
+        waiting: n(b),
+        commitment: c === undefined ? null : s(c),
+      };
+      break;
+    case 'draw':
+      event = { t, k: 'draw', seed: s(a), commitment: s(b) };
+      break;
+    case 'challenge':
+      event = { t, k: 'challenge', attempts: n(a) };
+      break;
+    case 'solved':
+      event = { t, k: 'solved', ms: n(a), queuedMs: n(b), ok: c === 1 };
+      break;
+    case 'replay':
+      event = { t, k: 'replay', result: s(a) as ReplayResult };
       break;
     case 'admitted':
       event = { t, k: 'admitted', pass: s(a), redirectUrl: s(b), expiresAt: n(c) };

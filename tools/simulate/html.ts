@@ -4,7 +4,7 @@
  */
 
 import type { Percentiles, SimulationReport } from './report.ts';
-import { formatAwsUsage } from './report.ts';
+import { formatAwsUsage, type PowReport, type PrequeueReport } from './report.ts';
 
 const escapeHtml = (text: unknown) =>
   String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -181,6 +181,37 @@ figcaption{font-weight:600;margin:0 0 6px 4px}svg{width:100%;height:auto;display
 .note{color:var(--muted);font-size:13px}code{background:#eef2f7;padding:1px 5px;border-radius:4px}
 `;
 
+function prequeueSection(p: PrequeueReport): string {
+  const row = (name: string, value: string) =>
+    `<tr><th>${escapeHtml(name)}</th><td>${value}</td></tr>`;
+  const seedNote =
+    p.seedMatchesCommitment === null
+      ? 'not told (no member heard a position)'
+      : p.seedMatchesCommitment
+        ? 'SHA-256 of the seed is the commitment'
+        : '<span class="fail">SHA-256 of the seed is NOT the commitment</span>';
+  return `<h2>Pre-queue and draw</h2>
+<table><tbody>
+${row('opening', `${escapeHtml(p.opensAt ?? 'never heard of')}${p.opensAtSecond === null ? '' : ` (${escapeHtml(p.opensAtSecond)} s into the run)`}, scheduled by the ${escapeHtml(p.scheduledBy)}`)}
+${row('members', `${p.members} in the pre-queue (${p.membersAdmitted} admitted), ${p.laterJoins} later joins, ${p.undetermined} crossing the opening undetermined`)}
+${row('prequeue messages', `${p.prequeueMessages}; ${p.churnedBeforeOpening} members dropped their socket before the opening and came back`)}
+${row('commitment', `<code>${escapeHtml(p.commitment ?? '–')}</code>`)}
+${row('seed', `<code>${escapeHtml(p.seed ?? '–')}</code>: ${seedNote}`)}
+${row('members admitted', `${escapeHtml(p.firstMemberAdmittedAfterS ?? '–')} s to ${escapeHtml(p.lastMemberAdmittedAfterS ?? '–')} s after the opening`)}
+</tbody></table>
+<p class="note">Anyone can check the order: <code>printf '%s:%s' "$seed" "$sessionId" | sha256sum</code> for each member, sorted.</p>`;
+}
+
+function powSection(p: PowReport): string {
+  const other = Object.entries(p.replaysOther);
+  return `<h2>Proof of work</h2>
+<table><thead><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr></thead><tbody>
+${latencyRow('solve time (simulator)', p.solveMs)}
+${latencyRow('waiting for a solver', p.queuedMs)}
+</tbody></table>
+<p class="note">${p.challenges} challenges${p.costSet === null ? '' : ` (cost ${escapeHtml(p.costSet)} set for the run)`}, ${p.solved} solved, ${p.failed} failed; <code>invalid_proof</code> ${p.invalidProof}; replayed proofs refused ${p.replaysRefused} of ${p.replaysPlanned} planned${other.length === 0 ? '' : ` (otherwise ${other.map(([r, n]) => `${escapeHtml(r)} ${n}`).join(', ')})`}.</p>`;
+}
+
 /** Renders the whole report as one HTML document. */
 export function renderHtmlReport(report: SimulationReport): string {
   const { config, counts, invariants, latencyMs, throughput, run, timeseries } = report;
@@ -348,6 +379,8 @@ ${
 }
 <tr><th>source addresses</th><td>${config.sourceAddresses.length === 0 ? 'system default' : escapeHtml(config.sourceAddresses.join(', '))}</td></tr>
 </tbody></table>
+${report.prequeue ? prequeueSection(report.prequeue) : ''}
+${report.pow ? powSection(report.pow) : ''}
 ${report.aws ? `<h2>AWS calls</h2>\n<pre>${escapeHtml(formatAwsUsage(report.aws.summary).join('\n'))}</pre>` : ''}
 </main>
 </body>

@@ -3,8 +3,9 @@
  * traces. Pass signatures are checked elsewhere (it needs the JWKS and is asynchronous) and
  * handed in as {@link PassCheck}s; everything else here reads the traces only.
  */
+import { createHash } from 'node:crypto';
 import { decodeJwt } from 'jose';
-import { type TraceEvent, type VisitorTrace, visitorName } from './events.ts';
+import { type ReplayResult, type TraceEvent, type VisitorTrace, visitorName } from './events.ts';
 
 /** Where a visitor ended, as the traces tell it. */
 export type Outcome =
@@ -53,7 +54,19 @@ export interface VisitorSummary {
   sessionId: string | null;
   /** Every session id `joined` ever named for this visitor (one, normally). */
   sessionIds: string[];
-  positions: { t: number; position: number; waiting: number }[];
+  positions: { t: number; position: number; waiting: number; drawn: boolean }[];
+  /** `prequeue` messages heard (`opensAt` in epoch seconds), each with its commitment. */
+  prequeues: { t: number; opensAt: number; waiting: number; commitment: string | null }[];
+  /** The draws named by drawn positions (normally one). */
+  draws: { t: number; seed: string; commitment: string }[];
+  /** Proof-of-work challenges heard. */
+  challenges: number;
+  /** Proofs of work solved (or failed), with the time each took. */
+  solves: { ms: number; queuedMs: number; ok: boolean }[];
+  /** `invalid_proof` answers to this visitor's own joins. */
+  invalidProofs: number;
+  /** What the room said to the planned replay of a spent proof (null: none made). */
+  replay: ReplayResult | null;
   passes: PassSeen[];
   /** First `admitted` received (not on a recheck). */
   admittedAt: number | null;
@@ -101,6 +114,13 @@ export function summarize(trace: VisitorTrace, options: SummaryOptions): Visitor
   let joinedAt: number | null = null;
   const sessionIds: string[] = [];
   const positions: VisitorSummary['positions'] = [];
+  const prequeues: VisitorSummary['prequeues'] = [];
+  const draws: VisitorSummary['draws'] = [];
+  const solves: VisitorSummary['solves'] = [];
+  let challenges = 0;
+  let invalidProofs = 0;
+  let replay: ReplayResult | null = null;
+  let commitment: string | null = null;
   const passes: PassSeen[] = [];
   let abandoned = false;
   let openedRoom = false;
@@ -156,8 +176,25 @@ export function summarize(trace: VisitorTrace, options: SummaryOptions): Visitor
         if (!sessionIds.includes(e.sessionId)) sessionIds.push(e.sessionId);
         break;
       case 'position':
-        positions.push({ t: e.t, position: e.position, waiting: e.waiting });
+        positions.push({ t: e.t, position: e.position, waiting: e.waiting, drawn: !!e.drawn });
         if (inLine()) lastSeenAt = e.t;
+        break;
+      case 'prequeue':
+        commitment = e.commitment ?? commitment;
+        prequeues.push({ t: e.t, opensAt: e.opensAt, waiting: e.waiting, commitment });
+        if (inLine()) lastSeenAt = e.t;
+        break;
+      case 'draw':
+        draws.push({ t: e.t, seed: e.seed, commitment: e.commitment });
+        break;
+      case 'challenge':
+        challenges += 1;
+        break;
+      case 'solved':
+        solves.push({ ms: e.ms, queuedMs: e.queuedMs, ok: e.ok });
+        break;
+      case 'replay':
+        replay = e.result;
         break;
       case 'admitted':
         passes.push({ t: e.t, pass: e.pass, redirectUrl: e.redirectUrl, recheck: inRecheck });
@@ -170,6 +207,7 @@ export function summarize(trace: VisitorTrace, options: SummaryOptions): Visitor
         openedRoom = true;
         break;
       case 'error':
+        if (e.code === 'invalid_proof') invalidProofs += 1;
         if (e.code === 'invalid_ticket') {
           if (inRecheck) recheck = 'refused';
           else if (invalidTicketAt === null) invalidTicketAt = e.t;
@@ -242,6 +280,12 @@ export function summarize(trace: VisitorTrace, options: SummaryOptions): Visitor
     sessionId: sessionIds[0] ?? null,
     sessionIds,
     positions,
+    prequeues,
+    draws,
+    challenges,
+    solves,
+    invalidProofs,
+    replay,
     passes,
     admittedAt: firstPass?.t ?? null,
     admittedIat: firstPass ? iatOf(firstPass.pass) : null,
@@ -262,7 +306,7 @@ export interface Violation {
 }
 
 export interface InvariantResult {
-  id: 1 | 2 | 3 | 4 | 5;
+  id: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
   name: string;
   ok: boolean;
   /** How many visitors broke it. */
@@ -328,6 +372,8 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 export function checkFifo(
   visitors: readonly VisitorSummary[],
   options: Pick<InvariantOptions, 'stopAt' | 'settleMarginMs' | 'maxExamples'>,
+  /** Members of a draw: ordered by it among themselves, so exempt from arrival order there. */
+  drawn: ReadonlySet<VisitorSummary> = new Set(),
 ): { result: Collector; warnings: Collector; maxInversionMs: number } {
   const result = new Collector(options.maxExamples);
   const warnings = new Collector(options.maxExamples);
@@ -343,27 +389,42 @@ export function checkFifo(
     .filter((v) => v.outcome === 'admitted' && v.joinSentAt !== null && v.admittedIat !== null)
     .sort((a, b) => (a.joinSentAt as number) - (b.joinSentAt as number));
 
+  interface Ahead {
+    /** Admitted ahead with the largest iat so far. */
+    latest: VisitorSummary | null;
+    /** First one ahead still waiting at the stop. */
+    pending: VisitorSummary | null;
+    /** Connected throughout, with the latest `admitted`. */
+    latestReceipt: VisitorSummary | null;
+  }
+  const everyone: Ahead = { latest: null, pending: null, latestReceipt: null };
+  // Those ahead outside the draw: what a member of the draw is compared with.
+  const undrawn: Ahead = { latest: null, pending: null, latestReceipt: null };
+  const note = (track: Ahead, a: VisitorSummary) => {
+    if (a.outcome === 'waiting') {
+      track.pending ??= a;
+      return;
+    }
+    if (track.latest === null || (a.admittedIat as number) > (track.latest.admittedIat as number))
+      track.latest = a;
+    if (
+      !a.disconnectedWhileWaiting &&
+      (track.latestReceipt === null ||
+        (a.admittedAt as number) > (track.latestReceipt.admittedAt as number))
+    ) {
+      track.latestReceipt = a;
+    }
+  };
   let next = 0;
-  let latest: VisitorSummary | null = null; // admitted ahead with the largest iat so far
-  let pending: VisitorSummary | null = null; // first one ahead still waiting at the stop
-  let latestReceipt: VisitorSummary | null = null; // connected-throughout, latest `admitted`
   for (const b of behind) {
     const sentAt = b.joinSentAt as number;
     while (next < ahead.length && ((ahead[next] as VisitorSummary).joinedAt as number) < sentAt) {
       const a = ahead[next] as VisitorSummary;
       next += 1;
-      if (a.outcome === 'waiting') {
-        pending ??= a;
-        continue;
-      }
-      if (latest === null || (a.admittedIat as number) > (latest.admittedIat as number)) latest = a;
-      if (
-        !a.disconnectedWhileWaiting &&
-        (latestReceipt === null || (a.admittedAt as number) > (latestReceipt.admittedAt as number))
-      ) {
-        latestReceipt = a;
-      }
+      note(everyone, a);
+      if (!drawn.has(a)) note(undrawn, a);
     }
+    const { latest, pending, latestReceipt } = drawn.has(b) ? undrawn : everyone;
     const bIat = b.admittedIat as number;
     if (latest !== null && (latest.admittedIat as number) > bIat) {
       result.add(
@@ -506,19 +567,379 @@ export function checkPasses(
 }
 
 export const INVARIANT_NAMES = {
-  1: 'FIFO: whoever was told they joined first is admitted no later',
+  1: 'FIFO: whoever was told they joined first is admitted no later (the drawn pre-queue by its draw)',
   2: 'a position never rises (across reconnects)',
   3: 'admitted at most once; a resume after admission returns the same pass',
   4: 'nobody lost: admitted, abandoned on purpose, or still waiting at the stop',
   5: 'every pass verifies against the JWKS, names the session, and redirects to the return path',
+  6: 'before the opening nobody is admitted or told a position, only prequeue',
+  7: 'one commitment for the draw, and the seed told later hashes to it',
+  8: 'the pre-queue is admitted in the order the seed gives, ahead of later joins, with exact first positions, and keeps its membership across reconnects',
+  9: 'every proof of work is accepted once: no invalid_proof, and a replayed proof refused',
 } as const;
+
+/**
+ * When the room opened, as far as the simulator knows it: within `[lo, hi]` (epoch ms). Exact
+ * when the simulator scheduled it; else from the `opensAt` of the last `prequeue` heard, which
+ * the room rounds up to whole seconds.
+ */
+export interface Opening {
+  lo: number;
+  hi: number;
+}
+
+/** The opening: the one scheduled (`known`, epoch ms), or the last one a visitor was told. */
+export function openingOf(
+  visitors: readonly VisitorSummary[],
+  known: number | null = null,
+): Opening | null {
+  if (known !== null) return { lo: known, hi: known };
+  let last: { t: number; opensAt: number } | null = null;
+  for (const v of visitors) {
+    for (const p of v.prequeues) if (last === null || p.t > last.t) last = p;
+  }
+  return last === null ? null : { lo: last.opensAt * 1000 - 999, hi: last.opensAt * 1000 };
+}
+
+/**
+ * Where a visitor stands in a draw: a `member` of the pre-queue (told it joined before the
+ * opening, and heard `prequeue`), a `later` join (sent its `join` after the opening), or, for a
+ * join that crossed the opening, what the room's positions say (drawn or not); `unknown` when
+ * nothing tells.
+ */
+export type DrawRole = 'member' | 'later' | 'unknown';
+
+export function drawRoleOf(v: VisitorSummary, opening: Opening): DrawRole {
+  if (v.joinedAt === null) return 'unknown';
+  if (v.joinedAt < opening.lo && v.prequeues.length > 0) return 'member';
+  if (v.joinSentAt !== null && v.joinSentAt >= opening.hi) return 'later';
+  if (v.positions.some((p) => p.drawn)) return 'member';
+  return v.positions.length > 0 ? 'later' : 'unknown';
+}
+
+/** The pre-queue's members of a run (empty without an opening). */
+export function drawMembers(
+  visitors: readonly VisitorSummary[],
+  opening: Opening | null,
+): Set<VisitorSummary> {
+  return new Set(opening ? visitors.filter((v) => drawRoleOf(v, opening) === 'member') : []);
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** The draw as the visitors heard it: the commitment(s) before, the seed(s) after. */
+export interface DrawHeard {
+  commitments: string[];
+  seeds: string[];
+}
+
+export function drawHeard(visitors: readonly VisitorSummary[]): DrawHeard {
+  const commitments = new Set<string>();
+  const seeds = new Set<string>();
+  for (const v of visitors) {
+    for (const p of v.prequeues) if (p.commitment !== null) commitments.add(p.commitment);
+    for (const d of v.draws) seeds.add(d.seed);
+  }
+  return { commitments: [...commitments], seeds: [...seeds] };
+}
+
+/**
+ * Invariant 6: before the opening the room only says `prequeue`: no `position` and no
+ * `admitted` arrives before it (nor a pass stamped in an earlier second). Without an opening
+ * (no visitor heard `prequeue` and none was scheduled) the run had no pre-queue at all.
+ */
+export function checkBeforeOpening(
+  visitors: readonly VisitorSummary[],
+  opening: Opening | null,
+  maxExamples: number,
+): Collector {
+  const result = new Collector(maxExamples);
+  if (opening === null) {
+    result.add('-', 'no visitor heard prequeue: the room had no scheduled opening');
+    return result;
+  }
+  for (const v of visitors) {
+    const problems: string[] = [];
+    const early = v.positions.find((p) => p.t < opening.lo);
+    if (early) {
+      problems.push(
+        `told position ${early.position} ${seconds(opening.lo - early.t)} before the opening`,
+      );
+    }
+    const pass = v.passes.find((p) => !p.recheck);
+    if (pass && pass.t < opening.lo) {
+      problems.push(`admitted ${seconds(opening.lo - pass.t)} before the opening`);
+    } else if (v.admittedIat !== null && (v.admittedIat + 1) * 1000 <= opening.lo) {
+      problems.push(`pass issued at iat ${v.admittedIat}, before the opening`);
+    }
+    if (problems.length > 0) result.add(v.name, `${v.name}: ${problems.join('; ')}`);
+  }
+  return result;
+}
+
+/**
+ * Invariant 7: every `prequeue` names one commitment, every drawn position names that
+ * commitment and one seed, and SHA-256 of the seed's hex text is the commitment.
+ */
+export function checkCommitment(
+  visitors: readonly VisitorSummary[],
+  maxExamples: number,
+): Collector {
+  const result = new Collector(maxExamples);
+  const first =
+    visitors
+      .flatMap((v) => v.prequeues)
+      .filter((p) => p.commitment !== null)
+      .sort((a, b) => a.t - b.t)[0]?.commitment ?? null;
+  const firstSeed = visitors.flatMap((v) => v.draws).sort((a, b) => a.t - b.t)[0]?.seed ?? null;
+  for (const v of visitors) {
+    const problems = new Set<string>();
+    for (const p of v.prequeues) {
+      if (p.commitment !== first)
+        problems.add(`prequeue named commitment ${p.commitment}, not ${first}`);
+    }
+    for (const d of v.draws) {
+      if (first !== null && d.commitment !== first) {
+        problems.add(`the draw named commitment ${d.commitment}, not ${first} as prequeue did`);
+      }
+      if (sha256(d.seed) !== d.commitment) {
+        problems.add(
+          `seed ${d.seed.slice(0, 12)}... does not hash to commitment ${d.commitment.slice(0, 12)}...`,
+        );
+      }
+      if (d.seed !== firstSeed)
+        problems.add(`told seed ${d.seed.slice(0, 12)}..., others ${firstSeed?.slice(0, 12)}...`);
+    }
+    if (problems.size > 0) result.add(v.name, `${v.name}: ${[...problems].join('; ')}`);
+  }
+  return result;
+}
+
+/** Counts of numbers added so far above or below a value (a Fenwick tree over known values). */
+class RankCounter {
+  readonly #keys: number[];
+  readonly #tree: number[];
+  #total = 0;
+  constructor(values: Iterable<number>) {
+    this.#keys = [...new Set(values)].sort((a, b) => a - b);
+    this.#tree = new Array(this.#keys.length + 1).fill(0);
+  }
+  /** Index of the first key >= x (`strict`: > x). */
+  #bound(x: number, strict: boolean): number {
+    let lo = 0;
+    let hi = this.#keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const key = this.#keys[mid] as number;
+      if (strict ? key <= x : key < x) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+  #prefix(count: number): number {
+    let sum = 0;
+    for (let i = count; i > 0; i -= i & -i) sum += this.#tree[i] as number;
+    return sum;
+  }
+  add(x: number): void {
+    this.#total += 1;
+    for (let i = this.#bound(x, false) + 1; i < this.#tree.length; i += i & -i) {
+      this.#tree[i] = (this.#tree[i] as number) + 1;
+    }
+  }
+  greaterThan(x: number): number {
+    return this.#total - this.#prefix(this.#bound(x, true));
+  }
+  atLeast(x: number): number {
+    return this.#total - this.#prefix(this.#bound(x, false));
+  }
+}
+
+/** Left the line on purpose or by the room's grace: no longer owed a place, nor ahead of anyone. */
+const departedUncertainly = (v: VisitorSummary) =>
+  v.outcome === 'abandoned' || v.outcome === 'expired' || v.outcome === 'lost';
+
+/**
+ * Invariant 8, the draw kept: (a) a member's positions all carry the draw, across reconnects,
+ * and a later join's none; with the seed heard, (b) members are admitted in the order of
+ * SHA-256("<seed>:<session id>") (by pass `iat`, as FIFO: one tick admits many), (c) every
+ * member is admitted before any later join (a member still waiting at the stop while a later
+ * join was admitted more than the settle margin before it breaks it too), and (d) a member's
+ * first position is exact: 1 + the members drawn ahead of it still waiting. The simulator sees
+ * departures ahead only through their passes, so (d) allows a range: at least 1 + those ahead
+ * whose admission second began after the position arrived (or who were still waiting at the
+ * stop), at most 1 + those ahead not surely admitted `settleMarginMs` before it arrived.
+ */
+export function checkDraw(
+  visitors: readonly VisitorSummary[],
+  opening: Opening | null,
+  options: Pick<InvariantOptions, 'stopAt' | 'settleMarginMs' | 'maxExamples'>,
+): Collector {
+  const result = new Collector(options.maxExamples);
+  if (opening === null) return result;
+  const problems = new Map<VisitorSummary, string[]>();
+  const problem = (v: VisitorSummary, text: string) => {
+    const list = problems.get(v) ?? [];
+    list.push(text);
+    problems.set(v, list);
+  };
+  const roles = new Map(visitors.map((v) => [v, drawRoleOf(v, opening)] as const));
+  const members = visitors.filter((v) => roles.get(v) === 'member');
+
+  // (a) membership, as the room's positions show it
+  for (const v of visitors) {
+    const role = roles.get(v);
+    if (role === 'member') {
+      const plain = v.positions.find((p) => !p.drawn);
+      if (plain) {
+        problem(
+          v,
+          `joined before the opening but told position ${plain.position} without the draw${v.disconnectedWhileWaiting ? ' (after a reconnect: membership lost?)' : ''}`,
+        );
+      }
+    } else if (role === 'later' && v.positions.some((p) => p.drawn)) {
+      problem(v, 'joined after the opening but told a drawn position');
+    }
+  }
+
+  const seed = visitors.flatMap((v) => v.draws).sort((a, b) => a.t - b.t)[0]?.seed ?? null;
+  if (seed !== null) {
+    const ranked = members
+      .filter((v) => v.sessionId !== null)
+      .map((v) => ({ v, rank: sha256(`${seed}:${v.sessionId}`) }))
+      .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0))
+      .map((r) => r.v);
+
+    // (b) admitted in the drawn order
+    let latest: VisitorSummary | null = null;
+    let pending: VisitorSummary | null = null;
+    for (const v of ranked) {
+      if (v.outcome === 'admitted' && v.admittedIat !== null) {
+        if (latest !== null && (latest.admittedIat as number) > v.admittedIat) {
+          problem(
+            v,
+            `admitted at iat ${v.admittedIat}, before ${latest.name} (drawn ahead of it) at iat ${latest.admittedIat}`,
+          );
+        } else if (
+          pending !== null &&
+          (v.admittedIat + 1) * 1000 + options.settleMarginMs < options.stopAt
+        ) {
+          problem(
+            v,
+            `admitted at iat ${v.admittedIat} while ${pending.name}, drawn ahead of it, was still waiting at the stop`,
+          );
+        }
+        if (latest === null || v.admittedIat > (latest.admittedIat as number)) latest = v;
+      } else if (v.outcome === 'waiting') {
+        pending ??= v;
+      }
+    }
+
+    // (d) the first position after the opening is exact
+    const departLo = (a: VisitorSummary) =>
+      a.outcome === 'waiting'
+        ? Number.POSITIVE_INFINITY
+        : a.outcome === 'admitted' && a.admittedIat !== null
+          ? a.admittedIat * 1000
+          : null;
+    const departHi = (a: VisitorSummary) =>
+      a.outcome === 'admitted' && a.admittedIat !== null && a.admittedAt !== null
+        ? Math.min(a.admittedAt, (a.admittedIat + 1) * 1000)
+        : Number.POSITIVE_INFINITY;
+    const lows = new RankCounter(ranked.flatMap((a) => departLo(a) ?? []));
+    const highs = new RankCounter(ranked.map(departHi));
+    for (const v of ranked) {
+      const first = v.positions.find((p) => p.t >= opening.lo);
+      if (first) {
+        const least = 1 + lows.greaterThan(first.t);
+        const most = 1 + highs.atLeast(first.t - options.settleMarginMs);
+        if (first.position < least || first.position > most) {
+          problem(
+            v,
+            `first position after the opening was ${first.position}; the draw puts it at ${least === most ? least : `${least} to ${most}`}`,
+          );
+        }
+      }
+      const lo = departLo(v);
+      if (lo !== null && !departedUncertainly(v)) lows.add(lo);
+      highs.add(departHi(v));
+    }
+  }
+
+  // (c) the pre-queue before every later join
+  let lastMember: VisitorSummary | null = null;
+  let waitingMember: VisitorSummary | null = null;
+  for (const v of members) {
+    if (v.outcome === 'admitted' && v.admittedIat !== null) {
+      if (lastMember === null || v.admittedIat > (lastMember.admittedIat as number)) lastMember = v;
+    } else if (v.outcome === 'waiting') {
+      waitingMember ??= v;
+    }
+  }
+  for (const v of visitors) {
+    if (roles.get(v) !== 'later' || v.outcome !== 'admitted' || v.admittedIat === null) continue;
+    if (lastMember !== null && (lastMember.admittedIat as number) > v.admittedIat) {
+      problem(
+        v,
+        `joined after the opening and admitted at iat ${v.admittedIat}, before ${lastMember.name} of the pre-queue at iat ${lastMember.admittedIat}`,
+      );
+    } else if (
+      waitingMember !== null &&
+      (v.admittedIat + 1) * 1000 + options.settleMarginMs < options.stopAt
+    ) {
+      problem(
+        v,
+        `joined after the opening and admitted at iat ${v.admittedIat} while ${waitingMember.name} of the pre-queue was still waiting at the stop`,
+      );
+    }
+  }
+
+  for (const v of visitors) {
+    const list = problems.get(v);
+    if (list) result.add(v.name, `${v.name}: ${list.join('; ')}`);
+  }
+  return result;
+}
+
+/**
+ * Invariant 9: a proof of work the room asked for is taken: no `invalid_proof` for a visitor's
+ * own proof, every challenge solved, and each deliberate replay of a spent proof refused with
+ * `invalid_proof`. With `--pow` and no challenge at all, the room asked for no proof.
+ */
+export function checkProofs(visitors: readonly VisitorSummary[], maxExamples: number): Collector {
+  const result = new Collector(maxExamples);
+  if (!visitors.some((v) => v.challenges > 0)) {
+    result.add('-', "no visitor was asked for a proof of work (is the room's pow cost 0?)");
+  }
+  for (const v of visitors) {
+    const problems: string[] = [];
+    if (v.invalidProofs > 0) problems.push(`${v.invalidProofs} proof(s) answered invalid_proof`);
+    const failed = v.solves.filter((x) => !x.ok).length;
+    if (failed > 0) problems.push(`${failed} challenge(s) could not be solved`);
+    if (v.replay !== null && v.replay !== 'refused') {
+      problems.push(`the replayed proof was not refused: ${v.replay}`);
+    }
+    if (problems.length > 0) result.add(v.name, `${v.name}: ${problems.join('; ')}`);
+  }
+  return result;
+}
+
+/** What a run expects of the fair-launch features (absent: neither). */
+export interface FairLaunchExpectations {
+  /** A scheduled opening was expected; `opensAt` (epoch ms) when the simulator scheduled it. */
+  prequeue?: { opensAt: number | null } | null;
+  /** Proofs of work were expected. */
+  pow?: boolean;
+}
 
 /** Runs every check over the summaries. */
 export function checkInvariants(
   visitors: readonly VisitorSummary[],
-  options: Pick<InvariantOptions, 'stopAt' | 'settleMarginMs' | 'maxExamples' | 'passChecks'>,
+  options: Pick<InvariantOptions, 'stopAt' | 'settleMarginMs' | 'maxExamples' | 'passChecks'> &
+    FairLaunchExpectations,
 ): InvariantReport {
-  const fifo = checkFifo(visitors, options);
+  const opening = options.prequeue ? openingOf(visitors, options.prequeue.opensAt) : null;
+  const fifo = checkFifo(visitors, options, drawMembers(visitors, opening));
   const collected: [InvariantResult['id'], Collector][] = [
     [1, fifo.result],
     [2, checkPositions(visitors, options.maxExamples)],
@@ -526,6 +947,14 @@ export function checkInvariants(
     [4, checkNoneLost(visitors, options.maxExamples)],
     [5, checkPasses(visitors, options.passChecks, options.maxExamples)],
   ];
+  if (options.prequeue) {
+    collected.push(
+      [6, checkBeforeOpening(visitors, opening, options.maxExamples)],
+      [7, checkCommitment(visitors, options.maxExamples)],
+      [8, checkDraw(visitors, opening, options)],
+    );
+  }
+  if (options.pow) collected.push([9, checkProofs(visitors, options.maxExamples)]);
   const results = collected.map(([id, c]) => ({
     id,
     name: INVARIANT_NAMES[id],
@@ -545,7 +974,9 @@ export function checkInvariants(
 /** Summaries and invariants of a set of traces in one call (what tests and the report use). */
 export function evaluateTraces(
   traces: readonly VisitorTrace[],
-  options: Partial<InvariantOptions> & Pick<InvariantOptions, 'stopAt' | 'passChecks'>,
+  options: Partial<InvariantOptions> &
+    Pick<InvariantOptions, 'stopAt' | 'passChecks'> &
+    FairLaunchExpectations,
 ): { visitors: VisitorSummary[]; invariants: InvariantReport } {
   const full = {
     graceMs: 120_000,

@@ -47,6 +47,19 @@ export interface SimulationOptions {
   /** Seed of every random choice: the same seed plans the same run. */
   seed: number;
   progress: ProgressMode;
+  /**
+   * A scheduled opening: the visitors join a pre-queue, drawn at the opening, and the draw is
+   * checked. Against a room on this machine the simulator schedules it itself.
+   */
+  prequeue: boolean;
+  /** The opening, in seconds after the first arrival (room on this machine; null: ramp + 5). */
+  opensAfterSeconds: number | null;
+  /** Expect proof-of-work challenges and solve them. */
+  pow: boolean;
+  /** The proof-of-work cost to set on a room on this machine (null: leave the room's). */
+  powCost: number | null;
+  /** Share of visitors that send the proof that took their place again (must be refused). */
+  replay: number;
 }
 
 export class OptionsError extends Error {
@@ -80,6 +93,14 @@ Options:
   --grace S         the room's abandon grace (WR_ABANDON_AFTER_SECONDS)             (default 120)
   --seed N          seed of the random plan; the same seed plans the same run
   --progress MODE   auto | bar | lines | none                                       (default auto)
+  --prequeue [S]    a scheduled opening: visitors wait in a pre-queue drawn at the opening,
+                    which is checked; on a room on this machine the opening is scheduled S
+                    seconds after the first arrival (default ramp + 5); on a remote room the
+                    operator schedules it and S may not be given
+  --pow [COST]      expect proof-of-work challenges and solve them; on a room on this machine
+                    COST sets the room's cost for the run
+  --replay P        share of visitors that send their spent proof again on a new socket and
+                    must be refused (needs --pow)                                   (default 0)
   --help            this text
 
 Exit status: 0 every invariant held; 1 an invariant was broken; 2 bad options;
@@ -160,9 +181,15 @@ const specs = {
   progress: {
     schema: v.picklist(['auto', 'bar', 'lines', 'none'], 'must be auto, bar, lines or none'),
   },
+  prequeue: { schema: number('--prequeue', 1, 24 * 3600, false) },
+  pow: { schema: number('--pow', 1, 1_000_000_000, true) },
+  replay: { schema: share('--replay') },
 } satisfies Record<string, OptionSpec>;
 
 type OptionName = keyof typeof specs;
+
+/** Options whose value may be left out (`--prequeue` alone): read as the empty string. */
+const OPTIONAL_VALUES: ReadonlySet<OptionName> = new Set(['prequeue', 'pow']);
 
 function isOptionName(name: string): name is OptionName {
   return Object.hasOwn(specs, name);
@@ -189,6 +216,11 @@ export function parseSimulateArgs(argv: readonly string[]): ParsedArgs {
     let value: string | undefined;
     if (eq !== -1) {
       value = arg.slice(eq + 1);
+    } else if (
+      OPTIONAL_VALUES.has(name) &&
+      (argv[i + 1] === undefined || argv[i + 1]?.startsWith('--'))
+    ) {
+      value = '';
     } else {
       // The next word is the value even when it starts with a dash, so that `--users -5` is
       // refused for being negative rather than for being missing.
@@ -207,7 +239,7 @@ function read<N extends OptionName>(
   name: N,
 ): v.InferOutput<(typeof specs)[N]['schema']> | undefined {
   const value = raw.get(name);
-  if (value === undefined) return undefined;
+  if (value === undefined || (value === '' && OPTIONAL_VALUES.has(name))) return undefined;
   const result = v.safeParse(specs[name].schema as v.GenericSchema<string, unknown>, value);
   if (!result.success) {
     const message = result.issues[0]?.message ?? 'is not valid';
@@ -247,6 +279,11 @@ function resolveOptions(raw: ReadonlyMap<OptionName, string>): SimulationOptions
     graceSeconds: read(raw, 'grace'),
     seed: read(raw, 'seed'),
     progress: read(raw, 'progress') as ProgressMode | undefined,
+    prequeue: raw.has('prequeue'),
+    opensAfterSeconds: read(raw, 'prequeue') ?? null,
+    pow: raw.has('pow'),
+    powCost: read(raw, 'pow') ?? null,
+    replay: read(raw, 'replay'),
   });
 }
 
@@ -285,6 +322,24 @@ export function defaultsFor(input: SimulationInput): SimulationOptions {
     );
   }
   const url = new URL(input.url);
+  if (input.replay !== undefined && !(input.replay >= 0 && input.replay <= 1)) {
+    throw new OptionsError(`--replay must be a share between 0 and 1 (got ${input.replay})`);
+  }
+  if ((input.replay ?? 0) > 0 && !input.pow) {
+    throw new OptionsError('--replay needs --pow (only a proof of work can be replayed)');
+  }
+  if (!isLoopbackHost(url)) {
+    if (input.opensAfterSeconds != null) {
+      throw new OptionsError(
+        '--prequeue S schedules the opening, which only a room on this machine lets the simulator do: against a remote room, schedule it (npm run room -- schedule ...) and give --prequeue alone',
+      );
+    }
+    if (input.powCost != null) {
+      throw new OptionsError(
+        '--pow COST sets the cost of a room on this machine only: against a remote room, set it (npm run room -- pow ...) and give --pow alone',
+      );
+    }
+  }
   return {
     url: url.href,
     users,
@@ -301,6 +356,11 @@ export function defaultsFor(input: SimulationInput): SimulationOptions {
     graceSeconds: input.graceSeconds ?? 120,
     seed: input.seed ?? Math.floor(Math.random() * 2 ** 32),
     progress: input.progress ?? 'auto',
+    prequeue: input.prequeue ?? input.opensAfterSeconds != null,
+    opensAfterSeconds: input.opensAfterSeconds ?? null,
+    pow: input.pow ?? input.powCost != null,
+    powCost: input.powCost ?? null,
+    replay: input.replay ?? 0,
   };
 }
 

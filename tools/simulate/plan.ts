@@ -21,6 +21,8 @@ export function seededRandom(seed: number): () => number {
 export const CHURN_PAUSE_MS = { min: 200, max: 3000 } as const;
 /** A rechecking visitor comes back this long after its admission (milliseconds). */
 export const RECHECK_PAUSE_MS = { min: 200, max: 1000 } as const;
+/** A replaying visitor sends its spent proof again this long after its place was taken. */
+export const REPLAY_PAUSE_MS = 200;
 /** Churn and abandonment happen between these shares of a visitor's expected wait. */
 export const MOMENT_SHARE = { min: 0.1, max: 0.9 } as const;
 
@@ -39,7 +41,8 @@ function pick(pool: number[], count: number, random: () => number): Set<number> 
 type PlanOptions = Pick<
   SimulationOptions,
   'users' | 'rampSeconds' | 'churn' | 'abandon' | 'recheck' | 'seed'
->;
+> &
+  Partial<Pick<SimulationOptions, 'replay'>>;
 
 /**
  * Plans every visitor: arrivals evenly spaced over the ramp, exactly round(share x users)
@@ -58,6 +61,11 @@ export function planVisitors(
   const staying = all.filter((i) => !abandoning.has(i));
   const churning = pick(staying, Math.round(options.churn * users), random);
   const rechecking = pick(staying, Math.round(options.recheck * staying.length), random);
+  // Drawn last, so that a run without replays plans exactly as before.
+  const replaying =
+    (options.replay ?? 0) > 0
+      ? pick(staying, Math.round((options.replay ?? 0) * staying.length), random)
+      : new Set<number>();
   return all.map((index) => ({
     index,
     startMs: users === 1 ? 0 : (index * rampSeconds * 1000) / users,
@@ -67,6 +75,7 @@ export function planVisitors(
       : null,
     abandon: abandoning.has(index) ? { atShare: between(MOMENT_SHARE) } : null,
     recheck: rechecking.has(index) ? { pauseMs: Math.round(between(RECHECK_PAUSE_MS)) } : null,
+    replay: replaying.has(index) ? { pauseMs: REPLAY_PAUSE_MS } : null,
     localAddress:
       sourceAddresses.length === 0
         ? null

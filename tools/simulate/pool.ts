@@ -56,6 +56,8 @@ export interface PoolOptions {
   onAllSettled?: () => void;
   settings?: VisitorSettings;
   now?: () => number;
+  /** Solves proof-of-work challenges (see `solver.ts`). */
+  solve?: VisitorEnv['solve'];
 }
 
 export class VisitorPool {
@@ -83,6 +85,7 @@ export class VisitorPool {
       },
       random: Math.random,
       emit: options.emit,
+      ...(options.solve ? { solve: options.solve } : {}),
       settled: (_index: number, _state: VisitorState) => {
         this.#settled += 1;
         if (this.#settled === this.visitors.length && !this.#stopped) options.onAllSettled?.();

@@ -2,11 +2,18 @@
  * The run's report: counts, invariants, latency percentiles, throughput and series, built from
  * the traces once the run is over; and its plain-text summary for the terminal.
  */
+import { createHash } from 'node:crypto';
 import { AWS_PRICES, type BillableCounts, type UsageSummary } from '../../local/aws-local/bill.ts';
 import type { AwsUsage } from '../../local/aws-local/usage.ts';
 import type { SecondSeries } from './aggregate.ts';
 import type { VisitorTrace } from './events.ts';
-import type { InvariantReport, VisitorSummary } from './invariants.ts';
+import {
+  drawHeard,
+  drawRoleOf,
+  type InvariantReport,
+  openingOf,
+  type VisitorSummary,
+} from './invariants.ts';
 import type { SimulationOptions } from './options.ts';
 
 export interface Percentiles {
@@ -69,11 +76,68 @@ export interface WorkerStats {
 
 export type StopReason = 'complete' | 'duration' | 'interrupted' | 'failed';
 
+/** The scheduled opening and its draw, as the visitors saw them (`--prequeue`). */
+export interface PrequeueReport {
+  /** The opening (ISO), or null when no visitor heard of one. */
+  opensAt: string | null;
+  /** Who scheduled it: this simulator (on a room on this machine), or the room's operator. */
+  scheduledBy: 'simulator' | 'operator';
+  /** Seconds from the start of the run. */
+  opensAtSecond: number | null;
+  commitment: string | null;
+  /** The seed told with drawn positions (null: no member was told a position). */
+  seed: string | null;
+  /** SHA-256 of the seed is the commitment. */
+  seedMatchesCommitment: boolean | null;
+  members: number;
+  laterJoins: number;
+  /** Joins that crossed the opening with nothing telling which side they fell on. */
+  undetermined: number;
+  membersAdmitted: number;
+  prequeueMessages: number;
+  /** Members that dropped their socket during the pre-queue and resumed. */
+  churnedBeforeOpening: number;
+  /** Seconds from the opening to the first and the last member's `admitted`. */
+  firstMemberAdmittedAfterS: number | null;
+  lastMemberAdmittedAfterS: number | null;
+}
+
+/** Proof of work as the visitors paid it (`--pow`). */
+export interface PowReport {
+  /** The cost the simulator set on the room, or null (the room's own). */
+  costSet: number | null;
+  challenges: number;
+  solved: number;
+  failed: number;
+  /** Time to solve one challenge in the simulator (its own thread pool), ms. */
+  solveMs: Percentiles;
+  /** Time a challenge waited for a free solver first, ms. */
+  queuedMs: Percentiles;
+  invalidProof: number;
+  replaysPlanned: number;
+  replaysRefused: number;
+  replaysOther: Record<string, number>;
+}
+
 export interface SimulationReport {
   tool: 'waiting-room simulate';
-  config: Omit<SimulationOptions, 'progress' | 'jsonFile' | 'htmlFile' | 'sourceAddresses'> & {
-    sourceAddresses: string[];
-  };
+  config: Omit<
+    SimulationOptions,
+    | 'progress'
+    | 'jsonFile'
+    | 'htmlFile'
+    | 'sourceAddresses'
+    | 'prequeue'
+    | 'opensAfterSeconds'
+    | 'pow'
+    | 'powCost'
+    | 'replay'
+  > &
+    Partial<
+      Pick<SimulationOptions, 'prequeue' | 'opensAfterSeconds' | 'pow' | 'powCost' | 'replay'>
+    > & {
+      sourceAddresses: string[];
+    };
   run: {
     startedAt: string;
     stoppedAt: string;
@@ -150,6 +214,10 @@ export interface SimulationReport {
    * between the start and the end of the run); null against any other room.
    */
   aws: { usage: AwsUsage; summary: UsageSummary } | null;
+  /** The scheduled opening and its draw (`--prequeue`), else null. */
+  prequeue?: PrequeueReport | null;
+  /** Proofs of work (`--pow`), else null. */
+  pow?: PowReport | null;
 }
 
 export interface ReportInput {
@@ -170,6 +238,72 @@ export interface ReportInput {
   parentLoopDelayMaxMs: number;
   workers: WorkerStats[];
   sampleSize?: number;
+  /** The opening the simulator scheduled (epoch ms), if it did. */
+  scheduledOpening?: number | null;
+}
+
+function prequeueReport(input: ReportInput): PrequeueReport {
+  const { visitors, traces, t0 } = input;
+  const known = input.scheduledOpening ?? null;
+  const opening = openingOf(visitors, known);
+  const heard = drawHeard(visitors);
+  const commitment = heard.commitments[0] ?? null;
+  const seed = heard.seeds[0] ?? null;
+  const roles = opening ? visitors.map((v) => drawRoleOf(v, opening)) : [];
+  const members = visitors.filter((_, i) => roles[i] === 'member');
+  const admittedAfter = members
+    .flatMap((v) => (v.admittedAt !== null && opening ? [(v.admittedAt - opening.hi) / 1000] : []))
+    .sort((a, b) => a - b);
+  const churned = opening
+    ? traces.filter((trace, i) => {
+        const v = visitors[i];
+        return (
+          v !== undefined &&
+          roles[i] === 'member' &&
+          trace.events.some((e) => e.k === 'drop' && e.t < opening.lo)
+        );
+      }).length
+    : 0;
+  const roundS = (x: number | undefined) => (x === undefined ? null : Math.round(x * 10) / 10);
+  return {
+    opensAt: opening ? new Date(opening.hi).toISOString() : null,
+    scheduledBy: known !== null ? 'simulator' : 'operator',
+    opensAtSecond: opening ? Math.round((opening.hi - t0) / 100) / 10 : null,
+    commitment,
+    seed,
+    seedMatchesCommitment:
+      seed === null || commitment === null
+        ? null
+        : createHash('sha256').update(seed, 'utf8').digest('hex') === commitment,
+    members: members.length,
+    laterJoins: roles.filter((r) => r === 'later').length,
+    undetermined: visitors.filter((v, i) => v.joinedAt !== null && roles[i] === 'unknown').length,
+    membersAdmitted: members.filter((v) => v.outcome === 'admitted').length,
+    prequeueMessages: visitors.reduce((n, v) => n + v.prequeues.length, 0),
+    churnedBeforeOpening: churned,
+    firstMemberAdmittedAfterS: roundS(admittedAfter[0]),
+    lastMemberAdmittedAfterS: roundS(admittedAfter[admittedAfter.length - 1]),
+  };
+}
+
+function powReport(input: ReportInput): PowReport {
+  const { visitors, traces } = input;
+  const solves = visitors.flatMap((v) => v.solves);
+  const replays = visitors.flatMap((v) => (v.replay === null ? [] : [v.replay]));
+  const other: Record<string, number> = {};
+  for (const r of replays) if (r !== 'refused') other[r] = (other[r] ?? 0) + 1;
+  return {
+    costSet: input.options.powCost,
+    challenges: visitors.reduce((n, v) => n + v.challenges, 0),
+    solved: solves.filter((x) => x.ok).length,
+    failed: solves.filter((x) => !x.ok).length,
+    solveMs: percentiles(solves.filter((x) => x.ok).map((x) => x.ms)),
+    queuedMs: percentiles(solves.map((x) => x.queuedMs)),
+    invalidProof: visitors.reduce((n, v) => n + v.invalidProofs, 0),
+    replaysPlanned: traces.filter((t) => t.plan.replay).length,
+    replaysRefused: replays.filter((r) => r === 'refused').length,
+    replaysOther: other,
+  };
 }
 
 /** Builds the report from the finished run. */
@@ -261,6 +395,11 @@ export function buildReport(input: ReportInput): SimulationReport {
       sourceAddresses: input.sourceAddresses,
       graceSeconds: options.graceSeconds,
       seed: options.seed,
+      prequeue: options.prequeue,
+      opensAfterSeconds: options.opensAfterSeconds,
+      pow: options.pow,
+      powCost: options.powCost,
+      replay: options.replay,
     },
     run: {
       startedAt: new Date(t0).toISOString(),
@@ -312,6 +451,8 @@ export function buildReport(input: ReportInput): SimulationReport {
     positionSamples,
     server: input.server,
     aws: input.aws ?? null,
+    prequeue: options.prequeue ? prequeueReport(input) : null,
+    pow: options.pow ? powReport(input) : null,
   };
 }
 
@@ -400,6 +541,8 @@ export function formatReport(report: SimulationReport): string {
       `  room admin status round trip: p50 ${ms(percentiles(rtts).p50)}, max ${ms(percentiles(rtts).max)} (${rtts.length} polls)`,
     );
   }
+  if (report.prequeue) lines.push('', ...formatPrequeue(report.prequeue));
+  if (report.pow) lines.push('', ...formatPow(report.pow));
   if (report.aws) lines.push('', ...formatAwsUsage(report.aws.summary));
   lines.push('');
   if (!invariants.ok) {
@@ -431,5 +574,28 @@ export function formatAwsUsage(summary: UsageSummary): string[] {
     )
       .map(([service, dollars]) => `${service} $${dollars.toFixed(2)}`)
       .join(', ')}); the processor's running time is fixed cost (docs/CAPACITY.md)`,
+  ];
+}
+
+const short = (hex: string | null) => (hex === null ? '-' : `${hex.slice(0, 16)}...`);
+
+/** The pre-queue section of the text report. */
+export function formatPrequeue(p: PrequeueReport): string[] {
+  return [
+    `Pre-queue (opening ${p.opensAt ?? 'never heard of'}${p.opensAtSecond === null ? '' : `, ${p.opensAtSecond} s into the run`}, scheduled by the ${p.scheduledBy})`,
+    `  members ${p.members} (admitted ${p.membersAdmitted}), later joins ${p.laterJoins}, crossing the opening undetermined ${p.undetermined}; ${p.prequeueMessages} prequeue messages; ${p.churnedBeforeOpening} members churned before the opening`,
+    `  commitment ${short(p.commitment)}, seed ${short(p.seed)} ${p.seedMatchesCommitment === null ? '(not told: no member heard a position)' : p.seedMatchesCommitment ? '(hashes to the commitment)' : '(DOES NOT hash to the commitment)'}`,
+    `  members admitted ${p.firstMemberAdmittedAfterS ?? '-'} s to ${p.lastMemberAdmittedAfterS ?? '-'} s after the opening`,
+  ];
+}
+
+/** The proof-of-work section of the text report. */
+export function formatPow(p: PowReport): string[] {
+  const other = Object.entries(p.replaysOther);
+  return [
+    `Proof of work${p.costSet === null ? '' : ` (cost ${p.costSet} set for the run)`}`,
+    `  challenges ${p.challenges}, solved ${p.solved}, failed ${p.failed}, invalid_proof ${p.invalidProof}`,
+    `  solve time p50 ${ms(p.solveMs.p50)}, p90 ${ms(p.solveMs.p90)}, max ${ms(p.solveMs.max)} (n=${p.solveMs.count}); waiting for a solver p50 ${ms(p.queuedMs.p50)}, max ${ms(p.queuedMs.max)}`,
+    `  replayed proofs refused ${p.replaysRefused} of ${p.replaysPlanned} planned${other.length === 0 ? '' : ` (otherwise: ${other.map(([r, n]) => `${r} ${n}`).join(', ')})`}`,
   ];
 }

@@ -42,6 +42,7 @@ import {
   type StopReason,
   type WorkerStats,
 } from './report.ts';
+import { createSolver } from './solver.ts';
 import type { FromWorker, ToWorker } from './worker.ts';
 
 export interface RunHooks {
@@ -51,6 +52,54 @@ export interface RunHooks {
   log?: (line: string) => void;
   /** Output stream of the progress display (default stdout). */
   progressStream?: NodeJS.WriteStream;
+  /**
+   * Changes the room's fair-launch settings for the run (`opensAt` epoch ms or null, `powCost`).
+   * Default: the local room's admin endpoint (`POST config`), as `npm run room` does.
+   */
+  configureRoom?: (change: RoomSettingsChange) => Promise<void>;
+}
+
+/** What the simulator may set on a room on this machine. */
+export interface RoomSettingsChange {
+  opensAt?: number | null;
+  powCost?: number;
+}
+
+/** Sets the fair-launch settings of the room on this machine through its admin endpoint. */
+export function adminConfigurer(wsUrl: string): (change: RoomSettingsChange) => Promise<void> {
+  return async (change) => {
+    const response = await adminFetch(
+      adminBaseFor(wsUrl),
+      'config',
+      { method: 'POST', body: JSON.stringify(change), signal: AbortSignal.timeout(5000) },
+      readDataDir(process.env),
+    );
+    if (!response.ok) {
+      const body = (await response.json().catch(() => ({}))) as { error?: string };
+      throw new Error(
+        `the room refused ${JSON.stringify(change)}: ${response.status} ${body.error ?? response.statusText}`,
+      );
+    }
+  };
+}
+
+/** Reads the room's fair-launch settings before the run, to put them back after it. */
+async function roomSettingsBefore(wsUrl: string): Promise<RoomSettingsChange> {
+  try {
+    const response = await adminFetch(
+      adminBaseFor(wsUrl),
+      'status',
+      { signal: AbortSignal.timeout(5000) },
+      readDataDir(process.env),
+    );
+    const status = (await response.json()) as { opensAt?: unknown; powCost?: unknown };
+    return {
+      opensAt: typeof status.opensAt === 'number' ? status.opensAt : null,
+      powCost: typeof status.powCost === 'number' ? status.powCost : 0,
+    };
+  } catch {
+    return { opensAt: null, powCost: 0 };
+  }
 }
 
 export interface SimulationResult {
@@ -192,6 +241,7 @@ function inProcessHost(
     plans,
     connect: realSocketFactory(url),
     emit: onEvent,
+    solve: createSolver(),
     onAllSettled: () => settle(),
   });
   return {
@@ -284,6 +334,18 @@ export async function runSimulation(
   const sourceAddresses = sourceAddressesFor(options.url, options.sourceAddresses);
   const plans = planVisitors(options, sourceAddresses);
   const problems: string[] = [];
+  // The simulator sets the opening and the cost itself only on a room on this machine.
+  const local = isLoopbackHost(options.url);
+  const schedules = options.prequeue && local;
+  const setsCost = options.powCost !== null && local;
+  const configureRoom =
+    schedules || setsCost ? (hooks.configureRoom ?? adminConfigurer(options.url)) : null;
+  const settingsBefore =
+    configureRoom && !hooks.configureRoom ? await roomSettingsBefore(options.url) : null;
+  if (configureRoom && setsCost) {
+    await configureRoom({ powCost: options.powCost as number });
+    log(`Proof-of-work cost set to ${options.powCost} for the run.`);
+  }
 
   let jwks: JSONWebKeySet | { error: string };
   try {
@@ -327,6 +389,19 @@ export async function runSimulation(
 
   // A short lead so that every worker launches its first visitor on the same clock.
   const t0 = preciseNow() + 250;
+  let scheduledOpening: number | null = null;
+  if (configureRoom && schedules) {
+    // Whole seconds: the room tells the opening in whole seconds, so both agree exactly.
+    scheduledOpening =
+      Math.ceil((t0 + (options.opensAfterSeconds ?? options.rampSeconds + 5) * 1000) / 1000) * 1000;
+    try {
+      await configureRoom({ opensAt: scheduledOpening });
+    } catch (error) {
+      await Promise.all(hosts.map((h) => h.stop(0)));
+      throw error;
+    }
+    log(`Opening scheduled at ${new Date(scheduledOpening).toISOString()}.`);
+  }
   aggregator = new Aggregator(plans, t0);
   for (const [index, event] of early) aggregator.add(index, event);
   const agg = aggregator;
@@ -397,6 +472,18 @@ export async function runSimulation(
     }
   }
 
+  if (configureRoom) {
+    // Put back what the run changed (a draw already made stays: its members keep their places).
+    const restore: RoomSettingsChange = {};
+    if (schedules) restore.opensAt = settingsBefore?.opensAt ?? null;
+    if (setsCost) restore.powCost = settingsBefore?.powCost ?? 0;
+    try {
+      await configureRoom(restore);
+    } catch (error) {
+      problems.push(`could not restore the room's settings: ${(error as Error).message}`);
+    }
+  }
+
   const usageAfter = usageBefore ? await fetchAwsUsage(options.url) : null;
   const aws =
     usageBefore && usageAfter
@@ -418,6 +505,8 @@ export async function runSimulation(
     settleMarginMs: DEFAULT_SETTLE_MARGIN_MS,
     maxExamples: 5,
     passChecks,
+    prequeue: options.prequeue ? { opensAt: scheduledOpening } : null,
+    pow: options.pow,
   });
   const report = buildReport({
     options,
@@ -436,6 +525,7 @@ export async function runSimulation(
     parentPeakRssMb,
     parentLoopDelayMaxMs: Math.round(parentLoopDelay.max / 1e6),
     workers: hosts.flatMap((h) => h.stats() ?? []),
+    scheduledOpening,
   });
 
   if (options.jsonFile) {

@@ -7,6 +7,7 @@ import type { ClientMessage, ServerMessage } from '../../functions/core/protocol
 import {
   type DialPurpose,
   FINAL_STATES,
+  type ReplayResult,
   type TraceEvent,
   type VisitorPlan,
   type VisitorState,
@@ -27,6 +28,21 @@ export interface SocketEvents {
   error(message: string): void;
 }
 
+/** A proof of work as `join` carries it. */
+export interface Proof {
+  challenge: Record<string, unknown>;
+  solution: Record<string, unknown>;
+}
+
+/** What solving a challenge gave: the solution (null: not solved) and how long it took. */
+export interface SolveOutcome {
+  solution: Record<string, unknown> | null;
+  /** Milliseconds spent solving. */
+  ms: number;
+  /** Milliseconds spent waiting for a free solver before that. */
+  queuedMs: number;
+}
+
 export interface VisitorEnv {
   /** Epoch milliseconds, sub-millisecond precision. */
   now(): number;
@@ -39,6 +55,8 @@ export interface VisitorEnv {
   emit(index: number, event: TraceEvent): void;
   /** Told once, when the visitor reaches a final state. */
   settled(index: number, state: VisitorState): void;
+  /** Solves a proof-of-work challenge (absent: a challenge cannot be answered). */
+  solve?(challenge: Record<string, unknown>): Promise<SolveOutcome>;
 }
 
 export interface VisitorSettings {
@@ -54,6 +72,8 @@ export interface VisitorSettings {
   fallbackWaitMs: number;
   /** How long a recheck waits for the pass before it stops waiting. */
   recheckTimeoutMs: number;
+  /** Expected wait assumed before a scheduled opening that is already due. */
+  prequeueFallbackMs?: number;
 }
 
 export const DEFAULT_VISITOR_SETTINGS: VisitorSettings = {
@@ -90,6 +110,14 @@ export class SimVisitor {
   #recentGaps: number[] = [];
   #plannedMoments = false;
   #lastSent: ClientMessage | null = null;
+  /** A solved proof not yet used for a place (kept across a reconnect). */
+  #proof: Proof | null = null;
+  /** The proof the place was taken with (for a planned replay). */
+  #usedProof: Proof | null = null;
+  #solving = 0;
+  #replayed = false;
+  #lastCommitment: string | null = null;
+  #lastDraw: string | null = null;
 
   constructor(
     readonly plan: VisitorPlan,
@@ -225,8 +253,7 @@ export class SimVisitor {
     this.#answerRetries = 0;
     this.#emit({ t: this.env.now(), k: 'open' });
     if (connection.purpose === 'join') {
-      this.state = 'joining';
-      this.#send({ action: 'join', return: this.plan.returnPath });
+      this.#sendJoin();
     } else {
       this.#send({ action: 'resume', ticket: this.ticket as string });
       if (connection.purpose === 'recheck') {
@@ -238,6 +265,17 @@ export class SimVisitor {
         });
       }
     }
+  }
+
+  /** Sends `join`, with the proof solved for it if there is one. */
+  #sendJoin(): void {
+    this.state = 'joining';
+    const proof = this.#proof;
+    this.#send(
+      proof
+        ? { action: 'join', return: this.plan.returnPath, proof }
+        : { action: 'join', return: this.plan.returnPath },
+    );
   }
 
   #onClose(connection: Connection, code: number): void {
@@ -278,11 +316,49 @@ export class SimVisitor {
         this.#emit({ t, k: 'joined', sessionId: message.sessionId });
         this.#onJoined(message.sessionId, message.ticket);
         return;
-      case 'position':
-        this.#emit({ t, k: 'position', position: message.position, waiting: message.waiting });
+      case 'position': {
+        const draw = message.draw;
+        const drawn = typeof draw?.seed === 'string' && typeof draw.commitment === 'string';
+        if (drawn && `${draw.seed}:${draw.commitment}` !== this.#lastDraw) {
+          this.#lastDraw = `${draw.seed}:${draw.commitment}`;
+          this.#emit({ t, k: 'draw', seed: draw.seed, commitment: draw.commitment });
+        }
+        this.#emit({
+          t,
+          k: 'position',
+          position: message.position,
+          waiting: message.waiting,
+          ...(drawn ? { drawn: true } : {}),
+        });
         this.#quietLimitMs = this.#quietLimit(t, message.nextUpdateSeconds);
         if (this.state === 'waiting') this.#listenForQuiet();
         this.#onPosition(message.etaSeconds);
+        return;
+      }
+      case 'prequeue': {
+        const fresh = message.commitment !== this.#lastCommitment;
+        this.#lastCommitment = message.commitment;
+        this.#emit({
+          t,
+          k: 'prequeue',
+          opensAt: message.opensAt,
+          waiting: message.waiting,
+          commitment: fresh ? message.commitment : null,
+        });
+        if (this.state === 'waiting') this.#listenForQuiet();
+        this.#onPrequeue(t, message.opensAt);
+        return;
+      }
+      case 'challenge': {
+        const data = (message.challenge as { parameters?: { data?: { attempts?: unknown } } })
+          .parameters?.data;
+        const attempts = typeof data?.attempts === 'number' ? data.attempts : 0;
+        this.#emit({ t, k: 'challenge', attempts });
+        this.#onChallenge(message.challenge);
+        return;
+      }
+      case 'notice':
+        // The operator's banner: nothing for a simulated visitor to do.
         return;
       case 'admitted':
         this.#emit({
@@ -319,6 +395,16 @@ export class SimVisitor {
     if (this.state === 'rechecking') return;
     if (this.sessionId === null) this.sessionId = sessionId;
     this.ticket = ticket;
+    if (this.#proof && this.#lastSent?.action === 'join' && this.#lastSent.proof) {
+      // The place is taken: that proof is spent.
+      this.#usedProof = this.#proof;
+      this.#proof = null;
+      const replay = this.plan.replay;
+      if (replay && !this.#replayed) {
+        this.#replayed = true;
+        this.#after(replay.pauseMs, () => this.#replay());
+      }
+    }
     if (this.state === 'joining' || this.state === 'resuming') {
       this.state = 'waiting';
       this.#listenForQuiet();
@@ -334,6 +420,104 @@ export class SimVisitor {
     const { churn, abandon } = this.plan;
     if (churn) this.#after(Math.max(50, churn.atShare * expectedMs), () => this.#churn());
     if (abandon) this.#after(Math.max(50, abandon.atShare * expectedMs), () => this.#abandon());
+  }
+
+  /**
+   * Before a scheduled opening there is no estimate of the wait: churn and abandonment happen
+   * at their planned share of the time left until the opening, so within the pre-queue.
+   */
+  #onPrequeue(now: number, opensAtSeconds: number): void {
+    if (this.state !== 'waiting' || this.#plannedMoments) return;
+    const left = opensAtSeconds * 1000 - now;
+    this.#plannedMoments = true;
+    const expectedMs =
+      left > 0 ? left : (this.settings.prequeueFallbackMs ?? this.settings.fallbackWaitMs);
+    const { churn, abandon } = this.plan;
+    if (churn) this.#after(Math.max(50, churn.atShare * expectedMs), () => this.#churn());
+    if (abandon) this.#after(Math.max(50, abandon.atShare * expectedMs), () => this.#abandon());
+  }
+
+  /** Solves the room's challenge (in this process, as a browser would) and joins with it. */
+  #onChallenge(challenge: Record<string, unknown>): void {
+    if (this.state !== 'joining') return;
+    const connection = this.#connection;
+    this.state = 'solving';
+    this.#proof = null;
+    const attempt = ++this.#solving;
+    const solve = this.env.solve;
+    const outcome: Promise<SolveOutcome> = solve
+      ? solve(challenge).catch(() => ({ solution: null, ms: 0, queuedMs: 0 }))
+      : Promise.resolve({ solution: null, ms: 0, queuedMs: 0 });
+    void outcome.then(({ solution, ms, queuedMs }) => {
+      if (attempt !== this.#solving || this.isFinal) return;
+      this.#emit({ t: this.env.now(), k: 'solved', ms, queuedMs, ok: solution !== null });
+      if (solution === null) {
+        this.#emit({
+          t: this.env.now(),
+          k: 'give-up',
+          reason: 'could not solve the proof of work',
+        });
+        this.#retire(false);
+        this.#finish('failed');
+        return;
+      }
+      this.#proof = { challenge, solution };
+      // Still on the socket that asked: join there; else the next socket joins with it.
+      if (this.state === 'solving' && this.#connection === connection && connection?.opened) {
+        this.#sendJoin();
+      }
+    });
+  }
+
+  /**
+   * Sends the proof that took this visitor's place again, on a socket of its own, as a script
+   * reusing a proof would: the room must refuse it (`invalid_proof`) and take no place.
+   */
+  #replay(): void {
+    const proof = this.#usedProof;
+    if (!proof || this.isFinal) return;
+    let answered = false;
+    let opened = false;
+    let socket: SimSocket | null = null;
+    const finish = (result: ReplayResult) => {
+      if (answered) return;
+      answered = true;
+      cancelTimeout();
+      this.#emit({ t: this.env.now(), k: 'replay', result });
+      try {
+        socket?.close(false);
+      } catch {
+        // Already gone.
+      }
+    };
+    const cancelTimeout = this.#after(this.settings.recheckTimeoutMs, () =>
+      finish(opened ? 'no-answer' : 'unreachable'),
+    );
+    try {
+      socket = this.env.connect(this.plan, {
+        open: () => {
+          opened = true;
+          socket?.send(JSON.stringify({ action: 'join', return: this.plan.returnPath, proof }));
+        },
+        message: (text) => {
+          let type: unknown;
+          let code: unknown;
+          try {
+            ({ type, code } = JSON.parse(text) as { type?: unknown; code?: unknown });
+          } catch {
+            return;
+          }
+          if (type === 'error' && code === 'invalid_proof') finish('refused');
+          else if (type === 'joined') finish('accepted');
+          else if (type === 'challenge') finish('challenged');
+          else if (type === 'error') finish('no-answer');
+        },
+        close: () => finish(opened ? 'no-answer' : 'unreachable'),
+        error: () => {},
+      });
+    } catch {
+      finish('unreachable');
+    }
   }
 
   #churn(): void {
@@ -372,6 +556,17 @@ export class SimVisitor {
   }
 
   #onError(code: string): void {
+    if (code === 'invalid_proof' && this.state === 'joining') {
+      // As the page: forget the proof and join plainly, which brings a new challenge.
+      this.#proof = null;
+      if (this.#answerRetries < this.settings.maxDialAttempts) {
+        this.#answerRetries += 1;
+        this.#after(500 * this.#answerRetries, () => {
+          if (this.state === 'joining' && this.#connection?.opened) this.#sendJoin();
+        });
+      }
+      return;
+    }
     if (code === 'invalid_ticket') {
       // The room no longer knows this place (or, on a recheck, this pass).
       this.#retire(false);

@@ -5,6 +5,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type PackedEvent, packEvent, type VisitorPlan } from './events.ts';
 import { realSocketFactory, VisitorPool } from './pool.ts';
+import { createSolver } from './solver.ts';
 
 /** Parent to worker. */
 export type ToWorker =
@@ -80,6 +81,7 @@ process.on('message', (message: ToWorker) => {
         plans: message.plans,
         connect: realSocketFactory(message.url),
         emit: (index, event) => batch.push(packEvent(index, event)),
+        solve: createSolver(),
         onAllSettled: () => {
           void flush().then(() => send({ type: 'settled' }));
         },

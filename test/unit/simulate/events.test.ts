@@ -25,6 +25,14 @@ const EVERY_KIND: TraceEvent[] = [
   { t: 14, k: 'abandon' },
   { t: 15, k: 'give-up', reason: 'no connection' },
   { t: 16, k: 'stop', state: 'waiting' },
+  { t: 17, k: 'position', position: 2, waiting: 9, drawn: true },
+  { t: 18, k: 'prequeue', opensAt: 1_800_000_000, waiting: 40, commitment: 'c'.repeat(64) },
+  { t: 19, k: 'prequeue', opensAt: 1_800_000_000, waiting: 41, commitment: null },
+  { t: 20, k: 'draw', seed: 'a'.repeat(64), commitment: 'c'.repeat(64) },
+  { t: 21, k: 'challenge', attempts: 2000 },
+  { t: 22, k: 'solved', ms: 812.5, queuedMs: 3, ok: true },
+  { t: 23, k: 'solved', ms: 0, queuedMs: 0, ok: false },
+  { t: 24, k: 'replay', result: 'refused' },
 ];
 
 describe('packed trace events', () => {
@@ -32,5 +40,21 @@ describe('packed trace events', () => {
     for (const event of EVERY_KIND) {
       expect(unpackEvent(packEvent(42, event))).toEqual({ index: 42, event });
     }
+  });
+
+  it('leave the draw out of positions and a repeated commitment out of prequeue', () => {
+    // Act
+    const plain = packEvent(1, { t: 1, k: 'position', position: 2, waiting: 9 });
+    const repeated = packEvent(1, {
+      t: 2,
+      k: 'prequeue',
+      opensAt: 5,
+      waiting: 3,
+      commitment: null,
+    });
+
+    // Assess
+    expect(plain).toEqual([1, 1, 'position', 2, 9]);
+    expect(repeated).toEqual([1, 2, 'prequeue', 5, 3]);
   });
 });

@@ -137,6 +137,55 @@ describe('the simulator options', () => {
     );
   });
 
+  it('read --prequeue and --pow with or without their values', () => {
+    // Act
+    const bare = optionsOf([...BASE, '--users', '10', '--prequeue', '--pow']);
+    const valued = optionsOf([
+      ...BASE,
+      '--users',
+      '10',
+      '--prequeue',
+      '30',
+      '--pow',
+      '500',
+      '--replay',
+      '0.1',
+    ]);
+
+    // Assess
+    expect(bare).toMatchObject({
+      prequeue: true,
+      opensAfterSeconds: null,
+      pow: true,
+      powCost: null,
+    });
+    expect(valued).toMatchObject({
+      prequeue: true,
+      opensAfterSeconds: 30,
+      pow: true,
+      powCost: 500,
+      replay: 0.1,
+    });
+    expect(optionsOf([...BASE, '--users', '1'])).toMatchObject({ prequeue: false, pow: false });
+  });
+
+  it('refuse a replay without --pow, and setting the opening or the cost of a remote room', () => {
+    // Act
+    const remote = ['--url', 'wss://room.example.com/ws', '--users', '10'];
+
+    // Assess
+    expect(errorOf([...BASE, '--users', '10', '--replay', '0.1'])).toContain(
+      '--replay needs --pow',
+    );
+    expect(errorOf([...remote, '--prequeue', '30'])).toContain('only a room on this machine');
+    expect(errorOf([...remote, '--pow', '500'])).toContain('--pow COST sets the cost');
+    expect(optionsOf([...remote, '--prequeue', '--pow'])).toMatchObject({
+      prequeue: true,
+      pow: true,
+    });
+    expect(errorOf([...BASE, '--users', '10', '--prequeue', '0'])).toContain('--prequeue');
+  });
+
   it('answer --help with the usage', () => {
     expect(parseSimulateArgs(['--help'])).toEqual({ help: true });
   });

@@ -323,3 +323,137 @@ describe('a simulated visitor', () => {
     expect(visitor.state).toBe('stopped');
   });
 });
+
+describe('a simulated visitor at a scheduled opening', () => {
+  const COMMITMENT = 'c0'.repeat(32);
+
+  it('records prequeue with the commitment once, and churns within the pre-queue, resuming with its ticket', () => {
+    // Prepare: the opening 10 s away; churn planned at half of the wait.
+    const { env, visitor } = joinedVisitor(planOf(2, { churn: { atShare: 0.5, pauseMs: 1000 } }));
+    const opensAt = Math.ceil((env.time + 10_000) / 1000);
+
+    // Act
+    env.socket.receive({ type: 'prequeue', opensAt, waiting: 3, commitment: COMMITMENT });
+    env.socket.receive({ type: 'prequeue', opensAt, waiting: 4, commitment: COMMITMENT });
+    env.advance(5_500);
+    const dropped = env.sockets[0] as FakeSocket;
+    env.advance(1_000);
+    env.socket.open();
+    env.socket.receive({ type: 'joined', ticket: 'ticket-1', sessionId: 'session-1' });
+
+    // Assess
+    const prequeues = env.events.filter((e) => e.k === 'prequeue');
+    expect(prequeues.map((e) => (e as { commitment: string | null }).commitment)).toEqual([
+      COMMITMENT,
+      null,
+    ]);
+    expect(dropped.closed).toBe('abrupt');
+    expect(env.socket.sent).toEqual([{ action: 'resume', ticket: 'ticket-1' }]);
+    expect(visitor.state).toBe('waiting');
+  });
+
+  it('records the draw once when drawn positions come, and marks them drawn', () => {
+    // Prepare
+    const { env } = joinedVisitor(planOf(3));
+    const draw = { seed: 'ab'.repeat(32), commitment: COMMITMENT };
+
+    // Act
+    for (const position of [3, 2]) {
+      env.socket.receive({
+        type: 'position',
+        position,
+        waiting: 9,
+        etaSeconds: 5,
+        nextUpdateSeconds: 5,
+        draw,
+      });
+    }
+
+    // Assess
+    expect(env.events.filter((e) => e.k === 'draw')).toHaveLength(1);
+    expect(
+      env.events.filter((e) => e.k === 'position').map((e) => 'drawn' in e && e.drawn),
+    ).toEqual([true, true]);
+  });
+});
+
+describe('a simulated visitor asked for a proof of work', () => {
+  const CHALLENGE = { parameters: { algorithm: 'PBKDF2/SHA-256', data: { attempts: 50 } } };
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('solves the challenge, joins with the proof, and replays the spent proof on a socket of its own', async () => {
+    // Prepare
+    const env = new Harness();
+    const solved: unknown[] = [];
+    const envWithSolver: VisitorEnv = Object.assign(env, {
+      solve: async (challenge: Record<string, unknown>) => {
+        solved.push(challenge);
+        return { solution: { counter: 7, derivedKey: 'k' }, ms: 12, queuedMs: 1 };
+      },
+    });
+    const visitor = new SimVisitor(planOf(5, { replay: { pauseMs: 200 } }), envWithSolver);
+    visitor.start();
+    env.socket.open();
+
+    // Act
+    env.socket.receive({ type: 'challenge', challenge: CHALLENGE });
+    await settle();
+    env.socket.receive({ type: 'joined', ticket: 'ticket-5', sessionId: 'session-5' });
+    env.advance(200);
+    const replay = env.socket;
+    replay.open();
+    replay.receive({ type: 'error', code: 'invalid_proof', message: 'spent' });
+
+    // Assess
+    const proof = { challenge: CHALLENGE, solution: { counter: 7, derivedKey: 'k' } };
+    expect(solved).toEqual([CHALLENGE]);
+    expect((env.sockets[0] as FakeSocket).sent).toEqual([
+      { action: 'join', return: '/sim/5' },
+      { action: 'join', return: '/sim/5', proof },
+    ]);
+    expect(replay.sent).toEqual([{ action: 'join', return: '/sim/5', proof }]);
+    expect(replay.closed).toBe('clean');
+    expect(env.events.filter((e) => ['challenge', 'solved', 'replay'].includes(e.k))).toEqual([
+      { t: expect.any(Number), k: 'challenge', attempts: 50 },
+      { t: expect.any(Number), k: 'solved', ms: 12, queuedMs: 1, ok: true },
+      { t: expect.any(Number), k: 'replay', result: 'refused' },
+    ]);
+    expect(visitor.state).toBe('waiting');
+  });
+
+  it('joins plainly again after invalid_proof, which brings a new challenge', async () => {
+    // Prepare
+    const env = Object.assign(new Harness(), {
+      solve: async () => ({ solution: { counter: 1, derivedKey: 'x' }, ms: 5, queuedMs: 0 }),
+    });
+    const visitor = new SimVisitor(planOf(6), env);
+    visitor.start();
+    env.socket.open();
+    env.socket.receive({ type: 'challenge', challenge: CHALLENGE });
+    await settle();
+
+    // Act
+    env.socket.receive({ type: 'error', code: 'invalid_proof', message: 'no' });
+    env.advance(500);
+
+    // Assess
+    expect(env.socket.sent.at(-1)).toEqual({ action: 'join', return: '/sim/6' });
+    expect(visitor.state).toBe('joining');
+  });
+
+  it('fails when the challenge cannot be solved', async () => {
+    // Prepare
+    const env = new Harness();
+    const visitor = new SimVisitor(planOf(7), env);
+    visitor.start();
+    env.socket.open();
+
+    // Act: no solver at all
+    env.socket.receive({ type: 'challenge', challenge: CHALLENGE });
+    await settle();
+
+    // Assess
+    expect(visitor.state).toBe('failed');
+    expect(env.kinds()).toContain('solved');
+  });
+});
