@@ -116,7 +116,7 @@ export function createLocalRoom(
   clock: Clock = systemClock,
   onError?: RouterDeps['onError'],
   data: RoomData = {
-    store: new MemorySessionStore(),
+    store: new MemorySessionStore(clock),
     queue: new MemoryArrivalQueue(clock),
     config: null,
   },
