@@ -54,8 +54,13 @@ export const POW_RETIRED_KEY_GRACE_SECONDS = POW_CHALLENGE_TTL_SECONDS + POW_CLO
 /** The highest cost an operator can set: counters are 32-bit. */
 export const MAX_POW_COST = 1_000_000_000;
 
-/** The suggested costs, from `npm run bench:pow` (README: proof of work). */
-export const POW_COSTS = { light: 2_000, medium: 8_000, heavy: 30_000 } as const;
+/**
+ * The suggested costs, from `npm run bench:pow` (README: proof of work). Chromium on 2 cores
+ * derives about 7,000 keys a second, so on such a machine (a modest phone does about as well)
+ * a solve takes (median / 9 in 10 under): light 0.7 s / 1.3 s, medium 3 s / 5 s, heavy
+ * 14 s / 26 s; a machine with more cores, proportionally less.
+ */
+export const POW_COSTS = { light: 5_000, medium: 20_000, heavy: 100_000 } as const;
 
 /** What a client sends back: the challenge as the room sent it, and its solution. */
 export interface Proof {
