@@ -76,6 +76,8 @@ export interface LocalKeyRing {
   rotate(options?: { force?: boolean }): Promise<KeyRotationResult>;
   /** The ring as stored (PEMs), for start:aws-local to seed its SSM stand-in with. */
   stored(): Promise<KeyRing<string>>;
+  /** The ring as it is now, keys imported (the proof-of-work secrets are derived from it). */
+  ring(): KeyRing<LocalSigningKey>;
 }
 
 export interface KeyRingLocation {
@@ -185,6 +187,7 @@ function ringOver(
       }
     },
     stored: () => mapKeyRing(ring, (key) => key.pkcs8),
+    ring: () => ring,
   };
 }
 

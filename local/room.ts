@@ -33,6 +33,7 @@ import {
   type TickReport,
 } from '../functions/core/processor.ts';
 import { runProcessorLoop } from '../functions/core/processor-loop.ts';
+import { createProofOfWork, proofSecretsOfRing } from '../functions/core/proof-of-work.ts';
 import type { ServerMessage } from '../functions/core/protocol.ts';
 import { createConnectionRateLimiter } from '../functions/core/rate-limiter.ts';
 import { createSigner, type jwksOf, type SigningKey } from '../functions/core/tokens.ts';
@@ -116,7 +117,7 @@ export function createLocalRoom(
   clock: Clock = systemClock,
   onError?: RouterDeps['onError'],
   data: RoomData = {
-    store: new MemorySessionStore(),
+    store: new MemorySessionStore(clock),
     queue: new MemoryArrivalQueue(clock),
     config: null,
   },
@@ -137,6 +138,12 @@ export function createLocalRoom(
     passTtlSeconds: settings.passTtlSeconds,
   });
   const identities = identityVerifierOf(settings, onError);
+  // Asked for only while the operator sets a cost; its secrets follow the ring's rotations.
+  const proofs = createProofOfWork({
+    roomId: settings.roomId,
+    secrets: () =>
+      proofSecretsOfRing(keyRing.ring(), settings.roomId, Math.floor(clock.now() / 1000)),
+  });
   const router: RouterDeps = {
     store,
     queue,
@@ -147,6 +154,7 @@ export function createLocalRoom(
     // Generous for a person, tight for a script: 20 frames at once, 5 a second after that.
     limiter: createConnectionRateLimiter({ burst: 20, perSecond: 5 }),
     connections: notifier,
+    proofs,
     ...(sources ? { sources } : {}),
     ...(identities ? { identities } : {}),
     ...(onError ? { onError } : {}),

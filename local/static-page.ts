@@ -30,7 +30,8 @@ export interface PageConfig extends PageBranding {
 }
 
 /**
- * The page's Content-Security-Policy: its own scripts and styles, its own socket, nothing else.
+ * The page's Content-Security-Policy: its own scripts and styles, its own workers (the proof of
+ * work's solvers), its own socket, nothing else.
  * Images: its own origin and `data:`, so that the organiser's logo can come inline in
  * `config.json`; a logo on another origin is refused by the settings and by this policy alike.
  */
@@ -39,6 +40,8 @@ export function pageSecurityPolicy(wsOrigin: string | null): string {
   return [
     "default-src 'none'",
     "script-src 'self'",
+    // The proof-of-work solver's Web Workers: the page's own files, never a blob or data URL.
+    "worker-src 'self'",
     "style-src 'self'",
     "img-src 'self' data:",
     `connect-src ${connect}`,

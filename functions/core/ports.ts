@@ -133,6 +133,12 @@ export interface SessionStore {
    */
   claimIdentity(identity: string, sessionId: string, previous: string | null): Promise<boolean>;
   /**
+   * Records a proof of work (`proof-of-work.ts`) as spent, once: true the first time for `id`,
+   * false ever after (a replay), until `expiresAt` (epoch ms), when its challenge can no longer
+   * be taken anyway and the record may go. Two joins racing with one proof: one wins.
+   */
+  spendProof(id: string, expiresAt: number): Promise<boolean>;
+  /**
    * Makes `connectionId` the session's current connection and clears its disconnect mark; for a
    * waiting session the change is logged (the new connection hears its position at the next
    * tick). A connection holds one place at a time: another session it was bound to, if that

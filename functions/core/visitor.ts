@@ -16,6 +16,7 @@ import {
   type Signer,
   type SourcePlaces,
 } from './ports.ts';
+import { isPowCost, type Proof, type ProofOfWork } from './proof-of-work.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from './protocol.ts';
 import { mainSiteUrl, safeReturnPath } from './return-path.ts';
 import { isInLine, newSession, type Session } from './session.ts';
@@ -39,6 +40,11 @@ export interface VisitorDeps {
   sources?: SourcePlaces;
   /** Checks the site's identity tokens (`identity.ts`); unset: places are not tied to people. */
   identities?: IdentityVerifier;
+  /**
+   * Makes and checks proof-of-work challenges (`proof-of-work.ts`) while the config sets a
+   * `powCost`; unset: no join is asked for one.
+   */
+  proofs?: ProofOfWork;
   /** Creates session ids; random UUIDs unless a test needs to know them. */
   newId?: () => string;
 }
@@ -48,11 +54,17 @@ export interface VisitorDeps {
  * is the key of the connection's address (`sourceKey`): a source holding its most places gets
  * `rate_limited`. With identity tokens (`identity.ts`), a person holds one place: a join for a
  * person whose place is still good continues that place on this connection.
+ *
+ * While the config sets a proof-of-work cost, a join that would make a new place must carry a
+ * solved challenge (`proof`): without one it gets a `challenge` and takes no place; a bad one
+ * gets `invalid_proof`. The proof is spent (once, ever) only when the place is about to be
+ * made: a refused identity, a person who continues their place, or a source over its limit
+ * spends nothing.
  */
 export async function join(
   deps: VisitorDeps,
   connectionId: string,
-  request: { return?: unknown; identity?: string },
+  request: { return?: unknown; identity?: string; proof?: Proof },
   source: string | null = null,
 ): Promise<ServerMessage[]> {
   const { store, queue, signer, clock } = deps;
@@ -86,6 +98,13 @@ export async function join(
     return [{ type: 'open', redirectUrl: mainSiteUrl(deps.mainOrigin, returnPath) }];
   }
   const now = clock.now();
+  const cost = deps.proofs && isPowCost(config.powCost) ? config.powCost : 0;
+  let paid: PaidProof | null = null;
+  if (deps.proofs && cost > 0) {
+    const checked = await checkProof(deps.proofs, request.proof, cost, now);
+    if (Array.isArray(checked)) return checked;
+    paid = checked;
+  }
   const session = newSession((deps.newId ?? randomUUID)(), connectionId, returnPath, now);
   if (identity !== null) {
     const own = await claimPlaceOf(deps, identity, session.id);
@@ -104,6 +123,12 @@ export async function join(
       ];
     }
     session.source = source;
+  }
+  if (paid && !(await store.spendProof(paid.id, paid.expiresAt))) {
+    if (session.source !== undefined) await deps.sources?.release([session.source]);
+    return [
+      errorMessage(ErrorCode.invalidProof, 'this proof of work was used already: solve a new one'),
+    ];
   }
   try {
     // The binding this connection has (to a place given up, or to one long forgotten) is the
@@ -126,6 +151,37 @@ export async function join(
   await deps.waker?.wakeIfAsleep();
   const joined: ServerMessage = { type: 'joined', ticket, sessionId: session.id };
   return [joined, ...noticeFor(session, config)];
+}
+
+/** A good proof of work, to spend when the place is made. */
+interface PaidProof {
+  id: string;
+  expiresAt: number;
+}
+
+/**
+ * The proof a join brings, checked at `cost`: to spend, or the answer instead of a place (a new
+ * challenge when there is none, or it was made for a lower cost than now; else `invalid_proof`).
+ */
+async function checkProof(
+  proofs: ProofOfWork,
+  proof: Proof | undefined,
+  cost: number,
+  now: number,
+): Promise<PaidProof | ServerMessage[]> {
+  const check = proof ? await proofs.check(proof, cost, now) : ({ outcome: 'cheaper' } as const);
+  if (check.outcome === 'good') return { id: check.id, expiresAt: check.expiresAt };
+  if (check.outcome === 'cheaper') {
+    return [{ type: 'challenge', challenge: await proofs.challenge(cost, now) }];
+  }
+  return [
+    errorMessage(
+      ErrorCode.invalidProof,
+      check.reason === 'expired'
+        ? 'this proof of work has expired: solve a new one'
+        : 'this proof of work is not valid here: solve a new one',
+    ),
+  ];
 }
 
 /**

@@ -23,8 +23,8 @@ export const KEY_RETRY_AFTER_ERROR_MS = 10_000;
 /** Early reads for unknown kids are at least this far apart. */
 export const KEY_REFRESH_MIN_MS = 10_000;
 
-export interface ReloadingKeysOptions {
-  load: () => Promise<SignerKeys>;
+export interface ReloadingKeysOptions<K extends SignerKeys = SignerKeys> {
+  load: () => Promise<K>;
   /** @default KEY_RELOAD_MS */
   reloadMs?: number;
   /** @default KEY_REFRESH_MIN_MS */
@@ -34,18 +34,23 @@ export interface ReloadingKeysOptions {
   onReloadError?: (error: unknown) => void;
 }
 
-/** A {@link SignerKeySource} that reads its keys again from time to time; see the module doc. */
-export function createReloadingKeySource(options: ReloadingKeysOptions): SignerKeySource {
+/**
+ * A {@link SignerKeySource} that reads its keys again from time to time; see the module doc.
+ * `K` may carry more than a signer needs (the proof-of-work secrets of the same ring read).
+ */
+export function createReloadingKeySource<K extends SignerKeys = SignerKeys>(
+  options: ReloadingKeysOptions<K>,
+): { get(): K | Promise<K>; refresh(): Promise<K> } {
   const reloadMs = options.reloadMs ?? KEY_RELOAD_MS;
   const refreshMinMs = options.refreshMinMs ?? KEY_REFRESH_MIN_MS;
   const now = () => (options.clock ? options.clock.now() : Date.now());
-  let last: SignerKeys | undefined;
+  let last: K | undefined;
   /** When the last good read was, and when the next scheduled read is due. */
   let dueAt = 0;
   let lastAttemptAt = Number.NEGATIVE_INFINITY;
-  let reading: Promise<SignerKeys> | undefined;
+  let reading: Promise<K> | undefined;
 
-  const read = (): Promise<SignerKeys> => {
+  const read = (): Promise<K> => {
     reading ??= (async () => {
       lastAttemptAt = now();
       try {

@@ -9,7 +9,7 @@ import {
   identityVerifierFrom,
   notifierFrom,
   sessionStoreFrom,
-  signerFrom,
+  signerAndProofsFrom,
   sourceLimitsFrom,
   visitorConfigFrom,
   wakerFrom,
@@ -35,13 +35,15 @@ const store = sessionStoreFrom(settings);
 const replies = notifierFrom(settings);
 const limits = sourceLimitsFrom(settings, observability);
 const identities = identityVerifierFrom(settings, observability);
+const { signer, proofs } = signerAndProofsFrom(settings, observability);
 
 export const handler = createMessageHandler({
   router: {
     store,
     queue: arrivalLogFrom(settings),
     config: visitorConfigFrom(settings, observability),
-    signer: signerFrom(settings, observability),
+    signer,
+    proofs,
     clock: systemClock,
     mainOrigin: settings.mainOrigin,
     waker: wakerFrom(settings, observability),

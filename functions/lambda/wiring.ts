@@ -19,7 +19,11 @@ import {
 import { createLambdaWaker } from '../adapters/aws/lambda-waker.ts';
 import { createMirroredConfigSource } from '../adapters/aws/mirrored-config.ts';
 import { createSsmConfigSource } from '../adapters/aws/ssm-config.ts';
-import { loadSignerKeysFromSsm } from '../adapters/aws/ssm-signing-key.ts';
+import {
+  type KeyRingParameterOptions,
+  loadSignerKeysFromSsm,
+  readImportedRing,
+} from '../adapters/aws/ssm-signing-key.ts';
 import { systemClock } from '../adapters/local/system-clock.ts';
 import { createIdentityVerifier, type IdentityVerifier } from '../core/identity.ts';
 import { retiredKeepSeconds } from '../core/key-ring.ts';
@@ -30,10 +34,21 @@ import type {
   ProcessorWaker,
   Signer,
 } from '../core/ports.ts';
+import {
+  createProofOfWork,
+  type ProofOfWork,
+  type ProofSecrets,
+  proofSecretsOfRing,
+} from '../core/proof-of-work.ts';
 import { createConnectionRateLimiter } from '../core/rate-limiter.ts';
 import { sourceLimitsFor } from '../core/sources.ts';
-import { TICKET_TTL_SECONDS } from '../core/tokens.ts';
-import { createLazySigner } from './lazy-signer.ts';
+import {
+  createSigner,
+  type SignerKeys,
+  signerKeysOfRing,
+  TICKET_TTL_SECONDS,
+} from '../core/tokens.ts';
+import { createLazySigner, createReloadingKeySource } from './lazy-signer.ts';
 import type { Observability } from './observability.ts';
 import type { Settings } from './settings.ts';
 
@@ -126,6 +141,58 @@ export function signerFrom(
         : {}),
     },
   );
+}
+
+/**
+ * The message function's signer and its maker and checker of proof-of-work challenges, over one
+ * read of the key ring in SSM (every minute, as {@link signerFrom}): the challenges' secrets are
+ * derived from the ring's keys (`proof-of-work.ts`), so a rotation moves them too, and no
+ * secret of their own is kept anywhere.
+ */
+export function signerAndProofsFrom(
+  settings: Pick<Settings, 'signingKeyParameter' | 'roomId' | 'mainOrigin' | 'passTtlSeconds'>,
+  observability?: Observability,
+  { ssm }: { ssm?: KeyRingParameterOptions['client'] } = {},
+): { signer: Signer; proofs: ProofOfWork } {
+  const { roomId } = settings;
+  const keepSeconds = retiredKeepSeconds({
+    passTtlSeconds: settings.passTtlSeconds,
+    ticketTtlSeconds: TICKET_TTL_SECONDS,
+  });
+  const keys = createReloadingKeySource<
+    SignerKeys & { proofSecrets: (now: number) => Promise<ProofSecrets> }
+  >({
+    load: async () => {
+      const ring = await readImportedRing({
+        name: settings.signingKeyParameter,
+        ...(ssm ? { client: ssm } : {}),
+      });
+      return {
+        ...signerKeysOfRing(ring, Math.floor(Date.now() / 1000), keepSeconds),
+        proofSecrets: (now) => proofSecretsOfRing(ring, roomId, now),
+      };
+    },
+    ...(observability
+      ? {
+          onReloadError: (error: unknown) =>
+            observability.logger.error('key ring read failed; signing with the last good', {
+              error,
+            }),
+        }
+      : {}),
+  });
+  return {
+    signer: createSigner({
+      roomId,
+      mainOrigin: settings.mainOrigin,
+      passTtlSeconds: settings.passTtlSeconds,
+      keys,
+    }),
+    proofs: createProofOfWork({
+      roomId,
+      secrets: async () => (await keys.get()).proofSecrets(Math.floor(Date.now() / 1000)),
+    }),
+  };
 }
 
 /**

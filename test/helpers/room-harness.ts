@@ -86,7 +86,7 @@ export interface HarnessOptions {
 export type HarnessData = (clock: ManualClock) => { store: SessionStore; queue: ArrivalQueue };
 
 const inMemory: HarnessData = (clock) => ({
-  store: new MemorySessionStore(),
+  store: new MemorySessionStore(clock),
   queue: new MemoryArrivalQueue(clock),
 });
 

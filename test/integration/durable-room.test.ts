@@ -14,6 +14,10 @@ import {
   openRoomFile,
   SCHEMA_VERSION,
 } from '../../functions/adapters/local/room-file.ts';
+import {
+  POW_CHALLENGE_TTL_SECONDS,
+  POW_CLOCK_SKEW_SECONDS,
+} from '../../functions/core/proof-of-work.ts';
 import type { ServerMessage } from '../../functions/core/protocol.ts';
 import { newSession } from '../../functions/core/session.ts';
 import { adminFetch } from '../../local/admin-secret.ts';
@@ -164,6 +168,37 @@ describe('the room kept on disk, restarted', () => {
 
     // Assess
     expect(sessions.map((s) => s.state)).toEqual(['arriving']);
+  });
+});
+
+describe('spent proofs of work in the room kept on disk', () => {
+  /** The expiry `proof-of-work.ts` spends a proof until, for a challenge made at `at` (ms). */
+  const spentUntil = (at: number) =>
+    (Math.floor(at / 1000) + POW_CHALLENGE_TTL_SECONDS + POW_CLOCK_SKEW_SECONDS) * 1000;
+
+  it('are kept in memory: a restart refuses every proof whose challenge was made before it', async () => {
+    // Prepare: one proof spent, one made but not spent, before the process stopped.
+    const dir = freshDataDir();
+    const clock = new ManualClock();
+    const first = openRoomFile(dir, ROOM_ID);
+    const before = openDurableRoom(first, clock);
+    const spent = await before.store.spendProof('spent', spentUntil(clock.now()));
+    const replayed = await before.store.spendProof('spent', spentUntil(clock.now()));
+    const madeBefore = spentUntil(clock.now());
+    await first.close();
+
+    // Act
+    clock.advance(2000);
+    const file = openRoomFile(dir, ROOM_ID);
+    const after = openDurableRoom(file, clock);
+    const oldSpent = await after.store.spendProof('spent', madeBefore);
+    const oldUnspent = await after.store.spendProof('unspent', madeBefore);
+    const fresh = await after.store.spendProof('fresh', spentUntil(clock.now()));
+    await file.close();
+
+    // Assess
+    expect([spent, replayed]).toEqual([true, false]);
+    expect([oldSpent, oldUnspent, fresh]).toEqual([false, false, true]);
   });
 });
 

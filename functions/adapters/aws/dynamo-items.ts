@@ -15,6 +15,7 @@
  * | places of a source   | `R#<roomId>#SRC#<source>` | `PLACES`           | TTL a day; `dynamo-source-limits.ts`   |
  * | sockets of a source  | `R#<roomId>#SRC#<source>` | `SOCKETS#<window>` | TTL a minute past the window           |
  * | identity binding     | `R#<roomId>#ID#<identity>` | `ID`            | `sessionId`; TTL 3 days from its claim  |
+ * | spent proof of work  | `R#<roomId>#POW#<nonce>` | `POW`             | TTL when its challenge expires          |
  *
  * Connection changes of waiting sessions are logged for the processor, which keeps the line in
  * memory: spread over {@link CHANGE_SHARDS} partitions by session id (a partition takes 1,000
@@ -29,6 +30,10 @@
  * the session last made for them, one partition per person: taken with a conditional PutItem
  * (free, or still naming the place being replaced), read consistently. Its TTL outlives a
  * ticket's 48 hours; a binding gone names no place, and the next join claims it afresh.
+ *
+ * A spent proof of work (`proof-of-work.ts`) is an item of its own, one partition per proof (its
+ * challenge's random nonce), written once with a conditional PutItem: of two joins with one
+ * proof, one wins. Nothing reads it; TTL removes it once its challenge can no longer be taken.
  */
 import type { IssuedPass } from '../../core/ports.ts';
 import type { Session, SessionState } from '../../core/session.ts';
@@ -60,6 +65,12 @@ export const roomPk = (roomId: string) => `R#${roomId}`;
 export const identityBindingKey = (roomId: string, identity: string) => ({
   pk: `R#${roomId}#ID#${identity}`,
   sk: IDENTITY_SK,
+});
+/** The record of a spent proof of work, by its challenge's nonce. */
+export const POW_SK = 'POW';
+export const spentProofKey = (roomId: string, id: string) => ({
+  pk: `R#${roomId}#POW#${id}`,
+  sk: POW_SK,
 });
 export const outboxKey = (roomId: string, sessionId: string) => ({
   pk: roomPk(roomId),

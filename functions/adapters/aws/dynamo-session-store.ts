@@ -81,6 +81,7 @@ import {
   roomPk,
   STATE_SK,
   sessionKey,
+  spentProofKey,
   toSessionItem,
 } from './dynamo-items.ts';
 
@@ -438,6 +439,22 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               ttl: epochSeconds(clock.now()) + identityTtl,
             },
             ...condition,
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isConditionFailed(error)) return false;
+        throw error;
+      }
+    },
+
+    async spendProof(id, expiresAt) {
+      try {
+        await client.send(
+          new PutCommand({
+            TableName,
+            Item: { ...spentProofKey(roomId, id), ttl: Math.ceil(expiresAt / 1000) },
+            ConditionExpression: 'attribute_not_exists(pk)',
           }),
         );
         return true;

@@ -71,8 +71,8 @@ export class ConcurrentRotationError extends Error {
   }
 }
 
-/** The ring with its keys imported. */
-async function readImportedRing(options: KeyRingParameterOptions) {
+/** The ring with its keys imported; an error names the parameter, never its value. */
+export async function readImportedRing(options: KeyRingParameterOptions) {
   const ring = await readKeyRingFromSsm(options);
   try {
     return await importKeyRing(ring);

@@ -17,6 +17,7 @@ import type {
   RoomState,
   SessionStore,
 } from '../../core/ports.ts';
+import { POW_CHALLENGE_TTL_SECONDS, POW_CLOCK_SKEW_SECONDS } from '../../core/proof-of-work.ts';
 import type { Session } from '../../core/session.ts';
 import { MemoryArrivalQueue } from './memory-arrival-queue.ts';
 import { MemorySessionStore } from './memory-session-store.ts';
@@ -40,7 +41,7 @@ export interface DurableRoom {
  */
 export function openDurableRoom(file: RoomFile, clock: Clock): DurableRoom {
   const contents = file.read();
-  const memory = new MemorySessionStore();
+  const memory = new MemorySessionStore(clock);
   const now = clock.now();
   const lastTick = contents.roomState?.refilledAt ?? now;
   const downMs = Math.max(0, now - lastTick);
@@ -60,7 +61,7 @@ export function openDurableRoom(file: RoomFile, clock: Clock): DurableRoom {
     if (session.source !== undefined) sourcesInLine.push(session.source);
   }
   return {
-    store: new DurableSessionStore(memory, file),
+    store: new DurableSessionStore(memory, file, now),
     queue: new DurableArrivalQueue(arrivals, file),
     config: contents.config,
     restored: { ...counts, downMs },
@@ -71,10 +72,13 @@ export function openDurableRoom(file: RoomFile, clock: Clock): DurableRoom {
 export class DurableSessionStore implements SessionStore {
   readonly #memory: MemorySessionStore;
   readonly #file: RoomFile;
+  /** When this process opened the room (epoch ms). */
+  readonly #openedAt: number;
 
-  constructor(memory: MemorySessionStore, file: RoomFile) {
+  constructor(memory: MemorySessionStore, file: RoomFile, openedAt = Date.now()) {
     this.#memory = memory;
     this.#file = file;
+    this.#openedAt = openedAt;
     memory.onForget = (ids) => file.journal.write(() => file.deleteSessions(ids));
   }
 
@@ -122,6 +126,18 @@ export class DurableSessionStore implements SessionStore {
    */
   async claimIdentity(identity: string, sessionId: string, previous: string | null) {
     return this.#memory.claimIdentity(identity, sessionId, previous);
+  }
+
+  /**
+   * In memory only: a spent proof is kept minutes, and writing each to disk would put a commit
+   * on every join. A restart forgets them, so a proof whose challenge may have been made before
+   * this process opened the room (and spent by the one before) is refused: those visitors solve
+   * a new challenge, and no proof ever takes two places.
+   */
+  async spendProof(id: string, expiresAt: number): Promise<boolean> {
+    const madeAt = expiresAt / 1000 - POW_CLOCK_SKEW_SECONDS - POW_CHALLENGE_TTL_SECONDS;
+    if (madeAt < Math.floor(this.#openedAt / 1000)) return false;
+    return this.#memory.spendProof(id, expiresAt);
   }
 
   async attachConnection(sessionId: string, connectionId: string, at: number): Promise<void> {

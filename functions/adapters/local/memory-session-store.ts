@@ -7,6 +7,7 @@
 import { EMPTY_ROOM_STATE } from '../../core/admission.ts';
 import type {
   ChangePage,
+  Clock,
   ConnectionChange,
   IssuedPass,
   ReceivedArrival,
@@ -16,6 +17,7 @@ import type {
 } from '../../core/ports.ts';
 import { ConnectionTakenError } from '../../core/ports.ts';
 import type { Session } from '../../core/session.ts';
+import { systemClock } from './system-clock.ts';
 
 /** How long an abandoned session is remembered, so a late resume hears why its place is gone. */
 export const ABANDONED_MEMORY_MS = 10 * 60_000;
@@ -75,6 +77,18 @@ export class MemorySessionStore implements SessionStore {
   readonly #forgetAbandoned = new ForgetQueue();
   /** Person (identity key) -> the session last bound to them. */
   readonly #identities = new Map<string, string>();
+  /**
+   * Spent proofs of work -> until when they are kept (epoch ms). Every proof lives as long, so
+   * insertion order is expiry order (give or take a clock step) and the expired ones are at the
+   * head: each spend drops them from there.
+   */
+  readonly #spentProofs = new Map<string, number>();
+  readonly #clock: Clock;
+
+  /** `clock` tells when a spent proof may be forgotten; the system clock unless a test has its own. */
+  constructor(clock: Clock = systemClock) {
+    this.#clock = clock;
+  }
 
   async create(session: Session, replacing?: string): Promise<void> {
     this.#forgetFinished(session.joinedAt);
@@ -97,6 +111,17 @@ export class MemorySessionStore implements SessionStore {
     const bound = this.#identities.get(identity) ?? null;
     if (bound !== previous && bound !== sessionId) return false;
     this.#identities.set(identity, sessionId);
+    return true;
+  }
+
+  async spendProof(id: string, expiresAt: number): Promise<boolean> {
+    const now = this.#clock.now();
+    for (const [spent, until] of this.#spentProofs) {
+      if (until > now) break;
+      this.#spentProofs.delete(spent);
+    }
+    if (this.#spentProofs.has(id)) return false;
+    this.#spentProofs.set(id, expiresAt);
     return true;
   }
 

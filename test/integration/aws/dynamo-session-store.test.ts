@@ -400,6 +400,53 @@ describe('DynamoSessionStore: one place per person', () => {
   });
 });
 
+describe('DynamoSessionStore: spent proofs of work', () => {
+  it('spends a proof once, in an item of its own under the room with a TTL at its expiry', async () => {
+    // Prepare
+    const { store, rawItem } = await createStore();
+    const expiresAt = 1_800_000_360_500;
+
+    // Act
+    const first = await store.spendProof('0123456789abcdef0123456789abcdef', expiresAt);
+    const replay = await store.spendProof('0123456789abcdef0123456789abcdef', expiresAt);
+
+    // Assess
+    expect([first, replay]).toEqual([true, false]);
+    const item = await rawItem(`R#${ROOM}#POW#0123456789abcdef0123456789abcdef`, 'POW');
+    expect(item?.ttl).toBe(1_800_000_361);
+  });
+
+  it('lets one of several joins racing with one proof spend it', async () => {
+    // Prepare
+    const { store } = await createStore();
+
+    // Act
+    const spent = await Promise.all(
+      Array.from({ length: 5 }, () => store.spendProof('fedcba9876543210fedcba9876543210', 1e12)),
+    );
+
+    // Assess
+    expect(spent.filter(Boolean)).toHaveLength(1);
+  });
+
+  it("keeps one room's spent proofs apart from another's on the same table", async () => {
+    // Prepare
+    const { store, tableName } = await createStore();
+    const other = createDynamoSessionStore({
+      client: db.documentClient,
+      tableName,
+      roomId: 'other-room',
+    });
+    await store.spendProof('00112233445566778899aabbccddeeff', 1e12);
+
+    // Act
+    const elsewhere = await other.spendProof('00112233445566778899aabbccddeeff', 1e12);
+
+    // Assess
+    expect(elsewhere).toBe(true);
+  });
+});
+
 describe('DynamoSessionStore: the line', () => {
   it('numbers an arriving session with its order and puts it in the line', async () => {
     // Prepare

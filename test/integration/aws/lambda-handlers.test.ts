@@ -3,6 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { LambdaClient } from '@aws-sdk/client-lambda';
+import type { SSMClient } from '@aws-sdk/client-ssm';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -10,18 +11,21 @@ import { createApiGatewayNotifier } from '../../../functions/adapters/aws/api-ga
 import { createDynamoLease } from '../../../functions/adapters/aws/dynamo-lease.ts';
 import { createDynamoSourceLimits } from '../../../functions/adapters/aws/dynamo-source-limits.ts';
 import { createLambdaWaker } from '../../../functions/adapters/aws/lambda-waker.ts';
+import { newKeyRing, serializeKeyRing } from '../../../functions/core/key-ring.ts';
 import { sourceLimitsFor } from '../../../functions/core/sources.ts';
+import { generateSigningKey } from '../../../functions/core/tokens.ts';
 import { createProcessorHandler } from '../../../functions/lambda/processor-handler.ts';
 import {
   createConnectHandler,
   createDisconnectHandler,
   createMessageHandler,
 } from '../../../functions/lambda/websocket-handlers.ts';
-import { identityVerifierFrom } from '../../../functions/lambda/wiring.ts';
+import { identityVerifierFrom, signerAndProofsFrom } from '../../../functions/lambda/wiring.ts';
 import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
 import { lambdaContext, websocketEvent } from '../../helpers/aws-events.ts';
 import { createAwsHarness } from '../../helpers/aws-harness.ts';
 import { captureObservability } from '../../helpers/aws-observability.ts';
+import { solve } from '../../helpers/pow-solver.ts';
 import type { HarnessOptions } from '../../helpers/room-harness.ts';
 
 let db: Dynalite;
@@ -382,6 +386,79 @@ describe('message handler: one place per person (identity tokens)', () => {
 
     // Assess
     expect(identities).toBeUndefined();
+  });
+});
+
+describe('message handler: proof of work', () => {
+  /**
+   * The message handler as message.ts wires it: signer and challenges over the key ring read
+   * from SSM (a stand-in client), spent proofs in DynamoDB, the room asking for `cost`.
+   */
+  async function withProofOfWork(cost: number) {
+    const { room } = await messageFunction({ config: { admitPerMinute: 0 } });
+    // altcha-lib checks a challenge's expiry against the system clock too.
+    room.clock.time = Date.now();
+    const [current, next] = await Promise.all([generateSigningKey(), generateSigningKey()]);
+    const stored = serializeKeyRing(
+      newKeyRing(current.pkcs8, next.pkcs8, Math.floor(Date.now() / 1000)),
+    );
+    const ssm = { send: async () => ({ Parameter: { Value: stored, Version: 1 } }) };
+    const { signer, proofs } = signerAndProofsFrom(
+      {
+        signingKeyParameter: '/waiting-room/signing-key',
+        roomId: 'test-room',
+        mainOrigin: 'https://shop.example.com',
+        passTtlSeconds: 1200,
+      },
+      undefined,
+      { ssm: ssm as unknown as SSMClient },
+    );
+    const replies = createApiGatewayNotifier({
+      client: room.api as unknown as ApiGatewayManagementApiClient,
+      sleep: async () => {},
+    });
+    const config = {
+      get: async () => ({ ...(await room.router.config.get()), powCost: cost }),
+    };
+    const handler = createMessageHandler({
+      router: { ...room.router, config, signer, proofs, connections: replies },
+      store: room.store,
+      replies,
+      clock: room.clock,
+      observability: captureObservability(),
+    });
+    const send = (connectionId: string, body: object) =>
+      handler(websocketEvent('join', connectionId, { action: 'join', ...body }), lambdaContext());
+    return { room, send };
+  }
+
+  it('answers a challenge, takes a place for its proof once, and refuses the proof again', async () => {
+    // Prepare
+    const { room, send } = await withProofOfWork(16);
+    await send('conn-1', {});
+    const [challenge] = room.api.messages('conn-1');
+    if (challenge?.type !== 'challenge')
+      throw new Error(`no challenge: ${JSON.stringify(challenge)}`);
+    const proof = await solve(challenge.challenge);
+
+    // Act
+    await send('conn-1', { proof });
+    await send('conn-2', { proof });
+
+    // Assess
+    expect(room.api.messages('conn-1').map((m) => m.type)).toEqual(['challenge', 'joined']);
+    expect(room.api.messages('conn-2')).toEqual([
+      expect.objectContaining({ type: 'error', code: 'invalid_proof' }),
+    ]);
+    expect(await room.store.sessionOfConnection('conn-2')).toBeUndefined();
+    const nonce = (challenge.challenge.parameters as { nonce: string }).nonce;
+    const spent = await db.documentClient.send(
+      new GetCommand({
+        TableName: room.tableName,
+        Key: { pk: `R#test-room#POW#${nonce}`, sk: 'POW' },
+      }),
+    );
+    expect(spent.Item?.ttl).toBeGreaterThan(Math.floor(Date.now() / 1000));
   });
 });
 

@@ -75,3 +75,36 @@ describe('MemorySessionStore', () => {
     expect(line).toEqual(['x', 'y', 'z']);
   });
 });
+
+describe('MemorySessionStore: spent proofs of work', () => {
+  it('spends a proof once: a replay is refused until it expires', async () => {
+    // Prepare
+    const clock = { now: () => T0 };
+    const store = new MemorySessionStore(clock);
+
+    // Act
+    const first = await store.spendProof('p1', T0 + 300_000);
+    const replay = await store.spendProof('p1', T0 + 300_000);
+    const other = await store.spendProof('p2', T0 + 300_000);
+
+    // Assess
+    expect([first, replay, other]).toEqual([true, false, true]);
+  });
+
+  it('forgets spent proofs once they expired, at the next spend', async () => {
+    // Prepare
+    let now = T0;
+    const store = new MemorySessionStore({ now: () => now });
+    await store.spendProof('old', T0 + 300_000);
+    await store.spendProof('young', T0 + 400_000);
+
+    // Act
+    now = T0 + 300_000;
+    await store.spendProof('new', now + 300_000);
+
+    // Assess: the expired record is gone (its proof is refused as expired before any spend);
+    // the one still alive is kept.
+    expect(await store.spendProof('old', now + 1)).toBe(true);
+    expect(await store.spendProof('young', T0 + 400_000)).toBe(false);
+  });
+});
