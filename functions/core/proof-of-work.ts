@@ -31,12 +31,14 @@
  * error either: the visitor gets a new challenge at the new cost ({@link ProofCheck} `cheaper`).
  * A proof for a higher cost than now is taken.
  */
+
 import { hkdfSync, randomInt } from 'node:crypto';
 import { type Challenge, createChallenge, type Solution, verifySolution } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
 import { exportJWK } from 'jose';
 import * as v from 'valibot';
 import type { KeyRing } from './key-ring.ts';
+import { isPowCost, MAX_POW_COST } from './room-settings.ts';
 import type { SigningKey } from './tokens.ts';
 
 /** The key derivation of each attempt; WebCrypto runs it natively in every browser. */
@@ -51,8 +53,6 @@ export const POW_CHALLENGE_TTL_SECONDS = 300;
 export const POW_CLOCK_SKEW_SECONDS = 60;
 /** How long after a rotation the retired key's challenges are still taken. */
 export const POW_RETIRED_KEY_GRACE_SECONDS = POW_CHALLENGE_TTL_SECONDS + POW_CLOCK_SKEW_SECONDS;
-/** The highest cost an operator can set: counters are 32-bit. */
-export const MAX_POW_COST = 1_000_000_000;
 
 /**
  * The suggested costs, from `npm run bench:pow` (README: proof of work). Chromium on 2 cores
@@ -149,11 +149,6 @@ export async function proofSecretsOfRing(
   ];
   const accepted = await Promise.all(keys.map((key) => deriveProofSecret(key, roomId)));
   return { current: accepted[0] as ProofSecret, accepted };
-}
-
-/** Whether `cost` is one an operator may set: 0 (off) or a whole number up to the maximum. */
-export function isPowCost(cost: unknown): cost is number {
-  return typeof cost === 'number' && Number.isInteger(cost) && cost >= 0 && cost <= MAX_POW_COST;
 }
 
 const hex = (length: number) => v.pipe(v.string(), v.regex(new RegExp(`^[0-9a-f]{${length}}$`)));

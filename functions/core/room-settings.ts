@@ -73,8 +73,8 @@ export function operatorTextProblem(text: string): string | null {
 }
 
 /** Whether `cost` is a proof-of-work cost the room takes: a whole number, 0 (off) to the max. */
-export function isPowCost(cost: number): boolean {
-  return Number.isInteger(cost) && cost >= 0 && cost <= MAX_POW_COST;
+export function isPowCost(cost: unknown): cost is number {
+  return typeof cost === 'number' && Number.isInteger(cost) && cost >= 0 && cost <= MAX_POW_COST;
 }
 
 /** The latest instant a `Date` can hold (epoch ms). */

@@ -16,9 +16,10 @@ import {
   type Signer,
   type SourcePlaces,
 } from './ports.ts';
-import { isPowCost, type Proof, type ProofOfWork } from './proof-of-work.ts';
+import type { Proof, ProofOfWork } from './proof-of-work.ts';
 import { ErrorCode, errorMessage, type ServerMessage } from './protocol.ts';
 import { mainSiteUrl, safeReturnPath } from './return-path.ts';
+import { isPowCost } from './room-settings.ts';
 import { isInLine, newSession, type Session } from './session.ts';
 import { TicketChecksBusyError } from './ticket-checks.ts';
 
