@@ -818,7 +818,7 @@ describe("the site's identity token", () => {
   });
 });
 
-const COMMITMENT = 'c0ffee'.repeat(10) + 'c0ff';
+const COMMITMENT = 'cafe'.repeat(16);
 const SEED = '5eed'.repeat(16);
 const OPENS_AT = Date.UTC(2030, 0, 1, 10) / 1000;
 
