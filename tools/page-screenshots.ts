@@ -1,14 +1,20 @@
 /**
  * Takes the README's screenshots of the waiting-room page: a branded room with admission paused
  * and two visitors ahead, at phone and desktop width, in English and in German, into
- * `docs/screenshots/`. Needs the built page (`npm run build`) and a Chromium (the tests' one).
+ * `docs/screenshots/`. Then the fair launch's states, in English at both widths, with the page
+ * served as usual but its socket answered by a scripted fake room (`page.routeWebSocket`): the
+ * pre-queue's countdown (at a fixed clock), the browser check and its failure, an operator's
+ * notice over a drawn place, and a closed sale. Needs the built page (`npm run build`) and a
+ * Chromium (the tests' one).
  *
  *   npx tsx tools/page-screenshots.ts [output directory]
  */
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { BrowserContext } from 'playwright-core';
+import { createChallenge } from 'altcha-lib';
+import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
+import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import WebSocket from 'ws';
 import { readLocalConfig } from '../local/config.ts';
 import { startLocalServer } from '../local/server.ts';
@@ -41,6 +47,155 @@ async function joinLine(url: string): Promise<WebSocket> {
   socket.send(JSON.stringify({ action: 'join' }));
   await joined;
   return socket;
+}
+
+/** What the fake room answers to each frame the page sends (parsed). */
+type FakeRoom = (message: Record<string, unknown>, send: (reply: object) => void) => void;
+
+interface FairShot {
+  name: string;
+  room: FakeRoom;
+  /** Resolves once the page shows the state. */
+  ready: (page: Page) => Promise<void>;
+  /** The page's clock, for a countdown that reads the same in every run. */
+  fixedTime?: Date;
+  /** Opens the fair-draw disclosure on the desktop shot. */
+  openDraw?: boolean;
+  colorSchemes?: readonly ('light' | 'dark')[];
+}
+
+const OPENS_AT = new Date('2026-03-14T10:00:00Z');
+const COMMITMENT = '3f1c9a7be0d24e68a5b1c0f7d93e2a4c6b8d0e1f2a3b4c5d6e7f8091a2b3c4d5';
+const SEED = '9b2e4d6f8a0c1e3f5a7b9c1d3e5f7a9b1c3d5e7f9a1b3c5d7e9f1a3b5c7d9e1f';
+
+/** A challenge no browser solves while the shot is taken (about 16 million derivations). */
+async function slowChallenge(): Promise<Record<string, unknown>> {
+  const challenge = await createChallenge({
+    algorithm: 'PBKDF2/SHA-256',
+    cost: 1000,
+    keyPrefix: '000000',
+    deriveKey,
+  });
+  return JSON.parse(JSON.stringify(challenge)) as Record<string, unknown>;
+}
+
+function joinedThen(...then: object[]): FakeRoom {
+  return (message, send) => {
+    if (message.action !== 'join' && message.action !== 'resume') return;
+    send({ type: 'joined', ticket: 'T-shot', sessionId: 'S-shot' });
+    for (const reply of then) send(reply);
+  };
+}
+
+async function fairLaunchShots(browser: Browser, base: string): Promise<void> {
+  const challenge = await slowChallenge();
+  const shots: FairShot[] = [
+    {
+      name: 'prequeue',
+      fixedTime: new Date(OPENS_AT.getTime() - (2 * 3600 + 14 * 60 + 35) * 1000),
+      room: joinedThen({
+        type: 'prequeue',
+        opensAt: OPENS_AT.getTime() / 1000,
+        waiting: 18_342,
+        commitment: COMMITMENT,
+      }),
+      ready: (page) => page.locator('[role="timer"]').waitFor(),
+      openDraw: true,
+      colorSchemes: ['light', 'dark'],
+    },
+    {
+      name: 'checking',
+      room: (message, send) => {
+        if (message.action === 'join') send({ type: 'challenge', challenge });
+      },
+      ready: (page) =>
+        page.locator('[role="progressbar"][aria-valuenow]').waitFor({ timeout: 15_000 }),
+    },
+    {
+      name: 'check-failed',
+      room: (message, send) => {
+        if (message.action !== 'join') return;
+        send(
+          message.proof
+            ? { type: 'error', code: 'invalid_proof', message: 'proof refused' }
+            : { type: 'challenge', challenge: { algorithm: 'SHA-256', cost: 1 } },
+        );
+      },
+      ready: (page) => page.getByRole('button', { name: 'Try again' }).waitFor(),
+    },
+    {
+      name: 'notice',
+      room: joinedThen(
+        {
+          type: 'notice',
+          message:
+            'Standing tickets for the London shows are sold out. Seated tickets remain for every date.',
+        },
+        {
+          type: 'position',
+          position: 1284,
+          waiting: 5210,
+          etaSeconds: 1500,
+          nextUpdateSeconds: 10,
+          draw: { commitment: COMMITMENT, seed: SEED },
+        },
+      ),
+      ready: (page) => page.locator('.position-number').waitFor(),
+      openDraw: true,
+    },
+    {
+      name: 'closed',
+      room: (message, send) => {
+        if (message.action === 'join') {
+          send({
+            type: 'closed',
+            message:
+              'Every ticket for the World Tour 2026 has been sold. Thank you for waiting with us.\nReturns are offered on the official resale page from 1 April.',
+          });
+        }
+      },
+      ready: (page) => page.locator('.closed-text').waitFor(),
+    },
+  ];
+  for (const shot of shots) {
+    for (const colorScheme of shot.colorSchemes ?? (['light'] as const)) {
+      for (const size of SHOTS) {
+        const context = await browser.newContext({
+          locale: 'en-GB',
+          timezoneId: 'Europe/London',
+          viewport: { width: size.width, height: size.height },
+          deviceScaleFactor: size.scale,
+          colorScheme,
+        });
+        const page = await context.newPage();
+        if (shot.fixedTime) await page.clock.setFixedTime(shot.fixedTime);
+        await page.routeWebSocket(/\/ws$/, (ws: WebSocketRoute) => {
+          ws.onMessage((frame) => {
+            shot.room(JSON.parse(String(frame)) as Record<string, unknown>, (reply) =>
+              ws.send(JSON.stringify(reply)),
+            );
+          });
+        });
+        await page.goto(`${base}/waiting-room/?return=%2Ftickets%3Fshow%3Devening`);
+        const suffix = colorScheme === 'dark' ? '-dark' : '';
+        const path = `${outDir}/fair-${shot.name}-${size.name}${suffix}.png`;
+        try {
+          await shot.ready(page);
+        } catch {
+          // The browser check needs the real solver; a placeholder fails at once.
+          console.warn(`${path}: the page never showed the state, no screenshot`);
+          await context.close();
+          continue;
+        }
+        if (shot.openDraw && size.name === 'desktop') {
+          await page.locator('details').evaluate((details) => details.setAttribute('open', ''));
+        }
+        await page.screenshot({ path, fullPage: true });
+        console.log(path);
+        await context.close();
+      }
+    }
+  }
 }
 
 const port = 18_000 + Math.floor(Math.random() * 1000);
@@ -92,6 +247,7 @@ try {
       await context.close();
     }
   }
+  await fairLaunchShots(browser, base);
 } finally {
   await browser.close();
   for (const socket of ahead) socket.close();

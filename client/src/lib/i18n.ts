@@ -71,6 +71,42 @@ export interface Messages {
   progressMovedUp: (count: number, places: string) => string;
   joinedAt: (position: string) => string;
   frontOfLine: string;
+  /** The pre-queue before a scheduled opening. */
+  titlePrequeue: (name: string) => string;
+  opensIn: string;
+  /** The countdown, for screen readers: `duration` is "2 hours, 5 minutes and 3 seconds". */
+  countdownText: (duration: string) => string;
+  /** The opening time in the visitor's time zone: "Saturday 14 March, 10:00 CET". */
+  opensOn: (when: string) => string;
+  inPrequeue: string;
+  prequeueCalm: string;
+  prequeueExplain: string;
+  openingNowTitle: string;
+  openingNowText: string;
+  announcePrequeue: string;
+  announceOpeningNow: string;
+  /** How the draw is fair (a disclosure). */
+  fairDrawSummary: string;
+  fairDrawBefore: string;
+  fairDrawAfter: string;
+  drawnSummary: string;
+  drawnText: string;
+  drawCheck: string;
+  commitmentLabel: string;
+  seedLabel: string;
+  letInInDrawOrder: string;
+  /** The browser check (proof of work) before a place. */
+  checkingTitle: string;
+  checkingText: string;
+  checkingProgressLabel: string;
+  proofFailed: string;
+  tryAgain: string;
+  /** The operator's notice, as the banner's label. */
+  noticeLabel: string;
+  /** A closed sale. */
+  titleClosed: (name: string) => string;
+  closedTitle: string;
+  closedText: string;
 }
 
 const en: Messages = {
@@ -127,6 +163,41 @@ const en: Messages = {
     `You have moved up ${places} ${count === 1 ? 'place' : 'places'} since you joined`,
   joinedAt: (position) => `Joined at ${position}`,
   frontOfLine: 'Front of the line',
+  titlePrequeue: (name) => `Opening soon · ${name}`,
+  opensIn: 'The line opens in',
+  countdownText: (duration) => `The line opens in ${duration}.`,
+  opensOn: (when) => `Opening ${when}`,
+  inPrequeue: 'In the pre-queue',
+  prequeueCalm: 'No need to hurry.',
+  prequeueExplain:
+    'Everyone who arrives before the opening gets a random place in line when it opens, so arriving earlier or reloading gives no advantage. Keep this tab open and you will see your place here.',
+  openingNowTitle: 'The line is opening now',
+  openingNowText: 'Places are being drawn. Yours will appear here in a moment.',
+  announcePrequeue:
+    "You're in the pre-queue. Places in line are drawn at random when the line opens.",
+  announceOpeningNow: 'The line is opening now. Places are being drawn.',
+  fairDrawSummary: 'How the draw is fair',
+  fairDrawBefore:
+    'Before the opening the room publishes the fingerprint (SHA-256 hash) of a secret seed. The places are drawn from that seed.',
+  fairDrawAfter:
+    'Once drawn, the seed itself is published, so anyone can check that it matches this fingerprint and that the order comes from it.',
+  drawnSummary: 'How your place was drawn',
+  drawnText:
+    'Your place was drawn at random among everyone in the pre-queue, from the seed below. Its fingerprint was published before the opening, so the seed was fixed in advance.',
+  drawCheck: "The room's README shows how to check the order.",
+  commitmentLabel: 'Fingerprint (SHA-256)',
+  seedLabel: 'Seed',
+  letInInDrawOrder: "You'll be let in automatically in the order of the draw.",
+  checkingTitle: 'Checking your browser',
+  checkingText:
+    'A short automatic check before you get a place in line. It takes a few seconds, and there is nothing to click.',
+  checkingProgressLabel: 'Browser check',
+  proofFailed: "We couldn't finish checking your browser. Please try again.",
+  tryAgain: 'Try again',
+  noticeLabel: 'Message from the organiser',
+  titleClosed: (name) => `Sale ended · ${name}`,
+  closedTitle: 'The sale has ended',
+  closedText: 'Thank you for your patience.',
 };
 
 // Formal address ("Sie"), as German ticket and shop sites use.
@@ -187,6 +258,42 @@ const de: Messages = {
     `Sie sind seit Ihrer Ankunft ${places} ${count === 1 ? 'Platz' : 'Plätze'} vorgerückt`,
   joinedAt: (position) => `Start: Platz ${position}`,
   frontOfLine: 'Spitze der Warteschlange',
+  titlePrequeue: (name) => `Öffnet bald · ${name}`,
+  opensIn: 'Die Warteschlange öffnet in',
+  countdownText: (duration) => `Die Warteschlange öffnet in ${duration}.`,
+  opensOn: (when) => `Öffnung am ${when}`,
+  inPrequeue: 'In der Vorab-Warteschlange',
+  prequeueCalm: 'Kein Grund zur Eile.',
+  prequeueExplain:
+    'Alle, die vor der Öffnung da sind, erhalten bei der Öffnung einen zufälligen Platz in der Warteschlange. Früher kommen oder die Seite neu laden bringt also keinen Vorteil. Lassen Sie diesen Tab geöffnet, dann sehen Sie hier Ihren Platz.',
+  openingNowTitle: 'Die Warteschlange öffnet jetzt',
+  openingNowText: 'Die Plätze werden ausgelost. Ihr Platz erscheint gleich hier.',
+  announcePrequeue:
+    'Sie sind in der Vorab-Warteschlange. Die Plätze werden bei der Öffnung zufällig ausgelost.',
+  announceOpeningNow: 'Die Warteschlange öffnet jetzt. Die Plätze werden ausgelost.',
+  fairDrawSummary: 'Warum die Auslosung fair ist',
+  fairDrawBefore:
+    'Vor der Öffnung veröffentlicht der Warteraum den Fingerabdruck (SHA-256-Hash) eines geheimen Startwerts. Aus diesem Startwert werden die Plätze ausgelost.',
+  fairDrawAfter:
+    'Nach der Auslosung wird der Startwert selbst veröffentlicht. So kann jeder prüfen, dass er zu diesem Fingerabdruck passt und die Reihenfolge aus ihm folgt.',
+  drawnSummary: 'Wie Ihr Platz ausgelost wurde',
+  drawnText:
+    'Ihr Platz wurde unter allen in der Vorab-Warteschlange zufällig ausgelost, mit dem Startwert unten. Sein Fingerabdruck wurde vor der Öffnung veröffentlicht; der Startwert stand also vorher fest.',
+  drawCheck: 'Wie man die Reihenfolge prüft, steht in der README des Warteraums.',
+  commitmentLabel: 'Fingerabdruck (SHA-256)',
+  seedLabel: 'Startwert',
+  letInInDrawOrder: 'Sie werden automatisch in der ausgelosten Reihenfolge eingelassen.',
+  checkingTitle: 'Ihr Browser wird geprüft',
+  checkingText:
+    'Eine kurze automatische Prüfung, bevor Sie einen Platz in der Warteschlange erhalten. Sie dauert einige Sekunden; Sie müssen nichts anklicken.',
+  checkingProgressLabel: 'Browserprüfung',
+  proofFailed:
+    'Die Prüfung Ihres Browsers konnte nicht abgeschlossen werden. Bitte versuchen Sie es erneut.',
+  tryAgain: 'Erneut versuchen',
+  noticeLabel: 'Nachricht des Veranstalters',
+  titleClosed: (name) => `Verkauf beendet · ${name}`,
+  closedTitle: 'Der Verkauf ist beendet',
+  closedText: 'Vielen Dank für Ihre Geduld.',
 };
 
 // Informal address ("tú"), as Spanish ticket and shop sites mostly use; "fila" for the line
@@ -245,6 +352,40 @@ const es: Messages = {
     `Has avanzado ${places} ${count === 1 ? 'puesto' : 'puestos'} desde que llegaste`,
   joinedAt: (position) => `Inicio: puesto ${position}`,
   frontOfLine: 'Principio de la fila',
+  titlePrequeue: (name) => `Abre pronto · ${name}`,
+  opensIn: 'La fila abre en',
+  countdownText: (duration) => `La fila abre en ${duration}.`,
+  opensOn: (when) => `Apertura: ${when}`,
+  inPrequeue: 'En la prefila',
+  prequeueCalm: 'No hay prisa.',
+  prequeueExplain:
+    'Todas las personas que lleguen antes de la apertura reciben un lugar al azar en la fila cuando abra, así que llegar antes o recargar la página no da ninguna ventaja. Mantén esta pestaña abierta y verás tu lugar aquí.',
+  openingNowTitle: 'La fila está abriendo',
+  openingNowText: 'Se están sorteando los lugares. El tuyo aparecerá aquí en un momento.',
+  announcePrequeue: 'Estás en la prefila. Los lugares de la fila se sortean al azar cuando abra.',
+  announceOpeningNow: 'La fila está abriendo. Se están sorteando los lugares.',
+  fairDrawSummary: 'Por qué el sorteo es justo',
+  fairDrawBefore:
+    'Antes de la apertura, la sala publica la huella (hash SHA-256) de una semilla secreta. Los lugares se sortean a partir de esa semilla.',
+  fairDrawAfter:
+    'Después del sorteo se publica la semilla, así que cualquiera puede comprobar que coincide con esta huella y que el orden sale de ella.',
+  drawnSummary: 'Cómo se sorteó tu lugar',
+  drawnText:
+    'Tu lugar se sorteó al azar entre todas las personas de la prefila, con la semilla de abajo. Su huella se publicó antes de la apertura, así que la semilla estaba fijada de antemano.',
+  drawCheck: 'El README de la sala explica cómo comprobar el orden.',
+  commitmentLabel: 'Huella (SHA-256)',
+  seedLabel: 'Semilla',
+  letInInDrawOrder: 'Entrarás automáticamente en el orden del sorteo.',
+  checkingTitle: 'Comprobando tu navegador',
+  checkingText:
+    'Una breve comprobación automática antes de darte un lugar en la fila. Tarda unos segundos y no tienes que hacer clic en nada.',
+  checkingProgressLabel: 'Comprobación del navegador',
+  proofFailed: 'No hemos podido terminar de comprobar tu navegador. Inténtalo de nuevo.',
+  tryAgain: 'Intentar de nuevo',
+  noticeLabel: 'Mensaje del organizador',
+  titleClosed: (name) => `Venta finalizada · ${name}`,
+  closedTitle: 'La venta ha terminado',
+  closedText: 'Gracias por tu paciencia.',
 };
 
 // "vous"; French puts a no-break space before ":", ";", "!" and "?".
@@ -305,6 +446,42 @@ const fr: Messages = {
     `Vous avez avancé de ${places} ${count === 1 ? 'place' : 'places'} depuis votre arrivée`,
   joinedAt: (position) => `Au départ\u00a0: n°\u00a0${position}`,
   frontOfLine: 'Tête de la file',
+  titlePrequeue: (name) => `Ouverture bientôt · ${name}`,
+  opensIn: 'La file ouvre dans',
+  countdownText: (duration) => `La file ouvre dans ${duration}.`,
+  opensOn: (when) => `Ouverture le ${when}`,
+  inPrequeue: 'Dans la pré-file',
+  prequeueCalm: 'Inutile de vous presser.',
+  prequeueExplain:
+    "Toutes les personnes arrivées avant l'ouverture reçoivent une place tirée au sort dans la file à l'ouverture\u00a0: arriver plus tôt ou recharger la page ne donne aucun avantage. Gardez cet onglet ouvert, votre place s'affichera ici.",
+  openingNowTitle: 'La file ouvre en ce moment',
+  openingNowText: "Les places sont en cours de tirage. La vôtre s'affichera ici dans un instant.",
+  announcePrequeue:
+    "Vous êtes dans la pré-file. Les places dans la file sont tirées au sort à l'ouverture.",
+  announceOpeningNow: 'La file ouvre en ce moment. Les places sont en cours de tirage.',
+  fairDrawSummary: 'Pourquoi le tirage est équitable',
+  fairDrawBefore:
+    "Avant l'ouverture, la salle publie l'empreinte (hachage SHA-256) d'une graine secrète. Les places sont tirées à partir de cette graine.",
+  fairDrawAfter:
+    "Après le tirage, la graine elle-même est publiée\u00a0: chacun peut vérifier qu'elle correspond à cette empreinte et que l'ordre en découle.",
+  drawnSummary: 'Comment votre place a été tirée',
+  drawnText:
+    "Votre place a été tirée au sort parmi toutes les personnes de la pré-file, avec la graine ci-dessous. Son empreinte a été publiée avant l'ouverture\u00a0: la graine était donc fixée à l'avance.",
+  drawCheck: "Le README de la salle d'attente explique comment vérifier l'ordre.",
+  commitmentLabel: 'Empreinte (SHA-256)',
+  seedLabel: 'Graine',
+  letInInDrawOrder: "Vous entrerez automatiquement, dans l'ordre du tirage.",
+  checkingTitle: 'Vérification de votre navigateur',
+  checkingText:
+    "Une courte vérification automatique avant de vous attribuer une place dans la file. Elle prend quelques secondes\u00a0; vous n'avez rien à faire.",
+  checkingProgressLabel: 'Vérification du navigateur',
+  proofFailed:
+    "Nous n'avons pas pu terminer la vérification de votre navigateur. Veuillez réessayer.",
+  tryAgain: 'Réessayer',
+  noticeLabel: "Message de l'organisateur",
+  titleClosed: (name) => `Vente terminée · ${name}`,
+  closedTitle: 'La vente est terminée',
+  closedText: 'Merci de votre patience.',
 };
 
 /** Every language the page speaks; English is the default. */
@@ -332,8 +509,16 @@ export interface PageTexts {
   /** A count in the locale's digits and grouping: `1,234`, `1.234`, `1 234`. */
   number(value: number): string;
   /** A number of whole minutes or hours in words, in the locale: `3 minutes`, `1 Stunde`. */
-  duration(value: number, unit: 'minute' | 'hour'): string;
+  duration(value: number, unit: TimeUnit): string;
+  /** The unit's word alone, as the locale says it after `value`: `hours`, `Stunde`. */
+  unitWord(value: number, unit: TimeUnit): string;
+  /** Items as a list in the locale: `a, b and c`, `a, b und c`. */
+  list(items: readonly string[]): string;
+  /** A moment (epoch ms) in the visitor's time zone, named: `Saturday 14 March, 10:00 CET`. */
+  dateTime(epochMs: number): string;
 }
+
+export type TimeUnit = 'day' | 'hour' | 'minute' | 'second';
 
 /**
  * The first of the browser's preferred languages (`navigator.languages`, best first) the page
@@ -363,16 +548,37 @@ function usableLocale(tag: string, base: string): string {
 export function pageTexts(preferred: readonly string[]): PageTexts {
   const { language, locale } = chooseLanguage(preferred);
   const numbers = new Intl.NumberFormat(locale);
+  const unit = (name: TimeUnit) =>
+    new Intl.NumberFormat(locale, { style: 'unit', unit: name, unitDisplay: 'long' });
   const units = {
-    minute: new Intl.NumberFormat(locale, { style: 'unit', unit: 'minute', unitDisplay: 'long' }),
-    hour: new Intl.NumberFormat(locale, { style: 'unit', unit: 'hour', unitDisplay: 'long' }),
+    day: unit('day'),
+    hour: unit('hour'),
+    minute: unit('minute'),
+    second: unit('second'),
   };
+  const lists = new Intl.ListFormat(locale, { style: 'long', type: 'conjunction' });
+  const moments = new Intl.DateTimeFormat(locale, {
+    weekday: 'long',
+    day: 'numeric',
+    month: 'long',
+    hour: 'numeric',
+    minute: '2-digit',
+    timeZoneName: 'short',
+  });
   return {
     language,
     locale,
     t: MESSAGES[language],
     number: (value) => numbers.format(value),
-    duration: (value, unit) => units[unit].format(value),
+    duration: (value, name) => units[name].format(value),
+    unitWord: (value, name) =>
+      units[name]
+        .formatToParts(value)
+        .filter((part) => part.type === 'unit')
+        .map((part) => part.value)
+        .join(''),
+    list: (items) => lists.format(items),
+    dateTime: (epochMs) => moments.format(epochMs),
   };
 }
 

@@ -14,3 +14,15 @@ export function progressPercent(positionAtJoin: number | null, position: number 
 export function peopleAhead(position: number): number {
   return Math.max(0, position - 1);
 }
+
+/**
+ * How far a proof of work has come, as a whole percentage 0–99, or null when the solver cannot
+ * say (indeterminate). A search is done when it is lucky, not at a count: after `tried` hashes
+ * of `expected` on average it has finished with probability 1 − e^(−tried/expected), which is
+ * what the bar shows. It never claims 100 before the answer is in.
+ */
+export function proofPercent(tried: number, expected: number): number | null {
+  if (!Number.isFinite(expected) || expected <= 0 || !Number.isFinite(tried)) return null;
+  const done = 1 - Math.exp(-Math.max(0, tried) / expected);
+  return Math.min(99, Math.floor(done * 100));
+}

@@ -1,12 +1,17 @@
 import * as v from 'valibot';
 import type {
   AdmittedMessage,
+  ChallengeMessage,
+  ClosedMessage,
+  DrawRecord,
   ErrorCode,
   ErrorMessage,
   JoinedMessage,
+  NoticeMessage,
   OpenMessage,
   PongMessage,
   PositionMessage,
+  PrequeueMessage,
   ServerMessage,
   SupersededMessage,
 } from '../../../functions/core/protocol.ts';
@@ -20,6 +25,7 @@ const errorCodes = [
   'rate_limited',
   'internal',
   'invalid_identity',
+  'invalid_proof',
 ] as const satisfies readonly ErrorCode[];
 
 const JoinedSchema = v.object({
@@ -28,6 +34,14 @@ const JoinedSchema = v.object({
   sessionId: v.string(),
 }) satisfies v.GenericSchema<unknown, JoinedMessage>;
 
+/** A SHA-256 hash or a seed, in hex: shown to the visitor, so nothing else gets through. */
+const hex = v.pipe(v.string(), v.regex(/^[0-9a-f]{16,128}$/i));
+
+const DrawSchema = v.object({ commitment: hex, seed: hex }) satisfies v.GenericSchema<
+  unknown,
+  DrawRecord
+>;
+
 const PositionSchema = v.object({
   type: v.literal('position'),
   position: v.pipe(count, v.minValue(1)),
@@ -35,7 +49,35 @@ const PositionSchema = v.object({
   etaSeconds: v.nullable(v.pipe(v.number(), v.minValue(0))),
   // 0 (unknown) from a server that does not say: the page then asks after its own delay.
   nextUpdateSeconds: v.optional(v.pipe(v.number(), v.minValue(0)), 0),
+  // A broken draw record costs the visitor the record, never the position it came with.
+  draw: v.fallback(v.optional(DrawSchema), undefined),
 }) satisfies v.GenericSchema<unknown, PositionMessage>;
+
+const PrequeueSchema = v.object({
+  type: v.literal('prequeue'),
+  opensAt: v.pipe(v.number(), v.finite(), v.minValue(0)),
+  waiting: count,
+  commitment: hex,
+}) satisfies v.GenericSchema<unknown, PrequeueMessage>;
+
+const ChallengeSchema = v.object({
+  type: v.literal('challenge'),
+  challenge: v.record(v.string(), v.unknown()),
+}) satisfies v.GenericSchema<unknown, ChallengeMessage>;
+
+// The operator's words are shown as plain text; the server keeps them short, the page only
+// refuses what no operator could have meant (longer than a frame).
+const operatorText = v.pipe(v.string(), v.maxLength(4096));
+
+const ClosedSchema = v.object({
+  type: v.literal('closed'),
+  message: v.fallback(operatorText, ''),
+}) satisfies v.GenericSchema<unknown, ClosedMessage>;
+
+const NoticeSchema = v.object({
+  type: v.literal('notice'),
+  message: v.nullable(operatorText),
+}) satisfies v.GenericSchema<unknown, NoticeMessage>;
 
 const AdmittedSchema = v.object({
   type: v.literal('admitted'),
@@ -72,6 +114,10 @@ const ServerMessageSchema = v.variant('type', [
   OpenSchema,
   PongSchema,
   SupersededSchema,
+  PrequeueSchema,
+  ChallengeSchema,
+  ClosedSchema,
+  NoticeSchema,
   ErrorSchema,
 ]);
 

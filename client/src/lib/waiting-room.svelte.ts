@@ -1,5 +1,11 @@
-import type { ClientMessage, ErrorCode, ServerMessage } from '../../../functions/core/protocol.ts';
-import { peopleAhead as countAhead, progressPercent } from './progress.ts';
+import type {
+  ClientMessage,
+  DrawRecord,
+  ErrorCode,
+  ServerMessage,
+} from '../../../functions/core/protocol.ts';
+import { peopleAhead as countAhead, progressPercent, proofPercent } from './progress.ts';
+import { type SolveProgress, solveChallenge } from './proof-of-work.ts';
 import { parseServerMessage } from './server-message.ts';
 
 /** How the page stands with the server, as the visitor sees it. */
@@ -9,8 +15,28 @@ import { parseServerMessage } from './server-message.ts';
  */
 export type ConnectionState = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'elsewhere';
 
-/** Where the visitor is in the line's life: before a place, in line, or let in. */
-export type QueuePhase = 'joining' | 'waiting' | 'admitted' | 'open';
+/**
+ * Where the visitor is in the line's life: before a place (`joining`; `checking` while the room
+ * asks for a proof of work), in the pre-queue before a scheduled opening (`prequeue`), in line,
+ * let in (`admitted`, `open`), or turned away for good because the sale is over (`closed`).
+ */
+export type QueuePhase =
+  | 'joining'
+  | 'checking'
+  | 'prequeue'
+  | 'waiting'
+  | 'admitted'
+  | 'open'
+  | 'closed';
+
+/** Solves the room's proof-of-work challenge (`proof-of-work.ts`); a test hands in a fake. */
+export type ChallengeSolver = (
+  challenge: Record<string, unknown>,
+  options: { onProgress: (progress: SolveProgress) => void; signal: AbortSignal },
+) => Promise<Record<string, unknown>>;
+
+/** How many challenges in a row the page tries before it asks the visitor to try again. */
+export const PROOF_ATTEMPTS = 3;
 
 /** Storage keys; `localStorage` shares them between tabs, so a second tab resumes the one place. */
 export const TICKET_KEY = 'wr_ticket';
@@ -69,6 +95,12 @@ export interface Timing {
   backoffMaxMs: number;
   /** Least time between two announcements of the position to assistive technology. */
   announceEveryMs: number;
+  /**
+   * In the pre-queue, how long without a word from the room before asking with `status`: long
+   * (a crowd gathers there and nothing changes for it but a count) yet below API Gateway's
+   * 10-minute idle limit.
+   */
+  prequeueStatusMs: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -81,6 +113,7 @@ export const DEFAULT_TIMING: Timing = {
   backoffBaseMs: 500,
   backoffMaxMs: 15_000,
   announceEveryMs: 30_000,
+  prequeueStatusMs: 4 * 60_000,
 };
 
 export interface WaitingRoomOptions {
@@ -103,6 +136,8 @@ export interface WaitingRoomOptions {
   now?: () => number;
   /** A number in [0, 1) for the reconnect jitter. */
   random?: () => number;
+  /** Solves a proof-of-work challenge; `solveChallenge` from `proof-of-work.ts` by default. */
+  solve?: ChallengeSolver;
   timing?: Partial<Timing>;
 }
 
@@ -120,7 +155,7 @@ const globalTimers: Timers = {
     globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
 };
 
-type TimerName = 'reconnect' | 'connect' | 'reply' | 'status' | 'recycle';
+type TimerName = 'reconnect' | 'connect' | 'reply' | 'status' | 'recycle' | 'clock';
 
 /**
  * One visitor's place in line, kept over a WebSocket that reconnects by itself. Components read
@@ -151,9 +186,33 @@ export class WaitingRoom {
   identityRefused = $state(false);
   /** The position last put to the polite live region (changes at most every `announceEveryMs`). */
   announcedPosition = $state<number | null>(null);
+  /** In the pre-queue: when the line opens (epoch seconds) and the draw's published commitment. */
+  opensAt = $state<number | null>(null);
+  commitment = $state<string | null>(null);
+  /** For a place drawn at the opening: the seed and commitment, for anyone to check the order. */
+  draw = $state<DrawRecord | null>(null);
+  /**
+   * The clock (ms), ticking each second while in the pre-queue so the countdown moves; read it
+   * through `secondsToOpening`.
+   */
+  clock = $state(0);
+  /** The proof of work's progress, 0–99, while checking; null when the solver cannot tell. */
+  proofProgress = $state<number | null>(null);
+  /** The proof of work failed `PROOF_ATTEMPTS` times: the visitor is asked to try again. */
+  proofFailed = $state(false);
+  /** The operator's words to everyone waiting (plain text), or null for none. */
+  notice = $state<string | null>(null);
+  /** The sale is over (`closed`): the operator's closing words, possibly empty. */
+  closedMessage = $state<string | null>(null);
 
   readonly peopleAhead = $derived(this.position === null ? null : countAhead(this.position));
   readonly progress = $derived(progressPercent(this.positionAtJoin, this.position));
+  /** Whole seconds until the scheduled opening by this device's clock, never below 0. */
+  readonly secondsToOpening = $derived(
+    this.opensAt === null ? null : Math.max(0, Math.ceil(this.opensAt - this.clock / 1000)),
+  );
+  /** The countdown has run out and the room is drawing places: the first position is due. */
+  readonly openingNow = $derived(this.phase === 'prequeue' && this.secondsToOpening === 0);
 
   readonly #options: WaitingRoomOptions;
   readonly #timing: Timing;
@@ -161,6 +220,7 @@ export class WaitingRoom {
   readonly #now: () => number;
   readonly #random: () => number;
   readonly #isOnline: () => boolean;
+  readonly #solve: ChallengeSolver;
   readonly #pending = new Map<TimerName, unknown>();
 
   #socket: SocketLike | null = null;
@@ -176,6 +236,10 @@ export class WaitingRoom {
   /** When the last position came, and the gaps between the last few (ms). */
   #lastPositionAt: number | null = null;
   #recentGaps: number[] = [];
+  /** The proof of work being solved, aborted when its socket goes. */
+  #solving: AbortController | null = null;
+  /** Challenges tried in a row without a place (each `invalid_proof` or solver failure counts). */
+  #proofAttempts = 0;
 
   constructor(options: WaitingRoomOptions) {
     this.#options = options;
@@ -184,6 +248,8 @@ export class WaitingRoom {
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#isOnline = options.isOnline ?? (() => true);
+    this.#solve = options.solve ?? solveChallenge;
+    this.clock = this.#now();
     this.#quietLimitMs = this.#timing.statusAfterMs;
     this.#ticket = this.#read(TICKET_KEY);
     if (this.#ticket !== null) {
@@ -205,6 +271,23 @@ export class WaitingRoom {
     this.#finished = true;
     this.#dropSocket();
     this.#clear('reconnect');
+    this.#clear('clock');
+  }
+
+  /**
+   * The visitor asks to try the browser check again after it failed: a fresh join, which the
+   * room answers with a fresh challenge.
+   */
+  retryProof(): void {
+    if (!this.#active() || !this.proofFailed) return;
+    this.proofFailed = false;
+    this.#proofAttempts = 0;
+    if (this.connection === 'live' && this.#socket !== null) {
+      this.#sayHello();
+    } else {
+      this.#attempt = 0;
+      this.#connect();
+    }
   }
 
   /**
@@ -239,6 +322,7 @@ export class WaitingRoom {
    */
   handleVisible(): void {
     if (!this.#active()) return;
+    this.#tick();
     if (this.connection === 'live') {
       if (this.phase === 'waiting' && this.#send({ action: 'status' })) this.#expectReply();
       return;
@@ -299,14 +383,80 @@ export class WaitingRoom {
       this.#send({ action: 'resume', ticket: this.#ticket });
     } else {
       this.#forgetPlace();
-      const identity = this.#options.identity;
-      this.#send({
-        action: 'join',
-        return: this.#options.returnPath,
-        ...(identity ? { identity } : {}),
-      });
+      this.#sendJoin();
     }
     this.#expectReply();
+  }
+
+  /** A `join` with the first join's return path and identity, and the proof when one is paid. */
+  #sendJoin(proof?: { challenge: Record<string, unknown>; solution: Record<string, unknown> }) {
+    const identity = this.#options.identity;
+    this.#send({
+      action: 'join',
+      return: this.#options.returnPath,
+      ...(identity ? { identity } : {}),
+      ...(proof ? { proof } : {}),
+    });
+  }
+
+  /**
+   * The room asks for a proof of work before it gives a place: solve it on this socket and join
+   * again with the proof. A socket lost meanwhile aborts the search (`#dropSocket`); the next
+   * socket's join brings a new challenge.
+   */
+  #solveChallenge(challenge: Record<string, unknown>): void {
+    // Only a page still looking for a place pays: a held place needs no proof.
+    if (this.#ticket !== null || (this.phase !== 'joining' && this.phase !== 'checking')) return;
+    this.#abortSolving();
+    const socket = this.#socket;
+    const controller = new AbortController();
+    this.#solving = controller;
+    this.phase = 'checking';
+    this.proofFailed = false;
+    this.proofProgress = null;
+    const current = () => this.#solving === controller && this.#socket === socket;
+    this.#solve(challenge, {
+      signal: controller.signal,
+      onProgress: ({ tried, expected }) => {
+        if (current()) this.proofProgress = proofPercent(tried, expected);
+      },
+    }).then(
+      (solution) => {
+        if (!current()) return;
+        this.#solving = null;
+        this.#sendJoin({ challenge, solution });
+        this.#expectReply();
+      },
+      () => {
+        if (!current()) return;
+        this.#solving = null;
+        this.#proofRefused();
+      },
+    );
+  }
+
+  /**
+   * A proof was refused (`invalid_proof`) or could not be found: ask for a new challenge with a
+   * plain join, until `PROOF_ATTEMPTS` have gone; then the visitor decides (`retryProof`).
+   */
+  #proofRefused(): void {
+    // A stray refusal must not cost a held place a second join.
+    if (this.#ticket !== null || this.phase !== 'checking') return;
+    this.#proofAttempts += 1;
+    if (this.#proofAttempts >= PROOF_ATTEMPTS) {
+      this.proofFailed = true;
+      this.proofProgress = null;
+      return;
+    }
+    this.#sendJoin();
+    this.#expectReply();
+  }
+
+  #abortSolving(): void {
+    if (this.#solving === null) return;
+    this.#solving.abort();
+    this.#solving = null;
+    this.proofProgress = null;
   }
 
   #received(data: unknown): void {
@@ -324,12 +474,30 @@ export class WaitingRoom {
         this.#attempt = 0;
         this.#joinedOnSocket = true;
         this.placeDeferred = false;
-        if (this.phase === 'joining') this.phase = 'waiting';
+        this.#proofAttempts = 0;
+        this.proofFailed = false;
+        this.proofProgress = null;
+        if (this.phase === 'joining' || this.phase === 'checking') this.phase = 'waiting';
         this.#scheduleStatus(this.#timing.statusAfterMs);
         return;
       case 'position':
+        if (message.draw) this.draw = message.draw;
         this.#quietLimitMs = this.#quietLimit(message.nextUpdateSeconds);
         this.#updatePosition(message.position, message.waiting, message.etaSeconds);
+        return;
+      case 'prequeue':
+        this.#enterPrequeue(message.opensAt, message.waiting, message.commitment);
+        return;
+      case 'challenge':
+        this.#solveChallenge(message.challenge);
+        return;
+      case 'notice': {
+        const text = message.message?.trim() ?? '';
+        this.notice = text === '' ? null : text;
+        return;
+      }
+      case 'closed':
+        this.#close(message.message);
         return;
       case 'admitted':
       case 'open':
@@ -349,8 +517,65 @@ export class WaitingRoom {
     }
   }
 
-  #updatePosition(position: number, waiting: number, etaSeconds: number | null): void {
+  /**
+   * Before a scheduled opening: count down to it, and keep the socket alive at the pre-queue's
+   * slow pace (the room's words there change nothing but a count).
+   */
+  #enterPrequeue(opensAt: number, waiting: number, commitment: string): void {
+    if (this.#leftLine()) return;
+    this.opensAt = opensAt;
+    this.waiting = waiting;
+    this.commitment = commitment;
+    if (this.phase !== 'prequeue') {
+      // A place in line is only ever drawn at the opening: none is held now.
+      this.position = null;
+      this.etaSeconds = null;
+      this.phase = 'prequeue';
+    }
+    this.#quietLimitMs = this.#timing.prequeueStatusMs;
+    this.#scheduleStatus(this.#quietLimitMs);
+    this.#tick();
+  }
+
+  /**
+   * Moves the pre-queue's clock on, next at the turn of the second. At zero the room is drawing:
+   * the clock stops, and if the first position is slow to come the page asks for it after a
+   * random 1–2 quiet periods (a whole crowd asking at the same second would slow the draw down).
+   */
+  #tick(): void {
+    this.#clear('clock');
+    this.clock = this.#now();
+    if (this.phase !== 'prequeue' || this.#finished) return;
+    if (this.secondsToOpening === 0) {
+      const { statusAfterMs } = this.#timing;
+      this.#quietLimitMs = statusAfterMs;
+      this.#scheduleStatus(statusAfterMs + this.#random() * statusAfterMs);
+      return;
+    }
+    this.#schedule('clock', 1000 - (this.clock % 1000) + 5, () => this.#tick());
+  }
+
+  /**
+   * The sale is over: say so with the operator's words, close the socket for good and forget
+   * the ticket, so that a reload joins afresh (and hears `closed` again) instead of resuming.
+   */
+  #close(message: string): void {
     if (this.phase === 'admitted' || this.phase === 'open') return;
+    this.closedMessage = message.trim();
+    this.notice = null;
+    this.#ticket = null;
+    this.#forgetPlace();
+    this.phase = 'closed';
+    this.stop();
+  }
+
+  #leftLine(): boolean {
+    return this.phase === 'admitted' || this.phase === 'open' || this.phase === 'closed';
+  }
+
+  #updatePosition(position: number, waiting: number, etaSeconds: number | null): void {
+    if (this.#leftLine()) return;
+    this.#clear('clock');
     // Positions can arrive out of order across a reconnect; never show a higher one again.
     const shown = this.position === null ? position : Math.min(this.position, position);
     this.position = shown;
@@ -421,6 +646,9 @@ export class WaitingRoom {
         this.#ticket = null;
         this.#sayHello();
         return;
+      case 'invalid_proof':
+        this.#proofRefused();
+        return;
       case 'rate_limited':
         if (this.#joinedOnSocket) {
           this.#scheduleStatus(this.#timing.statusAfterMs * 4);
@@ -468,7 +696,7 @@ export class WaitingRoom {
    */
   #scheduleStatus(delay: number): void {
     this.#schedule('status', delay, () => {
-      if (this.connection === 'live' && this.phase === 'waiting') {
+      if (this.connection === 'live' && (this.phase === 'waiting' || this.phase === 'prequeue')) {
         if (this.#send({ action: 'status' })) this.#expectReply();
       }
       this.#scheduleStatus(this.#quietLimitMs);
@@ -490,6 +718,10 @@ export class WaitingRoom {
     this.positionAtJoin = null;
     this.announcedPosition = null;
     this.#lastAnnouncedAt = Number.NEGATIVE_INFINITY;
+    this.opensAt = null;
+    this.commitment = null;
+    this.draw = null;
+    this.#clear('clock');
     this.phase = 'joining';
   }
 
@@ -508,6 +740,8 @@ export class WaitingRoom {
     for (const name of ['connect', 'reply', 'status', 'recycle'] as const) {
       this.#clear(name);
     }
+    // A proof is paid on its socket: the next socket's join brings a new challenge.
+    this.#abortSolving();
     const socket = this.#socket;
     if (socket === null) return;
     this.#socket = null;

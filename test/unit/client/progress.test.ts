@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { peopleAhead, progressPercent } from '../../../client/src/lib/progress.ts';
+import { peopleAhead, progressPercent, proofPercent } from '../../../client/src/lib/progress.ts';
 
 describe('progressPercent', () => {
   it('is 0 where the visitor joined', () => {
@@ -50,5 +50,31 @@ describe('peopleAhead', () => {
 
     // Assess
     expect(ahead).toEqual([41, 0]);
+  });
+});
+
+describe('proofPercent', () => {
+  it.each([
+    [0, 1000, 0],
+    [500, 1000, 39],
+    [1000, 1000, 63],
+    [1_000_000, 1000, 99],
+  ])(
+    'shows %i of %i expected hashes as %i%%, never 100 before the answer',
+    (tried, expected, percent) => {
+      // Prepare, Act
+      const shown = proofPercent(tried, expected);
+
+      // Assess
+      expect(shown).toBe(percent);
+    },
+  );
+
+  it('is indeterminate when the solver gives no expected count', () => {
+    // Prepare, Act
+    const shown = [proofPercent(10, 0), proofPercent(10, Number.NaN)];
+
+    // Assess
+    expect(shown).toEqual([null, null]);
   });
 });

@@ -817,3 +817,343 @@ describe("the site's identity token", () => {
     expect(s.sockets.sockets).toHaveLength(1);
   });
 });
+
+const COMMITMENT = 'cafe'.repeat(16);
+const SEED = '5eed'.repeat(16);
+const OPENS_AT = Date.UTC(2030, 0, 1, 10) / 1000;
+
+function prequeue(waiting = 40, opensAt = OPENS_AT) {
+  return { type: 'prequeue', opensAt, waiting, commitment: COMMITMENT };
+}
+
+describe('the pre-queue before a scheduled opening', () => {
+  it('counts down to the opening, second by second', () => {
+    // Prepare
+    vi.setSystemTime(OPENS_AT * 1000 - 90_500);
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive(prequeue(40));
+    const first = s.room.secondsToOpening;
+    vi.advanceTimersByTime(1000);
+
+    // Assess
+    expect(s.room.phase).toBe('prequeue');
+    expect(s.room.waiting).toBe(40);
+    expect(s.room.commitment).toBe(COMMITMENT);
+    expect([first, s.room.secondsToOpening]).toEqual([91, 90]);
+  });
+
+  it('says the line is opening once the countdown runs out, until the first position', () => {
+    // Prepare
+    vi.setSystemTime(OPENS_AT * 1000 - 2000);
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(prequeue());
+
+    // Act (the clock ticks just after each turn of the second)
+    vi.advanceTimersByTime(2100);
+    const opening = s.room.openingNow;
+    s.sockets.latest.receive({ ...position(7), draw: { commitment: COMMITMENT, seed: SEED } });
+
+    // Assess
+    expect(opening).toBe(true);
+    expect(s.room.openingNow).toBe(false);
+    expect(s.room.phase).toBe('waiting');
+    expect(s.room.position).toBe(7);
+    expect(s.room.draw).toEqual({ commitment: COMMITMENT, seed: SEED });
+  });
+
+  it('asks for the first position after a quiet spell once the opening has passed', () => {
+    // Prepare
+    vi.setSystemTime(OPENS_AT * 1000 - 1000);
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(prequeue());
+
+    // Act
+    vi.advanceTimersByTime(1100 + 15_000);
+
+    // Assess
+    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+  });
+
+  it('keeps the socket alive in a long pre-queue without asking every few seconds', () => {
+    // Prepare
+    vi.setSystemTime(OPENS_AT * 1000 - 3_600_000);
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(prequeue());
+
+    // Act
+    vi.advanceTimersByTime(4 * 60_000 - 1);
+    const before = s.sockets.latest.actions();
+    vi.advanceTimersByTime(1);
+
+    // Assess
+    expect(before).toEqual(['join']);
+    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+  });
+
+  it('keeps its pre-queue membership across a reload: the next page resumes the ticket', () => {
+    // Prepare
+    vi.setSystemTime(OPENS_AT * 1000 - 60_000);
+    const first = setup();
+    startJoined(first, 'T-pre');
+    first.sockets.latest.receive(prequeue());
+    first.room.stop();
+
+    // Act
+    const second = setup({}, first.storage);
+    second.room.start();
+    second.sockets.latest.open();
+    second.sockets.latest.receive({ type: 'joined', ticket: 'T-pre', sessionId: 'S1' });
+    second.sockets.latest.receive(prequeue(41));
+
+    // Assess
+    expect(second.sockets.latest.sent).toEqual([{ action: 'resume', ticket: 'T-pre' }]);
+    expect(second.room.phase).toBe('prequeue');
+    expect(second.room.waiting).toBe(41);
+  });
+});
+
+/** A solver the test settles by hand. */
+function fakeSolver() {
+  const calls: {
+    challenge: Record<string, unknown>;
+    signal: AbortSignal;
+    onProgress: (p: { tried: number; expected: number }) => void;
+    resolve: (solution: Record<string, unknown>) => void;
+    reject: (error: Error) => void;
+  }[] = [];
+  const solve = vi.fn(
+    (
+      challenge: Record<string, unknown>,
+      options: {
+        signal: AbortSignal;
+        onProgress: (p: { tried: number; expected: number }) => void;
+      },
+    ) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        calls.push({ challenge, ...options, resolve, reject });
+      }),
+  );
+  return {
+    solve,
+    calls,
+    get latest() {
+      const call = calls.at(-1);
+      if (call === undefined) throw new Error('the solver was not called');
+      return call;
+    },
+  };
+}
+
+const CHALLENGE = { algorithm: 'SHA-256', challenge: 'abc', salt: 's' };
+const SOLUTION = { number: 42 };
+
+describe('the browser check (proof of work)', () => {
+  it('checks the browser when challenged, then joins again with the proof', async () => {
+    // Prepare
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve, identity: 'eyJ.id' });
+    s.room.start();
+    s.sockets.latest.open();
+
+    // Act
+    s.sockets.latest.receive({ type: 'challenge', challenge: CHALLENGE });
+    const phase = s.room.phase;
+    solver.latest.resolve(SOLUTION);
+    await Promise.resolve();
+
+    // Assess
+    expect(phase).toBe('checking');
+    expect(solver.latest.challenge).toEqual(CHALLENGE);
+    expect(s.sockets.latest.sent.at(-1)).toEqual({
+      action: 'join',
+      return: '/tickets?show=42',
+      identity: 'eyJ.id',
+      proof: { challenge: CHALLENGE, solution: SOLUTION },
+    });
+  });
+
+  it('shows the progress below 100%, and takes a place once joined', () => {
+    // Prepare
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    s.room.start();
+    s.sockets.latest.open();
+    s.sockets.latest.receive({ type: 'challenge', challenge: CHALLENGE });
+
+    // Act
+    const before = s.room.proofProgress;
+    solver.latest.onProgress({ tried: 500, expected: 1000 });
+    const halfway = s.room.proofProgress;
+    solver.latest.onProgress({ tried: 50_000, expected: 1000 });
+    const late = s.room.proofProgress;
+    s.sockets.latest.receive({ type: 'joined', ticket: 'T1', sessionId: 'S1' });
+
+    // Assess
+    expect([before, halfway, late]).toEqual([null, 39, 99]);
+    expect(s.room.phase).toBe('waiting');
+    expect(s.room.proofProgress).toBeNull();
+  });
+
+  it('asks for a new challenge with a plain join when the proof is refused', () => {
+    // Prepare
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    s.room.start();
+    s.sockets.latest.open();
+    s.sockets.latest.receive({ type: 'challenge', challenge: CHALLENGE });
+
+    // Act
+    s.sockets.latest.receive({ type: 'error', code: 'invalid_proof', message: 'expired' });
+
+    // Assess
+    expect(s.sockets.latest.sent.at(-1)).toEqual({ action: 'join', return: '/tickets?show=42' });
+    expect(s.room.proofFailed).toBe(false);
+  });
+
+  it('asks the visitor after three refusals, and starts over when they try again', () => {
+    // Prepare
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    s.room.start();
+    s.sockets.latest.open();
+    for (let i = 0; i < 3; i += 1) {
+      s.sockets.latest.receive({ type: 'challenge', challenge: CHALLENGE });
+      s.sockets.latest.receive({ type: 'error', code: 'invalid_proof', message: 'wrong' });
+    }
+    const joinsBefore = s.sockets.latest.actions().length;
+    const failed = s.room.proofFailed;
+
+    // Act
+    s.room.retryProof();
+
+    // Assess
+    expect(failed).toBe(true);
+    expect(joinsBefore).toBe(3);
+    expect(s.room.proofFailed).toBe(false);
+    expect(s.sockets.latest.sent.at(-1)).toEqual({ action: 'join', return: '/tickets?show=42' });
+  });
+
+  it('counts a solver that cannot find a solution like a refused proof', async () => {
+    // Prepare
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    s.room.start();
+    s.sockets.latest.open();
+
+    // Act
+    for (let i = 0; i < 3; i += 1) {
+      s.sockets.latest.receive({ type: 'challenge', challenge: CHALLENGE });
+      solver.latest.reject(new Error('not built yet'));
+      await Promise.resolve();
+      await Promise.resolve();
+    }
+
+    // Assess
+    expect(s.room.proofFailed).toBe(true);
+    expect(s.sockets.latest.actions()).toEqual(['join', 'join', 'join']);
+  });
+
+  it('aborts the search when the socket drops, and starts over with a plain join on reconnect', async () => {
+    // Prepare
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    s.room.start();
+    s.sockets.latest.open();
+    s.sockets.latest.receive({ type: 'challenge', challenge: CHALLENGE });
+    const first = solver.latest;
+
+    // Act
+    s.sockets.latest.drop();
+    first.resolve(SOLUTION);
+    await Promise.resolve();
+    vi.advanceTimersByTime(250);
+    s.sockets.latest.open();
+
+    // Assess
+    expect(first.signal.aborted).toBe(true);
+    expect(s.sockets.sockets).toHaveLength(2);
+    expect(s.sockets.sockets[0]?.actions()).toEqual(['join']);
+    expect(s.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+  });
+
+  it('never pays a proof for a place it already holds', () => {
+    // Prepare
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive({ type: 'challenge', challenge: CHALLENGE });
+    s.sockets.latest.receive({ type: 'error', code: 'invalid_proof', message: 'stray' });
+
+    // Assess
+    expect(solver.solve).not.toHaveBeenCalled();
+    expect(s.sockets.latest.actions()).toEqual(['join']);
+    expect(s.room.phase).toBe('waiting');
+  });
+});
+
+describe("the operator's notice", () => {
+  it('shows the latest notice in any state, and takes it down on null', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(prequeue());
+
+    // Act
+    s.sockets.latest.receive({ type: 'notice', message: 'Doors open at 10.' });
+    s.sockets.latest.receive({ type: 'notice', message: 'Doors open at 10:30 instead.' });
+    const shown = s.room.notice;
+    s.sockets.latest.receive({ type: 'notice', message: null });
+
+    // Assess
+    expect(shown).toBe('Doors open at 10:30 instead.');
+    expect(s.room.notice).toBeNull();
+  });
+});
+
+describe('a closed sale', () => {
+  it("shows the operator's words, forgets the ticket and stops for good", () => {
+    // Prepare
+    const s = setup();
+    startJoined(s, 'T-closed');
+    s.sockets.latest.receive(position(3));
+    s.sockets.latest.receive({ type: 'notice', message: 'Almost sold out.' });
+
+    // Act
+    s.sockets.latest.receive({ type: 'closed', message: 'All tickets are sold. Thank you!' });
+    vi.advanceTimersByTime(10 * 60_000);
+    s.room.handleOnline();
+    s.room.handleVisible();
+
+    // Assess
+    expect(s.room.phase).toBe('closed');
+    expect(s.room.closedMessage).toBe('All tickets are sold. Thank you!');
+    expect(s.room.notice).toBeNull();
+    expect(s.storage.getItem(TICKET_KEY)).toBeNull();
+    expect(s.storage.getItem(POSITION_AT_JOIN_KEY)).toBeNull();
+    expect(s.sockets.sockets).toHaveLength(1);
+    expect(s.sockets.latest.closedByClient).toBe(true);
+  });
+
+  it('joins afresh after a reload, without a ticket, to hear it again', () => {
+    // Prepare
+    const first = setup();
+    startJoined(first, 'T-closed');
+    first.sockets.latest.receive({ type: 'closed', message: '' });
+
+    // Act
+    const second = setup({}, first.storage);
+    second.room.start();
+    second.sockets.latest.open();
+
+    // Assess
+    expect(second.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+  });
+});
