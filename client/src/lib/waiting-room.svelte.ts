@@ -477,6 +477,9 @@ export class WaitingRoom {
         this.#proofAttempts = 0;
         this.proofFailed = false;
         this.proofProgress = null;
+        // The room follows `joined` with its current notice, if it has one: a banner kept from
+        // before a reconnect may have been taken down meanwhile.
+        this.notice = null;
         if (this.phase === 'joining' || this.phase === 'checking') this.phase = 'waiting';
         this.#scheduleStatus(this.#timing.statusAfterMs);
         return;

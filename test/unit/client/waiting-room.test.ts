@@ -1118,6 +1118,24 @@ describe("the operator's notice", () => {
   });
 });
 
+describe("the operator's notice after a reconnect", () => {
+  it('takes an old banner down at joined, and puts up the one the room sends after it', () => {
+    // Prepare
+    const s = setup();
+    startJoined(s, 'T-notice');
+    s.sockets.latest.receive({ type: 'notice', message: 'Doors open at 10.' });
+
+    // Act
+    s.sockets.latest.receive({ type: 'joined', ticket: 'T-notice', sessionId: 's-1' });
+    const afterJoined = s.room.notice;
+    s.sockets.latest.receive({ type: 'notice', message: 'Doors open at 10:30.' });
+
+    // Assess
+    expect(afterJoined).toBeNull();
+    expect(s.room.notice).toBe('Doors open at 10:30.');
+  });
+});
+
 describe('a closed sale', () => {
   it("shows the operator's words, forgets the ticket and stops for good", () => {
     // Prepare
