@@ -9,11 +9,11 @@
  *   `commitment` (SHA-256 of the seed's hex text) in every `prequeue` message;
  * - at the opening (once the arrivals of the last moments before it are numbered) it records the
  *   draw: when, and the last sequence numbered (`lastSeq`). The members are the sessions numbered
- *   by then that joined before the opening;
+ *   after the schedule was first seen (`afterSeq`) and by the draw, that joined before the opening;
  * - a member's place is `SHA-256("<seed>:<session id>")`, members sorted by it (as hex text),
- *   all ahead of everyone else, who keep their order of arrival. The seed is published with the
- *   members' positions, so anyone can recompute the order from the session ids:
- *   `printf '%s:%s' "$seed" "$id" | sha256sum`, sorted.
+ *   behind those already in line when the schedule was set (they keep their places) and ahead of
+ *   everyone who joins after. The seed is published with the members' positions, so anyone can
+ *   recompute the order from the session ids: `printf '%s:%s' "$seed" "$id" | sha256sum`, sorted.
  *
  * A hash of a secret seed and a distinct id is, for every practical purpose, an independent
  * uniform draw per member, so the sorted order is a uniformly random permutation; the seed is
@@ -24,8 +24,23 @@ import { createHash, randomBytes } from 'node:crypto';
 
 /** A room's draw, kept with the processor's room state. */
 export interface RoomDraw {
-  /** The opening it is for (epoch ms). */
+  /**
+   * The opening it is for (epoch ms): the operator's schedule, or when the processor saw the
+   * schedule moved into the past (the room opened then: nobody who joined before is left out).
+   */
   opensAt: number;
+  /** The operator's schedule it follows (epoch ms); absent in a draw of an earlier version. */
+  schedule?: number;
+  /**
+   * The last sequence numbered when the schedule was first seen (null: nobody in line): those
+   * in line then keep their places, ahead of the pre-queue.
+   */
+  afterSeq?: string | null;
+  /**
+   * The draw made before this one, while its members may still be in line: they keep the
+   * places it gave them (one draw back; its own `previous` is not kept).
+   */
+  previous?: RoomDraw | null;
   /** 32 random bytes as hex: secret until drawn. */
   seed: string;
   /** SHA-256 of `seed` (hex), published before the opening. */
@@ -62,10 +77,21 @@ export function drawRank(seed: string, sessionId: string): string {
   return createHash('sha256').update(`${seed}:${sessionId}`, 'utf8').digest('hex');
 }
 
-/** A new draw for an opening, with a fresh secret seed. */
-export function newDraw(opensAt: number, seed = randomBytes(32).toString('hex')): RoomDraw {
+/**
+ * A new draw for an opening, with a fresh secret seed, after `afterSeq` (the last sequence
+ * numbered now) and a draw made before it, if any.
+ */
+export function newDraw(
+  opensAt: number,
+  seed = randomBytes(32).toString('hex'),
+  afterSeq: string | null = null,
+  previous: RoomDraw | null = null,
+): RoomDraw {
   return {
     opensAt,
+    schedule: opensAt,
+    afterSeq,
+    previous: previous === null ? null : { ...previous, previous: null },
     seed,
     commitment: commitmentOf(seed),
     drawnAt: null,
@@ -84,49 +110,73 @@ export function dueToDraw(draw: RoomDraw | null | undefined, now: number): draw 
   return isPrequeue(draw) && now >= draw.opensAt + DRAW_SETTLE_MS;
 }
 
-/** Whether a numbered session was drawn: numbered by the draw, and joined before the opening. */
+/**
+ * Whether a numbered session was drawn: numbered after the schedule was seen and by the draw,
+ * and joined before the opening.
+ */
 export function isMember(draw: RoomDraw | null | undefined, session: DrawnSession): boolean {
   return (
     draw != null &&
     draw.drawnAt !== null &&
     draw.lastSeq !== null &&
     session.seq <= draw.lastSeq &&
+    (draw.afterSeq == null || session.seq > draw.afterSeq) &&
     session.joinedAt < draw.opensAt
   );
 }
 
 /**
- * A session's place in the room's order, as a string that sorts as the line does: members of a
- * draw by their rank, ahead of everyone else by sequence.
+ * A session's place in the room's order, as a string that sorts as the line does: members of
+ * the draw before by its ranks, then those in line before the schedule was seen by sequence,
+ * then members of this draw by their ranks, then everyone else by sequence.
  */
 export function placeOf(draw: RoomDraw | null | undefined, session: DrawnSession): string {
-  return isMember(draw, session)
-    ? `0${drawRank((draw as RoomDraw).seed, session.id)}`
-    : `1${session.seq}`;
+  if (draw == null) return `3${session.seq}`;
+  if (draw.previous && isMember(draw.previous, session)) {
+    return `0${drawRank(draw.previous.seed, session.id)}`;
+  }
+  if (draw.afterSeq != null && session.seq <= draw.afterSeq) return `1${session.seq}`;
+  if (isMember(draw, session)) return `2${drawRank(draw.seed, session.id)}`;
+  return `3${session.seq}`;
+}
+
+/** The operator's schedule a draw follows. */
+function scheduleOf(draw: RoomDraw): number {
+  return draw.schedule ?? draw.opensAt;
 }
 
 /**
- * The draw a room has for the schedule the operator set (`opensAt`, epoch ms or null) at `now`:
+ * The draw a room has for the schedule the operator set (`opensAt`, epoch ms or null) at `now`,
+ * with `lastSeq` giving the last sequence numbered (asked only for a new draw):
  *
- * - a schedule in the future that has no draw yet gets a new one (a draw already made for an
- *   earlier opening is replaced: everyone still in line is in the new pre-queue);
- * - a pending draw follows the schedule when it moves (its commitment is out, its seed stays),
- *   and is dropped when the schedule is cleared before the opening (the line is in arrival order);
- * - a draw that was made stays as it is: its members keep their places;
+ * - a schedule in the future that has no draw yet gets a new one, after those in line now; a
+ *   draw made for an earlier opening becomes its `previous` (its members keep their places);
+ * - a pending draw follows the schedule when it moves (its commitment is out, its seed stays);
+ *   moved into the past, the room opens now (who joined until now is in the pre-queue); cleared
+ *   before the opening, the draw is dropped (the line keeps its order of arrival);
+ * - a draw that was made stays as it is;
  * - a schedule already past when first seen has no pre-queue, so nothing to draw.
  */
 export function drawFor(
   draw: RoomDraw | null | undefined,
   opensAt: number | null | undefined,
   now: number,
+  lastSeq: () => string | null = () => null,
 ): RoomDraw | null {
   const current = draw ?? null;
   if (current !== null && current.drawnAt === null) {
     if (opensAt == null) return null;
-    return current.opensAt === opensAt ? current : { ...current, opensAt };
+    if (scheduleOf(current) === opensAt) return current;
+    return { ...current, schedule: opensAt, opensAt: Math.max(opensAt, now) };
   }
-  if (opensAt == null || current?.opensAt === opensAt) return current;
-  return now < opensAt ? newDraw(opensAt) : current;
+  if (opensAt == null || (current !== null && scheduleOf(current) === opensAt)) return current;
+  return now < opensAt ? newDraw(opensAt, undefined, lastSeq(), current) : current;
+}
+
+/** Whether two draws are the same record (as stored: a write is conditional on it). */
+export function sameDraw(a: RoomDraw | null | undefined, b: RoomDraw | null | undefined): boolean {
+  if (a == null || b == null) return a == null && b == null;
+  return a.commitment === b.commitment && a.opensAt === b.opensAt && a.drawnAt === b.drawnAt;
 }
 
 /**
@@ -139,16 +189,18 @@ export function recordDraw(
   now: number,
 ): RoomDraw {
   let lastSeq: string | null = null;
-  let members = 0;
-  for (const session of sessions) {
+  const list = [...sessions];
+  for (const session of list) {
     if (lastSeq === null || session.seq > lastSeq) lastSeq = session.seq;
-    if (session.joinedAt < draw.opensAt) members += 1;
   }
-  return { ...draw, drawnAt: now, lastSeq: lastSeq ?? '', members };
+  const drawn: RoomDraw = { ...draw, drawnAt: now, lastSeq };
+  return { ...drawn, members: list.filter((session) => isMember(drawn, session)).length };
 }
 
 /** A draw as the room publishes it: the seed only once the draw is made. */
-export type PublishedDraw = Omit<RoomDraw, 'seed' | 'lastSeq'> & { seed: string | null };
+export type PublishedDraw = Pick<RoomDraw, 'opensAt' | 'commitment' | 'drawnAt' | 'members'> & {
+  seed: string | null;
+};
 
 /** The draw as published (never the seed before it is made). */
 export function publishedDraw(draw: RoomDraw): PublishedDraw {

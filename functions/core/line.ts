@@ -102,6 +102,8 @@ export class WaitingLine {
   #round = 0;
   /** Where the rotating fan-out window starts next (a slot). */
   #cursor = 0;
+  /** Where the operator's notice goes on next (a slot): a window of its own. */
+  #noticeCursor = 0;
 
   /** Where a session stands in this line's order (see `LineEntry.place`). */
   readonly placeOf: (session: DrawnSession) => string;
@@ -127,7 +129,16 @@ export class WaitingLine {
    * and abandon marks are kept; what each was told is forgotten, so everyone hears again.
    */
   reordered(placeOf: WaitingLine['placeOf']): WaitingLine {
-    return WaitingLine.from([...this.entries()].map(sessionOfEntry), placeOf);
+    const before = new Map([...this.entries()].map((entry) => [entry.id, entry]));
+    const line = WaitingLine.from([...before.values()].map(sessionOfEntry), placeOf);
+    for (const entry of line.entries()) {
+      const was = before.get(entry.id) as LineEntry;
+      // A place never goes up: what each was told still bounds what it is told next.
+      entry.sentPosition = was.sentPosition;
+      entry.openTold = was.openTold;
+      entry.noticeHeard = was.noticeHeard;
+    }
+    return line;
   }
 
   get size(): number {
@@ -373,6 +384,21 @@ export class WaitingLine {
   }
 
   /**
+   * The connected sessions among the next `window` slots of the notice's own rotating window
+   * (the operator's message goes round the line without moving the positions' window).
+   */
+  noticeRotation(window: number): LineEntry[] {
+    const cursor = this.#cursor;
+    this.#cursor = this.#noticeCursor;
+    try {
+      return this.rotation(window);
+    } finally {
+      this.#noticeCursor = this.#cursor;
+      this.#cursor = cursor;
+    }
+  }
+
+  /**
    * Visits the next `window` slots from the rotating cursor, at most the line's span (so a line
    * of mostly disconnected sessions cannot make a tick long), wrapping round; the next call
    * carries on from there.
@@ -419,11 +445,13 @@ export class WaitingLine {
       if (entry) live.push(entry);
     }
     const cursorEntry = this.#cursor - this.#head;
+    const noticeEntry = this.#noticeCursor - this.#head;
     this.#slots = live;
     this.#head = 0;
     this.#slotOf = new Map(live.map((entry, slot) => [entry.id, slot]));
     this.#departures = new DepartureCounts(Math.max(1024, live.length * 2));
     this.#cursor = Math.min(Math.max(0, cursorEntry), live.length);
+    this.#noticeCursor = Math.min(Math.max(0, noticeEntry), live.length);
   }
 }
 

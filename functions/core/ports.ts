@@ -194,6 +194,13 @@ export interface SessionStore {
    * back in time, nor may that tick admit on tokens it did not get to save.
    */
   putRoomState(state: RoomState): Promise<boolean>;
+  /**
+   * Saves the room's draw (`draw.ts`), only if the stored one is still `expected` (`sameDraw`;
+   * null: none): the draw has one writer, the processor's `settleDraw`, and a processor that
+   * overlaps another for a moment must neither put back a draw it read before nor make a second
+   * one. False (and no change) when it was changed meanwhile. `putRoomState` never writes it.
+   */
+  putDraw(draw: RoomDraw | null, expected: RoomDraw | null): Promise<boolean>;
   counts(): Promise<RoomCounts>;
 }
 

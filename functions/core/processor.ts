@@ -12,7 +12,9 @@ import {
   dueToDraw,
   isMember,
   isPrequeue,
+  type PublishedDraw,
   placeOf,
+  publishedDraw,
   type RoomDraw,
   recordDraw,
 } from './draw.ts';
@@ -85,10 +87,11 @@ export interface ProcessorMemory {
   /** The draw the line is ordered by (`draw.ts`), as last read or made. */
   draw: RoomDraw | null;
   /**
-   * The operator's message as last broadcast, with a version that goes up with each change
-   * (entries remember the version they heard); null before this run's first tick.
+   * The operator's message being told to the line: a version that goes up with each change
+   * (entries remember the version they heard) and how many slots of the line are left to visit
+   * (0: everyone was told); null before this processor's first tick.
    */
-  notice: { message: string | null; version: number } | null;
+  notice: { message: string | null; version: number; remaining: number } | null;
 }
 
 export type Standing = 'positions' | 'prequeue' | 'open' | 'closed';
@@ -137,8 +140,8 @@ export interface TickReport {
   closedSent: number;
   /** `notice` messages sent (the operator's message changed). */
   noticesSent: number;
-  /** The draw the room has (`draw.ts`), or null without a schedule. */
-  draw: RoomDraw | null;
+  /** The draw the room has (`draw.ts`), as published (no seed before it is made), or null. */
+  draw: PublishedDraw | null;
   waiting: number;
   /**
    * Since when the room has had nobody in line and nothing to do (epoch ms; 0 if it never
@@ -166,14 +169,18 @@ export async function runTick(
 ): Promise<TickReport> {
   const { store, clock, memory } = deps;
   const config = await deps.config.get();
-  await mirrorConfig(deps, config);
+  // What the processor before this one told the line, if this one just started.
+  const told = await mirrorConfig(deps, config);
   const lineRead = memory.line === null;
   memory.line = memory.line ?? (await readLine(deps));
-  const numbered = await numberArrivals(deps, memory.line);
+  // A schedule first seen now starts its pre-queue after those numbered until now: who joins
+  // from here on (this tick's arrivals too) is in it.
+  await settleDraw(deps, config, memory.line, clock.now(), false);
+  const { numbered, drained } = await numberArrivals(deps, memory.line);
   const changes = await applyChanges(deps, memory.line);
   const now = clock.now();
   // May put the line in a new order (a draw made): read the line after it.
-  const draw = await settleDraw(deps, config, memory.line, now);
+  const draw = await settleDraw(deps, config, memory.line, now, drained);
   const line = memory.line;
 
   const abandoned = await abandonGone(deps, line, now);
@@ -181,9 +188,9 @@ export async function runTick(
   const admitted = standing === 'positions' ? await admitFromHead(deps, config, line, now) : [];
   const admissionsDelivered = await deliverAdmissions(deps);
   if (stillHeld && !(await stillHeld())) throw new LeaseLostError();
-  const noticesSent = await sendNotices(deps, config, line);
+  const noticesSent = await sendNotices(deps, config, line, told);
   const sent = { positionsSent: 0, opensSent: 0, prequeuesSent: 0, closedSent: 0 };
-  const spent = { admissions: admissionsDelivered + noticesSent, arrivals: numbered };
+  const spent = { admissions: admissionsDelivered, arrivals: numbered, notices: noticesSent };
   if (standing === 'positions') {
     sent.positionsSent = await sendPositions(deps, config, line, now, spent, draw);
   } else if (standing === 'prequeue') {
@@ -221,7 +228,7 @@ export async function runTick(
     admissionsDelivered,
     ...sent,
     noticesSent,
-    draw,
+    draw: draw === null ? null : publishedDraw(draw),
     waiting: line.size,
     idleSince: busy ? null : (state.activeAt ?? 0),
   };
@@ -232,11 +239,17 @@ export async function runTick(
  * the handlers read it there, and a room turned on must not answer `open` while ticks fail.
  * (Every tick's last write carries it too.)
  */
-async function mirrorConfig({ store, memory }: ProcessorDeps, config: RoomConfig): Promise<void> {
+async function mirrorConfig(
+  { store, memory }: ProcessorDeps,
+  config: RoomConfig,
+): Promise<RoomConfig | null | undefined> {
   const last = memory.mirrored;
-  if (last !== null && sameConfig(last, config)) return;
-  await store.putRoomState({ ...(await store.getRoomState()), config });
+  if (last !== null && sameConfig(last, config)) return undefined;
+  const state = await store.getRoomState();
+  await store.putRoomState({ ...state, config });
   memory.mirrored = config;
+  // The first mirror of this processor: what the one before it ran with (and told the line).
+  return last === null ? state.config : undefined;
 }
 
 function sameConfig(a: RoomConfig, b: RoomConfig): boolean {
@@ -274,12 +287,23 @@ async function readLine({ store, memory }: ProcessorDeps): Promise<WaitingLine> 
 
 /** The line's order under a draw: members by their rank, ahead of the rest in sequence. */
 function orderOf(draw: RoomDraw | null): ((session: DrawnSession) => string) | undefined {
-  return draw?.drawnAt == null ? undefined : (session) => placeOf(draw, session);
+  return orderKeyOf(draw) === '' ? undefined : (session) => placeOf(draw, session);
+}
+
+/** The last sequence numbered in the line (null: nobody in line). */
+function maxSeqOf(line: WaitingLine): string | null {
+  let max: string | null = null;
+  for (const entry of line.entries()) if (max === null || entry.seq > max) max = entry.seq;
+  return max;
 }
 
 /** What decides the line's order under a draw (two draws with the same one order alike). */
 function orderKeyOf(draw: RoomDraw | null): string {
-  return draw?.drawnAt == null ? '' : `${draw.seed}|${draw.lastSeq}|${draw.opensAt}`;
+  if (draw === null) return '';
+  const previous = draw.previous?.drawnAt == null ? '' : draw.previous.seed;
+  const own = draw.drawnAt === null ? '' : `${draw.seed}|${draw.lastSeq}|${draw.opensAt}`;
+  // Those in line before a schedule keep their order: with no draw made, so does everyone.
+  return previous === '' && own === '' ? '' : `${previous}|${draw.afterSeq ?? ''}|${own}`;
 }
 
 /**
@@ -292,13 +316,17 @@ async function settleDraw(
   config: RoomConfig,
   line: WaitingLine,
   now: number,
+  drained: boolean,
 ): Promise<RoomDraw | null> {
-  const state = await store.getRoomState();
-  const stored = state.draw ?? null;
-  let draw = drawFor(stored, config.opensAt, now);
-  if (dueToDraw(draw, now)) draw = recordDraw(draw, line.entries(), now);
-  // Refused: a newer tick (another processor's) saved the state since; its draw stands.
-  if (draw !== stored && !(await store.putRoomState({ ...state, draw }))) draw = stored;
+  const stored = (await store.getRoomState()).draw ?? null;
+  let draw = drawFor(stored, config.opensAt, now, () => maxSeqOf(line));
+  // Drawn once every arrival queued by now is numbered: a join from before the opening still
+  // in the queue (a flood beyond a tick's numbering, a processor that was down) is drawn too.
+  if (drained && dueToDraw(draw, now)) draw = recordDraw(draw, line.entries(), now);
+  // Refused: another processor changed the draw since it was read here; its draw stands.
+  if (draw !== stored && !(await store.putDraw(draw, stored))) {
+    draw = (await store.getRoomState()).draw ?? null;
+  }
   if (orderKeyOf(draw) !== orderKeyOf(memory.draw)) {
     memory.line = line.reordered(orderOf(draw) ?? ((session) => session.seq));
   }
@@ -330,14 +358,18 @@ export async function runLoopTick(
 async function numberArrivals(
   { queue, store, settings }: ProcessorDeps,
   line: WaitingLine,
-): Promise<number> {
+): Promise<{ numbered: number; drained: boolean }> {
   let numbered = 0;
   let seen = 0;
+  let drained = false;
   while (seen < settings.maxArrivalsPerTick) {
     const batch = await queue.receive(
       Math.min(settings.arrivalBatch, settings.maxArrivalsPerTick - seen),
     );
-    if (batch.length === 0) break;
+    if (batch.length === 0) {
+      drained = true;
+      break;
+    }
     seen += batch.length;
     // Numbered before acknowledged: a crash in between redelivers, and the store skips
     // sessions that already have a number.
@@ -347,7 +379,7 @@ async function numberArrivals(
     numbered += sessions.length;
     await queue.acknowledge(batch);
   }
-  return numbered;
+  return { numbered, drained };
 }
 
 /** Applies the connection changes logged since the last tick; returns how many were read. */
@@ -506,7 +538,7 @@ async function sendPositions(
   config: RoomConfig,
   line: WaitingLine,
   now: number,
-  spent: { admissions: number; arrivals: number },
+  spent: Spent,
   draw: RoomDraw | null,
 ): Promise<number> {
   const { settings } = deps;
@@ -547,16 +579,23 @@ async function sendPositions(
  * The messages a tick may push, less what admissions (never held back) and the arrivals' own
  * messages spent: the arrivals' come off down to a floor that keeps the front moving.
  */
-function pushBudget(
-  settings: ProcessorSettings,
-  spent: { admissions: number; arrivals: number },
-): number {
+function pushBudget(settings: ProcessorSettings, spent: Spent): number {
   const full = (settings.positionBudgetPerSecond * settings.tickMs) / 1000;
   const afterAdmissions = full - spent.admissions;
   return Math.max(
     Math.min(afterAdmissions, full * MIN_POSITION_SHARE),
-    afterAdmissions - spent.arrivals * JOIN_MESSAGES,
+    afterAdmissions - spent.arrivals * JOIN_MESSAGES - spent.notices,
   );
+}
+
+/**
+ * What a tick spent before positions: `admitted` messages (never held back), arrivals (their
+ * own messages) and the operator's `notice`s, which come off down to the floor.
+ */
+interface Spent {
+  admissions: number;
+  arrivals: number;
+  notices: number;
 }
 
 /**
@@ -570,7 +609,7 @@ async function sendPrequeue(
   draw: RoomDraw,
   line: WaitingLine,
   now: number,
-  spent: { admissions: number; arrivals: number },
+  spent: Spent,
 ): Promise<number> {
   const { settings } = deps;
   const budget = Math.max(0, Math.floor(pushBudget(settings, spent)));
@@ -635,22 +674,27 @@ async function sendNotices(
   deps: ProcessorDeps,
   config: RoomConfig,
   line: WaitingLine,
+  told: RoomConfig | null | undefined,
 ): Promise<number> {
   const { settings, memory } = deps;
   const message = config.message ?? null;
   if (memory.notice === null) {
-    // A processor's first tick: those in line heard the message from the handlers and the
-    // processor before it, unless it is new; a message set is told again (harmless), none is not.
-    memory.notice = { message, version: message === null ? 0 : 1 };
-  } else if (memory.notice.message !== message) {
-    memory.notice = { message, version: memory.notice.version + 1 };
+    // This processor's first tick: the line heard what the processor before it mirrored (and
+    // told), so only a message changed since is told; with none before, nothing was heard.
+    const heard = told === undefined ? message : (told?.message ?? null);
+    memory.notice = { message: heard, version: 0, remaining: 0 };
   }
-  const { version } = memory.notice;
-  if (version === 0) return 0;
+  if (memory.notice.message !== message) {
+    memory.notice = { message, version: memory.notice.version + 1, remaining: line.span };
+  }
+  const notice = memory.notice;
+  if (notice.remaining <= 0) return 0;
   const budget = Math.floor((settings.positionBudgetPerSecond * settings.tickMs) / 1000);
-  const due = line
-    .rotation(Math.min(budget, line.span))
-    .filter((entry) => entry.noticeHeard !== version);
+  const window = Math.min(budget, notice.remaining);
+  notice.remaining -= window;
+  const { version } = notice;
+  // A window of its own through the line: the positions' window is not moved by it.
+  const due = line.noticeRotation(window).filter((entry) => entry.noticeHeard !== version);
   let sent = 0;
   await forEachLimited(due, settings.sendConcurrency, async (entry) => {
     const delivery = await sendSafely(deps, entry.connectionId as string, {

@@ -8,10 +8,12 @@ import type { RoomConfig } from './ports.ts';
 import { MAX_OPERATOR_TEXT } from './protocol.ts';
 
 /**
- * The highest proof-of-work cost the room takes. ALTCHA's cost is the number a client may have
- * to try: ten million is already tens of seconds on a phone, past any launch's patience.
+ * The highest proof-of-work cost the room takes: the mean number of key derivations a solve
+ * makes. A browser on two cores makes about 7,000 a second (README: proof of work), so a
+ * million is over two minutes on average and up to twice that, near the 5 minutes a challenge
+ * lives: any higher would leave most visitors' proofs expired before they are done.
  */
-export const MAX_POW_COST = 10_000_000;
+export const MAX_POW_COST = 1_000_000;
 
 /** The word that stands for "no value" where a value cannot be empty (SSM, the command line). */
 export const NONE = 'none';
@@ -48,10 +50,12 @@ export function fairLaunchOf(config: RoomConfig): FairLaunchSettings {
 
 /**
  * Characters an operator's text may not hold: control characters (line breaks, tabs, escape),
- * the line and paragraph separators, and the bidirectional overrides (which could make the
- * banner read other than what was typed). The page shows the text on one line, as plain text.
+ * the line and paragraph separators, lone surrogates, and format characters (the bidirectional
+ * overrides and marks, zero-width spaces, tag characters: they could make the banner read other
+ * than what was typed), except the zero-width joiner and non-joiner some scripts and emoji need.
+ * The page shows the text on one line, as plain text.
  */
-const FORBIDDEN_IN_TEXT = /[\p{Cc}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/u;
+const FORBIDDEN_IN_TEXT = /[\p{Cc}\p{Zl}\p{Zp}\p{Cs}]|(?![\u200C\u200D])\p{Cf}/u;
 
 /**
  * Why `text` cannot be an operator's message or closing words, or null. The text is taken

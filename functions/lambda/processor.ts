@@ -38,11 +38,13 @@ const settings = readSettings([
 const observability = createObservability('processor');
 const limits = sourceLimitsFrom(settings, observability);
 
+const store = sessionStoreFrom(settings);
+
 export const handler = createProcessorHandler({
   processor: {
-    store: sessionStoreFrom(settings),
+    store,
     queue: arrivalLogFrom(settings),
-    config: processorConfigFrom(settings, observability),
+    config: processorConfigFrom(settings, observability, store),
     notifier: notifierFrom(settings),
     signer: signerFrom(settings, observability),
     clock: systemClock,

@@ -32,6 +32,7 @@ import type {
   ConnectionCloser,
   Notifier,
   ProcessorWaker,
+  SessionStore,
   Signer,
 } from '../core/ports.ts';
 import {
@@ -69,10 +70,13 @@ export function arrivalLogFrom(settings: Pick<Settings, 'tableName' | 'roomId'>)
 export function processorConfigFrom(
   settings: Pick<Settings, 'configPrefix'>,
   { logger }: Observability,
+  store?: Pick<SessionStore, 'getRoomState'>,
 ): ConfigSource {
   return createSsmConfigSource({
     prefix: settings.configPrefix,
     ttlMs: 1000,
+    // Until SSM answers, the settings the last processor ran with (mirrored on the room state).
+    ...(store ? { seed: async () => (await store.getRoomState()).config } : {}),
     onError: (error) =>
       logger.error('room config read failed; using the last good value', { error }),
   });

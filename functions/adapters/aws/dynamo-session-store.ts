@@ -725,7 +725,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
           new UpdateCommand({
             TableName,
             Key: stateKey,
-            UpdateExpression: `SET #tokens = :tokens, ${refilled ? '#refilledAt = :refilledAt, ' : ''}#recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt, #config = :config, #draw = :draw ADD #admittedTotal :admitted, #abandonedTotal :abandoned`,
+            UpdateExpression: `SET #tokens = :tokens, ${refilled ? '#refilledAt = :refilledAt, ' : ''}#recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt, #config = :config ADD #admittedTotal :admitted, #abandonedTotal :abandoned`,
             ExpressionAttributeNames: {
               '#tokens': 'tokens',
               '#refilledAt': 'refilledAt',
@@ -734,7 +734,6 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               '#tickedAt': 'tickedAt',
               '#activeAt': 'activeAt',
               '#config': 'config',
-              '#draw': 'draw',
               '#admittedTotal': 'admittedTotal',
               '#abandonedTotal': 'abandonedTotal',
             },
@@ -746,7 +745,6 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               ':tickedAt': state.tickedAt,
               ':activeAt': state.activeAt,
               ':config': state.config,
-              ':draw': state.draw ?? null,
               ':admitted': admitted,
               ':abandoned': abandoned,
               ':null': 'NULL',
@@ -762,6 +760,50 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
         unsaved.admitted += admitted;
         unsaved.abandoned += abandoned;
         // An older state than the stored one is dropped on purpose; its totals go with the next.
+        if (isConditionFailed(error)) return false;
+        throw error;
+      }
+    },
+
+    async putDraw(draw, expected) {
+      // Conditional on the draw read (`sameDraw`): a processor that overlaps another for a
+      // moment can neither put back an older draw nor make a second one.
+      const condition =
+        expected === null
+          ? 'attribute_not_exists(#draw) OR attribute_type(#draw, :nullType)'
+          : `#draw.#commitment = :commitment AND #draw.#opensAt = :opensAt AND ${
+              expected.drawnAt === null
+                ? 'attribute_type(#draw.#drawnAt, :nullType)'
+                : '#draw.#drawnAt = :drawnAt'
+            }`;
+      try {
+        await client.send(
+          new UpdateCommand({
+            TableName,
+            Key: stateKey,
+            UpdateExpression: 'SET #draw = :draw',
+            ConditionExpression: condition,
+            ExpressionAttributeNames: {
+              '#draw': 'draw',
+              ...(expected === null
+                ? {}
+                : { '#commitment': 'commitment', '#opensAt': 'opensAt', '#drawnAt': 'drawnAt' }),
+            },
+            ExpressionAttributeValues: {
+              ':draw': draw,
+              ':nullType': 'NULL',
+              ...(expected === null
+                ? {}
+                : {
+                    ':commitment': expected.commitment,
+                    ':opensAt': expected.opensAt,
+                    ...(expected.drawnAt === null ? {} : { ':drawnAt': expected.drawnAt }),
+                  }),
+            },
+          }),
+        );
+        return true;
+      } catch (error) {
         if (isConditionFailed(error)) return false;
         throw error;
       }
@@ -837,7 +879,7 @@ function toRoomState(item: Record<string, unknown>): RoomState {
     tickedAt: typeof item.tickedAt === 'number' ? item.tickedAt : null,
     activeAt: typeof item.activeAt === 'number' ? item.activeAt : null,
     config: toRoomConfig(item.config),
-    draw: toRoomDraw(item.draw),
+    ...(item.draw ? { draw: toRoomDraw(item.draw) } : {}),
   };
 }
 
@@ -853,6 +895,9 @@ function toRoomDraw(value: unknown): RoomDraw | null {
   }
   return {
     opensAt: draw.opensAt,
+    ...(typeof draw.schedule === 'number' ? { schedule: draw.schedule } : {}),
+    afterSeq: typeof draw.afterSeq === 'string' ? draw.afterSeq : null,
+    previous: toRoomDraw(draw.previous),
     seed: draw.seed,
     commitment: draw.commitment,
     drawnAt: typeof draw.drawnAt === 'number' ? draw.drawnAt : null,

@@ -72,6 +72,13 @@ export interface SsmConfigSourceOptions {
   ttlMs?: number;
   clock?: Clock;
   fallback?: RoomConfig;
+  /**
+   * The settings to start from, before SSM first answers (read once): the processor's are the
+   * ones its predecessor mirrored onto the room state, so a new container whose first read
+   * fails (throttled at a launch) goes on with them, not with the defaults, which would drop a
+   * scheduled opening and its draw, proof of work and a closed sale.
+   */
+  seed?: () => Promise<RoomConfig | null>;
   onError?: (error: unknown) => void;
 }
 
@@ -104,8 +111,18 @@ export function createSsmConfigSource(options: SsmConfigSourceOptions): ConfigSo
     return new Map(Parameters.map((p) => [p.Name, p.Value]));
   }
 
+  let seeded = options.seed === undefined;
+
   async function refresh(): Promise<RoomConfig> {
     const now = clock.now();
+    if (!seeded) {
+      seeded = true;
+      try {
+        Object.assign(lastGood, (await options.seed?.()) ?? {});
+      } catch (error) {
+        options.onError?.(error);
+      }
+    }
     try {
       let asked = settings;
       let values: Map<string | undefined, string | undefined>;

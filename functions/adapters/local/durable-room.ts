@@ -5,6 +5,7 @@
  * holding its writes (and whatever it read) is committed, so what a visitor is told, `joined`
  * or `admitted` or a position, is never lost by a crash: a restart reads it all back.
  */
+import type { RoomDraw } from '../../core/draw.ts';
 import type {
   Arrival,
   ArrivalQueue,
@@ -205,10 +206,20 @@ export class DurableSessionStore implements SessionStore {
 
   async putRoomState(state: RoomState): Promise<boolean> {
     const saved = await this.#memory.putRoomState(state);
-    if (saved) {
-      this.#file.journal.write(() => this.#file.put('roomState', state));
-    }
+    // As kept in memory (with its draw, which this write does not touch).
+    if (saved) await this.#saveRoomState();
     return this.#read(saved);
+  }
+
+  async putDraw(draw: RoomDraw | null, expected: RoomDraw | null): Promise<boolean> {
+    const saved = await this.#memory.putDraw(draw, expected);
+    if (saved) await this.#saveRoomState();
+    return this.#read(saved);
+  }
+
+  async #saveRoomState(): Promise<void> {
+    const state = await this.#memory.getRoomState();
+    this.#file.journal.write(() => this.#file.put('roomState', state));
   }
 
   async counts(): Promise<RoomCounts> {

@@ -5,6 +5,7 @@
  * these methods.
  */
 import { EMPTY_ROOM_STATE } from '../../core/admission.ts';
+import { type RoomDraw, sameDraw } from '../../core/draw.ts';
 import type {
   ChangePage,
   Clock,
@@ -284,7 +285,17 @@ export class MemorySessionStore implements SessionStore {
     // the state before a newer tick spent tokens) would hand those tokens out a second time.
     const stored = this.#roomState.refilledAt;
     if (stored !== null && (state.refilledAt === null || state.refilledAt < stored)) return false;
+    // The draw is `putDraw`'s alone.
+    const { draw } = this.#roomState;
     this.#roomState = structuredClone(state);
+    delete this.#roomState.draw;
+    if (draw) this.#roomState.draw = draw;
+    return true;
+  }
+
+  async putDraw(draw: RoomDraw | null, expected: RoomDraw | null): Promise<boolean> {
+    if (!sameDraw(this.#roomState.draw, expected)) return false;
+    this.#roomState = { ...this.#roomState, draw: structuredClone(draw) };
     return true;
   }
 

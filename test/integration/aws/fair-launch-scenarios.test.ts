@@ -262,6 +262,134 @@ describe.each(rooms)('a fair launch on the %s', (_adapters, createRoom) => {
     expect(positionsOf(room, ['p0', 'p1', 'p2', 'p3'])).toEqual([1, 2, 3, 4]);
   });
 
+  it('draws everyone who joined before the opening, even when numbering them takes several ticks', async () => {
+    // Prepare
+    const room = await createRoom({ config: { opensAt: OPENS_AT, admitPerMinute: 0 } });
+    room.processor.settings.maxArrivalsPerTick = 5;
+    await room.tick();
+    room.clock.advance(OPENS_AT - 100 - room.clock.now());
+    const early = await joinMany(room, 12, 'p');
+    // The processor is away over the opening: its first tick after it finds them all queued.
+    room.clock.advance(DRAW_SETTLE_MS);
+
+    // Act
+    const reports: TickReport[] = [];
+    for (let t = 0; t < 5; t++) reports.push(await room.tick());
+
+    // Assess
+    const made = reports.find((r) => r.draw?.drawnAt != null);
+    expect(made?.draw?.members).toBe(12);
+    expect(early).toHaveLength(12);
+  });
+
+  it('keeps the places of those in line before a schedule was set, and draws only who joined after', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    await joinMany(room, 3, 'a');
+    await room.tick();
+    await room.config.set({ opensAt: OPENS_AT });
+    await room.tick();
+    const early = await joinMany(room, 5, 'p');
+
+    // Act
+    await tickPast(room, OPENS_AT + DRAW_SETTLE_MS);
+    await room.tick();
+
+    // Assess
+    expect(positionsOf(room, ['a0', 'a1', 'a2'])).toEqual([1, 2, 3]);
+    const seed = lastOfType(room, 'p0', 'position')?.draw?.seed as string;
+    const order = drawnOrder(seed, early);
+    expect(
+      positionsOf(
+        room,
+        order.map((id) => `p${early.indexOf(id)}`),
+      ),
+    ).toEqual([4, 5, 6, 7, 8]);
+    expect(lastOfType(room, 'a0', 'position')?.draw).toBeUndefined();
+  });
+
+  it('opens at once, with everyone who joined until then, when the schedule is moved into the past', async () => {
+    // Prepare
+    const room = await createRoom({ config: { opensAt: OPENS_AT + 60_000, admitPerMinute: 0 } });
+    await room.tick();
+    await joinMany(room, 4, 'p');
+    room.clock.advance(20_000);
+    await joinMany(room, 4, 'q');
+
+    // Act
+    await room.config.set({ opensAt: START + 5000 });
+    const reports: TickReport[] = [];
+    for (let t = 0; t < 4; t++) reports.push(await room.tick());
+
+    // Assess
+    expect(reports.find((r) => r.draw?.drawnAt != null)?.draw?.members).toBe(8);
+  });
+
+  it('keeps a draw that another processor changed meanwhile: the draw is written only over the one read', async () => {
+    // Prepare
+    const room = await createRoom({ config: { opensAt: OPENS_AT, admitPerMinute: 0 } });
+    await room.tick();
+    const stored = (await room.store.getRoomState()).draw ?? null;
+
+    // Act
+    const stale = await room.store.putDraw(null, {
+      ...(stored as NonNullable<typeof stored>),
+      commitment: 'f'.repeat(64),
+    });
+    const fresh = await room.store.putDraw(null, stored);
+    const again = await room.store.putDraw(stored, stored);
+
+    // Assess
+    expect(stored?.commitment).toMatch(/^[0-9a-f]{64}$/);
+    expect(stale).toBe(false);
+    expect(fresh).toBe(true);
+    expect(again).toBe(false);
+    expect((await room.store.getRoomState()).draw ?? null).toBeNull();
+  });
+
+  it('tells the whole line open with a message up, the message going round on its own window', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    room.processor.settings.positionBudgetPerSecond = 10;
+    await joinMany(room, 40, 'c');
+    await room.config.set({ message: 'Doors at ten' });
+    for (let t = 0; t < 8; t++) await room.tick();
+
+    // Act
+    await room.config.set({ enabled: false });
+    for (let t = 0; t < 5; t++) await room.tick();
+
+    // Assess
+    const told = Array.from({ length: 40 }, (_, i) => `c${i}`).filter((c) =>
+      room.notifier.messages(c).some((m) => m.type === 'open'),
+    );
+    expect(told).toHaveLength(40);
+    const heard = Array.from({ length: 40 }, (_, i) => `c${i}`).filter((c) =>
+      room.notifier.messages(c).some((m) => m.type === 'notice'),
+    );
+    expect(heard.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it('does not tell the message again after a takeover, and tells a message cleared meanwhile', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    await joinMany(room, 3, 'c');
+    await room.config.set({ message: 'Doors at ten' });
+    await room.tick();
+    Object.assign(room.processor.memory, forgetLine());
+
+    // Act
+    const again = await room.tick();
+    await room.config.set({ message: null });
+    Object.assign(room.processor.memory, forgetLine());
+    const cleared = await room.tick();
+
+    // Assess
+    expect(again.noticesSent).toBe(0);
+    expect(cleared.noticesSent).toBe(3);
+    expect(lastOfType(room, 'c1', 'notice')).toEqual({ type: 'notice', message: null });
+  });
+
   it('shows the operator message to everyone waiting at the next tick, and to whoever joins later', async () => {
     // Prepare
     const room = await createRoom({ config: { admitPerMinute: 0 } });

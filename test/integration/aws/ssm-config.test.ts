@@ -285,6 +285,40 @@ describe('room config from SSM', () => {
     expect(config).toEqual({ enabled: true, admitPerMinute: 0, ...DEFAULTS });
   });
 
+  it('goes on with the settings it was seeded with while SSM has never answered, then with SSM', async () => {
+    // Prepare: the settings the last processor mirrored (a schedule, proof of work, a closed sale).
+    const opensAt = Date.UTC(2030, 5, 1, 9, 0, 0);
+    const mirrored = {
+      enabled: true,
+      admitPerMinute: 300,
+      opensAt,
+      powCost: 20_000,
+      message: 'Doors at nine',
+      closed: null,
+    };
+    ssm.on(GetParametersCommand).rejectsOnce(new Error('ThrottlingException'));
+    const clock = new ManualClock();
+    const source = createSsmConfigSource({
+      client: new SSMClient({ region: 'eu-west-1' }),
+      prefix: PREFIX,
+      ttlMs: 1000,
+      clock,
+      seed: async () => mirrored,
+    });
+
+    // Act
+    const cold = await source.get();
+    ssm
+      .on(GetParametersCommand)
+      .resolves(allParameters({ enabled: 'true', 'admit-per-minute': '300', 'opens-at': 'none' }));
+    clock.advance(1000);
+    const read = await source.get();
+
+    // Assess
+    expect(cold).toEqual(mirrored);
+    expect(read).toEqual({ enabled: true, admitPerMinute: 300, ...DEFAULTS });
+  });
+
   it('does not ask a failing SSM again before the TTL', async () => {
     // Prepare
     ssm.on(GetParametersCommand).rejects(new Error('network down'));

@@ -43,6 +43,8 @@ describe("operator's texts", () => {
   it('takes one line of plain text up to the limit, HTML-looking or not', () => {
     expect(operatorTextProblem('Sold out!')).toBeNull();
     expect(operatorTextProblem('<b>bold</b> & more 🎟️')).toBeNull();
+    // Joiners some scripts and emoji need: a family emoji, a Persian half-space.
+    expect(operatorTextProblem('Family tickets 👨\u200d👩\u200d👧 می\u200cخواهم')).toBeNull();
     expect(operatorTextProblem(`  ${'x'.repeat(MAX_OPERATOR_TEXT)}  `)).toBeNull();
   });
 
@@ -56,6 +58,11 @@ describe("operator's texts", () => {
     ['esc\u001b[31m', 'control characters'],
     ['line\u2028separator', 'control characters'],
     ['right-to-left \u202e override', 'control characters'],
+    ['a right-to-left \u200f mark', 'control characters'],
+    ['zero\u200bwidth space', 'control characters'],
+    ['byte order \ufeff mark', 'control characters'],
+    ['tag \u{e0041} character', 'control characters'],
+    ['lone \ud800 surrogate', 'control characters'],
     ['None', 'the word "none"'],
   ])('refuses %j', (text, problem) => {
     expect(operatorTextProblem(text)).toContain(problem);
