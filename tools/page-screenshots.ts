@@ -16,6 +16,8 @@ import { createChallenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/pbkdf2';
 import type { Browser, BrowserContext, Page, WebSocketRoute } from 'playwright-core';
 import WebSocket from 'ws';
+import { commitmentOf } from '../functions/core/draw.ts';
+import { POW_ALGORITHM, POW_ITERATIONS, POW_KEY_LENGTH } from '../functions/core/proof-of-work.ts';
 import { readLocalConfig } from '../local/config.ts';
 import { startLocalServer } from '../local/server.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
@@ -65,15 +67,22 @@ interface FairShot {
 }
 
 const OPENS_AT = new Date('2026-03-14T10:00:00Z');
-const COMMITMENT = '3f1c9a7be0d24e68a5b1c0f7d93e2a4c6b8d0e1f2a3b4c5d6e7f8091a2b3c4d5';
 const SEED = '9b2e4d6f8a0c1e3f5a7b9c1d3e5f7a9b1c3d5e7f9a1b3c5d7e9f1a3b5c7d9e1f';
+/** The seed's real commitment: the page checks the one against the other. */
+const COMMITMENT = commitmentOf(SEED);
 
-/** A challenge no browser solves while the shot is taken (about 16 million derivations). */
+/**
+ * A challenge made as the room makes them, whose signed data says 20,000 attempts on average
+ * (so the page's bar moves as for a medium cost), but whose answer lies at the 10 millionth
+ * counter: no browser finds it while the shot is taken.
+ */
 async function slowChallenge(): Promise<Record<string, unknown>> {
   const challenge = await createChallenge({
-    algorithm: 'PBKDF2/SHA-256',
-    cost: 1000,
-    keyPrefix: '000000',
+    algorithm: POW_ALGORITHM,
+    cost: POW_ITERATIONS,
+    keyLength: POW_KEY_LENGTH,
+    counter: 10_000_000,
+    data: { attempts: 20_000 },
     deriveKey,
   });
   return JSON.parse(JSON.stringify(challenge)) as Record<string, unknown>;
@@ -108,8 +117,17 @@ async function fairLaunchShots(browser: Browser, base: string): Promise<void> {
       room: (message, send) => {
         if (message.action === 'join') send({ type: 'challenge', challenge });
       },
-      ready: (page) =>
-        page.locator('[role="progressbar"][aria-valuenow]').waitFor({ timeout: 15_000 }),
+      // The page's real solver, in its Web Workers, until the bar shows a good part done.
+      ready: async (page) => {
+        await page.waitForFunction(
+          () => {
+            const bar = document.querySelector('[role="progressbar"][aria-valuenow]');
+            return Number(bar?.getAttribute('aria-valuenow')) >= 30;
+          },
+          null,
+          { timeout: 60_000 },
+        );
+      },
     },
     {
       name: 'check-failed',
@@ -131,6 +149,13 @@ async function fairLaunchShots(browser: Browser, base: string): Promise<void> {
           message:
             'Standing tickets for the London shows are sold out. Seated tickets remain for every date.',
         },
+        // The visitor was in the pre-queue, so the page checks the seed against what it saw.
+        {
+          type: 'prequeue',
+          opensAt: OPENS_AT.getTime() / 1000,
+          waiting: 18_342,
+          commitment: COMMITMENT,
+        },
         {
           type: 'position',
           position: 1284,
@@ -140,7 +165,10 @@ async function fairLaunchShots(browser: Browser, base: string): Promise<void> {
           draw: { commitment: COMMITMENT, seed: SEED },
         },
       ),
-      ready: (page) => page.locator('.position-number').waitFor(),
+      ready: async (page) => {
+        await page.locator('.position-number').waitFor();
+        await page.locator('[data-draw-check]').waitFor({ state: 'attached' });
+      },
       openDraw: true,
     },
     {
@@ -182,7 +210,7 @@ async function fairLaunchShots(browser: Browser, base: string): Promise<void> {
         try {
           await shot.ready(page);
         } catch {
-          // The browser check needs the real solver; a placeholder fails at once.
+          // A browser whose solver cannot start (no Web Crypto, no workers) fails the check.
           console.warn(`${path}: the page never showed the state, no screenshot`);
           await context.close();
           continue;

@@ -92,6 +92,11 @@ export interface Messages {
   drawnSummary: string;
   drawnText: string;
   drawCheck: string;
+  /** The page's own check of the seed against the fingerprint (`draw-check.ts`). */
+  drawChecked: string;
+  drawCheckedUnseen: string;
+  drawMismatch: string;
+  drawUncheckable: string;
   commitmentLabel: string;
   seedLabel: string;
   letInInDrawOrder: string;
@@ -185,6 +190,13 @@ const en: Messages = {
   drawnText:
     'Your place was drawn at random among everyone in the pre-queue, from the seed below. Its fingerprint was published before the opening, so the seed was fixed in advance.',
   drawCheck: "The room's README shows how to check the order.",
+  drawChecked:
+    'Checked by your browser: the seed matches the fingerprint published before the opening.',
+  drawCheckedUnseen:
+    'Checked by your browser: the seed matches this fingerprint. This page did not see the fingerprint before the opening; compare it with the one the organiser published.',
+  drawMismatch:
+    'Warning: the seed does not match the fingerprint published before the opening. This draw cannot be confirmed as fair; please tell the organiser.',
+  drawUncheckable: 'Your browser could not check the seed here.',
   commitmentLabel: 'Fingerprint (SHA-256)',
   seedLabel: 'Seed',
   letInInDrawOrder: "You'll be let in automatically in the order of the draw.",
@@ -280,6 +292,13 @@ const de: Messages = {
   drawnText:
     'Ihr Platz wurde unter allen in der Vorab-Warteschlange zufällig ausgelost, mit dem Startwert unten. Sein Fingerabdruck wurde vor der Öffnung veröffentlicht; der Startwert stand also vorher fest.',
   drawCheck: 'Wie man die Reihenfolge prüft, steht in der README des Warteraums.',
+  drawChecked:
+    'Von Ihrem Browser geprüft: Der Startwert passt zu dem Fingerabdruck, der vor der Öffnung veröffentlicht wurde.',
+  drawCheckedUnseen:
+    'Von Ihrem Browser geprüft: Der Startwert passt zu diesem Fingerabdruck. Diese Seite hat den Fingerabdruck vor der Öffnung nicht gesehen; vergleichen Sie ihn mit dem, den der Veranstalter veröffentlicht hat.',
+  drawMismatch:
+    'Achtung: Der Startwert passt nicht zu dem Fingerabdruck, der vor der Öffnung veröffentlicht wurde. Dass diese Auslosung fair war, lässt sich nicht bestätigen; bitte informieren Sie den Veranstalter.',
+  drawUncheckable: 'Ihr Browser konnte den Startwert hier nicht prüfen.',
   commitmentLabel: 'Fingerabdruck (SHA-256)',
   seedLabel: 'Startwert',
   letInInDrawOrder: 'Sie werden automatisch in der ausgelosten Reihenfolge eingelassen.',
@@ -373,6 +392,13 @@ const es: Messages = {
   drawnText:
     'Tu lugar se sorteó al azar entre todas las personas de la prefila, con la semilla de abajo. Su huella se publicó antes de la apertura, así que la semilla estaba fijada de antemano.',
   drawCheck: 'El README de la sala explica cómo comprobar el orden.',
+  drawChecked:
+    'Comprobado por tu navegador: la semilla coincide con la huella publicada antes de la apertura.',
+  drawCheckedUnseen:
+    'Comprobado por tu navegador: la semilla coincide con esta huella. Esta página no vio la huella antes de la apertura; compárala con la que publicó el organizador.',
+  drawMismatch:
+    'Atención: la semilla no coincide con la huella publicada antes de la apertura. No se puede confirmar que este sorteo sea justo; avisa al organizador.',
+  drawUncheckable: 'Tu navegador no pudo comprobar la semilla aquí.',
   commitmentLabel: 'Huella (SHA-256)',
   seedLabel: 'Semilla',
   letInInDrawOrder: 'Entrarás automáticamente en el orden del sorteo.',
@@ -468,6 +494,13 @@ const fr: Messages = {
   drawnText:
     "Votre place a été tirée au sort parmi toutes les personnes de la pré-file, avec la graine ci-dessous. Son empreinte a été publiée avant l'ouverture\u00a0: la graine était donc fixée à l'avance.",
   drawCheck: "Le README de la salle d'attente explique comment vérifier l'ordre.",
+  drawChecked:
+    "Vérifié par votre navigateur\u00a0: la graine correspond à l'empreinte publiée avant l'ouverture.",
+  drawCheckedUnseen:
+    "Vérifié par votre navigateur\u00a0: la graine correspond à cette empreinte. Cette page n'a pas vu l'empreinte avant l'ouverture\u00a0; comparez-la avec celle publiée par l'organisateur.",
+  drawMismatch:
+    "Attention\u00a0: la graine ne correspond pas à l'empreinte publiée avant l'ouverture. L'équité de ce tirage ne peut pas être confirmée\u00a0; prévenez l'organisateur.",
+  drawUncheckable: "Votre navigateur n'a pas pu vérifier la graine ici.",
   commitmentLabel: 'Empreinte (SHA-256)',
   seedLabel: 'Graine',
   letInInDrawOrder: "Vous entrerez automatiquement, dans l'ordre du tirage.",

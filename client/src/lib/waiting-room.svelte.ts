@@ -4,6 +4,7 @@ import type {
   ErrorCode,
   ServerMessage,
 } from '../../../functions/core/protocol.ts';
+import { checkDraw, type DrawCheckResult, type Sha256Hex, webCryptoSha256 } from './draw-check.ts';
 import { peopleAhead as countAhead, progressPercent, proofPercent } from './progress.ts';
 import { type SolveProgress, solveChallenge } from './proof-of-work.ts';
 import { parseServerMessage } from './server-message.ts';
@@ -41,6 +42,8 @@ export const PROOF_ATTEMPTS = 3;
 /** Storage keys; `localStorage` shares them between tabs, so a second tab resumes the one place. */
 export const TICKET_KEY = 'wr_ticket';
 export const POSITION_AT_JOIN_KEY = 'wr_position_at_join';
+/** The draw's commitment seen in the pre-queue, kept with the place to check the seed against. */
+export const COMMITMENT_KEY = 'wr_commitment';
 
 // Method syntax makes the handler bivariant, so the DOM's `(ev: MessageEvent) => any` fits.
 type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
@@ -138,6 +141,11 @@ export interface WaitingRoomOptions {
   random?: () => number;
   /** Solves a proof-of-work challenge; `solveChallenge` from `proof-of-work.ts` by default. */
   solve?: ChallengeSolver;
+  /**
+   * SHA-256 (hex) of a text, to check a draw's seed; WebCrypto's by default, null where the
+   * browser has none (outside a secure context).
+   */
+  sha256?: Sha256Hex | null;
   timing?: Partial<Timing>;
 }
 
@@ -192,6 +200,11 @@ export class WaitingRoom {
   /** For a place drawn at the opening: the seed and commitment, for anyone to check the order. */
   draw = $state<DrawRecord | null>(null);
   /**
+   * This page's own check of `draw`: does the seed hash to the commitment it saw before the
+   * opening? Null until a draw has come and been checked.
+   */
+  drawCheck = $state<DrawCheckResult | null>(null);
+  /**
    * The clock (ms), ticking each second while in the pre-queue so the countdown moves; read it
    * through `secondsToOpening`.
    */
@@ -221,6 +234,11 @@ export class WaitingRoom {
   readonly #random: () => number;
   readonly #isOnline: () => boolean;
   readonly #solve: ChallengeSolver;
+  readonly #sha256: Sha256Hex | null;
+  /** The commitment seen in the pre-queue (kept in storage), or null if none was seen. */
+  #commitmentSeen: string | null = null;
+  /** Counts the draw checks started, so that only the latest one's answer is kept. */
+  #drawChecks = 0;
   readonly #pending = new Map<TimerName, unknown>();
 
   #socket: SocketLike | null = null;
@@ -249,12 +267,14 @@ export class WaitingRoom {
     this.#random = options.random ?? Math.random;
     this.#isOnline = options.isOnline ?? (() => true);
     this.#solve = options.solve ?? solveChallenge;
+    this.#sha256 = options.sha256 === undefined ? webCryptoSha256() : options.sha256;
     this.clock = this.#now();
     this.#quietLimitMs = this.#timing.statusAfterMs;
     this.#ticket = this.#read(TICKET_KEY);
     if (this.#ticket !== null) {
       const atJoin = Number(this.#read(POSITION_AT_JOIN_KEY));
       if (Number.isInteger(atJoin) && atJoin >= 1) this.positionAtJoin = atJoin;
+      this.#commitmentSeen = this.#read(COMMITMENT_KEY);
     }
   }
 
@@ -484,7 +504,7 @@ export class WaitingRoom {
         this.#scheduleStatus(this.#timing.statusAfterMs);
         return;
       case 'position':
-        if (message.draw) this.draw = message.draw;
+        if (message.draw) this.#receiveDraw(message.draw);
         this.#quietLimitMs = this.#quietLimit(message.nextUpdateSeconds);
         this.#updatePosition(message.position, message.waiting, message.etaSeconds);
         return;
@@ -521,6 +541,20 @@ export class WaitingRoom {
   }
 
   /**
+   * A drawn place's draw: keep it, and check its seed against the commitment seen before the
+   * opening (once per seed; the answer is dropped if another draw came meanwhile).
+   */
+  #receiveDraw(draw: DrawRecord): void {
+    if (this.draw?.seed === draw.seed && this.draw.commitment === draw.commitment) return;
+    this.draw = draw;
+    this.drawCheck = null;
+    const check = ++this.#drawChecks;
+    checkDraw(draw, this.#commitmentSeen, this.#sha256).then((result) => {
+      if (check === this.#drawChecks) this.drawCheck = result;
+    });
+  }
+
+  /**
    * Before a scheduled opening: count down to it, and keep the socket alive at the pre-queue's
    * slow pace (the room's words there change nothing but a count).
    */
@@ -529,6 +563,12 @@ export class WaitingRoom {
     this.opensAt = opensAt;
     this.waiting = waiting;
     this.commitment = commitment;
+    if (this.#commitmentSeen !== commitment) {
+      // A new schedule (a new pre-queue) brings a new commitment; the draw is checked against
+      // the last one seen before it.
+      this.#commitmentSeen = commitment;
+      this.#write(COMMITMENT_KEY, commitment);
+    }
     if (this.phase !== 'prequeue') {
       // A place in line is only ever drawn at the opening: none is held now.
       this.position = null;
@@ -632,6 +672,7 @@ export class WaitingRoom {
     this.#ticket = null;
     this.#remove(TICKET_KEY);
     this.#remove(POSITION_AT_JOIN_KEY);
+    this.#remove(COMMITMENT_KEY);
     this.stop();
     this.#options.navigate(redirectUrl);
   }
@@ -715,6 +756,8 @@ export class WaitingRoom {
   #forgetPlace(): void {
     this.#remove(TICKET_KEY);
     this.#remove(POSITION_AT_JOIN_KEY);
+    this.#remove(COMMITMENT_KEY);
+    this.#commitmentSeen = null;
     this.position = null;
     this.waiting = null;
     this.etaSeconds = null;
@@ -724,6 +767,8 @@ export class WaitingRoom {
     this.opensAt = null;
     this.commitment = null;
     this.draw = null;
+    this.drawCheck = null;
+    this.#drawChecks += 1;
     this.#clear('clock');
     this.phase = 'joining';
   }

@@ -1,10 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
+  COMMITMENT_KEY,
   POSITION_AT_JOIN_KEY,
   TICKET_KEY,
   WaitingRoom,
   type WaitingRoomOptions,
 } from '../../../client/src/lib/waiting-room.svelte.ts';
+import { commitmentOf } from '../../../functions/core/draw.ts';
 import { FakeSocketFactory, MemoryStorage } from '../../helpers/fake-websocket.ts';
 
 const URL = 'ws://room.test/ws';
@@ -915,6 +917,140 @@ describe('the pre-queue before a scheduled opening', () => {
     expect(second.sockets.latest.sent).toEqual([{ action: 'resume', ticket: 'T-pre' }]);
     expect(second.room.phase).toBe('prequeue');
     expect(second.room.waiting).toBe(41);
+  });
+});
+
+const REAL_SEED = 'a1b2'.repeat(16);
+const REAL_COMMITMENT = commitmentOf(REAL_SEED);
+/** SHA-256 as the page's WebCrypto makes it, settled without a timer. */
+const sha256 = async (text: string) => commitmentOf(text);
+
+function drawnPosition(draw = { commitment: REAL_COMMITMENT, seed: REAL_SEED }) {
+  return { ...position(3), draw };
+}
+
+describe("the page's own check of the draw", () => {
+  it('finds that the drawn seed hashes to the commitment seen in the pre-queue', async () => {
+    // Prepare
+    const s = setup({ sha256 });
+    startJoined(s);
+    s.sockets.latest.receive({ ...prequeue(), commitment: REAL_COMMITMENT });
+
+    // Act
+    s.sockets.latest.receive(drawnPosition());
+    const before = s.room.drawCheck;
+    await vi.advanceTimersByTimeAsync(0);
+
+    // Assess
+    expect(before).toBeNull();
+    expect(s.room.drawCheck).toBe('matches');
+  });
+
+  it('warns when the seed does not hash to the commitment seen before the opening', async () => {
+    // Prepare
+    const s = setup({ sha256 });
+    startJoined(s);
+    s.sockets.latest.receive({ ...prequeue(), commitment: REAL_COMMITMENT });
+
+    // Act
+    s.sockets.latest.receive(drawnPosition({ commitment: REAL_COMMITMENT, seed: SEED }));
+    await vi.advanceTimersByTimeAsync(0);
+
+    // Assess
+    expect(s.room.drawCheck).toBe('mismatch');
+  });
+
+  it('warns when the draw names another commitment than the one seen before, whatever its seed', async () => {
+    // Prepare
+    const s = setup({ sha256 });
+    startJoined(s);
+    s.sockets.latest.receive({ ...prequeue(), commitment: REAL_COMMITMENT });
+
+    // Act
+    s.sockets.latest.receive(drawnPosition({ commitment: commitmentOf(SEED), seed: SEED }));
+    await vi.advanceTimersByTimeAsync(0);
+
+    // Assess
+    expect(s.room.drawCheck).toBe('mismatch');
+  });
+
+  it('checks against the commitment seen before the opening after a reload past the draw', async () => {
+    // Prepare
+    const first = setup({ sha256 });
+    startJoined(first, 'T-pre');
+    first.sockets.latest.receive({ ...prequeue(), commitment: REAL_COMMITMENT });
+    first.room.stop();
+
+    // Act
+    const second = setup({ sha256 }, first.storage);
+    second.room.start();
+    second.sockets.latest.open();
+    second.sockets.latest.receive({ type: 'joined', ticket: 'T-pre', sessionId: 'S1' });
+    second.sockets.latest.receive(drawnPosition());
+    await vi.advanceTimersByTimeAsync(0);
+
+    // Assess
+    expect(first.storage.getItem(COMMITMENT_KEY)).toBe(REAL_COMMITMENT);
+    expect(second.room.drawCheck).toBe('matches');
+  });
+
+  it('says only that the seed matches the draw when this browser saw no pre-queue', async () => {
+    // Prepare
+    const s = setup({ sha256 });
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive(drawnPosition());
+    await vi.advanceTimersByTimeAsync(0);
+
+    // Assess
+    expect(s.room.drawCheck).toBe('matches-unseen');
+  });
+
+  it('says it cannot check where the browser has no WebCrypto', async () => {
+    // Prepare
+    const s = setup({ sha256: null });
+    startJoined(s);
+    s.sockets.latest.receive({ ...prequeue(), commitment: REAL_COMMITMENT });
+
+    // Act
+    s.sockets.latest.receive(drawnPosition());
+    await vi.advanceTimersByTimeAsync(0);
+
+    // Assess
+    expect(s.room.drawCheck).toBe('unavailable');
+  });
+
+  it('checks with WebCrypto by default', async () => {
+    // Prepare
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive({ ...prequeue(), commitment: REAL_COMMITMENT });
+
+    // Act
+    s.sockets.latest.receive(drawnPosition());
+    await vi.waitFor(() => expect(s.room.drawCheck).not.toBeNull(), { interval: 0 });
+
+    // Assess
+    expect(s.room.drawCheck).toBe('matches');
+  });
+
+  it('forgets the commitment seen once the visitor is let in', () => {
+    // Prepare
+    const s = setup({ sha256 });
+    startJoined(s);
+    s.sockets.latest.receive({ ...prequeue(), commitment: REAL_COMMITMENT });
+
+    // Act
+    s.sockets.latest.receive({
+      type: 'admitted',
+      pass: 'J',
+      expiresAt: 2_000_000_000,
+      redirectUrl: REDIRECT,
+    });
+
+    // Assess
+    expect(s.storage.getItem(COMMITMENT_KEY)).toBeNull();
   });
 });
 
