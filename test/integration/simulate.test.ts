@@ -72,33 +72,24 @@ describe('the load simulator', () => {
   }, 90_000);
 
   it('plays a scheduled opening: the pre-queue is drawn, admitted in the seed order ahead of later joins, churn keeping membership', async () => {
-    // Prepare: the opening 3 s into a 6 s ramp, so about half join the pre-queue. The room's
-    // config is set directly (the admin endpoint's opensAt is not in this branch yet).
+    // Prepare: the opening 3 s into a 6 s ramp, so about half join the pre-queue. The simulator
+    // schedules it itself through the room's admin endpoint, as `npm run room` would.
     const testRoom = await startTestRoom({ WR_TICK_MS: '100', WR_ADMIT_PER_MINUTE: '1200' });
     room = testRoom;
-    const changes: unknown[] = [];
 
     // Act
-    const { report, exitCode } = await runSimulation(
-      {
-        url: testRoom.wsUrl,
-        users: 30,
-        rampSeconds: 6,
-        churn: 0.2,
-        workers: 0,
-        durationSeconds: 60,
-        progress: 'none',
-        seed: 20_261_128,
-        prequeue: true,
-        opensAfterSeconds: 3,
-      },
-      {
-        configureRoom: async (change) => {
-          changes.push(change);
-          testRoom.room.config.set(change);
-        },
-      },
-    );
+    const { report, exitCode } = await runSimulation({
+      url: testRoom.wsUrl,
+      users: 30,
+      rampSeconds: 6,
+      churn: 0.2,
+      workers: 0,
+      durationSeconds: 60,
+      progress: 'none',
+      seed: 20_261_128,
+      prequeue: true,
+      opensAfterSeconds: 3,
+    });
 
     // Assess
     expect(report.invariants.results.filter((r) => !r.ok)).toEqual([]);
@@ -111,7 +102,50 @@ describe('the load simulator', () => {
     expect(prequeue?.laterJoins).toBeGreaterThan(5);
     expect(prequeue?.seedMatchesCommitment).toBe(true);
     expect(prequeue?.churnedBeforeOpening).toBeGreaterThan(0);
-    expect(changes).toEqual([{ opensAt: expect.any(Number) }, { opensAt: null }]);
+    // The schedule was taken off after the run; the draw it made stays, with the seed heard.
+    const status = await testRoom.room.status();
+    expect(status.opensAt).toBeNull();
+    expect(status.draw?.seed).toBe(prequeue?.seed);
+    expect(status.draw?.members).toBe(prequeue?.members);
+  }, 90_000);
+
+  it('plays proofs of work: every proof taken once, every replay of a spent one refused with invalid_proof', async () => {
+    // Prepare: the simulator sets the cost through the admin endpoint and puts it back after.
+    const testRoom = await startTestRoom({ WR_TICK_MS: '100', WR_ADMIT_PER_MINUTE: '6000' });
+    room = testRoom;
+
+    // Act
+    const { report, exitCode } = await runSimulation({
+      url: testRoom.wsUrl,
+      users: 30,
+      rampSeconds: 2,
+      workers: 1,
+      durationSeconds: 60,
+      progress: 'none',
+      seed: 20_261_128,
+      powCost: 200,
+      replay: 0.1,
+    });
+
+    // Assess
+    expect(report.invariants.results.filter((r) => !r.ok)).toEqual([]);
+    expect(report.invariants.results.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 9]);
+    expect(exitCode).toBe(0);
+    expect(report.counts.admitted).toBe(30);
+    const pow = report.pow;
+    expect(pow?.costSet).toBe(200);
+    expect(pow?.challenges).toBeGreaterThanOrEqual(30);
+    expect(pow?.solved).toBe(pow?.challenges);
+    expect(pow?.failed).toBe(0);
+    expect(pow?.invalidProof).toBe(0);
+    expect(pow?.replaysPlanned).toBe(3);
+    expect(pow?.replaysRefused).toBe(3);
+    expect(pow?.replaysOther).toEqual({});
+    // The replays took no place: the room holds the 30 places it admitted, and its cost is back.
+    const status = await testRoom.room.status();
+    expect(status.admittedTotal).toBe(30);
+    expect(status.waiting + status.arriving).toBe(0);
+    expect(status.powCost).toBe(0);
   }, 90_000);
 
   it('plays 2,000 visitors with churn through the AWS build (start:aws-local), every invariant holding, and prices the run', async () => {

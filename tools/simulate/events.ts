@@ -7,7 +7,14 @@
 export type DialPurpose = 'join' | 'resume' | 'recheck';
 
 /** What became of a deliberately replayed proof of work (it must be refused). */
-export type ReplayResult = 'refused' | 'accepted' | 'challenged' | 'no-answer' | 'unreachable';
+export type ReplayResult =
+  | 'refused'
+  | 'accepted'
+  | 'challenged'
+  | 'no-answer'
+  | 'unreachable'
+  /** The run stopped before the replay was made or answered. */
+  | 'unfinished';
 
 /** Where a visitor stands; the last ones (see {@link FINAL_STATES}) never change again. */
 export type VisitorState =

@@ -67,6 +67,8 @@ export interface VisitorSummary {
   invalidProofs: number;
   /** What the room said to the planned replay of a spent proof (null: none made). */
   replay: ReplayResult | null;
+  /** Whether the plan had this visitor replay the proof that took its place. */
+  replayPlanned: boolean;
   passes: PassSeen[];
   /** First `admitted` received (not on a recheck). */
   admittedAt: number | null;
@@ -286,6 +288,7 @@ export function summarize(trace: VisitorTrace, options: SummaryOptions): Visitor
     solves,
     invalidProofs,
     replay,
+    replayPlanned: Boolean(plan.replay),
     passes,
     admittedAt: firstPass?.t ?? null,
     admittedIat: firstPass ? iatOf(firstPass.pass) : null,
@@ -903,8 +906,8 @@ export function checkDraw(
 
 /**
  * Invariant 9: a proof of work the room asked for is taken: no `invalid_proof` for a visitor's
- * own proof, every challenge solved, and each deliberate replay of a spent proof refused with
- * `invalid_proof`. With `--pow` and no challenge at all, the room asked for no proof.
+ * own proof, every challenge solved, and each deliberate replay of a spent proof made and
+ * refused with `invalid_proof` (one the stop cut short, `unfinished`, is only counted). With `--pow` and no challenge at all, the room asked for no proof.
  */
 export function checkProofs(visitors: readonly VisitorSummary[], maxExamples: number): Collector {
   const result = new Collector(maxExamples);
@@ -916,8 +919,12 @@ export function checkProofs(visitors: readonly VisitorSummary[], maxExamples: nu
     if (v.invalidProofs > 0) problems.push(`${v.invalidProofs} proof(s) answered invalid_proof`);
     const failed = v.solves.filter((x) => !x.ok).length;
     if (failed > 0) problems.push(`${failed} challenge(s) could not be solved`);
-    if (v.replay !== null && v.replay !== 'refused') {
+    if (v.replay !== null && v.replay !== 'refused' && v.replay !== 'unfinished') {
       problems.push(`the replayed proof was not refused: ${v.replay}`);
+    }
+    // A place taken with a proof is replayed as planned, even by a visitor admitted at once.
+    if (v.replayPlanned && v.replay === null && v.joinedAt !== null && v.solves.some((x) => x.ok)) {
+      problems.push('the planned replay of its spent proof was never made');
     }
     if (problems.length > 0) result.add(v.name, `${v.name}: ${problems.join('; ')}`);
   }

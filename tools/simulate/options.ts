@@ -3,6 +3,7 @@
  * refused clearly), each value validated with a valibot schema.
  */
 import * as v from 'valibot';
+import { MAX_POW_COST } from '../../functions/core/room-settings.ts';
 
 /** Sockets one worker process holds at most, by default. */
 export const SOCKETS_PER_WORKER = 8000;
@@ -182,7 +183,8 @@ const specs = {
     schema: v.picklist(['auto', 'bar', 'lines', 'none'], 'must be auto, bar, lines or none'),
   },
   prequeue: { schema: number('--prequeue', 1, 24 * 3600, false) },
-  pow: { schema: number('--pow', 1, 1_000_000_000, true) },
+  // The room's own bound: a higher cost would be refused by its admin endpoint.
+  pow: { schema: number('--pow', 1, MAX_POW_COST, true) },
   replay: { schema: share('--replay') },
 } satisfies Record<string, OptionSpec>;
 
@@ -325,7 +327,15 @@ export function defaultsFor(input: SimulationInput): SimulationOptions {
   if (input.replay !== undefined && !(input.replay >= 0 && input.replay <= 1)) {
     throw new OptionsError(`--replay must be a share between 0 and 1 (got ${input.replay})`);
   }
-  if ((input.replay ?? 0) > 0 && !input.pow) {
+  if (
+    input.powCost != null &&
+    !(Number.isInteger(input.powCost) && input.powCost >= 1 && input.powCost <= MAX_POW_COST)
+  ) {
+    throw new OptionsError(
+      `--pow must be a whole number from 1 to ${MAX_POW_COST} (got ${input.powCost})`,
+    );
+  }
+  if ((input.replay ?? 0) > 0 && !(input.pow ?? input.powCost != null)) {
     throw new OptionsError('--replay needs --pow (only a proof of work can be replayed)');
   }
   if (!isLoopbackHost(url)) {

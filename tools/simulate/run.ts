@@ -52,21 +52,19 @@ export interface RunHooks {
   log?: (line: string) => void;
   /** Output stream of the progress display (default stdout). */
   progressStream?: NodeJS.WriteStream;
-  /**
-   * Changes the room's fair-launch settings for the run (`opensAt` epoch ms or null, `powCost`).
-   * Default: the local room's admin endpoint (`POST config`), as `npm run room` does.
-   */
-  configureRoom?: (change: RoomSettingsChange) => Promise<void>;
 }
 
-/** What the simulator may set on a room on this machine. */
-export interface RoomSettingsChange {
+/** What the simulator may set on a room on this machine (`opensAt` epoch ms or null). */
+interface RoomSettingsChange {
   opensAt?: number | null;
   powCost?: number;
 }
 
-/** Sets the fair-launch settings of the room on this machine through its admin endpoint. */
-export function adminConfigurer(wsUrl: string): (change: RoomSettingsChange) => Promise<void> {
+/**
+ * Sets the fair-launch settings of the room on this machine through its admin endpoint
+ * (`POST config`, with the room's secret), as `npm run room` does.
+ */
+function adminConfigurer(wsUrl: string): (change: RoomSettingsChange) => Promise<void> {
   return async (change) => {
     const response = await adminFetch(
       adminBaseFor(wsUrl),
@@ -338,10 +336,16 @@ export async function runSimulation(
   const local = isLoopbackHost(options.url);
   const schedules = options.prequeue && local;
   const setsCost = options.powCost !== null && local;
-  const configureRoom =
-    schedules || setsCost ? (hooks.configureRoom ?? adminConfigurer(options.url)) : null;
-  const settingsBefore =
-    configureRoom && !hooks.configureRoom ? await roomSettingsBefore(options.url) : null;
+  const configureRoom = schedules || setsCost ? adminConfigurer(options.url) : null;
+  const settingsBefore = configureRoom ? await roomSettingsBefore(options.url) : null;
+  /** Puts back what the run changed (a draw already made stays: its members keep their places). */
+  const restoreRoom = async (): Promise<void> => {
+    if (!configureRoom) return;
+    const restore: RoomSettingsChange = {};
+    if (schedules) restore.opensAt = settingsBefore?.opensAt ?? null;
+    if (setsCost) restore.powCost = settingsBefore?.powCost ?? 0;
+    await configureRoom(restore);
+  };
   if (configureRoom && setsCost) {
     await configureRoom({ powCost: options.powCost as number });
     log(`Proof-of-work cost set to ${options.powCost} for the run.`);
@@ -381,6 +385,7 @@ export async function runSimulation(
     }
   } catch (error) {
     await Promise.all(hosts.map((h) => h.stop(0)));
+    await restoreRoom().catch(() => {});
     throw error;
   }
   log(
@@ -398,6 +403,7 @@ export async function runSimulation(
       await configureRoom({ opensAt: scheduledOpening });
     } catch (error) {
       await Promise.all(hosts.map((h) => h.stop(0)));
+      await restoreRoom().catch(() => {});
       throw error;
     }
     log(`Opening scheduled at ${new Date(scheduledOpening).toISOString()}.`);
@@ -472,16 +478,10 @@ export async function runSimulation(
     }
   }
 
-  if (configureRoom) {
-    // Put back what the run changed (a draw already made stays: its members keep their places).
-    const restore: RoomSettingsChange = {};
-    if (schedules) restore.opensAt = settingsBefore?.opensAt ?? null;
-    if (setsCost) restore.powCost = settingsBefore?.powCost ?? 0;
-    try {
-      await configureRoom(restore);
-    } catch (error) {
-      problems.push(`could not restore the room's settings: ${(error as Error).message}`);
-    }
+  try {
+    await restoreRoom();
+  } catch (error) {
+    problems.push(`could not restore the room's settings: ${(error as Error).message}`);
   }
 
   const usageAfter = usageBefore ? await fetchAwsUsage(options.url) : null;

@@ -116,6 +116,11 @@ export class SimVisitor {
   #usedProof: Proof | null = null;
   #solving = 0;
   #replayed = false;
+  /** A replay planned or in flight: the visitor is not settled before it is answered. */
+  #replayPending = false;
+  /** The final state reached while the replay was still pending. */
+  #settledAs: VisitorState | null = null;
+  #cancelReplay: (() => void) | null = null;
   #lastCommitment: string | null = null;
   #lastDraw: string | null = null;
 
@@ -146,6 +151,13 @@ export class SimVisitor {
 
   /** The run is over: stops every timer and closes the socket. */
   stop(): void {
+    if (this.#replayPending) {
+      // The run is over: a replay not made (or not answered) yet is reported unfinished.
+      const cancel = this.#cancelReplay;
+      this.#cancelReplay = null;
+      cancel?.();
+      this.#replayDone();
+    }
     if (this.isFinal) return;
     this.#emit({ t: this.env.now(), k: 'stop', state: this.state });
     this.#retire(false);
@@ -173,7 +185,18 @@ export class SimVisitor {
     this.#timers.clear();
     this.#quietTimer = null;
     this.state = state;
-    this.env.settled(this.plan.index, state);
+    // A planned replay of the spent proof still happens (a visitor admitted within the pause
+    // would otherwise never make it); the visitor settles once it is answered.
+    if (this.#replayPending) this.#settledAs = state;
+    else this.env.settled(this.plan.index, state);
+  }
+
+  /** The replay is answered (or cannot be made): a visitor already final settles now. */
+  #replayDone(): void {
+    if (!this.#replayPending) return;
+    this.#replayPending = false;
+    this.#cancelReplay = null;
+    if (this.#settledAs !== null) this.env.settled(this.plan.index, this.#settledAs);
   }
 
   #dial(purpose: DialPurpose): void {
@@ -402,7 +425,15 @@ export class SimVisitor {
       const replay = this.plan.replay;
       if (replay && !this.#replayed) {
         this.#replayed = true;
-        this.#after(replay.pauseMs, () => this.#replay());
+        this.#replayPending = true;
+        // Its own timer, not one of #timers: finishing (an admission within the pause) does
+        // not cancel it.
+        const cancelTimer = this.env.schedule(replay.pauseMs, () => this.#replay());
+        this.#cancelReplay = () => {
+          cancelTimer();
+          this.#emit({ t: this.env.now(), k: 'replay', result: 'unfinished' });
+          this.#replayDone();
+        };
       }
     }
     if (this.state === 'joining' || this.state === 'resuming') {
@@ -475,7 +506,11 @@ export class SimVisitor {
    */
   #replay(): void {
     const proof = this.#usedProof;
-    if (!proof || this.isFinal) return;
+    if (!this.#replayPending) return;
+    if (!proof) {
+      this.#replayDone();
+      return;
+    }
     let answered = false;
     let opened = false;
     let socket: SimSocket | null = null;
@@ -489,10 +524,13 @@ export class SimVisitor {
       } catch {
         // Already gone.
       }
+      this.#replayDone();
     };
-    const cancelTimeout = this.#after(this.settings.recheckTimeoutMs, () =>
+    const cancelTimeout = this.env.schedule(this.settings.recheckTimeoutMs, () =>
       finish(opened ? 'no-answer' : 'unreachable'),
     );
+    // Cut short by the end of the run.
+    this.#cancelReplay = () => finish('unfinished');
     try {
       socket = this.env.connect(this.plan, {
         open: () => {

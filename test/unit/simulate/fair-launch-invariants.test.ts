@@ -12,7 +12,7 @@ import {
   summarize,
 } from '../../../tools/simulate/invariants.ts';
 import { checkAllPasses } from '../../../tools/simulate/passes.ts';
-import { at, type TestKey, TraceBuilder, testKey } from './trace-builder.ts';
+import { at, planOf, type TestKey, TraceBuilder, testKey } from './trace-builder.ts';
 
 let room: TestKey;
 
@@ -236,9 +236,13 @@ describe('the fair-launch checks of the simulator', () => {
     expect(result(report, 6).examples[0]?.detail).toContain('no visitor heard prequeue');
   });
 
-  it('pass proofs taken and a replay refused, and catch invalid_proof and a replay accepted', async () => {
+  it('pass proofs taken and a replay refused, and catch invalid_proof, a replay accepted and a planned replay never made', async () => {
     // Prepare
-    const proof = (b: TraceBuilder, replay: 'refused' | 'accepted' | null, invalid = false) => {
+    const proof = (
+      b: TraceBuilder,
+      replay: 'refused' | 'accepted' | 'unfinished' | null,
+      invalid = false,
+    ) => {
       b.events.unshift(
         { t: at(0) - 50, k: 'dial', purpose: 'join', attempt: 1 },
         { t: at(0) - 40, k: 'challenge', attempts: 10 },
@@ -252,10 +256,18 @@ describe('the fair-launch checks of the simulator', () => {
     good.admitted(1, await room.pass(good.sessionId, 1));
     const bad = proof(new TraceBuilder(1).join(0.1, 0.11), 'accepted', true);
     bad.admitted(2, await room.pass(bad.sessionId, 2));
+    const replaying = planOf(2, { replay: { pauseMs: 200 } });
+    const cut = proof(new TraceBuilder(2, replaying).join(0.2, 0.21), 'unfinished');
+    cut.admitted(2, await room.pass(cut.sessionId, 2));
+    const skipped = proof(
+      new TraceBuilder(3, planOf(3, { replay: { pauseMs: 200 } })).join(0.3, 0.31),
+      null,
+    );
+    skipped.admitted(2, await room.pass(skipped.sessionId, 2));
 
     // Act
-    const clean = await evaluate([good.build()], { pow: true });
-    const broken = await evaluate([good.build(), bad.build()], { pow: true });
+    const clean = await evaluate([good.build(), cut.build()], { pow: true });
+    const broken = await evaluate([good.build(), bad.build(), skipped.build()], { pow: true });
 
     // Assess
     expect(result(clean, 9).ok).toBe(true);
@@ -265,6 +277,7 @@ describe('the fair-launch checks of the simulator', () => {
         detail:
           'v1: 1 proof(s) answered invalid_proof; the replayed proof was not refused: accepted',
       },
+      { visitor: 'v3', detail: 'v3: the planned replay of its spent proof was never made' },
     ]);
   });
 });

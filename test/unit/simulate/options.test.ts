@@ -184,6 +184,10 @@ describe('the simulator options', () => {
       pow: true,
     });
     expect(errorOf([...BASE, '--users', '10', '--prequeue', '0'])).toContain('--prequeue');
+    // The room's own bound on the cost (its admin endpoint refuses more).
+    expect(errorOf([...BASE, '--users', '10', '--pow', '10000001'])).toContain(
+      '--pow must be at most 10000000',
+    );
   });
 
   it('answer --help with the usage', () => {

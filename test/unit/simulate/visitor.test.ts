@@ -421,6 +421,75 @@ describe('a simulated visitor asked for a proof of work', () => {
     expect(visitor.state).toBe('waiting');
   });
 
+  it('still replays its spent proof when admitted within the pause, and settles only once the replay is answered', async () => {
+    // Prepare: admitted 50 ms after its place was taken, before the 200 ms pause is over.
+    const env = Object.assign(new Harness(), {
+      solve: async () => ({ solution: { counter: 3, derivedKey: 'k' }, ms: 9, queuedMs: 0 }),
+    });
+    const visitor = new SimVisitor(planOf(8, { replay: { pauseMs: 200 } }), env);
+    visitor.start();
+    env.socket.open();
+    env.socket.receive({ type: 'challenge', challenge: CHALLENGE });
+    await settle();
+    env.socket.receive({ type: 'joined', ticket: 'ticket-8', sessionId: 'session-8' });
+    env.advance(50);
+    env.socket.receive({
+      type: 'admitted',
+      pass: 'pass-8',
+      expiresAt: 0,
+      redirectUrl: 'http://main/sim/8?wr_pass=pass-8',
+    });
+    const settledAtAdmission = [...env.settledAs];
+
+    // Act
+    env.advance(150);
+    const replay = env.socket;
+    replay.open();
+    replay.receive({ type: 'error', code: 'invalid_proof', message: 'spent' });
+
+    // Assess
+    expect(settledAtAdmission).toEqual([]);
+    expect(env.sockets).toHaveLength(2);
+    expect(replay.sent).toEqual([
+      {
+        action: 'join',
+        return: '/sim/8',
+        proof: { challenge: CHALLENGE, solution: { counter: 3, derivedKey: 'k' } },
+      },
+    ]);
+    expect(env.events.filter((e) => e.k === 'replay')).toEqual([
+      { t: expect.any(Number), k: 'replay', result: 'refused' },
+    ]);
+    expect(visitor.state).toBe('done');
+    expect(env.settledAs).toEqual(['done']);
+  });
+
+  it('reports a replay the stop cuts short as unfinished, and settles once', async () => {
+    // Prepare
+    const env = Object.assign(new Harness(), {
+      solve: async () => ({ solution: { counter: 3, derivedKey: 'k' }, ms: 9, queuedMs: 0 }),
+    });
+    const visitor = new SimVisitor(planOf(9, { replay: { pauseMs: 200 } }), env);
+    visitor.start();
+    env.socket.open();
+    env.socket.receive({ type: 'challenge', challenge: CHALLENGE });
+    await settle();
+    env.socket.receive({ type: 'joined', ticket: 'ticket-9', sessionId: 'session-9' });
+    env.advance(200);
+    env.socket.open();
+
+    // Act: the run stops while the replay waits for its answer.
+    visitor.stop();
+    env.advance(60_000);
+
+    // Assess
+    expect(env.events.filter((e) => e.k === 'replay')).toEqual([
+      { t: expect.any(Number), k: 'replay', result: 'unfinished' },
+    ]);
+    expect(env.socket.closed).toBe('clean');
+    expect(env.settledAs).toEqual(['stopped']);
+  });
+
   it('joins plainly again after invalid_proof, which brings a new challenge', async () => {
     // Prepare
     const env = Object.assign(new Harness(), {
