@@ -1,5 +1,6 @@
 /** The simulator's command line: defaults, and errors that say what is wrong. */
 import { describe, expect, it } from 'vitest';
+import { MAX_POW_COST } from '../../../functions/core/room-settings.ts';
 import {
   defaultsFor,
   jwksUrlFor,
@@ -185,8 +186,8 @@ describe('the simulator options', () => {
     });
     expect(errorOf([...BASE, '--users', '10', '--prequeue', '0'])).toContain('--prequeue');
     // The room's own bound on the cost (its admin endpoint refuses more).
-    expect(errorOf([...BASE, '--users', '10', '--pow', '10000001'])).toContain(
-      '--pow must be at most 10000000',
+    expect(errorOf([...BASE, '--users', '10', '--pow', String(MAX_POW_COST + 1)])).toContain(
+      `--pow must be at most ${MAX_POW_COST}`,
     );
   });
 
