@@ -1131,7 +1131,7 @@ describe('the browser check (proof of work)', () => {
     s.sockets.latest.receive({ type: 'joined', ticket: 'T1', sessionId: 'S1' });
 
     // Assess
-    expect([before, halfway, late]).toEqual([null, 39, 99]);
+    expect([before, halfway, late]).toEqual([null, 25, 99]);
     expect(s.room.phase).toBe('waiting');
     expect(s.room.proofProgress).toBeNull();
   });
