@@ -570,9 +570,14 @@ export class WaitingRoom {
       this.#write(COMMITMENT_KEY, commitment);
     }
     if (this.phase !== 'prequeue') {
-      // A place in line is only ever drawn at the opening: none is held now.
+      // A place in line is only ever drawn at the opening: none is held now. After a re-schedule
+      // the place shown before is gone too, so the progress bar starts from the drawn one.
       this.position = null;
       this.etaSeconds = null;
+      this.positionAtJoin = null;
+      this.announcedPosition = null;
+      this.#lastAnnouncedAt = Number.NEGATIVE_INFINITY;
+      this.#remove(POSITION_AT_JOIN_KEY);
       this.phase = 'prequeue';
     }
     this.#quietLimitMs = this.#timing.prequeueStatusMs;

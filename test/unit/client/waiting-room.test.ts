@@ -898,6 +898,27 @@ describe('the pre-queue before a scheduled opening', () => {
     expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
   });
 
+  it('starts the progress bar afresh from the first drawn place after a re-schedule', () => {
+    // Prepare: a place in line, moved from 50 to 10, then a new opening is scheduled.
+    vi.setSystemTime(OPENS_AT * 1000 - 60_000);
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(position(50));
+    s.sockets.latest.receive(position(10));
+
+    // Act
+    s.sockets.latest.receive(prequeue(80));
+    const atJoinInPrequeue = s.room.positionAtJoin;
+    const storedInPrequeue = s.storage.getItem(POSITION_AT_JOIN_KEY);
+    s.sockets.latest.receive({ ...position(30), draw: { commitment: COMMITMENT, seed: SEED } });
+
+    // Assess
+    expect(atJoinInPrequeue).toBeNull();
+    expect(storedInPrequeue).toBeNull();
+    expect(s.room.positionAtJoin).toBe(30);
+    expect(s.room.progress).toBe(0);
+  });
+
   it('keeps its pre-queue membership across a reload: the next page resumes the ticket', () => {
     // Prepare
     vi.setSystemTime(OPENS_AT * 1000 - 60_000);
