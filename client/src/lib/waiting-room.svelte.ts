@@ -2,6 +2,7 @@ import type {
   ClientMessage,
   DrawRecord,
   ErrorCode,
+  JoinMessage,
   ServerMessage,
 } from '../../../functions/core/protocol.ts';
 import { checkDraw, type DrawCheckResult, type Sha256Hex, webCryptoSha256 } from './draw-check.ts';
@@ -38,6 +39,15 @@ export type ChallengeSolver = (
 
 /** How many challenges in a row the page tries before it asks the visitor to try again. */
 export const PROOF_ATTEMPTS = 3;
+
+/**
+ * A kept proof is not sent again within this long of its challenge's expiry (the room would
+ * find it expired on arrival, and count it as a refusal).
+ */
+export const PROOF_EXPIRY_MARGIN_MS = 10_000;
+
+/** A solved proof of work as `join` carries it. */
+type Proof = NonNullable<JoinMessage['proof']>;
 
 /** Storage keys; `localStorage` shares them between tabs, so a second tab resumes the one place. */
 export const TICKET_KEY = 'wr_ticket';
@@ -258,6 +268,12 @@ export class WaitingRoom {
   #solving: AbortController | null = null;
   /** Challenges tried in a row without a place (each `invalid_proof` or solver failure counts). */
   #proofAttempts = 0;
+  /**
+   * The last proof sent, until it takes a place, is refused or its challenge expires: a join
+   * turned down for now (`rate_limited`, `internal`) did not spend it, so the next join brings it
+   * again instead of paying for a new one.
+   */
+  #proof: Proof | null = null;
 
   constructor(options: WaitingRoomOptions) {
     this.#options = options;
@@ -397,19 +413,28 @@ export class WaitingRoom {
     });
   }
 
-  /** Takes the place back with the ticket, or a new place without one. */
+  /** Takes the place back with the ticket, or a new place without one (with an unspent proof). */
   #sayHello(): void {
     if (this.#ticket !== null) {
       this.#send({ action: 'resume', ticket: this.#ticket });
     } else {
       this.#forgetPlace();
-      this.#sendJoin();
+      this.#sendJoin(this.#unspentProof() ?? undefined);
     }
     this.#expectReply();
   }
 
+  /** The kept proof, while its challenge has time left for the trip to the room; else null. */
+  #unspentProof(): Proof | null {
+    const expiresAt = challengeExpiry(this.#proof?.challenge);
+    if (expiresAt === null || expiresAt * 1000 - PROOF_EXPIRY_MARGIN_MS <= this.#now()) {
+      this.#proof = null;
+    }
+    return this.#proof;
+  }
+
   /** A `join` with the first join's return path and identity, and the proof when one is paid. */
-  #sendJoin(proof?: { challenge: Record<string, unknown>; solution: Record<string, unknown> }) {
+  #sendJoin(proof?: Proof) {
     const identity = this.#options.identity;
     this.#send({
       action: 'join',
@@ -427,6 +452,8 @@ export class WaitingRoom {
   #solveChallenge(challenge: Record<string, unknown>): void {
     // Only a page still looking for a place pays: a held place needs no proof.
     if (this.#ticket !== null || (this.phase !== 'joining' && this.phase !== 'checking')) return;
+    // A new challenge replaces a kept proof (the room now asks more than it was made for).
+    this.#proof = null;
     this.#abortSolving();
     const socket = this.#socket;
     const controller = new AbortController();
@@ -444,7 +471,8 @@ export class WaitingRoom {
       (solution) => {
         if (!current()) return;
         this.#solving = null;
-        this.#sendJoin({ challenge, solution });
+        this.#proof = { challenge, solution };
+        this.#sendJoin(this.#proof);
         this.#expectReply();
       },
       () => {
@@ -460,8 +488,9 @@ export class WaitingRoom {
    * plain join, until `PROOF_ATTEMPTS` have gone; then the visitor decides (`retryProof`).
    */
   #proofRefused(): void {
-    // A stray refusal must not cost a held place a second join.
-    if (this.#ticket !== null || this.phase !== 'checking') return;
+    // A stray refusal must not cost a held place a second join. (A kept proof is sent again from
+    // `joining`, with nothing to solve.)
+    if (this.#ticket !== null || (this.phase !== 'checking' && this.phase !== 'joining')) return;
     this.#proofAttempts += 1;
     if (this.#proofAttempts >= PROOF_ATTEMPTS) {
       this.proofFailed = true;
@@ -495,6 +524,8 @@ export class WaitingRoom {
         this.#joinedOnSocket = true;
         this.placeDeferred = false;
         this.#proofAttempts = 0;
+        // A proof is good for one place: this one is spent (or was not needed).
+        this.#proof = null;
         this.proofFailed = false;
         this.proofProgress = null;
         // The room follows `joined` with its current notice, if it has one: a banner kept from
@@ -696,6 +727,7 @@ export class WaitingRoom {
         this.#sayHello();
         return;
       case 'invalid_proof':
+        this.#proof = null;
         this.#proofRefused();
         return;
       case 'rate_limited':
@@ -850,6 +882,16 @@ export class WaitingRoom {
       // Nothing stored, nothing to forget.
     }
   }
+}
+
+/**
+ * When a challenge expires (epoch seconds), from its `parameters.expiresAt`
+ * (`functions/core/proof-of-work.ts`); null when it does not say.
+ */
+function challengeExpiry(challenge: Record<string, unknown> | undefined): number | null {
+  const parameters = challenge?.parameters as { expiresAt?: unknown } | undefined;
+  const expiresAt = parameters?.expiresAt;
+  return typeof expiresAt === 'number' && Number.isFinite(expiresAt) ? expiresAt : null;
 }
 
 /**

@@ -1256,6 +1256,104 @@ describe('the browser check (proof of work)', () => {
   });
 });
 
+const NOW = Date.UTC(2030, 0, 1, 9);
+/** A challenge as the room makes them: alive for 5 minutes from `NOW`. */
+const EXPIRING_CHALLENGE = {
+  parameters: { nonce: 'n1', expiresAt: NOW / 1000 + 300, data: { attempts: 1000 } },
+  signature: 'sig',
+};
+const PROOF = { challenge: EXPIRING_CHALLENGE, solution: SOLUTION };
+
+/** Starts the room, has it challenged, solves the challenge and sends the proof. */
+async function joinWithProof(s: Setup, solver: ReturnType<typeof fakeSolver>): Promise<void> {
+  s.room.start();
+  s.sockets.latest.open();
+  s.sockets.latest.receive({ type: 'challenge', challenge: EXPIRING_CHALLENGE });
+  solver.latest.resolve(SOLUTION);
+  await Promise.resolve();
+}
+
+describe('a proof the room did not spend', () => {
+  it.each(['rate_limited', 'internal'])(
+    'joins again with the same proof after %s, without solving again',
+    async (code) => {
+      // Prepare
+      vi.setSystemTime(NOW);
+      const solver = fakeSolver();
+      const s = setup({ solve: solver.solve });
+      await joinWithProof(s, solver);
+
+      // Act
+      s.sockets.latest.receive({ type: 'error', code, message: 'not now' });
+      vi.advanceTimersByTime(10_000);
+      s.sockets.latest.open();
+
+      // Assess
+      expect(s.sockets.sockets).toHaveLength(2);
+      expect(s.sockets.latest.sent).toEqual([
+        { action: 'join', return: '/tickets?show=42', proof: PROOF },
+      ]);
+      expect(solver.solve).toHaveBeenCalledTimes(1);
+    },
+  );
+
+  it('asks for a new challenge once the kept proof has expired', async () => {
+    // Prepare
+    vi.setSystemTime(NOW);
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    await joinWithProof(s, solver);
+    s.sockets.latest.receive({ type: 'error', code: 'rate_limited', message: 'not now' });
+
+    // Act
+    vi.setSystemTime(NOW + 300_000);
+    vi.advanceTimersByTime(10_000);
+    s.sockets.latest.open();
+
+    // Assess
+    expect(s.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+  });
+
+  it('drops the kept proof when the room refuses it', async () => {
+    // Prepare
+    vi.setSystemTime(NOW);
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    await joinWithProof(s, solver);
+    s.sockets.latest.receive({ type: 'error', code: 'rate_limited', message: 'not now' });
+    vi.advanceTimersByTime(10_000);
+    s.sockets.latest.open();
+
+    // Act
+    s.sockets.latest.receive({ type: 'error', code: 'invalid_proof', message: 'spent' });
+    s.sockets.latest.drop();
+    vi.advanceTimersByTime(10_000);
+    s.sockets.latest.open();
+
+    // Assess
+    expect(s.sockets.sockets[1]?.sent.at(-1)).toEqual({
+      action: 'join',
+      return: '/tickets?show=42',
+    });
+    expect(s.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+  });
+
+  it('never sends a proof again once it took a place', async () => {
+    // Prepare
+    vi.setSystemTime(NOW);
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    await joinWithProof(s, solver);
+    s.sockets.latest.receive({ type: 'joined', ticket: 'T1', sessionId: 'S1' });
+
+    // Act: the place is gone (abandoned), so the page takes a new one.
+    s.sockets.latest.receive({ type: 'error', code: 'invalid_ticket', message: 'unknown ticket' });
+
+    // Assess
+    expect(s.sockets.latest.sent.at(-1)).toEqual({ action: 'join', return: '/tickets?show=42' });
+  });
+});
+
 describe("the operator's notice", () => {
   it('shows the latest notice in any state, and takes it down on null', () => {
     // Prepare
