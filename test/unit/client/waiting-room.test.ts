@@ -1007,6 +1007,43 @@ describe('the pre-queue before a scheduled opening', () => {
     expect(socket.closedByClient).toBe(false);
   });
 
+  it('does not ask when the tab comes back while the line is drawn after a reload', () => {
+    // Prepare
+    vi.setSystemTime(OPENS_AT * 1000 - 60_000);
+    const first = setup();
+    startJoined(first, 'T-pre');
+    first.sockets.latest.receive(prequeue(200_000));
+    first.room.stop();
+    vi.setSystemTime(OPENS_AT * 1000 + 10_000);
+    const second = setup({}, first.storage);
+    startJoined(second, 'T-pre');
+
+    // Act
+    second.room.handleVisible();
+    vi.advanceTimersByTime(30_000);
+
+    // Assess
+    expect(second.sockets.latest.actions()).toEqual(['resume']);
+    expect(second.sockets.latest.closedByClient).toBe(false);
+  });
+
+  it('goes back to the pre-queue keep-alive when a later opening is scheduled during the draw', () => {
+    // Prepare: the countdown has run out; then the room sends a pre-queue for an hour later.
+    vi.setSystemTime(OPENS_AT * 1000 - 1000);
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(prequeue(200_000));
+    vi.advanceTimersByTime(1005);
+
+    // Act
+    s.sockets.latest.receive(prequeue(200_000, OPENS_AT + 3600));
+    vi.advanceTimersByTime(4 * 60_000);
+
+    // Assess: the pre-queue's status, answered with a prequeue, not the draw's ask or ping.
+    expect(s.room.openingNow).toBe(false);
+    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+  });
+
   it('goes back to the usual rules once the first drawn position has come', () => {
     // Prepare
     vi.setSystemTime(OPENS_AT * 1000 - 1000);
