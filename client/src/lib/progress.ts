@@ -17,12 +17,13 @@ export function peopleAhead(position: number): number {
 
 /**
  * How far a proof of work has come, as a whole percentage 0–99, or null when the solver cannot
- * say (indeterminate). A search is done when it is lucky, not at a count: after `tried` hashes
- * of `expected` on average it has finished with probability 1 − e^(−tried/expected), which is
- * what the bar shows. It never claims 100 before the answer is in.
+ * say (indeterminate). The room draws the counter to find uniformly from [0, 2 × expected)
+ * (`functions/core/proof-of-work.ts`), so after `tried` attempts the search has finished with
+ * probability min(1, tried / (2 × expected)), which is what the bar shows: it moves evenly and
+ * is half full at the mean. It never claims 100 before the answer is in.
  */
 export function proofPercent(tried: number, expected: number): number | null {
   if (!Number.isFinite(expected) || expected <= 0 || !Number.isFinite(tried)) return null;
-  const done = 1 - Math.exp(-Math.max(0, tried) / expected);
+  const done = Math.min(1, Math.max(0, tried) / (2 * expected));
   return Math.min(99, Math.floor(done * 100));
 }

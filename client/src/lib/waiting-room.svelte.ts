@@ -2,6 +2,7 @@ import type {
   ClientMessage,
   DrawRecord,
   ErrorCode,
+  JoinMessage,
   ServerMessage,
 } from '../../../functions/core/protocol.ts';
 import { checkDraw, type DrawCheckResult, type Sha256Hex, webCryptoSha256 } from './draw-check.ts';
@@ -39,11 +40,22 @@ export type ChallengeSolver = (
 /** How many challenges in a row the page tries before it asks the visitor to try again. */
 export const PROOF_ATTEMPTS = 3;
 
+/**
+ * A kept proof is not sent again within this long of its challenge's expiry (the room would
+ * find it expired on arrival, and count it as a refusal).
+ */
+export const PROOF_EXPIRY_MARGIN_MS = 10_000;
+
+/** A solved proof of work as `join` carries it. */
+type Proof = NonNullable<JoinMessage['proof']>;
+
 /** Storage keys; `localStorage` shares them between tabs, so a second tab resumes the one place. */
 export const TICKET_KEY = 'wr_ticket';
 export const POSITION_AT_JOIN_KEY = 'wr_position_at_join';
 /** The draw's commitment seen in the pre-queue, kept with the place to check the seed against. */
 export const COMMITMENT_KEY = 'wr_commitment';
+/** The pre-queue's last size, kept with the place: how long its draw takes to tell everyone. */
+export const PREQUEUE_SIZE_KEY = 'wr_prequeue_size';
 
 // Method syntax makes the handler bivariant, so the DOM's `(ev: MessageEvent) => any` fits.
 type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
@@ -104,6 +116,16 @@ export interface Timing {
    * 10-minute idle limit.
    */
   prequeueStatusMs: number;
+  /**
+   * Once the countdown has run out, the room draws the pre-queue and tells every member a place
+   * at its push budget (5,000 a second by default), the least told first: a crowd asking meanwhile
+   * would only slow it down, and a crowd reconnecting would go to the back of that order. So the
+   * page waits for its first place `statusAfterMs` plus this much per member of the pre-queue (its
+   * last `prequeue.waiting`) before it asks, at most `drawWaitMaxMs`, and then a random moment of
+   * as long again; that ask's silence never drops the socket.
+   */
+  drawWaitPerMemberMs: number;
+  drawWaitMaxMs: number;
 }
 
 export const DEFAULT_TIMING: Timing = {
@@ -117,6 +139,9 @@ export const DEFAULT_TIMING: Timing = {
   backoffMaxMs: 15_000,
   announceEveryMs: 30_000,
   prequeueStatusMs: 4 * 60_000,
+  // Twice the time the room takes to tell every member at 5,000 a second.
+  drawWaitPerMemberMs: 1000 / 2500,
+  drawWaitMaxMs: 5 * 60_000,
 };
 
 export interface WaitingRoomOptions {
@@ -258,6 +283,22 @@ export class WaitingRoom {
   #solving: AbortController | null = null;
   /** Challenges tried in a row without a place (each `invalid_proof` or solver failure counts). */
   #proofAttempts = 0;
+  /**
+   * The last proof sent, until it takes a place, is refused or its challenge expires: a join
+   * turned down for now (`rate_limited`, `internal`) did not spend it, so the next join brings it
+   * again instead of paying for a new one.
+   */
+  #proof: Proof | null = null;
+  /** The last frame sent or heard on the socket (ms): API Gateway idles out a quiet one. */
+  #lastFrameAt: number | null = null;
+  /** Members of the pre-queue, from its last `prequeue`: how long the draw takes to tell. */
+  #prequeueSize = 0;
+  /**
+   * The countdown has run out and no place has come yet: the page waits for the draw, and
+   * `#drawAskAt` is when it asks for its place with `status`.
+   */
+  #awaitingDraw = false;
+  #drawAskAt: number | null = null;
 
   constructor(options: WaitingRoomOptions) {
     this.#options = options;
@@ -275,6 +316,8 @@ export class WaitingRoom {
       const atJoin = Number(this.#read(POSITION_AT_JOIN_KEY));
       if (Number.isInteger(atJoin) && atJoin >= 1) this.positionAtJoin = atJoin;
       this.#commitmentSeen = this.#read(COMMITMENT_KEY);
+      const size = Number(this.#read(PREQUEUE_SIZE_KEY));
+      if (Number.isInteger(size) && size >= 0) this.#prequeueSize = size;
     }
   }
 
@@ -344,7 +387,10 @@ export class WaitingRoom {
     if (!this.#active()) return;
     this.#tick();
     if (this.connection === 'live') {
-      if (this.phase === 'waiting' && this.#send({ action: 'status' })) this.#expectReply();
+      // While the line is drawn a `status` is answered only with the place, later.
+      if (this.phase === 'waiting' && !this.#awaitingDraw && this.#send({ action: 'status' })) {
+        this.#expectReply();
+      }
       return;
     }
     if (this.#socket === null && this.#isOnline()) this.#connect();
@@ -397,19 +443,28 @@ export class WaitingRoom {
     });
   }
 
-  /** Takes the place back with the ticket, or a new place without one. */
+  /** Takes the place back with the ticket, or a new place without one (with an unspent proof). */
   #sayHello(): void {
     if (this.#ticket !== null) {
       this.#send({ action: 'resume', ticket: this.#ticket });
     } else {
       this.#forgetPlace();
-      this.#sendJoin();
+      this.#sendJoin(this.#unspentProof() ?? undefined);
     }
     this.#expectReply();
   }
 
+  /** The kept proof, while its challenge has time left for the trip to the room; else null. */
+  #unspentProof(): Proof | null {
+    const expiresAt = challengeExpiry(this.#proof?.challenge);
+    if (expiresAt === null || expiresAt * 1000 - PROOF_EXPIRY_MARGIN_MS <= this.#now()) {
+      this.#proof = null;
+    }
+    return this.#proof;
+  }
+
   /** A `join` with the first join's return path and identity, and the proof when one is paid. */
-  #sendJoin(proof?: { challenge: Record<string, unknown>; solution: Record<string, unknown> }) {
+  #sendJoin(proof?: Proof) {
     const identity = this.#options.identity;
     this.#send({
       action: 'join',
@@ -427,6 +482,8 @@ export class WaitingRoom {
   #solveChallenge(challenge: Record<string, unknown>): void {
     // Only a page still looking for a place pays: a held place needs no proof.
     if (this.#ticket !== null || (this.phase !== 'joining' && this.phase !== 'checking')) return;
+    // A new challenge replaces a kept proof (the room now asks more than it was made for).
+    this.#proof = null;
     this.#abortSolving();
     const socket = this.#socket;
     const controller = new AbortController();
@@ -444,7 +501,8 @@ export class WaitingRoom {
       (solution) => {
         if (!current()) return;
         this.#solving = null;
-        this.#sendJoin({ challenge, solution });
+        this.#proof = { challenge, solution };
+        this.#sendJoin(this.#proof);
         this.#expectReply();
       },
       () => {
@@ -460,8 +518,9 @@ export class WaitingRoom {
    * plain join, until `PROOF_ATTEMPTS` have gone; then the visitor decides (`retryProof`).
    */
   #proofRefused(): void {
-    // A stray refusal must not cost a held place a second join.
-    if (this.#ticket !== null || this.phase !== 'checking') return;
+    // A stray refusal must not cost a held place a second join. (A kept proof is sent again from
+    // `joining`, with nothing to solve.)
+    if (this.#ticket !== null || (this.phase !== 'checking' && this.phase !== 'joining')) return;
     this.#proofAttempts += 1;
     if (this.#proofAttempts >= PROOF_ATTEMPTS) {
       this.proofFailed = true;
@@ -482,6 +541,7 @@ export class WaitingRoom {
   #received(data: unknown): void {
     // Any frame at all proves the socket alive.
     this.#clear('reply');
+    this.#lastFrameAt = this.#now();
     const message = parseServerMessage(data);
     if (message !== null) this.#handle(message);
   }
@@ -495,13 +555,23 @@ export class WaitingRoom {
         this.#joinedOnSocket = true;
         this.placeDeferred = false;
         this.#proofAttempts = 0;
+        // A proof is good for one place: this one is spent (or was not needed).
+        this.#proof = null;
         this.proofFailed = false;
         this.proofProgress = null;
         // The room follows `joined` with its current notice, if it has one: a banner kept from
         // before a reconnect may have been taken down meanwhile.
         this.notice = null;
         if (this.phase === 'joining' || this.phase === 'checking') this.phase = 'waiting';
-        this.#scheduleStatus(this.#timing.statusAfterMs);
+        // Back on a new socket while the line is drawn: wait for the place as before.
+        if (!this.#awaitingDraw && this.#drawnPlaceDue()) {
+          // A member of a pre-queue back after a reload or a lost socket, with no place seen
+          // yet: the line may be being drawn (a `prequeue` says so if it is still to come).
+          this.#awaitingDraw = true;
+          this.#drawAskAt = this.#now() + this.#drawWait();
+        }
+        if (this.#awaitingDraw) this.#scheduleDrawWait();
+        else this.#scheduleStatus(this.#timing.statusAfterMs);
         return;
       case 'position':
         if (message.draw) this.#receiveDraw(message.draw);
@@ -562,6 +632,10 @@ export class WaitingRoom {
     if (this.#leftLine()) return;
     this.opensAt = opensAt;
     this.waiting = waiting;
+    if (this.#prequeueSize !== waiting) {
+      this.#prequeueSize = waiting;
+      this.#write(PREQUEUE_SIZE_KEY, String(waiting));
+    }
     this.commitment = commitment;
     if (this.#commitmentSeen !== commitment) {
       // A new schedule (a new pre-queue) brings a new commitment; the draw is checked against
@@ -570,9 +644,14 @@ export class WaitingRoom {
       this.#write(COMMITMENT_KEY, commitment);
     }
     if (this.phase !== 'prequeue') {
-      // A place in line is only ever drawn at the opening: none is held now.
+      // A place in line is only ever drawn at the opening: none is held now. After a re-schedule
+      // the place shown before is gone too, so the progress bar starts from the drawn one.
       this.position = null;
       this.etaSeconds = null;
+      this.positionAtJoin = null;
+      this.announcedPosition = null;
+      this.#lastAnnouncedAt = Number.NEGATIVE_INFINITY;
+      this.#remove(POSITION_AT_JOIN_KEY);
       this.phase = 'prequeue';
     }
     this.#quietLimitMs = this.#timing.prequeueStatusMs;
@@ -582,20 +661,73 @@ export class WaitingRoom {
 
   /**
    * Moves the pre-queue's clock on, next at the turn of the second. At zero the room is drawing:
-   * the clock stops, and if the first position is slow to come the page asks for it after a
-   * random 1–2 quiet periods (a whole crowd asking at the same second would slow the draw down).
+   * the clock stops and the page waits for its first place (`#scheduleDrawWait`).
    */
   #tick(): void {
     this.#clear('clock');
     this.clock = this.#now();
     if (this.phase !== 'prequeue' || this.#finished) return;
     if (this.secondsToOpening === 0) {
-      const { statusAfterMs } = this.#timing;
-      this.#quietLimitMs = statusAfterMs;
-      this.#scheduleStatus(statusAfterMs + this.#random() * statusAfterMs);
+      if (!this.#awaitingDraw) {
+        this.#awaitingDraw = true;
+        this.#drawAskAt = this.clock + this.#drawWait();
+      }
+      this.#scheduleDrawWait();
       return;
     }
+    if (this.#awaitingDraw) {
+      // A later opening (a re-schedule): its own draw will be waited for; the pre-queue's pace.
+      this.#awaitingDraw = false;
+      this.#drawAskAt = null;
+      this.#scheduleStatus(this.#timing.prequeueStatusMs);
+    }
     this.#schedule('clock', 1000 - (this.clock % 1000) + 5, () => this.#tick());
+  }
+
+  /** Was this place in a pre-queue (its commitment seen), with no place in line shown since? */
+  #drawnPlaceDue(): boolean {
+    return this.#commitmentSeen !== null && this.position === null && this.positionAtJoin === null;
+  }
+
+  /**
+   * How long to wait for the draw's first place before asking: as long as the room may take to
+   * tell the whole pre-queue, and a random moment of as long again, so that the members who
+   * have not heard do not all ask in the same second.
+   */
+  #drawWait(): number {
+    const { statusAfterMs, drawWaitPerMemberMs, drawWaitMaxMs } = this.#timing;
+    const window = Math.min(
+      drawWaitMaxMs,
+      statusAfterMs + this.#prequeueSize * drawWaitPerMemberMs,
+    );
+    return window + this.#random() * window;
+  }
+
+  /**
+   * While the line is drawn: ask once for the place when `#drawAskAt` comes, with a `status`
+   * whose answer comes with the room's later tick (so its silence is no sign of a dead socket),
+   * and meanwhile keep the pre-queue's slow keep-alive as a `ping`, whose `pong` comes at once
+   * (its silence is).
+   */
+  #scheduleDrawWait(): void {
+    const now = this.#now();
+    const keepAliveAt = (this.#lastFrameAt ?? now) + this.#timing.prequeueStatusMs;
+    const at = Math.min(this.#drawAskAt ?? keepAliveAt, keepAliveAt);
+    this.#schedule('status', Math.max(0, at - now), () => {
+      if (!this.#awaitingDraw) {
+        this.#scheduleStatus(this.#quietLimitMs);
+        return;
+      }
+      if (this.connection === 'live') {
+        if (this.#drawAskAt !== null && this.#now() >= this.#drawAskAt) {
+          // Asked; if no place comes still, ask again after as long a wait.
+          if (this.#send({ action: 'status' })) this.#drawAskAt = this.#now() + this.#drawWait();
+        } else if (this.#send({ action: 'ping' })) {
+          this.#expectReply();
+        }
+      }
+      this.#scheduleDrawWait();
+    });
   }
 
   /**
@@ -619,6 +751,8 @@ export class WaitingRoom {
   #updatePosition(position: number, waiting: number, etaSeconds: number | null): void {
     if (this.#leftLine()) return;
     this.#clear('clock');
+    this.#awaitingDraw = false;
+    this.#drawAskAt = null;
     // Positions can arrive out of order across a reconnect; never show a higher one again.
     const shown = this.position === null ? position : Math.min(this.position, position);
     this.position = shown;
@@ -673,6 +807,7 @@ export class WaitingRoom {
     this.#remove(TICKET_KEY);
     this.#remove(POSITION_AT_JOIN_KEY);
     this.#remove(COMMITMENT_KEY);
+    this.#remove(PREQUEUE_SIZE_KEY);
     this.stop();
     this.#options.navigate(redirectUrl);
   }
@@ -691,6 +826,7 @@ export class WaitingRoom {
         this.#sayHello();
         return;
       case 'invalid_proof':
+        this.#proof = null;
         this.#proofRefused();
         return;
       case 'rate_limited':
@@ -739,6 +875,11 @@ export class WaitingRoom {
    * line of a million sends nothing while the room keeps the promise each position makes.
    */
   #scheduleStatus(delay: number): void {
+    // While the line is drawn, its own pace (a `status` unanswered then is no dead socket).
+    if (this.#awaitingDraw) {
+      this.#scheduleDrawWait();
+      return;
+    }
     this.#schedule('status', delay, () => {
       if (this.connection === 'live' && (this.phase === 'waiting' || this.phase === 'prequeue')) {
         if (this.#send({ action: 'status' })) this.#expectReply();
@@ -757,7 +898,9 @@ export class WaitingRoom {
     this.#remove(TICKET_KEY);
     this.#remove(POSITION_AT_JOIN_KEY);
     this.#remove(COMMITMENT_KEY);
+    this.#remove(PREQUEUE_SIZE_KEY);
     this.#commitmentSeen = null;
+    this.#prequeueSize = 0;
     this.position = null;
     this.waiting = null;
     this.etaSeconds = null;
@@ -770,6 +913,8 @@ export class WaitingRoom {
     this.drawCheck = null;
     this.#drawChecks += 1;
     this.#clear('clock');
+    this.#awaitingDraw = false;
+    this.#drawAskAt = null;
     this.phase = 'joining';
   }
 
@@ -778,6 +923,7 @@ export class WaitingRoom {
     if (socket === null || socket.readyState !== OPEN) return false;
     try {
       socket.send(JSON.stringify(message));
+      this.#lastFrameAt = this.#now();
       return true;
     } catch {
       return false;
@@ -845,6 +991,16 @@ export class WaitingRoom {
       // Nothing stored, nothing to forget.
     }
   }
+}
+
+/**
+ * When a challenge expires (epoch seconds), from its `parameters.expiresAt`
+ * (`functions/core/proof-of-work.ts`); null when it does not say.
+ */
+function challengeExpiry(challenge: Record<string, unknown> | undefined): number | null {
+  const parameters = challenge?.parameters as { expiresAt?: unknown } | undefined;
+  const expiresAt = parameters?.expiresAt;
+  return typeof expiresAt === 'number' && Number.isFinite(expiresAt) ? expiresAt : null;
 }
 
 /**

@@ -56,11 +56,13 @@ describe('peopleAhead', () => {
 describe('proofPercent', () => {
   it.each([
     [0, 1000, 0],
-    [500, 1000, 39],
-    [1000, 1000, 63],
+    [500, 1000, 25],
+    [1000, 1000, 50],
+    [1500, 1000, 75],
+    [1999, 1000, 99],
     [1_000_000, 1000, 99],
   ])(
-    'shows %i of %i expected hashes as %i%%, never 100 before the answer',
+    'shows %i tried of %i expected (a counter uniform on [0, 2 × expected)) as %i%%, never 100 before the answer',
     (tried, expected, percent) => {
       // Prepare, Act
       const shown = proofPercent(tried, expected);

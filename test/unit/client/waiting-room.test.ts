@@ -868,17 +868,200 @@ describe('the pre-queue before a scheduled opening', () => {
   });
 
   it('asks for the first position after a quiet spell once the opening has passed', () => {
+    // Prepare: 40 in the pre-queue, so the quiet spell is 15 s + 40 / 2500 s.
+    vi.setSystemTime(OPENS_AT * 1000 - 1000);
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(prequeue(40));
+
+    // Act (the clock reaches zero 5 ms after the turn of the second)
+    vi.advanceTimersByTime(1005 + 15_016);
+
+    // Assess
+    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+  });
+
+  it.each([
+    // members, random, seconds from zero to the ask: 15 s + members / 2500 s, jittered over as much again
+    [200_000, 0, 95],
+    [200_000, 0.5, 142.5],
+    [10_000_000, 0, 300],
+  ])(
+    'waits for the first drawn position longer the larger the pre-queue (%i members, jitter %d): %d s',
+    (members, jitter, seconds) => {
+      // Prepare (the keep-alive's ping put off beyond the ask)
+      vi.setSystemTime(OPENS_AT * 1000 - 1000);
+      const s = setup({ random: () => jitter, timing: { prequeueStatusMs: 9 * 60_000 } });
+      startJoined(s);
+      s.sockets.latest.receive(prequeue(members));
+      const asks = () => s.sockets.latest.actions().filter((a) => a === 'status').length;
+
+      // Act
+      vi.advanceTimersByTime(1005 + seconds * 1000 - 1);
+      const before = asks();
+      vi.advanceTimersByTime(1);
+
+      // Assess
+      expect(before).toBe(0);
+      expect(asks()).toBe(1);
+    },
+  );
+
+  it('keeps the socket when the status it asked while the line is drawn gets no answer', () => {
+    // Prepare: a pre-queue of 100,000 is told its places over 20 s and more.
+    vi.setSystemTime(OPENS_AT * 1000 - 1000);
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(prequeue(100_000));
+    const socket = s.sockets.latest;
+    vi.advanceTimersByTime(1005 + 55_000);
+    const asked = socket.actions();
+
+    // Act
+    vi.advanceTimersByTime(60_000);
+
+    // Assess
+    expect(asked).toEqual(['join', 'status']);
+    expect(socket.closedByClient).toBe(false);
+    expect(s.room.connection).toBe('live');
+  });
+
+  it('keeps the socket from idling out while the line is drawn: a ping after 4 quiet minutes', () => {
+    // Prepare: a pre-queue so large that the page asks only after 5 minutes or more.
+    vi.setSystemTime(OPENS_AT * 1000 - 1000);
+    const s = setup({ random: () => 0.9 });
+    startJoined(s);
+    s.sockets.latest.receive(prequeue(10_000_000));
+
+    // Act
+    vi.advanceTimersByTime(4 * 60_000 - 1);
+    const before = s.sockets.latest.actions();
+    vi.advanceTimersByTime(1);
+
+    // Assess
+    expect(before).toEqual(['join']);
+    expect(s.sockets.latest.actions()).toEqual(['join', 'ping']);
+  });
+
+  it('treats the socket as dead when its ping gets no pong while the line is drawn', () => {
+    // Prepare
+    vi.setSystemTime(OPENS_AT * 1000 - 1000);
+    const s = setup({ random: () => 0.9 });
+    startJoined(s);
+    s.sockets.latest.receive(prequeue(10_000_000));
+    const socket = s.sockets.latest;
+    vi.advanceTimersByTime(4 * 60_000);
+
+    // Act
+    vi.advanceTimersByTime(20_000);
+
+    // Assess
+    expect(socket.actions()).toEqual(['join', 'ping']);
+    expect(socket.closedByClient).toBe(true);
+  });
+
+  it('waits for the draw again, without a reply timeout, after resuming while the line is drawn', () => {
+    // Prepare: the socket is replaced 10 s after the opening.
+    vi.setSystemTime(OPENS_AT * 1000 - 1000);
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(prequeue(200_000));
+    vi.advanceTimersByTime(1005 + 10_000);
+    s.sockets.latest.drop();
+    vi.advanceTimersByTime(250);
+    s.sockets.latest.open();
+    const resumed = s.sockets.latest;
+
+    // Act
+    resumed.receive({ type: 'joined', ticket: 'T1', sessionId: 'S1' });
+    vi.advanceTimersByTime(60_000);
+
+    // Assess
+    expect(resumed.actions()).toEqual(['resume']);
+    expect(resumed.closedByClient).toBe(false);
+    expect(s.room.connection).toBe('live');
+  });
+
+  it('waits for its drawn place without a reply timeout after a reload while the line is drawn', () => {
+    // Prepare: a member of a pre-queue of 200,000 reloads 10 s after the opening.
+    vi.setSystemTime(OPENS_AT * 1000 - 60_000);
+    const first = setup();
+    startJoined(first, 'T-pre');
+    first.sockets.latest.receive(prequeue(200_000));
+    first.room.stop();
+    vi.setSystemTime(OPENS_AT * 1000 + 10_000);
+    const second = setup({}, first.storage);
+    second.room.start();
+    second.sockets.latest.open();
+    const socket = second.sockets.latest;
+
+    // Act
+    socket.receive({ type: 'joined', ticket: 'T-pre', sessionId: 'S1' });
+    vi.advanceTimersByTime(95_000 - 1);
+    const before = socket.actions();
+    vi.advanceTimersByTime(1);
+
+    // Assess: asked once, 15 s + 200,000 / 2500 s after it came back, and never dropped.
+    expect(before).toEqual(['resume']);
+    expect(socket.actions()).toEqual(['resume', 'status']);
+    expect(socket.closedByClient).toBe(false);
+  });
+
+  it('does not ask when the tab comes back while the line is drawn after a reload', () => {
+    // Prepare
+    vi.setSystemTime(OPENS_AT * 1000 - 60_000);
+    const first = setup();
+    startJoined(first, 'T-pre');
+    first.sockets.latest.receive(prequeue(200_000));
+    first.room.stop();
+    vi.setSystemTime(OPENS_AT * 1000 + 10_000);
+    const second = setup({}, first.storage);
+    startJoined(second, 'T-pre');
+
+    // Act
+    second.room.handleVisible();
+    vi.advanceTimersByTime(30_000);
+
+    // Assess
+    expect(second.sockets.latest.actions()).toEqual(['resume']);
+    expect(second.sockets.latest.closedByClient).toBe(false);
+  });
+
+  it('goes back to the pre-queue keep-alive when a later opening is scheduled during the draw', () => {
+    // Prepare: the countdown has run out; then the room sends a pre-queue for an hour later.
+    vi.setSystemTime(OPENS_AT * 1000 - 1000);
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(prequeue(200_000));
+    vi.advanceTimersByTime(1005);
+
+    // Act
+    s.sockets.latest.receive(prequeue(200_000, OPENS_AT + 3600));
+    vi.advanceTimersByTime(4 * 60_000);
+
+    // Assess: the pre-queue's status, answered with a prequeue, not the draw's ask or ping.
+    expect(s.room.openingNow).toBe(false);
+    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+  });
+
+  it('goes back to the usual rules once the first drawn position has come', () => {
     // Prepare
     vi.setSystemTime(OPENS_AT * 1000 - 1000);
     const s = setup();
     startJoined(s);
-    s.sockets.latest.receive(prequeue());
+    s.sockets.latest.receive(prequeue(200_000));
+    vi.advanceTimersByTime(1005 + 10_000);
+    const socket = s.sockets.latest;
 
-    // Act
-    vi.advanceTimersByTime(1100 + 15_000);
+    // Act: a position promising nothing, then silence.
+    socket.receive({ ...position(7, 100, 60, 0), draw: { commitment: COMMITMENT, seed: SEED } });
+    vi.advanceTimersByTime(15_000);
+    const asked = socket.actions();
+    vi.advanceTimersByTime(20_000);
 
     // Assess
-    expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+    expect(asked).toEqual(['join', 'status']);
+    expect(socket.closedByClient).toBe(true);
   });
 
   it('keeps the socket alive in a long pre-queue without asking every few seconds', () => {
@@ -896,6 +1079,27 @@ describe('the pre-queue before a scheduled opening', () => {
     // Assess
     expect(before).toEqual(['join']);
     expect(s.sockets.latest.actions()).toEqual(['join', 'status']);
+  });
+
+  it('starts the progress bar afresh from the first drawn place after a re-schedule', () => {
+    // Prepare: a place in line, moved from 50 to 10, then a new opening is scheduled.
+    vi.setSystemTime(OPENS_AT * 1000 - 60_000);
+    const s = setup();
+    startJoined(s);
+    s.sockets.latest.receive(position(50));
+    s.sockets.latest.receive(position(10));
+
+    // Act
+    s.sockets.latest.receive(prequeue(80));
+    const atJoinInPrequeue = s.room.positionAtJoin;
+    const storedInPrequeue = s.storage.getItem(POSITION_AT_JOIN_KEY);
+    s.sockets.latest.receive({ ...position(30), draw: { commitment: COMMITMENT, seed: SEED } });
+
+    // Assess
+    expect(atJoinInPrequeue).toBeNull();
+    expect(storedInPrequeue).toBeNull();
+    expect(s.room.positionAtJoin).toBe(30);
+    expect(s.room.progress).toBe(0);
   });
 
   it('keeps its pre-queue membership across a reload: the next page resumes the ticket', () => {
@@ -1131,7 +1335,7 @@ describe('the browser check (proof of work)', () => {
     s.sockets.latest.receive({ type: 'joined', ticket: 'T1', sessionId: 'S1' });
 
     // Assess
-    expect([before, halfway, late]).toEqual([null, 39, 99]);
+    expect([before, halfway, late]).toEqual([null, 25, 99]);
     expect(s.room.phase).toBe('waiting');
     expect(s.room.proofProgress).toBeNull();
   });
@@ -1232,6 +1436,104 @@ describe('the browser check (proof of work)', () => {
     expect(solver.solve).not.toHaveBeenCalled();
     expect(s.sockets.latest.actions()).toEqual(['join']);
     expect(s.room.phase).toBe('waiting');
+  });
+});
+
+const NOW = Date.UTC(2030, 0, 1, 9);
+/** A challenge as the room makes them: alive for 5 minutes from `NOW`. */
+const EXPIRING_CHALLENGE = {
+  parameters: { nonce: 'n1', expiresAt: NOW / 1000 + 300, data: { attempts: 1000 } },
+  signature: 'sig',
+};
+const PROOF = { challenge: EXPIRING_CHALLENGE, solution: SOLUTION };
+
+/** Starts the room, has it challenged, solves the challenge and sends the proof. */
+async function joinWithProof(s: Setup, solver: ReturnType<typeof fakeSolver>): Promise<void> {
+  s.room.start();
+  s.sockets.latest.open();
+  s.sockets.latest.receive({ type: 'challenge', challenge: EXPIRING_CHALLENGE });
+  solver.latest.resolve(SOLUTION);
+  await Promise.resolve();
+}
+
+describe('a proof the room did not spend', () => {
+  it.each(['rate_limited', 'internal'])(
+    'joins again with the same proof after %s, without solving again',
+    async (code) => {
+      // Prepare
+      vi.setSystemTime(NOW);
+      const solver = fakeSolver();
+      const s = setup({ solve: solver.solve });
+      await joinWithProof(s, solver);
+
+      // Act
+      s.sockets.latest.receive({ type: 'error', code, message: 'not now' });
+      vi.advanceTimersByTime(10_000);
+      s.sockets.latest.open();
+
+      // Assess
+      expect(s.sockets.sockets).toHaveLength(2);
+      expect(s.sockets.latest.sent).toEqual([
+        { action: 'join', return: '/tickets?show=42', proof: PROOF },
+      ]);
+      expect(solver.solve).toHaveBeenCalledTimes(1);
+    },
+  );
+
+  it('asks for a new challenge once the kept proof has expired', async () => {
+    // Prepare
+    vi.setSystemTime(NOW);
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    await joinWithProof(s, solver);
+    s.sockets.latest.receive({ type: 'error', code: 'rate_limited', message: 'not now' });
+
+    // Act
+    vi.setSystemTime(NOW + 300_000);
+    vi.advanceTimersByTime(10_000);
+    s.sockets.latest.open();
+
+    // Assess
+    expect(s.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+  });
+
+  it('drops the kept proof when the room refuses it', async () => {
+    // Prepare
+    vi.setSystemTime(NOW);
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    await joinWithProof(s, solver);
+    s.sockets.latest.receive({ type: 'error', code: 'rate_limited', message: 'not now' });
+    vi.advanceTimersByTime(10_000);
+    s.sockets.latest.open();
+
+    // Act
+    s.sockets.latest.receive({ type: 'error', code: 'invalid_proof', message: 'spent' });
+    s.sockets.latest.drop();
+    vi.advanceTimersByTime(10_000);
+    s.sockets.latest.open();
+
+    // Assess
+    expect(s.sockets.sockets[1]?.sent.at(-1)).toEqual({
+      action: 'join',
+      return: '/tickets?show=42',
+    });
+    expect(s.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+  });
+
+  it('never sends a proof again once it took a place', async () => {
+    // Prepare
+    vi.setSystemTime(NOW);
+    const solver = fakeSolver();
+    const s = setup({ solve: solver.solve });
+    await joinWithProof(s, solver);
+    s.sockets.latest.receive({ type: 'joined', ticket: 'T1', sessionId: 'S1' });
+
+    // Act: the place is gone (abandoned), so the page takes a new one.
+    s.sockets.latest.receive({ type: 'error', code: 'invalid_ticket', message: 'unknown ticket' });
+
+    // Assess
+    expect(s.sockets.latest.sent.at(-1)).toEqual({ action: 'join', return: '/tickets?show=42' });
   });
 });
 
