@@ -5,12 +5,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { commitmentOf, DRAW_SETTLE_MS, drawRank } from '../../../functions/core/draw.ts';
-import type { ArrivalQueue, RoomConfig, SessionStore } from '../../../functions/core/ports.ts';
-import type { ProcessorDeps, TickReport } from '../../../functions/core/processor.ts';
+import type { TickReport } from '../../../functions/core/processor.ts';
 import { forgetLine, runTick } from '../../../functions/core/processor.ts';
-import type { ServerMessage } from '../../../functions/core/protocol.ts';
 import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
-import { createAwsHarness } from '../../helpers/aws-harness.ts';
 import {
   closeDurableRooms,
   createDurableHarness,
@@ -18,25 +15,15 @@ import {
   freshDataDir,
   removeDurableRooms,
 } from '../../helpers/durable-harness.ts';
+import { createHarness, joinedOf } from '../../helpers/room-harness.ts';
 import {
-  createHarness,
-  type HarnessOptions,
-  joinedOf,
-  type ManualClock,
-} from '../../helpers/room-harness.ts';
+  joinMany,
+  lastOfType,
+  roomKinds,
+  type ScenarioRoom,
+} from '../../helpers/scenario-rooms.ts';
 
-/** What the scenarios use of a room; every harness has this shape. */
-interface Room {
-  clock: ManualClock;
-  store: SessionStore;
-  queue: ArrivalQueue;
-  config: { set(change: Partial<RoomConfig>): unknown };
-  notifier: { messages(connectionId: string): ServerMessage[] };
-  processor: ProcessorDeps;
-  send(connectionId: string, frame: unknown): Promise<ServerMessage[]>;
-  disconnect(connectionId: string): Promise<void>;
-  tick(): Promise<TickReport>;
-}
+type Room = ScenarioRoom;
 
 let db: Dynalite;
 beforeAll(async () => {
@@ -49,30 +36,11 @@ afterEach(async () => {
   await removeDurableRooms();
 });
 
-const rooms: [string, (options?: HarnessOptions) => Promise<Room>][] = [
-  ['in-process adapters', (options) => createHarness(options)],
-  ['in-process adapters kept on disk', (options) => createDurableHarness(options)],
-  ['AWS adapters', (options) => createAwsHarness(db, options)],
-];
+const rooms = roomKinds(() => db);
 
 /** The opening, 10 s after the harness clock starts. */
 const START = Date.UTC(2026, 10, 25, 12, 0, 0);
 const OPENS_AT = START + 10_000;
-
-async function joinMany(room: Room, count: number, prefix: string): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    ids.push(joinedOf(await room.send(`${prefix}${i}`, { action: 'join' })).sessionId);
-  }
-  return ids;
-}
-
-function lastOfType<T extends ServerMessage['type']>(room: Room, connectionId: string, type: T) {
-  return room.notifier
-    .messages(connectionId)
-    .filter((m): m is Extract<ServerMessage, { type: T }> => m.type === type)
-    .at(-1);
-}
 
 /** Ticks until the clock passes `at`. */
 async function tickPast(room: Room, at: number): Promise<TickReport> {

@@ -5,13 +5,9 @@
  * in an adapter.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ArrivalQueue, RoomConfig, SessionStore } from '../../../functions/core/ports.ts';
-import type { ProcessorDeps, TickReport } from '../../../functions/core/processor.ts';
 import { runTick } from '../../../functions/core/processor.ts';
-import type { ServerMessage } from '../../../functions/core/protocol.ts';
 import { verifierFor, verifyPass } from '../../../functions/core/tokens.ts';
 import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
-import { createAwsHarness } from '../../helpers/aws-harness.ts';
 import {
   closeDurableRooms,
   createDurableHarness,
@@ -21,30 +17,19 @@ import {
 } from '../../helpers/durable-harness.ts';
 import {
   createHarness,
-  type HarnessOptions,
   joinedOf,
   MAIN_ORIGIN,
   ManualClock,
   ROOM_ID,
 } from '../../helpers/room-harness.ts';
+import {
+  joinMany,
+  lastOfType,
+  roomKinds,
+  type ScenarioRoom,
+} from '../../helpers/scenario-rooms.ts';
 
-/** What the scenarios use of a room; both harnesses have this shape. */
-interface Room {
-  clock: ManualClock;
-  jwks: Parameters<typeof verifierFor>[0];
-  store: SessionStore;
-  queue: ArrivalQueue;
-  config: { set(change: Partial<RoomConfig>): unknown };
-  notifier: {
-    gone: Set<string>;
-    failNext: number;
-    messages(connectionId: string): ServerMessage[];
-  };
-  processor: ProcessorDeps;
-  send(connectionId: string, frame: unknown): Promise<ServerMessage[]>;
-  disconnect(connectionId: string): Promise<void>;
-  tick(): Promise<TickReport>;
-}
+type Room = ScenarioRoom;
 
 let db: Dynalite;
 beforeAll(async () => {
@@ -58,26 +43,7 @@ afterEach(async () => {
   await removeDurableRooms();
 });
 
-const rooms: [string, (options?: HarnessOptions) => Promise<Room>][] = [
-  ['in-process adapters', (options) => createHarness(options)],
-  ['in-process adapters kept on disk', (options) => createDurableHarness(options)],
-  ['AWS adapters', (options) => createAwsHarness(db, options)],
-];
-
-async function joinMany(room: Room, count: number, prefix = 'c'): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < count; i++) {
-    ids.push(joinedOf(await room.send(`${prefix}${i}`, { action: 'join' })).sessionId);
-  }
-  return ids;
-}
-
-function lastOfType<T extends ServerMessage['type']>(room: Room, connectionId: string, type: T) {
-  return room.notifier
-    .messages(connectionId)
-    .filter((m): m is Extract<ServerMessage, { type: T }> => m.type === type)
-    .at(-1);
-}
+const rooms = roomKinds(() => db);
 
 async function waitingLine(room: Room): Promise<string[]> {
   return (await room.store.readLine()).map((s) => s.id);
