@@ -120,7 +120,7 @@ export class WaitingLine {
       if (session.seq !== null) placed.push([line.placeOf(session as DrawnSession), session]);
     }
     placed.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    for (const [, session] of placed) line.append(session);
+    for (const [place, session] of placed) line.#appendPlaced(session, place);
     return line;
   }
 
@@ -175,10 +175,15 @@ export class WaitingLine {
    * the cost of rebuilding the line.
    */
   append(session: Session): boolean {
+    if (session.seq === null) return false;
+    return this.#appendPlaced(session, this.placeOf(session as DrawnSession));
+  }
+
+  /** {@link append} with the session's place already known. */
+  #appendPlaced(session: Session, place: string): boolean {
     if (session.seq === null || session.state !== 'waiting' || this.#slotOf.has(session.id)) {
       return false;
     }
-    const place = this.placeOf(session as DrawnSession);
     const tail = this.lastPlace;
     if (tail !== null && place < tail) {
       this.#insertOutOfOrder(session, place);
@@ -219,7 +224,7 @@ export class WaitingLine {
     this.#rebuild();
     const rest = at < 0 ? [] : live.slice(at);
     this.#tailPlace = null;
-    this.append(session);
+    this.#appendPlaced(session, place);
     for (const entry of rest) {
       this.#slotOf.set(entry.id, this.#slots.length);
       this.#slots.push(entry);

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs every benchmark beside its baseline and writes docs/BENCHMARKS.md.
- * `--quick` runs smaller sizes (for a smoke test); `--only tick,dynamo,arrivals,gate,sockets,aws`
+ * `--quick` runs smaller sizes (for a smoke test); `--only tick,draw,dynamo,arrivals,gate,sockets,aws`
  * picks some.
  */
 import { spawnSync } from 'node:child_process';
@@ -15,6 +15,7 @@ import {
 } from '../../local/aws-local/bill.ts';
 import { type ArrivalsResult, benchArrivals } from './arrivals.ts';
 import { type AwsResult, benchAws } from './aws.ts';
+import { benchDraw, type DrawResult } from './draw.ts';
 import {
   benchDynamoRate,
   benchDynamoTick,
@@ -32,7 +33,7 @@ const { values } = parseArgs({
     out: { type: 'string', default: 'docs/BENCHMARKS.md' },
   },
 });
-const only = new Set((values.only ?? 'tick,dynamo,arrivals,gate,sockets,aws').split(','));
+const only = new Set((values.only ?? 'tick,draw,dynamo,arrivals,gate,sockets,aws').split(','));
 const quick = values.quick === true;
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
@@ -45,6 +46,7 @@ const mark = (ok: boolean) => (ok ? 'met' : '**missed**');
 async function main(): Promise<void> {
   const started = new Date();
   const ticks: TickResult[] = [];
+  const draws: DrawResult[] = [];
   const sockets: SocketResult[] = [];
   const dynamoTicks: DynamoTickResult[] = [];
   let dynamoRate: DynamoRateResult | undefined;
@@ -65,6 +67,14 @@ async function main(): Promise<void> {
     const onDisk = await benchTick(diskWaiting, 5, true);
     ticks.push(onDisk);
     log(`  tick median ${f1(onDisk.tick.median)} ms, takeover ${f1(onDisk.takeoverMs)} ms`);
+  }
+  if (only.has('draw')) {
+    for (const waiting of quick ? [10_000] : [100_000, 1_000_000]) {
+      log(`draw: ${f0(waiting)} in the pre-queue...`);
+      const result = await benchDraw(waiting, 3);
+      draws.push(result);
+      log(`  draw tick ${f0(result.drawMs)} ms, takeover after it ${f0(result.takeoverMs)} ms`);
+    }
   }
   if (only.has('dynamo')) {
     for (const waiting of quick ? [1_000, 10_000] : [10_000, 100_000]) {
@@ -166,6 +176,31 @@ async function main(): Promise<void> {
       '',
       '"On disk": the local runtime\'s store with `WR_DATA_DIR` (SQLite, every change written through and',
       'group-committed before anyone is answered); its takeover is the first tick after a restart.',
+      '',
+    );
+  }
+  if (draws.length > 0) {
+    lines.push(
+      '## The draw at a scheduled opening',
+      '',
+      'N visitors join after the schedule was set and wait in the pre-queue (in-process adapters, all',
+      'connected). "First tick" finds the schedule and numbers the N arrivals; "pre-queue tick" is the',
+      'median of 3 steady ticks before the opening (`prequeue` pushes within the budget); "draw tick" ranks',
+      'every member by SHA-256 of the seed and its id and puts the line in that order; "tick after" is',
+      'the median of 3 ticks after it; "takeover after" is a processor taking the lease over after the',
+      'draw (the line read and sorted by the draw). Baseline: the plain tick and takeover at the same N',
+      'above, in the same run.',
+      '',
+      '| in the pre-queue | first tick (ms) | pre-queue tick (ms) | draw tick (ms) | drawn | tick after (ms) | takeover after (ms) | plain takeover (ms) |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...draws.map((d) => {
+        const plain = ticks.find((t) => !t.onDisk && t.waiting === d.waiting);
+        return `| ${f0(d.waiting)} | ${f0(d.firstMs)} | ${f1(d.prequeue.median)} | ${f0(d.drawMs)} | ${f0(d.members)} | ${f1(d.after.median)} | ${f0(d.takeoverMs)} | ${plain ? f0(plain.takeoverMs) : '-'} |`;
+      }),
+      '',
+      'The draw is made once, at the opening; a takeover after it sorts the line by rank (a string',
+      'sort of every member), the cost that a draw adds to the handovers that follow while its members',
+      'are in line.',
       '',
     );
   }

@@ -17,6 +17,7 @@ import type {
   Clock,
   Delivery,
   Notifier,
+  RoomConfig,
   SessionStore,
 } from '../../functions/core/ports.ts';
 import { DEFAULT_PROCESSOR_SETTINGS, forgetLine, runTick } from '../../functions/core/processor.ts';
@@ -40,7 +41,49 @@ export interface TickResult {
  * with `onDisk`, on the local runtime's disk store in a temporary data directory.
  */
 export async function benchTick(waiting: number, runs = 5, onDisk = false): Promise<TickResult> {
-  let time = Date.UTC(2026, 0, 1);
+  const room = await benchRoom(waiting, onDisk);
+  const { deps, counter } = room;
+  const tickTimes: number[] = [];
+  let takeoverMs = 0;
+  let steadySent = 0;
+  for (let run = 0; run <= runs; run++) {
+    room.advance(1000);
+    counter.sent = 0;
+    const started = performance.now();
+    await runTick(deps);
+    if (run > 0) {
+      tickTimes.push(performance.now() - started);
+      steadySent += counter.sent;
+    } else {
+      takeoverMs = performance.now() - started;
+    }
+  }
+  await room.close();
+  return {
+    waiting,
+    onDisk,
+    tick: summarize(tickTimes),
+    takeoverMs,
+    positionsSent: steadySent / runs,
+  };
+}
+
+/** The benchmark's epoch: every session joins at it. */
+export const BENCH_START = Date.UTC(2026, 0, 1);
+
+/**
+ * A room with `waiting` connected sessions, all numbered, its processor's dependencies, a
+ * counter of pushes, a clock to move, and `close` (with `onDisk`, the local runtime's disk store
+ * in a temporary data directory). `config` is the room's live config; without `numbered`, the
+ * arrivals are left in the queue for the first tick.
+ */
+export async function benchRoom(
+  waiting: number,
+  onDisk = false,
+  config: RoomConfig = { enabled: true, admitPerMinute: 60 },
+  numbered = true,
+) {
+  let time = BENCH_START;
   const clock: Clock = { now: () => time };
   const dir = onDisk ? mkdtempSync(join(tmpdir(), 'wr-bench-')) : null;
   const file = dir ? openRoomFile(dir, 'bench') : null;
@@ -59,17 +102,17 @@ export async function benchTick(waiting: number, runs = 5, onDisk = false): Prom
   }
   // Number everyone up front: the benchmark is the steady-state tick, not the first drain.
   for (
-    let batch = await queue.receive(10_000);
+    let batch = numbered ? await queue.receive(10_000) : [];
     batch.length > 0;
     batch = await queue.receive(10_000)
   ) {
     await store.numberArrivals(batch);
     await queue.acknowledge(batch);
   }
-  let sent = 0;
+  const counter = { sent: 0 };
   const notifier: Notifier = {
     async send(): Promise<Delivery> {
-      sent += 1;
+      counter.sent += 1;
       return 'sent';
     },
   };
@@ -79,7 +122,7 @@ export async function benchTick(waiting: number, runs = 5, onDisk = false): Prom
     queue,
     notifier,
     clock,
-    config: new MemoryConfigSource({ enabled: true, admitPerMinute: 60 }),
+    config: new MemoryConfigSource(config),
     signer: createSigner({
       key,
       roomId: 'bench',
@@ -94,28 +137,15 @@ export async function benchTick(waiting: number, runs = 5, onDisk = false): Prom
     },
     memory: forgetLine(),
   };
-  const tickTimes: number[] = [];
-  let takeoverMs = 0;
-  let steadySent = 0;
-  for (let run = 0; run <= runs; run++) {
-    time += 1000;
-    sent = 0;
-    const started = performance.now();
-    await runTick(deps);
-    if (run > 0) {
-      tickTimes.push(performance.now() - started);
-      steadySent += sent;
-    } else {
-      takeoverMs = performance.now() - started;
-    }
-  }
-  await file?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
   return {
-    waiting,
-    onDisk,
-    tick: summarize(tickTimes),
-    takeoverMs,
-    positionsSent: steadySent / runs,
+    deps,
+    counter,
+    advance(ms: number) {
+      time += ms;
+    },
+    async close() {
+      await file?.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
