@@ -624,6 +624,7 @@ async function sendPrequeue(
     opensAt: Math.ceil(draw.opensAt / 1000),
     waiting: line.size,
     commitment: draw.commitment,
+    now: now / 1000,
   };
   let sent = 0;
   await forEachLimited(due, settings.sendConcurrency, async ({ entry }) => {

@@ -118,6 +118,12 @@ export interface PrequeueMessage {
   opensAt: number;
   waiting: number;
   commitment: string;
+  /**
+   * The room's clock when it was sent (epoch seconds, with milliseconds): a page counts down by
+   * it, not by a device clock that may be off (added to the contract's message; always sent,
+   * optional for a page talking to a room from before it).
+   */
+  now?: number;
 }
 /** The shuffle of the pre-queue at the opening, for anyone to recompute (`draw.ts`). */
 export interface DrawRecord {

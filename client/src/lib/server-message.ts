@@ -58,6 +58,8 @@ const PrequeueSchema = v.object({
   opensAt: v.pipe(v.number(), v.finite(), v.minValue(0)),
   waiting: count,
   commitment: hex,
+  // Optional here: a room from before it was added sends none (the device's clock is used).
+  now: v.optional(v.pipe(v.number(), v.finite(), v.minValue(0)), undefined),
 }) satisfies v.GenericSchema<unknown, PrequeueMessage>;
 
 const ChallengeSchema = v.object({

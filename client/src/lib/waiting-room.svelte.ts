@@ -221,6 +221,11 @@ export class WaitingRoom {
   announcedPosition = $state<number | null>(null);
   /** In the pre-queue: when the line opens (epoch seconds) and the draw's published commitment. */
   opensAt = $state<number | null>(null);
+  /**
+   * How far the room's clock is ahead of this device's (ms), from the last `prequeue`: the
+   * countdown follows the room's clock, so a phone whose clock is off still opens on time.
+   */
+  clockSkewMs = $state(0);
   commitment = $state<string | null>(null);
   /** For a place drawn at the opening: the seed and commitment, for anyone to check the order. */
   draw = $state<DrawRecord | null>(null);
@@ -245,9 +250,11 @@ export class WaitingRoom {
 
   readonly peopleAhead = $derived(this.position === null ? null : countAhead(this.position));
   readonly progress = $derived(progressPercent(this.positionAtJoin, this.position));
-  /** Whole seconds until the scheduled opening by this device's clock, never below 0. */
+  /** Whole seconds until the scheduled opening by the room's clock, never below 0. */
   readonly secondsToOpening = $derived(
-    this.opensAt === null ? null : Math.max(0, Math.ceil(this.opensAt - this.clock / 1000)),
+    this.opensAt === null
+      ? null
+      : Math.max(0, Math.ceil(this.opensAt - (this.clock + this.clockSkewMs) / 1000)),
   );
   /** The countdown has run out and the room is drawing places: the first position is due. */
   readonly openingNow = $derived(this.phase === 'prequeue' && this.secondsToOpening === 0);
@@ -579,6 +586,8 @@ export class WaitingRoom {
         this.#updatePosition(message.position, message.waiting, message.etaSeconds);
         return;
       case 'prequeue':
+        // The room's clock, as of now (the frame's flight time is small against a second).
+        if (message.now !== undefined) this.clockSkewMs = message.now * 1000 - this.#now();
         this.#enterPrequeue(message.opensAt, message.waiting, message.commitment);
         return;
       case 'challenge':
@@ -681,7 +690,9 @@ export class WaitingRoom {
       this.#drawAskAt = null;
       this.#scheduleStatus(this.#timing.prequeueStatusMs);
     }
-    this.#schedule('clock', 1000 - (this.clock % 1000) + 5, () => this.#tick());
+    // At the turn of the room's second, which the countdown follows.
+    const intoSecond = (((this.clock + this.clockSkewMs) % 1000) + 1000) % 1000;
+    this.#schedule('clock', 1000 - intoSecond + 5, () => this.#tick());
   }
 
   /** Was this place in a pre-queue (its commitment seen), with no place in line shown since? */

@@ -86,6 +86,7 @@ describe.each(rooms)('a fair launch on the %s', (_adapters, createRoom) => {
       opensAt: OPENS_AT / 1000,
       waiting: 3,
       commitment: expect.stringMatching(/^[0-9a-f]{64}$/),
+      now: room.clock.now() / 1000,
     });
     expect(lastOfType(room, 'p1', 'position')).toBeUndefined();
   });

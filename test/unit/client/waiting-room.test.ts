@@ -847,6 +847,23 @@ describe('the pre-queue before a scheduled opening', () => {
     expect([first, s.room.secondsToOpening]).toEqual([91, 90]);
   });
 
+  it("counts down by the room's clock when the device's clock is off", () => {
+    // Prepare: the phone's clock is 5 minutes behind the room's; the room says 90.5 s to go.
+    const roomNow = OPENS_AT * 1000 - 90_500;
+    vi.setSystemTime(roomNow - 300_000);
+    const s = setup();
+    startJoined(s);
+
+    // Act
+    s.sockets.latest.receive({ ...prequeue(40), now: roomNow / 1000 });
+    const first = s.room.secondsToOpening;
+    vi.advanceTimersByTime(91_000);
+
+    // Assess
+    expect(first).toBe(91);
+    expect(s.room.openingNow).toBe(true);
+  });
+
   it('says the line is opening once the countdown runs out, until the first position', () => {
     // Prepare
     vi.setSystemTime(OPENS_AT * 1000 - 2000);
