@@ -142,3 +142,33 @@ describe('the span the rotating window walks', () => {
     expect(line.positionOf('s3997')).toBe(1000);
   });
 });
+
+describe('a line built from the store', () => {
+  it('is in the order of its places, whatever order the store lists them in, small or large', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 9000 }),
+        fc.integer(),
+        fc.constantFrom('0', '1', '2', '3'),
+        (size, salt, prefix) => {
+          // Prepare: places like a draw's ranks (hex, random) and like sequences (in order).
+          const sessions = Array.from({ length: size }, (_, i) => waiting(i + 1));
+          const placeOf = (s: { id: string; seq: string }) =>
+            Number(s.seq) % 3 === 0
+              ? `${prefix}${((Number(s.seq) * 2654435761 + salt) >>> 0).toString(16)}`
+              : `4${s.seq}`;
+          const listed = [...sessions].reverse();
+
+          // Act
+          const line = WaitingLine.from(listed, placeOf);
+
+          // Assess
+          const places = [...line.entries()].map((e) => e.place);
+          expect(places).toEqual([...places].sort());
+          expect(line.size).toBe(size);
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+});
