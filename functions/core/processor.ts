@@ -318,7 +318,10 @@ async function settleDraw(
   now: number,
   drained: boolean,
 ): Promise<RoomDraw | null> {
-  const stored = (await store.getRoomState()).draw ?? null;
+  // As read with the line at the takeover, or as this processor last wrote it: the draw has no
+  // other writer while it holds the lease (and a write over another's is refused, below), so a
+  // tick reads nothing more for it.
+  const stored = memory.draw;
   let draw = drawFor(stored, config.opensAt, now, () => maxSeqOf(line));
   // Drawn once every arrival queued by now is numbered: a join from before the opening still
   // in the queue (a flood beyond a tick's numbering, a processor that was down) is drawn too.
