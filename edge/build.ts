@@ -1,11 +1,12 @@
 /**
  * Bundles the Lambda@Edge viewer-request gate with the deploy's config baked in.
  *
- * Format: ES module, `viewer-request.mjs`, handler `viewer-request.handler`. The Lambda Node.js 20
- * runtime (the one Lambda@Edge runs) loads an `.mjs` handler as an ES module, the source is ESM,
- * and jose and valibot ship ESM, so nothing is converted and tree shaking works on the real module
- * graph. Minified, no source map and the AWS SDK external: Lambda@Edge refuses a viewer-request
- * package over 1 MB, and the gate needs no SDK at all.
+ * Format: ES module, `viewer-request.mjs`, handler `viewer-request.handler`, for Node.js 22 (the
+ * gate's Lambda@Edge runtime is `nodejs22.x`, like every function of the room). That runtime loads
+ * an `.mjs` handler as an ES module, the source is ESM, and jose and valibot ship ESM, so nothing
+ * is converted and tree shaking works on the real module graph. Minified, no source map and the
+ * AWS SDK external: Lambda@Edge refuses a viewer-request package over 1 MB, and the gate needs no
+ * SDK at all.
  *
  * Usable from the CDK app (`await buildViewerRequest({ config, outdir })`, then
  * `Code.fromAsset(outdir)`) or from a shell:
@@ -60,7 +61,7 @@ export async function buildViewerRequest(
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node22',
     format: 'esm',
     minify: true,
     treeShaking: true,

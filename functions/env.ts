@@ -5,8 +5,10 @@
  */
 import * as v from 'valibot';
 export const Env = {
-  /** DynamoDB table of sessions, connections, arrivals, room state and the processor lease. */
+  /** DynamoDB table of sessions, connections, room state and the processor lease. */
   tableName: 'WR_TABLE_NAME',
+  /** URL of the SQS FIFO arrival queue (`arrivals.fifo`, high-throughput mode). */
+  arrivalQueueUrl: 'WR_ARRIVAL_QUEUE_URL',
   /** Prefix of the room's SSM parameters, e.g. `/waiting-room/config/`. */
   configPrefix: 'WR_CONFIG_PREFIX',
   /** Name of the SSM SecureString holding the PKCS#8 PEM signing key. */

@@ -79,7 +79,7 @@ export class Gate extends Construct {
     acknowledge(
       edgeStackFunction,
       'AwsSolutions-L1',
-      'Pinned to nodejs22.x like every function of the room: edge/build.ts targets node20 and the code base is tested on Node 20/22; nodejs24.x goes with moving CI.',
+      'Pinned to nodejs22.x like every function of the room: edge/build.ts targets node22, and the code base is built and tested on Node 22 (CI runs Node 22, engines >=22.12), so the runtime matches CI; nodejs24.x goes with moving CI.',
     );
   }
 }

@@ -14,6 +14,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { LINE_INDEX, sourcePk } from '../../functions/adapters/aws/dynamo-items.ts';
 import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
@@ -80,12 +81,11 @@ export interface RoomRuntimeSettings {
 }
 
 /**
- * What functions/adapters/aws does with the table. `readWrite`: everything the session store, the
- * lease and the arrival log do (no Scan: the line is read through the `line` index; the message
- * handler logs an arrival with PutItem, the processor reads the log with a consistent Query and
- * reads and moves its cursor with GetItem and UpdateItem). `connectionWrites`: what `$disconnect`
- * does (`DynamoSessionStore.detachConnection`): delete the connection item, mark the session
- * disconnected, log the change for the processor; no read, no index. `sourceCounts`: what
+ * What functions/adapters/aws does with the table. `readWrite`: everything the session store and
+ * the lease do (no Scan: the line is read through the `line` index; arrivals go through the SQS
+ * arrival queue, {@link WaitingRoomFunction.bindArrivalQueue}). `connectionWrites`: what
+ * `$disconnect` does (`DynamoSessionStore.detachConnection`): delete the connection item, mark the
+ * session disconnected, log the change for the processor; no read, no index. `sourceCounts`: what
  * `$connect` does (`DynamoSourceLimits.takeSocket`): one conditional UpdateItem on its source's
  * items, whose partition keys are the only ones it may write.
  */
@@ -104,6 +104,20 @@ const TABLE_ACCESS = {
 } as const;
 
 export type TableAccess = keyof typeof TABLE_ACCESS;
+
+/**
+ * What each side of the arrival queue calls, and nothing more. `send`: the message handler puts
+ * an arrival on it (SendMessage; it has the URL from its environment, so no GetQueueUrl, and reads
+ * no attribute). `consume`: the processor receives arrivals (setting the visibility timeout on
+ * each receive), deletes the ones it numbered and hands back the ones it did not
+ * (ChangeMessageVisibility).
+ */
+const ARRIVAL_QUEUE_ACCESS = {
+  send: ['sqs:SendMessage'],
+  consume: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
+} as const;
+
+export type ArrivalQueueRole = keyof typeof ARRIVAL_QUEUE_ACCESS;
 
 export class WaitingRoomFunction extends Construct {
   readonly lambda: NodejsFunction;
@@ -168,7 +182,7 @@ export class WaitingRoomFunction extends Construct {
     acknowledge(
       this.lambda,
       'AwsSolutions-L1',
-      'Pinned to nodejs22.x on purpose: the code base is built and tested for Node 20/22 (CI runs Node 20, engines >=20.19) and the gate runs the same major on Lambda@Edge; moving to nodejs24.x goes with moving CI.',
+      'Pinned to nodejs22.x on purpose: the code base is built and tested on Node 22 (CI runs Node 22, engines >=22.12), so the runtime matches CI, and the gate runs the same major on Lambda@Edge; moving to nodejs24.x goes with moving CI.',
     );
   }
 
@@ -198,6 +212,30 @@ export class WaitingRoomFunction extends Construct {
       }),
     );
     this.lambda.addEnvironment(Env.tableName, table.tableName);
+    return this;
+  }
+
+  /**
+   * Use the arrival queue: `send` (the message handler) may only `sqs:SendMessage`; `consume`
+   * (the processor) may only `sqs:ReceiveMessage`, `sqs:DeleteMessage` and
+   * `sqs:ChangeMessageVisibility`; both on that queue alone. Sets `WR_ARRIVAL_QUEUE_URL`.
+   *
+   * Not `queue.grantSendMessages` / `grantConsumeMessages`: those add `sqs:GetQueueAttributes`
+   * and `sqs:GetQueueUrl`, which the code never calls. With SQS-managed encryption (the room's
+   * queue) no KMS permission is needed; a queue under a KMS key gets the key grants SQS needs.
+   */
+  bindArrivalQueue(queue: IQueue, role: ArrivalQueueRole): this {
+    this.role.addToPrincipalPolicy(
+      new iam.PolicyStatement({
+        actions: [...ARRIVAL_QUEUE_ACCESS[role]],
+        resources: [queue.queueArn],
+      }),
+    );
+    if (queue.encryptionMasterKey) {
+      const keyActions = role === 'send' ? ['kms:GenerateDataKey', 'kms:Decrypt'] : ['kms:Decrypt'];
+      queue.encryptionMasterKey.grant(this.role, ...keyActions);
+    }
+    this.lambda.addEnvironment(Env.arrivalQueueUrl, queue.queueUrl);
     return this;
   }
 

@@ -1,18 +1,20 @@
 /**
- * The waiting room on AWS, in one region: the WebSocket API and its four functions, the table
- * (which holds the arrival log too: no queue), the config parameters and the signing key, the
- * main site's distribution with the room's page, JWKS and flag on it, the access-log bucket, and
- * the dashboard and alarms. The gate (Lambda@Edge) is a child stack in us-east-1 that this stack
- * depends on; the main site's CloudFront logs are delivered by a us-east-1 stack that depends on
- * this one (cdk/stacks/access-logs-stack.ts).
+ * The waiting room on AWS, in one region: the WebSocket API and its four functions, the table,
+ * the arrival queue (SQS FIFO) and its dead-letter queue, the config parameters and the signing
+ * key, the main site's distribution with the room's page, JWKS and flag on it, the access-log
+ * bucket, and the dashboard and alarms. The gate (Lambda@Edge) is a child stack in us-east-1 that
+ * this stack depends on; the main site's CloudFront logs are delivered by a us-east-1 stack that
+ * depends on this one (cdk/stacks/access-logs-stack.ts).
  *
  * The gate bakes in nothing a deploy makes (edgeConfigFor below), so it is attached from the
  * first deploy on. See docs/DEPLOY.md.
  */
 import { Annotations, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { EdgeConfig } from '../../edge/edge-config.ts';
@@ -51,6 +53,17 @@ export interface WaitingRoomStackProps extends StackProps {
 /** How long the gate trusts one read of the flag. */
 export const GATE_FLAG_TTL_MS = 5000;
 
+/**
+ * The arrival queue's settings. Retention is SQS's maximum, 14 days, on both queues: an arrival
+ * outlives any launch. The visibility timeout is only the default: the processor sets its own on
+ * each receive. A message received 5 times without being deleted moves to the dead-letter queue.
+ */
+export const ARRIVAL_QUEUE = {
+  retention: Duration.days(14),
+  visibilityTimeout: Duration.seconds(30),
+  maxReceiveCount: 5,
+} as const;
+
 export class WaitingRoomStack extends Stack {
   readonly functions: Record<RoomFunctionName, WaitingRoomFunction>;
   readonly gate: Gate;
@@ -59,6 +72,10 @@ export class WaitingRoomStack extends Stack {
   readonly accessLogs: s3.Bucket;
   /** Name of the CloudFront log delivery source that may write into {@link accessLogs}. */
   readonly mainSiteLogSource: string;
+  /** The arrival queue (SQS FIFO): the message function sends to it, the processor consumes it. */
+  readonly arrivalQueue: sqs.Queue;
+  /** Where an arrival received {@link ARRIVAL_QUEUE}.maxReceiveCount times goes. */
+  readonly arrivalDeadLetterQueue: sqs.Queue;
 
   constructor(scope: Construct, id: string, props: WaitingRoomStackProps) {
     super(scope, id, props);
@@ -89,6 +106,37 @@ export class WaitingRoomStack extends Stack {
       stringValue: table.tableName,
       description: "The waiting room's table (npm run room -- console --aws)",
     });
+    // Arrivals, in order: a FIFO queue in high-throughput mode (deduplication and the throughput
+    // quota per message group). Content-based deduplication is off: the sender gives each
+    // arrival its deduplication id, so two arrivals with the same body are still two. SSE-SQS
+    // (no key to grant) and TLS only on both queues.
+    const queueNames = arrivalQueueNames(this);
+    const arrivalDeadLetterQueue = new sqs.Queue(this, 'ArrivalDeadLetterQueue', {
+      queueName: queueNames.deadLetters,
+      fifo: true,
+      contentBasedDeduplication: false,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: ARRIVAL_QUEUE.retention,
+    });
+    const arrivalQueue = new sqs.Queue(this, 'ArrivalQueue', {
+      queueName: queueNames.arrivals,
+      fifo: true,
+      deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
+      fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
+      contentBasedDeduplication: false,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: ARRIVAL_QUEUE.retention,
+      visibilityTimeout: ARRIVAL_QUEUE.visibilityTimeout,
+      deadLetterQueue: {
+        queue: arrivalDeadLetterQueue,
+        maxReceiveCount: ARRIVAL_QUEUE.maxReceiveCount,
+      },
+    });
+    this.arrivalQueue = arrivalQueue;
+    this.arrivalDeadLetterQueue = arrivalDeadLetterQueue;
+
     const config = new RoomConfigParameters(this, 'Config', {
       prefix: settings.configPrefix,
       initialEnabled: true,
@@ -203,8 +251,11 @@ export class WaitingRoomStack extends Stack {
     disconnect
       .bindTable(table, 'connectionWrites')
       .bindRoomSettings({ roomId: runtimeSettings.roomId });
+    // The arrival queue: the message function only sends, the processor only consumes; no other
+    // function gets it.
     message
       .bindTable(table)
+      .bindArrivalQueue(arrivalQueue, 'send')
       .bindConfig(config)
       .bindSigningKey(signingKey)
       .bindRoomSettings({
@@ -221,6 +272,7 @@ export class WaitingRoomStack extends Stack {
       .bindProcessorWake(processor);
     processor
       .bindTable(table)
+      .bindArrivalQueue(arrivalQueue, 'consume')
       .bindConfig(config)
       .bindSigningKey(signingKey)
       .bindRoomSettings({ ...runtimeSettings, allowedOrigins: undefined })
@@ -282,6 +334,47 @@ export class WaitingRoomStack extends Stack {
       stageName: webSocket.stage.stageName,
     });
 
+    // Numbering an arrival is idempotent (a repeated delivery gets the place it already has), so
+    // a message the processor received 5 times without deleting it is a bug, never load. The
+    // stack has no alarm topic: like the other alarms this one has no action (docs/DEPLOY.md).
+    const deadLetters = arrivalDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(1),
+      statistic: 'Maximum',
+    });
+    const deadLettersAlarm = new cloudwatch.Alarm(this, 'ArrivalDeadLettersAlarm', {
+      alarmDescription: `An arrival was received ${ARRIVAL_QUEUE.maxReceiveCount} times without being deleted and is in the dead-letter queue ${queueNames.deadLetters}. Numbering is idempotent, so any message here is a bug, not load: that visitor may be missing from the line. Read the processor log, fix the cause, then redrive the message to ${queueNames.arrivals}.`,
+      metric: deadLetters,
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    monitoring.dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Arrival queue',
+        left: [
+          arrivalQueue.metricApproximateNumberOfMessagesVisible({
+            period: Duration.minutes(1),
+            statistic: 'Maximum',
+            label: 'Arrivals waiting',
+          }),
+        ],
+        right: [
+          arrivalQueue.metricApproximateAgeOfOldestMessage({
+            period: Duration.minutes(1),
+            statistic: 'Maximum',
+            label: 'Oldest arrival (s)',
+          }),
+        ],
+        width: 8,
+      }),
+      new cloudwatch.AlarmWidget({
+        title: 'Arrival dead-letter queue',
+        alarm: deadLettersAlarm,
+        width: 8,
+      }),
+    );
+
     acknowledgeCdkSingletons(this, {
       deployedBuckets: [
         roomSite.bucket,
@@ -300,7 +393,28 @@ export class WaitingRoomStack extends Stack {
       value: this.mainSite.distribution.distributionDomainName,
     });
     new CfnOutput(this, 'DashboardName', { value: monitoring.dashboard.dashboardName });
+    new CfnOutput(this, 'ArrivalQueueUrl', {
+      description: `The arrival queue (SQS FIFO); its dead-letter queue is ${queueNames.deadLetters}`,
+      value: arrivalQueue.queueUrl,
+    });
   }
+}
+
+/**
+ * The names of the arrival queue and its dead-letter queue: `<stack name>-arrivals.fifo` and
+ * `<stack name>-arrivals-dlq.fifo`, one pair per stack (so per room), within SQS's 80 characters.
+ */
+export function arrivalQueueNames(stack: Stack): { arrivals: string; deadLetters: string } {
+  const names = {
+    arrivals: `${stack.stackName}-arrivals.fifo`,
+    deadLetters: `${stack.stackName}-arrivals-dlq.fifo`,
+  };
+  for (const name of Object.values(names)) {
+    if (name.length > 80 || !/^[A-Za-z0-9_-]+\.fifo$/.test(name)) {
+      throw new Error(`the queue name "${name}" is not a valid SQS FIFO queue name`);
+    }
+  }
+  return names;
 }
 
 /**

@@ -62,7 +62,7 @@ export interface DrawnSession {
 
 /**
  * How long after the opening the draw waits, so that arrivals of the last moment before it are
- * numbered first (a tick, plus what an arrival log may lag behind its writes). Until then the
+ * numbered first (a tick, plus the arrival queue's settle window). Until then the
  * pre-queue hears `prequeue` with an opening in the past ("opening now").
  */
 export const DRAW_SETTLE_MS = 2_000;

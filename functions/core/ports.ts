@@ -20,24 +20,39 @@ export interface Arrival {
 /**
  * An arrival as received, with its place in the room's order and what the queue needs to
  * acknowledge it. `order` is a string that sorts as the arrivals were queued (a counter in
- * process; on AWS the arrival log's key: time, container counter, session id); a redelivered
- * arrival keeps its `order`, so the line needs no counter of its own.
+ * process; on AWS SQS's timestamp, the message group and its sequence number); a redelivered
+ * arrival keeps its `order` and `acceptedAt`, so the line needs no counter of its own.
  */
 export interface ReceivedArrival extends Arrival {
   order: string;
+  /** When the queue accepted it (epoch ms, on the queue's own clock). */
+  acceptedAt: number;
   receipt: string;
 }
 
 /**
- * The arrival queue: one ordered line per room (the arrival log in DynamoDB on AWS).
- * `enqueue` may be repeated for a session (the store numbers a session once); `receive`
- * returns the oldest unacknowledged arrivals in order; an arrival received but not
+ * The arrival queue: one ordered line per room (SQS FIFO on AWS, its arrivals spread over many
+ * message groups). `enqueue` resolves once the queue holds the arrival (durably, on AWS) and may
+ * be repeated for a session (the queue deduplicates, and the store numbers a session once);
+ * `receive` returns unacknowledged arrivals sorted by `order`; an arrival received but not
  * acknowledged comes back later (at-least-once).
  */
 export interface ArrivalQueue {
   enqueue(arrival: Arrival): Promise<void>;
   receive(max: number): Promise<ReceivedArrival[]>;
   acknowledge(arrivals: readonly ReceivedArrival[]): Promise<void>;
+  /**
+   * How long after `acceptedAt` an arrival may still be handed out behind later ones (several
+   * groups received at once): the processor lets arrivals this old settle before it puts them
+   * in line. 0: the queue hands arrivals out in order.
+   */
+  readonly settleMs: number;
+  /**
+   * How long an arrival a processor received but did not acknowledge stays hidden (the
+   * visibility timeout): a processor taking over holds its appends this long after its
+   * predecessor's last tick, so that those come back into their places. 0: none can be hidden.
+   */
+  readonly holdAfterTakeoverMs: number;
 }
 
 /**
@@ -95,6 +110,11 @@ export interface RoomState {
    * ended; null or absent without a schedule.
    */
   draw?: RoomDraw | null;
+  /**
+   * The order of the last arrival the processor put in line (`arrival-merge.ts`), or null/absent
+   * before the first: a processor that takes over lets those numbered after it settle again.
+   */
+  releasedUpTo?: string | null;
 }
 
 export interface RoomCounts {

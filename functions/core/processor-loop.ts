@@ -41,8 +41,8 @@ export interface ProcessorLoopOptions {
   sleepAfterIdleMs?: number;
   /**
    * How long after marking the processor asleep the confirming tick runs: until then an
-   * arrival may come that the tick would not see (the AWS arrival log hands an arrival out only
-   * once it is a second old, and a join trusts a read of the mark for a second). A room found
+   * arrival may come that the tick would not see (a join trusts a read of the mark for a
+   * second, and on AWS an arrival settles a second before it goes in line). A room found
    * asleep since at least this long before this run's first tick needs no confirming tick: its
    * run ends at once. @default 0
    */

@@ -6,6 +6,7 @@
  * before anyone is admitted, and `admitted` messages are kept in an outbox until delivered.
  */
 import { allowance, etaSeconds } from './admission.ts';
+import { ArrivalMerge } from './arrival-merge.ts';
 import {
   type DrawnSession,
   drawFor,
@@ -32,6 +33,7 @@ import type {
 } from './ports.ts';
 import type { PositionMessage, PrequeueMessage, ServerMessage } from './protocol.ts';
 import { mainSiteUrl } from './return-path.ts';
+import type { Session } from './session.ts';
 
 export interface ProcessorSettings {
   mainOrigin: string;
@@ -41,8 +43,8 @@ export interface ProcessorSettings {
   /** Arrivals numbered per tick at most (bounds a tick's work under a join flood). */
   maxArrivalsPerTick: number;
   /**
-   * Arrivals numbered, then acknowledged, at a time: a crash between the two numbers them
-   * again (skipped). One page of the AWS arrival log.
+   * Arrivals received, numbered, then acknowledged, at a time: a crash between the two numbers
+   * them again (skipped). On SQS ten receives of ten made at once.
    */
   arrivalBatch: number;
   /** A waiting visitor whose position did not change still hears from us this often. */
@@ -75,6 +77,8 @@ export const DEFAULT_PROCESSOR_SETTINGS: Omit<ProcessorSettings, 'mainOrigin'> =
 export interface ProcessorMemory {
   /** The line, or null until it is read from the store. */
   line: WaitingLine | null;
+  /** Numbered arrivals settling before they go in line (read with the line). */
+  arrivals: ArrivalMerge | null;
   /** Where the connection change log was read up to. */
   changes: string | null;
   /** The config last mirrored onto the room state for the handlers (null: not this run). */
@@ -99,6 +103,7 @@ export type Standing = 'positions' | 'prequeue' | 'open' | 'closed';
 export function forgetLine(): ProcessorMemory {
   return {
     line: null,
+    arrivals: null,
     changes: null,
     mirrored: null,
     standing: 'positions',
@@ -127,6 +132,13 @@ export interface TickReport {
   /** Whether this tick read the line from the store (a takeover). */
   lineRead: boolean;
   numbered: number;
+  /**
+   * Arrivals numbered this tick that came after the line's tail had passed their place: put
+   * right behind it (`arrival-merge.ts`), never dropped.
+   */
+  late: number;
+  /** Numbered arrivals not yet in line (settling, or held after a takeover). */
+  settling: number;
   /** Connection changes applied from the log. */
   changes: number;
   admitted: string[];
@@ -176,7 +188,7 @@ export async function runTick(
   // A schedule first seen now starts its pre-queue after those numbered until now: who joins
   // from here on (this tick's arrivals too) is in it.
   await settleDraw(deps, config, memory.line, clock.now(), false);
-  const { numbered, drained } = await numberArrivals(deps, memory.line);
+  const { numbered, drained, late } = await numberArrivals(deps, memory.line);
   const changes = await applyChanges(deps, memory.line);
   const now = clock.now();
   // May put the line in a new order (a draw made): read the line after it.
@@ -203,8 +215,10 @@ export async function runTick(
   }
   memory.standing = standing;
 
+  const settling = memory.arrivals?.size ?? 0;
   const busy =
     line.size > 0 ||
+    settling > 0 ||
     numbered > 0 ||
     admitted.length > 0 ||
     abandoned.length > 0 ||
@@ -216,12 +230,15 @@ export async function runTick(
     tickedAt: clock.now(),
     activeAt: busy ? now : state.activeAt,
     config,
+    releasedUpTo: memory.arrivals?.releasedUpTo ?? state.releasedUpTo ?? null,
   });
   return {
     at: now,
     config,
     lineRead,
     numbered,
+    late,
+    settling,
     changes,
     admitted,
     abandoned,
@@ -279,10 +296,41 @@ function standingOf(config: RoomConfig, draw: RoomDraw | null): Standing {
  * room's draw. The change log is opened first, so a connection change made while the line is
  * read is applied after it.
  */
-async function readLine({ store, memory }: ProcessorDeps): Promise<WaitingLine> {
+async function readLine({ store, memory, queue, clock, settings }: ProcessorDeps) {
   memory.changes = (await store.readChanges(null)).cursor;
-  memory.draw = (await store.getRoomState()).draw ?? null;
-  return WaitingLine.from(await store.readLine(), orderOf(memory.draw));
+  const state = await store.getRoomState();
+  memory.draw = state.draw ?? null;
+  const sessions = await store.readLine();
+  // Numbered by the processor before this one but never put in line: they settle here again,
+  // where arrivals it held in flight can still come back ahead of them.
+  const releasedUpTo = state.releasedUpTo ?? null;
+  const inLine = releasedUpTo === null ? sessions : [];
+  const settling: Session[] = [];
+  if (releasedUpTo !== null) {
+    for (const session of sessions) {
+      if (session.seq !== null && session.seq > releasedUpTo) settling.push(session);
+      else inLine.push(session);
+    }
+  }
+  const hold = queue.holdAfterTakeoverMs > 0 && state.tickedAt !== null;
+  const lastTick = state.tickedAt ?? 0;
+  memory.arrivals = new ArrivalMerge({
+    settleMs: queue.settleMs,
+    releasedUpTo: releasedUpTo ?? maxSeqOfSessions(sessions),
+    holdAcceptedUpTo: hold ? lastTick + 2 * settings.tickMs + queue.settleMs : 0,
+    holdUntil: hold ? lastTick + 2 * settings.tickMs + queue.holdAfterTakeoverMs : 0,
+  });
+  memory.arrivals.add(settling.map((session) => ({ session, acceptedAt: 0 })));
+  // The hold is over (or there is none): what waited goes in line at once.
+  const line = WaitingLine.from(inLine, orderOf(memory.draw));
+  for (const session of memory.arrivals.release(clock.now())) line.append(session);
+  return line;
+}
+
+function maxSeqOfSessions(sessions: readonly Session[]): string | null {
+  let max: string | null = null;
+  for (const { seq } of sessions) if (seq !== null && (max === null || seq > max)) max = seq;
+  return max;
 }
 
 /** The line's order under a draw: members by their rank, ahead of the rest in sequence. */
@@ -357,11 +405,17 @@ export async function runLoopTick(
   }
 }
 
-/** Drains the arrival queue in order, giving each arriving session its place in line. */
+/**
+ * Drains the arrival queue, giving each arriving session its place (its arrival's order, or
+ * right behind the line's tail if it comes late), then puts those settled in line, in order.
+ * `drained`: the queue answered empty and nothing is left settling.
+ */
 async function numberArrivals(
-  { queue, store, settings }: ProcessorDeps,
+  { queue, store, settings, clock, memory }: ProcessorDeps,
   line: WaitingLine,
-): Promise<{ numbered: number; drained: boolean }> {
+): Promise<{ numbered: number; drained: boolean; late: number }> {
+  const merge = memory.arrivals as ArrivalMerge;
+  const lateBefore = merge.late;
   let numbered = 0;
   let seen = 0;
   let drained = false;
@@ -374,21 +428,30 @@ async function numberArrivals(
       break;
     }
     seen += batch.length;
+    const now = clock.now();
+    const acceptedAt = new Map(batch.map((arrival) => [arrival.sessionId, arrival.acceptedAt]));
     // Numbered before acknowledged: a crash in between redelivers, and the store skips
     // sessions that already have a number.
-    const sessions = await store.numberArrivals(batch);
-    sessions.sort((a, b) => ((a.seq as string) < (b.seq as string) ? -1 : 1));
-    for (const session of sessions) line.append(session);
+    const sessions = await store.numberArrivals(
+      batch.map((arrival) => ({ sessionId: arrival.sessionId, order: merge.orderFor(arrival, now) })),
+    );
+    merge.add(
+      sessions.map((session) => ({ session, acceptedAt: acceptedAt.get(session.id) ?? 0 })),
+    );
     numbered += sessions.length;
     await queue.acknowledge(batch);
   }
-  return { numbered, drained };
+  for (const session of merge.release(clock.now())) line.append(session);
+  return { numbered, drained: drained && merge.size === 0, late: merge.late - lateBefore };
 }
 
 /** Applies the connection changes logged since the last tick; returns how many were read. */
 async function applyChanges({ store, memory }: ProcessorDeps, line: WaitingLine): Promise<number> {
   const page = await store.readChanges(memory.changes);
-  for (const change of page.changes) line.apply(change);
+  for (const change of page.changes) {
+    if (!line.has(change.sessionId)) memory.arrivals?.apply(change);
+    line.apply(change);
+  }
   memory.changes = page.cursor;
   return page.changes.length;
 }

@@ -4,7 +4,7 @@ import { createObservability } from './observability.ts';
 import { readSettings } from './settings.ts';
 import { createMessageHandler } from './websocket-handlers.ts';
 import {
-  arrivalLogFrom,
+  arrivalQueueFrom,
   frameLimiter,
   identityVerifierFrom,
   notifierFrom,
@@ -21,6 +21,7 @@ const settings = readSettings([
   'mainOrigin',
   'configPrefix',
   'signingKeyParameter',
+  'arrivalQueueUrl',
   'managementEndpoint',
   'passTtlSeconds',
   'processorFunctionName',
@@ -40,7 +41,7 @@ const { signer, proofs } = signerAndProofsFrom(settings, observability);
 export const handler = createMessageHandler({
   router: {
     store,
-    queue: arrivalLogFrom(settings),
+    queue: arrivalQueueFrom(settings, observability),
     config: visitorConfigFrom(settings, observability),
     signer,
     proofs,

@@ -42,7 +42,7 @@ export interface ProcessorHandlerDeps {
   /** With nobody in line this long, the processor goes to sleep. */
   sleepAfterIdleMs: number;
   /**
-   * How long after marking itself asleep the processor looks once more: the arrival log's
+   * How long after marking itself asleep the processor looks once more: the arrival queue's
    * settle time plus how long a join trusts a read of the mark.
    */
   confirmSleepAfterMs?: number;

@@ -3,16 +3,16 @@
  * watchdog), by its predecessor before that one's deadline, or by a join that found it asleep.
  */
 import { realSleep } from '../adapters/aws/aws-errors.ts';
-import { DEFAULT_SETTLE_MS } from '../adapters/aws/dynamo-arrival-log.ts';
 import { createDynamoLease } from '../adapters/aws/dynamo-lease.ts';
 import { startProcessor, WAKER_CACHE_MS } from '../adapters/aws/lambda-waker.ts';
+import { DEFAULT_SETTLE_MS } from '../adapters/aws/sqs-arrival-queue.ts';
 import { systemClock } from '../adapters/local/system-clock.ts';
 import { DEFAULT_PROCESSOR_SETTINGS, forgetLine } from '../core/processor.ts';
 import { createObservability } from './observability.ts';
 import { createProcessorHandler } from './processor-handler.ts';
 import { readSettings } from './settings.ts';
 import {
-  arrivalLogFrom,
+  arrivalQueueFrom,
   notifierFrom,
   processorConfigFrom,
   sessionStoreFrom,
@@ -26,6 +26,7 @@ const settings = readSettings([
   'mainOrigin',
   'configPrefix',
   'signingKeyParameter',
+  'arrivalQueueUrl',
   'managementEndpoint',
   'passTtlSeconds',
   'abandonAfterSeconds',
@@ -43,7 +44,7 @@ const store = sessionStoreFrom(settings);
 export const handler = createProcessorHandler({
   processor: {
     store,
-    queue: arrivalLogFrom(settings),
+    queue: arrivalQueueFrom(settings, observability),
     config: processorConfigFrom(settings, observability, store),
     notifier: notifierFrom(settings),
     signer: signerFrom(settings, observability),
@@ -54,10 +55,10 @@ export const handler = createProcessorHandler({
       tickMs: settings.tickMs,
       abandonAfterMs: settings.abandonAfterSeconds * 1000,
       positionBudgetPerSecond: settings.positionBudgetPerSecond,
-      // 2,000 arrivals a tick (20 rounds of the arrival log's 8 partitions, 2,000 conditional
-      // writes 64 at a time: a few hundred ms in-region) outrun a million joining within 10
-      // minutes (1,667 a second); beyond it arrivals wait in the log, in order.
-      maxArrivalsPerTick: 2000,
+      // 2,500 arrivals a tick (25 rounds of ten SQS receives at once, 2,500 conditional writes
+      // 64 at a time: a few hundred ms in-region) outrun a million joining within 10 minutes
+      // (1,667 a second); beyond it arrivals wait in the queue, in order.
+      maxArrivalsPerTick: 2500,
     },
     // Kept by the container from one invocation to the next while it keeps the lease.
     memory: forgetLine(),

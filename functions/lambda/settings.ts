@@ -110,6 +110,13 @@ const settingSchemas = {
     fallback: '/waiting-room/config/',
   },
   signingKeyParameter: { variable: Env.signingKeyParameter, schema: text },
+  arrivalQueueUrl: {
+    variable: Env.arrivalQueueUrl,
+    schema: v.pipe(
+      httpsUrl('the SQS queue URL'),
+      v.check((s) => s.endsWith('.fifo'), 'must be the URL of a FIFO queue (ending in .fifo)'),
+    ),
+  },
   managementEndpoint: {
     variable: Env.managementEndpoint,
     schema: httpsUrl('https://{apiId}.execute-api.{region}.amazonaws.com/{stage}'),

@@ -5,10 +5,6 @@
 import { createRemoteJWKSet } from 'jose';
 import { createApiGatewayNotifier } from '../adapters/aws/api-gateway-notifier.ts';
 import {
-  createDynamoArrivalLog,
-  type DynamoArrivalLog,
-} from '../adapters/aws/dynamo-arrival-log.ts';
-import {
   createDynamoSessionStore,
   type DynamoSessionStore,
 } from '../adapters/aws/dynamo-session-store.ts';
@@ -18,6 +14,7 @@ import {
 } from '../adapters/aws/dynamo-source-limits.ts';
 import { createLambdaWaker } from '../adapters/aws/lambda-waker.ts';
 import { createMirroredConfigSource } from '../adapters/aws/mirrored-config.ts';
+import { createSqsArrivalQueue, type SqsArrivalQueue } from '../adapters/aws/sqs-arrival-queue.ts';
 import { createSsmConfigSource } from '../adapters/aws/ssm-config.ts';
 import {
   type KeyRingParameterOptions,
@@ -59,8 +56,18 @@ export function sessionStoreFrom(
   return createDynamoSessionStore({ tableName: settings.tableName, roomId: settings.roomId });
 }
 
-export function arrivalLogFrom(settings: Pick<Settings, 'tableName' | 'roomId'>): DynamoArrivalLog {
-  return createDynamoArrivalLog({ tableName: settings.tableName, roomId: settings.roomId });
+export function arrivalQueueFrom(
+  settings: Pick<Settings, 'arrivalQueueUrl'>,
+  { logger }: Observability,
+): SqsArrivalQueue {
+  return createSqsArrivalQueue({
+    queueUrl: settings.arrivalQueueUrl,
+    onMalformed: (message, reason) =>
+      logger.error('deleted a message that is not an arrival', {
+        reason,
+        messageId: message.MessageId,
+      }),
+  });
 }
 
 /**

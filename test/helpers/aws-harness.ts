@@ -1,14 +1,14 @@
 /**
  * A whole room on the AWS adapters, with the shape of `room-harness.ts`: the DynamoDB store on
- * dynalite (with the arrival log), SSM config and management API notifier over stand-in clients (so the
+ * dynalite, the SQS FIFO arrival queue on fauxqs, SSM config and management API notifier over stand-in clients (so the
  * real adapter code runs), a manual clock, and frames answered the way the Lambda message
  * handler answers them (replies in order, then `joined` marked as delivered).
  */
 import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { createApiGatewayNotifier } from '../../functions/adapters/aws/api-gateway-notifier.ts';
-import { createDynamoArrivalLog } from '../../functions/adapters/aws/dynamo-arrival-log.ts';
 import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
+import { createSqsArrivalQueue } from '../../functions/adapters/aws/sqs-arrival-queue.ts';
 import {
   createSsmConfigSource,
   createSsmConfigWriter,
@@ -24,8 +24,9 @@ import type { ServerMessage } from '../../functions/core/protocol.ts';
 import { createSigner, jwksOf } from '../../functions/core/tokens.ts';
 import { answerFrame } from '../../functions/lambda/websocket-handlers.ts';
 import { handleDisconnect, type RouterDeps } from '../../functions/router.ts';
-import type { Dynalite } from './aws-dynalite.ts';
 import { FakeManagementApi, FakeSsm } from './aws-fakes.ts';
+import type { Fauxqs } from './aws-fauxqs.ts';
+import type { AwsStandIns } from './aws-stand-ins.ts';
 import { type HarnessOptions, MAIN_ORIGIN, ManualClock, ROOM_ID, testKey } from './room-harness.ts';
 
 export const CONFIG_PREFIX = '/waiting-room/config/';
@@ -39,27 +40,28 @@ export interface RecordingPushes extends Notifier {
 }
 
 /**
- * The arrival log on the harness's table. Its clock stands still while a write runs, so no
- * settling is needed: what was logged before a tick is read by it.
+ * An arrival queue on the emulator. The harness's clock is a manual one and SQS stamps arrivals
+ * with its own: the settle window is off here (the merge's own tests run it on real clocks), and
+ * a received arrival comes back after one second unless deleted.
  */
-export function arrivalLogOn(db: Dynalite, tableName: string, clock: ManualClock) {
-  return createDynamoArrivalLog({
-    client: db.documentClient,
-    tableName,
-    roomId: ROOM_ID,
-    clock,
+export function arrivalQueueOn(sqs: Fauxqs, queueUrl: string) {
+  return createSqsArrivalQueue({
+    client: sqs.client,
+    queueUrl,
     settleMs: 0,
+    visibilityTimeoutSeconds: 1,
   });
 }
 
-export async function createAwsHarness(db: Dynalite, options: HarnessOptions = {}) {
+export async function createAwsHarness(db: AwsStandIns, options: HarnessOptions = {}) {
   const clock = new ManualClock();
   const key = await testKey();
   const tableName = await db.createTable();
+  const queues = await db.sqs.createQueues();
   const ssm = new FakeSsm();
   const api = new FakeManagementApi();
 
-  const queue = arrivalLogOn(db, tableName, clock);
+  const queue = arrivalQueueOn(db.sqs, queues.queueUrl);
   const store = createDynamoSessionStore({
     client: db.documentClient,
     tableName,
@@ -142,6 +144,7 @@ export async function createAwsHarness(db: Dynalite, options: HarnessOptions = {
     key,
     jwks: jwksOf([key]),
     tableName,
+    queues,
     store,
     queue,
     config,

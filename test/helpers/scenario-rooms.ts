@@ -1,13 +1,13 @@
 /**
  * The room kinds the scenario tests run on: the in-process adapters, the same kept on disk, and
- * the AWS adapters on dynalite (`aws-harness.ts`). If a behaviour differs between them, it is a
+ * the AWS adapters on dynalite and fauxqs (`aws-harness.ts`). If a behaviour differs between them, it is a
  * bug in an adapter.
  */
 import type { ArrivalQueue, RoomConfig, SessionStore } from '../../functions/core/ports.ts';
 import type { ProcessorDeps, TickReport } from '../../functions/core/processor.ts';
 import type { ServerMessage } from '../../functions/core/protocol.ts';
 import type { verifierFor } from '../../functions/core/tokens.ts';
-import type { Dynalite } from './aws-dynalite.ts';
+import type { AwsStandIns } from './aws-stand-ins.ts';
 import { createAwsHarness } from './aws-harness.ts';
 import { createDurableHarness } from './durable-harness.ts';
 import { createHarness, type HarnessOptions, joinedOf, type ManualClock } from './room-harness.ts';
@@ -36,7 +36,7 @@ export interface ScenarioRoom {
  * `removeDurableRooms` after each test.
  */
 export function roomKinds(
-  db: () => Dynalite,
+  db: () => AwsStandIns,
 ): [string, (options?: HarnessOptions) => Promise<ScenarioRoom>][] {
   return [
     ['in-process adapters', (options) => createHarness(options)],

@@ -105,32 +105,116 @@ function assetFiles(name: string): string[] {
     );
 }
 
-/** The variable that named the SQS arrival queue, gone with it. */
-const ARRIVAL_QUEUE_URL_VARIABLE = 'WR_ARRIVAL_QUEUE_URL';
+/** Every function of the room stack, by its logical id. */
+function everyFunctionId(): string[] {
+  return Object.keys(resources(room, 'AWS::Lambda::Function'));
+}
 
-describe('no arrival queue (arrivals are logged in the table)', () => {
-  const everyStack = () => [room, gate, oidc, Template.fromStack(synthesized.accessLogs)];
+/** Statements of the policies attached to the role of the function with this logical id. */
+function statementsOfFunctionId(id: string): Statement[] {
+  const fn = defined(resources(room, 'AWS::Lambda::Function')[id], `function ${id}`);
+  const roleRef = JSON.stringify(fn.Properties.Role);
+  return Object.values(resources(room, 'AWS::IAM::Policy'))
+    .filter((p) =>
+      (p.Properties.Roles as unknown[]).some(
+        (r) => roleRef === JSON.stringify({ 'Fn::GetAtt': [(r as { Ref: string }).Ref, 'Arn'] }),
+      ),
+    )
+    .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Statement[] }).Statement);
+}
 
-  it('deploys no SQS queue and no queue policy in any stack', () => {
-    for (const template of everyStack()) {
+/** The arrival queue and its dead-letter queue, by logical id. */
+function arrivalQueues() {
+  const [dlqId, dlq] = onlyResource(room, 'AWS::SQS::Queue', { RedrivePolicy: Match.absent() });
+  const [queueId, queue] = onlyResource(room, 'AWS::SQS::Queue', {
+    RedrivePolicy: Match.anyValue(),
+  });
+  return { queueId, queue: queue.Properties, dlqId, dlq: dlq.Properties };
+}
+
+describe('arrival queue', () => {
+  it('is one FIFO queue in high-throughput mode, deduplicated by the sender, encrypted, kept 14 days', () => {
+    // Prepare
+    const { queue } = arrivalQueues();
+
+    // Assess
+    room.resourceCountIs('AWS::SQS::Queue', 2);
+    expect(queue).toEqual({
+      QueueName: 'WaitingRoom-arrivals.fifo',
+      FifoQueue: true,
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      ContentBasedDeduplication: false,
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
+      VisibilityTimeout: 30,
+      RedrivePolicy: expect.anything(),
+    });
+  });
+
+  it('moves a message received 5 times to a FIFO dead-letter queue, encrypted and kept 14 days', () => {
+    // Prepare
+    const { queue, dlqId, dlq } = arrivalQueues();
+
+    // Assess
+    expect(queue.RedrivePolicy).toEqual({
+      deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] },
+      maxReceiveCount: 5,
+    });
+    expect(dlq).toEqual({
+      QueueName: 'WaitingRoom-arrivals-dlq.fifo',
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 1_209_600,
+    });
+    expect(dlq.KmsMasterKeyId).toBeUndefined();
+  });
+
+  it('refuses requests without TLS on both queues', () => {
+    // Prepare
+    const { queueId, dlqId } = arrivalQueues();
+
+    // Act
+    const tlsOnly = Object.values(resources(room, 'AWS::SQS::QueuePolicy')).filter((p) =>
+      JSON.stringify(p.Properties).includes('"aws:SecureTransport":"false"'),
+    );
+
+    // Assess
+    expect(tlsOnly).toHaveLength(2);
+    expect(tlsOnly.map((p) => p.Properties.Queues)).toEqual(
+      expect.arrayContaining([[{ Ref: queueId }], [{ Ref: dlqId }]]),
+    );
+  });
+
+  it('is in the room stack alone', () => {
+    for (const template of [gate, oidc, Template.fromStack(synthesized.accessLogs)]) {
       template.resourceCountIs('AWS::SQS::Queue', 0);
-      template.resourceCountIs('AWS::SQS::QueuePolicy', 0);
     }
   });
 
-  it('grants no sqs: action in any policy of any stack', () => {
-    for (const template of everyStack()) {
-      const policies = JSON.stringify([
-        resources(template, 'AWS::IAM::Policy'),
-        resources(template, 'AWS::IAM::ManagedPolicy'),
-        resources(template, 'AWS::IAM::Role'),
-      ]);
-      expect(policies).not.toMatch(/"sqs:/i);
+  it('gives its URL to the message function and the processor, and to no other function', () => {
+    // Prepare
+    const { queueId } = arrivalQueues();
+    const users = [functionLogicalId('Message'), functionLogicalId('Processor')];
+
+    // Assess
+    for (const name of ['Message', 'Processor']) {
+      expect(environmentOf(name)[Env.arrivalQueueUrl], name).toEqual({ Ref: queueId });
+    }
+    for (const id of everyFunctionId().filter((id) => !users.includes(id))) {
+      const variables = (
+        resources(room, 'AWS::Lambda::Function')[id]?.Properties.Environment as
+          | { Variables?: Record<string, unknown> }
+          | undefined
+      )?.Variables;
+      expect(variables?.[Env.arrivalQueueUrl], id).toBeUndefined();
     }
   });
 
-  it.each(['Connect', 'Disconnect', 'Message', 'Processor'])('%s is given no queue URL', (name) => {
-    expect(environmentOf(name)[ARRIVAL_QUEUE_URL_VARIABLE]).toBeUndefined();
+  it('is an output of the room stack', () => {
+    const { queueId } = arrivalQueues();
+    room.hasOutput('ArrivalQueueUrl', { Value: { Ref: queueId } });
   });
 });
 
@@ -317,12 +401,14 @@ describe('functions', () => {
         Env.processorFunctionName,
         Env.maxPlacesPerSource,
         Env.sourceLimits,
+        Env.arrivalQueueUrl,
       ],
     ],
     [
       'Processor',
       [
         Env.tableName,
+        Env.arrivalQueueUrl,
         Env.configPrefix,
         Env.signingKeyParameter,
         Env.managementEndpoint,
@@ -466,7 +552,7 @@ describe('least privilege', () => {
     ]);
   });
 
-  it('lets the message function log arrivals in the table (PutItem) and read and update sessions', () => {
+  it('lets the message function read, put and update sessions in the table', () => {
     expect(tableActionsOf('Message')).toEqual(
       expect.arrayContaining([
         'dynamodb:PutItem',
@@ -514,10 +600,97 @@ describe('least privilege', () => {
     expect(actionsOf(statementsOf(name))).toContain('execute-api:ManageConnections');
   });
 
-  it('lets the processor read the arrival log (Query) and read and move its cursor (GetItem, UpdateItem)', () => {
+  it('lets the processor read the line (Query) and read and update items (GetItem, UpdateItem)', () => {
     expect(tableActionsOf('Processor')).toEqual(
       expect.arrayContaining(['dynamodb:Query', 'dynamodb:GetItem', 'dynamodb:UpdateItem']),
     );
+  });
+
+  it('lets the message function send arrivals (SendMessage on the arrival queue) and do nothing else with it', () => {
+    // Prepare
+    const { queueId } = arrivalQueues();
+
+    // Act
+    const sqsStatements = statementsOf('Message').filter((s) =>
+      actionsOf([s]).some((a) => a.startsWith('sqs:')),
+    );
+
+    // Assess
+    expect(sqsStatements).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': [queueId, 'Arn'] },
+      }),
+    ]);
+    const actions = actionsOf(statementsOf('Message'));
+    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) {
+      expect(actions).not.toContain(action);
+    }
+  });
+
+  it('lets the processor receive, delete and hand back arrivals on the arrival queue, but not send them', () => {
+    // Prepare
+    const { queueId } = arrivalQueues();
+
+    // Act
+    const sqsStatements = statementsOf('Processor').filter((s) =>
+      actionsOf([s]).some((a) => a.startsWith('sqs:')),
+    );
+
+    // Assess
+    expect(sqsStatements).toHaveLength(1);
+    expect(sqsStatements[0]?.Resource).toEqual({ 'Fn::GetAtt': [queueId, 'Arn'] });
+    expect(actionsOf(sqsStatements).sort()).toEqual([
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:ReceiveMessage',
+    ]);
+    expect(actionsOf(statementsOf('Processor'))).not.toContain('sqs:SendMessage');
+  });
+
+  it('needs no KMS grant for the queue (SQS-managed encryption)', () => {
+    for (const name of ['Message', 'Processor']) {
+      const kms = statementsOf(name).filter((s) =>
+        actionsOf([s]).some((a) => a.startsWith('kms:')),
+      );
+      // The only KMS statement is the signing key's, through SSM.
+      expect(kms, name).toHaveLength(1);
+      expect(kms[0]?.Condition?.StringEquals?.['kms:ViaService'], name).toBe(
+        'ssm.eu-west-1.amazonaws.com',
+      );
+    }
+  });
+
+  it('gives no sqs: action to any other function, role or policy of any stack', () => {
+    // Prepare
+    const users = [functionLogicalId('Message'), functionLogicalId('Processor')];
+
+    // Assess
+    for (const id of everyFunctionId().filter((id) => !users.includes(id))) {
+      expect(
+        actionsOf(statementsOfFunctionId(id)).filter((a) => a.startsWith('sqs:')),
+        id,
+      ).toEqual([]);
+    }
+    const sqsPolicies = Object.values(resources(room, 'AWS::IAM::Policy')).filter((p) =>
+      JSON.stringify(p.Properties.PolicyDocument).includes('"sqs:'),
+    );
+    expect(sqsPolicies).toHaveLength(2);
+    for (const template of [gate, oidc, Template.fromStack(synthesized.accessLogs)]) {
+      const policies = JSON.stringify([
+        resources(template, 'AWS::IAM::Policy'),
+        resources(template, 'AWS::IAM::ManagedPolicy'),
+        resources(template, 'AWS::IAM::Role'),
+      ]);
+      expect(policies).not.toMatch(/"sqs:/i);
+    }
+    expect(
+      JSON.stringify([
+        resources(room, 'AWS::IAM::ManagedPolicy'),
+        resources(room, 'AWS::IAM::Role'),
+      ]),
+    ).not.toMatch(/"sqs:/i);
   });
 
   it.each(['Message', 'Processor'])(
@@ -1117,7 +1290,7 @@ describe('monitoring', () => {
     const [, dashboard] = onlyResource(room, 'AWS::CloudWatch::Dashboard');
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
     const alarms = Object.keys(resources(room, 'AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(3);
+    expect(alarms).toHaveLength(4);
     for (const id of alarms) expect(body).toContain(`"Fn::GetAtt":["${id}","Arn"]`);
   });
 
@@ -1127,14 +1300,37 @@ describe('monitoring', () => {
     }
   });
 
-  it('watches no queue: no SQS metric in any alarm or on the dashboard', () => {
+  it('alarms as soon as one arrival is in the dead-letter queue: numbering is idempotent, so any is a bug', () => {
+    // Prepare
+    const { dlqId } = arrivalQueues();
+
+    // Act
+    const [, alarm] = onlyResource(room, 'AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+    });
+
+    // Assess
+    expect(alarm.Properties).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+    });
+    expect(alarm.Properties.AlarmDescription).toMatch(/idempotent/);
+    expect(alarm.Properties.AlarmDescription).toMatch(/bug/);
+    expect(alarm.Properties.AlarmDescription).toContain('WaitingRoom-arrivals-dlq.fifo');
+  });
+
+  it('charts the arrival queue on the dashboard', () => {
+    const { queueId } = arrivalQueues();
     const [, dashboard] = onlyResource(room, 'AWS::CloudWatch::Dashboard');
-    const watched = JSON.stringify([
-      dashboard.Properties.DashboardBody,
-      resources(room, 'AWS::CloudWatch::Alarm'),
-    ]);
-    expect(watched).not.toContain('AWS/SQS');
-    expect(watched).not.toMatch(/dead-letter/i);
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    expect(body).toContain('ApproximateNumberOfMessagesVisible');
+    expect(body).toContain('ApproximateAgeOfOldestMessage');
+    expect(body).toContain(`"Fn::GetAtt":["${queueId}","QueueName"]`);
   });
 
   it("charts the room's EMF metrics on a dashboard", () => {

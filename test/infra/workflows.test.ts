@@ -28,7 +28,7 @@ describe('ci.yml', () => {
     expect(ci).toMatch(/^on:\n {2}push:[\s\S]*\n {2}pull_request:\n {2}workflow_call:\n/m);
   });
 
-  it('installs with npm ci on Node 20, then lints, tests and synthesizes', () => {
+  it('installs with npm ci on Node 22, then lints, tests and synthesizes', () => {
     const steps = [
       'npm ci',
       'apt-get install -y --no-install-recommends chromium',
@@ -39,7 +39,8 @@ describe('ci.yml', () => {
     const at = steps.map((step) => ci.indexOf(step));
     expect(at.every((i) => i >= 0)).toBe(true);
     expect([...at].sort((a, b) => a - b)).toEqual(at);
-    expect(ci).toMatch(/node-version: 20\n\s+cache: npm/);
+    expect(ci).toMatch(/node-version: 22\n\s+cache: npm/);
+    expect(ci).toMatch(/^ {4}container: node:22-bookworm$/m);
   });
 });
 
@@ -64,6 +65,10 @@ describe('deploy.yml', () => {
     expect(deploy).toMatch(
       /^concurrency:\n(?: +#.*\n)* {2}group: deploy-waiting-room\n {2}cancel-in-progress: false\n/m,
     );
+  });
+
+  it('deploys with Node 22, the version CI tests on', () => {
+    expect(deploy).toMatch(/node-version: 22\n\s+cache: npm/);
   });
 
   it('deploys every stack without prompting', () => {

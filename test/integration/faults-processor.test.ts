@@ -31,8 +31,8 @@ import {
 } from '../../functions/core/processor.ts';
 import { runProcessorLoop } from '../../functions/core/processor-loop.ts';
 import type { ServerMessage } from '../../functions/core/protocol.ts';
-import { type Dynalite, startDynalite } from '../helpers/aws-dynalite.ts';
-import { type AwsHarness, arrivalLogOn, createAwsHarness } from '../helpers/aws-harness.ts';
+import { type AwsStandIns, startAwsStandIns } from '../helpers/aws-stand-ins.ts';
+import { type AwsHarness, arrivalQueueOn, createAwsHarness } from '../helpers/aws-harness.ts';
 import {
   createHarness,
   type Harness,
@@ -64,9 +64,9 @@ interface Room {
   admissions: { sessionId: string; at: number }[];
 }
 
-let db: Dynalite;
+let db: AwsStandIns;
 beforeAll(async () => {
-  db = await startDynalite();
+  db = await startAwsStandIns();
 });
 afterAll(async () => {
   await db.close();
@@ -115,7 +115,7 @@ async function awsRoom(options: HarnessOptions = {}): Promise<Room> {
     ...h,
     restarted: () => {
       // A new Lambda container: new adapters over the same table and the same queue.
-      const queue = arrivalLogOn(db, h.tableName, h.clock);
+      const queue = arrivalQueueOn(db.sqs, h.queues.queueUrl);
       const store = createDynamoSessionStore({
         client: db.documentClient,
         tableName: h.tableName,
@@ -327,6 +327,8 @@ describe.each(rooms)('the processor on the %s', (_, createRoom) => {
       const ids = await joinAll(room, 15);
       const queue = room.processor.queue;
       const chaotic: ArrivalQueue = {
+        settleMs: queue.settleMs,
+        holdAfterTakeoverMs: queue.holdAfterTakeoverMs,
         enqueue: (arrival) => queue.enqueue(arrival),
         async receive(max) {
           const batch = await queue.receive(max);

@@ -3,7 +3,7 @@
  * container (Lambda reuses them across invocations), created on first use so that a module
  * that never talks to a service never builds its client.
  *
- * Retries: DynamoDB and SSM use the SDK's standard retry strategy (exponential backoff with
+ * Retries: DynamoDB, SQS and SSM use the SDK's standard retry strategy (exponential backoff with
  * full jitter on throttling, 5xx and network errors) with a few more attempts than the default.
  * The management API client does not retry by itself: {@link createApiGatewayNotifier} retries
  * throttling with its own backoff, and any other failure is retried by the next tick.
@@ -11,6 +11,7 @@
 import { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { LambdaClient } from '@aws-sdk/client-lambda';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
@@ -24,6 +25,7 @@ const requestHandler = {
 
 let documentClient: DynamoDBDocumentClient | undefined;
 let ssmClient: SSMClient | undefined;
+let sqsClient: SQSClient | undefined;
 let lambdaClient: LambdaClient | undefined;
 const managementClients = new Map<string, ApiGatewayManagementApiClient>();
 
@@ -33,6 +35,11 @@ export function defaultDocumentClient(): DynamoDBDocumentClient {
     { marshallOptions: { removeUndefinedValues: true } },
   );
   return documentClient;
+}
+
+export function defaultSqsClient(): SQSClient {
+  sqsClient ??= new SQSClient({ maxAttempts: 5, requestHandler });
+  return sqsClient;
 }
 
 export function defaultSsmClient(): SSMClient {

@@ -9,9 +9,7 @@
  * | room state           | `R#<roomId>`    | `STATE`             | token bucket, last line length, totals  |
  * | pending `admitted`   | `R#<roomId>`    | `OUTBOX#<sessionId>`| one per admission not yet delivered     |
  * | processor lease      | `R#<roomId>`    | `LEASE`             | `owner`, `expiresAt`, `asleep(At)`      |
- * | arrival log cursor   | `R#<roomId>`    | `ARRIVALS`          | the last arrival key numbered           |
  * | connection change    | `R#<roomId>#CHG#<shard>` | `<ms>#<sessionId>#<version>` | TTL an hour; see below |
- * | arrival              | `R#<roomId>#ARR#<shard>` | `<ms>#<counter>#<sessionId>` | TTL a day; `dynamo-arrival-log.ts` |
  * | places of a source   | `R#<roomId>#SRC#<source>` | `PLACES`           | TTL a day; `dynamo-source-limits.ts`   |
  * | sockets of a source  | `R#<roomId>#SRC#<source>` | `SOCKETS#<window>` | TTL a minute past the window           |
  * | identity binding     | `R#<roomId>#ID#<identity>` | `ID`            | `sessionId`; TTL 3 days from its claim  |

@@ -720,12 +720,14 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
       // A state from before the bucket was ever refilled never writes `refilledAt` (a NULL there
       // would fail every later comparison and stop admission for good).
       const refilled = state.refilledAt !== null;
+      // Only the tick's last write carries where the line's arrivals stand; the others keep it.
+      const released = typeof state.releasedUpTo === 'string';
       try {
         await client.send(
           new UpdateCommand({
             TableName,
             Key: stateKey,
-            UpdateExpression: `SET #tokens = :tokens, ${refilled ? '#refilledAt = :refilledAt, ' : ''}#recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt, #config = :config ADD #admittedTotal :admitted, #abandonedTotal :abandoned`,
+            UpdateExpression: `SET #tokens = :tokens, ${refilled ? '#refilledAt = :refilledAt, ' : ''}#recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt, #config = :config${released ? ', #releasedUpTo = :releasedUpTo' : ''} ADD #admittedTotal :admitted, #abandonedTotal :abandoned`,
             ExpressionAttributeNames: {
               '#tokens': 'tokens',
               '#refilledAt': 'refilledAt',
@@ -734,6 +736,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               '#tickedAt': 'tickedAt',
               '#activeAt': 'activeAt',
               '#config': 'config',
+              ...(released ? { '#releasedUpTo': 'releasedUpTo' } : {}),
               '#admittedTotal': 'admittedTotal',
               '#abandonedTotal': 'abandonedTotal',
             },
@@ -745,6 +748,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               ':tickedAt': state.tickedAt,
               ':activeAt': state.activeAt,
               ':config': state.config,
+              ...(released ? { ':releasedUpTo': state.releasedUpTo } : {}),
               ':admitted': admitted,
               ':abandoned': abandoned,
               ':null': 'NULL',
@@ -880,6 +884,7 @@ function toRoomState(item: Record<string, unknown>): RoomState {
     activeAt: typeof item.activeAt === 'number' ? item.activeAt : null,
     config: toRoomConfig(item.config),
     ...(item.draw ? { draw: toRoomDraw(item.draw) } : {}),
+    ...(typeof item.releasedUpTo === 'string' ? { releasedUpTo: item.releasedUpTo } : {}),
   };
 }
 

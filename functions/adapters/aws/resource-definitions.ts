@@ -65,3 +65,51 @@ export const LAMBDA_FUNCTIONS = {
   visitorFacing: { memoryMb: 512, timeoutSeconds: 10 },
   processor: { memoryMb: 1024, timeoutSeconds: 900, scheduleSeconds: 60 },
 } as const;
+
+/**
+ * The arrival queue (SQS FIFO in high-throughput mode) and its dead-letter queue, as data: the
+ * CDK app deploys them (`cdk/stacks/waiting-room-stack.ts`), and `npm run start:aws-local` and
+ * the tests create them on an SQS emulator from the same attributes.
+ */
+export const ARRIVAL_QUEUE = {
+  /** Name suffix of the queue; the dead-letter queue's is {@link ARRIVAL_QUEUE.deadLetterSuffix}. */
+  suffix: 'arrivals.fifo',
+  deadLetterSuffix: 'arrivals-dlq.fifo',
+  /** Deduplication and throughput per message group: high-throughput FIFO. */
+  deduplicationScope: 'messageGroup',
+  fifoThroughputLimit: 'perMessageGroupId',
+  /** The session id is the deduplication id: content-based deduplication stays off. */
+  contentBasedDeduplication: false,
+  /** SQS's longest retention (14 days): outlives any launch and any processor outage. */
+  retentionSeconds: 14 * 24 * 3600,
+  /** The queue's default; the processor sets its own on each receive. */
+  visibilityTimeoutSeconds: 30,
+  /** Numbering is idempotent: an arrival received this often without being deleted is a bug. */
+  maxReceiveCount: 5,
+} as const;
+
+/** The arrival queue's attributes as a CreateQueue request takes them. */
+export function arrivalQueueAttributes(deadLetterQueueArn: string): Record<string, string> {
+  return {
+    FifoQueue: 'true',
+    DeduplicationScope: ARRIVAL_QUEUE.deduplicationScope,
+    FifoThroughputLimit: ARRIVAL_QUEUE.fifoThroughputLimit,
+    ContentBasedDeduplication: String(ARRIVAL_QUEUE.contentBasedDeduplication),
+    MessageRetentionPeriod: String(ARRIVAL_QUEUE.retentionSeconds),
+    VisibilityTimeout: String(ARRIVAL_QUEUE.visibilityTimeoutSeconds),
+    SqsManagedSseEnabled: 'true',
+    RedrivePolicy: JSON.stringify({
+      deadLetterTargetArn: deadLetterQueueArn,
+      maxReceiveCount: ARRIVAL_QUEUE.maxReceiveCount,
+    }),
+  };
+}
+
+/** The dead-letter queue's attributes as a CreateQueue request takes them. */
+export function deadLetterQueueAttributes(): Record<string, string> {
+  return {
+    FifoQueue: 'true',
+    MessageRetentionPeriod: String(ARRIVAL_QUEUE.retentionSeconds),
+    SqsManagedSseEnabled: 'true',
+  };
+}

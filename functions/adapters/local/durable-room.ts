@@ -228,6 +228,8 @@ export class DurableSessionStore implements SessionStore {
 }
 
 export class DurableArrivalQueue implements ArrivalQueue {
+  readonly settleMs = 0;
+  readonly holdAfterTakeoverMs = 0;
   readonly #memory: MemoryArrivalQueue;
   readonly #file: RoomFile;
 

@@ -23,6 +23,10 @@ export interface QueuedArrival extends Arrival {
 }
 
 export class MemoryArrivalQueue implements ArrivalQueue {
+  /** One order, handed out in it: nothing to settle. */
+  readonly settleMs = 0;
+  /** The only processor is this process's: no predecessor can hold arrivals in flight. */
+  readonly holdAfterTakeoverMs = 0;
   /** Told each arrival queued and each one acknowledged (a durable copy keeps them). */
   onEnqueued: ((arrival: QueuedArrival) => void) | undefined;
   onAcknowledged: ((orders: string[]) => void) | undefined;
@@ -80,7 +84,12 @@ export class MemoryArrivalQueue implements ArrivalQueue {
       if (entry.invisibleUntil > now) break;
       entry.receipt = `r${++this.#receipts}`;
       entry.invisibleUntil = now + this.visibilityTimeoutMs;
-      received.push({ ...entry.arrival, order: entry.order, receipt: entry.receipt });
+      received.push({
+        ...entry.arrival,
+        order: entry.order,
+        acceptedAt: entry.arrival.joinedAt,
+        receipt: entry.receipt,
+      });
     }
     return received;
   }

@@ -286,10 +286,14 @@ export class MemorySessionStore implements SessionStore {
     const stored = this.#roomState.refilledAt;
     if (stored !== null && (state.refilledAt === null || state.refilledAt < stored)) return false;
     // The draw is `putDraw`'s alone.
-    const { draw } = this.#roomState;
+    const { draw, releasedUpTo } = this.#roomState;
     this.#roomState = structuredClone(state);
     delete this.#roomState.draw;
     if (draw) this.#roomState.draw = draw;
+    // Only the tick's last write carries where the line's arrivals stand; the others keep it.
+    if (typeof state.releasedUpTo !== 'string' && typeof releasedUpTo === 'string') {
+      this.#roomState.releasedUpTo = releasedUpTo;
+    }
     return true;
   }
 

@@ -6,12 +6,12 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionKey } from '../../../functions/adapters/aws/dynamo-items.ts';
-import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
+import { type AwsStandIns, startAwsStandIns } from '../../helpers/aws-stand-ins.ts';
 import { createAwsHarness } from '../../helpers/aws-harness.ts';
 
-let db: Dynalite;
+let db: AwsStandIns;
 beforeAll(async () => {
-  db = await startDynalite();
+  db = await startAwsStandIns();
 });
 afterAll(async () => {
   await db.close();

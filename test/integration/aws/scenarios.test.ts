@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { runTick } from '../../../functions/core/processor.ts';
 import { verifierFor, verifyPass } from '../../../functions/core/tokens.ts';
-import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
+import { type AwsStandIns, startAwsStandIns } from '../../helpers/aws-stand-ins.ts';
 import {
   closeDurableRooms,
   createDurableHarness,
@@ -31,9 +31,9 @@ import {
 
 type Room = ScenarioRoom;
 
-let db: Dynalite;
+let db: AwsStandIns;
 beforeAll(async () => {
-  db = await startDynalite();
+  db = await startAwsStandIns();
 });
 afterAll(async () => {
   await db.close();

@@ -8,7 +8,7 @@ import { bucketCapacity } from '../../../functions/core/admission.ts';
 import { runLoopTick } from '../../../functions/core/processor.ts';
 import type { ServerMessage } from '../../../functions/core/protocol.ts';
 import type { Session } from '../../../functions/core/session.ts';
-import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
+import { type AwsStandIns, startAwsStandIns } from '../../helpers/aws-stand-ins.ts';
 import { createAwsHarness } from '../../helpers/aws-harness.ts';
 import { createHarness, type HarnessOptions } from '../../helpers/room-harness.ts';
 
@@ -319,10 +319,10 @@ async function assertNothingLost(world: World) {
   }
 }
 
-let dynalite: Dynalite;
+let dynalite: AwsStandIns;
 
 beforeAll(async () => {
-  dynalite = await startDynalite();
+  dynalite = await startAwsStandIns();
 });
 
 afterAll(async () => {

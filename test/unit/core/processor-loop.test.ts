@@ -45,6 +45,8 @@ function report(at: number): TickReport {
     config: { enabled: true, admitPerMinute: 60 },
     lineRead: false,
     numbered: 0,
+    late: 0,
+    settling: 0,
     changes: 0,
     admitted: [],
     abandoned: [],

@@ -1,0 +1,168 @@
+/**
+ * Where numbered arrivals wait before the processor puts them in line: a queue whose arrivals
+ * are spread over many groups (SQS FIFO on AWS) hands them out per group, a moment apart, so
+ * the processor merges them by their `order` (the queue's own timestamp first) behind a settle
+ * window, and appends them to the line in that order once nothing earlier can still come.
+ *
+ * - **Settling.** An arrival is put in line once the queue's clock is `settleMs` past its
+ *   `acceptedAt`. The queue's clock is estimated from the newest `acceptedAt` received, moved on
+ *   by the processor's own clock since: never ahead of the queue's, so a processor whose clock
+ *   runs ahead of the queue's does not shorten the window.
+ * - **Late.** An arrival whose order is not after the last one put in line (a receive slower
+ *   than the window, a message back after a crash) is late: it is numbered right behind the
+ *   line's tail (`<tail order>~<own order>`, which sorts after the tail and before anything
+ *   later), so nobody already in line moves back and no position rises. Late arrivals are
+ *   counted, never dropped.
+ * - **Takeover.** A processor that takes over holds arrivals accepted before its predecessor's
+ *   last tick (plus two ticks) until the queue's visibility timeout has passed since then, so
+ *   that arrivals its predecessor held in flight come back into their places first. Sessions
+ *   its predecessor numbered but never put in line (`releasedUpTo`) wait here too.
+ *
+ * Pure: no clock, no I/O; the processor passes the time in.
+ */
+import type { ConnectionChange, ReceivedArrival } from './ports.ts';
+import type { Session } from './session.ts';
+
+/** Joins a late arrival's own order to the tail it is put behind. */
+export const LATE_SEPARATOR = '~';
+
+interface Settling {
+  session: Session;
+  acceptedAt: number;
+}
+
+export interface ArrivalMergeOptions {
+  /** The queue's settle window (`ArrivalQueue.settleMs`). */
+  settleMs: number;
+  /** The last order put in line before this processor (null: none known). */
+  releasedUpTo: string | null;
+  /** Arrivals accepted up to this (epoch ms) wait until {@link holdUntil} (0: no hold). */
+  holdAcceptedUpTo?: number;
+  /** Until when (the processor's clock) arrivals accepted up to `holdAcceptedUpTo` wait. */
+  holdUntil?: number;
+}
+
+export class ArrivalMerge {
+  readonly settleMs: number;
+  /** The order of the last arrival put in line (null: none yet). */
+  releasedUpTo: string | null;
+  /** Arrivals found late since this merge began. */
+  late = 0;
+  readonly #holdAcceptedUpTo: number;
+  readonly #holdUntil: number;
+  /** Numbered, not yet in line, sorted by `seq`. */
+  #settling: Settling[] = [];
+  readonly #ids = new Set<string>();
+  /** The newest `acceptedAt` received, and when (processor clock) it was. */
+  #queueClock: { acceptedAt: number; seenAt: number } | null = null;
+
+  constructor(options: ArrivalMergeOptions) {
+    this.settleMs = options.settleMs;
+    this.releasedUpTo = options.releasedUpTo;
+    this.#holdAcceptedUpTo = options.holdAcceptedUpTo ?? 0;
+    this.#holdUntil = options.holdUntil ?? 0;
+  }
+
+  /** Numbered sessions waiting to be put in line. */
+  get size(): number {
+    return this.#settling.length;
+  }
+
+  has(sessionId: string): boolean {
+    return this.#ids.has(sessionId);
+  }
+
+  /**
+   * The order an arrival is numbered with: its own, or right behind what is already in line if
+   * it comes late (counted). `now` is the processor's clock, to follow the queue's.
+   */
+  orderFor(arrival: ReceivedArrival, now: number): string {
+    if (this.#queueClock === null || arrival.acceptedAt > this.#queueClock.acceptedAt) {
+      this.#queueClock = { acceptedAt: arrival.acceptedAt, seenAt: now };
+    }
+    const tail = this.releasedUpTo;
+    if (tail === null || arrival.order > tail) return arrival.order;
+    return `${tail}${LATE_SEPARATOR}${arrival.order}`;
+  }
+
+  /** Whether `order` (from {@link orderFor}) is a late arrival's. */
+  static isLate(order: string): boolean {
+    return order.includes(LATE_SEPARATOR);
+  }
+
+  /**
+   * Takes numbered sessions (`acceptedAt` their arrival's; 0: held only by a takeover's hold,
+   * for sessions read from the store). A session already here, or not waiting, is skipped.
+   */
+  add(sessions: readonly { session: Session; acceptedAt: number }[]): void {
+    let added = false;
+    for (const { session, acceptedAt } of sessions) {
+      if (session.seq === null || session.state !== 'waiting' || this.#ids.has(session.id)) continue;
+      if (ArrivalMerge.isLate(session.seq)) this.late += 1;
+      this.#ids.add(session.id);
+      this.#settling.push({ session, acceptedAt });
+      added = true;
+    }
+    if (added) {
+      this.#settling.sort((a, b) => compare(a.session.seq as string, b.session.seq as string));
+    }
+  }
+
+  /**
+   * A connection change for a session still settling, applied to it (newer versions only);
+   * false when the session is not here.
+   */
+  apply(change: ConnectionChange): boolean {
+    if (!this.#ids.has(change.sessionId)) return false;
+    const item = this.#settling.find((s) => s.session.id === change.sessionId);
+    if (item && change.version > item.session.connectionVersion) {
+      item.session = {
+        ...item.session,
+        connectionId: change.connectionId,
+        disconnectedAt: change.disconnectedAt,
+        connectionVersion: change.version,
+      };
+    }
+    return true;
+  }
+
+  /** Drops a session that left while settling (abandoned, or admitted by another tick). */
+  forget(sessionId: string): void {
+    if (!this.#ids.delete(sessionId)) return;
+    this.#settling = this.#settling.filter((s) => s.session.id !== sessionId);
+  }
+
+  /** The settling sessions (for the abandon sweep). */
+  sessions(): Session[] {
+    return this.#settling.map((s) => s.session);
+  }
+
+  /** The sessions due to go in line at `now` (processor clock), in order: the settled prefix. */
+  release(now: number): Session[] {
+    const cutoff = this.#cutoff(now);
+    let count = 0;
+    for (const item of this.#settling) {
+      if (item.acceptedAt > cutoff) break;
+      if (now < this.#holdUntil && item.acceptedAt <= this.#holdAcceptedUpTo) break;
+      count += 1;
+    }
+    if (count === 0) return [];
+    const due = this.#settling.slice(0, count).map((item) => item.session);
+    this.#settling = this.#settling.slice(count);
+    for (const session of due) this.#ids.delete(session.id);
+    this.releasedUpTo = due.at(-1)?.seq ?? this.releasedUpTo;
+    return due;
+  }
+
+  /** Arrivals accepted up to this (queue clock) have settled. */
+  #cutoff(now: number): number {
+    if (this.settleMs <= 0) return Number.POSITIVE_INFINITY;
+    if (this.#queueClock === null) return 0;
+    const queueNow = this.#queueClock.acceptedAt + Math.max(0, now - this.#queueClock.seenAt);
+    return queueNow - this.settleMs;
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
