@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     ? await startAwsLocalServer(settings, aws, { clientDir, log })
     : await startLocalServer(settings, { clientDir, log });
   const runtime = aws
-    ? `through the Lambda handlers, DynamoDB ${aws.dynamoEndpoint ?? '(embedded dynalite)'} and an SSM stand-in`
+    ? `through the Lambda handlers, DynamoDB ${aws.dynamoEndpoint ?? '(embedded dynalite)'}, SQS FIFO ${aws.sqsEndpoint ?? '(embedded fauxqs)'} and an SSM stand-in`
     : settings.dataDir
       ? `in process, kept in ${settings.dataDir}`
       : 'in process, in memory only: a restart forgets the line';

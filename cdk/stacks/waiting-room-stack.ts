@@ -18,7 +18,10 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as ssm from 'aws-cdk-lib/aws-ssm';
 import type { Construct } from 'constructs';
 import type { EdgeConfig } from '../../edge/edge-config.ts';
-import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
+import {
+  ARRIVAL_QUEUE,
+  LAMBDA_FUNCTIONS,
+} from '../../functions/adapters/aws/resource-definitions.ts';
 import { TABLE_NAME_PARAMETER } from '../../functions/env.ts';
 import { acknowledgeCdkSingletons } from '../constructs/cdk-singletons.ts';
 import { allowCloudFrontLogDelivery } from '../constructs/cloudfront-access-logs.ts';
@@ -52,17 +55,6 @@ export interface WaitingRoomStackProps extends StackProps {
 
 /** How long the gate trusts one read of the flag. */
 export const GATE_FLAG_TTL_MS = 5000;
-
-/**
- * The arrival queue's settings. Retention is SQS's maximum, 14 days, on both queues: an arrival
- * outlives any launch. The visibility timeout is only the default: the processor sets its own on
- * each receive. A message received 5 times without being deleted moves to the dead-letter queue.
- */
-export const ARRIVAL_QUEUE = {
-  retention: Duration.days(14),
-  visibilityTimeout: Duration.seconds(30),
-  maxReceiveCount: 5,
-} as const;
 
 export class WaitingRoomStack extends Stack {
   readonly functions: Record<RoomFunctionName, WaitingRoomFunction>;
@@ -108,27 +100,28 @@ export class WaitingRoomStack extends Stack {
     });
     // Arrivals, in order: a FIFO queue in high-throughput mode (deduplication and the throughput
     // quota per message group). Content-based deduplication is off: the sender gives each
-    // arrival its deduplication id, so two arrivals with the same body are still two. SSE-SQS
-    // (no key to grant) and TLS only on both queues.
+    // arrival its deduplication id, so two arrivals with the same body are still two. Both queues
+    // keep a message 14 days (SQS's maximum: it outlives any launch); the visibility timeout is
+    // only the default, the processor sets its own on each receive. SSE-SQS (no key to grant) and
+    // TLS only on both. The attributes are ARRIVAL_QUEUE's, which start:aws-local creates too.
     const queueNames = arrivalQueueNames(this);
     const arrivalDeadLetterQueue = new sqs.Queue(this, 'ArrivalDeadLetterQueue', {
       queueName: queueNames.deadLetters,
       fifo: true,
-      contentBasedDeduplication: false,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: ARRIVAL_QUEUE.retention,
+      retentionPeriod: Duration.seconds(ARRIVAL_QUEUE.retentionSeconds),
     });
     const arrivalQueue = new sqs.Queue(this, 'ArrivalQueue', {
       queueName: queueNames.arrivals,
       fifo: true,
       deduplicationScope: sqs.DeduplicationScope.MESSAGE_GROUP,
       fifoThroughputLimit: sqs.FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-      contentBasedDeduplication: false,
+      contentBasedDeduplication: ARRIVAL_QUEUE.contentBasedDeduplication,
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
-      retentionPeriod: ARRIVAL_QUEUE.retention,
-      visibilityTimeout: ARRIVAL_QUEUE.visibilityTimeout,
+      retentionPeriod: Duration.seconds(ARRIVAL_QUEUE.retentionSeconds),
+      visibilityTimeout: Duration.seconds(ARRIVAL_QUEUE.visibilityTimeoutSeconds),
       deadLetterQueue: {
         queue: arrivalDeadLetterQueue,
         maxReceiveCount: ARRIVAL_QUEUE.maxReceiveCount,
@@ -406,8 +399,8 @@ export class WaitingRoomStack extends Stack {
  */
 export function arrivalQueueNames(stack: Stack): { arrivals: string; deadLetters: string } {
   const names = {
-    arrivals: `${stack.stackName}-arrivals.fifo`,
-    deadLetters: `${stack.stackName}-arrivals-dlq.fifo`,
+    arrivals: `${stack.stackName}-${ARRIVAL_QUEUE.suffix}`,
+    deadLetters: `${stack.stackName}-${ARRIVAL_QUEUE.deadLetterSuffix}`,
   };
   for (const name of Object.values(names)) {
     if (name.length > 80 || !/^[A-Za-z0-9_-]+\.fifo$/.test(name)) {

@@ -2,22 +2,22 @@
  * `npm run start:aws-local`'s room: every visitor action goes through the code that deploys.
  * The real Lambda entry points run in their own processes ({@link startLambdaFunction}) with the
  * environment the CDK app gives them, behind an API Gateway WebSocket stand-in; they reach
- * DynamoDB (dynalite, or `WR_DYNAMODB_ENDPOINT`) and SSM (a stand-in speaking SSM's protocol)
- * through the real AWS SDK clients. The processor is invoked
+ * DynamoDB (dynalite, or `WR_DYNAMODB_ENDPOINT`), SQS FIFO (fauxqs, or `WR_SQS_ENDPOINT`) and SSM
+ * (a stand-in speaking SSM's protocol) through the real AWS SDK clients. The processor is invoked
  * as EventBridge invokes it (every minute, with the function's timeout) and as it invokes
  * itself and is woken by a join (Lambda's Invoke API on a stand-in); one invocation per
  * container, as Lambda runs them.
  *
  * The operator's commands write the SSM parameters the functions read; the status reads the
- * table and the arrival log. Every AWS call is counted ({@link AwsUsage}).
+ * table and the arrival queue. Every AWS call is counted ({@link AwsUsage}).
  */
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { ROOM_FUNCTION_ENTRIES, type RoomFunctionName } from '../../cdk/paths.ts';
-import { createDynamoArrivalLog } from '../../functions/adapters/aws/dynamo-arrival-log.ts';
 import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
 import { LAMBDA_FUNCTIONS } from '../../functions/adapters/aws/resource-definitions.ts';
+import { createSqsArrivalQueue } from '../../functions/adapters/aws/sqs-arrival-queue.ts';
 import {
   createSsmConfigSource,
   createSsmConfigWriter,
@@ -45,6 +45,7 @@ import { KeyRotationUnavailableError, loadOrCreateKey, pinnedKeyMessage } from '
 import { ensureRoomTable, localDynamoClient, startLocalDynamo } from './dynamo.ts';
 import { type LambdaFunction, startLambdaFunction } from './lambda-runtime.ts';
 import { startLambdaStandIn } from './lambda-stand-in.ts';
+import { ensureArrivalQueues, localSqsClient, startLocalSqs } from './sqs.ts';
 import { startSsmStandIn } from './ssm-stand-in.ts';
 import { type AwsUsage, addSdkUsage, emptySdkUsage } from './usage.ts';
 import { startWebSocketApi } from './websocket-api.ts';
@@ -59,6 +60,8 @@ const STAGE = 'live';
 export interface AwsLocalSettings {
   /** A DynamoDB endpoint to use instead of the embedded dynalite. */
   dynamoEndpoint: string | null;
+  /** An SQS endpoint to use instead of the embedded fauxqs. */
+  sqsEndpoint: string | null;
   /** API Gateway's idle timeout and maximum connection age. */
   idleTimeoutMs: number;
   maxConnectionMs: number;
@@ -72,6 +75,7 @@ export interface AwsLocalSettings {
 
 export const DEFAULT_AWS_LOCAL_SETTINGS: AwsLocalSettings = {
   dynamoEndpoint: null,
+  sqsEndpoint: null,
   idleTimeoutMs: 10 * 60_000,
   maxConnectionMs: 2 * 3600_000,
   scheduleMs: LAMBDA_FUNCTIONS.processor.scheduleSeconds * 1000,
@@ -155,14 +159,22 @@ async function assemble(
     );
   }
 
-  // The arrival log the functions write and read, as the operator's status counts it.
-  const arrivals = createDynamoArrivalLog({
-    client: DynamoDBDocumentClient.from(dynamoClient, {
-      marshallOptions: { removeUndefinedValues: true },
-    }),
-    tableName,
-    roomId: settings.roomId,
-  });
+  const sqs = await startLocalSqs(aws.sqsEndpoint);
+  cleanup.push(() => sqs.close());
+  const sqsClient = localSqsClient(sqs.endpoint);
+  cleanup.push(async () => sqsClient.destroy());
+  let queues: Awaited<ReturnType<typeof ensureArrivalQueues>>;
+  try {
+    queues = await ensureArrivalQueues(sqsClient, sqs.endpoint, `waiting-room-${settings.roomId}`);
+  } catch (error) {
+    if (sqs.embedded) throw error;
+    throw new ConfigError(
+      'WR_SQS_ENDPOINT',
+      `cannot create or read the arrival queue at ${sqs.endpoint} (${(error as Error).message})`,
+    );
+  }
+  // The arrival queue the functions send to and receive from, as the operator's status counts it.
+  const arrivals = createSqsArrivalQueue({ client: sqsClient, queueUrl: queues.queueUrl });
 
   const functions = {} as Record<RoomFunctionName, LambdaFunction>;
   let closed = false;
@@ -206,6 +218,7 @@ async function assemble(
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
     AWS_ENDPOINT_URL_SSM: ssm.url,
     AWS_ENDPOINT_URL_LAMBDA: lambdaApi.url,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -213,6 +226,7 @@ async function assemble(
     // are read by the runtime, as CloudWatch would, and summed into the usage report.
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     [Env.tableName]: tableName,
+    [Env.arrivalQueueUrl]: queues.queueUrl,
     [Env.configPrefix]: CONFIG_PREFIX,
     [Env.signingKeyParameter]: SIGNING_KEY_PARAMETER,
     [Env.managementEndpoint]: api.managementEndpoint,

@@ -25,6 +25,8 @@ export const AWS_PRICES = {
   dynamoReadUnit: 0.125 / 1e6,
   /** SSM standard parameters at standard throughput: no charge per call. */
   ssmStandardCall: 0,
+  /** SQS FIFO: per million requests (64 KB chunks; a batch of up to 10 is one request). */
+  sqsFifoRequest: 0.5 / 1e6,
 } as const;
 
 /** Counts that scale with visitors or ticks, in the units AWS bills. */
@@ -39,6 +41,8 @@ export interface BillableCounts {
   /** Base table and index write units together. */
   dynamoWriteUnits: number;
   ssmCalls: number;
+  /** SQS requests (SendMessage, ReceiveMessage, DeleteMessageBatch...). */
+  sqsRequests: number;
 }
 
 const ZERO: BillableCounts = {
@@ -51,6 +55,7 @@ const ZERO: BillableCounts = {
   dynamoReadUnits: 0,
   dynamoWriteUnits: 0,
   ssmCalls: 0,
+  sqsRequests: 0,
 };
 
 /** What happened between two snapshots of one room (`after` taken later). */
@@ -64,6 +69,7 @@ export function usageBetween(before: AwsUsage, after: AwsUsage): AwsUsage {
         indexWriteUnits: -b.dynamodb.indexWriteUnits,
       },
       ssm: { calls: negate(b.ssm.calls) },
+      sqs: { calls: negate(b.sqs.calls) },
     };
     return addSdkUsage(a, negated);
   };
@@ -128,6 +134,7 @@ export function billableCounts(usage: AwsUsage, functions: readonly string[]): B
       counts.dynamoReadUnits += sdk.dynamodb.readUnits;
       counts.dynamoWriteUnits += sdk.dynamodb.writeUnits + sdk.dynamodb.indexWriteUnits;
       counts.ssmCalls += totalCalls(sdk.ssm.calls);
+      counts.sqsRequests += totalCalls(sdk.sqs?.calls ?? {});
     }
     if (lambda) {
       counts.lambdaInvocations += lambda.invocations;
@@ -168,6 +175,7 @@ export function dollarsFor(counts: BillableCounts) {
     dynamodb:
       counts.dynamoReadUnits * p.dynamoReadUnit + counts.dynamoWriteUnits * p.dynamoWriteUnit,
     ssm: counts.ssmCalls * p.ssmStandardCall,
+    sqs: counts.sqsRequests * p.sqsFifoRequest,
   };
   const total = Object.values(byService).reduce((a, b) => a + b, 0);
   return { total, byService };

@@ -37,19 +37,21 @@ const seconds = {
   },
 } as const;
 
+/** An endpoint of a service already running, from `variable`, or null when it is not set. */
+function endpointOf(env: NodeJS.ProcessEnv, variable: string): string | null {
+  const raw = env[variable]?.trim();
+  if (!raw) return null;
+  const parsed = v.safeParse(endpoint, raw);
+  if (!parsed.success) {
+    throw new ConfigError(variable, `${parsed.issues[0]?.message} (got "${raw}")`);
+  }
+  return parsed.output;
+}
+
 export function readAwsLocalConfig(env: NodeJS.ProcessEnv = process.env): AwsLocalSettings {
   const settings: AwsLocalSettings = { ...DEFAULT_AWS_LOCAL_SETTINGS };
-  const dynamo = env.WR_DYNAMODB_ENDPOINT?.trim();
-  if (dynamo) {
-    const parsed = v.safeParse(endpoint, dynamo);
-    if (!parsed.success) {
-      throw new ConfigError(
-        'WR_DYNAMODB_ENDPOINT',
-        `${parsed.issues[0]?.message} (got "${dynamo}")`,
-      );
-    }
-    settings.dynamoEndpoint = parsed.output;
-  }
+  settings.dynamoEndpoint = endpointOf(env, 'WR_DYNAMODB_ENDPOINT');
+  settings.sqsEndpoint = endpointOf(env, 'WR_SQS_ENDPOINT');
   for (const [variable, { key, schema }] of Object.entries(seconds)) {
     const raw = env[variable]?.trim();
     if (!raw) continue;

@@ -11,7 +11,11 @@
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { defaultDocumentClient, defaultSsmClient } from '../../functions/adapters/aws/clients.ts';
+import {
+  defaultDocumentClient,
+  defaultSqsClient,
+  defaultSsmClient,
+} from '../../functions/adapters/aws/clients.ts';
 import { countCalls, emptySdkUsage, type SdkUsage } from './usage.ts';
 
 export type HostRequest =
@@ -44,6 +48,7 @@ async function main(): Promise<void> {
   const usage = emptySdkUsage();
   countCalls(defaultDocumentClient(), 'dynamodb', usage);
   countCalls(defaultSsmClient(), 'ssm', usage);
+  countCalls(defaultSqsClient(), 'sqs', usage);
   const { handler } = (await import(pathToFileURL(entry).href)) as { handler: Handler };
   const reply = (message: HostReply) => process.send?.(message);
 

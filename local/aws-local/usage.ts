@@ -22,6 +22,8 @@ export interface SdkUsage {
     indexWriteUnits: number;
   };
   ssm: { calls: CallCounts };
+  /** SQS calls by action; billed per request (a batch of up to 10 is one request). */
+  sqs: { calls: CallCounts };
 }
 
 export interface LambdaUsage {
@@ -62,6 +64,7 @@ export function emptySdkUsage(): SdkUsage {
   return {
     dynamodb: { calls: {}, readUnits: 0, writeUnits: 0, indexWriteUnits: 0 },
     ssm: { calls: {} },
+    sqs: { calls: {} },
   };
 }
 
@@ -142,7 +145,7 @@ function touchesLine(input: Record<string, unknown>): boolean {
 /** Adds `b` into `a` (counts of the same shape). */
 export function addSdkUsage(a: SdkUsage, b: SdkUsage): SdkUsage {
   const sum = emptySdkUsage();
-  for (const service of ['dynamodb', 'ssm'] as const) {
+  for (const service of ['dynamodb', 'ssm', 'sqs'] as const) {
     for (const source of [a, b]) {
       for (const [action, n] of Object.entries(source[service].calls)) {
         sum[service].calls[action] = (sum[service].calls[action] ?? 0) + n;

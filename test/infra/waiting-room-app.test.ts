@@ -14,7 +14,10 @@ import { edgeConfigFor } from '../../cdk/stacks/waiting-room-stack.ts';
 import { parseEdgeConfig } from '../../edge/edge-config.ts';
 import { isUngatedPath } from '../../edge/gate.ts';
 import {
+  ARRIVAL_QUEUE,
+  arrivalQueueAttributes,
   createTableInput,
+  deadLetterQueueAttributes,
   LAMBDA_FUNCTIONS,
   ROOM_TABLE,
 } from '../../functions/adapters/aws/resource-definitions.ts';
@@ -164,7 +167,6 @@ describe('arrival queue', () => {
     expect(dlq).toEqual({
       QueueName: 'WaitingRoom-arrivals-dlq.fifo',
       FifoQueue: true,
-      ContentBasedDeduplication: false,
       SqsManagedSseEnabled: true,
       MessageRetentionPeriod: 1_209_600,
     });
@@ -262,6 +264,31 @@ describe('what start:aws-local creates', () => {
     expect(
       new Set(deployed?.Properties.AttributeDefinitions as { AttributeName: string }[]),
     ).toEqual(new Set(local.AttributeDefinitions));
+  });
+
+  it('is the deployed queue pair: the attributes of both queues and the redrive from one definition', () => {
+    // Prepare
+    const { queue, dlqId, dlq } = arrivalQueues();
+    const dlqArn = 'arn:aws:sqs:eu-west-1:123456789012:dead-letters.fifo';
+    // The template's properties as the attributes of a CreateQueue request, with the DLQ's
+    // reference in the redrive policy standing for its ARN.
+    const asAttributes = (properties: Record<string, unknown>) =>
+      Object.fromEntries(
+        Object.entries(properties)
+          .filter(([key]) => key !== 'QueueName')
+          .map(([key, value]) => {
+            if (key !== 'RedrivePolicy') return [key, String(value)];
+            const redrive = value as { deadLetterTargetArn: unknown; maxReceiveCount: number };
+            expect(redrive.deadLetterTargetArn).toEqual({ 'Fn::GetAtt': [dlqId, 'Arn'] });
+            return [key, JSON.stringify({ ...redrive, deadLetterTargetArn: dlqArn })];
+          }),
+      );
+
+    // Assess
+    expect(asAttributes(queue)).toEqual(arrivalQueueAttributes(dlqArn));
+    expect(asAttributes(dlq)).toEqual(deadLetterQueueAttributes());
+    expect(queue.QueueName).toBe(`WaitingRoom-${ARRIVAL_QUEUE.suffix}`);
+    expect(dlq.QueueName).toBe(`WaitingRoom-${ARRIVAL_QUEUE.deadLetterSuffix}`);
   });
 
   it('gives the functions the memory, timeout and schedule it runs them with', () => {

@@ -1,14 +1,22 @@
 /**
- * Joins into the deployed room's arrival log: the real `join` (session, connection, arrival log
- * item, the `joined` mark) over dynalite at a paced rate, while the processor's own loop numbers
- * them from the log (1 s ticks, the log's 1 s settle time). Counts every DynamoDB call on each
- * side, the writes each partition key takes a second, and checks the order: a visitor whose
- * join returned before another's began is numbered first.
+ * Joins into the deployed room's arrival queue: the real `join` (session and connection on
+ * DynamoDB, one `SendMessage` to the SQS FIFO queue, the `joined` mark) at a paced rate, while
+ * the processor's own loop receives them (ten receives of ten at once), numbers them, deletes
+ * them and merges the groups behind the 1 s settle window. DynamoDB is dynalite in this process;
+ * SQS is fauxqs in a process of its own (SQS is another service: its CPU is not the room's).
+ *
+ * Counts every SQS request on each side and the sends each message group takes a second, and
+ * checks the order: a visitor whose join returned before another's began is numbered first.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { createDynamoArrivalLog } from '../../functions/adapters/aws/dynamo-arrival-log.ts';
-import { lineKeyOf } from '../../functions/adapters/aws/dynamo-items.ts';
 import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
+import {
+  arrivalGroupOf,
+  createSqsArrivalQueue,
+} from '../../functions/adapters/aws/sqs-arrival-queue.ts';
 import { MemoryConfigSource } from '../../functions/adapters/local/memory-config.ts';
 import { createProcessLease } from '../../functions/adapters/local/process-lease.ts';
 import { systemClock } from '../../functions/adapters/local/system-clock.ts';
@@ -28,89 +36,121 @@ import {
   localDynamoClient,
   startLocalDynamo,
 } from '../../local/aws-local/dynamo.ts';
-import { countCalls, emptySdkUsage, totalCalls } from '../../local/aws-local/usage.ts';
+import { ensureArrivalQueues, localSqsClient } from '../../local/aws-local/sqs.ts';
 import { percentile } from './stats.ts';
+
+/** A million joining in ten minutes. */
+export const PEAK_JOINS_PER_SECOND = 1667;
 
 export interface ArrivalsResult {
   targetPerSecond: number;
   seconds: number;
   joins: number;
-  /** Joins completed a second (dynalite and both sides share this machine's cores). */
+  /** Joins completed a second (dynalite, the room's two sides and fauxqs share this machine). */
   joinsPerSecond: number;
-  /** DynamoDB calls and write units of the join path, per join; SQS calls: none. */
-  perJoin: { calls: number; writeUnits: number; putItems: number };
-  /** Arrival log items per join (above 1: writes logged again after a slow commit). */
-  logItemsPerJoin: number;
-  /** Most writes one partition key took in one second, and which kind of key it was. */
-  hottestKey: { kind: string; writesPerSecond: number };
-  /** Most writes one line-index partition took in one second. */
-  hottestLinePartition: number;
-  /** The processor's DynamoDB calls a tick (mean), and its arrival-log Queries a tick. */
-  processor: { callsPerTick: number; queriesPerTick: number; ticks: number };
+  /** SQS requests per join: the join's send, the processor's receives and batch deletes. */
+  sqsPerJoin: { total: number; send: number; receive: number; delete: number };
+  /** Messages a receive returned, on average (10 at most). */
+  messagesPerReceive: number;
+  /** Most sends one message group took in one second, measured. */
+  hottestGroupPerSecond: number;
+  /**
+   * Sends a second to the busiest group at {@link PEAK_JOINS_PER_SECOND} on AWS, from the share
+   * of the joins the busiest group took here (32 groups: 52 a second if even).
+   */
+  modelledPeakGroupPerSecond: number;
+  /** DynamoDB calls a join, both sides (the join's writes, the numbering, the ticks). */
+  dynamoPerJoin: number;
+  /** Joins answered with an error instead of `joined` (the page retries those). */
+  errors: number;
   numbered: number;
+  /** Joined (answered `joined`) and never numbered. */
+  lost: number;
   /** Pairs (A returned before B began) numbered the other way round. */
   outOfOrder: number;
-  /** From the start of `join` to numbered (ms): the settle time, then the next tick. */
+  /** Arrivals the processor found late (put behind the line's tail). */
+  late: number;
+  /** From the start of `join` to numbered (ms); and to in line, the settle window included. */
   latency: { p50: number; p99: number; max: number };
+  inLineLatency: { p50: number; p99: number };
 }
 
 const ROOM = 'bench';
 const MAIN = 'https://shop.example.com';
 
-/** Records the writes each partition key takes, a second at a time. */
-function recordWrites(client: unknown, writes: Map<string, Map<number, number>>): void {
-  (client as { middlewareStack: { add: (...args: unknown[]) => void } }).middlewareStack.add(
-    (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) =>
-      async (args: { input: Record<string, unknown> }) => {
-        const action = (context.commandName ?? '').replace(/Command$/, '');
-        if (action === 'PutItem' || action === 'UpdateItem' || action === 'DeleteItem') {
-          const { Item, Key } = args.input as { Item?: PkHolder; Key?: PkHolder };
-          const pk = (Item ?? Key)?.pk;
-          const key = typeof pk === 'string' ? pk : (pk?.S ?? '?');
-          const second = Math.floor(Date.now() / 1000);
-          const perSecond = writes.get(key) ?? new Map<number, number>();
-          perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
-          writes.set(key, perSecond);
-        }
-        return next(args);
-      },
-    { step: 'initialize', name: 'recordWrites', override: true },
+/** fauxqs in a child process on a free loopback port. */
+async function startFauxqsProcess(): Promise<{ endpoint: string; child: ChildProcess }> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--no-warnings',
+      '--input-type=module',
+      '-e',
+      "const { startFauxqs } = await import('fauxqs'); const s = await startFauxqs({ port: 0, logger: false }); console.log(s.port);",
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
   );
+  const [chunk] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
+  const port = Number.parseInt(chunk.toString('utf8'), 10);
+  if (!Number.isInteger(port)) throw new Error(`fauxqs did not start: ${chunk.toString('utf8')}`);
+  return { endpoint: `http://127.0.0.1:${port}`, child };
 }
-type PkHolder = { pk?: string | { S?: string } };
-
-const kindOf = (pk: string) =>
-  pk.startsWith('S#')
-    ? 'session'
-    : pk.startsWith('C#')
-      ? 'connection'
-      : pk.includes('#ARR#')
-        ? 'arrival log partition'
-        : pk.includes('#CHG#')
-          ? 'change log partition'
-          : 'room item';
 
 export async function benchArrivals(
   targetPerSecond: number,
   seconds: number,
 ): Promise<ArrivalsResult> {
   const dynamo = await startLocalDynamo(null);
-  const TableName = 'bench-arrivals';
-  const writes = new Map<string, Map<number, number>>();
-  const side = () => {
+  const fauxqs = await startFauxqsProcess();
+  const clients: SQSClient[] = [];
+  try {
     const raw = localDynamoClient(dynamo.endpoint);
-    const usage = emptySdkUsage();
-    countCalls(raw, 'dynamodb', usage);
-    recordWrites(raw, writes);
-    const client = DynamoDBDocumentClient.from(raw, {
+    let dynamoCalls = 0;
+    (raw as { middlewareStack: { add: (...args: unknown[]) => void } }).middlewareStack.add(
+      (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+        dynamoCalls += 1;
+        return next(args);
+      },
+      { step: 'initialize', name: 'countDynamo' },
+    );
+    const documentClient = DynamoDBDocumentClient.from(raw, {
       marshallOptions: { removeUndefinedValues: true },
     });
-    return { raw, usage, client };
-  };
-  try {
-    const visitorSide = side();
-    const processorSide = side();
-    await ensureRoomTable(visitorSide.raw, TableName);
+    const TableName = 'bench-arrivals';
+    await ensureRoomTable(raw, TableName);
+    const admin = localSqsClient(fauxqs.endpoint);
+    clients.push(admin);
+    const { queueUrl } = await ensureArrivalQueues(admin, fauxqs.endpoint, 'bench');
+
+    const calls = { SendMessage: 0, ReceiveMessage: 0, DeleteMessageBatch: 0 };
+    let received = 0;
+    const groupSends = new Map<string, Map<number, number>>();
+    const sqsSide = () => {
+      const client = localSqsClient(fauxqs.endpoint);
+      clients.push(client);
+      return client;
+    };
+    const visitorQueue = createSqsArrivalQueue({
+      client: sqsSide(),
+      queueUrl,
+      onCall: (action) => {
+        calls[action] += 1;
+      },
+    });
+    const processorQueue = createSqsArrivalQueue({
+      client: sqsSide(),
+      queueUrl,
+      onCall: (action) => {
+        calls[action] += 1;
+      },
+    });
+    const receive = processorQueue.receive.bind(processorQueue);
+    processorQueue.receive = async (max) => {
+      const batch = await receive(max);
+      received += batch.length;
+      return batch;
+    };
+
     const signer = createSigner({
       key: await generateSigningKey(),
       roomId: ROOM,
@@ -118,20 +158,16 @@ export async function benchArrivals(
       passTtlSeconds: 600,
     });
     const config = new MemoryConfigSource({ enabled: true, admitPerMinute: 0 });
-    const visitorStore = createDynamoSessionStore({
-      client: visitorSide.client,
-      tableName: TableName,
-      roomId: ROOM,
-    });
-    const visitorLog = createDynamoArrivalLog({
-      client: visitorSide.client,
+    const store = createDynamoSessionStore({
+      client: documentClient,
       tableName: TableName,
       roomId: ROOM,
     });
     const notifier: Notifier = { send: async (): Promise<Delivery> => 'sent' };
     const numberedAt = new Map<string, { at: number; seq: string }>();
+    const inLineAt = new Map<string, number>();
     const processorStore = createDynamoSessionStore({
-      client: processorSide.client,
+      client: documentClient,
       tableName: TableName,
       roomId: ROOM,
     });
@@ -143,25 +179,19 @@ export async function benchArrivals(
     };
     const deps: ProcessorDeps = {
       store: processorStore,
-      queue: createDynamoArrivalLog({
-        client: processorSide.client,
-        tableName: TableName,
-        roomId: ROOM,
-      }),
+      queue: processorQueue,
       notifier,
       clock: systemClock,
       config,
       signer,
-      settings: { ...DEFAULT_PROCESSOR_SETTINGS, mainOrigin: MAIN, maxArrivalsPerTick: 1000 },
+      settings: { ...DEFAULT_PROCESSOR_SETTINGS, mainOrigin: MAIN, maxArrivalsPerTick: 2500 },
       memory: forgetLine(),
     };
 
-    // The processor ticks from the start until the last join has settled and been numbered.
     const joinedAt = new Map<string, { began: number; returned: number }>();
     const startedAt = Date.now();
-    let ticks = 0;
+    let late = 0;
     const stop = new AbortController();
-    const processorCallsBefore = totalCalls(processorSide.usage.dynamodb.calls);
     const loop = runProcessorLoop({
       lease: createProcessLease(),
       clock: systemClock,
@@ -169,10 +199,14 @@ export async function benchArrivals(
       tick: (takenOver, stillHeld) => runLoopTick(deps, takenOver, stillHeld),
       tickMs: 1000,
       leaseMs: 15_000,
-      deadline: startedAt + (seconds + 30) * 1000,
+      deadline: startedAt + (seconds + 60) * 1000,
       signal: stop.signal,
-      onTick: () => {
-        ticks += 1;
+      onTick: (report) => {
+        late += report.late;
+        const now = Date.now();
+        for (const entry of deps.memory.line?.entries() ?? []) {
+          if (!inLineAt.has(entry.id)) inLineAt.set(entry.id, now);
+        }
       },
     });
 
@@ -180,6 +214,7 @@ export async function benchArrivals(
     const inFlight: Promise<void>[] = [];
     const total = targetPerSecond * seconds;
     const perSlot = Math.max(1, Math.round(targetPerSecond / 50));
+    let failed = 0;
     let n = 0;
     while (n < total) {
       const slotStart = Date.now();
@@ -189,20 +224,21 @@ export async function benchArrivals(
           (async () => {
             const began = Date.now();
             const replies: ServerMessage[] = await join(
-              {
-                store: visitorStore,
-                queue: visitorLog,
-                config,
-                signer,
-                clock: systemClock,
-                mainOrigin: MAIN,
-              },
+              { store, queue: visitorQueue, config, signer, clock: systemClock, mainOrigin: MAIN },
               connectionId,
               { return: '/' },
             );
             const joined = replies.find((m) => m.type === 'joined');
-            if (joined?.type !== 'joined') throw new Error('no joined');
-            await visitorStore.markAnnounced(joined.sessionId, connectionId);
+            if (joined?.type !== 'joined') {
+              failed += 1;
+              return;
+            }
+            const group = arrivalGroupOf(joined.sessionId);
+            const second = Math.floor(Date.now() / 1000);
+            const perSecond = groupSends.get(group) ?? new Map<number, number>();
+            perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
+            groupSends.set(group, perSecond);
+            await store.markAnnounced(joined.sessionId, connectionId);
             joinedAt.set(joined.sessionId, { began, returned: Date.now() });
           })(),
         );
@@ -212,17 +248,15 @@ export async function benchArrivals(
     }
     await Promise.all(inFlight);
     const joinSeconds = (Date.now() - startedAt) / 1000;
-    // Wait for the numbering to catch up (settle + a tick or two), then stop the loop.
-    const until = Date.now() + 30_000;
-    while (numberedAt.size < joinedAt.size && Date.now() < until) {
+    const until = Date.now() + 60_000;
+    while (inLineAt.size < joinedAt.size && Date.now() < until) {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    // The loop ends after the tick in progress.
     stop.abort();
     await loop;
 
     // Order: for each pair where A returned before B began, A's seq is lower. Checked by
-    // sorting on `began` and comparing each with the latest-returned seq so far.
+    // sorting on `began` and comparing each with the highest seq returned before it began.
     const byBegan = [...joinedAt.entries()].sort((a, b) => a[1].began - b[1].began);
     const byReturned = [...joinedAt.entries()].sort((a, b) => a[1].returned - b[1].returned);
     let outOfOrder = 0;
@@ -244,56 +278,48 @@ export async function benchArrivals(
     const latencies = [...numberedAt.entries()]
       .map(([id, { at }]) => at - (joinedAt.get(id)?.began ?? at))
       .sort((a, b) => a - b);
-    let hottest = { kind: 'none', writesPerSecond: 0 };
-    for (const [pk, perSecond] of writes) {
-      const most = Math.max(...perSecond.values());
-      if (most > hottest.writesPerSecond) hottest = { kind: kindOf(pk), writesPerSecond: most };
-    }
-    const linePartitions = new Map<string, Map<number, number>>();
-    for (const [id, { at }] of numberedAt) {
-      const key = lineKeyOf(ROOM, id);
-      const perSecond = linePartitions.get(key) ?? new Map<number, number>();
-      const second = Math.floor(at / 1000);
-      perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
-      linePartitions.set(key, perSecond);
-    }
-    const logItems = [...writes.entries()]
-      .filter(([pk]) => pk.includes('#ARR#'))
-      .reduce((sum, [, perSecond]) => sum + [...perSecond.values()].reduce((a, b) => a + b, 0), 0);
+    const inLine = [...inLineAt.entries()]
+      .map(([id, at]) => at - (joinedAt.get(id)?.began ?? at))
+      .sort((a, b) => a - b);
     const joins = joinedAt.size;
-    const visitorCalls = visitorSide.usage.dynamodb.calls;
+    let busiest = 0;
+    let hottestGroupPerSecond = 0;
+    for (const perSecond of groupSends.values()) {
+      const sends = [...perSecond.values()].reduce((a, b) => a + b, 0);
+      busiest = Math.max(busiest, sends);
+      hottestGroupPerSecond = Math.max(hottestGroupPerSecond, ...perSecond.values());
+    }
+    const perJoin = (count: number) => count / Math.max(1, joins);
     return {
       targetPerSecond,
       seconds,
       joins,
       joinsPerSecond: joins / joinSeconds,
-      perJoin: {
-        calls: totalCalls(visitorCalls) / joins,
-        writeUnits: visitorSide.usage.dynamodb.writeUnits / joins,
-        putItems: (visitorCalls.PutItem ?? 0) / joins,
+      sqsPerJoin: {
+        total: perJoin(calls.SendMessage + calls.ReceiveMessage + calls.DeleteMessageBatch),
+        send: perJoin(calls.SendMessage),
+        receive: perJoin(calls.ReceiveMessage),
+        delete: perJoin(calls.DeleteMessageBatch),
       },
-      logItemsPerJoin: logItems / joins,
-      hottestKey: hottest,
-      hottestLinePartition: Math.max(
-        0,
-        ...[...linePartitions.values()].map((m) => Math.max(...m.values())),
-      ),
-      processor: {
-        callsPerTick:
-          (totalCalls(processorSide.usage.dynamodb.calls) - processorCallsBefore) /
-          Math.max(1, ticks),
-        queriesPerTick: (processorSide.usage.dynamodb.calls.Query ?? 0) / Math.max(1, ticks),
-        ticks,
-      },
+      messagesPerReceive: received / Math.max(1, calls.ReceiveMessage),
+      hottestGroupPerSecond,
+      modelledPeakGroupPerSecond: (PEAK_JOINS_PER_SECOND * busiest) / Math.max(1, joins),
+      dynamoPerJoin: perJoin(dynamoCalls),
+      errors: failed,
       numbered: numberedAt.size,
+      lost: [...joinedAt.keys()].filter((id) => !numberedAt.has(id)).length,
       outOfOrder,
+      late,
       latency: {
-        p50: percentile(latencies, 0.5),
-        p99: percentile(latencies, 0.99),
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
         max: latencies.at(-1) ?? 0,
       },
+      inLineLatency: { p50: percentile(inLine, 50), p99: percentile(inLine, 99) },
     };
   } finally {
+    for (const client of clients) client.destroy();
+    fauxqs.child.kill();
     await dynamo.close();
   }
 }
