@@ -303,20 +303,24 @@ async function readLine({ store, memory, queue, clock, settings }: ProcessorDeps
   const sessions = await store.readLine();
   // Numbered by the processor before this one but never put in line: they settle here again,
   // where arrivals it held in flight can still come back ahead of them.
+  // (None ever put in line: all of them.)
   const releasedUpTo = state.releasedUpTo ?? null;
-  const inLine = releasedUpTo === null ? sessions : [];
+  const inLine: Session[] = [];
   const settling: Session[] = [];
-  if (releasedUpTo !== null) {
-    for (const session of sessions) {
-      if (session.seq !== null && session.seq > releasedUpTo) settling.push(session);
-      else inLine.push(session);
-    }
+  for (const session of sessions) {
+    if (session.seq !== null && session.seq > (releasedUpTo ?? '')) settling.push(session);
+    else inLine.push(session);
   }
   const hold = queue.holdAfterTakeoverMs > 0 && state.tickedAt !== null;
   const lastTick = state.tickedAt ?? 0;
+  // The room's first processor marks its start before it receives anything: if it dies in its
+  // first tick, the next one knows that arrivals may be in flight and holds for them.
+  if (queue.holdAfterTakeoverMs > 0 && state.tickedAt === null) {
+    await store.putRoomState({ ...state, tickedAt: clock.now() });
+  }
   memory.arrivals = new ArrivalMerge({
     settleMs: queue.settleMs,
-    releasedUpTo: releasedUpTo ?? maxSeqOfSessions(sessions),
+    releasedUpTo,
     holdAcceptedUpTo: hold ? lastTick + 2 * settings.tickMs + queue.settleMs : 0,
     holdUntil: hold ? lastTick + 2 * settings.tickMs + queue.holdAfterTakeoverMs : 0,
   });
@@ -325,12 +329,6 @@ async function readLine({ store, memory, queue, clock, settings }: ProcessorDeps
   const line = WaitingLine.from(inLine, orderOf(memory.draw));
   for (const session of memory.arrivals.release(clock.now())) line.append(session);
   return line;
-}
-
-function maxSeqOfSessions(sessions: readonly Session[]): string | null {
-  let max: string | null = null;
-  for (const { seq } of sessions) if (seq !== null && (max === null || seq > max)) max = seq;
-  return max;
 }
 
 /** The line's order under a draw: members by their rank, ahead of the rest in sequence. */

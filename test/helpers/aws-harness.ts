@@ -8,12 +8,15 @@ import type { ApiGatewayManagementApiClient } from '@aws-sdk/client-apigatewayma
 import type { SSMClient } from '@aws-sdk/client-ssm';
 import { createApiGatewayNotifier } from '../../functions/adapters/aws/api-gateway-notifier.ts';
 import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
-import { createSqsArrivalQueue } from '../../functions/adapters/aws/sqs-arrival-queue.ts';
+import {
+  arrivalOrder,
+  createSqsArrivalQueue,
+} from '../../functions/adapters/aws/sqs-arrival-queue.ts';
 import {
   createSsmConfigSource,
   createSsmConfigWriter,
 } from '../../functions/adapters/aws/ssm-config.ts';
-import type { Delivery, Notifier, RoomConfig } from '../../functions/core/ports.ts';
+import type { ArrivalQueue, Delivery, Notifier, RoomConfig } from '../../functions/core/ports.ts';
 import {
   DEFAULT_PROCESSOR_SETTINGS,
   forgetLine,
@@ -39,18 +42,56 @@ export interface RecordingPushes extends Notifier {
   messages(connectionId: string): ServerMessage[];
 }
 
+/** When each arrival was sent, on the test's clock, per queue (shared by restarted adapters). */
+const sentOnTestClock = new Map<string, { sentAt: Map<string, number>; last: number }>();
+
 /**
- * An arrival queue on the emulator. The harness's clock is a manual one and SQS stamps arrivals
- * with its own: the settle window is off here (the merge's own tests run it on real clocks), and
- * a received arrival comes back after one second unless deleted.
+ * An arrival queue on the emulator, every call going to it. SQS stamps an arrival on its own
+ * clock, which a test cannot move: here the stamp (`acceptedAt`, and the order it leads) is the
+ * test's clock at the send (a millisecond past the last stamp if the clock has not moved: joins
+ * a test makes one after the other are seconds apart on the wire), so the settle window and a
+ * takeover's hold run on one clock. The
+ * emulator's visibility timeout (1 s) runs on real time; a takeover holds 30 s of the test's
+ * clock, which the fault tests advance much faster.
  */
-export function arrivalQueueOn(sqs: Fauxqs, queueUrl: string) {
-  return createSqsArrivalQueue({
+export function arrivalQueueOn(
+  sqs: Fauxqs,
+  queueUrl: string,
+  clock: ManualClock,
+): ArrivalQueue & { approximateDepth(): Promise<number> } {
+  const queue = createSqsArrivalQueue({
     client: sqs.client,
     queueUrl,
     settleMs: 0,
     visibilityTimeoutSeconds: 1,
+    holdAfterTakeoverMs: 30_000,
   });
+  const stamps = sentOnTestClock.get(queueUrl) ?? { sentAt: new Map<string, number>(), last: 0 };
+  sentOnTestClock.set(queueUrl, stamps);
+  const { sentAt } = stamps;
+  return {
+    settleMs: queue.settleMs,
+    holdAfterTakeoverMs: queue.holdAfterTakeoverMs,
+    async enqueue(arrival) {
+      if (!sentAt.has(arrival.sessionId)) {
+        stamps.last = Math.max(clock.now(), stamps.last + 1);
+        sentAt.set(arrival.sessionId, stamps.last);
+      }
+      await queue.enqueue(arrival);
+    },
+    async receive(max) {
+      const received = await queue.receive(max);
+      return received
+        .map((arrival) => {
+          const [, group, sequence] = arrival.order.split(':') as [string, string, string];
+          const acceptedAt = sentAt.get(arrival.sessionId) ?? arrival.acceptedAt;
+          return { ...arrival, acceptedAt, order: arrivalOrder(acceptedAt, group, sequence) };
+        })
+        .sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+    },
+    acknowledge: (arrivals) => queue.acknowledge(arrivals),
+    approximateDepth: () => queue.approximateDepth(),
+  };
 }
 
 export async function createAwsHarness(db: AwsStandIns, options: HarnessOptions = {}) {
@@ -61,7 +102,7 @@ export async function createAwsHarness(db: AwsStandIns, options: HarnessOptions 
   const ssm = new FakeSsm();
   const api = new FakeManagementApi();
 
-  const queue = arrivalQueueOn(db.sqs, queues.queueUrl);
+  const queue = arrivalQueueOn(db.sqs, queues.queueUrl, clock);
   const store = createDynamoSessionStore({
     client: db.documentClient,
     tableName,

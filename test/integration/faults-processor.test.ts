@@ -62,6 +62,11 @@ interface Room {
   failConfigReads(count: number): void;
   /** Every successful admission, in order, over all the processors of this room. */
   admissions: { sessionId: string; at: number }[];
+  /**
+   * Real time an arrival received and not deleted takes to come back: the SQS emulator keeps
+   * its visibility timeout on its own clock, not the test's (0 in process).
+   */
+  redeliveryMs: number;
 }
 
 let db: AwsStandIns;
@@ -98,6 +103,7 @@ async function inProcessRoom(options: HarnessOptions = {}): Promise<Room> {
   };
   return {
     ...h,
+    redeliveryMs: 0,
     // In process the store and the queue are the state itself: a new processor shares them.
     restarted: () => ({ ...h.processor, memory: forgetLine() }),
     failConfigReads: (count) => {
@@ -113,9 +119,10 @@ async function awsRoom(options: HarnessOptions = {}): Promise<Room> {
   recordAdmissions(h.store, admissions);
   return {
     ...h,
+    redeliveryMs: 1100,
     restarted: () => {
       // A new Lambda container: new adapters over the same table and the same queue.
-      const queue = arrivalQueueOn(db.sqs, h.queues.queueUrl);
+      const queue = arrivalQueueOn(db.sqs, h.queues.queueUrl, h.clock);
       const store = createDynamoSessionStore({
         client: db.documentClient,
         tableName: h.tableName,
@@ -210,7 +217,9 @@ async function tickUntilAdmitted(
   for (let i = 0; i < maxTicks; i++) {
     const sessions = await Promise.all(ids.map((id) => room.store.get(id)));
     if (sessions.every((s) => s?.state === 'admitted')) break;
-    room.clock.advance(sessions.some((s) => s?.state === 'arriving') ? VISIBILITY_MS : TICK_MS);
+    const arriving = sessions.some((s) => s?.state === 'arriving');
+    if (arriving) await new Promise((resolve) => setTimeout(resolve, room.redeliveryMs));
+    room.clock.advance(arriving ? VISIBILITY_MS : TICK_MS);
     reports.push(await runTick(deps));
   }
   return reports;
@@ -293,6 +302,7 @@ describe.each(rooms)('the processor on the %s', (_, createRoom) => {
       const late: string[] = [];
       for (let i = 0; i < 60; i++) {
         const [, port, method, k] = STOPS[i % STOPS.length] as (typeof STOPS)[number];
+        if (i % 10 === 9) await new Promise((resolve) => setTimeout(resolve, room.redeliveryMs));
         room.clock.advance(i % 10 === 9 ? VISIBILITY_MS : TICK_MS);
         const outcome = await runTick(stoppingAfter(room.restarted(), port, method, k)).catch(
           (error: unknown) => error,

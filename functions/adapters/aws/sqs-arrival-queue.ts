@@ -81,6 +81,8 @@ export interface SqsArrivalQueueOptions {
   groups?: number;
   visibilityTimeoutSeconds?: number;
   settleMs?: number;
+  /** How long a processor that takes over holds its appends (default: the visibility timeout). */
+  holdAfterTakeoverMs?: number;
   receiveConcurrency?: number;
   /** Told about a message that is not an arrival; it is deleted so it cannot block its group. */
   onMalformed?: (message: Message, reason: string) => void;
@@ -162,7 +164,7 @@ export function createSqsArrivalQueue(options: SqsArrivalQueueOptions): SqsArriv
 
   return {
     settleMs: options.settleMs ?? DEFAULT_SETTLE_MS,
-    holdAfterTakeoverMs: visibilityTimeout * 1000,
+    holdAfterTakeoverMs: options.holdAfterTakeoverMs ?? visibilityTimeout * 1000,
 
     async enqueue(arrival: Arrival) {
       called('SendMessage');
