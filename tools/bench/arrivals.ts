@@ -10,7 +10,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import type { SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
 import {
@@ -31,11 +32,7 @@ import { runProcessorLoop } from '../../functions/core/processor-loop.ts';
 import type { ServerMessage } from '../../functions/core/protocol.ts';
 import { createSigner, generateSigningKey } from '../../functions/core/tokens.ts';
 import { join } from '../../functions/core/visitor.ts';
-import {
-  ensureRoomTable,
-  localDynamoClient,
-  startLocalDynamo,
-} from '../../local/aws-local/dynamo.ts';
+import { ensureRoomTable, startLocalDynamo } from '../../local/aws-local/dynamo.ts';
 import { ensureArrivalQueues, localSqsClient } from '../../local/aws-local/sqs.ts';
 import { percentile } from './stats.ts';
 
@@ -104,7 +101,13 @@ export async function benchArrivals(
   const fauxqs = await startFauxqsProcess();
   const clients: SQSClient[] = [];
   try {
-    const raw = localDynamoClient(dynamo.endpoint);
+    const raw = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      maxAttempts: 3,
+      requestHandler: { httpAgent: { keepAlive: true, maxSockets: 256 } },
+    });
     let dynamoCalls = 0;
     (raw as { middlewareStack: { add: (...args: unknown[]) => void } }).middlewareStack.add(
       (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
@@ -125,8 +128,15 @@ export async function benchArrivals(
     const calls = { SendMessage: 0, ReceiveMessage: 0, DeleteMessageBatch: 0 };
     let received = 0;
     const groupSends = new Map<string, Map<number, number>>();
+    // As a Lambda container's client: keep-alive sockets, enough for the joins in flight.
     const sqsSide = () => {
-      const client = localSqsClient(fauxqs.endpoint);
+      const client = new SQSClient({
+        endpoint: fauxqs.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+        maxAttempts: 3,
+        requestHandler: { httpAgent: { keepAlive: true, maxSockets: 256 } },
+      });
       clients.push(client);
       return client;
     };
@@ -223,11 +233,12 @@ export async function benchArrivals(
         inFlight.push(
           (async () => {
             const began = Date.now();
+            // A join whose store or queue call failed answers nothing here; the page would retry.
             const replies: ServerMessage[] = await join(
               { store, queue: visitorQueue, config, signer, clock: systemClock, mainOrigin: MAIN },
               connectionId,
               { return: '/' },
-            );
+            ).catch(() => []);
             const joined = replies.find((m) => m.type === 'joined');
             if (joined?.type !== 'joined') {
               failed += 1;
@@ -238,8 +249,8 @@ export async function benchArrivals(
             const perSecond = groupSends.get(group) ?? new Map<number, number>();
             perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
             groupSends.set(group, perSecond);
-            await store.markAnnounced(joined.sessionId, connectionId);
             joinedAt.set(joined.sessionId, { began, returned: Date.now() });
+            await store.markAnnounced(joined.sessionId, connectionId).catch(() => {});
           })(),
         );
       }

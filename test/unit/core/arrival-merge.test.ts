@@ -1,0 +1,242 @@
+/**
+ * The merge of arrivals from many message groups (`arrival-merge.ts`): order behind the settle
+ * window, late arrivals behind the tail, a takeover's hold, and the queue's clock.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { arrivalOrder } from '../../../functions/adapters/aws/sqs-arrival-queue.ts';
+import { ArrivalMerge } from '../../../functions/core/arrival-merge.ts';
+import type { ReceivedArrival } from '../../../functions/core/ports.ts';
+import type { Session } from '../../../functions/core/session.ts';
+
+const T0 = Date.UTC(2026, 11, 7, 12, 0, 0);
+
+function arrival(id: string, acceptedAt: number, group = 'g00', sequence = 1): ReceivedArrival {
+  return {
+    sessionId: id,
+    joinedAt: acceptedAt,
+    acceptedAt,
+    order: arrivalOrder(acceptedAt, group, String(sequence)),
+    receipt: `r-${id}`,
+  };
+}
+
+function numbered(id: string, seq: string): Session {
+  return {
+    id,
+    seq,
+    state: 'waiting',
+    joinedAt: T0,
+    returnPath: '/',
+    connectionId: `c-${id}`,
+    disconnectedAt: null,
+    connectionVersion: 1,
+    admittedAt: null,
+    pass: null,
+    admissionNotified: false,
+  };
+}
+
+/** Numbers arrivals as the processor does: the merge picks each order, then takes them. */
+function take(merge: ArrivalMerge, arrivals: ReceivedArrival[], now: number): string[] {
+  const orders = arrivals.map((a) => merge.orderFor(a, now));
+  merge.add(arrivals.map((a, i) => ({ session: numbered(a.sessionId, orders[i] as string), acceptedAt: a.acceptedAt })));
+  return orders;
+}
+
+const ids = (sessions: Session[]) => sessions.map((s) => s.id);
+
+describe('ArrivalMerge', () => {
+  it('puts arrivals of several groups in line by SQS timestamp once the window has passed', () => {
+    // Prepare: B (group 2) is received before A (group 1), though SQS accepted A first.
+    const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
+    take(merge, [arrival('B', T0 + 300, 'g02', 7)], T0 + 350);
+    take(merge, [arrival('A', T0 + 100, 'g01', 9)], T0 + 600);
+
+    // Act
+    const early = merge.release(T0 + 900);
+    const settled = merge.release(T0 + 1400);
+
+    // Assess
+    expect(early).toEqual([]);
+    expect(ids(settled)).toEqual(['A', 'B']);
+    expect(merge.late).toBe(0);
+    expect(merge.size).toBe(0);
+  });
+
+  it('releases only the settled prefix, in order', () => {
+    // Prepare
+    const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
+    take(merge, [arrival('A', T0, 'g01'), arrival('B', T0 + 800, 'g02')], T0 + 900);
+
+    // Act
+    const first = merge.release(T0 + 1100);
+    const second = merge.release(T0 + 1900);
+
+    // Assess
+    expect(ids(first)).toEqual(['A']);
+    expect(ids(second)).toEqual(['B']);
+  });
+
+  it('puts a late arrival right behind the tail and counts it', () => {
+    // Prepare: A and C are in line; B, accepted between them, comes after the window.
+    const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
+    take(merge, [arrival('A', T0, 'g01'), arrival('C', T0 + 200, 'g03')], T0 + 300);
+    const inLine = merge.release(T0 + 1300);
+    take(merge, [arrival('D', T0 + 1250, 'g04')], T0 + 1300);
+
+    // Act
+    const [order] = take(merge, [arrival('B', T0 + 100, 'g02')], T0 + 1400);
+    const next = merge.release(T0 + 2400);
+
+    // Assess: B is numbered behind C (nobody in line moves back), ahead of D.
+    expect(ids(inLine)).toEqual(['A', 'C']);
+    expect(ArrivalMerge.isLate(order as string)).toBe(true);
+    expect((order as string) > (inLine[1]?.seq as string)).toBe(true);
+    expect(ids(next)).toEqual(['B', 'D']);
+    expect(merge.late).toBe(1);
+  });
+
+  it('does not shorten the window when the processor clock runs ahead of the queue', () => {
+    // Prepare: the processor's clock is 5 s ahead of SQS's.
+    const skew = 5000;
+    const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
+    take(merge, [arrival('B', T0 + 300, 'g02')], T0 + 350 + skew);
+
+    // Act: 500 ms later on both clocks, A (accepted earlier) is received.
+    const before = merge.release(T0 + 850 + skew);
+    take(merge, [arrival('A', T0 + 100, 'g01')], T0 + 850 + skew);
+    const after = merge.release(T0 + 1400 + skew);
+
+    // Assess
+    expect(before).toEqual([]);
+    expect(ids(after)).toEqual(['A', 'B']);
+  });
+
+  it('holds what was accepted before the takeover until the visibility timeout has passed', () => {
+    // Prepare: the predecessor's last tick ended at T0; a session it numbered (S) is read back.
+    const merge = new ArrivalMerge({
+      settleMs: 1000,
+      releasedUpTo: null,
+      holdAcceptedUpTo: T0 + 3000,
+      holdUntil: T0 + 12_000,
+    });
+    merge.add([{ session: numbered('S', arrivalOrder(T0 + 500, 'g05', '3')), acceptedAt: 0 }]);
+
+    // Act: an arrival the predecessor held in flight (R, accepted before S) comes back at 11 s.
+    const during = merge.release(T0 + 5000);
+    take(merge, [arrival('R', T0 + 200, 'g06')], T0 + 11_000);
+    const after = merge.release(T0 + 12_000);
+
+    // Assess
+    expect(during).toEqual([]);
+    expect(ids(after)).toEqual(['R', 'S']);
+    expect(merge.late).toBe(0);
+  });
+
+  it('applies connection changes to a session still settling', () => {
+    // Prepare
+    const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
+    take(merge, [arrival('A', T0)], T0);
+
+    // Act
+    const known = merge.apply({
+      sessionId: 'A',
+      connectionId: 'c-new',
+      disconnectedAt: null,
+      version: 2,
+    });
+    const stale = merge.apply({ sessionId: 'A', connectionId: 'c-old', disconnectedAt: T0, version: 1 });
+    const unknown = merge.apply({ sessionId: 'Z', connectionId: 'c', disconnectedAt: null, version: 9 });
+    const [session] = merge.release(T0 + 2000);
+
+    // Assess
+    expect([known, stale, unknown]).toEqual([true, true, false]);
+    expect(session?.connectionId).toBe('c-new');
+    expect(session?.connectionVersion).toBe(2);
+  });
+
+  it('keeps SQS order whenever every arrival is received within the window (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            acceptedAfter: fc.integer({ min: 0, max: 5000 }),
+            receiveDelay: fc.integer({ min: 0, max: 999 }),
+            group: fc.integer({ min: 0, max: 31 }),
+          }),
+          { minLength: 1, maxLength: 60 },
+        ),
+        fc.array(fc.integer({ min: 0, max: 3000 }), { minLength: 1, maxLength: 20 }),
+        (specs, releaseTimes) => {
+          // Prepare: arrivals in SQS order (timestamp, group, sequence), received in the order
+          // of their receive time, each within the window of its acceptance.
+          const arrivals = specs.map((spec, i) =>
+            arrival(`s${i}`, T0 + spec.acceptedAfter, `g${String(spec.group).padStart(2, '0')}`, i + 1),
+          );
+          const byReceive = arrivals
+            .map((a, i) => ({ a, at: a.acceptedAt + (specs[i]?.receiveDelay ?? 0) }))
+            .sort((x, y) => x.at - y.at);
+          const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
+          const released: Session[] = [];
+          const checks = [...releaseTimes].map((t) => T0 + t).sort((x, y) => x - y);
+          let c = 0;
+
+          // Act: receives and releases interleaved in time.
+          for (const { a, at } of byReceive) {
+            while (c < checks.length && (checks[c] as number) < at) {
+              released.push(...merge.release(checks[c] as number));
+              c += 1;
+            }
+            take(merge, [a], at);
+          }
+          released.push(...merge.release(T0 + 100_000));
+
+          // Assess
+          const expected = [...arrivals].sort((x, y) => (x.order < y.order ? -1 : 1));
+          expect(ids(released)).toEqual(expected.map((a) => a.sessionId));
+          expect(merge.late).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never puts anyone ahead of someone already in line, however late it comes (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            acceptedAfter: fc.integer({ min: 0, max: 5000 }),
+            receiveDelay: fc.integer({ min: 0, max: 8000 }),
+          }),
+          { minLength: 1, maxLength: 60 },
+        ),
+        (specs) => {
+          // Prepare
+          const arrivals = specs.map((spec, i) => arrival(`s${i}`, T0 + spec.acceptedAfter, 'g01', i + 1));
+          const byReceive = arrivals
+            .map((a, i) => ({ a, at: a.acceptedAt + (specs[i]?.receiveDelay ?? 0) }))
+            .sort((x, y) => x.at - y.at);
+          const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
+          const line: Session[] = [];
+
+          // Act
+          for (const { a, at } of byReceive) {
+            line.push(...merge.release(at));
+            take(merge, [a], at);
+          }
+          line.push(...merge.release(T0 + 100_000));
+
+          // Assess: everyone is in line once, the line's orders only rise, and the late are
+          // exactly those numbered behind someone accepted after them.
+          expect(line).toHaveLength(arrivals.length);
+          const seqs = line.map((s) => s.seq as string);
+          expect(seqs).toEqual([...seqs].sort());
+          expect(merge.late).toBe(seqs.filter((seq) => ArrivalMerge.isLate(seq)).length);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
