@@ -32,6 +32,8 @@ export const Metric = {
   admitted: 'admitted',
   abandoned: 'abandoned',
   numbered: 'numbered',
+  /** Arrivals put behind the line's tail because it had passed their SQS timestamp. */
+  lateArrivals: 'lateArrivals',
   positionMessagesSent: 'positionMessagesSent',
   admissionsDelivered: 'admissionsDelivered',
   waiting: 'waiting',

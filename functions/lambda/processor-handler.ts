@@ -85,6 +85,7 @@ export function createProcessorHandler(deps: ProcessorHandlerDeps) {
           return;
         }
         metrics.addMetric(Metric.numbered, MetricUnit.Count, report.numbered);
+        metrics.addMetric(Metric.lateArrivals, MetricUnit.Count, report.late);
         metrics.addMetric(Metric.admitted, MetricUnit.Count, report.admitted.length);
         metrics.addMetric(Metric.abandoned, MetricUnit.Count, report.abandoned.length);
         metrics.addMetric(Metric.admissionsDelivered, MetricUnit.Count, report.admissionsDelivered);

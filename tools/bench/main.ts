@@ -348,6 +348,7 @@ function countsRow(label: string, c: BillableCounts, extra: string[] = []): stri
     f2s(c.dynamoCalls),
     f2s(c.dynamoReadUnits),
     f2s(c.dynamoWriteUnits),
+    f2s(c.sqsRequests),
     f2s(c.ssmCalls),
     f2s(c.lambdaInvocations),
     c.lambdaGbSeconds.toFixed(3),
@@ -357,7 +358,7 @@ function countsRow(label: string, c: BillableCounts, extra: string[] = []): stri
 }
 
 const COUNT_HEADERS =
-  'DynamoDB calls | RRU | WRU (table + index) | SSM calls | Lambda invocations | Lambda GB-s | API messages | postToConnection';
+  'DynamoDB calls | RRU | WRU (table + index) | SQS requests | SSM calls | Lambda invocations | Lambda GB-s | API messages | postToConnection';
 
 function awsSection(aws: AwsResult): string[] {
   const idleMonthly = dollarsFor(scaleCounts(aws.asleep.perHour, 30 * 24));

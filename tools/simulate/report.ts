@@ -563,7 +563,7 @@ const n = (x: number) => (x >= 100 ? Math.round(x).toLocaleString('en-US') : x.t
 /** The AWS usage section of the text report. */
 export function formatAwsUsage(summary: UsageSummary): string[] {
   const line = (label: string, c: BillableCounts) =>
-    `  ${label.padEnd(12)} DynamoDB ${n(c.dynamoCalls)} calls (${n(c.dynamoReadUnits)} RRU, ${n(c.dynamoWriteUnits)} WRU), SSM ${n(c.ssmCalls)}, Lambda ${n(c.lambdaInvocations)} inv. / ${n(c.lambdaGbSeconds)} GB-s, API messages ${n(c.apiMessages)} (postToConnection ${n(c.postToConnection)}), connection minutes ${n(c.connectionMinutes)}`;
+    `  ${label.padEnd(12)} DynamoDB ${n(c.dynamoCalls)} calls (${n(c.dynamoReadUnits)} RRU, ${n(c.dynamoWriteUnits)} WRU), SQS ${n(c.sqsRequests)} requests, SSM ${n(c.ssmCalls)}, Lambda ${n(c.lambdaInvocations)} inv. / ${n(c.lambdaGbSeconds)} GB-s, API messages ${n(c.apiMessages)} (postToConnection ${n(c.postToConnection)}), connection minutes ${n(c.connectionMinutes)}`;
   const cost = summary.per100kVisitors;
   return [
     `AWS calls (start:aws-local, ${summary.visitors} visitors, ${summary.ticks} ticks, ${summary.seconds.toFixed(0)} s)`,
