@@ -8,6 +8,12 @@
  *   `acceptedAt`. The queue's clock is estimated from the newest `acceptedAt` received, moved on
  *   by the processor's own clock since: never ahead of the queue's, so a processor whose clock
  *   runs ahead of the queue's does not shorten the window.
+ * - **Groups read unevenly.** With a backlog (the processor behind, or SQS handing out one
+ *   group's messages ten at a time) a group can be read seconds behind another, far beyond any
+ *   window. Within a group the queue keeps the order, so everything of a group up to the newest
+ *   `acceptedAt` read from it is in; nothing is put in line past the slowest group read since
+ *   the queue was last found empty (when it is, every group has been read up to then). A group
+ *   not read for {@link ACTIVE_GROUP_MS} holds nothing back.
  * - **Late.** An arrival whose order is not after the last one put in line (a receive slower
  *   than the window, a message back after a crash) is late: it is numbered right behind the
  *   line's tail (`<tail order>~<own order>`, which sorts after the tail and before anything
@@ -25,6 +31,9 @@ import type { Session } from './session.ts';
 
 /** Joins a late arrival's own order to the tail it is put behind. */
 export const LATE_SEPARATOR = '~';
+
+/** A group not read for this long (queue clock) no longer holds the others back. */
+export const ACTIVE_GROUP_MS = 10_000;
 
 interface Settling {
   session: Session;
@@ -55,6 +64,10 @@ export class ArrivalMerge {
   readonly #ids = new Set<string>();
   /** The newest `acceptedAt` received, and when (processor clock) it was. */
   #queueClock: { acceptedAt: number; seenAt: number } | null = null;
+  /** The newest `acceptedAt` read from each group since the queue was last found empty. */
+  #groups = new Map<string, number>();
+  /** Everything the queue accepted up to this (its clock) has been read (-inf: not known). */
+  #caughtUp = Number.NEGATIVE_INFINITY;
 
   constructor(options: ArrivalMergeOptions) {
     this.settleMs = options.settleMs;
@@ -80,9 +93,26 @@ export class ArrivalMerge {
     if (this.#queueClock === null || arrival.acceptedAt > this.#queueClock.acceptedAt) {
       this.#queueClock = { acceptedAt: arrival.acceptedAt, seenAt: now };
     }
+    if (arrival.group !== undefined) {
+      const seen = this.#groups.get(arrival.group);
+      if (seen === undefined || arrival.acceptedAt > seen) {
+        this.#groups.set(arrival.group, arrival.acceptedAt);
+      }
+    }
     const tail = this.releasedUpTo;
     if (tail === null || arrival.order > tail) return arrival.order;
     return `${tail}${LATE_SEPARATOR}${arrival.order}`;
+  }
+
+  /**
+   * The queue answered empty at `now` (processor clock): every group has been read up to the
+   * queue's clock then, less the window (what SQS accepted a moment ago may not show yet).
+   */
+  drained(now: number): void {
+    const queueNow = this.#queueNow(now);
+    if (queueNow === null) return;
+    this.#caughtUp = Math.max(this.#caughtUp, queueNow - this.settleMs);
+    for (const [group, seen] of this.#groups) if (seen <= this.#caughtUp) this.#groups.delete(group);
   }
 
   /** Whether `order` (from {@link orderFor}) is a late arrival's. */
@@ -157,9 +187,22 @@ export class ArrivalMerge {
   /** Arrivals accepted up to this (queue clock) have settled. */
   #cutoff(now: number): number {
     if (this.settleMs <= 0) return Number.POSITIVE_INFINITY;
-    if (this.#queueClock === null) return 0;
-    const queueNow = this.#queueClock.acceptedAt + Math.max(0, now - this.#queueClock.seenAt);
-    return queueNow - this.settleMs;
+    const queueNow = this.#queueNow(now);
+    if (queueNow === null) return 0;
+    let cutoff = queueNow - this.settleMs;
+    // No further than the slowest group read lately: the rest of it may still be queued.
+    for (const seen of this.#groups.values()) {
+      if (seen > this.#caughtUp && seen >= queueNow - ACTIVE_GROUP_MS && seen < cutoff) {
+        cutoff = seen;
+      }
+    }
+    return cutoff;
+  }
+
+  /** The queue's clock as estimated at `now` (processor clock); null before any arrival. */
+  #queueNow(now: number): number | null {
+    if (this.#queueClock === null) return null;
+    return this.#queueClock.acceptedAt + Math.max(0, now - this.#queueClock.seenAt);
   }
 }
 

@@ -27,6 +27,11 @@ export interface ReceivedArrival extends Arrival {
   order: string;
   /** When the queue accepted it (epoch ms, on the queue's own clock). */
   acceptedAt: number;
+  /**
+   * The queue's message group, within which it keeps the order (absent: one order for all):
+   * the processor does not put an arrival in line ahead of a group it has not read that far.
+   */
+  group?: string;
   receipt: string;
 }
 

@@ -423,6 +423,7 @@ async function numberArrivals(
     );
     if (batch.length === 0) {
       drained = true;
+      merge.drained(clock.now());
       break;
     }
     seen += batch.length;

@@ -235,6 +235,7 @@ function toArrival(message: Message): ReceivedArrival | string {
     joinedAt: parsed.output.joinedAt,
     order: arrivalOrder(acceptedAt, MessageGroupId, SequenceNumber),
     acceptedAt,
+    group: MessageGroupId,
     receipt: message.ReceiptHandle,
   };
 }

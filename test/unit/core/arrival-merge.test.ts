@@ -17,6 +17,7 @@ function arrival(id: string, acceptedAt: number, group = 'g00', sequence = 1): R
     joinedAt: acceptedAt,
     acceptedAt,
     order: arrivalOrder(acceptedAt, group, String(sequence)),
+    group,
     receipt: `r-${id}`,
   };
 }
@@ -46,6 +47,12 @@ function take(merge: ArrivalMerge, arrivals: ReceivedArrival[], now: number): st
 
 const ids = (sessions: Session[]) => sessions.map((s) => s.id);
 
+/** A tick that found the queue empty (it drains it every tick), then puts the settled in line. */
+function tick(merge: ArrivalMerge, now: number): Session[] {
+  merge.drained(now);
+  return merge.release(now);
+}
+
 describe('ArrivalMerge', () => {
   it('puts arrivals of several groups in line by SQS timestamp once the window has passed', () => {
     // Prepare: B (group 2) is received before A (group 1), though SQS accepted A first.
@@ -54,8 +61,8 @@ describe('ArrivalMerge', () => {
     take(merge, [arrival('A', T0 + 100, 'g01', 9)], T0 + 600);
 
     // Act
-    const early = merge.release(T0 + 900);
-    const settled = merge.release(T0 + 1400);
+    const early = tick(merge, T0 + 900);
+    const settled = tick(merge, T0 + 1400);
 
     // Assess
     expect(early).toEqual([]);
@@ -70,8 +77,8 @@ describe('ArrivalMerge', () => {
     take(merge, [arrival('A', T0, 'g01'), arrival('B', T0 + 800, 'g02')], T0 + 900);
 
     // Act
-    const first = merge.release(T0 + 1100);
-    const second = merge.release(T0 + 1900);
+    const first = tick(merge, T0 + 1100);
+    const second = tick(merge, T0 + 1900);
 
     // Assess
     expect(ids(first)).toEqual(['A']);
@@ -82,12 +89,12 @@ describe('ArrivalMerge', () => {
     // Prepare: A and C are in line; B, accepted between them, comes after the window.
     const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
     take(merge, [arrival('A', T0, 'g01'), arrival('C', T0 + 200, 'g03')], T0 + 300);
-    const inLine = merge.release(T0 + 1300);
+    const inLine = tick(merge, T0 + 1300);
     take(merge, [arrival('D', T0 + 1250, 'g04')], T0 + 1300);
 
     // Act
     const [order] = take(merge, [arrival('B', T0 + 100, 'g02')], T0 + 1400);
-    const next = merge.release(T0 + 2400);
+    const next = tick(merge, T0 + 2400);
 
     // Assess: B is numbered behind C (nobody in line moves back), ahead of D.
     expect(ids(inLine)).toEqual(['A', 'C']);
@@ -104,9 +111,9 @@ describe('ArrivalMerge', () => {
     take(merge, [arrival('B', T0 + 300, 'g02')], T0 + 350 + skew);
 
     // Act: 500 ms later on both clocks, A (accepted earlier) is received.
-    const before = merge.release(T0 + 850 + skew);
+    const before = tick(merge, T0 + 850 + skew);
     take(merge, [arrival('A', T0 + 100, 'g01')], T0 + 850 + skew);
-    const after = merge.release(T0 + 1400 + skew);
+    const after = tick(merge, T0 + 1400 + skew);
 
     // Assess
     expect(before).toEqual([]);
@@ -124,9 +131,9 @@ describe('ArrivalMerge', () => {
     merge.add([{ session: numbered('S', arrivalOrder(T0 + 500, 'g05', '3')), acceptedAt: 0 }]);
 
     // Act: an arrival the predecessor held in flight (R, accepted before S) comes back at 11 s.
-    const during = merge.release(T0 + 5000);
+    const during = tick(merge, T0 + 5000);
     take(merge, [arrival('R', T0 + 200, 'g06')], T0 + 11_000);
-    const after = merge.release(T0 + 12_000);
+    const after = tick(merge, T0 + 12_000);
 
     // Assess
     expect(during).toEqual([]);
@@ -148,12 +155,94 @@ describe('ArrivalMerge', () => {
     });
     const stale = merge.apply({ sessionId: 'A', connectionId: 'c-old', disconnectedAt: T0, version: 1 });
     const unknown = merge.apply({ sessionId: 'Z', connectionId: 'c', disconnectedAt: null, version: 9 });
-    const [session] = merge.release(T0 + 2000);
+    const [session] = tick(merge, T0 + 2000);
 
     // Assess
     expect([known, stale, unknown]).toEqual([true, true, false]);
     expect(session?.connectionId).toBe('c-new');
     expect(session?.connectionVersion).toBe(2);
+  });
+
+  it('waits for a group read behind the others, however far behind, while it is being read', () => {
+    // Prepare: a backlog: group 1 is read up to 10 s, group 2 only up to 2 s so far.
+    const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
+    take(merge, [arrival('A1', T0, 'g01', 1), arrival('B1', T0 + 100, 'g02', 2)], T0 + 20_000);
+    take(merge, [arrival('A2', T0 + 10_000, 'g01', 3), arrival('B2', T0 + 2000, 'g02', 4)], T0 + 20_100);
+
+    // Act
+    const first = merge.release(T0 + 20_200);
+    take(merge, [arrival('B3', T0 + 5000, 'g02', 5), arrival('B4', T0 + 11_000, 'g02', 6)], T0 + 20_300);
+    const second = merge.release(T0 + 20_400);
+
+    // Assess: nothing of group 1 goes past group 2's progress; all in SQS order, none late.
+    expect(ids(first)).toEqual(['A1', 'B1', 'B2']);
+    expect(ids(second)).toEqual(['B3', 'A2']);
+    expect(merge.late).toBe(0);
+  });
+
+  it('stops waiting for the groups once the queue is found empty', () => {
+    // Prepare: group 2 was read once, long ago in queue time; group 1 since.
+    const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
+    take(merge, [arrival('B1', T0, 'g02', 1)], T0);
+    take(merge, [arrival('A1', T0 + 500, 'g01', 2)], T0 + 600);
+    take(merge, [arrival('A2', T0 + 3000, 'g01', 3)], T0 + 3000);
+
+    // Act
+    const before = merge.release(T0 + 4500);
+    merge.drained(T0 + 4600);
+    const after = merge.release(T0 + 4700);
+
+    // Assess
+    expect(ids(before)).toEqual(['B1']);
+    expect(ids(after)).toEqual(['A1', 'A2']);
+  });
+
+  it('keeps SQS order with a backlog read unevenly across the groups (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ group: fc.integer({ min: 0, max: 5 }), gap: fc.integer({ min: 0, max: 400 }) }), {
+          minLength: 1,
+          maxLength: 80,
+        }),
+        fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 0, maxLength: 200 }),
+        (specs, readOrder) => {
+          // Prepare: every group has a first arrival at T0 (all groups busy, as a backlog makes
+          // them); then arrivals at rising times, each in its group.
+          const arrivals: ReceivedArrival[] = [];
+          let at = T0;
+          for (let g = 0; g <= 5; g++) arrivals.push(arrival(`first${g}`, T0, `g0${g}`, g + 1));
+          specs.forEach((spec, i) => {
+            at += spec.gap;
+            arrivals.push(arrival(`s${i}`, at, `g0${spec.group}`, 100 + i));
+          });
+          const queues = new Map<string, ReceivedArrival[]>();
+          for (const a of arrivals) queues.set(a.group as string, [...(queues.get(a.group as string) ?? []), a]);
+          const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
+          const line: Session[] = [];
+          // The processor is far behind: its clock is 60 s past the last arrival throughout.
+          let now = at + 60_000;
+
+          // Act: the first of every group read first (one receive round), then the groups read
+          // in an arbitrary order, each in its own order, releasing as it goes; then drained.
+          take(merge, [...queues.values()].map((q) => q.shift() as ReceivedArrival), now);
+          for (const g of readOrder) {
+            const next = queues.get(`g0${g}`)?.shift();
+            if (next) take(merge, [next], (now += 10));
+            line.push(...merge.release((now += 10)));
+          }
+          for (const q of queues.values()) for (const a of q.splice(0)) take(merge, [a], (now += 10));
+          // The queue found empty, and the window passed.
+          merge.drained((now += 2000));
+          line.push(...merge.release(now));
+
+          // Assess
+          const expected = [...arrivals].sort((x, y) => (x.order < y.order ? -1 : 1));
+          expect(ids(line)).toEqual(expected.map((a) => a.sessionId));
+          expect(merge.late).toBe(0);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it('keeps SQS order whenever every arrival is received within the window (property)', () => {
@@ -185,12 +274,12 @@ describe('ArrivalMerge', () => {
           // Act: receives and releases interleaved in time.
           for (const { a, at } of byReceive) {
             while (c < checks.length && (checks[c] as number) < at) {
-              released.push(...merge.release(checks[c] as number));
+              released.push(...tick(merge, checks[c] as number));
               c += 1;
             }
             take(merge, [a], at);
           }
-          released.push(...merge.release(T0 + 100_000));
+          released.push(...tick(merge, T0 + 100_000));
 
           // Assess
           const expected = [...arrivals].sort((x, y) => (x.order < y.order ? -1 : 1));
@@ -223,10 +312,10 @@ describe('ArrivalMerge', () => {
 
           // Act
           for (const { a, at } of byReceive) {
-            line.push(...merge.release(at));
+            line.push(...tick(merge, at));
             take(merge, [a], at);
           }
-          line.push(...merge.release(T0 + 100_000));
+          line.push(...tick(merge, T0 + 100_000));
 
           // Assess: everyone is in line once, the line's orders only rise, and the late are
           // exactly those numbered behind someone accepted after them.
