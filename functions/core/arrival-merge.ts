@@ -13,7 +13,8 @@
  *   window. Within a group the queue keeps the order, so everything of a group up to the newest
  *   `acceptedAt` read from it is in; nothing is put in line past the slowest group read since
  *   the queue was last found empty (when it is, every group has been read up to then). A group
- *   not read for {@link ACTIVE_GROUP_MS} holds nothing back.
+ *   the processor has not read for {@link ACTIVE_GROUP_MS} while it kept receiving holds nothing
+ *   back.
  * - **Late.** An arrival whose order is not after the last one put in line (a receive slower
  *   than the window, a message back after a crash) is late: it is numbered right behind the
  *   line's tail (`<tail order>~<own order>`, which sorts after the tail and before anything
@@ -32,7 +33,10 @@ import type { Session } from './session.ts';
 /** Joins a late arrival's own order to the tail it is put behind. */
 export const LATE_SEPARATOR = '~';
 
-/** A group not read for this long (queue clock) no longer holds the others back. */
+/**
+ * A group not read for this long (the processor's clock: it has been receiving and the group
+ * never came back) is taken to be empty and no longer holds the others back.
+ */
 export const ACTIVE_GROUP_MS = 10_000;
 
 interface Settling {
@@ -64,8 +68,11 @@ export class ArrivalMerge {
   readonly #ids = new Set<string>();
   /** The newest `acceptedAt` received, and when (processor clock) it was. */
   #queueClock: { acceptedAt: number; seenAt: number } | null = null;
-  /** The newest `acceptedAt` read from each group since the queue was last found empty. */
-  #groups = new Map<string, number>();
+  /**
+   * The newest `acceptedAt` read from each group since the queue was last found empty, and
+   * when (processor clock) the group was last read.
+   */
+  #groups = new Map<string, { acceptedAt: number; readAt: number }>();
   /** Everything the queue accepted up to this (its clock) has been read (-inf: not known). */
   #caughtUp = Number.NEGATIVE_INFINITY;
 
@@ -94,10 +101,8 @@ export class ArrivalMerge {
       this.#queueClock = { acceptedAt: arrival.acceptedAt, seenAt: now };
     }
     if (arrival.group !== undefined) {
-      const seen = this.#groups.get(arrival.group);
-      if (seen === undefined || arrival.acceptedAt > seen) {
-        this.#groups.set(arrival.group, arrival.acceptedAt);
-      }
+      const seen = this.#groups.get(arrival.group)?.acceptedAt ?? Number.NEGATIVE_INFINITY;
+      this.#groups.set(arrival.group, { acceptedAt: Math.max(seen, arrival.acceptedAt), readAt: now });
     }
     const tail = this.releasedUpTo;
     if (tail === null || arrival.order > tail) return arrival.order;
@@ -112,7 +117,9 @@ export class ArrivalMerge {
     const queueNow = this.#queueNow(now);
     if (queueNow === null) return;
     this.#caughtUp = Math.max(this.#caughtUp, queueNow - this.settleMs);
-    for (const [group, seen] of this.#groups) if (seen <= this.#caughtUp) this.#groups.delete(group);
+    for (const [group, seen] of this.#groups) {
+      if (seen.acceptedAt <= this.#caughtUp) this.#groups.delete(group);
+    }
   }
 
   /** Whether `order` (from {@link orderFor}) is a late arrival's. */
@@ -191,9 +198,9 @@ export class ArrivalMerge {
     if (queueNow === null) return 0;
     let cutoff = queueNow - this.settleMs;
     // No further than the slowest group read lately: the rest of it may still be queued.
-    for (const seen of this.#groups.values()) {
-      if (seen > this.#caughtUp && seen >= queueNow - ACTIVE_GROUP_MS && seen < cutoff) {
-        cutoff = seen;
+    for (const { acceptedAt, readAt } of this.#groups.values()) {
+      if (acceptedAt > this.#caughtUp && readAt >= now - ACTIVE_GROUP_MS && acceptedAt < cutoff) {
+        cutoff = acceptedAt;
       }
     }
     return cutoff;

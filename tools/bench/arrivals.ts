@@ -15,6 +15,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createDynamoSessionStore } from '../../functions/adapters/aws/dynamo-session-store.ts';
 import {
+  ARRIVAL_GROUPS,
   arrivalGroupOf,
   createSqsArrivalQueue,
 } from '../../functions/adapters/aws/sqs-arrival-queue.ts';
@@ -41,6 +42,8 @@ export const PEAK_JOINS_PER_SECOND = 1667;
 
 export interface ArrivalsResult {
   targetPerSecond: number;
+  /** Message groups the joins were spread over. */
+  groups: number;
   seconds: number;
   joins: number;
   /** Joins completed a second (dynalite, the room's two sides and fauxqs share this machine). */
@@ -112,6 +115,7 @@ const MAX_JOINS_IN_FLIGHT = 200;
 export async function benchArrivals(
   targetPerSecond: number,
   seconds: number,
+  groups = ARRIVAL_GROUPS,
 ): Promise<ArrivalsResult> {
   const [dynamo, fauxqs] = await Promise.all([startDynaliteProcess(), startFauxqsProcess()]);
   const clients: SQSClient[] = [];
@@ -158,6 +162,7 @@ export async function benchArrivals(
     const visitorQueue = createSqsArrivalQueue({
       client: sqsSide(),
       queueUrl,
+      groups,
       onCall: (action) => {
         calls[action] += 1;
       },
@@ -261,7 +266,7 @@ export async function benchArrivals(
               failed += 1;
               return;
             }
-            const group = arrivalGroupOf(joined.sessionId);
+            const group = arrivalGroupOf(joined.sessionId, groups);
             const second = Math.floor(Date.now() / 1000);
             const perSecond = groupSends.get(group) ?? new Map<number, number>();
             perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
@@ -322,6 +327,7 @@ export async function benchArrivals(
     const perJoin = (count: number) => count / Math.max(1, joins);
     return {
       targetPerSecond,
+      groups,
       seconds,
       joins,
       joinsPerSecond: joins / joinSeconds,

@@ -8,7 +8,8 @@
  *   minutes is not delivered twice. It resolves only once SQS accepted (and so stored) the
  *   message: the handler answers `joined` after it, never before.
  * - **Consumer** (the leaseholder processor): `receive` makes up to {@link RECEIVE_CONCURRENCY}
- *   `ReceiveMessage` calls at once (10 messages each, with `SentTimestamp`, `SequenceNumber`
+ *   `ReceiveMessage` calls at once (as many as came back with messages last time, plus one: one
+ *   on a quiet queue, ten in a flood; 10 messages each, with `SentTimestamp`, `SequenceNumber`
  *   and `MessageGroupId`, and a `ReceiveRequestAttemptId` so that the SDK's retry of a receive
  *   whose answer was lost gets the same batch back). `acknowledge` deletes them in batches of
  *   10 right after the processor numbered them: a group is locked only from receive to delete.
@@ -112,6 +113,8 @@ export function createSqsArrivalQueue(options: SqsArrivalQueueOptions): SqsArriv
   const visibilityTimeout = options.visibilityTimeoutSeconds ?? DEFAULT_VISIBILITY_TIMEOUT_SECONDS;
   const concurrency = options.receiveConcurrency ?? RECEIVE_CONCURRENCY;
   const called = options.onCall ?? (() => {});
+  /** How many receives the next `receive` makes at once (it adapts to what came back). */
+  let width = 1;
 
   async function deleteBatch(entries: DeleteMessageBatchRequestEntry[]) {
     let pending = entries;
@@ -180,12 +183,15 @@ export function createSqsArrivalQueue(options: SqsArrivalQueueOptions): SqsArriv
 
     async receive(max) {
       if (max <= 0) return [];
-      const calls = Math.max(1, Math.min(concurrency, Math.ceil(max / SQS_BATCH)));
+      const calls = Math.max(1, Math.min(width, concurrency, Math.ceil(max / SQS_BATCH)));
       const batches = await Promise.all(
         Array.from({ length: calls }, (_, i) =>
           receiveOnce(Math.min(SQS_BATCH, max - i * SQS_BATCH)),
         ),
       );
+      // As many receives next time as came back with something, and one more: a flood opens
+      // up to ten at once, a quiet queue costs one receive a tick.
+      width = batches.filter((batch) => batch.length > 0).length + 1;
       return batches.flat().sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
     },
 
