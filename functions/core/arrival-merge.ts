@@ -102,7 +102,10 @@ export class ArrivalMerge {
     }
     if (arrival.group !== undefined) {
       const seen = this.#groups.get(arrival.group)?.acceptedAt ?? Number.NEGATIVE_INFINITY;
-      this.#groups.set(arrival.group, { acceptedAt: Math.max(seen, arrival.acceptedAt), readAt: now });
+      this.#groups.set(arrival.group, {
+        acceptedAt: Math.max(seen, arrival.acceptedAt),
+        readAt: now,
+      });
     }
     const tail = this.releasedUpTo;
     if (tail === null || arrival.order > tail) return arrival.order;
@@ -134,7 +137,8 @@ export class ArrivalMerge {
   add(sessions: readonly { session: Session; acceptedAt: number }[]): void {
     let added = false;
     for (const { session, acceptedAt } of sessions) {
-      if (session.seq === null || session.state !== 'waiting' || this.#ids.has(session.id)) continue;
+      if (session.seq === null || session.state !== 'waiting' || this.#ids.has(session.id))
+        continue;
       if (ArrivalMerge.isLate(session.seq)) this.late += 1;
       this.#ids.add(session.id);
       this.#settling.push({ session, acceptedAt });

@@ -432,7 +432,10 @@ async function numberArrivals(
     // Numbered before acknowledged: a crash in between redelivers, and the store skips
     // sessions that already have a number.
     const sessions = await store.numberArrivals(
-      batch.map((arrival) => ({ sessionId: arrival.sessionId, order: merge.orderFor(arrival, now) })),
+      batch.map((arrival) => ({
+        sessionId: arrival.sessionId,
+        order: merge.orderFor(arrival, now),
+      })),
     );
     merge.add(
       sessions.map((session) => ({ session, acceptedAt: acceptedAt.get(session.id) ?? 0 })),

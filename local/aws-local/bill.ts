@@ -221,6 +221,7 @@ export function summarizeUsage(
     dynamoReadUnits: visitorSide.dynamoReadUnits + processorForVisitors.dynamoReadUnits,
     dynamoWriteUnits: visitorSide.dynamoWriteUnits + processorForVisitors.dynamoWriteUnits,
     ssmCalls: visitorSide.ssmCalls + processorForVisitors.ssmCalls,
+    sqsRequests: visitorSide.sqsRequests + processorForVisitors.sqsRequests,
   };
   // Taking the idle ticks out can dip below zero on a noisy run: nothing costs less than nothing.
   const perVisitor = scaleCounts(clampAtZero(total), visitors > 0 ? 1 / visitors : 0);

@@ -10,11 +10,7 @@
  * (README, "SQS FIFO and its emulator"): it hands out at most one message per group per receive,
  * ignores the deduplication scope and has no `ReceiveRequestAttemptId`.
  */
-import {
-  CreateQueueCommand,
-  GetQueueAttributesCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   ARRIVAL_QUEUE,
   arrivalQueueAttributes,

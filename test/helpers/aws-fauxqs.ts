@@ -27,7 +27,8 @@ export async function startFauxqsForTests(): Promise<Fauxqs> {
   return {
     endpoint: sqs.endpoint,
     client,
-    createQueues: () => ensureArrivalQueues(client, sqs.endpoint, `room-${process.pid}-${++queues}`),
+    createQueues: () =>
+      ensureArrivalQueues(client, sqs.endpoint, `room-${process.pid}-${++queues}`),
     async close() {
       client.destroy();
       await sqs.close();

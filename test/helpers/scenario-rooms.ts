@@ -7,8 +7,8 @@ import type { ArrivalQueue, RoomConfig, SessionStore } from '../../functions/cor
 import type { ProcessorDeps, TickReport } from '../../functions/core/processor.ts';
 import type { ServerMessage } from '../../functions/core/protocol.ts';
 import type { verifierFor } from '../../functions/core/tokens.ts';
-import type { AwsStandIns } from './aws-stand-ins.ts';
 import { createAwsHarness } from './aws-harness.ts';
+import type { AwsStandIns } from './aws-stand-ins.ts';
 import { createDurableHarness } from './durable-harness.ts';
 import { createHarness, type HarnessOptions, joinedOf, type ManualClock } from './room-harness.ts';
 

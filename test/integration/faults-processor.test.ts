@@ -31,8 +31,8 @@ import {
 } from '../../functions/core/processor.ts';
 import { runProcessorLoop } from '../../functions/core/processor-loop.ts';
 import type { ServerMessage } from '../../functions/core/protocol.ts';
-import { type AwsStandIns, startAwsStandIns } from '../helpers/aws-stand-ins.ts';
 import { type AwsHarness, arrivalQueueOn, createAwsHarness } from '../helpers/aws-harness.ts';
+import { type AwsStandIns, startAwsStandIns } from '../helpers/aws-stand-ins.ts';
 import {
   createHarness,
   type Harness,

@@ -7,13 +7,13 @@ import { spawnSync } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
+import { ARRIVAL_GROUPS } from '../../functions/adapters/aws/sqs-arrival-queue.ts';
 import {
   AWS_PRICES,
   type BillableCounts,
   dollarsFor,
   scaleCounts,
 } from '../../local/aws-local/bill.ts';
-import { ARRIVAL_GROUPS } from '../../functions/adapters/aws/sqs-arrival-queue.ts';
 import { type ArrivalsResult, benchArrivals, PEAK_JOINS_PER_SECOND } from './arrivals.ts';
 import { type AwsResult, benchAws } from './aws.ts';
 import { benchDraw, type DrawResult } from './draw.ts';

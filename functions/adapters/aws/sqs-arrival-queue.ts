@@ -198,7 +198,9 @@ export function createSqsArrivalQueue(options: SqsArrivalQueueOptions): SqsArriv
     async acknowledge(arrivals) {
       const results = await Promise.all(
         chunks(arrivals, SQS_BATCH).map((batch) =>
-          deleteBatch(batch.map((arrival, i) => ({ Id: String(i), ReceiptHandle: arrival.receipt }))),
+          deleteBatch(
+            batch.map((arrival, i) => ({ Id: String(i), ReceiptHandle: arrival.receipt })),
+          ),
         ),
       );
       const failures = results.flat();

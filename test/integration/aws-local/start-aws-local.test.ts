@@ -1,18 +1,21 @@
 /**
- * `npm run start:aws-local` as a whole: where its DynamoDB is, what it counts, and the processor
+ * `npm run start:aws-local` as a whole: where its DynamoDB and SQS are, what it counts, and the processor
  * invoked on its schedule the way EventBridge does, handing the lease from one invocation to the
  * next.
  */
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminFetch } from '../../../local/admin-secret.ts';
 import { ConfigError } from '../../../local/config.ts';
 import { type Dynalite, startDynalite } from '../../helpers/aws-dynalite.ts';
+import { type Fauxqs, startFauxqsForTests } from '../../helpers/aws-fauxqs.ts';
 import { type RuntimeRoom, startRuntimeRoom } from '../../helpers/local-room.ts';
 import { WsVisitor } from '../../helpers/ws-visitor.ts';
 
 let room: RuntimeRoom | undefined;
 let db: Dynalite | undefined;
+let sqs: Fauxqs | undefined;
 const visitors: WsVisitor[] = [];
 
 afterEach(async () => {
@@ -21,6 +24,8 @@ afterEach(async () => {
   room = undefined;
   await db?.close();
   db = undefined;
+  await sqs?.close();
+  sqs = undefined;
 });
 
 async function visitor(r: RuntimeRoom): Promise<WsVisitor> {
@@ -50,6 +55,39 @@ describe('start:aws-local', () => {
     expect(Items.map((item) => item.pk?.S)).toContain(`S#${sessionId}`);
   });
 
+  it('queues arrivals on the SQS endpoint that WR_SQS_ENDPOINT names, in queues it creates there', async () => {
+    // Prepare
+    sqs = await startFauxqsForTests();
+
+    // Act
+    room = await startRuntimeRoom('aws-local', {
+      WR_SQS_ENDPOINT: sqs.endpoint,
+      WR_ADMIT_PER_MINUTE: '0',
+    });
+    const v = await visitor(room);
+    v.send({ action: 'join' });
+    await v.next('joined');
+    const { QueueUrls = [] } = await sqs.client.send(new ListQueuesCommand({}));
+
+    // Assess: the queues as the CDK app deploys them, and the arrival numbered from there.
+    expect(QueueUrls.map((url) => url.split('/').at(-1)).sort()).toEqual([
+      'waiting-room-waiting-room-arrivals-dlq.fifo',
+      'waiting-room-waiting-room-arrivals.fifo',
+    ]);
+    expect((await v.next('position')).position).toBe(1);
+  });
+
+  it('refuses to start when WR_SQS_ENDPOINT does not answer, naming the variable', async () => {
+    // Act
+    const starting = startRuntimeRoom('aws-local', { WR_SQS_ENDPOINT: 'http://127.0.0.1:9' });
+
+    // Assess
+    await expect(starting).rejects.toThrow(ConfigError);
+    await expect(starting).rejects.toThrow(
+      /WR_SQS_ENDPOINT: cannot create or read the arrival queue/,
+    );
+  });
+
   it('refuses to start when WR_DYNAMODB_ENDPOINT does not answer, naming the variable', async () => {
     // Act
     const starting = startRuntimeRoom('aws-local', { WR_DYNAMODB_ENDPOINT: 'http://127.0.0.1:9' });
@@ -72,8 +110,13 @@ describe('start:aws-local', () => {
     const served = await adminFetch(room.url, 'usage');
 
     // Assess
-    // The session, its connection and its arrival: no queue service on the way in.
-    expect(after?.sdk.message?.dynamodb.calls.PutItem).toBeGreaterThanOrEqual(3);
+    // The session and its connection on DynamoDB; its arrival is one SQS message, which only
+    // the processor receives and deletes.
+    expect(after?.sdk.message?.dynamodb.calls.PutItem).toBeGreaterThanOrEqual(2);
+    expect(after?.sdk.message?.sqs.calls).toEqual({ SendMessage: 1 });
+    expect(after?.sdk.processor?.sqs.calls.ReceiveMessage).toBeGreaterThanOrEqual(1);
+    expect(after?.sdk.processor?.sqs.calls.DeleteMessageBatch).toBeGreaterThanOrEqual(1);
+    expect(after?.sdk.processor?.sqs.calls.SendMessage).toBeUndefined();
     expect(after?.sdk.total?.dynamodb.writeUnits).toBeGreaterThan(
       before?.sdk.total?.dynamodb.writeUnits ?? 0,
     );

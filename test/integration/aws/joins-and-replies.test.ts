@@ -6,8 +6,8 @@
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionKey } from '../../../functions/adapters/aws/dynamo-items.ts';
-import { type AwsStandIns, startAwsStandIns } from '../../helpers/aws-stand-ins.ts';
 import { createAwsHarness } from '../../helpers/aws-harness.ts';
+import { type AwsStandIns, startAwsStandIns } from '../../helpers/aws-stand-ins.ts';
 
 let db: AwsStandIns;
 beforeAll(async () => {

@@ -21,10 +21,10 @@ import {
   createMessageHandler,
 } from '../../../functions/lambda/websocket-handlers.ts';
 import { identityVerifierFrom, signerAndProofsFrom } from '../../../functions/lambda/wiring.ts';
-import { type AwsStandIns, startAwsStandIns } from '../../helpers/aws-stand-ins.ts';
 import { lambdaContext, websocketEvent } from '../../helpers/aws-events.ts';
 import { createAwsHarness } from '../../helpers/aws-harness.ts';
 import { captureObservability } from '../../helpers/aws-observability.ts';
+import { type AwsStandIns, startAwsStandIns } from '../../helpers/aws-stand-ins.ts';
 import { solve } from '../../helpers/pow-solver.ts';
 import type { HarnessOptions } from '../../helpers/room-harness.ts';
 

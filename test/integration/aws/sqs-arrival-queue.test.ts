@@ -3,12 +3,9 @@
  * queues created as the CDK app deploys them. Where fauxqs differs from SQS, the test that meets
  * the difference names it (README, "SQS FIFO and its emulator").
  */
-import {
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  type SQSClient,
-} from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARRIVAL_QUEUE } from '../../../functions/adapters/aws/resource-definitions.ts';
 import {
   ARRIVAL_GROUPS,
   arrivalGroupOf,
@@ -16,7 +13,6 @@ import {
   createSqsArrivalQueue,
   type SqsArrivalQueue,
 } from '../../../functions/adapters/aws/sqs-arrival-queue.ts';
-import { ARRIVAL_QUEUE } from '../../../functions/adapters/aws/resource-definitions.ts';
 import { MemoryConfigSource } from '../../../functions/adapters/local/memory-config.ts';
 import { MemorySessionStore } from '../../../functions/adapters/local/memory-session-store.ts';
 import { systemClock } from '../../../functions/adapters/local/system-clock.ts';
@@ -74,7 +70,7 @@ describe('the SQS FIFO arrival queue on fauxqs', () => {
     expect(calls).toEqual(['SendMessage', 'ReceiveMessage']);
     expect(received?.sessionId).toBe('alpha');
     expect(received?.joinedAt).toBe(1);
-    const [stamp, group, sequence] = (received?.order as string).split(':');
+    const [stamp, group, sequence] = String(received?.order).split(':');
     expect(group).toBe(arrivalGroupOf('alpha'));
     expect(Number(stamp)).toBe(received?.acceptedAt);
     expect(Math.abs((received?.acceptedAt as number) - Date.now())).toBeLessThan(60_000);

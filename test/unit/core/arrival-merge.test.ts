@@ -41,7 +41,12 @@ function numbered(id: string, seq: string): Session {
 /** Numbers arrivals as the processor does: the merge picks each order, then takes them. */
 function take(merge: ArrivalMerge, arrivals: ReceivedArrival[], now: number): string[] {
   const orders = arrivals.map((a) => merge.orderFor(a, now));
-  merge.add(arrivals.map((a, i) => ({ session: numbered(a.sessionId, orders[i] as string), acceptedAt: a.acceptedAt })));
+  merge.add(
+    arrivals.map((a, i) => ({
+      session: numbered(a.sessionId, orders[i] as string),
+      acceptedAt: a.acceptedAt,
+    })),
+  );
   return orders;
 }
 
@@ -153,8 +158,18 @@ describe('ArrivalMerge', () => {
       disconnectedAt: null,
       version: 2,
     });
-    const stale = merge.apply({ sessionId: 'A', connectionId: 'c-old', disconnectedAt: T0, version: 1 });
-    const unknown = merge.apply({ sessionId: 'Z', connectionId: 'c', disconnectedAt: null, version: 9 });
+    const stale = merge.apply({
+      sessionId: 'A',
+      connectionId: 'c-old',
+      disconnectedAt: T0,
+      version: 1,
+    });
+    const unknown = merge.apply({
+      sessionId: 'Z',
+      connectionId: 'c',
+      disconnectedAt: null,
+      version: 9,
+    });
     const [session] = tick(merge, T0 + 2000);
 
     // Assess
@@ -167,11 +182,19 @@ describe('ArrivalMerge', () => {
     // Prepare: a backlog: group 1 is read up to 10 s, group 2 only up to 2 s so far.
     const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
     take(merge, [arrival('A1', T0, 'g01', 1), arrival('B1', T0 + 100, 'g02', 2)], T0 + 20_000);
-    take(merge, [arrival('A2', T0 + 10_000, 'g01', 3), arrival('B2', T0 + 2000, 'g02', 4)], T0 + 20_100);
+    take(
+      merge,
+      [arrival('A2', T0 + 10_000, 'g01', 3), arrival('B2', T0 + 2000, 'g02', 4)],
+      T0 + 20_100,
+    );
 
     // Act
     const first = merge.release(T0 + 20_200);
-    take(merge, [arrival('B3', T0 + 5000, 'g02', 5), arrival('B4', T0 + 11_000, 'g02', 6)], T0 + 20_300);
+    take(
+      merge,
+      [arrival('B3', T0 + 5000, 'g02', 5), arrival('B4', T0 + 11_000, 'g02', 6)],
+      T0 + 20_300,
+    );
     const second = merge.release(T0 + 20_400);
 
     // Assess: nothing of group 1 goes past group 2's progress; all in SQS order, none late.
@@ -200,10 +223,16 @@ describe('ArrivalMerge', () => {
   it('keeps SQS order with a backlog read unevenly across the groups (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ group: fc.integer({ min: 0, max: 5 }), gap: fc.integer({ min: 0, max: 400 }) }), {
-          minLength: 1,
-          maxLength: 80,
-        }),
+        fc.array(
+          fc.record({
+            group: fc.integer({ min: 0, max: 5 }),
+            gap: fc.integer({ min: 0, max: 400 }),
+          }),
+          {
+            minLength: 1,
+            maxLength: 80,
+          },
+        ),
         fc.array(fc.integer({ min: 0, max: 5 }), { minLength: 0, maxLength: 200 }),
         (specs, readOrder) => {
           // Prepare: every group has a first arrival at T0 (all groups busy, as a backlog makes
@@ -216,23 +245,32 @@ describe('ArrivalMerge', () => {
             arrivals.push(arrival(`s${i}`, at, `g0${spec.group}`, 100 + i));
           });
           const queues = new Map<string, ReceivedArrival[]>();
-          for (const a of arrivals) queues.set(a.group as string, [...(queues.get(a.group as string) ?? []), a]);
+          for (const a of arrivals)
+            queues.set(a.group as string, [...(queues.get(a.group as string) ?? []), a]);
           const merge = new ArrivalMerge({ settleMs: 1000, releasedUpTo: null });
           const line: Session[] = [];
           // The processor is far behind: its clock is 60 s past the last arrival throughout.
           let now = at + 60_000;
+          const later = (ms: number) => {
+            now += ms;
+            return now;
+          };
 
           // Act: the first of every group read first (one receive round), then the groups read
           // in an arbitrary order, each in its own order, releasing as it goes; then drained.
-          take(merge, [...queues.values()].map((q) => q.shift() as ReceivedArrival), now);
+          take(
+            merge,
+            [...queues.values()].map((q) => q.shift() as ReceivedArrival),
+            now,
+          );
           for (const g of readOrder) {
             const next = queues.get(`g0${g}`)?.shift();
-            if (next) take(merge, [next], (now += 10));
-            line.push(...merge.release((now += 10)));
+            if (next) take(merge, [next], later(10));
+            line.push(...merge.release(later(10)));
           }
-          for (const q of queues.values()) for (const a of q.splice(0)) take(merge, [a], (now += 10));
+          for (const q of queues.values()) for (const a of q.splice(0)) take(merge, [a], later(10));
           // The queue found empty, and the window passed.
-          merge.drained((now += 2000));
+          merge.drained(later(2000));
           line.push(...merge.release(now));
 
           // Assess
@@ -261,7 +299,12 @@ describe('ArrivalMerge', () => {
           // Prepare: arrivals in SQS order (timestamp, group, sequence), received in the order
           // of their receive time, each within the window of its acceptance.
           const arrivals = specs.map((spec, i) =>
-            arrival(`s${i}`, T0 + spec.acceptedAfter, `g${String(spec.group).padStart(2, '0')}`, i + 1),
+            arrival(
+              `s${i}`,
+              T0 + spec.acceptedAfter,
+              `g${String(spec.group).padStart(2, '0')}`,
+              i + 1,
+            ),
           );
           const byReceive = arrivals
             .map((a, i) => ({ a, at: a.acceptedAt + (specs[i]?.receiveDelay ?? 0) }))
@@ -303,7 +346,9 @@ describe('ArrivalMerge', () => {
         ),
         (specs) => {
           // Prepare
-          const arrivals = specs.map((spec, i) => arrival(`s${i}`, T0 + spec.acceptedAfter, 'g01', i + 1));
+          const arrivals = specs.map((spec, i) =>
+            arrival(`s${i}`, T0 + spec.acceptedAfter, 'g01', i + 1),
+          );
           const byReceive = arrivals
             .map((a, i) => ({ a, at: a.acceptedAt + (specs[i]?.receiveDelay ?? 0) }))
             .sort((x, y) => x.at - y.at);

@@ -8,8 +8,8 @@ import { bucketCapacity } from '../../../functions/core/admission.ts';
 import { runLoopTick } from '../../../functions/core/processor.ts';
 import type { ServerMessage } from '../../../functions/core/protocol.ts';
 import type { Session } from '../../../functions/core/session.ts';
-import { type AwsStandIns, startAwsStandIns } from '../../helpers/aws-stand-ins.ts';
 import { createAwsHarness } from '../../helpers/aws-harness.ts';
+import { type AwsStandIns, startAwsStandIns } from '../../helpers/aws-stand-ins.ts';
 import { createHarness, type HarnessOptions } from '../../helpers/room-harness.ts';
 
 /** What the model needs of a room: both harnesses (in-process and AWS adapters) have it. */
