@@ -226,7 +226,7 @@ export async function runTick(
   const state = await store.getRoomState();
   await store.putRoomState({
     ...state,
-    waiting: line.size,
+    waiting: line.size + settling,
     tickedAt: clock.now(),
     activeAt: busy ? now : state.activeAt,
     config,
@@ -246,7 +246,7 @@ export async function runTick(
     ...sent,
     noticesSent,
     draw: draw === null ? null : publishedDraw(draw),
-    waiting: line.size,
+    waiting: line.size + settling,
     idleSince: busy ? null : (state.activeAt ?? 0),
   };
 }
@@ -634,7 +634,9 @@ async function sendPositions(
   await forEachLimited(chosen, settings.sendConcurrency, async ({ entry, position }) => {
     const connectionId = entry.connectionId as string;
     line.told(entry, position, now);
-    const message = positionMessage(position, line.size, config.admitPerMinute, promise);
+    // All waiting: those in line and those numbered behind them, still settling.
+    const waiting = line.size + (deps.memory.arrivals?.size ?? 0);
+    const message = positionMessage(position, waiting, config.admitPerMinute, promise);
     // A member of the draw is given its seed, to check its place.
     if (published && isMember(draw, entry)) message.draw = published;
     // A gone connection is marked in the store, whose change log tells the line next tick.
@@ -690,7 +692,7 @@ async function sendPrequeue(
   const message: PrequeueMessage = {
     type: 'prequeue',
     opensAt: Math.ceil(draw.opensAt / 1000),
-    waiting: line.size,
+    waiting: line.size + (deps.memory.arrivals?.size ?? 0),
     commitment: draw.commitment,
     now: now / 1000,
   };

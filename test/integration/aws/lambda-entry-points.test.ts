@@ -9,6 +9,7 @@ import '../../helpers/aws-sdk-env.ts';
 const ENV = {
   AWS_REGION: 'eu-west-1',
   WR_TABLE_NAME: 'room-table',
+  WR_ARRIVAL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/WaitingRoom-arrivals.fifo',
   WR_ROOM_ID: 'launch-room',
   WR_MAIN_ORIGIN: 'https://shop.example.com',
   WR_CONFIG_PREFIX: '/waiting-room/config/',
@@ -45,6 +46,8 @@ describe('Lambda entry points', () => {
   it.each([
     ['disconnect', 'WR_TABLE_NAME'],
     ['message', 'WR_MANAGEMENT_ENDPOINT'],
+    ['message', 'WR_ARRIVAL_QUEUE_URL'],
+    ['processor', 'WR_ARRIVAL_QUEUE_URL'],
     ['processor', 'WR_SIGNING_KEY_PARAMETER'],
   ])('%s fails at cold start naming %s when it is missing', async (name, variable) => {
     // Prepare
