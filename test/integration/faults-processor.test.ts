@@ -1,6 +1,6 @@
 /**
  * Faults in the processor, over the in-process adapters and over the AWS adapters (DynamoDB
- * store on dynalite; the arrival log beside it; SSM and the management API through stand-in clients):
+ * store on dynalite; the SQS arrival queue on fauxqs beside it; SSM and the management API through stand-in clients):
  *
  * - the processor stopped after each step of a tick and started again (a fresh processor, with
  *   fresh adapters over the same table and queue on AWS);

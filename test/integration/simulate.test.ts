@@ -173,8 +173,11 @@ describe('the load simulator', () => {
     expect(summary?.ticks).toBeGreaterThan(0);
     // Every visitor connects, joins (one enqueue) and is told at least joined and admitted.
     expect(summary?.perVisitor.lambdaInvocations).toBeGreaterThanOrEqual(3);
-    // A join writes its session and its arrival log item: a write unit each at least.
+    // A join writes its session and its connection (a write unit each at least) and sends its
+    // arrival to SQS, which the processor receives and deletes in batches.
     expect(summary?.perVisitor.dynamoWriteUnits).toBeGreaterThanOrEqual(2);
+    expect(summary?.perVisitor.sqsRequests).toBeGreaterThanOrEqual(1);
+    expect(summary?.perVisitor.sqsRequests).toBeLessThan(3);
     expect(summary?.perVisitor.postToConnection).toBeGreaterThanOrEqual(2);
     expect(summary?.per100kVisitors.total).toBeGreaterThan(0);
     console.info(formatAwsUsage(summary as NonNullable<typeof summary>).join('\n'));

@@ -9,7 +9,8 @@ import '../../helpers/aws-sdk-env.ts';
 const ENV = {
   AWS_REGION: 'eu-west-1',
   WR_TABLE_NAME: 'room-table',
-  WR_ARRIVAL_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/WaitingRoom-arrivals.fifo',
+  WR_ARRIVAL_QUEUE_URL:
+    'https://sqs.eu-west-1.amazonaws.com/123456789012/WaitingRoom-arrivals.fifo',
   WR_ROOM_ID: 'launch-room',
   WR_MAIN_ORIGIN: 'https://shop.example.com',
   WR_CONFIG_PREFIX: '/waiting-room/config/',

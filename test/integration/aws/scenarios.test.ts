@@ -1,6 +1,6 @@
 /**
  * The room's key scenarios, run over the in-process adapters and over the AWS adapters wired
- * together (DynamoDB store and arrival log on dynalite; SSM and the management API through stand-in
+ * together (DynamoDB store on dynalite, the SQS arrival queue on fauxqs; SSM and the management API through stand-in
  * clients, so the real adapter code runs). If a behaviour differs between the two, it is a bug
  * in an adapter.
  */

@@ -309,7 +309,7 @@ describe('processor loop', () => {
       expect(table.expiresAt).toBe(0);
     });
 
-    it('runs the confirming tick only once an arrival logged before the mark can be read', async () => {
+    it('runs the confirming tick only once an arrival queued before the mark can be read', async () => {
       // Prepare: idle for 59 s when the run starts; arrivals are read once 1 s old.
       const { options, clock, start } = setup({ deadline: Number.POSITIVE_INFINITY });
       const tick = idleRoom(clock, start - 59_000);
