@@ -215,6 +215,62 @@ describe('the SQS FIFO arrival queue on fauxqs', () => {
     );
   });
 
+  it('fauxqs difference: a receive retried with its ReceiveRequestAttemptId gets other messages (SQS: the same batch)', async () => {
+    // Prepare: arrivals in 20 groups.
+    const { queueUrl } = await newQueue();
+    for (let i = 0; i < 20; i++) {
+      await sqs.client.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: JSON.stringify({ sessionId: `attempt-${i}`, joinedAt: 0 }),
+          MessageGroupId: `g${String(i).padStart(2, '0')}`,
+          MessageDeduplicationId: `attempt-${i}`,
+        }),
+      );
+    }
+    const receive = () =>
+      sqs.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          VisibilityTimeout: 30,
+          ReceiveRequestAttemptId: 'the-same-attempt',
+        }),
+      );
+
+    // Act: the retry an SDK makes after a lost answer.
+    const first = await receive();
+    const retried = await receive();
+
+    // Assess: on SQS the retry would hand back the first batch; here those stay invisible until
+    // their timeout, the one cost of a lost answer (the adapter sends the id for SQS's sake).
+    const ids = (r: typeof first) => (r.Messages ?? []).map((m) => m.MessageId);
+    expect(ids(first)).toHaveLength(10);
+    expect(ids(retried).some((id) => ids(first).includes(id))).toBe(false);
+  });
+
+  it('fauxqs difference: deduplication ids are per queue whatever the scope (SQS here: per group)', async () => {
+    // Prepare
+    const { queueUrl } = await newQueue();
+    const send = (group: string) =>
+      sqs.client.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: JSON.stringify({ sessionId: 'same-id', joinedAt: 0 }),
+          MessageGroupId: group,
+          MessageDeduplicationId: 'same-id',
+        }),
+      );
+
+    // Act: one id in two groups, which the adapter never does (a session's group follows from
+    // its id), so the difference cannot reach the room.
+    const a = await send('g01');
+    const b = await send('g02');
+
+    // Assess
+    expect(b.MessageId).toBe(a.MessageId);
+  });
+
   it('answers a join with an error, never joined, when SQS does not take the arrival', async () => {
     // Prepare: a queue URL with no queue behind it.
     const key = await testKey();
