@@ -40,7 +40,7 @@ export interface ProcessorSettings {
   tickMs: number;
   /** A session whose connection has been gone longer than this leaves the line. */
   abandonAfterMs: number;
-  /** Arrivals numbered per tick at most (bounds a tick's work under a join flood). */
+  /** Arrivals numbered per tick at most (bounds a tick's work under a join flood; so does half a tick of time). */
   maxArrivalsPerTick: number;
   /**
    * Arrivals received, numbered, then acknowledged, at a time: a crash between the two numbers
@@ -414,10 +414,13 @@ async function numberArrivals(
 ): Promise<{ numbered: number; drained: boolean; late: number }> {
   const merge = memory.arrivals as ArrivalMerge;
   const lateBefore = merge.late;
+  // Half a tick at most: a flood waits in the queue, in order, rather than making the tick
+  // outgrow its second (the bucket holds one tick; admissions would fall below the rate).
+  const until = clock.now() + settings.tickMs / 2;
   let numbered = 0;
   let seen = 0;
   let drained = false;
-  while (seen < settings.maxArrivalsPerTick) {
+  while (seen < settings.maxArrivalsPerTick && (seen === 0 || clock.now() < until)) {
     const batch = await queue.receive(
       Math.min(settings.arrivalBatch, settings.maxArrivalsPerTick - seen),
     );

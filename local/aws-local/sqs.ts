@@ -1,6 +1,7 @@
 /**
  * SQS FIFO for `npm run start:aws-local` and the tests: on `WR_SQS_ENDPOINT` when it is set (an
- * SQS endpoint already running), else on an embedded fauxqs (SQS's API in Node, in memory). The
+ * SQS endpoint already running), else on fauxqs (SQS's API in Node, in memory) in a process of
+ * its own. The
  * arrival queue and its dead-letter queue are created from {@link arrivalQueueAttributes}, the
  * definition the CDK app deploys, unless they already exist.
  *
@@ -16,6 +17,7 @@ import {
   arrivalQueueAttributes,
   deadLetterQueueAttributes,
 } from '../../functions/adapters/aws/resource-definitions.ts';
+import { startServiceProcess } from './service-process.ts';
 
 export interface LocalSqs {
   endpoint: string;
@@ -24,17 +26,17 @@ export interface LocalSqs {
   close(): Promise<void>;
 }
 
-/** Starts an embedded fauxqs on 127.0.0.1, or uses `endpoint` when given. */
+/**
+ * Starts fauxqs in a process of its own on 127.0.0.1 (SQS is another service: its CPU is not the
+ * room's), or uses `endpoint` when given.
+ */
 export async function startLocalSqs(endpoint: string | null): Promise<LocalSqs> {
   if (endpoint) return { endpoint, embedded: false, close: async () => {} };
-  quietSqliteWarning();
-  const { startFauxqs } = await import('fauxqs');
-  const server = await startFauxqs({ port: 0, logger: false });
-  return {
-    endpoint: `http://127.0.0.1:${server.port}`,
-    embedded: true,
-    close: () => server.stop(),
-  };
+  const service = await startServiceProcess(
+    'fauxqs',
+    "const { startFauxqs } = await import('fauxqs'); const s = await startFauxqs({ port: 0, logger: false }); console.log(s.port);",
+  );
+  return { endpoint: service.endpoint, embedded: true, close: () => service.close() };
 }
 
 /** A client for a local endpoint (any credentials do). */
@@ -82,17 +84,4 @@ export async function ensureArrivalQueues(
     }),
   );
   return { queueUrl: onEndpoint(queue.QueueUrl as string), deadLetterQueueUrl };
-}
-
-/** fauxqs keeps its state in `node:sqlite`, whose "experimental" notice says nothing of the room. */
-function quietSqliteWarning(): void {
-  const emit = process.emitWarning;
-  if ((emit as { quiet?: boolean }).quiet) return;
-  const quiet = ((warning: string | Error, ...rest: unknown[]) => {
-    const text = typeof warning === 'string' ? warning : warning.message;
-    if (/SQLite is an experimental feature/.test(text)) return;
-    (emit as (...args: unknown[]) => void).call(process, warning, ...rest);
-  }) as typeof process.emitWarning;
-  (quiet as { quiet?: boolean }).quiet = true;
-  process.emitWarning = quiet;
 }

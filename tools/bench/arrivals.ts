@@ -8,8 +8,6 @@
  * Counts every SQS request on each side and the sends each message group takes a second, and
  * checks the order: a visitor whose join returned before another's began is numbered first.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -34,7 +32,8 @@ import type { ServerMessage } from '../../functions/core/protocol.ts';
 import { createSigner, generateSigningKey } from '../../functions/core/tokens.ts';
 import { join } from '../../functions/core/visitor.ts';
 import { ensureRoomTable } from '../../local/aws-local/dynamo.ts';
-import { ensureArrivalQueues, localSqsClient } from '../../local/aws-local/sqs.ts';
+import { startServiceProcess } from '../../local/aws-local/service-process.ts';
+import { ensureArrivalQueues, localSqsClient, startLocalSqs } from '../../local/aws-local/sqs.ts';
 import { percentile } from './stats.ts';
 
 /** A million joining in ten minutes. */
@@ -78,27 +77,6 @@ export interface ArrivalsResult {
 const ROOM = 'bench';
 const MAIN = 'https://shop.example.com';
 
-/** Runs `script` (an ES module printing its port) in a child process; its loopback endpoint. */
-async function startServiceProcess(
-  name: string,
-  script: string,
-): Promise<{ endpoint: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--no-warnings', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const [chunk] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
-  const port = Number.parseInt(chunk.toString('utf8'), 10);
-  if (!Number.isInteger(port)) throw new Error(`${name} did not start: ${chunk.toString('utf8')}`);
-  return { endpoint: `http://127.0.0.1:${port}`, child };
-}
-
-/** fauxqs (SQS) in a process of its own. */
-const startFauxqsProcess = () =>
-  startServiceProcess(
-    'fauxqs',
-    "const { startFauxqs } = await import('fauxqs'); const s = await startFauxqs({ port: 0, logger: false }); console.log(s.port);",
-  );
-
 /** dynalite (DynamoDB) in a process of its own. */
 const startDynaliteProcess = () =>
   startServiceProcess(
@@ -117,7 +95,7 @@ export async function benchArrivals(
   seconds: number,
   groups = ARRIVAL_GROUPS,
 ): Promise<ArrivalsResult> {
-  const [dynamo, fauxqs] = await Promise.all([startDynaliteProcess(), startFauxqsProcess()]);
+  const [dynamo, fauxqs] = await Promise.all([startDynaliteProcess(), startLocalSqs(null)]);
   const clients: SQSClient[] = [];
   try {
     const raw = new DynamoDBClient({
@@ -355,7 +333,6 @@ export async function benchArrivals(
     };
   } finally {
     for (const client of clients) client.destroy();
-    fauxqs.child.kill();
-    dynamo.child.kill();
+    await Promise.all([fauxqs.close(), dynamo.close()]);
   }
 }
