@@ -201,10 +201,11 @@ export class ArrivalMerge {
     const queueNow = this.#queueNow(now);
     if (queueNow === null) return 0;
     let cutoff = queueNow - this.settleMs;
-    // No further than the slowest group read lately: the rest of it may still be queued.
+    // Short of the slowest group read lately: the rest of it may still be queued, some of it
+    // stamped in the same millisecond as the last one read.
     for (const { acceptedAt, readAt } of this.#groups.values()) {
-      if (acceptedAt > this.#caughtUp && readAt >= now - ACTIVE_GROUP_MS && acceptedAt < cutoff) {
-        cutoff = acceptedAt;
+      if (acceptedAt > this.#caughtUp && readAt >= now - ACTIVE_GROUP_MS && acceptedAt <= cutoff) {
+        cutoff = acceptedAt - 1;
       }
     }
     return cutoff;

@@ -120,6 +120,11 @@ export interface RoomState {
    * before the first: a processor that takes over lets those numbered after it settle again.
    */
   releasedUpTo?: string | null;
+  /**
+   * When the processor last stopped cleanly (epoch ms): after a tick that completed, so with no
+   * arrival in flight. A successor that finds it after the last tick holds nothing back.
+   */
+  stoppedAt?: number | null;
 }
 
 export interface RoomCounts {

@@ -53,6 +53,12 @@ export interface ProcessorLoopOptions {
    * released at the deadline (it waits for it meanwhile).
    */
   handoff?: { leadMs: number; start: () => Promise<void> };
+  /**
+   * Called before the lease is given up at a clean end (the deadline, or asleep) after a tick
+   * that completed: the processor records that it left no arrival in flight. Its failure is
+   * reported; the lease is released all the same.
+   */
+  onCleanStop?: () => Promise<void>;
   /** Stops the loop (after the tick in progress) when aborted; the local runtime's shutdown. */
   signal?: AbortSignal;
   onTick?: (report: TickReport) => void;
@@ -92,6 +98,8 @@ export async function runProcessorLoop(
   let held = false;
   let holding = false;
   let handedOff = false;
+  /** Whether the last tick completed (a failed one may have left arrivals in flight). */
+  let lastTickOk = false;
   /**
    * How this loop last marked the processor (null: not yet; a run marks it once, whatever an
    * earlier run left): asleep means one more tick is to confirm it.
@@ -125,6 +133,7 @@ export async function runProcessorLoop(
         held = true;
         holding = true;
         const report = await runOneTick(options, granted === 'taken');
+        lastTickOk = report !== undefined;
         if (report) {
           ticks += 1;
           options.onTick?.(report);
@@ -141,6 +150,7 @@ export async function runProcessorLoop(
           if (idle && markedAsleep === true) {
             // Marked asleep before this tick looked: an arrival from now on wakes a processor.
             holding = false;
+            await stopCleanly(options);
             await releaseSafely(options);
             return outcome('asleep');
           }
@@ -153,6 +163,7 @@ export async function runProcessorLoop(
               // Asleep since before this tick looked, long enough that it saw every arrival
               // that did not wake a processor (the schedule's watchdog on an empty room).
               holding = false;
+              await stopCleanly(options);
               await releaseSafely(options);
               return outcome('asleep');
             }
@@ -185,9 +196,19 @@ export async function runProcessorLoop(
     // Ending with nobody started to follow: asleep, so that the next arrival wakes one (the
     // schedule's watchdog takes over within a minute otherwise).
     if (holding && options.handoff && !handedOff) await markSafely(options, true, clock.now());
+    if (holding && lastTickOk) await stopCleanly(options);
     return outcome('deadline');
   } finally {
     if (holding) await releaseSafely(options);
+  }
+}
+
+/** Records a clean stop (see `onCleanStop`); a failure is reported, never thrown. */
+async function stopCleanly(options: ProcessorLoopOptions): Promise<void> {
+  try {
+    await options.onCleanStop?.();
+  } catch (error) {
+    options.onError?.(error, 'lease');
   }
 }
 

@@ -311,7 +311,10 @@ async function readLine({ store, memory, queue, clock, settings }: ProcessorDeps
     if (session.seq !== null && session.seq > (releasedUpTo ?? '')) settling.push(session);
     else inLine.push(session);
   }
-  const hold = queue.holdAfterTakeoverMs > 0 && state.tickedAt !== null;
+  // Nothing can be in flight after a clean stop that followed the last tick.
+  const stoppedCleanly =
+    state.tickedAt !== null && (state.stoppedAt ?? Number.NEGATIVE_INFINITY) >= state.tickedAt;
+  const hold = queue.holdAfterTakeoverMs > 0 && state.tickedAt !== null && !stoppedCleanly;
   const lastTick = state.tickedAt ?? 0;
   // The room's first processor marks its start before it receives anything: if it dies in its
   // first tick, the next one knows that arrivals may be in flight and holds for them.
@@ -381,6 +384,15 @@ async function settleDraw(
   }
   memory.draw = draw;
   return draw;
+}
+
+/**
+ * Records that this processor stops cleanly, after a tick that completed: it holds no arrival
+ * in flight, so its successor need not wait for any to come back (the loop's `onCleanStop`).
+ */
+export async function markCleanStop({ store, clock }: ProcessorDeps): Promise<void> {
+  const state = await store.getRoomState();
+  await store.putRoomState({ ...state, stoppedAt: clock.now() });
 }
 
 /**

@@ -12,7 +12,12 @@ import type { Context } from 'aws-lambda';
 import { isProcessorStartEvent } from '../adapters/aws/lambda-waker.ts';
 import type { Lease } from '../core/lease.ts';
 import type { Clock } from '../core/ports.ts';
-import { type ProcessorDeps, runLoopTick, type TickReport } from '../core/processor.ts';
+import {
+  markCleanStop,
+  type ProcessorDeps,
+  runLoopTick,
+  type TickReport,
+} from '../core/processor.ts';
 import { type ProcessorLoopOutcome, runProcessorLoop } from '../core/processor-loop.ts';
 import { Metric, MetricUnit, type Observability, publish } from './observability.ts';
 
@@ -74,6 +79,7 @@ export function createProcessorHandler(deps: ProcessorHandlerDeps) {
       sleepAfterIdleMs: deps.sleepAfterIdleMs,
       confirmSleepAfterMs: deps.confirmSleepAfterMs ?? 0,
       handoff: { leadMs: HANDOFF_LEAD_MS, start: deps.startSuccessor },
+      onCleanStop: () => markCleanStop(processor),
       onTick: (report) => {
         logger.debug('tick', { report: summarize(report) });
         metrics.addMetric(Metric.ticks, MetricUnit.Count, 1);

@@ -24,6 +24,7 @@ import type {
 } from '../../functions/core/ports.ts';
 import {
   forgetLine,
+  markCleanStop,
   LeaseLostError,
   type ProcessorDeps,
   runTick,
@@ -552,6 +553,42 @@ describe.each(rooms)('a tick that lost its lease and writes late, on the %s', (_
       await expectEveryPlaceKept(room, ids);
     },
   );
+});
+
+describe('a takeover on the AWS adapters', () => {
+  async function settlingAfterTakeover(cleanStop: boolean): Promise<TickReport> {
+    // Prepare: three in line, the processor stops (cleanly or not), two more join meanwhile.
+    const room = await awsRoom({ config: { admitPerMinute: 0 }, tickMs: TICK_MS });
+    await joinAll(room, 3);
+    room.clock.advance(TICK_MS);
+    await runTick(room.processor);
+    if (cleanStop) await markCleanStop(room.processor);
+    await joinAll(room, 2, 'later');
+
+    // Act: the successor's first tick.
+    room.clock.advance(TICK_MS);
+    return runTick(room.restarted());
+  }
+
+  it('holds arrivals from before it after a processor that died, for their visibility timeout', async () => {
+    // Act
+    const report = await settlingAfterTakeover(false);
+
+    // Assess
+    expect(report.numbered).toBe(2);
+    expect(report.settling).toBe(2);
+    expect(report.waiting).toBe(5);
+  });
+
+  it('holds nothing after a processor that stopped cleanly (nothing of it in flight)', async () => {
+    // Act
+    const report = await settlingAfterTakeover(true);
+
+    // Assess
+    expect(report.numbered).toBe(2);
+    expect(report.settling).toBe(0);
+    expect(report.waiting).toBe(5);
+  });
 });
 
 describe('a tick that stalled after reading the line while another took over (in-process adapters)', () => {

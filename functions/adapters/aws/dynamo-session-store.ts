@@ -722,12 +722,13 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
       const refilled = state.refilledAt !== null;
       // Only the tick's last write carries where the line's arrivals stand; the others keep it.
       const released = typeof state.releasedUpTo === 'string';
+      const stopped = typeof state.stoppedAt === 'number';
       try {
         await client.send(
           new UpdateCommand({
             TableName,
             Key: stateKey,
-            UpdateExpression: `SET #tokens = :tokens, ${refilled ? '#refilledAt = :refilledAt, ' : ''}#recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt, #config = :config${released ? ', #releasedUpTo = :releasedUpTo' : ''} ADD #admittedTotal :admitted, #abandonedTotal :abandoned`,
+            UpdateExpression: `SET #tokens = :tokens, ${refilled ? '#refilledAt = :refilledAt, ' : ''}#recent = :recent, #waiting = :waiting, #tickedAt = :tickedAt, #activeAt = :activeAt, #config = :config${released ? ', #releasedUpTo = :releasedUpTo' : ''}${stopped ? ', #stoppedAt = :stoppedAt' : ''} ADD #admittedTotal :admitted, #abandonedTotal :abandoned`,
             ExpressionAttributeNames: {
               '#tokens': 'tokens',
               '#refilledAt': 'refilledAt',
@@ -737,6 +738,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               '#activeAt': 'activeAt',
               '#config': 'config',
               ...(released ? { '#releasedUpTo': 'releasedUpTo' } : {}),
+              ...(stopped ? { '#stoppedAt': 'stoppedAt' } : {}),
               '#admittedTotal': 'admittedTotal',
               '#abandonedTotal': 'abandonedTotal',
             },
@@ -749,6 +751,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
               ':activeAt': state.activeAt,
               ':config': state.config,
               ...(released ? { ':releasedUpTo': state.releasedUpTo } : {}),
+              ...(stopped ? { ':stoppedAt': state.stoppedAt } : {}),
               ':admitted': admitted,
               ':abandoned': abandoned,
               ':null': 'NULL',
@@ -885,6 +888,7 @@ function toRoomState(item: Record<string, unknown>): RoomState {
     config: toRoomConfig(item.config),
     ...(item.draw ? { draw: toRoomDraw(item.draw) } : {}),
     ...(typeof item.releasedUpTo === 'string' ? { releasedUpTo: item.releasedUpTo } : {}),
+    ...(typeof item.stoppedAt === 'number' ? { stoppedAt: item.stoppedAt } : {}),
   };
 }
 

@@ -105,6 +105,43 @@ describe('processor loop', () => {
     });
   });
 
+  it('records a clean stop before it releases the lease, after a tick that completed', async () => {
+    // Prepare
+    const stops: (string | null)[] = [];
+    const { options, table } = setup({
+      onCleanStop: async () => {
+        stops.push(table.owner);
+      },
+    });
+
+    // Act
+    await runProcessorLoop(options);
+
+    // Assess: once, while the lease was still this run's.
+    expect(stops).toEqual(['me']);
+  });
+
+  it('records no clean stop when its last tick failed (arrivals may be in flight)', async () => {
+    // Prepare
+    const stops: number[] = [];
+    const { options, clock, start } = setup({
+      onCleanStop: async () => {
+        stops.push(1);
+      },
+    });
+    options.tick = async () => {
+      if (clock.now() - start >= 4000) throw new Error('tick failed');
+      return report(clock.now());
+    };
+
+    // Act
+    const outcome = await runProcessorLoop(options);
+
+    // Assess
+    expect(outcome.failedTicks).toBe(1);
+    expect(stops).toEqual([]);
+  });
+
   it('renews the lease before every tick', async () => {
     // Prepare
     const { options, lease, start } = setup();
