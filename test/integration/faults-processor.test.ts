@@ -24,8 +24,8 @@ import type {
 } from '../../functions/core/ports.ts';
 import {
   forgetLine,
-  markCleanStop,
   LeaseLostError,
+  markCleanStop,
   type ProcessorDeps,
   runTick,
   type TickReport,
