@@ -65,7 +65,8 @@ export class ArrivalMerge {
   readonly #holdUntil: number;
   /** Numbered, not yet in line, sorted by `seq`. */
   #settling: Settling[] = [];
-  readonly #ids = new Set<string>();
+  /** The same, by session id. */
+  readonly #byId = new Map<string, Settling>();
   /** The newest `acceptedAt` received, and when (processor clock) it was. */
   #queueClock: { acceptedAt: number; seenAt: number } | null = null;
   /**
@@ -89,7 +90,7 @@ export class ArrivalMerge {
   }
 
   has(sessionId: string): boolean {
-    return this.#ids.has(sessionId);
+    return this.#byId.has(sessionId);
   }
 
   /**
@@ -137,11 +138,13 @@ export class ArrivalMerge {
   add(sessions: readonly { session: Session; acceptedAt: number }[]): void {
     let added = false;
     for (const { session, acceptedAt } of sessions) {
-      if (session.seq === null || session.state !== 'waiting' || this.#ids.has(session.id))
+      if (session.seq === null || session.state !== 'waiting' || this.#byId.has(session.id)) {
         continue;
+      }
       if (ArrivalMerge.isLate(session.seq)) this.late += 1;
-      this.#ids.add(session.id);
-      this.#settling.push({ session, acceptedAt });
+      const item = { session, acceptedAt };
+      this.#byId.set(session.id, item);
+      this.#settling.push(item);
       added = true;
     }
     if (added) {
@@ -154,9 +157,9 @@ export class ArrivalMerge {
    * false when the session is not here.
    */
   apply(change: ConnectionChange): boolean {
-    if (!this.#ids.has(change.sessionId)) return false;
-    const item = this.#settling.find((s) => s.session.id === change.sessionId);
-    if (item && change.version > item.session.connectionVersion) {
+    const item = this.#byId.get(change.sessionId);
+    if (!item) return false;
+    if (change.version > item.session.connectionVersion) {
       item.session = {
         ...item.session,
         connectionId: change.connectionId,
@@ -165,17 +168,6 @@ export class ArrivalMerge {
       };
     }
     return true;
-  }
-
-  /** Drops a session that left while settling (abandoned, or admitted by another tick). */
-  forget(sessionId: string): void {
-    if (!this.#ids.delete(sessionId)) return;
-    this.#settling = this.#settling.filter((s) => s.session.id !== sessionId);
-  }
-
-  /** The settling sessions (for the abandon sweep). */
-  sessions(): Session[] {
-    return this.#settling.map((s) => s.session);
   }
 
   /** The sessions due to go in line at `now` (processor clock), in order: the settled prefix. */
@@ -190,7 +182,7 @@ export class ArrivalMerge {
     if (count === 0) return [];
     const due = this.#settling.slice(0, count).map((item) => item.session);
     this.#settling = this.#settling.slice(count);
-    for (const session of due) this.#ids.delete(session.id);
+    for (const session of due) this.#byId.delete(session.id);
     this.releasedUpTo = due.at(-1)?.seq ?? this.releasedUpTo;
     return due;
   }
