@@ -43,6 +43,7 @@ import { ConfigError, type LocalConfig } from '../config.ts';
 import { type Log, type RoomBackend, readRoomStatus } from '../front.ts';
 import { KeyRotationUnavailableError, loadOrCreateKey, pinnedKeyMessage } from '../keys.ts';
 import { ensureRoomTable, localDynamoClient, startLocalDynamo } from './dynamo.ts';
+import type { AwsFaults, FaultCounters } from './faults.ts';
 import { type LambdaFunction, startLambdaFunction } from './lambda-runtime.ts';
 import { startLambdaStandIn } from './lambda-stand-in.ts';
 import { ensureArrivalQueues, localSqsClient, startLocalSqs } from './sqs.ts';
@@ -71,6 +72,8 @@ export interface AwsLocalSettings {
   processorTimeoutMs: number;
   /** How long the processor stays awake with nobody in line. */
   sleepAfterIdleMs: number;
+  /** AWS's limits and faults the stand-ins play (`WR_AWS_FAULTS`); empty: none. */
+  faults: AwsFaults;
 }
 
 export const DEFAULT_AWS_LOCAL_SETTINGS: AwsLocalSettings = {
@@ -81,6 +84,7 @@ export const DEFAULT_AWS_LOCAL_SETTINGS: AwsLocalSettings = {
   scheduleMs: LAMBDA_FUNCTIONS.processor.scheduleSeconds * 1000,
   processorTimeoutMs: LAMBDA_FUNCTIONS.processor.timeoutSeconds * 1000,
   sleepAfterIdleMs: 60_000,
+  faults: {},
 };
 
 export interface AwsBackend extends RoomBackend {
@@ -117,6 +121,8 @@ async function assemble(
   closeAll: () => Promise<void>,
 ): Promise<AwsBackend> {
   const since = Date.now();
+  /** How often each of `aws.faults` struck, by kind (`dynamodb.throttled`, ...). */
+  const faultCounters: FaultCounters = {};
   // What the deploy's custom resource makes: a ring of the key (WR_KEY_FILE's, as a parameter
   // that already holds a key, or a new one) and a next key, published from now.
   const seed = settings.keyFile
@@ -405,6 +411,7 @@ async function assemble(
         invocations: functions.processor?.usage().invocations ?? 0,
         ticks: functions.processor?.metrics.ticks ?? 0,
       },
+      faults: { on: aws.faults, struck: { ...faultCounters } },
     };
   }
 }

@@ -113,6 +113,19 @@ export function usageBetween(before: AwsUsage, after: AwsUsage): AwsUsage {
       invocations: after.processor.invocations - before.processor.invocations,
       ticks: after.processor.ticks - before.processor.ticks,
     },
+    ...(after.faults
+      ? {
+          faults: {
+            on: after.faults.on,
+            struck: Object.fromEntries(
+              Object.entries(after.faults.struck).map(([k, v]) => [
+                k,
+                v - (before.faults?.struck[k] ?? 0),
+              ]),
+            ),
+          },
+        }
+      : {}),
   };
 }
 

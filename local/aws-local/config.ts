@@ -7,6 +7,7 @@ import * as v from 'valibot';
 import { wholeNumberSetting } from '../../functions/env.ts';
 import { ConfigError } from '../config.ts';
 import { type AwsLocalSettings, DEFAULT_AWS_LOCAL_SETTINGS } from './backend.ts';
+import { FaultsError, parseAwsFaults } from './faults.ts';
 
 const endpoint = v.pipe(
   v.string(),
@@ -52,6 +53,12 @@ export function readAwsLocalConfig(env: NodeJS.ProcessEnv = process.env): AwsLoc
   const settings: AwsLocalSettings = { ...DEFAULT_AWS_LOCAL_SETTINGS };
   settings.dynamoEndpoint = endpointOf(env, 'WR_DYNAMODB_ENDPOINT');
   settings.sqsEndpoint = endpointOf(env, 'WR_SQS_ENDPOINT');
+  try {
+    settings.faults = parseAwsFaults(env.WR_AWS_FAULTS);
+  } catch (error) {
+    if (error instanceof FaultsError) throw new ConfigError('WR_AWS_FAULTS', error.message);
+    throw error;
+  }
   for (const [variable, { key, schema }] of Object.entries(seconds)) {
     const raw = env[variable]?.trim();
     if (!raw) continue;

@@ -4,6 +4,7 @@
  * the API Gateway traffic the stand-ins see. Figures are plain objects so that they cross
  * process boundaries and land in reports as they are.
  */
+import type { AwsFaults, FaultCounters } from './faults.ts';
 
 /** SDK calls of one service, by action (`PutItem`, `Query`, `GetParameter`, ...). */
 export type CallCounts = Record<string, number>;
@@ -58,6 +59,11 @@ export interface AwsUsage {
   /** The CloudWatch metrics each function published, summed. */
   metrics: Record<string, Record<string, number>>;
   processor: { ticks: number; invocations: number };
+  /**
+   * The AWS faults switched on (`WR_AWS_FAULTS`) and how often each struck, by kind (absent
+   * from a room that plays none).
+   */
+  faults?: { on: AwsFaults; struck: FaultCounters };
 }
 
 export function emptySdkUsage(): SdkUsage {
