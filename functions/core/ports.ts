@@ -148,7 +148,8 @@ export interface SessionStore {
    * if the connection holds no session yet, or holds `replacing` (a place it gave up): frames of
    * one connection can run at once (API Gateway keeps no order), and two joins racing on one
    * connection must still make one place. When the connection is taken, nothing is stored and
-   * {@link ConnectionTakenError} is thrown.
+   * {@link ConnectionTakenError} is thrown; a session of that id that exists already, with
+   * {@link SessionExistsError}.
    */
   create(session: Session, replacing?: string): Promise<void>;
   get(sessionId: string): Promise<Session | undefined>;
@@ -232,6 +233,14 @@ export interface SessionStore {
    */
   putDraw(draw: RoomDraw | null, expected: RoomDraw | null): Promise<boolean>;
   counts(): Promise<RoomCounts>;
+}
+
+/** A session of that id exists already: a racing `join` with the same `joinKey` made it first. */
+export class SessionExistsError extends Error {
+  constructor(readonly sessionId: string) {
+    super(`session ${sessionId} exists`);
+    this.name = 'SessionExistsError';
+  }
 }
 
 /** The connection already holds another session: a racing `join` took it first. */

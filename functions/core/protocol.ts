@@ -10,6 +10,9 @@ export const MAX_FRAME_BYTES = 4096;
 /** Longest `return` path kept; a longer one is replaced by `/`. */
 export const MAX_RETURN_LENGTH = 2048;
 
+/** A `join`'s `joinKey`: 16 to 64 base64url characters (a page sends 22, 128 random bits). */
+export const JOIN_KEY_PATTERN = /^[A-Za-z0-9_-]{16,64}$/;
+
 export const ErrorCode = {
   badRequest: 'bad_request',
   invalidTicket: 'invalid_ticket',
@@ -35,6 +38,15 @@ const JoinSchema = v.strictObject({
       challenge: v.record(v.string(), v.unknown()),
       solution: v.record(v.string(), v.unknown()),
     }),
+  ),
+  /**
+   * A random key the page makes for the place it is asking for and sends with every `join`
+   * until one is answered `joined`: a join retried after its answer was lost (a timeout, a
+   * dropped socket) finds the place the first one made and continues it on the new connection,
+   * so nobody holds a place they were never told of. Added to the contract's message.
+   */
+  joinKey: v.optional(
+    v.pipe(v.string(), v.regex(JOIN_KEY_PATTERN, 'joinKey: 16-64 letters, digits, - or _')),
   ),
 });
 const ResumeSchema = v.strictObject({

@@ -2,7 +2,7 @@
  * What a visitor can ask of the room: join, resume, status. Each returns the messages to send
  * back on the asking connection; none of them throws for bad input.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { IdentityVerifier } from './identity.ts';
 import {
   type ArrivalQueue,
@@ -12,6 +12,7 @@ import {
   ConnectionTakenError,
   type ProcessorWaker,
   type RoomConfig,
+  SessionExistsError,
   type SessionStore,
   type Signer,
   type SourcePlaces,
@@ -65,7 +66,7 @@ export interface VisitorDeps {
 export async function join(
   deps: VisitorDeps,
   connectionId: string,
-  request: { return?: unknown; identity?: string; proof?: Proof },
+  request: { return?: unknown; identity?: string; proof?: Proof; joinKey?: string },
   source: string | null = null,
 ): Promise<ServerMessage[]> {
   const { store, queue, signer, clock } = deps;
@@ -76,6 +77,12 @@ export async function join(
   if (held && held.state !== 'abandoned') {
     // One place per connection: a repeated join answers for the place already held.
     return answerFor(deps, held, config, await signer.issueTicket(held.id, clock.now()));
+  }
+  // The same join again (its answer was lost): the place it made continues on this connection.
+  const keyed = request.joinKey ? sessionIdOfJoinKey(request.joinKey) : null;
+  const made = keyed ? await store.get(keyed) : undefined;
+  if (made && stillGood(made, clock.now())) {
+    return continueHere(deps, connectionId, made, await signer.issueTicket(made.id, clock.now()));
   }
   // The sale is over: no more places.
   if (config.closed != null && config.enabled) return [closedMessage(config.closed)];
@@ -106,7 +113,9 @@ export async function join(
     if (Array.isArray(checked)) return checked;
     paid = checked;
   }
-  const session = newSession((deps.newId ?? randomUUID)(), connectionId, returnPath, now);
+  // A key whose place is gone (given up, or its pass used) makes a place of a new id.
+  const id = keyed && !made ? keyed : (deps.newId ?? randomUUID)();
+  const session = newSession(id, connectionId, returnPath, now);
   if (identity !== null) {
     const own = await claimPlaceOf(deps, identity, session.id);
     // The person's place is still good: it continues on this connection.
@@ -127,6 +136,11 @@ export async function join(
   }
   if (paid && !(await store.spendProof(paid.id, paid.expiresAt))) {
     if (session.source !== undefined) await deps.sources?.release([session.source]);
+    // Spent by the same join a moment ago (its answer lost): that join's place, once made.
+    const racing = keyed ? await madeMeanwhile(deps, keyed) : undefined;
+    if (racing) {
+      return continueHere(deps, connectionId, racing, await signer.issueTicket(racing.id, now));
+    }
     return [
       errorMessage(ErrorCode.invalidProof, 'this proof of work was used already: solve a new one'),
     ];
@@ -138,6 +152,12 @@ export async function join(
   } catch (error) {
     // No place was taken: the one counted for it goes back.
     if (session.source !== undefined) await deps.sources?.release([session.source]);
+    if (error instanceof SessionExistsError) {
+      // The same join, retried while the first one ran, made the place first.
+      const first = await store.get(session.id);
+      if (!first) throw error;
+      return continueHere(deps, connectionId, first, await signer.issueTicket(first.id, now));
+    }
     if (!(error instanceof ConnectionTakenError)) throw error;
     // Another join on this connection, running at the same time, took the place first.
     const winner = await store.sessionOfConnection(connectionId);
@@ -246,6 +266,31 @@ async function claimPlaceOf(
     if (await store.claimIdentity(identity, sessionId, boundId)) return undefined;
   }
   throw new Error('the identity kept changing hands: try again');
+}
+
+/**
+ * The session a `joinKey` makes: a hash of the key, shaped as a UUID, so a retried join finds
+ * the place its first try made, while the key itself (the page's secret) never leaves the room
+ * in a ticket or a pass.
+ */
+export function sessionIdOfJoinKey(joinKey: string): string {
+  const hex = createHash('sha256').update(`join-key:${joinKey}`).digest('hex');
+  // Version 8 (custom) and the RFC 9562 variant, as a UUID says.
+  const variant = ((Number.parseInt(hex[16] as string, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * The place a racing join of the same key is making (it spent the proof just before creating
+ * it), waited for up to 0.5 s; undefined if none appears.
+ */
+async function madeMeanwhile(deps: VisitorDeps, sessionId: string): Promise<Session | undefined> {
+  for (let check = 0; check < UNMADE_CHECKS; check++) {
+    const session = await deps.store.get(sessionId);
+    if (session) return stillGood(session, deps.clock.now()) ? session : undefined;
+    await new Promise((resolve) => setTimeout(resolve, UNMADE_WAIT_MS));
+  }
+  return undefined;
 }
 
 /** How long a join waits for a place another join of the same person is making: 0.5 s. */

@@ -56,6 +56,12 @@ export const POSITION_AT_JOIN_KEY = 'wr_position_at_join';
 export const COMMITMENT_KEY = 'wr_commitment';
 /** The pre-queue's last size, kept with the place: how long its draw takes to tell everyone. */
 export const PREQUEUE_SIZE_KEY = 'wr_prequeue_size';
+/**
+ * The key of the place being asked for, sent with every `join` until one is answered: a join
+ * whose answer was lost (a timeout, a dropped socket, a reload) and is sent again continues the
+ * place the first one made instead of making a second one nobody was told of.
+ */
+export const JOIN_KEY_KEY = 'wr_join_key';
 
 // Method syntax makes the handler bivariant, so the DOM's `(ev: MessageEvent) => any` fits.
 type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
@@ -275,6 +281,8 @@ export class WaitingRoom {
 
   #socket: SocketLike | null = null;
   #ticket: string | null;
+  /** The `joinKey` of the place asked for and not yet answered (`JOIN_KEY_KEY`). */
+  #joinKey: string | null = null;
   #attempt = 0;
   #started = false;
   #finished = false;
@@ -319,6 +327,7 @@ export class WaitingRoom {
     this.clock = this.#now();
     this.#quietLimitMs = this.#timing.statusAfterMs;
     this.#ticket = this.#read(TICKET_KEY);
+    this.#joinKey = this.#read(JOIN_KEY_KEY);
     if (this.#ticket !== null) {
       const atJoin = Number(this.#read(POSITION_AT_JOIN_KEY));
       if (Number.isInteger(atJoin) && atJoin >= 1) this.positionAtJoin = atJoin;
@@ -473,9 +482,14 @@ export class WaitingRoom {
   /** A `join` with the first join's return path and identity, and the proof when one is paid. */
   #sendJoin(proof?: Proof) {
     const identity = this.#options.identity;
+    if (this.#joinKey === null || !/^[\w-]{16,64}$/.test(this.#joinKey)) {
+      this.#joinKey = newJoinKey();
+      this.#write(JOIN_KEY_KEY, this.#joinKey);
+    }
     this.#send({
       action: 'join',
       return: this.#options.returnPath,
+      joinKey: this.#joinKey,
       ...(identity ? { identity } : {}),
       ...(proof ? { proof } : {}),
     });
@@ -558,6 +572,9 @@ export class WaitingRoom {
       case 'joined':
         this.#ticket = message.ticket;
         this.#write(TICKET_KEY, message.ticket);
+        // Answered: the ticket holds the place from now on, and a later join asks for a new one.
+        this.#joinKey = null;
+        this.#remove(JOIN_KEY_KEY);
         this.#attempt = 0;
         this.#joinedOnSocket = true;
         this.placeDeferred = false;
@@ -1002,6 +1019,15 @@ export class WaitingRoom {
       // Nothing stored, nothing to forget.
     }
   }
+}
+
+/** 128 random bits, base64url: a `joinKey`. */
+function newJoinKey(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  return btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, '-')
+    .replace(/\//g, '_')
+    .replace(/=+$/, '');
 }
 
 /**

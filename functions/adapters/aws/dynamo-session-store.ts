@@ -57,7 +57,7 @@ import type {
   RoomState,
   SessionStore,
 } from '../../core/ports.ts';
-import { ConnectionTakenError } from '../../core/ports.ts';
+import { ConnectionTakenError, SessionExistsError } from '../../core/ports.ts';
 import { isOpeningTime, isPowCost, operatorTextProblem } from '../../core/room-settings.ts';
 import type { Session } from '../../core/session.ts';
 import { systemClock } from '../local/system-clock.ts';
@@ -384,7 +384,7 @@ export function createDynamoSessionStore(options: DynamoSessionStoreOptions): Dy
           }),
         );
       } catch (error) {
-        if (isConditionFailed(error)) throw new Error(`session ${session.id} exists`);
+        if (isConditionFailed(error)) throw new SessionExistsError(session.id);
         throw error;
       }
       if (!session.connectionId) return;

@@ -16,7 +16,7 @@ import type {
   RoomState,
   SessionStore,
 } from '../../core/ports.ts';
-import { ConnectionTakenError } from '../../core/ports.ts';
+import { ConnectionTakenError, SessionExistsError } from '../../core/ports.ts';
 import type { Session } from '../../core/session.ts';
 import { systemClock } from './system-clock.ts';
 
@@ -93,7 +93,7 @@ export class MemorySessionStore implements SessionStore {
 
   async create(session: Session, replacing?: string): Promise<void> {
     this.#forgetFinished(session.joinedAt);
-    if (this.#sessions.has(session.id)) throw new Error(`session ${session.id} exists`);
+    if (this.#sessions.has(session.id)) throw new SessionExistsError(session.id);
     const held = session.connectionId ? this.#connections.get(session.connectionId) : undefined;
     if (session.connectionId && held !== undefined && held !== replacing) {
       throw new ConnectionTakenError(session.connectionId);

@@ -468,6 +468,71 @@ describe.each(rooms)('room on the %s', (_adapters, createRoom) => {
     expect(again.sessionId).toBe(first.sessionId);
     expect((await room.store.counts()).arriving).toBe(1);
   });
+
+  it('continues the place a join made when the same join comes again on a new connection', async () => {
+    // Prepare: the first join made its place, but its answer never reached the page.
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    const joinKey = 'k'.repeat(22);
+    const first = joinedOf(await room.send('c0', { action: 'join', joinKey }));
+    await room.disconnect('c0');
+
+    // Act: the page joins again on a new socket, with the same key.
+    const again = joinedOf(await room.send('c1', { action: 'join', joinKey }));
+    await room.tick();
+
+    // Assess: one place, now on the new connection, told its position there.
+    expect(again.sessionId).toBe(first.sessionId);
+    expect((await room.store.counts()).waiting).toBe(1);
+    expect((await room.store.get(first.sessionId))?.connectionId).toBe('c1');
+    expect(lastOfType(room, 'c1', 'position')).toMatchObject({ position: 1, waiting: 1 });
+  });
+
+  it('makes one place of two joins with one key racing on two connections', async () => {
+    // Prepare
+    const room = await createRoom({ config: { admitPerMinute: 0 } });
+    const joinKey = 'race-key-0123456789';
+
+    // Act: the first try still running when the page's retry arrives.
+    const [a, b] = await Promise.all([
+      room.send('c0', { action: 'join', joinKey }),
+      room.send('c1', { action: 'join', joinKey }),
+    ]);
+    await room.tick();
+
+    // Assess
+    expect(joinedOf(a).sessionId).toBe(joinedOf(b).sessionId);
+    expect((await room.store.counts()).waiting).toBe(1);
+  });
+
+  it('makes a new place for a key whose place was given up', async () => {
+    // Prepare: the place of the key is gone (away past the grace).
+    const room = await createRoom({ config: { admitPerMinute: 0 }, abandonAfterMs: 5000 });
+    const joinKey = 'given-up-key-0123456';
+    const first = joinedOf(await room.send('c0', { action: 'join', joinKey }));
+    await room.tick();
+    await room.disconnect('c0');
+    for (let i = 0; i < 6; i++) await room.tick();
+
+    // Act
+    const again = joinedOf(await room.send('c1', { action: 'join', joinKey }));
+    await room.tick();
+
+    // Assess
+    expect(again.sessionId).not.toBe(first.sessionId);
+    expect((await room.store.counts()).waiting).toBe(1);
+  });
+
+  it('refuses a join key that is not 16-64 base64url characters, taking no place', async () => {
+    // Prepare
+    const room = await createRoom();
+
+    // Act
+    const answer = await room.send('c0', { action: 'join', joinKey: 'short' });
+
+    // Assess
+    expect(answer).toEqual([expect.objectContaining({ type: 'error', code: 'bad_request' })]);
+    expect((await room.store.counts()).arriving).toBe(0);
+  });
 });
 
 describe('the room kept on disk', () => {

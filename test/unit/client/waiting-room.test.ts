@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   COMMITMENT_KEY,
+  JOIN_KEY_KEY,
   POSITION_AT_JOIN_KEY,
   TICKET_KEY,
   WaitingRoom,
@@ -8,6 +9,9 @@ import {
 } from '../../../client/src/lib/waiting-room.svelte.ts';
 import { commitmentOf } from '../../../functions/core/draw.ts';
 import { FakeSocketFactory, MemoryStorage } from '../../helpers/fake-websocket.ts';
+
+/** The key a page sends with its joins: 128 random bits, base64url. */
+const anyJoinKey = expect.stringMatching(/^[\w-]{22}$/);
 
 const URL = 'ws://room.test/ws';
 const REDIRECT = 'https://shop.test/checkout?wr_pass=abc';
@@ -68,7 +72,9 @@ describe('taking a place', () => {
 
     // Assess
     expect(s.sockets.latest.url).toBe(URL);
-    expect(s.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+    expect(s.sockets.latest.sent).toEqual([
+      { action: 'join', joinKey: anyJoinKey, return: '/tickets?show=42' },
+    ]);
   });
 
   it('saves the ticket the server sends in joined', () => {
@@ -111,6 +117,50 @@ describe('taking a place', () => {
     expect(second.sockets.latest.sent).toEqual([{ action: 'resume', ticket: 'T-reload' }]);
   });
 
+  it('asks for the same place again, with the same join key, when a join goes unanswered', () => {
+    // Prepare: a join whose answer never comes (the room timed out, the socket died).
+    const s = setup();
+    s.room.start();
+    s.sockets.latest.open();
+    const [first] = s.sockets.latest.sent as { joinKey: string }[];
+
+    // Act: no answer within the reply timeout: the page drops the socket, reconnects and joins
+    // again; then a reload.
+    vi.advanceTimersByTime(20_000);
+    vi.advanceTimersByTime(5_000);
+    s.sockets.latest.open();
+    const retried = s.sockets.latest.sent.at(-1) as { joinKey: string };
+    expect(s.sockets.sockets).toHaveLength(2);
+    s.room.stop();
+    const reloaded = setup({}, s.storage);
+    reloaded.room.start();
+    reloaded.sockets.latest.open();
+
+    // Assess: one key for the one place asked for, across sockets and the reload.
+    expect(retried.joinKey).toBe(first?.joinKey);
+    expect((reloaded.sockets.latest.sent.at(-1) as { joinKey: string }).joinKey).toBe(
+      first?.joinKey,
+    );
+  });
+
+  it('asks for a new place with a new join key once the first was answered', () => {
+    // Prepare
+    const s = setup();
+    s.room.start();
+    s.sockets.latest.open();
+    const [first] = s.sockets.latest.sent as { joinKey: string }[];
+    s.sockets.latest.receive({ type: 'joined', ticket: 'T-once', sessionId: 's1' });
+
+    // Act: the place is gone later (expired), and the page takes a new one.
+    s.sockets.latest.receive({ type: 'error', code: 'invalid_ticket', message: 'unknown ticket' });
+
+    // Assess
+    const next = s.sockets.latest.sent.at(-1) as { action: string; joinKey: string };
+    expect(next.action).toBe('join');
+    expect(next.joinKey).not.toBe(first?.joinKey);
+    expect(s.storage.getItem(JOIN_KEY_KEY)).toBe(next.joinKey);
+  });
+
   it('forgets an invalid ticket and sends a fresh join', () => {
     // Prepare
     const storage = new MemoryStorage();
@@ -124,7 +174,11 @@ describe('taking a place', () => {
 
     // Assess
     expect(s.storage.getItem(TICKET_KEY)).toBeNull();
-    expect(s.sockets.latest.sent.at(-1)).toEqual({ action: 'join', return: '/tickets?show=42' });
+    expect(s.sockets.latest.sent.at(-1)).toEqual({
+      action: 'join',
+      joinKey: anyJoinKey,
+      return: '/tickets?show=42',
+    });
   });
 
   it('starts a new place from scratch after an invalid ticket, even if it is further back', () => {
@@ -813,7 +867,12 @@ describe("the site's identity token", () => {
 
     // Assess
     expect(sent).toEqual([
-      { action: 'join', return: '/tickets?show=42', identity: 'eyJ.site.token' },
+      {
+        action: 'join',
+        joinKey: anyJoinKey,
+        return: '/tickets?show=42',
+        identity: 'eyJ.site.token',
+      },
     ]);
     expect(s.room.identityRefused).toBe(true);
     expect(s.sockets.sockets).toHaveLength(1);
@@ -1329,6 +1388,7 @@ describe('the browser check (proof of work)', () => {
     expect(solver.latest.challenge).toEqual(CHALLENGE);
     expect(s.sockets.latest.sent.at(-1)).toEqual({
       action: 'join',
+      joinKey: anyJoinKey,
       return: '/tickets?show=42',
       identity: 'eyJ.id',
       proof: { challenge: CHALLENGE, solution: SOLUTION },
@@ -1369,7 +1429,11 @@ describe('the browser check (proof of work)', () => {
     s.sockets.latest.receive({ type: 'error', code: 'invalid_proof', message: 'expired' });
 
     // Assess
-    expect(s.sockets.latest.sent.at(-1)).toEqual({ action: 'join', return: '/tickets?show=42' });
+    expect(s.sockets.latest.sent.at(-1)).toEqual({
+      action: 'join',
+      joinKey: anyJoinKey,
+      return: '/tickets?show=42',
+    });
     expect(s.room.proofFailed).toBe(false);
   });
 
@@ -1393,7 +1457,11 @@ describe('the browser check (proof of work)', () => {
     expect(failed).toBe(true);
     expect(joinsBefore).toBe(3);
     expect(s.room.proofFailed).toBe(false);
-    expect(s.sockets.latest.sent.at(-1)).toEqual({ action: 'join', return: '/tickets?show=42' });
+    expect(s.sockets.latest.sent.at(-1)).toEqual({
+      action: 'join',
+      joinKey: anyJoinKey,
+      return: '/tickets?show=42',
+    });
   });
 
   it('counts a solver that cannot find a solution like a refused proof', async () => {
@@ -1436,7 +1504,9 @@ describe('the browser check (proof of work)', () => {
     expect(first.signal.aborted).toBe(true);
     expect(s.sockets.sockets).toHaveLength(2);
     expect(s.sockets.sockets[0]?.actions()).toEqual(['join']);
-    expect(s.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+    expect(s.sockets.latest.sent).toEqual([
+      { action: 'join', joinKey: anyJoinKey, return: '/tickets?show=42' },
+    ]);
   });
 
   it('never pays a proof for a place it already holds', () => {
@@ -1491,7 +1561,7 @@ describe('a proof the room did not spend', () => {
       // Assess
       expect(s.sockets.sockets).toHaveLength(2);
       expect(s.sockets.latest.sent).toEqual([
-        { action: 'join', return: '/tickets?show=42', proof: PROOF },
+        { action: 'join', joinKey: anyJoinKey, return: '/tickets?show=42', proof: PROOF },
       ]);
       expect(solver.solve).toHaveBeenCalledTimes(1);
     },
@@ -1511,7 +1581,9 @@ describe('a proof the room did not spend', () => {
     s.sockets.latest.open();
 
     // Assess
-    expect(s.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+    expect(s.sockets.latest.sent).toEqual([
+      { action: 'join', joinKey: anyJoinKey, return: '/tickets?show=42' },
+    ]);
   });
 
   it('drops the kept proof when the room refuses it', async () => {
@@ -1533,9 +1605,12 @@ describe('a proof the room did not spend', () => {
     // Assess
     expect(s.sockets.sockets[1]?.sent.at(-1)).toEqual({
       action: 'join',
+      joinKey: anyJoinKey,
       return: '/tickets?show=42',
     });
-    expect(s.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+    expect(s.sockets.latest.sent).toEqual([
+      { action: 'join', joinKey: anyJoinKey, return: '/tickets?show=42' },
+    ]);
   });
 
   it('never sends a proof again once it took a place', async () => {
@@ -1550,7 +1625,11 @@ describe('a proof the room did not spend', () => {
     s.sockets.latest.receive({ type: 'error', code: 'invalid_ticket', message: 'unknown ticket' });
 
     // Assess
-    expect(s.sockets.latest.sent.at(-1)).toEqual({ action: 'join', return: '/tickets?show=42' });
+    expect(s.sockets.latest.sent.at(-1)).toEqual({
+      action: 'join',
+      joinKey: anyJoinKey,
+      return: '/tickets?show=42',
+    });
   });
 });
 
@@ -1627,6 +1706,8 @@ describe('a closed sale', () => {
     second.sockets.latest.open();
 
     // Assess
-    expect(second.sockets.latest.sent).toEqual([{ action: 'join', return: '/tickets?show=42' }]);
+    expect(second.sockets.latest.sent).toEqual([
+      { action: 'join', joinKey: anyJoinKey, return: '/tickets?show=42' },
+    ]);
   });
 });
