@@ -276,7 +276,10 @@ export class WaitingRoomStack extends Stack {
 
     // A missed or failed start (schedule, wake or successor) is made good by the schedule a
     // minute later; never replay old ones.
-    processor.lambda.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+    processor.lambda.configureAsyncInvoke({
+      retryAttempts: 0,
+      maxEventAge: Duration.seconds(LAMBDA_FUNCTIONS.processor.maxEventAgeSeconds),
+    });
     new events.Rule(this, 'ProcessorSchedule', {
       description:
         "The waiting room processor's watchdog: a run that finds the lease held ends at once",

@@ -40,11 +40,33 @@ export type HostReply =
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
-const [entry, functionName = 'function', memoryMb = '512'] = process.argv.slice(2);
+const [entry, functionName = 'function', memoryMb = '512', clockSkewMs = '0'] =
+  process.argv.slice(2);
+
+/**
+ * Sets this container's clock off by `skewMs` (`clock-skew` in `WR_AWS_FAULTS`): `Date.now()`
+ * and `new Date()` read the skewed time, as code on a host whose clock is off reads it. Timers
+ * and `performance.now()` measure durations and stay as they are.
+ */
+function skewClock(skewMs: number): void {
+  if (skewMs === 0) return;
+  const RealDate = Date;
+  class SkewedDate extends RealDate {
+    constructor(...args: ConstructorParameters<DateConstructor> | []) {
+      if (args.length === 0) super(RealDate.now() + skewMs);
+      else super(...(args as ConstructorParameters<DateConstructor>));
+    }
+    static override now(): number {
+      return RealDate.now() + skewMs;
+    }
+  }
+  globalThis.Date = SkewedDate as DateConstructor;
+}
 
 async function main(): Promise<void> {
   if (!entry || !process.send)
-    throw new Error('lambda-host: run me with fork(entry, name, memory)');
+    throw new Error('lambda-host: run me with fork(entry, name, memory, clockSkewMs)');
+  skewClock(Number(clockSkewMs));
   const usage = emptySdkUsage();
   countCalls(defaultDocumentClient(), 'dynamodb', usage);
   countCalls(defaultSsmClient(), 'ssm', usage);

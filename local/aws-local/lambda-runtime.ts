@@ -1,16 +1,44 @@
 /**
  * Runs the real Lambda entry points the way Lambda does, for `npm run start:aws-local`: each
- * function in its own process ({@link ./lambda-host.ts}) with the environment the CDK app sets,
- * invoked with an event and a timeout, every invocation counted with its duration.
+ * function in containers of its own ({@link ./lambda-host.ts}, a process each) with the
+ * environment the CDK app sets, every invocation counted with its duration.
+ *
+ * Concurrency as Lambda has it: a container serves one invocation at a time, and an invocation
+ * that finds none free gets a new one (a cold start). A machine cannot hold the thousand
+ * containers Lambda would start for a burst, so each function has a ceiling of containers
+ * (`maxContainers`): beyond it, invocations wait their turn, in order, and are answered late
+ * rather than all at once and too late. The function's timeout runs from the moment an
+ * invocation reaches its container, and a timeout kills that container and its one invocation,
+ * nothing else. A synchronous invocation that waits longer than API Gateway's integration
+ * timeout (29 s) for a container is failed without running: nothing it would have done is
+ * half done.
+ *
+ * With `WR_AWS_FAULTS` (`faults.ts`): `lambda-concurrency` is the account's pool of
+ * invocations at once (a synchronous one beyond it is throttled; an asynchronous one waits in
+ * Lambda's queue, retried, and is dropped past the function's event age), `cold-start` delays
+ * each new container's first invocation, and `clock-skew` sets each container's clock off.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { countFault, type FaultCounters, spread } from './faults.ts';
 import type { HostReply, HostRequest } from './lambda-host.ts';
 import { addSdkUsage, emptySdkUsage, type LambdaUsage, type SdkUsage } from './usage.ts';
 
 const HOST = fileURLToPath(new URL('./lambda-host.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
+
+/** API Gateway's integration timeout: a synchronous invocation waits no longer for a container. */
+export const INTEGRATION_TIMEOUT_MS = 29_000;
+
+/**
+ * The account's concurrency (`lambda-concurrency`): invocations running or waiting for a
+ * container here, across the functions that share the object.
+ */
+export class AccountConcurrency {
+  inFlight = 0;
+  constructor(readonly limit: number) {}
+}
 
 export interface LambdaFunctionSpec {
   name: string;
@@ -19,13 +47,20 @@ export interface LambdaFunctionSpec {
   environment: Record<string, string>;
   memoryMb: number;
   timeoutMs: number;
-  /**
-   * One invocation per container at a time, as Lambda runs them: an invocation that finds every
-   * container busy starts a new one (a cold start). For the processor, whose containers keep
-   * state between invocations (its line, its lease owner). The visitor-facing functions keep
-   * none, so one process serves all their invocations at once.
-   */
-  exclusiveContainers?: boolean;
+  /** Containers this machine runs for the function at once (default 1). */
+  maxContainers?: number;
+  /** Containers kept warm when idle (default 1): Lambda reclaims the rest in time. */
+  warmContainers?: number;
+  /** How long an asynchronous invocation may wait before Lambda drops it (its event age). */
+  maxEventAgeMs?: number;
+  /** The account's concurrency (`lambda-concurrency`), shared by the functions; unset: none. */
+  concurrency?: AccountConcurrency;
+  /** A new container's first invocation waits this much more (`cold-start`), half at random. */
+  coldStartMs?: number;
+  /** Each container's clock is off by half of this to all of it, either way (`clock-skew`). */
+  clockSkewMs?: number;
+  /** Where the faults that strike are counted. */
+  counters?: FaultCounters;
 }
 
 /** An invocation failed: the handler threw, timed out, or its container died. */
@@ -36,9 +71,31 @@ export class InvocationError extends Error {
   }
 }
 
+/** Lambda refused the invocation: the account's concurrency is used up (`TooManyRequestsException`). */
+export class ThrottledError extends InvocationError {
+  constructor(functionName: string) {
+    super(functionName, 'TooManyRequestsException: Rate Exceeded.');
+    this.name = 'ThrottledError';
+  }
+}
+
+export interface InvokeOptions {
+  /**
+   * Goes before the invocations waiting without it: a frame that answers from what is stored
+   * (a `resume`, a `status`, a `ping`) does not wait behind a burst of joins. On Lambda nothing
+   * waits at all; here the machine's containers are few, and this keeps the cheap work as
+   * prompt as Lambda would have it.
+   */
+  urgent?: boolean;
+}
+
 export interface LambdaFunction {
   readonly name: string;
-  invoke(event: unknown): Promise<unknown>;
+  /**
+   * Runs one invocation: `sync` (API Gateway's, the default) answers with its result;
+   * `async` (Lambda's Invoke with `Event`, EventBridge) resolves once it ran or was dropped.
+   */
+  invoke(event: unknown, mode?: 'sync' | 'async', options?: InvokeOptions): Promise<unknown>;
   /** What the function's SDK clients have called so far. */
   sdkUsage(): Promise<SdkUsage>;
   /** Invocations so far; the time of those still running is counted up to now. */
@@ -53,6 +110,10 @@ export interface LambdaFunction {
 
 /** How long a container may take to load its entry point. */
 const READY_TIMEOUT_MS = 60_000;
+/** How long a container beyond the warm ones may stay idle before it is reclaimed. */
+const IDLE_RECLAIM_MS = 30_000;
+/** How often a throttled asynchronous invocation is retried from Lambda's queue. */
+const ASYNC_RETRY_MS = 1000;
 
 /** One container: a host process, its requests in flight, and what it has counted so far. */
 interface Container {
@@ -60,6 +121,15 @@ interface Container {
   /** The SDK usage it last reported (sent with every result, so a killed one loses nothing). */
   lastUsage: SdkUsage;
   kill(signal: NodeJS.Signals): Promise<void>;
+  /** Whether it has served an invocation yet (the first one pays the cold start). */
+  warm: boolean;
+  idleSince: number;
+}
+
+/** An invocation waiting for a container. */
+interface Waiter {
+  give(container: Container): void;
+  fail(error: Error): void;
 }
 
 /**
@@ -68,62 +138,194 @@ interface Container {
  * is killed, as Lambda does; the next invocation gets a fresh one (a cold start).
  */
 export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<LambdaFunction> {
+  const maxContainers = Math.max(1, spec.maxContainers ?? 1);
+  const warmContainers = Math.max(1, Math.min(maxContainers, spec.warmContainers ?? 1));
+  const counters = spec.counters ?? {};
   const metrics: Record<string, number> = {};
   const usage: LambdaUsage = { invocations: 0, durationMs: 0, gbSeconds: 0, errors: 0 };
   const gbSeconds = (ms: number) => (Math.ceil(ms) / 1000) * (spec.memoryMb / 1024);
-  /** Start times of the invocations still running. */
+  /** Start times of the invocations running in a container. */
   const running = new Map<number, number>();
-  /** SDK usage of the containers killed so far. */
+  /** SDK usage of the containers gone so far. */
   let retiredUsage = emptySdkUsage();
   let nextId = 0;
   let closed = false;
-  /** Every container alive (or starting). */
-  const live = new Set<Promise<Container>>();
-  /** Exclusive containers waiting for an invocation. */
-  const idle: Promise<Container>[] = [];
-  const launch = () => {
-    const started = startContainer(spec, metrics);
-    live.add(started);
-    // A failed start is reported by the invocation that waits for it.
-    started.catch(() => live.delete(started));
-    return started;
-  };
-  /** The container every invocation shares (unless exclusive). */
-  let current: Promise<Container> = launch();
-  await current;
-  if (spec.exclusiveContainers) idle.push(current);
+  /** Every container alive, busy or idle. */
+  const live = new Set<Container>();
+  const idle: Container[] = [];
+  /** Containers being started. */
+  let starting = 0;
+  /** Invocations waiting for a container: the urgent ones first, each list in order. */
+  const urgentWaiters: Waiter[] = [];
+  const waiters: Waiter[] = [];
+  const waiting = () => urgentWaiters.length + waiters.length;
+  const nextWaiter = () => urgentWaiters.shift() ?? waiters.shift();
 
-  /** Invocations running in each container. */
-  const busy = new Map<Promise<Container>, number>();
-  const take = (): Promise<Container> => {
-    if (!spec.exclusiveContainers) return current;
-    return idle.pop() ?? launch();
-  };
-  /** Containers kept warm for the next invocations; Lambda reclaims the rest in time. */
-  const MAX_IDLE = 2;
-  const giveBack = (container: Promise<Container>) => {
-    if (!spec.exclusiveContainers || !live.has(container) || closed) return;
-    if (idle.length < MAX_IDLE) {
-      idle.push(container);
-      return;
-    }
-    live.delete(container);
-    container.then(
-      (host) => {
-        retiredUsage = addSdkUsage(retiredUsage, host.lastUsage);
-        return host.kill('SIGTERM');
+  const launch = () => {
+    starting += 1;
+    startContainer(spec, metrics).then(
+      (container) => {
+        starting -= 1;
+        if (closed) {
+          void container.kill('SIGTERM');
+          return;
+        }
+        live.add(container);
+        release(container);
       },
-      () => {},
+      (error: unknown) => {
+        starting -= 1;
+        // A container that could not start fails the invocation that waited longest for it.
+        nextWaiter()?.fail(error as Error);
+      },
     );
   };
+  /** A container is free: the invocation waiting longest takes it, else it waits idle. */
+  const release = (container: Container) => {
+    const next = nextWaiter();
+    if (next) {
+      next.give(container);
+      return;
+    }
+    container.idleSince = performance.now();
+    idle.push(container);
+  };
+  /** A free container, a new one if the ceiling allows, else the next one freed. */
+  const acquire = (waiter: Waiter, urgent: boolean) => {
+    const container = idle.pop();
+    if (container) {
+      waiter.give(container);
+      return;
+    }
+    (urgent ? urgentWaiters : waiters).push(waiter);
+    if (live.size + starting < maxContainers && starting < waiting()) launch();
+  };
+  /** Drops a container that died or ran past its timeout; the next invocation starts fresh. */
+  const retire = async (container: Container, signal: NodeJS.Signals) => {
+    if (!live.delete(container)) return;
+    retiredUsage = addSdkUsage(retiredUsage, container.lastUsage);
+    await container.kill(signal);
+    // Invocations still waiting get the place it leaves.
+    if (!closed && waiting() > starting && live.size + starting < maxContainers) launch();
+  };
+  const reclaim = setInterval(() => {
+    const now = performance.now();
+    for (const container of [...idle]) {
+      if (live.size <= warmContainers) break;
+      if (now - container.idleSince < IDLE_RECLAIM_MS) continue;
+      idle.splice(idle.indexOf(container), 1);
+      void retire(container, 'SIGTERM');
+    }
+  }, IDLE_RECLAIM_MS / 2);
+  reclaim.unref();
 
-  /** Drops a container that died (a crash, or a kill after a timeout); the next one starts fresh. */
-  async function retire(dead: Container, started: Promise<Container>): Promise<void> {
-    if (!live.has(started) || closed) return;
-    live.delete(started);
-    retiredUsage = addSdkUsage(retiredUsage, dead.lastUsage);
-    if (!spec.exclusiveContainers && started === current) current = launch();
-    await dead.kill('SIGKILL');
+  // The first container, warm before the first invocation.
+  const first = await startContainer(spec, metrics);
+  first.warm = true;
+  live.add(first);
+  idle.push(first);
+
+  /** Takes a place in the account's concurrency, or says the invocation was refused. */
+  const enter = async (mode: 'sync' | 'async', queuedAt: number): Promise<boolean> => {
+    const pool = spec.concurrency;
+    if (!pool) return true;
+    for (;;) {
+      if (pool.inFlight < pool.limit) {
+        pool.inFlight += 1;
+        return true;
+      }
+      if (mode === 'sync') {
+        countFault(counters, 'lambda.throttled');
+        return false;
+      }
+      // Lambda keeps a throttled event and retries it, until its age passes.
+      if (closed || performance.now() - queuedAt >= (spec.maxEventAgeMs ?? 6 * 3600_000)) {
+        countFault(counters, 'lambda.async-dropped');
+        return false;
+      }
+      countFault(counters, 'lambda.async-throttled');
+      await new Promise((resolve) => setTimeout(resolve, ASYNC_RETRY_MS));
+    }
+  };
+
+  const waitForContainer = (mode: 'sync' | 'async', queuedAt: number, urgent: boolean) =>
+    new Promise<Container>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter = {
+        give: (container) => {
+          clearTimeout(timer);
+          resolve(container);
+        },
+        fail: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const limit =
+        mode === 'sync'
+          ? INTEGRATION_TIMEOUT_MS
+          : (spec.maxEventAgeMs ?? 6 * 3600_000) - (performance.now() - queuedAt);
+      timer = setTimeout(() => {
+        for (const list of [urgentWaiters, waiters]) {
+          const at = list.indexOf(waiter);
+          if (at >= 0) list.splice(at, 1);
+        }
+        reject(
+          new InvocationError(
+            spec.name,
+            `no container free within ${Math.round(limit / 1000)} s (this machine runs ${maxContainers} at most)`,
+          ),
+        );
+      }, limit);
+      acquire(waiter, urgent);
+    });
+
+  async function run(container: Container, event: unknown): Promise<unknown> {
+    const id = nextId++;
+    if (!container.warm) {
+      container.warm = true;
+      if (spec.coldStartMs) {
+        countFault(counters, 'lambda.cold-start');
+        const delay = (spec.coldStartMs / 2) * (1 + Math.abs(spread()));
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+    running.set(id, performance.now());
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), spec.timeoutMs);
+      });
+      const reply = await Promise.race([
+        container.request({ type: 'invoke', id, event, timeoutMs: spec.timeoutMs }),
+        timedOut,
+      ]);
+      usage.invocations += 1;
+      if (reply === 'timeout') {
+        usage.durationMs += spec.timeoutMs;
+        usage.gbSeconds += gbSeconds(spec.timeoutMs);
+        usage.errors += 1;
+        // Lambda stops the container of a timed-out invocation: its one invocation, nothing else.
+        await retire(container, 'SIGKILL');
+        throw new InvocationError(
+          spec.name,
+          `Task timed out after ${(spec.timeoutMs / 1000).toFixed(2)} seconds`,
+        );
+      }
+      if (reply.type !== 'result') throw new InvocationError(spec.name, 'unexpected reply');
+      usage.durationMs += reply.durationMs;
+      usage.gbSeconds += gbSeconds(reply.durationMs);
+      if (!reply.ok) {
+        usage.errors += 1;
+        if (reply.exited) await retire(container, 'SIGKILL');
+        throw new InvocationError(spec.name, reply.error);
+      }
+      return reply.value;
+    } finally {
+      clearTimeout(timer);
+      running.delete(id);
+      if (live.has(container) && !closed) release(container);
+    }
   }
 
   return {
@@ -138,75 +340,41 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       };
     },
     metrics,
-    async invoke(event) {
-      const id = nextId++;
-      running.set(id, performance.now());
-      let timer: NodeJS.Timeout | undefined;
-      const started = take();
-      busy.set(started, (busy.get(started) ?? 0) + 1);
+    async invoke(event, mode = 'sync', options = {}) {
+      const queuedAt = performance.now();
+      if (!(await enter(mode, queuedAt))) {
+        if (mode === 'sync') throw new ThrottledError(spec.name);
+        return null;
+      }
       try {
-        const host = await started.catch((error: unknown) => {
-          // A container that could not start fails its invocation, as a failed init does.
-          usage.invocations += 1;
-          usage.errors += 1;
-          throw error;
-        });
-        const timedOut = new Promise<'timeout'>((resolve) => {
-          timer = setTimeout(() => resolve('timeout'), spec.timeoutMs);
-        });
-        const reply = await Promise.race([
-          host.request({ type: 'invoke', id, event, timeoutMs: spec.timeoutMs }),
-          timedOut,
-        ]);
-        usage.invocations += 1;
-        if (reply === 'timeout') {
-          usage.durationMs += spec.timeoutMs;
-          usage.gbSeconds += gbSeconds(spec.timeoutMs);
-          usage.errors += 1;
-          // Lambda kills the container of a timed-out invocation, and with it only that one
-          // invocation. The visitor-facing functions share one process here: killing it would
-          // fail every frame in flight beside the slow one, a cascade Lambda never has, so a
-          // shared container is replaced only when the slow invocation is alone in it.
-          if (spec.exclusiveContainers || busy.get(started) === 1) await retire(host, started);
-          throw new InvocationError(
-            spec.name,
-            `Task timed out after ${(spec.timeoutMs / 1000).toFixed(2)} seconds`,
-          );
-        }
-        if (reply.type !== 'result') throw new InvocationError(spec.name, 'unexpected reply');
-        usage.durationMs += reply.durationMs;
-        usage.gbSeconds += gbSeconds(reply.durationMs);
-        if (!reply.ok) {
-          usage.errors += 1;
-          if (reply.exited) await retire(host, started);
-          throw new InvocationError(spec.name, reply.error);
-        }
-        return reply.value;
+        const container = await waitForContainer(mode, queuedAt, options.urgent === true).catch(
+          (error: unknown) => {
+            // Failed without running (no container in time, or none could start).
+            usage.errors += 1;
+            throw error;
+          },
+        );
+        return await run(container, event);
       } finally {
-        clearTimeout(timer);
-        running.delete(id);
-        const left = (busy.get(started) ?? 1) - 1;
-        if (left > 0) busy.set(started, left);
-        else busy.delete(started);
-        giveBack(started);
+        if (spec.concurrency) spec.concurrency.inFlight -= 1;
       }
     },
     async sdkUsage() {
       let total = retiredUsage;
-      for (const started of [...live]) {
-        const host = await started.catch(() => null);
-        if (!host) continue;
-        const reply = await host.request({ type: 'usage', id: nextId++ });
+      for (const container of [...live]) {
+        const reply = await container.request({ type: 'usage', id: nextId++ });
         // A container that died since reported its usage with its last result.
-        total = addSdkUsage(total, reply.type === 'usage' ? reply.usage : host.lastUsage);
+        total = addSdkUsage(total, reply.type === 'usage' ? reply.usage : container.lastUsage);
       }
       return total;
     },
     async close() {
       closed = true;
-      await Promise.all(
-        [...live].map(async (started) => (await started.catch(() => null))?.kill('SIGTERM')),
-      );
+      clearInterval(reclaim);
+      for (const waiter of [...urgentWaiters.splice(0), ...waiters.splice(0)]) {
+        waiter.fail(new InvocationError(spec.name, 'the runtime is closing'));
+      }
+      await Promise.all([...live].map((container) => container.kill('SIGTERM')));
     },
   };
 }
@@ -216,7 +384,15 @@ async function startContainer(
   spec: LambdaFunctionSpec,
   metrics: Record<string, number>,
 ): Promise<Container> {
-  const child: ChildProcess = fork(HOST, [spec.entry, spec.name, String(spec.memoryMb)], {
+  // Each container's own clock, off by its own amount (`clock-skew`).
+  // Half the figure to all of it, either way: every container's clock is off, by its own amount.
+  const draw = spread();
+  const skewMs = spec.clockSkewMs
+    ? Math.round(Math.sign(draw || 1) * (spec.clockSkewMs / 2) * (1 + Math.abs(draw)))
+    : 0;
+  if (skewMs !== 0) countFault(spec.counters ?? {}, 'lambda.skewed-containers');
+  const args = [spec.entry, spec.name, String(spec.memoryMb), String(skewMs)];
+  const child: ChildProcess = fork(HOST, args, {
     execArgv: ['--import', TSX],
     env: spec.environment,
     serialization: 'advanced',
@@ -256,6 +432,8 @@ async function startContainer(
 
   const host: Container = {
     lastUsage: emptySdkUsage(),
+    warm: false,
+    idleSince: 0,
     request(message) {
       if (exited) {
         return Promise.resolve(exitedReply(message.id, exited));

@@ -63,7 +63,13 @@ function keySchema(keys: KeyDefinition) {
  */
 export const LAMBDA_FUNCTIONS = {
   visitorFacing: { memoryMb: 512, timeoutSeconds: 10 },
-  processor: { memoryMb: 1024, timeoutSeconds: 900, scheduleSeconds: 60 },
+  processor: {
+    memoryMb: 1024,
+    timeoutSeconds: 900,
+    scheduleSeconds: 60,
+    /** An asynchronous start (a successor, a wake) older than this is dropped, not run late. */
+    maxEventAgeSeconds: 60,
+  },
 } as const;
 
 /**
