@@ -4,10 +4,14 @@
  *
  * A failed first read fails the call and is tried again on the next; a failed later read keeps
  * the last good keys (the rotation keeps them valid for days) and is tried again after
- * {@link KEY_RETRY_AFTER_ERROR_MS}. A ticket naming a `kid` the keys do not hold reads the ring
- * once early (at most every {@link KEY_REFRESH_MIN_MS}): another container may already sign with
- * a key this one has not seen. Forged kids cannot make it read more often than that.
+ * {@link KEY_RETRY_AFTER_ERROR_MS}. A later read holds up no call beyond
+ * {@link KEY_RELOAD_WAIT_MS} (SSM throttled, the SDK backs off for seconds): the call that
+ * started it, and any other while it goes on, sign with the keys there are. A ticket naming a
+ * `kid` the keys do not hold reads the ring once early (at most every
+ * {@link KEY_REFRESH_MIN_MS}): another container may already sign with a key this one has not
+ * seen. Forged kids cannot make it read more often than that.
  */
+import { valueWithin } from '../adapters/aws/concurrency.ts';
 import type { Clock, Signer } from '../core/ports.ts';
 import {
   createSigner,
@@ -22,6 +26,8 @@ export const KEY_RELOAD_MS = 60_000;
 export const KEY_RETRY_AFTER_ERROR_MS = 10_000;
 /** Early reads for unknown kids are at least this far apart. */
 export const KEY_REFRESH_MIN_MS = 10_000;
+/** How long a call waits for a scheduled read before it goes on with the keys it has. */
+export const KEY_RELOAD_WAIT_MS = 250;
 
 export interface ReloadingKeysOptions<K extends SignerKeys = SignerKeys> {
   load: () => Promise<K>;
@@ -70,7 +76,11 @@ export function createReloadingKeySource<K extends SignerKeys = SignerKeys>(
   };
 
   return {
-    get: () => (last && now() < dueAt ? last : read()),
+    get: () => {
+      if (!last) return read();
+      if (now() < dueAt || reading) return last;
+      return valueWithin(read(), KEY_RELOAD_WAIT_MS, last);
+    },
     refresh: async () => {
       if (last && now() - lastAttemptAt < refreshMinMs) return last;
       return read();

@@ -11,6 +11,7 @@
  * The operator's commands write the SSM parameters the functions read; the status reads the
  * table and the arrival queue. Every AWS call is counted ({@link AwsUsage}).
  */
+import { availableParallelism } from 'node:os';
 import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
@@ -43,13 +44,30 @@ import { ConfigError, type LocalConfig } from '../config.ts';
 import { type Log, type RoomBackend, readRoomStatus } from '../front.ts';
 import { KeyRotationUnavailableError, loadOrCreateKey, pinnedKeyMessage } from '../keys.ts';
 import { ensureRoomTable, localDynamoClient, startLocalDynamo } from './dynamo.ts';
+import { playsDynamoFaults, startDynamoFaultProxy } from './dynamo-faults.ts';
 import type { AwsFaults, FaultCounters } from './faults.ts';
-import { type LambdaFunction, startLambdaFunction } from './lambda-runtime.ts';
+import { AccountConcurrency, type LambdaFunction, startLambdaFunction } from './lambda-runtime.ts';
 import { startLambdaStandIn } from './lambda-stand-in.ts';
 import { ensureArrivalQueues, localSqsClient, startLocalSqs } from './sqs.ts';
+import { startSqsFaultsProxy } from './sqs-faults.ts';
 import { startSsmStandIn } from './ssm-stand-in.ts';
 import { type AwsUsage, addSdkUsage, emptySdkUsage } from './usage.ts';
 import { startWebSocketApi } from './websocket-api.ts';
+
+/**
+ * Containers this machine runs for each function at once (Lambda would start one per
+ * invocation in flight): beyond them, invocations wait their turn. A container is a process
+ * (about 100 MB); the visitor-facing functions spend most of their time waiting on DynamoDB and
+ * SQS, so a few per core keep the cores busy without a pile of work that all finishes too late.
+ */
+const cores = availableParallelism();
+export const MACHINE_CONTAINERS: Record<RoomFunctionName, number> = {
+  message: 4 * cores,
+  connect: 2 * cores,
+  disconnect: 2 * cores,
+  // The running processor, its successor, and a wake that finds the lease taken.
+  processor: 3,
+};
 
 export const CONFIG_PREFIX = '/waiting-room/config/';
 export const SIGNING_KEY_PARAMETER = '/waiting-room/signing-key';
@@ -137,9 +155,14 @@ async function assemble(
   let published = jwksOfRing(await importKeyRing(ring), Math.floor(since / 1000), keepSeconds);
   let key: SigningKey = seed;
 
-  const ssm = await startSsmStandIn();
+  const ssm = await startSsmStandIn({ getRate: aws.faults['ssm-rate'], counters: faultCounters });
   cleanup.push(() => ssm.close());
-  const ssmClient = new SSMClient({ endpoint: ssm.url, region: REGION, credentials: CREDENTIALS });
+  // The operator's and the front's client: outside the functions' throughput quota.
+  const ssmClient = new SSMClient({
+    endpoint: ssm.operatorUrl,
+    region: REGION,
+    credentials: CREDENTIALS,
+  });
   cleanup.push(async () => ssmClient.destroy());
   // What a deploy creates: the settings as the environment seeds them, and the key.
   const put = (Name: string, Value: string, Type: 'String' | 'SecureString' = 'String') =>
@@ -152,6 +175,16 @@ async function assemble(
 
   const dynamo = await startLocalDynamo(aws.dynamoEndpoint);
   cleanup.push(() => dynamo.close());
+  // The functions' DynamoDB: at AWS's limits (throughput, index lag) when WR_AWS_FAULTS names
+  // them; the operator's reads below go straight to the table.
+  const functionsDynamo = playsDynamoFaults(aws.faults)
+    ? await startDynamoFaultProxy({
+        target: dynamo.endpoint,
+        faults: aws.faults,
+        counters: faultCounters,
+      })
+    : null;
+  if (functionsDynamo) cleanup.push(() => functionsDynamo.close());
   const dynamoClient = localDynamoClient(dynamo.endpoint);
   cleanup.push(async () => dynamoClient.destroy());
   const tableName = `waiting-room-${settings.roomId}`;
@@ -181,13 +214,28 @@ async function assemble(
   }
   // The arrival queue the functions send to and receive from, as the operator's status counts it.
   const arrivals = createSqsArrivalQueue({ client: sqsClient, queueUrl: queues.queueUrl });
+  // The functions reach SQS through its FIFO quota when `sqs-rate` is on; the operator does not.
+  // The SDK sends each call to its QueueUrl's host, so the URL they are given is the proxy's.
+  const sqsRate = aws.faults['sqs-rate'];
+  const sqsQuota =
+    sqsRate === undefined
+      ? null
+      : await startSqsFaultsProxy({ target: sqs.endpoint, rate: sqsRate, counters: faultCounters });
+  if (sqsQuota) cleanup.push(() => sqsQuota.close());
+  const functionsSqs = sqsQuota
+    ? {
+        endpoint: sqsQuota.endpoint,
+        queueUrl: `${sqsQuota.endpoint}${new URL(queues.queueUrl).pathname}`,
+      }
+    : { endpoint: sqs.endpoint, queueUrl: queues.queueUrl };
 
   const functions = {} as Record<RoomFunctionName, LambdaFunction>;
   let closed = false;
   const invoke = (name: RoomFunctionName) => (event: APIGatewayProxyWebsocketEventV2) => {
     const fn = functions[name];
     if (!fn) return Promise.reject(new Error(`${name} is not running yet`));
-    return fn.invoke(event);
+    // Only a join makes a place; every other frame answers from what is stored, and goes first.
+    return fn.invoke(event, 'sync', { urgent: event.requestContext.routeKey !== 'join' });
   };
   const api = await startWebSocketApi({
     // As the CDK app routes them: every action and `$default` to the message function.
@@ -201,6 +249,9 @@ async function assemble(
     domainName: new URL(settings.publicUrl).host,
     idleTimeoutMs: aws.idleTimeoutMs,
     maxConnectionMs: aws.maxConnectionMs,
+    requestRate: aws.faults['apigw-rate'],
+    newConnectionRate: aws.faults['apigw-connections'],
+    counters: faultCounters,
     onError: (routeKey, connectionId, error) =>
       log('error', 'invocation failed', { routeKey, connectionId, error: String(error) }),
   });
@@ -210,7 +261,7 @@ async function assemble(
   const lambdaApi = await startLambdaStandIn((name) =>
     name === processorName && !closed
       ? (event) => {
-          functions.processor?.invoke(event).catch((error: unknown) => {
+          functions.processor?.invoke(event, 'async').catch((error: unknown) => {
             if (!closed) log('error', 'processor invocation failed', { error: String(error) });
           });
         }
@@ -223,8 +274,8 @@ async function assemble(
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-    AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: functionsDynamo?.endpoint ?? dynamo.endpoint,
+    AWS_ENDPOINT_URL_SQS: functionsSqs.endpoint,
     AWS_ENDPOINT_URL_SSM: ssm.url,
     AWS_ENDPOINT_URL_LAMBDA: lambdaApi.url,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
@@ -232,7 +283,7 @@ async function assemble(
     // are read by the runtime, as CloudWatch would, and summed into the usage report.
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     [Env.tableName]: tableName,
-    [Env.arrivalQueueUrl]: queues.queueUrl,
+    [Env.arrivalQueueUrl]: functionsSqs.queueUrl,
     [Env.configPrefix]: CONFIG_PREFIX,
     [Env.signingKeyParameter]: SIGNING_KEY_PARAMETER,
     [Env.managementEndpoint]: api.managementEndpoint,
@@ -259,6 +310,10 @@ async function assemble(
     ...(settings.identityJwksUrl ? { [Env.identityJwksUrl]: settings.identityJwksUrl } : {}),
     ...(settings.identityRequired ? { [Env.identityRequired]: 'true' } : {}),
   };
+  // The account's pool of invocations at once, when played (`lambda-concurrency`).
+  const concurrency = aws.faults['lambda-concurrency']
+    ? new AccountConcurrency(aws.faults['lambda-concurrency'])
+    : undefined;
   // Every container is waited for, so that none is left running when another fails to start.
   const started = await Promise.allSettled(
     (Object.keys(ROOM_FUNCTION_ENTRIES) as RoomFunctionName[]).map(async (name) => {
@@ -276,7 +331,14 @@ async function assemble(
         },
         memoryMb: sizing.memoryMb,
         timeoutMs: name === 'processor' ? aws.processorTimeoutMs : sizing.timeoutSeconds * 1000,
-        exclusiveContainers: name === 'processor',
+        maxContainers: MACHINE_CONTAINERS[name],
+        ...(name === 'processor'
+          ? { maxEventAgeMs: LAMBDA_FUNCTIONS.processor.maxEventAgeSeconds * 1000 }
+          : {}),
+        ...(concurrency ? { concurrency } : {}),
+        ...(aws.faults['cold-start'] ? { coldStartMs: aws.faults['cold-start'] } : {}),
+        ...(aws.faults['clock-skew'] ? { clockSkewMs: aws.faults['clock-skew'] } : {}),
+        counters: faultCounters,
       });
       cleanup.push(() => fn.close());
       functions[name] = fn;
@@ -322,7 +384,7 @@ async function assemble(
       resources: ['arn:aws:events:us-east-1:000000000000:rule/ProcessorSchedule'],
       detail: {},
     };
-    functions.processor.invoke(event).catch((error: unknown) => {
+    functions.processor.invoke(event, 'async').catch((error: unknown) => {
       if (!closed) log('error', 'processor invocation failed', { error: String(error) });
     });
   };
@@ -364,7 +426,7 @@ async function assemble(
       await writer.write(settingsOf(change));
       // What the deployed EventBridge rule on the parameters does: wake the processor, whose
       // next tick mirrors the new config for the handlers.
-      functions.processor?.invoke({ waitingRoom: 'wake' }).catch((error: unknown) => {
+      functions.processor?.invoke({ waitingRoom: 'wake' }, 'async').catch((error: unknown) => {
         if (!closed) log('error', 'processor invocation failed', { error: String(error) });
       });
     },

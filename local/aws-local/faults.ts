@@ -20,7 +20,7 @@ export const AWS_FAULTS = {
     aws: 200,
     min: 1,
     max: 60_000,
-    what: "each container's clock is off by up to this much, either way",
+    what: "each container's clock is off by half this much to all of it, either way",
   },
   'index-lag': {
     unit: 'ms',
@@ -45,31 +45,31 @@ export const AWS_FAULTS = {
   },
   'sqs-rate': {
     unit: 'requests/s',
-    aws: 3000,
+    aws: 300,
     min: 1,
     max: 1_000_000,
-    what: 'requests a second one FIFO message group takes on a high-throughput queue (SendMessage, ReceiveMessage, DeleteMessageBatch each count), beyond which SQS answers ThrottlingException',
+    what: 'requests a second, per API action, one partition of a high-throughput FIFO queue takes (a batch of up to 10 is one request: 3,000 messages/s); SendMessage counts per message group (each group a partition of its own), ReceiveMessage and DeleteMessageBatch per queue (a queue of one partition, as a new one starts), beyond which SQS answers RequestThrottled',
   },
   'ssm-rate': {
     unit: 'requests/s',
     aws: 40,
     min: 1,
     max: 100_000,
-    what: 'GetParameter, GetParameters and GetParametersByPath calls a second the account takes at standard throughput, beyond which SSM answers ThrottlingException',
+    what: "GetParameter, GetParameters and GetParametersByPath calls a second the account takes at Parameter Store's default (standard) throughput, shared by the three, beyond which SSM answers ThrottlingException (Rate exceeded)",
   },
   'apigw-rate': {
     unit: 'requests/s',
     aws: 10_000,
     min: 1,
     max: 1_000_000,
-    what: "requests a second the account's API Gateway takes (frames from visitors and @connections calls together), beyond which a frame is refused and a push answers 429",
+    what: "requests a second the account's API Gateway takes across its APIs, WebSocket frames from visitors and @connections calls together, with a burst of half a second's worth (AWS: 5,000), beyond which a frame is not handled (the visitor hears API Gateway's error) and an @connections call answers 429 LimitExceededException",
   },
   'apigw-connections': {
     unit: 'connections/s',
     aws: 500,
     min: 1,
     max: 1_000_000,
-    what: 'new WebSocket connections a second the account takes, beyond which the handshake is refused with 429',
+    what: 'new WebSocket connections a second the account takes across its WebSocket APIs, beyond which the handshake is refused with 429',
   },
   'lambda-concurrency': {
     unit: 'invocations at once',
@@ -156,7 +156,8 @@ export function countFault(counters: FaultCounters, name: string, by = 1): void 
 
 /**
  * A limit of `perSecond` requests (or units) a second, as AWS's token buckets hold them: up to
- * one second's worth at once. `take` says whether `amount` fits now, and takes it if so.
+ * `burst` at once (one second's worth unless given). `take` says whether `amount` fits now, and
+ * takes it if so.
  */
 export class RateLimit {
   #tokens: number;
@@ -164,17 +165,15 @@ export class RateLimit {
   constructor(
     readonly perSecond: number,
     private readonly now: () => number = () => performance.now(),
+    readonly burst: number = perSecond,
   ) {
-    this.#tokens = perSecond;
+    this.#tokens = burst;
     this.#at = now();
   }
 
   take(amount = 1): boolean {
     const now = this.now();
-    this.#tokens = Math.min(
-      this.perSecond,
-      this.#tokens + ((now - this.#at) / 1000) * this.perSecond,
-    );
+    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * this.perSecond);
     this.#at = now;
     if (this.#tokens < amount) return false;
     this.#tokens -= amount;

@@ -10,9 +10,17 @@
  *   `InvalidParameters`, at most 10 names), `GetParametersByPath`, `DeleteParameter`.
  *
  * A SecureString is returned in clear only `WithDecryption`. Every call is counted by action.
+ *
+ * With `getRate` (`WR_AWS_FAULTS=ssm-rate`), the Get* calls on `url` share that many a second,
+ * as Parameter Store's default throughput shares its 40 among GetParameter, GetParameters and
+ * GetParametersByPath per account and Region: beyond it they answer 400 `ThrottlingException`
+ * ("Rate exceeded"), counted as `ssm.throttled`. `operatorUrl` serves the same parameters
+ * without that limit: the front's gate reads a document CloudFront caches on AWS, and the
+ * operator's few calls are not what the rehearsal measures.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import * as v from 'valibot';
+import { countFault, type FaultCounters, RateLimit } from './faults.ts';
 import { AwsError, listenStandIn, readRequestBody, type StandInServer } from './http-stand-in.ts';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -30,9 +38,25 @@ interface Parameter {
 }
 
 export interface SsmStandIn extends StandInServer {
+  /** The same parameters, never throttled (the front's and the operator's reads). */
+  operatorUrl: string;
   /** Calls answered so far, by action name. */
   readonly calls: Map<string, number>;
 }
+
+export interface SsmStandInOptions {
+  /** Port of `url` (0: any free one). */
+  port?: number;
+  /** Get* calls a second on `url`, all three together; unset: no limit. */
+  getRate?: number;
+  /** Where throttled calls are counted (`ssm.throttled`). */
+  counters?: FaultCounters;
+  /** The clock of the rate (milliseconds; tests stop it). */
+  now?: () => number;
+}
+
+/** The actions Parameter Store's throughput quota counts. */
+const METERED = new Set(['GetParameter', 'GetParameters', 'GetParametersByPath']);
 
 const name = v.pipe(
   v.string(),
@@ -62,10 +86,19 @@ const schemas = {
 } as const;
 type Action = keyof typeof schemas;
 
-/** Starts the stand-in on 127.0.0.1 (port 0: any free one). */
-export async function startSsmStandIn(port = 0): Promise<SsmStandIn> {
+/** Starts the stand-in on 127.0.0.1 (a port number alone: `{ port }`). */
+export async function startSsmStandIn(
+  options: number | SsmStandInOptions = {},
+): Promise<SsmStandIn> {
+  const {
+    port = 0,
+    getRate,
+    counters = {},
+    now,
+  } = typeof options === 'number' ? { port: options } : options;
   const parameters = new Map<string, Parameter>();
   const calls = new Map<string, number>();
+  const getLimit = getRate === undefined ? null : new RateLimit(getRate, now);
 
   const view = (p: Parameter, decrypt: boolean) => ({
     Name: p.name,
@@ -129,7 +162,11 @@ export async function startSsmStandIn(port = 0): Promise<SsmStandIn> {
     },
   };
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    metered: boolean,
+  ): Promise<void> {
     const target = String(req.headers['x-amz-target'] ?? '');
     const action = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : '';
     if (req.method !== 'POST' || !Object.hasOwn(schemas, action)) {
@@ -138,7 +175,12 @@ export async function startSsmStandIn(port = 0): Promise<SsmStandIn> {
     calls.set(action, (calls.get(action) ?? 0) + 1);
     let body: unknown;
     try {
-      body = JSON.parse((await readRequestBody(req, 64 * 1024)).toString('utf8') || '{}');
+      const raw = await readRequestBody(req, 64 * 1024);
+      if (metered && getLimit && METERED.has(action) && !getLimit.take()) {
+        countFault(counters, 'ssm.throttled');
+        throw new AwsError(400, 'ThrottlingException', 'Rate exceeded');
+      }
+      body = JSON.parse(raw.toString('utf8') || '{}');
     } catch (error) {
       if (error instanceof AwsError) throw error;
       throw new AwsError(400, 'SerializationException', 'body is not JSON');
@@ -158,6 +200,21 @@ export async function startSsmStandIn(port = 0): Promise<SsmStandIn> {
     res.end(output);
   }
 
-  const server = await listenStandIn(port, handle, CONTENT_TYPE);
-  return { ...server, calls };
+  const server = await listenStandIn(port, (req, res) => handle(req, res, true), CONTENT_TYPE);
+  const operator = await listenStandIn(
+    0,
+    (req, res) => handle(req, res, false),
+    CONTENT_TYPE,
+  ).catch(async (error: unknown) => {
+    await server.close();
+    throw error;
+  });
+  return {
+    url: server.url,
+    operatorUrl: operator.url,
+    calls,
+    async close() {
+      await Promise.all([server.close(), operator.close()]);
+    },
+  };
 }

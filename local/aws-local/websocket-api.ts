@@ -16,6 +16,12 @@
  *   hears nothing. A push counts as activity: services built on API Gateway keep idle
  *   connections open with server-sent messages alone (Hotsock sends one every 9.5 minutes and
  *   shows connections lasting to the 2-hour cap: hotsock.io/docs/connections/keep-alive).
+ * - With `WR_AWS_FAULTS`, the account's throttles: `newConnectionRate` new connections a second
+ *   (beyond: the handshake is refused with 429, counted `apigateway.connection-throttled`) and
+ *   `requestRate` requests a second, with a burst of half a second's worth, shared by visitors'
+ *   frames and `@connections` calls (beyond: a frame reaches no function and the visitor gets
+ *   API Gateway's error frame, `{"message": "Too Many Requests", ...}`; an `@connections` call
+ *   answers 429 `LimitExceededException`; counted `apigateway.throttled`).
  *
  * Every connection, frame, push and connection minute is counted ({@link ApiGatewayUsage}).
  */
@@ -24,6 +30,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { countFault, type FaultCounters, RateLimit } from './faults.ts';
 import { AwsError, listenStandIn, readRequestBody, type StandInServer } from './http-stand-in.ts';
 import type { ApiGatewayUsage } from './usage.ts';
 
@@ -46,6 +53,14 @@ export interface WebSocketApiOptions {
   maxConnectionMs?: number;
   /** Told about invocations that failed (the visitor sees nothing, as on AWS). */
   onError?: (routeKey: string, connectionId: string, error: unknown) => void;
+  /** The account's requests a second: frames and `@connections` calls (`apigw-rate`). */
+  requestRate?: number;
+  /** The account's new connections a second (`apigw-connections`). */
+  newConnectionRate?: number;
+  /** Where throttled handshakes, frames and calls are counted. */
+  counters?: FaultCounters;
+  /** The clock of the throttles (milliseconds; tests stop it). */
+  now?: () => number;
 }
 
 export interface WebSocketApi {
@@ -86,6 +101,22 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
   /** Connection minutes of connections already closed. */
   let closedMinutes = 0;
   let requests = 0;
+  const counters = options.counters ?? {};
+  // API Gateway's bucket holds half a second of the account's rate (5,000 of 10,000).
+  const requestLimit =
+    options.requestRate === undefined
+      ? null
+      : new RateLimit(options.requestRate, options.now, Math.max(1, options.requestRate / 2));
+  const connectionLimit =
+    options.newConnectionRate === undefined
+      ? null
+      : new RateLimit(options.newConnectionRate, options.now);
+  /** Whether the account's request rate lets one more request through now. */
+  const withinRequestRate = () => {
+    if (!requestLimit || requestLimit.take()) return true;
+    countFault(counters, 'apigateway.throttled');
+    return false;
+  };
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: API_GATEWAY_LIMITS.maxMessageBytes,
@@ -156,6 +187,11 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
     // Nothing else listens on the raw socket while `$connect` runs: a peer that resets it then
     // must not take the process down.
     socket.on('error', () => socket.destroy());
+    if (connectionLimit && !connectionLimit.take()) {
+      countFault(counters, 'apigateway.connection-throttled');
+      refuse(socket, 429);
+      return;
+    }
     const connectedAt = Date.now();
     const identity = {
       id: randomBytes(11).toString('base64'),
@@ -214,6 +250,16 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
     socket.on('message', (data, isBinary) => {
       connection.lastActiveAt = Date.now();
       armIdle(connection);
+      if (!withinRequestRate()) {
+        // Throttled: no function hears of it; API Gateway tells the visitor in a frame of its
+        // own, shaped as its other errors ("Internal server error", "Forbidden").
+        requests += 1;
+        const requestId = `${Date.now().toString(36)}-${requests}`;
+        socket.send(
+          `{"message": "Too Many Requests", "connectionId":"${connection.id}", "requestId":"${requestId}"}`,
+        );
+        return;
+      }
       usage.messagesIn += Math.max(1, Math.ceil(rawLength(data) / BILLING_UNIT_BYTES));
       const body = isBinary ? rawBuffer(data).toString('base64') : rawBuffer(data).toString('utf8');
       const routeKey = isBinary ? '$default' : routeKeyOf(body);
@@ -263,6 +309,9 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
     const connectionId = decodeURIComponent(match[2] ?? '');
     const connection = open.get(connectionId);
     if (req.method === 'POST') usage.postToConnection += 1;
+    if (!withinRequestRate()) {
+      throw new AwsError(429, 'LimitExceededException', 'Too Many Requests');
+    }
     if (!connection || connection.socket.readyState !== connection.socket.OPEN) {
       throw new AwsError(410, 'GoneException', `connection ${connectionId} is gone`);
     }
@@ -322,7 +371,14 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
 }
 
 function refuse(socket: Duplex, status: number): void {
-  const text = status === 403 ? 'Forbidden' : status >= 500 ? 'Internal Server Error' : 'Refused';
+  const text =
+    status === 403
+      ? 'Forbidden'
+      : status === 429
+        ? 'Too Many Requests'
+        : status >= 500
+          ? 'Internal Server Error'
+          : 'Refused';
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 

@@ -138,3 +138,37 @@ export function parseServerMessage(frame: unknown): ServerMessage | null {
   const result = v.safeParse(ServerMessageSchema, data);
   return result.success ? result.output : null;
 }
+
+const GatewayErrorSchema = v.object({
+  message: v.string(),
+  connectionId: v.optional(v.string()),
+  requestId: v.optional(v.string()),
+});
+
+/** API Gateway's own error frame: what it said, and whether that means "slow down". */
+export interface GatewayError {
+  message: string;
+  /** Throttled ("Too Many Requests", "Limit Exceeded"), not failed. */
+  slowDown: boolean;
+}
+
+/**
+ * API Gateway's own answer to a frame it handed to no function, not the room's: `{"message":
+ * "Too Many Requests", "connectionId": ..., "requestId": ...}` when the account is throttled,
+ * `"Internal server error"` when the function failed or was throttled. Such a frame means the
+ * page's last request was never handled. Null for anything else.
+ */
+export function parseGatewayError(frame: unknown): GatewayError | null {
+  if (typeof frame !== 'string') return null;
+  let data: unknown;
+  try {
+    data = JSON.parse(frame);
+  } catch {
+    return null;
+  }
+  if (typeof data !== 'object' || data === null || 'type' in data) return null;
+  const result = v.safeParse(GatewayErrorSchema, data);
+  if (!result.success) return null;
+  const { message } = result.output;
+  return { message, slowDown: /too many|limit|throttl/i.test(message) };
+}

@@ -8,7 +8,7 @@ import type {
 import { checkDraw, type DrawCheckResult, type Sha256Hex, webCryptoSha256 } from './draw-check.ts';
 import { peopleAhead as countAhead, progressPercent, proofPercent } from './progress.ts';
 import { type SolveProgress, solveChallenge } from './proof-of-work.ts';
-import { parseServerMessage } from './server-message.ts';
+import { type GatewayError, parseGatewayError, parseServerMessage } from './server-message.ts';
 
 /** How the page stands with the server, as the visitor sees it. */
 /**
@@ -565,6 +565,19 @@ export class WaitingRoom {
     this.#lastFrameAt = this.#now();
     const message = parseServerMessage(data);
     if (message !== null) this.#handle(message);
+    else this.#notHandled(parseGatewayError(data));
+  }
+
+  /**
+   * API Gateway answered instead of the room (throttled, or the function failed): the request
+   * was never handled, and no answer will come. Without a place on this socket, try again on a
+   * new one after a backoff, as after the room's own `rate_limited` (throttled: 4 s at least)
+   * or `internal` (failed); with one, the next `status` asks again.
+   */
+  #notHandled(refusal: GatewayError | null): void {
+    if (refusal === null || this.#joinedOnSocket) return;
+    if (refusal.slowDown) this.#attempt = Math.max(this.#attempt, 4);
+    this.#socketLost();
   }
 
   #handle(message: ServerMessage): void {

@@ -13,6 +13,9 @@
  * the gate does) and admission **paused** (0 per minute): a processor that cannot read the rate
  * must never admit faster than the operator may have asked, and a pause that lasts until SSM
  * answers again can be made up, an over-admission cannot. Failures are reported to `onError`.
+ * A read that takes longer than `staleAfterMs` (SSM throttling: the SDK backs off for seconds)
+ * does not hold up a caller that has an answer already: it gets that one while the read goes on,
+ * so a throttled SSM never stalls the processor's tick.
  *
  * The fair-launch settings never stop the room: a fair-launch parameter that is missing (a
  * stack deployed before it existed) reads as its default, quietly (no schedule, no proof of
@@ -36,6 +39,7 @@ import {
 } from '../../core/room-settings.ts';
 import { systemClock } from '../local/system-clock.ts';
 import { defaultSsmClient } from './clients.ts';
+import { valueWithin } from './concurrency.ts';
 
 export const ENABLED_PARAMETER = 'enabled';
 export const RATE_PARAMETER = 'admit-per-minute';
@@ -70,6 +74,8 @@ export interface SsmConfigSourceOptions {
   prefix: string;
   /** How long an answer (or a failure) is kept before SSM is asked again. */
   ttlMs?: number;
+  /** How long a caller with an older answer waits for a new read before it goes on with it. */
+  staleAfterMs?: number;
   clock?: Clock;
   fallback?: RoomConfig;
   /**
@@ -94,6 +100,7 @@ export function createSsmConfigSource(options: SsmConfigSourceOptions): ConfigSo
   const client = options.client ?? defaultSsmClient();
   const clock = options.clock ?? systemClock;
   const ttlMs = options.ttlMs ?? 5000;
+  const staleAfterMs = options.staleAfterMs ?? 250;
   const fallback: Required<RoomConfig> = {
     ...FALLBACK_ROOM_CONFIG,
     ...(options.fallback ?? {}),
@@ -170,7 +177,8 @@ export function createSsmConfigSource(options: SsmConfigSourceOptions): ConfigSo
       inFlight ??= refresh().finally(() => {
         inFlight = undefined;
       });
-      return { ...(await inFlight) };
+      const stale = cached?.config;
+      return { ...(stale ? await valueWithin(inFlight, staleAfterMs, stale) : await inFlight) };
     },
   };
 }
