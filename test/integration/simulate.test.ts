@@ -160,6 +160,11 @@ describe('the load simulator', () => {
       churn: 0.1,
       // About 30 s alone; three times that when the whole suite shares the two cores.
       durationSeconds: 150,
+      // This run measures calls per visitor: on two shared cores a join may wait longer than
+      // the page's 20 s for one of the stand-in's few containers, and a page-like visitor
+      // would then join again, adding calls (the launch rehearsal shows that on purpose).
+      replyTimeoutSeconds: 120,
+      connectTimeoutSeconds: 60,
       progress: 'none',
       seed: 20_261_128,
     });

@@ -6,6 +6,22 @@
 /** Why a visitor opened a socket. */
 export type DialPurpose = 'join' | 'resume' | 'recheck';
 
+/**
+ * Why a visitor dialled again (the `reason` of a `retry` event): the room's error code
+ * (`internal`, `rate_limited`), `apigw: <message>` for API Gateway's own error frame, or one
+ * of these.
+ */
+export const RETRY_REASONS = {
+  /** The socket closed before it opened (refused handshake, connection refused). */
+  noConnection: 'no connection',
+  /** The socket did not open within the page's connect timeout (10 s). */
+  connectTimeout: 'connect timeout',
+  /** Nothing came back within the reply timeout after `join`, `resume` or `status`. */
+  noAnswer: 'no answer',
+  /** The socket closed from the other side before or while the visitor waited. */
+  closed: 'closed',
+} as const;
+
 /** What became of a deliberately replayed proof of work (it must be refused). */
 export type ReplayResult =
   | 'refused'
@@ -53,8 +69,18 @@ export type TraceEvent =
   | { t: number; k: 'open' }
   | { t: number; k: 'send'; action: 'join' | 'resume' | 'status' | 'ping' }
   | { t: number; k: 'joined'; sessionId: string }
-  /** `drawn`: the position carried the draw of a scheduled opening (see the `draw` event). */
-  | { t: number; k: 'position'; position: number; waiting: number; drawn?: boolean }
+  /**
+   * `drawn`: the position carried the draw of a scheduled opening (see the `draw` event);
+   * `next`: its `nextUpdateSeconds`, the room's promise to be heard from again within that long.
+   */
+  | {
+      t: number;
+      k: 'position';
+      position: number;
+      waiting: number;
+      drawn?: boolean;
+      next?: number;
+    }
   /**
    * Before a scheduled opening: `opensAt` in epoch seconds; `commitment` as heard, or null when
    * it is the one this visitor heard last (kept out of most events: it is 64 characters).
@@ -80,6 +106,13 @@ export type TraceEvent =
   | { t: number; k: 'drop'; pauseMs: number }
   /** The visitor leaves the line for good, on purpose. */
   | { t: number; k: 'abandon' }
+  /**
+   * The visitor gives up on its socket and dials again after `delayMs`, as the page does: the
+   * socket never opened, the room refused the `join`/`resume` (`internal`, `rate_limited`, or
+   * API Gateway's own error), the room closed it, or nothing answered in time. `reason` is the
+   * kind (see {@link RETRY_REASONS}); `purpose` what the next socket is for.
+   */
+  | { t: number; k: 'retry'; reason: string; purpose: DialPurpose; delayMs: number }
   /** The visitor could not go on (e.g. no connection after every retry). */
   | { t: number; k: 'give-up'; reason: string }
   /** The simulation stopped; `state` is where the visitor stood. */
@@ -142,6 +175,9 @@ export function packEvent(index: number, e: TraceEvent): PackedEvent {
     case 'joined':
       return [index, e.t, e.k, e.sessionId];
     case 'position':
+      if (e.next !== undefined) {
+        return [index, e.t, e.k, e.position, e.waiting, e.drawn ? 1 : 0, e.next];
+      }
       return e.drawn
         ? [index, e.t, e.k, e.position, e.waiting, 1]
         : [index, e.t, e.k, e.position, e.waiting];
@@ -171,6 +207,8 @@ export function packEvent(index: number, e: TraceEvent): PackedEvent {
       return [index, e.t, e.k, e.message];
     case 'drop':
       return [index, e.t, e.k, e.pauseMs];
+    case 'retry':
+      return [index, e.t, e.k, e.reason, e.purpose, e.delayMs];
     case 'give-up':
       return [index, e.t, e.k, e.reason];
     case 'stop':
@@ -184,7 +222,7 @@ export function packEvent(index: number, e: TraceEvent): PackedEvent {
 
 /** Reverses {@link packEvent}. */
 export function unpackEvent(p: PackedEvent): { index: number; event: TraceEvent } {
-  const [index, t, k, a, b, c] = p;
+  const [index, t, k, a, b, c, d] = p;
   const s = (x: unknown) => String(x);
   const n = (x: unknown) => Number(x);
   let event: TraceEvent;
@@ -205,6 +243,7 @@ export function unpackEvent(p: PackedEvent): { index: number; event: TraceEvent 
         position: n(a),
         waiting: n(b),
         ...(c === 1 ? { drawn: true } : {}),
+        ...(d === undefined ? {} : { next: n(d) }),
       };
       break;
     case 'prequeue':
@@ -248,6 +287,9 @@ export function unpackEvent(p: PackedEvent): { index: number; event: TraceEvent 
       break;
     case 'drop':
       event = { t, k: 'drop', pauseMs: n(a) };
+      break;
+    case 'retry':
+      event = { t, k: 'retry', reason: s(a), purpose: s(b) as DialPurpose, delayMs: n(c) };
       break;
     case 'give-up':
       event = { t, k: 'give-up', reason: s(a) };

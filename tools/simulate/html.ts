@@ -3,6 +3,7 @@
  * with the summary, the invariants, and charts of admissions, the line and sampled positions.
  */
 
+import type { Kinds, RehearsalReport } from './rehearsal-report.ts';
 import type { Percentiles, SimulationReport } from './report.ts';
 import { formatAwsUsage, type PowReport, type PrequeueReport } from './report.ts';
 
@@ -212,6 +213,38 @@ ${latencyRow('waiting for a solver', p.queuedMs)}
 <p class="note">${p.challenges} challenges${p.costSet === null ? '' : ` (cost ${escapeHtml(p.costSet)} set for the run)`}, ${p.solved} solved, ${p.failed} failed; <code>invalid_proof</code> ${p.invalidProof}; replayed proofs refused ${p.replaysRefused} of ${p.replaysPlanned} planned${other.length === 0 ? '' : ` (otherwise ${other.map(([r, n]) => `${escapeHtml(r)} ${n}`).join(', ')})`}.</p>`;
 }
 
+function rehearsalSection(r: RehearsalReport): string {
+  const row = (name: string, value: string) =>
+    `<tr><th>${escapeHtml(name)}</th><td>${value}</td></tr>`;
+  const kinds = (k: Kinds) => {
+    const entries = Object.entries(k);
+    return entries.length === 0
+      ? 'none'
+      : entries.map(([kind, n]) => `${escapeHtml(kind)} ${n}`).join(', ');
+  };
+  const { joins, admissions: a, promises: p } = r;
+  return `<h2>Rehearsal</h2>
+<table><tbody>
+${row('room', `${escapeHtml(r.room.runtime)} at <code>${escapeHtml(r.room.wsUrl)}</code>, started in ${escapeHtml(r.room.startupSeconds)} s; log <code>${escapeHtml(r.room.logFile)}</code>`)}
+${row('faults on', `<code>${escapeHtml(r.faultsOn)}</code>`)}
+${row('crowd', `${r.crowd.users} visitors, ${r.crowd.burst} at once, the rest over ${escapeHtml(r.crowd.rampSeconds)} s; churn ${escapeHtml(r.crowd.churn)}`)}
+${row('joins', `${joins.sent} sent; ${joins.visitorsRetried} visitors tried more than once; ${joins.gaveUp} gave up<br>refused: ${kinds(joins.refused)}; handshakes refused: ${kinds(joins.handshakesRefused)}<br>retried: ${kinds(joins.retried)}`)}
+${row('resumes', `refused: ${kinds(joins.resumesRefused)}; retried: ${kinds(joins.resumesRetried)}`)}
+${row('admissions', `${escapeHtml(a.observedPerMinute ?? '–')}/min observed (peak ${a.peakInAMinute} in any 60 s) against ${a.configuredPerMinute}/min configured${a.ratio === null ? '' : ` (${Math.round(a.ratio * 100)}&nbsp;%)`}; ${a.admitted} admitted`)}
+${row('promises', `${p.positions} positions: kept ${p.kept}, <span class="${p.broken > 0 ? 'fail' : ''}">broken ${p.broken}</span>, unjudged ${p.unjudged} (left on purpose ${p.unjudgedLeftOnPurpose}, run ended ${p.unjudgedRunEnded}); grace ${p.graceMs / 1000} s`)}
+${row('AWS faults struck', r.awsErrors === null ? 'usage not read' : kinds(r.awsErrors.faultsStruck))}
+${row('Lambda errors', r.awsErrors === null ? 'usage not read' : kinds(r.awsErrors.lambdaErrors))}
+${row('invariants', r.invariants.broken.length === 0 ? `all ${r.invariants.of} held` : `<span class="fail">broken: ${r.invariants.broken.join(', ')}</span>`)}
+</tbody></table>
+<p class="note">A position promises news within its <code>nextUpdateSeconds</code>: the promise is kept when the visitor hears from the room again (any message) within that plus the grace. Times below run from a visitor's arrival (its first connection attempt).</p>
+<table><thead><tr><th></th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th></tr></thead><tbody>
+${latencyRow('arrival → joined', r.timeToJoinedMs)}
+${latencyRow('arrival → first position', r.timeToFirstPositionMs)}
+${latencyRow('burst: arrival → joined', r.burstTimeToJoinedMs)}
+${latencyRow('burst: arrival → first position', r.burstTimeToFirstPositionMs)}
+</tbody></table>`;
+}
+
 /** Renders the whole report as one HTML document. */
 export function renderHtmlReport(report: SimulationReport): string {
   const { config, counts, invariants, latencyMs, throughput, run, timeseries } = report;
@@ -381,6 +414,7 @@ ${
 </tbody></table>
 ${report.prequeue ? prequeueSection(report.prequeue) : ''}
 ${report.pow ? powSection(report.pow) : ''}
+${report.rehearsal ? rehearsalSection(report.rehearsal) : ''}
 ${report.aws ? `<h2>AWS calls</h2>\n<pre>${escapeHtml(formatAwsUsage(report.aws.summary).join('\n'))}</pre>` : ''}
 </main>
 </body>

@@ -238,6 +238,7 @@ export function summarize(trace: VisitorTrace, options: SummaryOptions): Visitor
       case 'pong':
       case 'garbled':
       case 'socket-error':
+      case 'retry':
         break;
     }
   }

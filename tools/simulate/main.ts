@@ -3,6 +3,7 @@
  * simulator. See `--help` and {@link runSimulation}.
  */
 import { OptionsError, parseSimulateArgs, USAGE } from './options.ts';
+import { runRehearsal } from './rehearsal.ts';
 import { formatReport } from './report.ts';
 import { runSimulation } from './run.ts';
 
@@ -37,10 +38,21 @@ async function main(argv: string[]): Promise<number> {
     }
   });
   process.on('SIGTERM', () => controller.abort());
-  const { report, exitCode } = await runSimulation(parsed.options, {
+  const hooks = {
     signal: controller.signal,
-    log: (line) => process.stdout.write(`${line}\n`),
-  });
+    log: (line: string) => process.stdout.write(`${line}\n`),
+  };
+  if (parsed.rehearsal) {
+    const { report, exitCode, logFile } = await runRehearsal(parsed.rehearsal, hooks);
+    process.stdout.write(`${formatReport(report)}\n`);
+    if (parsed.rehearsal.jsonFile)
+      process.stdout.write(`JSON report: ${parsed.rehearsal.jsonFile}\n`);
+    if (parsed.rehearsal.htmlFile)
+      process.stdout.write(`HTML report: ${parsed.rehearsal.htmlFile}\n`);
+    process.stdout.write(`Room log: ${logFile}\n`);
+    return exitCode;
+  }
+  const { report, exitCode } = await runSimulation(parsed.options, hooks);
   process.stdout.write(`${formatReport(report)}\n`);
   if (parsed.options.jsonFile) process.stdout.write(`JSON report: ${parsed.options.jsonFile}\n`);
   if (parsed.options.htmlFile) process.stdout.write(`HTML report: ${parsed.options.htmlFile}\n`);

@@ -4,6 +4,7 @@
  */
 import * as v from 'valibot';
 import { MAX_POW_COST } from '../../functions/core/room-settings.ts';
+import { FaultsError, parseAwsFaults } from '../../local/aws-local/faults.ts';
 
 /** Sockets one worker process holds at most, by default. */
 export const SOCKETS_PER_WORKER = 8000;
@@ -25,7 +26,12 @@ export interface SimulationOptions {
   /** The room's WebSocket, ws:// or wss://; the only address visitors ever connect to. */
   url: string;
   users: number;
-  /** Arrivals spread uniformly over this many seconds. */
+  /**
+   * A flash crowd: this many visitors (the first ones) connect and join at the very start, all
+   * at once; the rest arrive after them, spread over the ramp.
+   */
+  burst: number;
+  /** Arrivals (after the burst) spread uniformly over this many seconds. */
   rampSeconds: number;
   /** Share of visitors that drop their socket once while waiting and resume. */
   churn: number;
@@ -61,7 +67,37 @@ export interface SimulationOptions {
   powCost: number | null;
   /** Share of visitors that send the proof that took their place again (must be refused). */
   replay: number;
+  /**
+   * As the page: a `join`, `resume` or `status` unanswered this long means a dead socket, and
+   * the visitor takes a new one (the page's 20 s).
+   */
+  replyTimeoutSeconds: number;
+  /** As the page: a socket not open after this long is dropped for a new one (the page's 10 s). */
+  connectTimeoutSeconds: number;
 }
+
+/** What a launch rehearsal (`--rehearsal`) sets on the room it starts. */
+export interface RehearsalRoomSettings {
+  /** `WR_AWS_FAULTS` of the room (`local/aws-local/faults.ts`); empty: none. */
+  faults: string;
+  /** `WR_ADMIT_PER_MINUTE` of the room. */
+  ratePerMinute: number;
+  /** Where the room's output goes (null: a new file in the system's temporary directory). */
+  roomLogFile: string | null;
+}
+
+/** A rehearsal's options: the simulation's without the url (the room is its own), and the room's. */
+export type RehearsalInput = Omit<SimulationInput, 'url' | 'jwksUrl'> &
+  Partial<RehearsalRoomSettings>;
+
+/** The rehearsal's defaults: every AWS limit on, a rate that lets 10,000 in within minutes. */
+export const REHEARSAL_DEFAULTS = {
+  faults: 'realistic',
+  ratePerMinute: 6000,
+  churn: 0.1,
+  /** The burst is this share of the visitors unless `--burst` says otherwise. */
+  burstShare: 0.2,
+} as const;
 
 export class OptionsError extends Error {
   constructor(message: string) {
@@ -71,14 +107,19 @@ export class OptionsError extends Error {
 }
 
 export const USAGE = `Usage: npm run simulate -- --url ws://127.0.0.1:8080/ws --users N [options]
+       npm run simulate -- --rehearsal --users N [--burst B] [--faults LIST] [options]
 
 Plays N visitors against a waiting room over its WebSocket, checks the room's invariants from
-what they saw, and reports latencies and throughput.
+what they saw, and reports latencies and throughput. With --rehearsal, starts the AWS build on
+this machine (npm run start:aws-local) with AWS's limits on, plays a flash crowd against it,
+reports how the launch went, and stops the room.
 
 Options:
   --url URL         the room's WebSocket (ws:// or wss://); the only address used   (required)
   --users N         visitors to play                                               (required)
-  --ramp S          arrivals spread uniformly over S seconds                        (default 10)
+  --ramp S          arrivals (after the burst) spread uniformly over S seconds      (default 10)
+  --burst B         a flash crowd: B visitors connect and join at once at the start, the
+                    rest arrive over the ramp            (default 0; a fifth with --rehearsal)
   --churn P         share of visitors that drop their socket once while waiting and
                     resume with their ticket after 0.2-3 s                          (default 0)
   --abandon P       share of visitors that close for good while waiting             (default 0)
@@ -102,6 +143,19 @@ Options:
                     COST sets the room's cost for the run
   --replay P        share of visitors that send their spent proof again on a new socket and
                     must be refused (needs --pow)                                   (default 0)
+  --reply-timeout S a join, resume or status unanswered for S seconds means a dead socket:
+                    the visitor drops it and dials again, as the page     (default 20, the page's)
+  --connect-timeout S  a socket not open after S seconds is dropped and dialled again, as
+                    the page                                          (default 10, the page's)
+  --rehearsal       a launch rehearsal: start npm run start:aws-local on a free port (its
+                    output to a log file), play the run against it, report the launch
+                    (faults, refused and retried joins, time to a place, admissions against
+                    the rate, promises kept, AWS errors), and stop the room; no --url.
+                    Churn defaults to 0.1 and --burst to a fifth of --users
+  --faults LIST     the rehearsal room's WR_AWS_FAULTS (none: no fault)     (default realistic)
+  --rate N          the rehearsal room's admissions a minute (WR_ADMIT_PER_MINUTE)
+                                                                                  (default 6000)
+  --room-log FILE   where the rehearsal room's output goes   (default a file in the temp dir)
   --help            this text
 
 Exit status: 0 every invariant held; 1 an invariant was broken; 2 bad options;
@@ -167,6 +221,7 @@ const file = v.pipe(v.string(), v.trim(), v.minLength(1, 'needs a file name'));
 const specs = {
   url: { schema: wsUrl },
   users: { schema: number('--users', 1, MAX_USERS, true) },
+  burst: { schema: number('--burst', 0, MAX_USERS, true) },
   ramp: { schema: number('--ramp', 0, 24 * 3600, false) },
   churn: { schema: share('--churn') },
   abandon: { schema: share('--abandon') },
@@ -186,19 +241,32 @@ const specs = {
   // The room's own bound: a higher cost would be refused by its admin endpoint.
   pow: { schema: number('--pow', 1, MAX_POW_COST, true) },
   replay: { schema: share('--replay') },
+  'reply-timeout': { schema: number('--reply-timeout', 1, 3600, false) },
+  'connect-timeout': { schema: number('--connect-timeout', 1, 3600, false) },
+  rehearsal: { schema: v.pipe(v.string(), v.empty('takes no value')) },
+  faults: { schema: v.pipe(v.string(), v.trim()) },
+  rate: { schema: number('--rate', 0, 1_000_000, true) },
+  'room-log': { schema: file },
 } satisfies Record<string, OptionSpec>;
 
 type OptionName = keyof typeof specs;
 
 /** Options whose value may be left out (`--prequeue` alone): read as the empty string. */
 const OPTIONAL_VALUES: ReadonlySet<OptionName> = new Set(['prequeue', 'pow']);
+/** Options that never take a value (the next word is never theirs). */
+const FLAGS: ReadonlySet<OptionName> = new Set(['rehearsal']);
+/** Options of a rehearsal only. */
+const REHEARSAL_ONLY: readonly OptionName[] = ['faults', 'rate', 'room-log'];
 
 function isOptionName(name: string): name is OptionName {
   return Object.hasOwn(specs, name);
 }
 
-/** The parsed command line: options, or a request for the usage text. */
-export type ParsedArgs = { help: true } | { help: false; options: SimulationOptions };
+/** The parsed command line: options, a rehearsal's, or a request for the usage text. */
+export type ParsedArgs =
+  | { help: true }
+  | { help: false; options: SimulationOptions; rehearsal: null }
+  | { help: false; options: null; rehearsal: RehearsalInput };
 
 /**
  * Reads the simulator's arguments. Throws {@link OptionsError} naming the option and what is
@@ -218,6 +286,8 @@ export function parseSimulateArgs(argv: readonly string[]): ParsedArgs {
     let value: string | undefined;
     if (eq !== -1) {
       value = arg.slice(eq + 1);
+    } else if (FLAGS.has(name)) {
+      value = '';
     } else if (
       OPTIONAL_VALUES.has(name) &&
       (argv[i + 1] === undefined || argv[i + 1]?.startsWith('--'))
@@ -233,7 +303,106 @@ export function parseSimulateArgs(argv: readonly string[]): ParsedArgs {
     if (raw.has(name)) throw new OptionsError(`--${name} is given twice`);
     raw.set(name, value);
   }
-  return { help: false, options: resolveOptions(raw) };
+  if (raw.has('rehearsal')) {
+    return { help: false, options: null, rehearsal: resolveRehearsal(raw) };
+  }
+  for (const name of REHEARSAL_ONLY) {
+    if (raw.has(name)) throw new OptionsError(`--${name} is for --rehearsal only`);
+  }
+  return { help: false, options: resolveOptions(raw), rehearsal: null };
+}
+
+/** Reads `--faults` as `WR_AWS_FAULTS` would be read (`none`: no fault). */
+function faultsOf(value: string): string {
+  const list = value.trim() === 'none' ? '' : value.trim();
+  try {
+    parseAwsFaults(list);
+  } catch (error) {
+    if (error instanceof FaultsError) throw new OptionsError(`--faults: ${error.message}`);
+    throw error;
+  }
+  return list;
+}
+
+function resolveRehearsal(raw: ReadonlyMap<OptionName, string>): RehearsalInput {
+  read(raw, 'rehearsal');
+  for (const name of ['url', 'jwks'] as const) {
+    if (raw.has(name)) {
+      throw new OptionsError(
+        `--${name} is not for --rehearsal: it starts its own room (npm run start:aws-local)`,
+      );
+    }
+  }
+  const users = read(raw, 'users');
+  if (users === undefined) {
+    throw new OptionsError('--users is required (how many visitors to play)');
+  }
+  const faults = raw.get('faults');
+  const input: RehearsalInput = {
+    users,
+    burst: read(raw, 'burst'),
+    rampSeconds: read(raw, 'ramp'),
+    churn: read(raw, 'churn'),
+    abandon: read(raw, 'abandon'),
+    recheck: read(raw, 'recheck'),
+    durationSeconds: read(raw, 'duration'),
+    jsonFile: read(raw, 'json') ?? null,
+    htmlFile: read(raw, 'html') ?? null,
+    workers: read(raw, 'workers'),
+    sourceAddresses: read(raw, 'sources'),
+    graceSeconds: read(raw, 'grace'),
+    seed: read(raw, 'seed'),
+    progress: read(raw, 'progress') as ProgressMode | undefined,
+    prequeue: raw.has('prequeue'),
+    opensAfterSeconds: read(raw, 'prequeue') ?? null,
+    pow: raw.has('pow'),
+    powCost: read(raw, 'pow') ?? null,
+    replay: read(raw, 'replay'),
+    replyTimeoutSeconds: read(raw, 'reply-timeout'),
+    connectTimeoutSeconds: read(raw, 'connect-timeout'),
+    faults: faults === undefined ? undefined : faultsOf(faults),
+    ratePerMinute: read(raw, 'rate'),
+    roomLogFile: read(raw, 'room-log') ?? null,
+  };
+  // Every check of a plain run, on a stand-in address.
+  rehearsalDefaultsFor(input);
+  return input;
+}
+
+/**
+ * A rehearsal's simulation (against `url`, the room it started) and room settings, with the
+ * rehearsal's defaults: churn 0.1, a fifth of the visitors in the burst, AWS's limits on.
+ */
+export function rehearsalDefaultsFor(
+  input: RehearsalInput,
+  url = 'ws://127.0.0.1:8080/ws',
+): { options: SimulationOptions; room: RehearsalRoomSettings } {
+  const { faults, ratePerMinute, roomLogFile, ...simulation } = input;
+  const options = defaultsFor({
+    ...simulation,
+    url,
+    // The default churn leaves room for whatever --abandon asks.
+    churn:
+      simulation.churn ??
+      Math.max(0, Math.min(REHEARSAL_DEFAULTS.churn, 1 - (simulation.abandon ?? 0))),
+    burst: simulation.burst ?? Math.round(simulation.users * REHEARSAL_DEFAULTS.burstShare),
+  });
+  if (
+    ratePerMinute !== undefined &&
+    !(Number.isInteger(ratePerMinute) && ratePerMinute >= 0 && ratePerMinute <= 1_000_000)
+  ) {
+    throw new OptionsError(
+      `--rate must be a whole number from 0 to 1000000 (got ${ratePerMinute})`,
+    );
+  }
+  return {
+    options,
+    room: {
+      faults: faults === undefined ? REHEARSAL_DEFAULTS.faults : faultsOf(faults),
+      ratePerMinute: ratePerMinute ?? REHEARSAL_DEFAULTS.ratePerMinute,
+      roomLogFile: roomLogFile ?? null,
+    },
+  };
 }
 
 function read<N extends OptionName>(
@@ -268,6 +437,7 @@ function resolveOptions(raw: ReadonlyMap<OptionName, string>): SimulationOptions
   return defaultsFor({
     url,
     users,
+    burst: read(raw, 'burst'),
     rampSeconds: read(raw, 'ramp'),
     churn,
     abandon,
@@ -286,6 +456,8 @@ function resolveOptions(raw: ReadonlyMap<OptionName, string>): SimulationOptions
     pow: raw.has('pow'),
     powCost: read(raw, 'pow') ?? null,
     replay: read(raw, 'replay'),
+    replyTimeoutSeconds: read(raw, 'reply-timeout'),
+    connectTimeoutSeconds: read(raw, 'connect-timeout'),
   });
 }
 
@@ -307,6 +479,12 @@ export function defaultsFor(input: SimulationInput): SimulationOptions {
   if (!Number.isInteger(users) || users < 1 || users > MAX_USERS) {
     throw new OptionsError(`--users must be a whole number from 1 to ${MAX_USERS} (got ${users})`);
   }
+  const burst = input.burst ?? 0;
+  if (!Number.isInteger(burst) || burst < 0 || burst > users) {
+    throw new OptionsError(
+      `--burst must be a whole number from 0 to --users (${users}) (got ${burst})`,
+    );
+  }
   for (const [name, value] of [
     ['churn', input.churn],
     ['abandon', input.abandon],
@@ -324,6 +502,14 @@ export function defaultsFor(input: SimulationInput): SimulationOptions {
     );
   }
   const url = new URL(input.url);
+  for (const [name, value] of [
+    ['reply-timeout', input.replyTimeoutSeconds],
+    ['connect-timeout', input.connectTimeoutSeconds],
+  ] as const) {
+    if (value !== undefined && !(value >= 1 && value <= 3600)) {
+      throw new OptionsError(`--${name} must be from 1 to 3600 seconds (got ${value})`);
+    }
+  }
   if (input.replay !== undefined && !(input.replay >= 0 && input.replay <= 1)) {
     throw new OptionsError(`--replay must be a share between 0 and 1 (got ${input.replay})`);
   }
@@ -353,6 +539,7 @@ export function defaultsFor(input: SimulationInput): SimulationOptions {
   return {
     url: url.href,
     users,
+    burst,
     rampSeconds: input.rampSeconds ?? 10,
     churn,
     abandon,
@@ -371,6 +558,8 @@ export function defaultsFor(input: SimulationInput): SimulationOptions {
     pow: input.pow ?? input.powCost != null,
     powCost: input.powCost ?? null,
     replay: input.replay ?? 0,
+    replyTimeoutSeconds: input.replyTimeoutSeconds ?? 20,
+    connectTimeoutSeconds: input.connectTimeoutSeconds ?? 10,
   };
 }
 

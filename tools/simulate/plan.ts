@@ -42,17 +42,30 @@ type PlanOptions = Pick<
   SimulationOptions,
   'users' | 'rampSeconds' | 'churn' | 'abandon' | 'recheck' | 'seed'
 > &
-  Partial<Pick<SimulationOptions, 'replay'>>;
+  Partial<Pick<SimulationOptions, 'replay' | 'burst'>>;
 
 /**
- * Plans every visitor: arrivals evenly spaced over the ramp, exactly round(share x users)
- * visitors churning and abandoning (disjoint sets), and rechecking ones among those who stay.
+ * When visitor `index` arrives (ms from the start): the first `burst` all at 0, a flash crowd;
+ * the rest one after another, evenly spaced, the last at the end of the ramp. Without a burst,
+ * evenly spaced from 0 (the last just before the end of the ramp), as always.
+ */
+export function arrivalMs(index: number, users: number, burst: number, rampSeconds: number) {
+  if (burst <= 0) return users === 1 ? 0 : (index * rampSeconds * 1000) / users;
+  if (index < burst) return 0;
+  return ((index - burst + 1) * rampSeconds * 1000) / (users - burst);
+}
+
+/**
+ * Plans every visitor: a burst at the start and arrivals evenly spaced over the ramp, exactly
+ * round(share x users) visitors churning and abandoning (disjoint sets), and rechecking ones
+ * among those who stay. Who churns or abandons is drawn the same whatever the burst.
  */
 export function planVisitors(
   options: PlanOptions,
   sourceAddresses: readonly string[] = [],
 ): VisitorPlan[] {
   const { users, rampSeconds, seed } = options;
+  const burst = Math.min(users, Math.max(0, options.burst ?? 0));
   const random = seededRandom(seed);
   const between = (range: { min: number; max: number }) =>
     range.min + random() * (range.max - range.min);
@@ -68,7 +81,7 @@ export function planVisitors(
       : new Set<number>();
   return all.map((index) => ({
     index,
-    startMs: users === 1 ? 0 : (index * rampSeconds * 1000) / users,
+    startMs: arrivalMs(index, users, burst, rampSeconds),
     returnPath: `/sim/${index}`,
     churn: churning.has(index)
       ? { atShare: between(MOMENT_SHARE), pauseMs: Math.round(between(CHURN_PAUSE_MS)) }

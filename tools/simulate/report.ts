@@ -15,40 +15,10 @@ import {
   type VisitorSummary,
 } from './invariants.ts';
 import type { SimulationOptions } from './options.ts';
+import { type Percentiles, percentiles } from './percentiles.ts';
+import { formatRehearsal, type RehearsalReport } from './rehearsal-report.ts';
 
-export interface Percentiles {
-  count: number;
-  p50: number | null;
-  p90: number | null;
-  p99: number | null;
-  max: number | null;
-  mean: number | null;
-}
-
-/** Nearest-rank percentiles of `values` (milliseconds, rounded to 0.1). */
-export function percentiles(values: readonly number[]): Percentiles {
-  if (values.length === 0) {
-    return { count: 0, p50: null, p90: null, p99: null, max: null, mean: null };
-  }
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => {
-    const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-    return round(sorted[rank - 1] as number);
-  };
-  const sum = sorted.reduce((a, b) => a + b, 0);
-  return {
-    count: sorted.length,
-    p50: at(50),
-    p90: at(90),
-    p99: at(99),
-    max: round(sorted[sorted.length - 1] as number),
-    mean: round(sum / sorted.length),
-  };
-}
-
-function round(x: number): number {
-  return Math.round(x * 10) / 10;
-}
+export { type Percentiles, percentiles };
 
 export interface ServerSample {
   /** Seconds from the start of the run (when the status was asked for). */
@@ -132,9 +102,22 @@ export interface SimulationReport {
     | 'pow'
     | 'powCost'
     | 'replay'
+    | 'burst'
+    | 'replyTimeoutSeconds'
+    | 'connectTimeoutSeconds'
   > &
     Partial<
-      Pick<SimulationOptions, 'prequeue' | 'opensAfterSeconds' | 'pow' | 'powCost' | 'replay'>
+      Pick<
+        SimulationOptions,
+        | 'prequeue'
+        | 'opensAfterSeconds'
+        | 'pow'
+        | 'powCost'
+        | 'replay'
+        | 'burst'
+        | 'replyTimeoutSeconds'
+        | 'connectTimeoutSeconds'
+      >
     > & {
       sourceAddresses: string[];
     };
@@ -218,6 +201,8 @@ export interface SimulationReport {
   prequeue?: PrequeueReport | null;
   /** Proofs of work (`--pow`), else null. */
   pow?: PowReport | null;
+  /** The launch rehearsal (`--rehearsal`), else null. */
+  rehearsal?: RehearsalReport | null;
 }
 
 export interface ReportInput {
@@ -385,6 +370,7 @@ export function buildReport(input: ReportInput): SimulationReport {
     config: {
       url: options.url,
       users: options.users,
+      burst: options.burst,
       rampSeconds: options.rampSeconds,
       churn: options.churn,
       abandon: options.abandon,
@@ -400,6 +386,8 @@ export function buildReport(input: ReportInput): SimulationReport {
       pow: options.pow,
       powCost: options.powCost,
       replay: options.replay,
+      replyTimeoutSeconds: options.replyTimeoutSeconds,
+      connectTimeoutSeconds: options.connectTimeoutSeconds,
     },
     run: {
       startedAt: new Date(t0).toISOString(),
@@ -482,7 +470,7 @@ export function formatReport(report: SimulationReport): string {
   const lines: string[] = [];
   lines.push('');
   lines.push(
-    `Simulated ${config.users} visitors against ${config.url} (ramp ${config.rampSeconds} s, churn ${config.churn}, abandon ${config.abandon}, ${config.workers} worker${config.workers === 1 ? '' : 's'}${config.sourceAddresses.length > 0 ? `, from ${config.sourceAddresses.length} loopback addresses` : ''}, seed ${config.seed})`,
+    `Simulated ${config.users} visitors against ${config.url} (${config.burst ? `burst ${config.burst} at once, then ` : ''}ramp ${config.rampSeconds} s, churn ${config.churn}, abandon ${config.abandon}, ${config.workers} worker${config.workers === 1 ? '' : 's'}${config.sourceAddresses.length > 0 ? `, from ${config.sourceAddresses.length} loopback addresses` : ''}, seed ${config.seed})`,
   );
   lines.push(`Stopped: ${run.stopReason} after ${run.elapsedSeconds} s`);
   for (const p of run.problems) lines.push(`  problem: ${p}`);
@@ -544,6 +532,7 @@ export function formatReport(report: SimulationReport): string {
   if (report.prequeue) lines.push('', ...formatPrequeue(report.prequeue));
   if (report.pow) lines.push('', ...formatPow(report.pow));
   if (report.aws) lines.push('', ...formatAwsUsage(report.aws.summary));
+  if (report.rehearsal) lines.push('', ...formatRehearsal(report.rehearsal));
   lines.push('');
   if (!invariants.ok) {
     const broken = invariants.results.filter((r) => !r.ok).map((r) => r.id);

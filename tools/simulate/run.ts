@@ -35,6 +35,7 @@ import { checkAllPasses, fetchJwks } from './passes.ts';
 import { planVisitors } from './plan.ts';
 import { preciseNow, realSocketFactory, VisitorPool } from './pool.ts';
 import { createProgressDisplay, type ProgressDisplay } from './progress.ts';
+import { buildRehearsalReport, type RehearsalRoom } from './rehearsal-report.ts';
 import {
   buildReport,
   type ServerSample,
@@ -43,6 +44,7 @@ import {
   type WorkerStats,
 } from './report.ts';
 import { createSolver } from './solver.ts';
+import { DEFAULT_VISITOR_SETTINGS, type VisitorSettings } from './visitor.ts';
 import type { FromWorker, ToWorker } from './worker.ts';
 
 export interface RunHooks {
@@ -52,6 +54,12 @@ export interface RunHooks {
   log?: (line: string) => void;
   /** Output stream of the progress display (default stdout). */
   progressStream?: NodeJS.WriteStream;
+  /**
+   * A launch rehearsal's room (`runRehearsal`): the report gets its "Rehearsal" section, and
+   * what went wrong with the room meanwhile (`problems`, read when the run stops) goes into the
+   * report's problems.
+   */
+  rehearsal?: { room: RehearsalRoom; problems: readonly string[] };
 }
 
 /** What the simulator may set on a room on this machine (`opensAt` epoch ms or null). */
@@ -125,9 +133,19 @@ const SERVER_POLL_MS = 2000;
 const workerFile = fileURLToPath(new URL('./worker.ts', import.meta.url));
 const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
+/** The visitors' settings: the page's, with the run's timeouts. */
+function visitorSettingsFor(options: SimulationOptions): VisitorSettings {
+  return {
+    ...DEFAULT_VISITOR_SETTINGS,
+    replyTimeoutMs: options.replyTimeoutSeconds * 1000,
+    connectTimeoutMs: options.connectTimeoutSeconds * 1000,
+  };
+}
+
 function forkHost(
   worker: number,
   url: string,
+  settings: VisitorSettings,
   plans: VisitorPlan[],
   onEvent: (index: number, event: TraceEvent) => void,
   onProblem: (message: string) => void,
@@ -222,12 +240,13 @@ function forkHost(
         exitCode,
       }),
     };
-    send({ type: 'init', url, plans });
+    send({ type: 'init', url, plans, settings });
   });
 }
 
 function inProcessHost(
   url: string,
+  settings: VisitorSettings,
   plans: VisitorPlan[],
   onEvent: (index: number, event: TraceEvent) => void,
 ): VisitorHost {
@@ -237,6 +256,7 @@ function inProcessHost(
   });
   const pool = new VisitorPool({
     plans,
+    settings,
     connect: realSocketFactory(url),
     emit: onEvent,
     solve: createSolver(),
@@ -368,9 +388,10 @@ export async function runSimulation(
 
   const hosts: VisitorHost[] = [];
   const workers = Math.min(options.workers, options.users);
+  const settings = visitorSettingsFor(options);
   try {
     if (workers === 0) {
-      hosts.push(inProcessHost(options.url, plans, onEvent));
+      hosts.push(inProcessHost(options.url, settings, plans, onEvent));
     } else {
       const shares = Array.from({ length: workers }, (_, w) =>
         plans.filter((p) => p.index % workers === w),
@@ -378,7 +399,7 @@ export async function runSimulation(
       hosts.push(
         ...(await Promise.all(
           shares.map((share, w) =>
-            forkHost(w, options.url, share, onEvent, (message) => problems.push(message)),
+            forkHost(w, options.url, settings, share, onEvent, (message) => problems.push(message)),
           ),
         )),
       );
@@ -454,6 +475,7 @@ export async function runSimulation(
   clearTimeout(durationTimer);
   if (onAbort) hooks.signal?.removeEventListener('abort', onAbort);
   const stopAt = preciseNow();
+  problems.push(...(hooks.rehearsal?.problems ?? []));
   const stopReason: StopReason = problems.length > 0 && reason === 'complete' ? 'failed' : reason;
 
   await Promise.all(hosts.map((h) => h.stop(reason === 'complete' ? 0 : ROLL_CALL_MS)));
@@ -527,6 +549,22 @@ export async function runSimulation(
     workers: hosts.flatMap((h) => h.stats() ?? []),
     scheduledOpening,
   });
+  if (hooks.rehearsal) {
+    report.rehearsal = buildRehearsalReport({
+      room: hooks.rehearsal.room,
+      traces: agg.traces,
+      burst: options.burst,
+      rampSeconds: options.rampSeconds,
+      churn: options.churn,
+      stopAt,
+      invariants,
+      usage: aws?.usage ?? null,
+      roomPerMinute: serverSamples.at(-1)?.admitPerMinute ?? null,
+      observedPerMinute: report.throughput.admittedPerMinuteObserved,
+      peakInAMinute: report.throughput.peakAdmittedInAMinute,
+      admitted: report.counts.admitted,
+    });
+  }
 
   if (options.jsonFile) {
     await writeReportFile(options.jsonFile, `${JSON.stringify(report, null, 2)}\n`);

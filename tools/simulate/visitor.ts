@@ -7,6 +7,7 @@ import type { ClientMessage, ServerMessage } from '../../functions/core/protocol
 import {
   type DialPurpose,
   FINAL_STATES,
+  RETRY_REASONS,
   type ReplayResult,
   type TraceEvent,
   type VisitorPlan,
@@ -66,22 +67,50 @@ export interface VisitorSettings {
    */
   quietMs: number;
   quietMaxMs: number;
-  /** Connection attempts in a row before giving up. */
+  /**
+   * Failed attempts in a row (sockets that never opened or were lost, joins and resumes refused
+   * or unanswered) before giving up. The page never gives up; a simulated visitor must end.
+   */
   maxDialAttempts: number;
+  /**
+   * As the page's `replyTimeoutMs`: silence this long after a `join`, `resume` or `status`
+   * means a dead socket, which is dropped for a new one.
+   */
+  replyTimeoutMs: number;
+  /** As the page's `connectTimeoutMs`: a socket not open after this long is given up. */
+  connectTimeoutMs: number;
+  /**
+   * The page's reconnect backoff: `backoffBaseMs` doubling with each failed attempt, at most
+   * `backoffMaxMs`, half of each step fixed and half random ("equal jitter").
+   */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
   /** Expected wait assumed when the room gives no estimate (admission paused). */
   fallbackWaitMs: number;
-  /** How long a recheck waits for the pass before it stops waiting. */
+  /** How long a replayed proof waits for its answer. */
   recheckTimeoutMs: number;
+  /**
+   * How long a recheck (a resume after admission) keeps trying for the pass from its first
+   * dial: like any resume it takes a new socket when refused or unanswered.
+   */
+  recheckGiveUpMs: number;
   /** Expected wait assumed before a scheduled opening that is already due. */
   prequeueFallbackMs?: number;
 }
 
+/** The page's figures (`DEFAULT_TIMING` in client/src/lib/waiting-room.svelte.ts). */
 export const DEFAULT_VISITOR_SETTINGS: VisitorSettings = {
   quietMs: 15_000,
   quietMaxMs: 8 * 60_000,
-  maxDialAttempts: 6,
+  // With the backoff below, well over a minute of trying (15 s apart at the end).
+  maxDialAttempts: 12,
+  replyTimeoutMs: 20_000,
+  connectTimeoutMs: 10_000,
+  backoffBaseMs: 500,
+  backoffMaxMs: 15_000,
   fallbackWaitMs: 10_000,
   recheckTimeoutMs: 15_000,
+  recheckGiveUpMs: 60_000,
 };
 
 interface Connection {
@@ -90,9 +119,21 @@ interface Connection {
   /** Closed by this visitor: later events of the socket are ignored. */
   retired: boolean;
   purpose: DialPurpose;
+  /** Cancels the connect timeout (once open, closed or retired). */
+  cancelConnectTimeout: () => void;
 }
 
+/**
+ * Errors after which the page drops a socket that holds no place yet and dials again (as
+ * `#handleError` in the page does for `internal` and `rate_limited`).
+ */
 const RETRYABLE_ERRORS = new Set(['internal', 'rate_limited']);
+/** After `rate_limited`, the page skips the quick first steps of its backoff (4-8 s at least). */
+const RATE_LIMITED_ATTEMPT = 4;
+/** The prefix of the code recorded for API Gateway's own error frame (`{"message": ...}`). */
+export const APIGW_ERROR_PREFIX = 'apigw: ';
+/** API Gateway's error frames that say "slow down" rather than "failed". */
+const APIGW_SLOW_DOWN = /too many|limit|throttl/i;
 
 export class SimVisitor {
   state: VisitorState = 'scheduled';
@@ -100,7 +141,16 @@ export class SimVisitor {
   ticket: string | null = null;
   pass: string | null = null;
   #connection: Connection | null = null;
-  #dialAttempts = 0;
+  /** As the page's: failed attempts since the last `joined`; the backoff grows with it. */
+  #attempt = 0;
+  /** The current socket has heard `joined` (a place is held on it). */
+  #joinedOnSocket = false;
+  /** Waiting for any frame after a `join`, `resume` or `status` (cancels the wait). */
+  #replyTimer: (() => void) | null = null;
+  /** The last word on the line was `prequeue` (a `status` then is answered late, if at all). */
+  #inPrequeue = false;
+  /** The recheck's deadline is set (at its first dial). */
+  #recheckDeadline = false;
   #answerRetries = 0;
   #timers = new Set<() => void>();
   #quietTimer: (() => void) | null = null;
@@ -184,6 +234,7 @@ export class SimVisitor {
     for (const cancel of this.#timers) cancel();
     this.#timers.clear();
     this.#quietTimer = null;
+    this.#replyTimer = null;
     this.state = state;
     // A planned replay of the spent proof still happens (a visitor admitted within the pause
     // would otherwise never make it); the visitor settles once it is answered.
@@ -200,18 +251,34 @@ export class SimVisitor {
   }
 
   #dial(purpose: DialPurpose): void {
-    this.#dialAttempts += 1;
     this.state =
       purpose === 'recheck' ? 'rechecking' : purpose === 'join' ? 'connecting' : 'resuming';
-    this.#emit({ t: this.env.now(), k: 'dial', purpose, attempt: this.#dialAttempts });
+    this.#joinedOnSocket = false;
+    this.#emit({ t: this.env.now(), k: 'dial', purpose, attempt: this.#attempt + 1 });
+    if (purpose === 'recheck' && !this.#recheckDeadline) {
+      this.#recheckDeadline = true;
+      this.#after(this.settings.recheckGiveUpMs, () => {
+        if (this.state !== 'rechecking' && this.state !== 'paused') return;
+        this.#emit({ t: this.env.now(), k: 'give-up', reason: 'recheck got no pass in time' });
+        this.#retire(false);
+        this.#finish('done');
+      });
+    }
     const connection: Connection = {
       socket: undefined as unknown as SimSocket,
       opened: false,
       retired: false,
       purpose,
+      cancelConnectTimeout: () => {},
     };
     this.#connection = connection;
     const live = () => this.#connection === connection && !connection.retired;
+    // As the page: a socket that does not open in time is dropped and dialled again.
+    connection.cancelConnectTimeout = this.#after(this.settings.connectTimeoutMs, () => {
+      if (!live() || connection.opened) return;
+      this.#retire(false);
+      this.#lost(purpose, RETRY_REASONS.connectTimeout);
+    });
     try {
       connection.socket = this.#connect(connection, live);
     } catch (error) {
@@ -246,8 +313,10 @@ export class SimVisitor {
     const connection = this.#connection;
     if (!connection || connection.retired) return;
     connection.retired = true;
+    connection.cancelConnectTimeout();
     this.#connection = null;
     this.#stopListeningForQuiet();
+    this.#cancelReply();
     if (connection.opened) {
       this.#emit({ t: this.env.now(), k: 'close', code: abrupt ? 1006 : 1000, expected: true });
     }
@@ -258,35 +327,90 @@ export class SimVisitor {
     }
   }
 
-  #send(message: ClientMessage): void {
+  #send(message: ClientMessage): boolean {
     const connection = this.#connection;
-    if (!connection?.opened) return;
+    if (!connection?.opened) return false;
     this.#lastSent = message;
     this.#emit({ t: this.env.now(), k: 'send', action: message.action });
     try {
       connection.socket.send(JSON.stringify(message));
+      return true;
     } catch (error) {
       this.#emit({ t: this.env.now(), k: 'socket-error', message: String(error) });
+      return false;
     }
+  }
+
+  /**
+   * As the page: silence for `replyTimeoutMs` from now means the socket is dead (no close may
+   * ever come); it is dropped and the visitor dials again. Any frame cancels the wait.
+   */
+  #expectReply(): void {
+    if (this.#replyTimer !== null) return;
+    const connection = this.#connection;
+    if (!connection) return;
+    this.#replyTimer = this.#after(this.settings.replyTimeoutMs, () => {
+      this.#replyTimer = null;
+      if (this.#connection !== connection || this.isFinal) return;
+      this.#dropAndRetry(RETRY_REASONS.noAnswer);
+    });
+  }
+
+  #cancelReply(): void {
+    this.#replyTimer?.();
+    this.#replyTimer = null;
+  }
+
+  /** Closes the current socket (no place on it, or silent) and dials again after a backoff. */
+  #dropAndRetry(reason: string): void {
+    const connection = this.#connection;
+    if (!connection) return;
+    this.#retire(false);
+    this.#lost(connection.purpose, reason);
+  }
+
+  /**
+   * A socket failed, was lost or gave nothing: as the page, dial again after its backoff (which
+   * grows with every failed attempt since the last `joined`), taking the place back with the
+   * ticket, or joining afresh when no place was ever confirmed. Gives up after
+   * `maxDialAttempts` in a row.
+   */
+  #lost(purpose: DialPurpose, reason: string): void {
+    const delayMs = this.#backoff(this.#attempt);
+    this.#attempt += 1;
+    if (this.#attempt >= this.settings.maxDialAttempts) {
+      const why =
+        reason === RETRY_REASONS.noConnection || reason === RETRY_REASONS.connectTimeout
+          ? `no connection after ${this.#attempt} attempts`
+          : `${this.#attempt} attempts in a row failed (last: ${reason})`;
+      this.#emit({ t: this.env.now(), k: 'give-up', reason: why });
+      if (purpose === 'recheck') this.#finish('done');
+      else this.#finish(this.sessionId === null ? 'failed' : 'lost');
+      return;
+    }
+    const next: DialPurpose =
+      purpose === 'recheck' ? 'recheck' : this.ticket === null ? 'join' : 'resume';
+    this.#emit({ t: this.env.now(), k: 'retry', reason, purpose: next, delayMs });
+    this.state = 'paused';
+    this.#after(delayMs, () => this.#dial(next));
+  }
+
+  /** The page's backoff: "equal jitter", half the step fixed and half random. */
+  #backoff(attempt: number): number {
+    const { backoffBaseMs, backoffMaxMs } = this.settings;
+    const step = Math.min(backoffMaxMs, backoffBaseMs * 2 ** attempt);
+    return Math.round(step / 2 + this.env.random() * (step / 2));
   }
 
   #onOpen(connection: Connection): void {
     connection.opened = true;
-    this.#dialAttempts = 0;
+    connection.cancelConnectTimeout();
     this.#answerRetries = 0;
     this.#emit({ t: this.env.now(), k: 'open' });
     if (connection.purpose === 'join') {
       this.#sendJoin();
     } else {
-      this.#send({ action: 'resume', ticket: this.ticket as string });
-      if (connection.purpose === 'recheck') {
-        this.#after(this.settings.recheckTimeoutMs, () => {
-          if (this.state !== 'rechecking') return;
-          this.#emit({ t: this.env.now(), k: 'give-up', reason: 'recheck got no pass in time' });
-          this.#retire(false);
-          this.#finish('done');
-        });
-      }
+      if (this.#send({ action: 'resume', ticket: this.ticket as string })) this.#expectReply();
     }
   }
 
@@ -294,42 +418,55 @@ export class SimVisitor {
   #sendJoin(): void {
     this.state = 'joining';
     const proof = this.#proof;
-    this.#send(
+    const sent = this.#send(
       proof
         ? { action: 'join', return: this.plan.returnPath, proof }
         : { action: 'join', return: this.plan.returnPath },
     );
+    if (sent) this.#expectReply();
   }
 
   #onClose(connection: Connection, code: number): void {
+    connection.cancelConnectTimeout();
     this.#connection = null;
     this.#stopListeningForQuiet();
+    this.#cancelReply();
     if (connection.opened) this.#emit({ t: this.env.now(), k: 'close', code, expected: false });
     if (this.isFinal) return;
-    if (this.#dialAttempts >= this.settings.maxDialAttempts) {
-      const reason = `no connection after ${this.#dialAttempts} attempts`;
-      this.#emit({ t: this.env.now(), k: 'give-up', reason });
-      if (connection.purpose === 'recheck') this.#finish('done');
-      else this.#finish(this.sessionId === null ? 'failed' : 'lost');
-      return;
-    }
-    // Back off (0.25 s, 0.5 s, 1 s, ... up to 5 s, jittered), then take the place back, or
-    // join afresh when no place was ever confirmed.
-    const base = Math.min(5000, 250 * 2 ** this.#dialAttempts);
-    const purpose: DialPurpose =
-      connection.purpose === 'recheck' ? 'recheck' : this.ticket === null ? 'join' : 'resume';
-    this.state = 'paused';
-    this.#after(base * (0.5 + this.env.random()), () => this.#dial(purpose));
+    this.#lost(
+      connection.purpose,
+      connection.opened ? RETRY_REASONS.closed : RETRY_REASONS.noConnection,
+    );
+  }
+
+  /** Waiting for the answer to a `join` or `resume` on a socket that holds no place yet. */
+  #answering(): boolean {
+    return (
+      !this.#joinedOnSocket &&
+      (this.state === 'joining' ||
+        this.state === 'solving' ||
+        this.state === 'resuming' ||
+        this.state === 'rechecking')
+    );
   }
 
   #onMessage(text: string): void {
     const t = this.env.now();
+    // Any frame at all proves the socket alive (as the page).
+    this.#cancelReply();
     let message: ServerMessage;
     try {
-      message = JSON.parse(text) as ServerMessage;
-      if (typeof message !== 'object' || message === null || typeof message.type !== 'string') {
-        throw new Error('no type');
+      const parsed = JSON.parse(text) as unknown;
+      if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
+      const { type, message: said } = parsed as { type?: unknown; message?: unknown };
+      if (type === undefined && typeof said === 'string') {
+        // API Gateway's own error frame (`{"message": "Internal server error", ...}`): the
+        // function behind the route failed or was throttled, or the frame was refused.
+        this.#onApiGatewayError(t, said);
+        return;
       }
+      if (typeof type !== 'string') throw new Error('no type');
+      message = parsed as ServerMessage;
     } catch {
       this.#emit({ t, k: 'garbled', text: text.slice(0, 200) });
       return;
@@ -346,12 +483,16 @@ export class SimVisitor {
           this.#lastDraw = `${draw.seed}:${draw.commitment}`;
           this.#emit({ t, k: 'draw', seed: draw.seed, commitment: draw.commitment });
         }
+        this.#inPrequeue = false;
         this.#emit({
           t,
           k: 'position',
           position: message.position,
           waiting: message.waiting,
           ...(drawn ? { drawn: true } : {}),
+          ...(typeof message.nextUpdateSeconds === 'number'
+            ? { next: message.nextUpdateSeconds }
+            : {}),
         });
         this.#quietLimitMs = this.#quietLimit(t, message.nextUpdateSeconds);
         if (this.state === 'waiting') this.#listenForQuiet();
@@ -359,6 +500,7 @@ export class SimVisitor {
         return;
       }
       case 'prequeue': {
+        this.#inPrequeue = true;
         const fresh = message.commitment !== this.#lastCommitment;
         this.#lastCommitment = message.commitment;
         this.#emit({
@@ -415,6 +557,8 @@ export class SimVisitor {
   }
 
   #onJoined(sessionId: string, ticket: string): void {
+    this.#joinedOnSocket = true;
+    this.#attempt = 0;
     if (this.state === 'rechecking') return;
     if (this.sessionId === null) this.sessionId = sessionId;
     this.ticket = ticket;
@@ -611,20 +755,28 @@ export class SimVisitor {
       this.#finish(this.state === 'rechecking' ? 'done' : 'lost');
       return;
     }
-    const last = this.#lastSent;
-    const answering =
-      this.state === 'joining' || this.state === 'resuming' || this.state === 'rechecking';
-    if (
-      answering &&
-      last &&
-      RETRYABLE_ERRORS.has(code) &&
-      this.#answerRetries < this.settings.maxDialAttempts
-    ) {
-      this.#answerRetries += 1;
-      this.#after(500 * this.#answerRetries, () => {
-        if (this.#connection?.opened && this.#lastSent === last) this.#send(last);
-      });
+    // As the page: a socket without a place yet is dropped and the visitor dials again after
+    // its backoff (after `rate_limited`, skipping the quick first steps). With a place held on
+    // the socket, an error changes nothing: the positions keep coming.
+    if (RETRYABLE_ERRORS.has(code) && this.#answering()) {
+      if (code === 'rate_limited') this.#attempt = Math.max(this.#attempt, RATE_LIMITED_ATTEMPT);
+      this.#dropAndRetry(code);
     }
+  }
+
+  /**
+   * API Gateway's own error frame, answering a frame it handed to no function (throttled) or
+   * whose function failed: recorded as the error `apigw: <message>`. As the page
+   * (`#notHandled`): without a place on the socket, dial again after the backoff, as after
+   * `internal` (as after `rate_limited` when it says "too many", "limit" or "throttled"); with a
+   * place, nothing (the next `status` asks again).
+   */
+  #onApiGatewayError(t: number, said: string): void {
+    const code = `${APIGW_ERROR_PREFIX}${said.slice(0, 60)}`;
+    this.#emit({ t, k: 'error', code });
+    if (!this.#answering()) return;
+    if (APIGW_SLOW_DOWN.test(said)) this.#attempt = Math.max(this.#attempt, RATE_LIMITED_ATTEMPT);
+    this.#dropAndRetry(code);
   }
 
   /**
@@ -650,7 +802,8 @@ export class SimVisitor {
     this.#quietTimer = this.#after(this.#quietLimitMs ?? this.settings.quietMs, () => {
       this.#quietTimer = null;
       if (this.state !== 'waiting' || !this.#connection?.opened) return;
-      this.#send({ action: 'status' });
+      // Before a scheduled opening the answer may wait for the draw: no sign of a dead socket.
+      if (this.#send({ action: 'status' }) && !this.#inPrequeue) this.#expectReply();
       this.#listenForQuiet();
     });
   }

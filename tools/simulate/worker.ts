@@ -6,10 +6,11 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type PackedEvent, packEvent, type VisitorPlan } from './events.ts';
 import { realSocketFactory, VisitorPool } from './pool.ts';
 import { createSolver } from './solver.ts';
+import type { VisitorSettings } from './visitor.ts';
 
 /** Parent to worker. */
 export type ToWorker =
-  | { type: 'init'; url: string; plans: VisitorPlan[] }
+  | { type: 'init'; url: string; plans: VisitorPlan[]; settings: VisitorSettings }
   | { type: 'start'; t0: number }
   | { type: 'stop'; rollCallMs: number };
 
@@ -79,6 +80,7 @@ process.on('message', (message: ToWorker) => {
     if (message.type === 'init') {
       pool = new VisitorPool({
         plans: message.plans,
+        settings: message.settings,
         connect: realSocketFactory(message.url),
         emit: (index, event) => batch.push(packEvent(index, event)),
         solve: createSolver(),

@@ -33,6 +33,9 @@ const EVERY_KIND: TraceEvent[] = [
   { t: 22, k: 'solved', ms: 812.5, queuedMs: 3, ok: true },
   { t: 23, k: 'solved', ms: 0, queuedMs: 0, ok: false },
   { t: 24, k: 'replay', result: 'refused' },
+  { t: 25, k: 'position', position: 4, waiting: 9, next: 12 },
+  { t: 26, k: 'position', position: 3, waiting: 9, drawn: true, next: 6 },
+  { t: 27, k: 'retry', reason: 'apigw: Too Many Requests', purpose: 'join', delayMs: 6000 },
 ];
 
 describe('packed trace events', () => {

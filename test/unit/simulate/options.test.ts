@@ -6,6 +6,8 @@ import {
   jwksUrlFor,
   OptionsError,
   parseSimulateArgs,
+  REHEARSAL_DEFAULTS,
+  rehearsalDefaultsFor,
   sourceAddressesFor,
 } from '../../../tools/simulate/options.ts';
 
@@ -188,6 +190,98 @@ describe('the simulator options', () => {
     // The room's own bound on the cost (its admin endpoint refuses more).
     expect(errorOf([...BASE, '--users', '10', '--pow', String(MAX_POW_COST + 1)])).toContain(
       `--pow must be at most ${MAX_POW_COST}`,
+    );
+  });
+
+  it("take the page's timeouts unless told otherwise", () => {
+    expect(optionsOf([...BASE, '--users', '10'])).toMatchObject({
+      replyTimeoutSeconds: 20,
+      connectTimeoutSeconds: 10,
+    });
+    expect(
+      optionsOf([...BASE, '--users', '10', '--reply-timeout', '90', '--connect-timeout=30']),
+    ).toMatchObject({ replyTimeoutSeconds: 90, connectTimeoutSeconds: 30 });
+    expect(errorOf([...BASE, '--users', '10', '--reply-timeout', '0'])).toBe(
+      '--reply-timeout must be at least 1 (got "0")',
+    );
+  });
+
+  it('read --burst, from none to everyone', () => {
+    expect(optionsOf([...BASE, '--users', '10'])).toMatchObject({ burst: 0 });
+    expect(optionsOf([...BASE, '--users', '10', '--burst', '4'])).toMatchObject({ burst: 4 });
+    expect(optionsOf([...BASE, '--users', '10', '--burst=10'])).toMatchObject({ burst: 10 });
+    expect(errorOf([...BASE, '--users', '10', '--burst', '11'])).toBe(
+      '--burst must be a whole number from 0 to --users (10) (got 11)',
+    );
+    expect(errorOf([...BASE, '--users', '10', '--burst', '-1'])).toBe(
+      '--burst must be at least 0 (got "-1")',
+    );
+  });
+
+  it('read a rehearsal: no url, the room settings, and the rehearsal defaults', () => {
+    // Act
+    const bare = parseSimulateArgs(['--rehearsal', '--users', '1000']);
+    const given = parseSimulateArgs([
+      '--rehearsal',
+      '--users',
+      '1000',
+      '--burst',
+      '600',
+      '--faults',
+      'cold-start,clock-skew=50',
+      '--rate',
+      '1200',
+      '--churn',
+      '0',
+      '--room-log',
+      'out/room.log',
+    ]);
+
+    // Assess
+    if (bare.help || !bare.rehearsal || given.help || !given.rehearsal) {
+      throw new Error('expected a rehearsal');
+    }
+    expect(bare.options).toBeNull();
+    expect(rehearsalDefaultsFor(bare.rehearsal)).toMatchObject({
+      options: { users: 1000, burst: 200, churn: REHEARSAL_DEFAULTS.churn, rampSeconds: 10 },
+      room: { faults: 'realistic', ratePerMinute: 6000, roomLogFile: null },
+    });
+    const resolved = rehearsalDefaultsFor(given.rehearsal, 'ws://127.0.0.1:4321/ws');
+    expect(resolved).toMatchObject({
+      options: {
+        url: 'ws://127.0.0.1:4321/ws',
+        jwksUrl: 'http://127.0.0.1:4321/.well-known/jwks.json',
+        burst: 600,
+        churn: 0,
+      },
+      room: {
+        faults: 'cold-start,clock-skew=50',
+        ratePerMinute: 1200,
+        roomLogFile: 'out/room.log',
+      },
+    });
+    expect(parseSimulateArgs(['--rehearsal', '--users', '5', '--faults', 'none'])).toMatchObject({
+      rehearsal: { faults: '' },
+    });
+  });
+
+  it('refuse a rehearsal with a url, an unknown fault, or rehearsal options without --rehearsal', () => {
+    expect(errorOf(['--rehearsal', ...BASE, '--users', '5'])).toContain(
+      '--url is not for --rehearsal',
+    );
+    expect(errorOf(['--rehearsal', '--users', '5', '--faults', 'gremlins'])).toContain(
+      '--faults: unknown fault "gremlins"',
+    );
+    expect(errorOf(['--rehearsal', '--users', '5', '--faults', 'cold-start=0'])).toContain(
+      '--faults: cold-start=0',
+    );
+    expect(errorOf(['--rehearsal=yes', '--users', '5'])).toContain('--rehearsal takes no value');
+    expect(errorOf(['--rehearsal'])).toContain('--users is required');
+    expect(errorOf([...BASE, '--users', '5', '--faults', 'realistic'])).toBe(
+      '--faults is for --rehearsal only',
+    );
+    expect(errorOf([...BASE, '--users', '5', '--rate', '60'])).toBe(
+      '--rate is for --rehearsal only',
     );
   });
 

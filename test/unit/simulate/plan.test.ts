@@ -1,6 +1,6 @@
 /** The plan of a run: reproducible from its seed, with exact shares. */
 import { describe, expect, it } from 'vitest';
-import { planVisitors } from '../../../tools/simulate/plan.ts';
+import { arrivalMs, planVisitors } from '../../../tools/simulate/plan.ts';
 
 const OPTIONS = { users: 1000, rampSeconds: 10, churn: 0.2, abandon: 0.05, recheck: 0.1, seed: 42 };
 
@@ -50,5 +50,47 @@ describe('the plan of a run', () => {
       '127.0.0.2',
       '127.0.0.3',
     ]);
+  });
+
+  it('plays a burst: the first B visitors all at the start, the rest evenly over the ramp after them', () => {
+    // Act: 1,000 visitors, 200 at once, the other 800 over 8 s.
+    const plans = planVisitors({ ...OPTIONS, rampSeconds: 8, burst: 200 });
+
+    // Assess
+    const starts = plans.map((p) => p.startMs);
+    expect(starts.slice(0, 200).every((t) => t === 0)).toBe(true);
+    expect(starts[200]).toBe(10);
+    expect(starts[599]).toBe(4000);
+    expect(starts[999]).toBe(8000);
+    // One after another after the burst, evenly spaced.
+    const gaps = starts.slice(201).map((t, i) => t - (starts[200 + i] as number));
+    expect(Math.min(...gaps)).toBeCloseTo(10, 9);
+    expect(Math.max(...gaps)).toBeCloseTo(10, 9);
+  });
+
+  it('plans everyone at once for a burst of all the visitors, whatever the ramp', () => {
+    // Act
+    const plans = planVisitors({ ...OPTIONS, users: 50, burst: 50 });
+
+    // Assess
+    expect(plans.map((p) => p.startMs)).toEqual(new Array(50).fill(0));
+  });
+
+  it('draws who churns, abandons and rechecks the same with or without a burst', () => {
+    // Act
+    const plain = planVisitors(OPTIONS);
+    const burst = planVisitors({ ...OPTIONS, burst: 300 });
+    const none = planVisitors({ ...OPTIONS, burst: 0 });
+
+    // Assess: only the arrivals differ, and a burst of 0 is no burst at all.
+    const withoutStart = (plans: typeof plain) => plans.map(({ startMs: _, ...rest }) => rest);
+    expect(withoutStart(burst)).toEqual(withoutStart(plain));
+    expect(none).toEqual(plain);
+  });
+
+  it('spaces arrivals as before without a burst', () => {
+    expect([0, 1, 999].map((i) => arrivalMs(i, 1000, 0, 10))).toEqual([0, 10, 9990]);
+    expect(arrivalMs(0, 1, 0, 10)).toBe(0);
+    expect([0, 4, 5, 9].map((i) => arrivalMs(i, 10, 5, 5))).toEqual([0, 0, 1000, 5000]);
   });
 });

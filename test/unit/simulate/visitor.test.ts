@@ -29,6 +29,9 @@ class FakeSocket implements SimSocket {
   receive(message: object): void {
     this.events.message(JSON.stringify(message));
   }
+  receiveRaw(text: string): void {
+    this.events.message(text);
+  }
   /** The connection fails or breaks from the other side. */
   fail(code = 1006): void {
     this.events.close(code);
@@ -524,5 +527,319 @@ describe('a simulated visitor asked for a proof of work', () => {
     // Assess
     expect(visitor.state).toBe('failed');
     expect(env.kinds()).toContain('solved');
+  });
+});
+
+describe('a simulated visitor whose join or resume is refused or unanswered, as the page', () => {
+  const THROTTLED = '{"message": "Too Many Requests", "connectionId":"c", "requestId":"r"}';
+  const FAILED = '{"message": "Internal server error", "connectionId":"c", "requestId":"r"}';
+
+  /** The retry events, without their timestamps. */
+  const retries = (env: Harness) =>
+    env.events.flatMap((e) =>
+      e.k === 'retry' ? [{ reason: e.reason, purpose: e.purpose, delayMs: e.delayMs }] : [],
+    );
+
+  it('drops the socket after internal and joins again on a new one after the backoff', () => {
+    // Prepare
+    const env = new Harness();
+    const visitor = new SimVisitor(planOf(1), env);
+    visitor.start();
+    env.socket.open();
+    const first = env.socket;
+
+    // Act: the page's first step is 500 ms, half of it fixed: 375 ms with the harness's 0.5.
+    first.receive({ type: 'error', code: 'internal', message: 'oops' });
+    const stateAfterRefusal = visitor.state;
+    env.advance(374);
+    const socketsBefore = env.sockets.length;
+    env.advance(1);
+    env.socket.open();
+
+    // Assess
+    expect(first.closed).toBe('clean');
+    expect(stateAfterRefusal).toBe('paused');
+    expect(socketsBefore).toBe(1);
+    expect(env.sockets).toHaveLength(2);
+    expect(env.socket.sent).toEqual([{ action: 'join', return: '/sim/1' }]);
+    expect(retries(env)).toEqual([{ reason: 'internal', purpose: 'join', delayMs: 375 }]);
+    expect(visitor.state).toBe('joining');
+  });
+
+  it('backs off longer with each refusal in a row, and from the start again once joined', () => {
+    // Prepare
+    const env = new Harness();
+    const visitor = new SimVisitor(planOf(2), env);
+    visitor.start();
+
+    // Act: three refusals, a place, then a lost socket.
+    for (let i = 0; i < 3; i += 1) {
+      env.socket.open();
+      env.socket.receive({ type: 'error', code: 'internal', message: 'oops' });
+      env.advance(2000);
+    }
+    env.socket.open();
+    env.socket.receive({ type: 'joined', ticket: 'ticket-2', sessionId: 'session-2' });
+    env.socket.fail();
+
+    // Assess
+    expect(retries(env).map((r) => r.delayMs)).toEqual([375, 750, 1500, 375]);
+    expect(retries(env).at(-1)).toEqual({ reason: 'closed', purpose: 'resume', delayMs: 375 });
+    expect(visitor.state).toBe('paused');
+  });
+
+  it('skips the quick first steps after rate_limited (4-8 s)', () => {
+    // Prepare
+    const env = new Harness();
+    new SimVisitor(planOf(3), env).start();
+    env.socket.open();
+
+    // Act
+    env.socket.receive({ type: 'error', code: 'rate_limited', message: 'slow down' });
+    env.advance(5999);
+    const socketsBefore = env.sockets.length;
+    env.advance(1);
+
+    // Assess
+    expect(retries(env)).toEqual([{ reason: 'rate_limited', purpose: 'join', delayMs: 6000 }]);
+    expect(socketsBefore).toBe(1);
+    expect(env.sockets).toHaveLength(2);
+  });
+
+  it("handles API Gateway's error frames: failed as internal, throttled as rate_limited", () => {
+    // Prepare
+    const env = new Harness();
+    new SimVisitor(planOf(4), env).start();
+    env.socket.open();
+
+    // Act
+    env.socket.receiveRaw(FAILED);
+    env.advance(375);
+    env.socket.open();
+    env.socket.receiveRaw(THROTTLED);
+
+    // Assess
+    expect(env.events.filter((e) => e.k === 'error')).toEqual([
+      { t: expect.any(Number), k: 'error', code: 'apigw: Internal server error' },
+      { t: expect.any(Number), k: 'error', code: 'apigw: Too Many Requests' },
+    ]);
+    expect(env.kinds()).not.toContain('garbled');
+    expect(retries(env)).toEqual([
+      { reason: 'apigw: Internal server error', purpose: 'join', delayMs: 375 },
+      { reason: 'apigw: Too Many Requests', purpose: 'join', delayMs: 6000 },
+    ]);
+  });
+
+  it('joins again on a new socket when its join goes unanswered for 20 s, as the page', () => {
+    // Prepare
+    const env = new Harness();
+    const visitor = new SimVisitor(planOf(5), env);
+    visitor.start();
+    env.socket.open();
+    const first = env.socket;
+
+    // Act
+    env.advance(19_999);
+    const closedEarly = first.closed;
+    env.advance(1);
+    env.advance(375);
+    env.socket.open();
+
+    // Assess
+    expect(closedEarly).toBeNull();
+    expect(first.closed).toBe('clean');
+    expect(env.socket.sent).toEqual([{ action: 'join', return: '/sim/5' }]);
+    expect(retries(env)).toEqual([{ reason: 'no answer', purpose: 'join', delayMs: 375 }]);
+    expect(visitor.state).toBe('joining');
+  });
+
+  it('counts any frame as an answer, even one it cannot read', () => {
+    // Prepare
+    const env = new Harness();
+    new SimVisitor(planOf(6), env).start();
+    env.socket.open();
+
+    // Act
+    env.advance(10_000);
+    env.socket.receiveRaw('not json');
+    env.advance(15_000);
+
+    // Assess
+    expect(env.sockets).toHaveLength(1);
+    expect(retries(env)).toEqual([]);
+  });
+
+  it('takes its place back with the ticket when a resume is refused', () => {
+    // Prepare
+    const { env, visitor } = joinedVisitor(planOf(7));
+    env.socket.fail();
+    env.advance(375);
+    env.socket.open();
+
+    // Act
+    env.socket.receive({ type: 'error', code: 'internal', message: 'oops' });
+    env.advance(750);
+    env.socket.open();
+
+    // Assess
+    expect(env.sockets).toHaveLength(3);
+    expect(env.socket.sent).toEqual([{ action: 'resume', ticket: 'ticket-1' }]);
+    expect(retries(env).map((r) => [r.reason, r.purpose])).toEqual([
+      ['closed', 'resume'],
+      ['internal', 'resume'],
+    ]);
+    expect(visitor.state).toBe('resuming');
+  });
+
+  it('keeps its socket when an error answers a status on a socket that holds its place', () => {
+    // Prepare: the room promised news within 5 s; silent for 20 s, it is asked (status).
+    const { env, visitor } = joinedVisitor(planOf(8));
+    env.socket.receive({
+      type: 'position',
+      position: 4,
+      waiting: 9,
+      etaSeconds: 60,
+      nextUpdateSeconds: 5,
+    });
+    env.advance(20_000);
+
+    // Act
+    env.socket.receive({ type: 'error', code: 'internal', message: 'oops' });
+    env.socket.receiveRaw(THROTTLED);
+    env.advance(1000);
+
+    // Assess
+    expect(env.socket.sent.map((m) => m.action)).toEqual(['join', 'status']);
+    expect(env.sockets).toHaveLength(1);
+    expect(env.socket.closed).toBeNull();
+    expect(retries(env)).toEqual([]);
+    expect(visitor.state).toBe('waiting');
+  });
+
+  it('drops a socket whose status goes unanswered for 20 s and resumes on a new one', () => {
+    // Prepare
+    const { env, visitor } = joinedVisitor(planOf(9));
+    env.socket.receive({
+      type: 'position',
+      position: 4,
+      waiting: 9,
+      etaSeconds: 60,
+      nextUpdateSeconds: 5,
+    });
+
+    // Act: asked after 20 s (the harness's least quiet), no answer for 20 s more.
+    env.advance(40_000);
+    env.advance(375);
+    env.socket.open();
+
+    // Assess
+    expect((env.sockets[0] as FakeSocket).sent.map((m) => m.action)).toEqual(['join', 'status']);
+    expect(env.socket.sent).toEqual([{ action: 'resume', ticket: 'ticket-1' }]);
+    expect(retries(env)).toEqual([{ reason: 'no answer', purpose: 'resume', delayMs: 375 }]);
+    expect(visitor.state).toBe('resuming');
+  });
+
+  it('gives up after maxDialAttempts refusals in a row without a place', () => {
+    // Prepare
+    const env = new Harness();
+    const visitor = new SimVisitor(planOf(10), env, {
+      ...DEFAULT_VISITOR_SETTINGS,
+      maxDialAttempts: 3,
+    });
+    visitor.start();
+
+    // Act
+    for (let i = 0; i < 3; i += 1) {
+      env.socket.open();
+      env.socket.receive({ type: 'error', code: 'internal', message: 'oops' });
+      env.advance(5000);
+    }
+
+    // Assess
+    expect(env.sockets).toHaveLength(3);
+    expect(visitor.state).toBe('failed');
+    expect(env.events.at(-1)).toMatchObject({
+      k: 'give-up',
+      reason: '3 attempts in a row failed (last: internal)',
+    });
+  });
+
+  it('checks its pass again on a new socket when the recheck goes unanswered, and gives up after a minute', () => {
+    // Prepare
+    const { env, visitor } = joinedVisitor(planOf(12, { recheck: { pauseMs: 400 } }));
+    env.socket.receive({
+      type: 'admitted',
+      pass: 'p',
+      expiresAt: 1,
+      redirectUrl: 'http://x/sim/12?wr_pass=p',
+    });
+    env.advance(400);
+    env.socket.open();
+
+    // Act: 20 s of silence, then a second socket that is never answered either, then a third
+    // that never opens (dropped after the page's 10 s).
+    env.advance(20_000 + 375);
+    env.socket.open();
+    const secondSocket = env.socket.sent;
+    env.advance(60_000);
+
+    // Assess
+    expect(secondSocket).toEqual([{ action: 'resume', ticket: 'ticket-1' }]);
+    expect(retries(env).map((r) => [r.reason, r.purpose])).toEqual([
+      ['no answer', 'recheck'],
+      ['no answer', 'recheck'],
+      ['connect timeout', 'recheck'],
+    ]);
+    expect(env.events.at(-1)).toMatchObject({
+      k: 'give-up',
+      reason: 'recheck got no pass in time',
+    });
+    expect(visitor.state).toBe('done');
+    expect(env.settledAs).toEqual(['done']);
+  });
+
+  it('drops a socket that does not open within 10 s and dials again, as the page', () => {
+    // Prepare
+    const env = new Harness();
+    const visitor = new SimVisitor(planOf(13), env);
+    visitor.start();
+    const first = env.socket;
+
+    // Act
+    env.advance(9999);
+    const socketsBefore = env.sockets.length;
+    env.advance(1 + 375);
+    env.socket.open();
+
+    // Assess
+    expect(socketsBefore).toBe(1);
+    expect(first.closed).toBe('clean');
+    expect(env.sockets).toHaveLength(2);
+    expect(env.socket.sent).toEqual([{ action: 'join', return: '/sim/13' }]);
+    expect(retries(env)).toEqual([{ reason: 'connect timeout', purpose: 'join', delayMs: 375 }]);
+    expect(visitor.state).toBe('joining');
+  });
+
+  it("records each position's promise (nextUpdateSeconds)", () => {
+    // Prepare
+    const { env } = joinedVisitor(planOf(11));
+
+    // Act
+    env.socket.receive({
+      type: 'position',
+      position: 2,
+      waiting: 3,
+      etaSeconds: 1,
+      nextUpdateSeconds: 7,
+    });
+
+    // Assess
+    expect(env.events.at(-1)).toEqual({
+      t: expect.any(Number),
+      k: 'position',
+      position: 2,
+      waiting: 3,
+      next: 7,
+    });
   });
 });
