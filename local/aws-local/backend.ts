@@ -231,12 +231,17 @@ async function assemble(
 
   const functions = {} as Record<RoomFunctionName, LambdaFunction>;
   let closed = false;
-  const invoke = (name: RoomFunctionName) => (event: APIGatewayProxyWebsocketEventV2) => {
-    const fn = functions[name];
-    if (!fn) return Promise.reject(new Error(`${name} is not running yet`));
-    // Only a join makes a place; every other frame answers from what is stored, and goes first.
-    return fn.invoke(event, 'sync', { urgent: event.requestContext.routeKey !== 'join' });
-  };
+  const invoke =
+    (name: RoomFunctionName) => (event: APIGatewayProxyWebsocketEventV2, gone?: AbortSignal) => {
+      const fn = functions[name];
+      if (!fn) return Promise.reject(new Error(`${name} is not running yet`));
+      // Only a join makes a place; every other frame answers from what is stored, and goes
+      // first. A frame whose visitor left while it waited for a container is not run.
+      return fn.invoke(event, 'sync', {
+        urgent: event.requestContext.routeKey !== 'join',
+        ...(gone ? { signal: gone } : {}),
+      });
+    };
   const api = await startWebSocketApi({
     // As the CDK app routes them: every action and `$default` to the message function.
     routes: {

@@ -86,6 +86,7 @@ export function usageBetween(before: AwsUsage, after: AwsUsage): AwsUsage {
       durationMs: usage.durationMs - (earlier?.durationMs ?? 0),
       gbSeconds: usage.gbSeconds - (earlier?.gbSeconds ?? 0),
       errors: usage.errors - (earlier?.errors ?? 0),
+      abandoned: (usage.abandoned ?? 0) - (earlier?.abandoned ?? 0),
     };
   }
   const metrics: AwsUsage['metrics'] = {};

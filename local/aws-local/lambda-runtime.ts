@@ -87,6 +87,11 @@ export interface InvokeOptions {
    * prompt as Lambda would have it.
    */
   urgent?: boolean;
+  /**
+   * Aborted when nobody waits for the answer any more (the visitor's socket closed): an
+   * invocation still waiting for a container is then dropped without running.
+   */
+  signal?: AbortSignal;
 }
 
 export interface LambdaFunction {
@@ -150,6 +155,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
   let retiredUsage = emptySdkUsage();
   let nextId = 0;
   let closed = false;
+  let abandoned = 0;
   /** Every container alive, busy or idle. */
   const live = new Set<Container>();
   const idle: Container[] = [];
@@ -176,7 +182,9 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       (error: unknown) => {
         starting -= 1;
         // A container that could not start fails the invocation that waited longest for it.
-        nextWaiter()?.fail(error as Error);
+        const waiter = nextWaiter();
+        if (waiter) usage.errors += 1;
+        waiter?.fail(error as Error);
       },
     );
   };
@@ -248,28 +256,46 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
     }
   };
 
-  const waitForContainer = (mode: 'sync' | 'async', queuedAt: number, urgent: boolean) =>
+  const waitForContainer = (mode: 'sync' | 'async', queuedAt: number, options: InvokeOptions) =>
     new Promise<Container>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
+      const forget = () => {
+        for (const list of [urgentWaiters, waiters]) {
+          const at = list.indexOf(waiter);
+          if (at >= 0) list.splice(at, 1);
+        }
+      };
+      const onAbort = () => {
+        forget();
+        clearTimeout(timer);
+        abandoned += 1;
+        reject(new InvocationError(spec.name, 'abandoned: nobody waits for the answer'));
+      };
       const waiter: Waiter = {
         give: (container) => {
           clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
           resolve(container);
         },
         fail: (error) => {
           clearTimeout(timer);
+          options.signal?.removeEventListener('abort', onAbort);
           reject(error);
         },
       };
+      if (options.signal?.aborted) {
+        onAbort();
+        return;
+      }
+      options.signal?.addEventListener('abort', onAbort, { once: true });
       const limit =
         mode === 'sync'
           ? INTEGRATION_TIMEOUT_MS
           : (spec.maxEventAgeMs ?? 6 * 3600_000) - (performance.now() - queuedAt);
       timer = setTimeout(() => {
-        for (const list of [urgentWaiters, waiters]) {
-          const at = list.indexOf(waiter);
-          if (at >= 0) list.splice(at, 1);
-        }
+        forget();
+        options.signal?.removeEventListener('abort', onAbort);
+        usage.errors += 1;
         reject(
           new InvocationError(
             spec.name,
@@ -277,7 +303,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
           ),
         );
       }, limit);
-      acquire(waiter, urgent);
+      acquire(waiter, options.urgent === true);
     });
 
   async function run(container: Container, event: unknown): Promise<unknown> {
@@ -335,6 +361,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       const extra = [...running.values()].map((started) => now - started);
       return {
         ...usage,
+        abandoned,
         durationMs: usage.durationMs + extra.reduce((a, b) => a + b, 0),
         gbSeconds: usage.gbSeconds + extra.reduce((a, ms) => a + gbSeconds(ms), 0),
       };
@@ -347,13 +374,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
         return null;
       }
       try {
-        const container = await waitForContainer(mode, queuedAt, options.urgent === true).catch(
-          (error: unknown) => {
-            // Failed without running (no container in time, or none could start).
-            usage.errors += 1;
-            throw error;
-          },
-        );
+        const container = await waitForContainer(mode, queuedAt, options);
         return await run(container, event);
       } finally {
         if (spec.concurrency) spec.concurrency.inFlight -= 1;

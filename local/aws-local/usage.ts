@@ -34,6 +34,11 @@ export interface LambdaUsage {
   /** Billed GB-seconds: each invocation's duration rounded up to 1 ms, times its memory. */
   gbSeconds: number;
   errors: number;
+  /**
+   * Invocations dropped before they ran because nobody waited for the answer any more (the
+   * visitor's socket closed while they waited for one of this machine's containers).
+   */
+  abandoned?: number;
 }
 
 export interface ApiGatewayUsage {

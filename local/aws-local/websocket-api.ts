@@ -45,7 +45,15 @@ const BILLING_UNIT_BYTES = 32 * 1024;
 
 export interface WebSocketApiOptions {
   /** Route key to function; `$connect`, `$disconnect` and `$default` included. */
-  routes: Record<string, (event: APIGatewayProxyWebsocketEventV2) => Promise<unknown>>;
+  /**
+   * Route key to function; `$connect`, `$disconnect` and `$default` included. `gone` aborts
+   * when the visitor's socket closes: an invocation still waiting for a container then has
+   * nobody to answer and need not run.
+   */
+  routes: Record<
+    string,
+    (event: APIGatewayProxyWebsocketEventV2, gone?: AbortSignal) => Promise<unknown>
+  >;
   stage: string;
   /** Host name visitors use (the event's `domainName`). */
   domainName: string;
@@ -82,6 +90,8 @@ interface Connection {
   userAgent: string;
   idleTimer: NodeJS.Timeout;
   ageTimer: NodeJS.Timeout;
+  /** Aborted once the socket closed. */
+  gone: AbortController;
 }
 
 const API_ID = 'local';
@@ -142,13 +152,17 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
     };
   }
 
-  async function invoke(routeKey: string, event: APIGatewayProxyWebsocketEventV2) {
+  async function invoke(
+    routeKey: string,
+    event: APIGatewayProxyWebsocketEventV2,
+    gone?: AbortSignal,
+  ) {
     // Own keys only: a frame naming `__proto__` or `constructor` is just an unknown route.
     const route = Object.hasOwn(options.routes, routeKey)
       ? options.routes[routeKey]
       : options.routes.$default;
     if (!route) throw new Error(`no route for ${routeKey}`);
-    return route(event);
+    return route(event, gone);
   }
 
   function routeKeyOf(body: string): string {
@@ -215,7 +229,10 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
       requestContext: { ...baseContext(identity), routeKey: '$connect', eventType: 'CONNECT' },
       isBase64Encoded: false,
     } as unknown as APIGatewayProxyWebsocketEventV2;
-    invoke('$connect', event).then(
+    // A visitor who gave up on the handshake (the page's 10 s) needs no `$connect` any more.
+    const abandoned = new AbortController();
+    socket.once('close', () => abandoned.abort());
+    invoke('$connect', event, abandoned.signal).then(
       (result) => {
         const status = (result as { statusCode?: number } | null)?.statusCode ?? 200;
         if (status < 200 || status >= 300) return refuse(socket, status);
@@ -230,12 +247,13 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
 
   function accept(
     socket: WebSocket,
-    identity: Omit<Connection, 'socket' | 'lastActiveAt' | 'idleTimer' | 'ageTimer'>,
+    identity: Omit<Connection, 'socket' | 'lastActiveAt' | 'idleTimer' | 'ageTimer' | 'gone'>,
   ): void {
     const connection: Connection = {
       ...identity,
       socket,
       lastActiveAt: Date.now(),
+      gone: new AbortController(),
       idleTimer: setTimeout(() => {}, 0),
       ageTimer: setTimeout(
         () => closeConnection(connection, 1001, 'Going away: connection too old'),
@@ -273,11 +291,20 @@ export async function startWebSocketApi(options: WebSocketApiOptions): Promise<W
         body,
         isBase64Encoded: isBinary,
       } as unknown as APIGatewayProxyWebsocketEventV2;
-      invoke(routeKey, event).catch((error: unknown) =>
-        options.onError?.(routeKey, connection.id, error),
-      );
+      invoke(routeKey, event, connection.gone.signal).catch((error: unknown) => {
+        if (connection.gone.signal.aborted) return;
+        options.onError?.(routeKey, connection.id, error);
+        // The integration failed (an error, a timeout, Lambda throttled): API Gateway answers
+        // the frame itself.
+        if (socket.readyState === socket.OPEN) {
+          socket.send(
+            `{"message": "Internal server error", "connectionId":"${connection.id}", "requestId":"${event.requestContext.requestId}"}`,
+          );
+        }
+      });
     });
     socket.on('close', (code, reason) => {
+      connection.gone.abort();
       clearTimeout(connection.idleTimer);
       clearTimeout(connection.ageTimer);
       open.delete(connection.id);

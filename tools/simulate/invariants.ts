@@ -111,7 +111,8 @@ function iatOf(pass: string): number | null {
 /** Reads one visitor's trace. */
 export function summarize(trace: VisitorTrace, options: SummaryOptions): VisitorSummary {
   const { plan, events } = trace;
-  let lastJoinSent: number | null = null;
+  /** The first `join` sent for the place (a retried join with the same key continues it). */
+  let firstJoinSent: number | null = null;
   let joinSentAt: number | null = null;
   let joinedAt: number | null = null;
   const sessionIds: string[] = [];
@@ -158,7 +159,9 @@ export function summarize(trace: VisitorTrace, options: SummaryOptions): Visitor
         break;
       case 'send':
         if (e.action === 'join') {
-          lastJoinSent = e.t;
+          // The place may be made by the first join of its key: a join sent again after its
+          // answer was lost continues it (`joinKey`), so the first send is when it may begin.
+          if (joinedAt === null) firstJoinSent ??= e.t;
           lastResume = null;
         } else if (e.action === 'resume') {
           lastResume = inRecheck ? 'recheck' : 'resume';
@@ -168,7 +171,7 @@ export function summarize(trace: VisitorTrace, options: SummaryOptions): Visitor
         if (!inRecheck) {
           if (joinedAt === null) {
             joinedAt = e.t;
-            joinSentAt = lastJoinSent;
+            joinSentAt = firstJoinSent;
           } else if (lastResume === 'resume' && resumeOpenAt !== null) {
             resumeLatenciesMs.push(e.t - resumeOpenAt);
           }

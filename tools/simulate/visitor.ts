@@ -3,6 +3,7 @@
  * callbacks and timers handed in through {@link VisitorEnv}, so a test can play it with a fake
  * socket and a manual clock. Everything it sees and does goes out as {@link TraceEvent}s.
  */
+import { randomBytes } from 'node:crypto';
 import type { ClientMessage, ServerMessage } from '../../functions/core/protocol.ts';
 import {
   type DialPurpose,
@@ -173,6 +174,11 @@ export class SimVisitor {
   #cancelReplay: (() => void) | null = null;
   #lastCommitment: string | null = null;
   #lastDraw: string | null = null;
+  /**
+   * The key of the place asked for, sent with every `join` until one is answered (as the page
+   * does): a join retried after its answer was lost continues the place the first one made.
+   */
+  #joinKey: string | null = null;
 
   constructor(
     readonly plan: VisitorPlan,
@@ -418,11 +424,9 @@ export class SimVisitor {
   #sendJoin(): void {
     this.state = 'joining';
     const proof = this.#proof;
-    const sent = this.#send(
-      proof
-        ? { action: 'join', return: this.plan.returnPath, proof }
-        : { action: 'join', return: this.plan.returnPath },
-    );
+    this.#joinKey ??= randomBytes(16).toString('base64url');
+    const join = { action: 'join', return: this.plan.returnPath, joinKey: this.#joinKey } as const;
+    const sent = this.#send(proof ? { ...join, proof } : join);
     if (sent) this.#expectReply();
   }
 
@@ -474,6 +478,8 @@ export class SimVisitor {
     switch (message.type) {
       case 'joined':
         this.#emit({ t, k: 'joined', sessionId: message.sessionId });
+        // Answered: a later join (the place lost) asks for a new place.
+        this.#joinKey = null;
         this.#onJoined(message.sessionId, message.ticket);
         return;
       case 'position': {

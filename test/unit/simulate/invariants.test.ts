@@ -93,6 +93,21 @@ describe('the invariant checks of the simulator', () => {
     expect(report.ok).toBe(false);
   });
 
+  it("time a retried join from its first send: its place may be the first try's", async () => {
+    // Prepare: v1's first join (0.2 s) went unanswered; v0 joined meanwhile; v1's retry with
+    // the same key continued the place its first join made, ahead of v0's.
+    const first = new TraceBuilder(0).join(0.3, 0.31);
+    first.admitted(3.1, await room.pass(first.sessionId, 3));
+    const retried = new TraceBuilder(1).retriedJoin(0.2, 20, 20.5);
+    retried.admitted(21, await room.pass(retried.sessionId, 2));
+
+    // Act
+    const report = await evaluate([first.build(), retried.build()]);
+
+    // Assess
+    expect(result(report, 1).ok).toBe(true);
+  });
+
   it('accept admissions in the same second in any receipt order, counting a receipt-order warning', async () => {
     // Prepare: both passes carry the same iat; v1's admitted simply arrives first.
     const first = new TraceBuilder(0).join(0, 0.01);

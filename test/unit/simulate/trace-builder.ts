@@ -68,6 +68,23 @@ export class TraceBuilder {
   }
 
   /** Dials, opens, sends `join` at `sent` and hears `joined` at `joined` (seconds after T). */
+  /**
+   * A join that went unanswered at `first` (its answer lost) and was sent again with the same
+   * key on a new socket at `sent`, answered at `joined`.
+   */
+  retriedJoin(first: number, sent: number, joined: number): this {
+    this.events.push(
+      { t: at(first) - 5, k: 'dial', purpose: 'join', attempt: 1 },
+      { t: at(first) - 1, k: 'open' },
+      { t: at(first), k: 'send', action: 'join' },
+      { t: at(sent) - 5, k: 'dial', purpose: 'join', attempt: 2 },
+      { t: at(sent) - 1, k: 'open' },
+      { t: at(sent), k: 'send', action: 'join' },
+      { t: at(joined), k: 'joined', sessionId: this.sessionId },
+    );
+    return this;
+  }
+
   join(sent: number, joined: number): this {
     this.events.push(
       { t: at(sent) - 5, k: 'dial', purpose: 'join', attempt: 1 },

@@ -13,6 +13,9 @@ import {
 } from '../../../tools/simulate/visitor.ts';
 import { planOf } from './trace-builder.ts';
 
+/** The key a visitor sends with its joins, as the page: 128 random bits, base64url. */
+const anyJoinKey = expect.stringMatching(/^[\w-]{22}$/);
+
 class FakeSocket implements SimSocket {
   readonly sent: Record<string, unknown>[] = [];
   closed: 'clean' | 'abrupt' | null = null;
@@ -113,7 +116,7 @@ describe('a simulated visitor', () => {
     env.socket.open();
 
     // Assess
-    expect(env.socket.sent).toEqual([{ action: 'join', return: '/sim/4' }]);
+    expect(env.socket.sent).toEqual([{ action: 'join', joinKey: anyJoinKey, return: '/sim/4' }]);
     expect(visitor.state).toBe('joining');
     expect(env.kinds()).toEqual(['dial', 'open', 'send']);
   });
@@ -411,8 +414,8 @@ describe('a simulated visitor asked for a proof of work', () => {
     const proof = { challenge: CHALLENGE, solution: { counter: 7, derivedKey: 'k' } };
     expect(solved).toEqual([CHALLENGE]);
     expect((env.sockets[0] as FakeSocket).sent).toEqual([
-      { action: 'join', return: '/sim/5' },
-      { action: 'join', return: '/sim/5', proof },
+      { action: 'join', joinKey: anyJoinKey, return: '/sim/5' },
+      { action: 'join', joinKey: anyJoinKey, return: '/sim/5', proof },
     ]);
     expect(replay.sent).toEqual([{ action: 'join', return: '/sim/5', proof }]);
     expect(replay.closed).toBe('clean');
@@ -509,7 +512,11 @@ describe('a simulated visitor asked for a proof of work', () => {
     env.advance(500);
 
     // Assess
-    expect(env.socket.sent.at(-1)).toEqual({ action: 'join', return: '/sim/6' });
+    expect(env.socket.sent.at(-1)).toEqual({
+      action: 'join',
+      joinKey: anyJoinKey,
+      return: '/sim/6',
+    });
     expect(visitor.state).toBe('joining');
   });
 
@@ -561,7 +568,7 @@ describe('a simulated visitor whose join or resume is refused or unanswered, as 
     expect(stateAfterRefusal).toBe('paused');
     expect(socketsBefore).toBe(1);
     expect(env.sockets).toHaveLength(2);
-    expect(env.socket.sent).toEqual([{ action: 'join', return: '/sim/1' }]);
+    expect(env.socket.sent).toEqual([{ action: 'join', joinKey: anyJoinKey, return: '/sim/1' }]);
     expect(retries(env)).toEqual([{ reason: 'internal', purpose: 'join', delayMs: 375 }]);
     expect(visitor.state).toBe('joining');
   });
@@ -648,7 +655,11 @@ describe('a simulated visitor whose join or resume is refused or unanswered, as 
     // Assess
     expect(closedEarly).toBeNull();
     expect(first.closed).toBe('clean');
-    expect(env.socket.sent).toEqual([{ action: 'join', return: '/sim/5' }]);
+    expect(env.socket.sent).toEqual([{ action: 'join', joinKey: anyJoinKey, return: '/sim/5' }]);
+    // The same place asked for again: its first join may have made it.
+    expect((env.socket.sent[0] as { joinKey: string }).joinKey).toBe(
+      (first.sent[0] as { joinKey: string }).joinKey,
+    );
     expect(retries(env)).toEqual([{ reason: 'no answer', purpose: 'join', delayMs: 375 }]);
     expect(visitor.state).toBe('joining');
   });
@@ -815,7 +826,7 @@ describe('a simulated visitor whose join or resume is refused or unanswered, as 
     expect(socketsBefore).toBe(1);
     expect(first.closed).toBe('clean');
     expect(env.sockets).toHaveLength(2);
-    expect(env.socket.sent).toEqual([{ action: 'join', return: '/sim/13' }]);
+    expect(env.socket.sent).toEqual([{ action: 'join', joinKey: anyJoinKey, return: '/sim/13' }]);
     expect(retries(env)).toEqual([{ reason: 'connect timeout', purpose: 'join', delayMs: 375 }]);
     expect(visitor.state).toBe('joining');
   });
