@@ -32,8 +32,11 @@ const TSX = import.meta.resolve('tsx');
 export const INTEGRATION_TIMEOUT_MS = 29_000;
 
 /**
- * The account's concurrency (`lambda-concurrency`): invocations running or waiting for a
- * container here, across the functions that share the object.
+ * The account's concurrency (`lambda-concurrency`): invocations running in a container, across
+ * the functions that share the object. Those waiting for one of this machine's few containers do
+ * not count: on Lambda they would be running already, and done in a fraction of the time this
+ * machine takes, so counting them would throttle a load that AWS serves with a handful of
+ * containers. An invocation that arrives while the account is full is throttled.
  */
 export class AccountConcurrency {
   inFlight = 0;
@@ -233,15 +236,12 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
   live.add(first);
   idle.push(first);
 
-  /** Takes a place in the account's concurrency, or says the invocation was refused. */
+  /** Whether the account's concurrency lets the invocation in (it is throttled if not). */
   const enter = async (mode: 'sync' | 'async', queuedAt: number): Promise<boolean> => {
     const pool = spec.concurrency;
     if (!pool) return true;
     for (;;) {
-      if (pool.inFlight < pool.limit) {
-        pool.inFlight += 1;
-        return true;
-      }
+      if (pool.inFlight < pool.limit) return true;
       if (mode === 'sync') {
         countFault(counters, 'lambda.throttled');
         return false;
@@ -373,8 +373,9 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
         if (mode === 'sync') throw new ThrottledError(spec.name);
         return null;
       }
+      const container = await waitForContainer(mode, queuedAt, options);
+      if (spec.concurrency) spec.concurrency.inFlight += 1;
       try {
-        const container = await waitForContainer(mode, queuedAt, options);
         return await run(container, event);
       } finally {
         if (spec.concurrency) spec.concurrency.inFlight -= 1;

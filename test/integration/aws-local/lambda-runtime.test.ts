@@ -111,6 +111,8 @@ describe('a Lambda function on one machine', () => {
     const counters: FaultCounters = {};
     fn = await sleepy({ maxContainers: 2, concurrency: new AccountConcurrency(1), counters });
     const busy = fn.invoke({ sleepMs: 1500 });
+    // Running once the microtasks that hand it its container are done.
+    await new Promise((resolve) => setImmediate(resolve));
 
     // Act
     const refused = await fn.invoke({ sleepMs: 0 }).catch((error: Error) => error);
@@ -136,6 +138,7 @@ describe('a Lambda function on one machine', () => {
       counters,
     });
     const busy = fn.invoke({ sleepMs: 5000 });
+    await new Promise((resolve) => setImmediate(resolve));
 
     // Act
     const dropped = await fn.invoke({ sleepMs: 0 }, 'async');
