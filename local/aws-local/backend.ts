@@ -69,6 +69,9 @@ export const MACHINE_CONTAINERS: Record<RoomFunctionName, number> = {
   processor: 3,
 };
 
+/** How far behind a visitor-facing function may be before it refuses work at once. */
+const SHED_AFTER_MS = 8000;
+
 export const CONFIG_PREFIX = '/waiting-room/config/';
 export const SIGNING_KEY_PARAMETER = '/waiting-room/signing-key';
 const REGION = 'us-east-1';
@@ -337,6 +340,9 @@ async function assemble(
         memoryMb: sizing.memoryMb,
         timeoutMs: name === 'processor' ? aws.processorTimeoutMs : sizing.timeoutSeconds * 1000,
         maxContainers: MACHINE_CONTAINERS[name],
+        // What API Gateway hands over is refused at once when this machine could not answer
+        // it well within the page's patience (10 s for a socket, 20 s for an answer).
+        ...(name === 'processor' ? {} : { shedAfterMs: SHED_AFTER_MS }),
         ...(name === 'processor'
           ? { maxEventAgeMs: LAMBDA_FUNCTIONS.processor.maxEventAgeSeconds * 1000 }
           : {}),

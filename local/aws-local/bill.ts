@@ -87,6 +87,7 @@ export function usageBetween(before: AwsUsage, after: AwsUsage): AwsUsage {
       gbSeconds: usage.gbSeconds - (earlier?.gbSeconds ?? 0),
       errors: usage.errors - (earlier?.errors ?? 0),
       abandoned: (usage.abandoned ?? 0) - (earlier?.abandoned ?? 0),
+      shed: (usage.shed ?? 0) - (earlier?.shed ?? 0),
     };
   }
   const metrics: AwsUsage['metrics'] = {};

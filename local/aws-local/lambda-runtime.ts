@@ -64,6 +64,14 @@ export interface LambdaFunctionSpec {
   clockSkewMs?: number;
   /** Where the faults that strike are counted. */
   counters?: FaultCounters;
+  /**
+   * A synchronous invocation that would wait longer than this for a container (by the
+   * containers' recent pace) is refused at once instead (default: never). A caller that gives
+   * up after a while (the page waits 20 s for an answer, 10 s for a socket) then hears "try
+   * again" quickly and backs off, instead of queueing work that is answered only after it left:
+   * a burst beyond the machine is answered late, not turned into a storm of timeouts and retries.
+   */
+  shedAfterMs?: number;
 }
 
 /** An invocation failed: the handler threw, timed out, or its container died. */
@@ -71,6 +79,14 @@ export class InvocationError extends Error {
   constructor(functionName: string, reason: string) {
     super(`${functionName}: ${reason}`);
     this.name = 'InvocationError';
+  }
+}
+
+/** This machine's containers are too far behind to answer in time: refused at once. */
+export class BusyError extends InvocationError {
+  constructor(functionName: string, waitMs: number) {
+    super(functionName, `this machine's containers are ${Math.round(waitMs / 1000)} s behind`);
+    this.name = 'BusyError';
   }
 }
 
@@ -168,6 +184,15 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
   const urgentWaiters: Waiter[] = [];
   const waiters: Waiter[] = [];
   const waiting = () => urgentWaiters.length + waiters.length;
+  /** Recent invocations' running time (ms), smoothed: how fast the queue moves. */
+  let pace = 50;
+  /** How long a new invocation would wait for a container at the recent pace. */
+  const expectedWaitMs = (urgent: boolean) => {
+    if (idle.length > 0) return 0;
+    const ahead = urgent ? urgentWaiters.length : waiting();
+    return ((ahead + 1) * pace) / maxContainers;
+  };
+  let shed = 0;
   const nextWaiter = () => urgentWaiters.shift() ?? waiters.shift();
 
   const launch = () => {
@@ -340,6 +365,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       }
       if (reply.type !== 'result') throw new InvocationError(spec.name, 'unexpected reply');
       usage.durationMs += reply.durationMs;
+      pace = 0.9 * pace + 0.1 * reply.durationMs;
       usage.gbSeconds += gbSeconds(reply.durationMs);
       if (!reply.ok) {
         usage.errors += 1;
@@ -362,6 +388,7 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       return {
         ...usage,
         abandoned,
+        shed,
         durationMs: usage.durationMs + extra.reduce((a, b) => a + b, 0),
         gbSeconds: usage.gbSeconds + extra.reduce((a, ms) => a + gbSeconds(ms), 0),
       };
@@ -372,6 +399,13 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
       if (!(await enter(mode, queuedAt))) {
         if (mode === 'sync') throw new ThrottledError(spec.name);
         return null;
+      }
+      if (mode === 'sync' && spec.shedAfterMs !== undefined) {
+        const wait = expectedWaitMs(options.urgent === true);
+        if (wait > spec.shedAfterMs) {
+          shed += 1;
+          throw new BusyError(spec.name, wait);
+        }
       }
       const container = await waitForContainer(mode, queuedAt, options);
       if (spec.concurrency) spec.concurrency.inFlight += 1;

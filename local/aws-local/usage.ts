@@ -39,6 +39,11 @@ export interface LambdaUsage {
    * visitor's socket closed while they waited for one of this machine's containers).
    */
   abandoned?: number;
+  /**
+   * Synchronous invocations refused at once because this machine's containers were too far
+   * behind to answer them in time (the caller retries later).
+   */
+  shed?: number;
 }
 
 export interface ApiGatewayUsage {

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { FaultCounters } from '../../../local/aws-local/faults.ts';
 import {
   AccountConcurrency,
+  BusyError,
   type LambdaFunction,
   type LambdaFunctionSpec,
   startLambdaFunction,
@@ -88,6 +89,23 @@ describe('a Lambda function on one machine', () => {
 
     // Assess
     expect(order).toEqual(['busy', 'status', 'join-1', 'join-2']);
+  });
+
+  it('refuses a synchronous invocation at once when its containers are too far behind, and queues an asynchronous one', async () => {
+    // Prepare: one container, busy; nothing may wait.
+    fn = await sleepy({ maxContainers: 1, shedAfterMs: 0 });
+    const busy = fn.invoke({ sleepMs: 1000 });
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // Act
+    const refused = await fn.invoke({}).catch((error: Error) => error);
+    const queued = fn.invoke({}, 'async');
+    await busy;
+
+    // Assess
+    expect(refused).toBeInstanceOf(BusyError);
+    expect(((await queued) as Answer).pid).toBeGreaterThan(0);
+    expect(fn.usage()).toMatchObject({ invocations: 2, shed: 1 });
   });
 
   it('kills only the container of the invocation that ran past its timeout', async () => {
