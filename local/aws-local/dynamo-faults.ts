@@ -33,10 +33,12 @@
  * transaction, a write that bypassed the proxy) counts as not in the index while a later write
  * lags. A stale image is shown whole (the room's index projects every attribute), without a
  * `FilterExpression` or `ProjectionExpression` applied to it; a page may hold a few more items
- * than its `Limit`; a `Select: COUNT` Query is answered as dynalite counts it. Batch writes and
- * transactions are billed from the request alone; a `Select: COUNT` Query by its first unit. The
- * table's limit is AWS's initial figure for a new on-demand table; AWS doubles it as the traffic
- * grows over half an hour, which a rehearsal of minutes does not reach.
+ * than its `Limit`; a `Select: COUNT` Query and a Scan of the index are answered up to date.
+ * Batch writes and transactions are billed from the request alone (an item's size as written,
+ * not as it was), a `Select: COUNT` Query by its first unit; the index's own partitions take the
+ * reads of the index, not the writes that reach it. The table's limit is AWS's initial figure
+ * for a new on-demand table; AWS doubles it as the traffic grows over half an hour, which a
+ * rehearsal of minutes does not reach.
  */
 import { randomBytes } from 'node:crypto';
 import {
