@@ -413,6 +413,11 @@ export class SimVisitor {
     connection.cancelConnectTimeout();
     this.#answerRetries = 0;
     this.#emit({ t: this.env.now(), k: 'open' });
+    this.#hello(connection);
+  }
+
+  /** What a socket opens with: `join` for a place, or `resume` with the ticket. */
+  #hello(connection: Connection): void {
     if (connection.purpose === 'join') {
       this.#sendJoin();
     } else {
@@ -782,7 +787,30 @@ export class SimVisitor {
     this.#emit({ t, k: 'error', code });
     if (!this.#answering()) return;
     if (APIGW_SLOW_DOWN.test(said)) this.#attempt = Math.max(this.#attempt, RATE_LIMITED_ATTEMPT);
-    this.#dropAndRetry(code);
+    this.#askAgain(code);
+  }
+
+  /**
+   * Only the frame was not handled; the socket is fine: as the page, say hello again on it after
+   * the backoff (a new socket would cost a connection and a disconnection of its own). Gives up
+   * as `#lost` does after `maxDialAttempts` in a row.
+   */
+  #askAgain(reason: string): void {
+    const connection = this.#connection;
+    if (!connection) return;
+    if (this.#attempt + 1 >= this.settings.maxDialAttempts) {
+      this.#dropAndRetry(reason);
+      return;
+    }
+    this.#cancelReply();
+    const delayMs = this.#backoff(this.#attempt);
+    this.#attempt += 1;
+    this.#emit({ t: this.env.now(), k: 'retry', reason, purpose: connection.purpose, delayMs });
+    this.#after(delayMs, () => {
+      // A socket lost meanwhile is dialled again by its own close.
+      if (this.#connection !== connection || this.isFinal) return;
+      this.#hello(connection);
+    });
   }
 
   /**

@@ -570,14 +570,26 @@ export class WaitingRoom {
 
   /**
    * API Gateway answered instead of the room (throttled, or the function failed): the request
-   * was never handled, and no answer will come. Without a place on this socket, try again on a
-   * new one after a backoff, as after the room's own `rate_limited` (throttled: 4 s at least)
-   * or `internal` (failed); with one, the next `status` asks again.
+   * was never handled, and no answer will come. The socket itself is fine: without a place on
+   * it, say hello again on it after a backoff, as after the room's own `rate_limited`
+   * (throttled: 4 s at least) or `internal` (failed), with the same `joinKey`. A new socket
+   * would cost a connection and a disconnection of its own, which is what a crowd retrying
+   * must not add. With a place, the next `status` asks again.
    */
   #notHandled(refusal: GatewayError | null): void {
     if (refusal === null || this.#joinedOnSocket) return;
     if (refusal.slowDown) this.#attempt = Math.max(this.#attempt, 4);
-    this.#socketLost();
+    this.#clear('reply');
+    const socket = this.#socket;
+    const delay = this.#backoff(this.#attempt);
+    this.#attempt += 1;
+    this.#schedule('reconnect', delay, () => {
+      if (socket !== null && socket === this.#socket && socket.readyState === OPEN) {
+        this.#sayHello();
+      } else {
+        this.#connect();
+      }
+    });
   }
 
   #handle(message: ServerMessage): void {

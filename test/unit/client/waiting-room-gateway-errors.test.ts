@@ -61,7 +61,7 @@ describe('a page whose frame API Gateway did not hand to the room', () => {
     ['throttled', THROTTLED, 4000],
     ['failed', FAILED, 250],
   ])(
-    'joins again on a new socket after a backoff when its join was %s, with the same join key',
+    'joins again on the same socket after a backoff when its join was %s, with the same join key',
     (_, frame, backoffMs) => {
       // Prepare
       const s = setup();
@@ -71,17 +71,16 @@ describe('a page whose frame API Gateway did not hand to the room', () => {
 
       // Act
       s.sockets.latest.receiveRaw(frame);
-      const closedAtOnce = s.sockets.latest.closedByClient;
       vi.advanceTimersByTime(backoffMs - 1);
-      const socketsBefore = s.sockets.sockets.length;
+      const sentBefore = s.sockets.latest.sent.length;
       vi.advanceTimersByTime(1);
-      s.sockets.latest.open();
 
-      // Assess
-      expect(closedAtOnce).toBe(true);
-      expect(socketsBefore).toBe(1);
-      expect(s.sockets.sockets).toHaveLength(2);
+      // Assess: the one socket, kept open, and the join sent again on it.
+      expect(s.sockets.sockets).toHaveLength(1);
+      expect(s.sockets.latest.closedByClient).toBe(false);
+      expect(sentBefore).toBe(1);
       expect(s.sockets.latest.sent).toEqual([
+        expect.objectContaining({ action: 'join', joinKey: join?.joinKey }),
         expect.objectContaining({ action: 'join', joinKey: join?.joinKey }),
       ]);
       expect(s.room.connection).toBe('live');
@@ -93,14 +92,14 @@ describe('a page whose frame API Gateway did not hand to the room', () => {
     const s = setup();
     s.room.start();
 
-    // Act: three refusals in a row, each answered as soon as the socket opens.
+    // Act: three refusals in a row, each join sent again on the same socket.
+    s.sockets.latest.open();
     const waits: number[] = [];
     for (let i = 0; i < 3; i += 1) {
-      s.sockets.latest.open();
       s.sockets.latest.receiveRaw(FAILED);
-      const before = s.sockets.sockets.length;
+      const before = s.sockets.latest.sent.length;
       let waited = 0;
-      while (s.sockets.sockets.length === before) {
+      while (s.sockets.latest.sent.length === before) {
         vi.advanceTimersByTime(50);
         waited += 50;
       }
@@ -111,7 +110,7 @@ describe('a page whose frame API Gateway did not hand to the room', () => {
     expect(waits).toEqual([250, 500, 1000]);
   });
 
-  it('resumes its place on a new socket when its resume was throttled', () => {
+  it('resumes its place again on the same socket when its resume was throttled', () => {
     // Prepare
     const storage = new MemoryStorage();
     storage.setItem(TICKET_KEY, 'T-held');
@@ -122,11 +121,13 @@ describe('a page whose frame API Gateway did not hand to the room', () => {
     // Act
     s.sockets.latest.receiveRaw(THROTTLED);
     vi.advanceTimersByTime(4000);
-    s.sockets.latest.open();
 
     // Assess
-    expect(s.sockets.sockets).toHaveLength(2);
-    expect(s.sockets.latest.sent).toEqual([{ action: 'resume', ticket: 'T-held' }]);
+    expect(s.sockets.sockets).toHaveLength(1);
+    expect(s.sockets.latest.sent).toEqual([
+      { action: 'resume', ticket: 'T-held' },
+      { action: 'resume', ticket: 'T-held' },
+    ]);
     expect(storage.getItem(TICKET_KEY)).toBe('T-held');
   });
 

@@ -613,7 +613,7 @@ describe('a simulated visitor whose join or resume is refused or unanswered, as 
     expect(env.sockets).toHaveLength(2);
   });
 
-  it("handles API Gateway's error frames: failed as internal, throttled as rate_limited", () => {
+  it("handles API Gateway's error frames: failed as internal, throttled as rate_limited, on the same socket", () => {
     // Prepare
     const env = new Harness();
     new SimVisitor(planOf(4), env).start();
@@ -622,8 +622,8 @@ describe('a simulated visitor whose join or resume is refused or unanswered, as 
     // Act
     env.socket.receiveRaw(FAILED);
     env.advance(375);
-    env.socket.open();
     env.socket.receiveRaw(THROTTLED);
+    env.advance(6000);
 
     // Assess
     expect(env.events.filter((e) => e.k === 'error')).toEqual([
@@ -634,6 +634,13 @@ describe('a simulated visitor whose join or resume is refused or unanswered, as 
     expect(retries(env)).toEqual([
       { reason: 'apigw: Internal server error', purpose: 'join', delayMs: 375 },
       { reason: 'apigw: Too Many Requests', purpose: 'join', delayMs: 6000 },
+    ]);
+    // The join asked again twice on the one socket, never a new one.
+    expect(env.sockets).toHaveLength(1);
+    expect(env.socket.sent.map((m) => (m as { action: string }).action)).toEqual([
+      'join',
+      'join',
+      'join',
     ]);
   });
 
