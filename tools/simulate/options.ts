@@ -74,6 +74,12 @@ export interface SimulationOptions {
   replyTimeoutSeconds: number;
   /** As the page: a socket not open after this long is dropped for a new one (the page's 10 s). */
   connectTimeoutSeconds: number;
+  /**
+   * Visitors never give up, as the page does not: for a room known to be up (a rehearsal's
+   * own). Unset: a visitor gives up after 12 failed attempts in a row, so a run against a room
+   * that is down ends.
+   */
+  persistent?: boolean;
 }
 
 /** What a launch rehearsal (`--rehearsal`) sets on the room it starts. */

@@ -277,7 +277,8 @@ export async function runRehearsal(
   };
   try {
     const result = await runSimulation(
-      { ...planned.options, url: room.wsUrl, jwksUrl: jwksUrlFor(room.wsUrl) },
+      // The room is up and its own: visitors keep trying as pages do, however long it takes.
+      { ...planned.options, url: room.wsUrl, jwksUrl: jwksUrlFor(room.wsUrl), persistent: true },
       { ...hooks, signal: controller.signal, rehearsal: { room: info, problems } },
     );
     return { ...result, logFile };

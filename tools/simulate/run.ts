@@ -139,6 +139,7 @@ function visitorSettingsFor(options: SimulationOptions): VisitorSettings {
     ...DEFAULT_VISITOR_SETTINGS,
     replyTimeoutMs: options.replyTimeoutSeconds * 1000,
     connectTimeoutMs: options.connectTimeoutSeconds * 1000,
+    ...(options.persistent ? { maxDialAttempts: Number.POSITIVE_INFINITY } : {}),
   };
 }
 
