@@ -139,7 +139,8 @@ function visitorSettingsFor(options: SimulationOptions): VisitorSettings {
     ...DEFAULT_VISITOR_SETTINGS,
     replyTimeoutMs: options.replyTimeoutSeconds * 1000,
     connectTimeoutMs: options.connectTimeoutSeconds * 1000,
-    ...(options.persistent ? { maxDialAttempts: Number.POSITIVE_INFINITY } : {}),
+    // A finite figure: settings cross to the workers as JSON, where Infinity becomes null.
+    ...(options.persistent ? { maxDialAttempts: Number.MAX_SAFE_INTEGER } : {}),
   };
 }
 
