@@ -400,8 +400,10 @@ export async function startLambdaFunction(spec: LambdaFunctionSpec): Promise<Lam
         if (mode === 'sync') throw new ThrottledError(spec.name);
         return null;
       }
-      if (mode === 'sync' && spec.shedAfterMs !== undefined) {
-        const wait = expectedWaitMs(options.urgent === true);
+      // Only work that makes something new is shed (a join, a connection): urgent frames are
+      // cheap, ahead of it, and their senders (a resume, a status) may not ask again.
+      if (mode === 'sync' && spec.shedAfterMs !== undefined && options.urgent !== true) {
+        const wait = expectedWaitMs(false);
         if (wait > spec.shedAfterMs) {
           shed += 1;
           throw new BusyError(spec.name, wait);

@@ -5,6 +5,7 @@
  * line keeps its place and its answers, and an honest resume gets through once the flood stops.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { MACHINE_CONTAINERS } from '../../local/aws-local/backend.ts';
 import { RUNTIMES, type RuntimeRoom, startRuntimeRoom } from '../helpers/local-room.ts';
 import { WsVisitor } from '../helpers/ws-visitor.ts';
 
@@ -71,9 +72,11 @@ describe.each(RUNTIMES)('forged tickets (%s)', (runtime) => {
       a.messages().flatMap((m) => (m.type === 'error' ? [m.code] : [])),
     );
     expect(codes).toHaveLength(600);
-    // At most the budget (400 at once, 200 a second after) was checked; the rest waited.
+    // At most the budget (400 at once, 200 a second after, in each container of the message
+    // function) was checked; the rest waited.
+    const containers = runtime === 'aws-local' ? MACHINE_CONTAINERS.message : 1;
     const checked = codes.filter((c) => c === 'invalid_ticket').length;
-    expect(checked).toBeLessThanOrEqual(400 + 200 * floodSeconds + 10);
+    expect(checked).toBeLessThanOrEqual(containers * (400 + 200 * floodSeconds) + 10);
     expect(codes.filter((c) => c !== 'invalid_ticket' && c !== 'rate_limited')).toEqual([]);
     // In process the flood is answered faster than the budget refills.
     if (runtime === 'local') expect(checked).toBeLessThan(600);
@@ -99,7 +102,9 @@ describe.each(RUNTIMES)('forged tickets (%s)', (runtime) => {
     });
     const again = await connect(room, '127.0.0.23');
     again.send({ action: 'resume', ticket });
-    const resumed = await again.next('joined', { timeoutMs: 10_000 });
+    // Checked, not refused for the flood's budget: `joined` and not `rate_limited`, however
+    // long a machine shared with other work takes to get through the frames ahead of it.
+    const resumed = await again.next('joined', { timeoutMs: 25_000 });
     await Promise.all(
       attackers.map(async (a) => {
         while (a.messages().filter((m) => m.type === 'error').length < 15) {
@@ -110,16 +115,18 @@ describe.each(RUNTIMES)('forged tickets (%s)', (runtime) => {
 
     const floodSeconds = (Date.now() - floodStart) / 1000;
 
-    // Assess: the address's share is 40 at once and 20 a second (the room's: 400 and 200).
+    // Assess: the address's share is 40 at once and 20 a second (the room's: 400 and 200), in
+    // each container of the message function (on AWS as here: a budget lives in a container).
+    const containers = runtime === 'aws-local' ? MACHINE_CONTAINERS.message : 1;
     const codes = attackers.flatMap((a) =>
       a.messages().flatMap((m) => (m.type === 'error' ? [m.code] : [])),
     );
     expect(codes).toHaveLength(150);
     const checked = codes.filter((c) => c === 'invalid_ticket').length;
-    expect(checked).toBeLessThanOrEqual(40 + 20 * floodSeconds + 5);
+    expect(checked).toBeLessThanOrEqual(containers * (40 + 20 * floodSeconds) + 5);
     expect(codes.filter((c) => c !== 'invalid_ticket' && c !== 'rate_limited')).toEqual([]);
-    // Answered faster than the share refills: most went unchecked.
-    if (floodSeconds < 3) expect(checked).toBeLessThan(110);
+    // In process the flood is answered faster than the share refills: most went unchecked.
+    if (runtime === 'local' && floodSeconds < 3) expect(checked).toBeLessThan(110);
     expect(resumed.sessionId).toBe(sessionId);
-  });
+  }, 90_000);
 });
