@@ -162,11 +162,15 @@ describe.each(RUNTIMES)('a fair launch in Chromium, on the %s runtime', (runtime
     const challenge = frames.received.find((m) => m.type === 'challenge');
     const joins = frames.sent.filter((f) => (f as { action?: string }).action === 'join');
     expect(challenge).toBeDefined();
+    // One place asked for: the same join key on both.
+    const joinKey = (joins[0] as { joinKey?: string }).joinKey;
+    expect(joinKey).toMatch(/^[\w-]{22}$/);
     expect(joins).toEqual([
-      { action: 'join', return: '/tickets?show=evening' },
+      { action: 'join', return: '/tickets?show=evening', joinKey },
       {
         action: 'join',
         return: '/tickets?show=evening',
+        joinKey,
         proof: { challenge: expect.any(Object), solution: expect.any(Object) },
       },
     ]);
