@@ -38,8 +38,17 @@ export async function startLocalDynamo(endpoint: string | null): Promise<LocalDy
     endpoint: `http://127.0.0.1:${port}`,
     embedded: true,
     async close() {
-      server.closeAllConnections?.();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Requests still being answered finish first: dynalite closes its store when the server
+      // closes, and a query it is still running then fails outside any request. Idle
+      // connections close at once; one that hangs is cut after 2 s.
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.closeAllConnections?.(), 2000);
+        server.close(() => {
+          clearTimeout(force);
+          resolve();
+        });
+        server.closeIdleConnections?.();
+      });
     },
   };
 }
